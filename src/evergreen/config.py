@@ -1,0 +1,309 @@
+"""Settings models for ``evergreen.yaml`` (DESIGN.md §3).
+
+Loaded once at an entry point with :func:`load_settings` and passed down as frozen objects.
+Precedence: built-in defaults < YAML file < ``EVERGREEN_<SECTION>__<KEY>`` environment variables.
+``${VAR}`` (and ``${VAR:-default}``) inside the YAML is replaced from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evergreen.errors import ConfigError
+
+CONFIG_FILE = "evergreen.yaml"
+STATE_DIR = ".evergreen"
+ENV_PREFIX = "EVERGREEN_"
+
+Task = Literal["binary", "multiclass", "regression"]
+Level = Literal["info", "warning", "alert", "critical"]
+
+# Metrics where a smaller value is better; everything else is "higher is better".
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss", "mse"})
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeaturesConfig(_Frozen):
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+
+    def all(self) -> tuple[str, ...]:
+        return (*self.numeric, *self.categorical, *self.text)
+
+
+class PIIConfig(_Frozen):
+    drop: tuple[str, ...] = ()
+    hash: tuple[str, ...] = ()
+    scrub_text: tuple[str, ...] = ()
+    salt_env: str = "EVERGREEN_PII_SALT"
+
+
+class WindowConfig(_Frozen):
+    max_age_days: float | None = 365
+    max_batches: int | None = None
+
+
+class DataConfig(_Frozen):
+    landing: Path = Path("landing")
+    target: str
+    id_column: str | None = None
+    timestamp_column: str | None = None
+    features: FeaturesConfig | None = None
+    pii: PIIConfig = PIIConfig()
+    window: WindowConfig = WindowConfig()
+    # Contract knobs beyond what is inferred from the first batch.
+    ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
+    categories: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    allow_new_categories: bool = True
+    max_null_rate: float = Field(0.5, ge=0.0, le=1.0)
+    duplicate_rows: Literal["reject", "drop"] = "reject"
+    max_file_mb: float = Field(512.0, gt=0)
+
+
+class TrainingConfig(_Frozen):
+    candidates: tuple[str, ...] = ("logistic_regression", "random_forest", "hist_gradient_boosting")
+    selection_metric: str | None = None
+    holdout_fraction: float = Field(0.2, gt=0.0, lt=0.9)
+    validation_fraction: float = Field(0.2, gt=0.0, lt=0.9)
+    seed: int = 42
+    timeout_minutes: float = Field(30.0, gt=0)
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class PromotionConfig(_Frozen):
+    metric: str | None = None
+    min_metrics: dict[str, float] = Field(default_factory=dict)
+    min_improvement: float = 0.0
+    significance: float | None = Field(0.05, gt=0.0, lt=1.0)
+    bootstrap_samples: int = Field(1000, ge=100)
+    max_slice_regression: float | None = None
+    slice_columns: tuple[str, ...] = ()
+    min_slice_rows: int = 30
+    require_approval: bool = False
+
+
+class NewDataTrigger(_Frozen):
+    min_rows: int = 1000
+
+
+class DriftTrigger(_Frozen):
+    share: float = 0.3
+
+
+class PerformanceTrigger(_Frozen):
+    metric: str | None = None
+    min: float | None = None
+
+
+class TriggersConfig(_Frozen):
+    schedule: str | None = None
+    new_data: NewDataTrigger = NewDataTrigger()
+    drift: DriftTrigger = DriftTrigger()
+    performance: PerformanceTrigger = PerformanceTrigger()
+    cooldown_minutes: float = 60
+
+
+class MonitoringConfig(_Frozen):
+    schedule: str | None = "0 */6 * * *"
+    window: str = "7d"
+
+
+class ChannelConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+    type: Literal["log", "webhook", "slack", "email"]
+    min_level: Level = "warning"
+
+
+class AlertsConfig(_Frozen):
+    levels: dict[str, float] = Field(default_factory=lambda: {"warning": 0.1, "alert": 0.2, "critical": 0.3})
+    channels: tuple[ChannelConfig, ...] = ()
+
+
+class ServingConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    reload_interval_seconds: float = Field(2.0, gt=0)
+    shadow: bool = False
+    max_batch_records: int = 1000
+
+
+class StorageConfig(_Frozen):
+    database_url: str = f"sqlite:///{STATE_DIR}/evergreen.db"
+    mlflow_tracking_uri: str = f"sqlite:///{STATE_DIR}/mlflow.db"
+    artifact_root: Path = Path(STATE_DIR) / "mlartifacts"
+    data_dir: Path = Path(STATE_DIR) / "data"
+    quarantine_dir: Path = Path(STATE_DIR) / "quarantine"
+    reports_dir: Path = Path(STATE_DIR) / "reports"
+
+
+class AuthConfig(_Frozen):
+    tokens_env: str = "EVERGREEN_TOKENS"
+
+
+class Settings(_Frozen):
+    project: str
+    task: Task
+    data: DataConfig
+    training: TrainingConfig = TrainingConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    triggers: TriggersConfig = TriggersConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    serving: ServingConfig = ServingConfig()
+    storage: StorageConfig = StorageConfig()
+    auth: AuthConfig = AuthConfig()
+    # Directory holding evergreen.yaml; every relative path is resolved against it.
+    root: Path = Path(".")
+
+    @field_validator("project")
+    @classmethod
+    def _project_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", v):
+            raise ValueError("must be letters, digits, '_', '-' or '.', starting with a letter or digit")
+        return v
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        root = self.root.resolve()
+        object.__setattr__(self, "root", root)
+        data = self.data
+        if not data.landing.is_absolute():
+            object.__setattr__(data, "landing", root / data.landing)
+        st = self.storage
+        for name in ("artifact_root", "data_dir", "quarantine_dir", "reports_dir"):
+            p: Path = getattr(st, name)
+            if not p.is_absolute():
+                object.__setattr__(st, name, root / p)
+        object.__setattr__(st, "database_url", _resolve_sqlite(st.database_url, root))
+        object.__setattr__(st, "mlflow_tracking_uri", _resolve_sqlite(st.mlflow_tracking_uri, root))
+        return self
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def selection_metric(self) -> str:
+        return self.training.selection_metric or default_metric(self.task)
+
+    @property
+    def promotion_metric(self) -> str:
+        return self.promotion.metric or default_metric(self.task)
+
+
+def default_metric(task: str) -> str:
+    return "rmse" if task == "regression" else "f1_macro"
+
+
+def _resolve_sqlite(url: str, root: Path) -> str:
+    """Make ``sqlite:///relative.db`` relative to the project, not to the current directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(root / url[len(prefix) :])
+    return url
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Replace ``${VAR}``/``${VAR:-default}`` in every string of a parsed YAML tree."""
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"environment variable {name} is not set (used as ${{{name}}})",
+                              details={"variable": name})
+
+        return _VAR.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    return value
+
+
+def env_overrides(env: dict[str, str]) -> dict[str, Any]:
+    """``EVERGREEN_STORAGE__DATABASE_URL=...`` → ``{"storage": {"database_url": ...}}``.
+
+    Values are parsed as YAML scalars/lists so ``EVERGREEN_PROMOTION__MIN_IMPROVEMENT=0.05`` is a float.
+    Single-level names are only taken for top-level keys to avoid picking up unrelated variables.
+    """
+    top = set(Settings.model_fields)
+    out: dict[str, Any] = {}
+    for key, raw in env.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        path = key[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] not in top or path[0] == "root":
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw != "" else raw
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = _merge(merged[k], v)
+        else:
+            merged[k] = v
+    return merged
+
+
+def find_config(start: Path | None = None) -> Path:
+    """Walk up from ``start`` (default: cwd) to the first directory with ``evergreen.yaml``."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / CONFIG_FILE).is_file():
+            return d / CONFIG_FILE
+    raise ConfigError(f"no {CONFIG_FILE} found in {here} or its parents (run `evergreen init`)")
+
+
+def settings_from_dict(raw: dict[str, Any], root: Path, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ) if env is None else env
+    data = _merge(interpolate(raw, env), env_overrides(env))
+    data["root"] = root
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise ConfigError(f"config key {key}: {err['msg']}", details=exc.errors(include_url=False)) from None
+
+
+def load_settings(path: Path | str | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read, interpolate, override from the environment and validate ``evergreen.yaml``."""
+    cfg_path = Path(path) if path else find_config()
+    if cfg_path.is_dir():
+        cfg_path = cfg_path / CONFIG_FILE
+    if not cfg_path.is_file():
+        raise ConfigError(f"{cfg_path}: config file not found")
+    try:
+        raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{cfg_path}: invalid YAML: {exc}".splitlines()[0]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{cfg_path}: top level must be a mapping")
+    return settings_from_dict(raw, cfg_path.parent, env)

@@ -1,0 +1,192 @@
+"""Metadata tables (DESIGN.md §6). Schema changes go through an Alembic migration as well."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(100), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("rows", BigInteger, nullable=False, default=0),
+    Column("labelled_rows", BigInteger, nullable=False, default=0),
+    Column("status", String(20), nullable=False),  # accepted | quarantined | duplicate
+    Column("reason", Text),  # machine-readable code for quarantined/duplicate
+    Column("details", JSON),
+    Column("path", Text),  # snapshot Parquet (accepted) or quarantined file
+    Column("min_timestamp", DateTime(timezone=True)),
+    Column("max_timestamp", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_batches_project_hash", "project", "content_hash"),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(100), nullable=False, index=True),
+    Column("contract", JSON, nullable=False),
+    Column("source_batch_id", Integer),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project", String(100), nullable=False, index=True),
+    Column("trigger", String(50), nullable=False),
+    Column("reason", Text),
+    Column("actor", String(100)),
+    Column("status", String(30), nullable=False),
+    # running | promoted | rejected | pending_approval | skipped | failed | abandoned | approved | ...
+    Column("step", String(30)),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("timings", JSON),
+    Column("dataset_version", String(64)),
+    Column("data_size", BigInteger),
+    Column("candidate_version", String(20)),
+    Column("champion_version", String(20)),
+    Column("decision", String(30)),
+    Column("mlflow_run_id", String(64)),
+    Column("error", Text),
+    Column("pid", Integer),
+    Column("host", String(255)),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("pipeline_runs.id"), index=True),
+    Column("project", String(100), nullable=False),
+    Column("outcome", String(30), nullable=False),
+    Column("metric", String(50)),
+    Column("candidate_version", String(20)),
+    Column("champion_version", String(20)),
+    Column("candidate_metrics", JSON),
+    Column("champion_metrics", JSON),
+    Column("deltas", JSON),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("checks", JSON),
+    Column("justification", Text, nullable=False),
+    Column("actor", String(100), nullable=False, default="system"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("model_version", String(20), nullable=False),
+    Column("role", String(20), nullable=False, default="champion"),  # champion | shadow
+    Column("record", JSON, nullable=False),
+    Column("prediction", JSON),
+    Column("probabilities", JSON),
+    Column("latency_ms", Float),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(100), nullable=False),
+    Column("prediction_id", String(36), index=True),
+    Column("record", JSON),
+    Column("label", JSON, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("batch_id", Integer),  # set once assembled into a training batch
+)
+
+drift_reports = Table(
+    "drift_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(100), nullable=False),
+    Column("report_date", DateTime(timezone=True), nullable=False, index=True),
+    Column("window", String(50)),
+    Column("model_version", String(20)),
+    Column("data_drift_score", Float),
+    Column("prediction_drift_score", Float),
+    Column("performance_drift_score", Float),
+    Column("drift_detected", Boolean, nullable=False, default=False),
+    Column("details", JSON),
+    Column("html_path", Text),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(100), nullable=False),
+    Column("fingerprint", String(128), nullable=False, index=True),
+    Column("kind", String(50), nullable=False),
+    Column("level", String(20), nullable=False),
+    Column("status", String(20), nullable=False),  # open | acknowledged | resolved
+    Column("title", Text, nullable=False),
+    Column("details", JSON),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_sent_at", DateTime(timezone=True)),
+    Column("resolved_at", DateTime(timezone=True)),
+)
+
+alert_actions = Table(
+    "alert_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(100), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("target", String(200)),
+    Column("reason", Text),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+settings_overrides = Table(
+    "settings_overrides",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(100), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("value", JSON),
+    Column("actor", String(100)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("run_id", String(32)),
+    Column("pid", Integer),
+    Column("host", String(255)),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
