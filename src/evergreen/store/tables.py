@@ -70,6 +70,7 @@ pipeline_runs = Table(
     Column("decision", String(30)),
     Column("mlflow_run_id", String(64)),
     Column("error", Text),
+    Column("details", JSON),  # batch ids, as_of, candidates summary: what approve needs to re-score
     Column("pid", Integer),
     Column("host", String(255)),
 )

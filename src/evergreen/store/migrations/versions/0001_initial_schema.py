@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 01:23:40.933083
+Create Date: 2026-11-25
 """
 from alembic import op
 import sqlalchemy as sa
@@ -137,6 +137,7 @@ def upgrade() -> None:
     sa.Column('decision', sa.String(length=30), nullable=True),
     sa.Column('mlflow_run_id', sa.String(length=64), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('details', sa.JSON(), nullable=True),
     sa.Column('pid', sa.Integer(), nullable=True),
     sa.Column('host', sa.String(length=255), nullable=True),
     sa.PrimaryKeyConstraint('id')

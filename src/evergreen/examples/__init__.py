@@ -1,0 +1,1 @@
+"""Example projects shipped with evergreen (generated, seeded: no download)."""

@@ -1,0 +1,373 @@
+"""One retrain run: lock → ingest → dataset → train → evaluate → decide → promote.
+
+The decision itself is the pure :func:`evergreen.evaluation.policy.decide`; this module only reads
+its inputs and writes its outcome. The ``champion`` alias is the last thing a run touches, so a run
+that fails at any earlier step leaves the champion, and the served model, exactly as they were.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evergreen.data.dataset import Dataset, assemble_dataset, feature_kinds, split_holdout
+from evergreen.data.ingest import IngestResult, ingest_landing
+from evergreen.errors import ChampionUnavailableError, DataValidationError, EvergreenError
+from evergreen.evaluation.bootstrap import BootstrapResult, paired_bootstrap
+from evergreen.evaluation.metrics import compute_metrics
+from evergreen.evaluation.policy import Decision, ModelScore, Policy, decide
+from evergreen.evaluation.slices import slice_metrics
+from evergreen.project import Project
+from evergreen.registry import CHAMPION, TAG_PREFIX
+from evergreen.store.audit import record_action
+from evergreen.store.locks import LeaseLock
+from evergreen.store.runs import create_run, finish_run, mark_abandoned, record_decision, update_run
+from evergreen.training import MLFLOW_SERIALIZATION_FORMAT
+from evergreen.training.fit import TrainingResult, train_candidates
+from evergreen.training.preprocessing import FeatureKinds
+
+ProgressFn = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class RetrainRequest:
+    trigger: str = "manual"
+    reason: str | None = None
+    actor: str | None = None
+    as_of: datetime | None = None
+    force: bool = False
+
+
+@dataclass
+class RetrainOutcome:
+    run_id: str
+    status: str  # promoted | rejected | pending_approval | skipped | failed
+    reason: str
+    dataset_version: str | None = None
+    data_size: int | None = None
+    candidate_version: str | None = None
+    champion_version: str | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    candidate_metrics: dict[str, float] = field(default_factory=dict)
+    champion_metrics: dict[str, float] = field(default_factory=dict)
+    decision: dict[str, Any] | None = None
+    ingested: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    abandoned: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lock_name(project: str) -> str:
+    return f"retrain:{project}"
+
+
+def _noop(_event: str, _data: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's predictions and metrics on the shared holdout."""
+
+    score: ModelScore
+    pred: np.ndarray
+    proba: np.ndarray | None
+
+
+def score_on_holdout(
+    model: Any, version: str | None, holdout: pd.DataFrame, project: Project, kinds: FeatureKinds
+) -> Scored:
+    s = project.settings
+    X = holdout[list(kinds.columns)]
+    y = holdout[s.data.target].to_numpy()
+    pred = np.asarray(model.predict(X))
+    proba = None
+    classes = None
+    if s.task != "regression" and hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(X))
+        classes = list(model.classes_)
+    metrics = compute_metrics(s.task, y, pred, proba, classes)
+    slices: dict[str, Any] = {}
+    if s.promotion.slice_columns:
+        slices = slice_metrics(
+            holdout, list(s.promotion.slice_columns), y, pred, s.task, s.promotion_metric,
+            min_rows=s.promotion.min_slice_rows, proba=proba, classes=classes,
+        )
+    return Scored(ModelScore(version=version, metrics=metrics, slices=slices), pred, proba)
+
+
+class RetrainRunner:
+    """Runs one retrain for a project; all reads and writes live here, decisions do not."""
+
+    def __init__(self, project: Project, progress: ProgressFn | None = None) -> None:
+        self.project = project
+        self.progress = progress or _noop
+
+    def run(self, request: RetrainRequest) -> RetrainOutcome:
+        p = self.project
+        lock = LeaseLock(p.store, lock_name(p.settings.project)).acquire()
+        try:
+            # We hold the lock, so any run still marked running belongs to a dead process.
+            abandoned = mark_abandoned(p.store, lock_free=True)
+            run_id = create_run(p.store, trigger=request.trigger, reason=request.reason, actor=request.actor)
+            lock.set_run(run_id)
+            outcome = RetrainOutcome(run_id=run_id, status="running", reason="", abandoned=abandoned)
+            try:
+                self._run_steps(request, outcome)
+            except BaseException as exc:
+                self._fail(outcome, exc)
+                raise
+            return outcome
+        finally:
+            lock.release()
+
+    # ---- steps -------------------------------------------------------------------------------
+    def _step(self, outcome: RetrainOutcome, name: str) -> float:
+        update_run(self.project.store, outcome.run_id, step=name)
+        self.progress("step", {"step": name, "run_id": outcome.run_id})
+        return time.perf_counter()
+
+    def _run_steps(self, request: RetrainRequest, outcome: RetrainOutcome) -> None:
+        p, s = self.project, self.project.settings
+        t = self._step(outcome, "ingest")
+        ingested: list[IngestResult] = ingest_landing(s, p.store)
+        outcome.ingested = [asdict(r) for r in ingested]
+        outcome.timings["ingest"] = time.perf_counter() - t
+
+        t = self._step(outcome, "dataset")
+        try:
+            dataset = assemble_dataset(s, p.store, as_of=request.as_of)
+        except DataValidationError as exc:
+            if exc.reason == "no_training_data":
+                self._finish(outcome, "skipped", f"no labelled data to train on: {exc.message}")
+                return
+            raise
+        outcome.dataset_version, outcome.data_size = dataset.version, dataset.rows
+        outcome.timings["dataset"] = time.perf_counter() - t
+        champion_version = p.registry.version_by_alias(CHAMPION)
+        outcome.champion_version = champion_version
+        update_run(
+            p.store, outcome.run_id, dataset_version=dataset.version, data_size=dataset.rows,
+            champion_version=champion_version,
+            details={"batch_ids": list(dataset.batch_ids),
+                     "as_of": request.as_of.isoformat() if request.as_of else None},
+        )
+        if champion_version is not None and not request.force:
+            champ_ds = p.registry.get_version(champion_version).dataset_version
+            if champ_ds == dataset.version:
+                self._finish(
+                    outcome, "skipped",
+                    f"dataset version {dataset.version} is the one champion v{champion_version} was "
+                    "trained on; nothing new to learn (use --force to retrain anyway)",
+                )
+                return
+
+        train, holdout = split_holdout(dataset, s.training.holdout_fraction, s.training.seed, s.task)
+        kinds = FeatureKinds(*feature_kinds(dataset.contract))
+        self._train_and_decide(request, outcome, dataset, train, holdout, kinds, champion_version)
+
+    def _train_and_decide(
+        self,
+        request: RetrainRequest,
+        outcome: RetrainOutcome,
+        dataset: Dataset,
+        train: pd.DataFrame,
+        holdout: pd.DataFrame,
+        kinds: FeatureKinds,
+        champion_version: str | None,
+    ) -> None:
+        p, s, reg = self.project, self.project.settings, self.project.registry
+        parent = reg.start_run(
+            f"retrain-{outcome.run_id}",
+            tags={
+                TAG_PREFIX + "run_id": outcome.run_id,
+                TAG_PREFIX + "trigger": request.trigger,
+                TAG_PREFIX + "dataset_version": dataset.version,
+                "auto_trained": str(request.trigger != "manual").lower(),
+            },
+        )
+        update_run(p.store, outcome.run_id, mlflow_run_id=parent)
+        try:
+            reg.log_dataset(parent, name=f"{s.project}-{dataset.version}", digest=dataset.version,
+                            source=str(s.storage.data_dir), frame=dataset.frame, target=s.data.target)
+            t = self._step(outcome, "train")
+            result = train_candidates(
+                train, s.data.target, kinds, s.task, s.training, s.selection_metric, on_event=self.progress
+            )
+            outcome.fit_seconds = result.fit_seconds_total
+            outcome.timings["train"] = time.perf_counter() - t
+            winner_run = self._log_candidates(parent, result, outcome, dataset)
+
+            t = self._step(outcome, "evaluate")
+            cand = score_on_holdout(result.model, None, holdout, p, kinds)
+            champ, champ_error = self._score_champion(champion_version, holdout, kinds)
+            comparison = self._compare(cand, champ, holdout)
+            outcome.timings["evaluate"] = time.perf_counter() - t
+
+            t = self._step(outcome, "register")
+            example = train[list(kinds.columns)].head(5)
+            version, size_mb = reg.register_model(
+                winner_run, result.model, example,
+                tags={TAG_PREFIX + "run_id": outcome.run_id, TAG_PREFIX + "dataset_version": dataset.version,
+                      TAG_PREFIX + "trigger": request.trigger, TAG_PREFIX + "candidate": result.best_name},
+                serialization_format=MLFLOW_SERIALIZATION_FORMAT,
+            )
+            outcome.candidate_version = version
+            reg.log(winner_run, metrics={"model_size_mb": size_mb,
+                                         **{f"holdout_{k}": v for k, v in cand.score.metrics.items()}})
+            update_run(p.store, outcome.run_id, candidate_version=version)
+            outcome.timings["register"] = time.perf_counter() - t
+
+            t = self._step(outcome, "decide")
+            policy = Policy.from_config(s.promotion, s.promotion_metric)
+            decision = decide(
+                ModelScore(version=version, metrics=cand.score.metrics, slices=cand.score.slices),
+                champ.score if champ else None, policy, comparison, champion_error=champ_error,
+            )
+            self._act(outcome, decision, version, champion_version, cand, champ, parent, request)
+            outcome.timings["decide"] = time.perf_counter() - t
+            reg.end_run(parent)
+        except BaseException:
+            reg.end_run(parent, status="FAILED")
+            raise
+
+    def _log_candidates(
+        self, parent: str, result: TrainingResult, outcome: RetrainOutcome, dataset: Dataset
+    ) -> str:
+        reg = self.project.registry
+        winner_run = ""
+        for c in result.candidates:
+            child = reg.start_run(
+                c.name,
+                tags={TAG_PREFIX + "run_id": outcome.run_id, TAG_PREFIX + "candidate": c.name,
+                      TAG_PREFIX + "candidate_status": c.status},
+                parent_run_id=parent,
+            )
+            reg.log(
+                child,
+                metrics={**c.val_metrics, "training_time_seconds": c.fit_seconds,
+                         "data_size": float(result.training_rows)},
+                params={"candidate": c.name, **c.params},
+                tags={"error": c.error} if c.error else None,
+            )
+            reg.log_dataset(child, name=f"{self.project.settings.project}-{dataset.version}",
+                            digest=dataset.version, source=str(self.project.settings.storage.data_dir),
+                            frame=dataset.frame, target=self.project.settings.data.target)
+            reg.end_run(child, status="FINISHED" if c.status == "ok" else "FAILED")
+            if c.name == result.best_name:
+                winner_run = child
+            outcome.candidates.append(
+                {"name": c.name, "status": c.status, "fit_seconds": round(c.fit_seconds, 3),
+                 "val_metrics": c.val_metrics, "error": c.error, "winner": c.name == result.best_name}
+            )
+        reg.log(parent, params={"winner": result.best_name, "candidates": ",".join(x.name for x in result.candidates)},
+                metrics={"data_size": float(dataset.rows), "training_time_seconds": result.fit_seconds_total})
+        return winner_run
+
+    def _score_champion(
+        self, version: str | None, holdout: pd.DataFrame, kinds: FeatureKinds
+    ) -> tuple[Scored | None, str | None]:
+        if version is None:
+            return None, None
+        try:
+            model = self.project.registry.load_model(version)
+            return score_on_holdout(model, version, holdout, self.project, kinds), None
+        except ChampionUnavailableError as exc:
+            return None, exc.message
+        except Exception as exc:  # e.g. the old model cannot handle the current columns
+            return None, f"champion v{version} could not score the holdout: {exc}".splitlines()[0]
+
+    def _compare(self, cand: Scored, champ: Scored | None, holdout: pd.DataFrame) -> BootstrapResult | None:
+        s = self.project.settings
+        if champ is None or s.promotion.significance is None:
+            return None
+        classes = None
+        if s.task != "regression" and cand.proba is not None:
+            classes = sorted(set(holdout[s.data.target].tolist()) | set(cand.pred.tolist()), key=str)
+        return paired_bootstrap(
+            s.task, s.promotion_metric, holdout[s.data.target].to_numpy(), cand.pred, champ.pred,
+            None, None, classes, samples=s.promotion.bootstrap_samples, seed=s.training.seed,
+            alpha=s.promotion.significance,
+        )
+
+    def _act(
+        self,
+        outcome: RetrainOutcome,
+        decision: Decision,
+        version: str,
+        champion_version: str | None,
+        cand: Scored,
+        champ: Scored | None,
+        parent: str,
+        request: RetrainRequest,
+    ) -> None:
+        p, reg = self.project, self.project.registry
+        outcome.candidate_metrics = cand.score.metrics
+        outcome.champion_metrics = champ.score.metrics if champ else {}
+        outcome.decision = decision.to_dict()
+        reg.tag_version(version, {TAG_PREFIX + "decision": decision.outcome,
+                                  TAG_PREFIX + "reason": decision.justification[:5000]})
+        reg.log(parent, metrics={f"candidate_{k}": v for k, v in cand.score.metrics.items()}
+                | {f"champion_{k}": v for k, v in outcome.champion_metrics.items()},
+                tags={TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "candidate_version": version})
+        dd = decision.to_dict()
+        record_decision(
+            p.store, outcome.run_id, outcome=decision.outcome, metric=decision.metric,
+            candidate_version=version, champion_version=champion_version,
+            candidate_metrics=cand.score.metrics, champion_metrics=outcome.champion_metrics,
+            deltas=dd.get("deltas"), ci_low=decision.ci_low, ci_high=decision.ci_high,
+            checks=dd["checks"], justification=decision.justification,
+        )
+        if decision.outcome == "promoted":
+            # The alias moves last: everything before it can fail without touching serving.
+            old = reg.set_champion(version)
+            record_action(p.store, actor="system", action="promote", target=f"version:{version}",
+                          reason=decision.justification, before={"champion": old},
+                          after={"champion": version, "previous": old})
+        else:
+            record_action(p.store, actor="system", action=decision.outcome, target=f"version:{version}",
+                          reason=decision.justification, before={"champion": champion_version},
+                          after={"champion": champion_version})
+        self._finish(outcome, decision.outcome, decision.justification, decision=decision.outcome)
+
+    def _finish(self, outcome: RetrainOutcome, status: str, reason: str, **values: Any) -> None:
+        outcome.status, outcome.reason = status, reason
+        finish_run(self.project.store, outcome.run_id, status, timings=outcome.timings,
+                   error=None if status != "failed" else reason,
+                   details={**(self._details(outcome)), "reason": reason}, **values)
+        self.progress("finished", {"run_id": outcome.run_id, "status": status, "reason": reason})
+
+    def _details(self, outcome: RetrainOutcome) -> dict[str, Any]:
+        from evergreen.store.runs import get_run
+
+        existing = get_run(self.project.store, outcome.run_id).get("details") or {}
+        return {**existing, "candidates": outcome.candidates, "fit_seconds": outcome.fit_seconds}
+
+    def _fail(self, outcome: RetrainOutcome, exc: BaseException) -> None:
+        if isinstance(exc, EvergreenError):
+            msg = f"{exc.code}: {exc.message}"
+        elif isinstance(exc, KeyboardInterrupt):
+            msg = "interrupted"
+        else:
+            msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        outcome.status, outcome.reason = "failed", msg
+        try:
+            finish_run(self.project.store, outcome.run_id, "failed", timings=outcome.timings,
+                       error=msg + "\n" + "".join(traceback.format_exception(exc))[-4000:])
+            if outcome.candidate_version:
+                self.project.registry.tag_version(
+                    outcome.candidate_version,
+                    {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": f"run failed: {msg}"},
+                )
+        except Exception:  # the original error matters more than a failed bookkeeping write
+            pass

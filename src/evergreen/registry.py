@@ -1,0 +1,255 @@
+"""The MLflow adapter: experiment runs, model versions, aliases, tags and loading.
+
+Uses an explicit ``MlflowClient`` bound to the project's tracking URI instead of MLflow's global
+fluent state, so two projects (or a test and the app under test) never share a tracking URI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+import mlflow  # noqa: E402
+import pandas as pd  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.entities import Dataset as MlflowDataset  # noqa: E402
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.models import infer_signature  # noqa: E402
+
+from evergreen.errors import ChampionUnavailableError, NotFoundError, RegistryError  # noqa: E402
+
+CHAMPION = "champion"
+PREVIOUS = "previous"
+TAG_PREFIX = "evergreen."
+MODEL_ARTIFACT = "model"
+
+# Packages a served model needs; listing them avoids MLflow's slow requirement inference
+# (a subprocess that re-imports the model, ~1 s per logged model).
+_REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "xgboost-cpu", "lightgbm", "skops")
+
+
+def _pip_requirements() -> list[str]:
+    reqs = []
+    for name in _REQUIREMENTS:
+        try:
+            reqs.append(f"{name}=={pkg_version(name)}")
+        except PackageNotFoundError:
+            continue
+    return reqs
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    run_id: str | None
+    created_at: float
+    tags: dict[str, str]
+    aliases: tuple[str, ...]
+    source: str
+
+    @property
+    def dataset_version(self) -> str | None:
+        return self.tags.get(TAG_PREFIX + "dataset_version")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "mlflow_run_id": self.run_id,
+            "created_at": self.created_at,
+            "aliases": list(self.aliases),
+            "tags": self.tags,
+            "source": self.source,
+        }
+
+
+def _metric_entities(metrics: Mapping[str, float], ts: int) -> list[Metric]:
+    return [Metric(k, float(v), ts, 0) for k, v in metrics.items() if v is not None]
+
+
+class Registry:
+    """One project's registered model and experiment in MLflow."""
+
+    def __init__(self, tracking_uri: str, artifact_root: Path, model_name: str) -> None:
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name
+        self.artifact_root = artifact_root
+        try:
+            self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        except Exception as exc:  # MLflow raises many types when the store is unreachable
+            raise RegistryError(f"MLflow tracking store unavailable at {tracking_uri}: {exc}") from exc
+        self._experiment_id: str | None = None
+
+    # ---- experiment and runs -------------------------------------------------------------
+    @property
+    def experiment_id(self) -> str:
+        if self._experiment_id is None:
+            exp = self.client.get_experiment_by_name(self.model_name)
+            if exp is None:
+                self.artifact_root.mkdir(parents=True, exist_ok=True)
+                self._experiment_id = self.client.create_experiment(
+                    self.model_name, artifact_location=self.artifact_root.resolve().as_uri()
+                )
+            else:
+                self._experiment_id = exp.experiment_id
+        return self._experiment_id
+
+    def start_run(self, name: str, tags: Mapping[str, str], parent_run_id: str | None = None) -> str:
+        all_tags = dict(tags)
+        if parent_run_id:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=name)
+        return str(run.info.run_id)
+
+    def log(
+        self,
+        run_id: str,
+        *,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        ts = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=_metric_entities(metrics or {}, ts),
+            params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
+            tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+        )
+
+    def log_dataset(self, run_id: str, *, name: str, digest: str, source: str, frame: pd.DataFrame,
+                    target: str) -> None:
+        schema = {"mlflow_colspec": [{"name": str(c), "type": str(t)} for c, t in frame.dtypes.items()]}
+        entity = MlflowDataset(
+            name=name,
+            digest=digest[:36],
+            source_type="local",
+            source=json.dumps({"uri": source}),
+            schema=json.dumps(schema),
+            profile=json.dumps({"num_rows": len(frame), "num_elements": int(frame.size), "target": target}),
+        )
+        self.client.log_inputs(run_id, [DatasetInput(entity, tags=[InputTag("mlflow.data.context", "training")])])
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    # ---- model versions ------------------------------------------------------------------
+    def register_model(
+        self,
+        run_id: str,
+        model: Any,
+        input_example: pd.DataFrame,
+        tags: Mapping[str, str],
+        serialization_format: str | None = None,
+    ) -> tuple[str, float]:
+        """Save ``model`` under the run, register it as a new version; return (version, size MB)."""
+        prediction = model.predict(input_example)
+        signature = infer_signature(input_example, prediction)
+        extra: dict[str, Any] = {}
+        if serialization_format:
+            extra["serialization_format"] = serialization_format
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / MODEL_ARTIFACT
+            mlflow.sklearn.save_model(
+                model,
+                str(path),
+                signature=signature,
+                input_example=input_example,
+                pip_requirements=_pip_requirements(),
+                **extra,
+            )
+            size_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+            self.client.log_artifacts(run_id, str(path), MODEL_ARTIFACT)
+        run = self.client.get_run(run_id)
+        try:
+            self.client.get_registered_model(self.model_name)
+        except MlflowException:
+            self.client.create_registered_model(self.model_name)
+        mv = self.client.create_model_version(
+            self.model_name,
+            source=f"{run.info.artifact_uri}/{MODEL_ARTIFACT}",
+            run_id=run_id,
+            tags=dict(tags),
+        )
+        return str(mv.version), size_mb
+
+    def tag_version(self, version: str, tags: Mapping[str, str]) -> None:
+        for k, v in tags.items():
+            self.client.set_model_version_tag(self.model_name, version, k, str(v))
+
+    def aliases(self) -> dict[str, str]:
+        try:
+            rm = self.client.get_registered_model(self.model_name)
+        except MlflowException:
+            return {}
+        return {k: str(v) for k, v in (rm.aliases or {}).items()}
+
+    def version_by_alias(self, alias: str) -> str | None:
+        return self.aliases().get(alias)
+
+    def get_version(self, version: str) -> VersionInfo:
+        try:
+            mv = self.client.get_model_version(self.model_name, str(version))
+        except MlflowException as exc:
+            raise NotFoundError(f"model version {version} of {self.model_name} not found") from exc
+        aliases = tuple(a for a, v in self.aliases().items() if v == str(mv.version))
+        return VersionInfo(
+            version=str(mv.version),
+            run_id=mv.run_id,
+            created_at=mv.creation_timestamp / 1000.0,
+            tags=dict(mv.tags or {}),
+            aliases=aliases,
+            source=mv.source,
+        )
+
+    def list_versions(self) -> list[VersionInfo]:
+        try:
+            found = self.client.search_model_versions(f"name='{self.model_name}'")
+        except MlflowException:
+            return []
+        by_version: dict[str, list[str]] = {}
+        for a, v in self.aliases().items():
+            by_version.setdefault(v, []).append(a)
+        out = [
+            VersionInfo(
+                version=str(mv.version),
+                run_id=mv.run_id,
+                created_at=mv.creation_timestamp / 1000.0,
+                tags=dict(mv.tags or {}),
+                aliases=tuple(sorted(by_version.get(str(mv.version), []))),
+                source=mv.source,
+            )
+            for mv in found
+        ]
+        return sorted(out, key=lambda v: int(v.version))
+
+    def set_champion(self, version: str) -> str | None:
+        """Point ``champion`` at ``version`` and ``previous`` at the old champion; return the old one."""
+        old = self.version_by_alias(CHAMPION)
+        self.get_version(version)  # fail before touching aliases if the version does not exist
+        if old is not None and old != str(version):
+            self.client.set_registered_model_alias(self.model_name, PREVIOUS, old)
+        self.client.set_registered_model_alias(self.model_name, CHAMPION, str(version))
+        return old
+
+    def model_uri(self, version: str) -> str:
+        return str(self.client.get_model_version_download_uri(self.model_name, str(version)))
+
+    def load_model(self, version: str) -> Any:
+        """Load a version's scikit-learn pipeline straight from its artifact location."""
+        try:
+            return mlflow.sklearn.load_model(self.model_uri(version))
+        except Exception as exc:
+            raise ChampionUnavailableError(
+                f"model version {version} of {self.model_name} could not be loaded: {exc}".splitlines()[0]
+            ) from exc

@@ -1,0 +1,70 @@
+"""The audit trail (``alert_actions``): append-only record of every action on a model or alert."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from evergreen.store.engine import Store, as_utc, utcnow
+from evergreen.store.tables import alert_actions
+
+
+def cli_actor(explicit: str | None = None) -> str:
+    if explicit:
+        return explicit
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no passwd entry in some containers
+        return "cli:unknown"
+
+
+def record_action(
+    store: Store,
+    *,
+    actor: str,
+    action: str,
+    target: str | None = None,
+    reason: str | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    with store.begin() as conn:
+        conn.execute(
+            insert(alert_actions).values(
+                project=store.project,
+                actor=actor,
+                action=action,
+                target=target,
+                reason=reason,
+                before=before,
+                after=after,
+                at=utcnow(),
+            )
+        )
+
+
+def list_actions(
+    store: Store,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    q = select(alert_actions).where(alert_actions.c.project == store.project)
+    if actor:
+        q = q.where(alert_actions.c.actor == actor)
+    if action:
+        q = q.where(alert_actions.c.action == action)
+    if target:
+        q = q.where(alert_actions.c.target == target)
+    if since:
+        q = q.where(alert_actions.c.at >= since)
+    q = q.order_by(alert_actions.c.id.desc()).limit(limit)
+    with store.connect() as conn:
+        rows = conn.execute(q).mappings().all()
+    return [{**dict(r), "at": as_utc(r["at"]).isoformat()} for r in rows]  # type: ignore[union-attr]

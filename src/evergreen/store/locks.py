@@ -1,0 +1,151 @@
+"""A lease lock in the metadata database: one retrain per project at a time.
+
+The holder refreshes ``expires_at`` from a heartbeat thread. A lock whose lease ran out, or whose
+holder process is gone from this host, is taken over by the next caller (a SIGKILLed run cannot
+release anything, so the lease is what frees it).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import TracebackType
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from evergreen.errors import LockHeldError
+from evergreen.store.engine import Store, as_utc, utcnow
+from evergreen.store.tables import locks
+
+HOST = socket.gethostname()
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class LockState:
+    name: str
+    holder: str
+    run_id: str | None
+    pid: int | None
+    host: str | None
+    expired: bool
+
+
+def holder_is_dead(row: LockState) -> bool:
+    return row.expired or (row.host == HOST and not pid_alive(row.pid))
+
+
+@dataclass
+class LeaseLock:
+    store: Store
+    name: str
+    lease_seconds: float = 60.0
+    run_id: str | None = None
+    holder: str = field(default_factory=lambda: f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    taken_over: LockState | None = None
+
+    def current(self) -> LockState | None:
+        with self.store.connect() as conn:
+            row = conn.execute(select(locks).where(locks.c.name == self.name)).mappings().first()
+        if row is None:
+            return None
+        expires = as_utc(row["expires_at"])
+        return LockState(
+            name=row["name"],
+            holder=row["holder"],
+            run_id=row["run_id"],
+            pid=row["pid"],
+            host=row["host"],
+            expired=expires is not None and expires < utcnow(),
+        )
+
+    def acquire(self) -> LeaseLock:
+        now = utcnow()
+        values = {
+            "name": self.name,
+            "holder": self.holder,
+            "run_id": self.run_id,
+            "pid": os.getpid(),
+            "host": HOST,
+            "acquired_at": now,
+            "expires_at": now + timedelta(seconds=self.lease_seconds),
+        }
+        try:
+            with self.store.begin() as conn:
+                conn.execute(insert(locks).values(**values))
+        except IntegrityError:
+            state = self.current()
+            if state is None or not holder_is_dead(state):
+                raise LockHeldError(
+                    f"another retrain holds the lock {self.name!r} (holder {state.holder if state else '?'}"
+                    f", run {state.run_id if state else '?'})",
+                    details={"holder": state.holder if state else None,
+                             "run_id": state.run_id if state else None},
+                ) from None
+            # Take over only if nobody else did in between: match on the dead holder.
+            with self.store.begin() as conn:
+                res = conn.execute(
+                    update(locks)
+                    .where(locks.c.name == self.name, locks.c.holder == state.holder)
+                    .values(**{k: v for k, v in values.items() if k != "name"})
+                )
+            if res.rowcount != 1:
+                raise LockHeldError(f"lock {self.name!r} was taken by another process") from None
+            self.taken_over = state
+        self._start_heartbeat()
+        return self
+
+    def _start_heartbeat(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{self.name}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 3):
+            try:
+                with self.store.begin() as conn:
+                    conn.execute(
+                        update(locks)
+                        .where(locks.c.name == self.name, locks.c.holder == self.holder)
+                        .values(expires_at=utcnow() + timedelta(seconds=self.lease_seconds))
+                    )
+            except Exception:  # a missed beat only shortens the lease; the next one retries
+                continue
+
+    def set_run(self, run_id: str) -> None:
+        self.run_id = run_id
+        with self.store.begin() as conn:
+            conn.execute(
+                update(locks).where(locks.c.name == self.name, locks.c.holder == self.holder).values(run_id=run_id)
+            )
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self.store.begin() as conn:
+            conn.execute(delete(locks).where(locks.c.name == self.name, locks.c.holder == self.holder))
+
+    def __enter__(self) -> LeaseLock:
+        return self.acquire()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()

@@ -1,0 +1,112 @@
+"""Queries on ``pipeline_runs`` and ``decisions``."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, select, update
+
+from evergreen.errors import NotFoundError
+from evergreen.store.engine import Store, as_utc, utcnow
+from evergreen.store.locks import HOST, pid_alive
+from evergreen.store.tables import decisions, pipeline_runs
+
+RUNNING = "running"
+TERMINAL = frozenset(
+    {"promoted", "rejected", "pending_approval", "skipped", "failed", "abandoned", "approved", "declined"}
+)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def create_run(store: Store, *, trigger: str, reason: str | None, actor: str | None, run_id: str | None = None) -> str:
+    rid = run_id or new_run_id()
+    with store.begin() as conn:
+        conn.execute(
+            insert(pipeline_runs).values(
+                id=rid,
+                project=store.project,
+                trigger=trigger,
+                reason=reason,
+                actor=actor,
+                status=RUNNING,
+                step="start",
+                started_at=utcnow(),
+                timings={},
+                pid=os.getpid(),
+                host=HOST,
+            )
+        )
+    return rid
+
+
+def update_run(store: Store, run_id: str, **values: Any) -> None:
+    with store.begin() as conn:
+        conn.execute(update(pipeline_runs).where(pipeline_runs.c.id == run_id).values(**values))
+
+
+def finish_run(store: Store, run_id: str, status: str, **values: Any) -> None:
+    update_run(store, run_id, status=status, finished_at=utcnow(), **values)
+
+
+def _row(r: Any) -> dict[str, Any]:
+    d = dict(r)
+    for k in ("started_at", "finished_at", "created_at"):
+        if k in d and isinstance(d[k], datetime):
+            d[k] = as_utc(d[k]).isoformat()  # type: ignore[union-attr]
+    return d
+
+
+def get_run(store: Store, run_id: str) -> dict[str, Any]:
+    with store.connect() as conn:
+        r = conn.execute(
+            select(pipeline_runs).where(pipeline_runs.c.id == run_id, pipeline_runs.c.project == store.project)
+        ).mappings().first()
+        if r is None:
+            raise NotFoundError(f"run {run_id} not found", details={"run_id": run_id})
+        out = _row(r)
+        d = conn.execute(
+            select(decisions).where(decisions.c.run_id == run_id).order_by(decisions.c.id)
+        ).mappings().all()
+    out["decisions"] = [_row(x) for x in d]
+    return out
+
+
+def list_runs(store: Store, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+    q = select(pipeline_runs).where(pipeline_runs.c.project == store.project)
+    if status:
+        q = q.where(pipeline_runs.c.status == status)
+    q = q.order_by(pipeline_runs.c.started_at.desc()).limit(limit)
+    with store.connect() as conn:
+        return [_row(r) for r in conn.execute(q).mappings().all()]
+
+
+def mark_abandoned(store: Store, *, lock_free: bool) -> list[str]:
+    """Mark runs left ``running`` by a dead process as ``abandoned``; return their ids.
+
+    A run is dead when its process is gone from this host, or, for another host, when the lock is
+    free (its lease expired), since a live holder would still be holding it.
+    """
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(pipeline_runs.c.id, pipeline_runs.c.pid, pipeline_runs.c.host).where(
+                and_(pipeline_runs.c.project == store.project, pipeline_runs.c.status == RUNNING)
+            )
+        ).all()
+    dead = [r.id for r in rows if (r.host == HOST and not pid_alive(r.pid)) or (r.host != HOST and lock_free)]
+    for rid in dead:
+        finish_run(store, rid, "abandoned", error="the process running it stopped before it finished")
+    return dead
+
+
+def record_decision(store: Store, run_id: str | None, *, actor: str = "system", **values: Any) -> int:
+    with store.begin() as conn:
+        res = conn.execute(
+            insert(decisions).values(project=store.project, run_id=run_id, actor=actor, created_at=utcnow(), **values)
+        )
+        return int(res.inserted_primary_key[0])  # type: ignore[index]
