@@ -1,0 +1,84 @@
+"""The metadata store on SQLite and PostgreSQL: migrations, lease lock, runs, audit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import inspect, update
+
+from evergreen.errors import LockHeldError, NotFoundError
+from evergreen.store import open_store
+from evergreen.store.audit import list_actions, record_action
+from evergreen.store.engine import utcnow
+from evergreen.store.locks import LeaseLock
+from evergreen.store.runs import create_run, finish_run, get_run, list_runs, mark_abandoned
+from evergreen.store.tables import locks, metadata, pipeline_runs
+
+
+def test_migration_creates_every_table_and_is_idempotent(store, database_url):
+    names = set(inspect(store.engine).get_table_names())
+    assert set(metadata.tables) <= names
+    assert "alembic_version" in names
+    again = open_store(database_url, "testproj")  # second upgrade is a no-op
+    assert set(inspect(again.engine).get_table_names()) == names
+    again.engine.dispose()
+
+
+def test_lock_is_exclusive_and_released(store):
+    first = LeaseLock(store, "retrain:p").acquire()
+    with pytest.raises(LockHeldError, match="another retrain holds the lock"):
+        LeaseLock(store, "retrain:p").acquire()
+    first.release()
+    second = LeaseLock(store, "retrain:p").acquire()
+    assert second.taken_over is None
+    second.release()
+
+
+def test_expired_lease_is_taken_over(store):
+    held = LeaseLock(store, "retrain:p").acquire()
+    held._stop.set()  # the holder stops beating, as a hung or killed process would
+    with store.begin() as conn:
+        conn.execute(update(locks).values(expires_at=utcnow() - timedelta(seconds=1), host="other-host"))
+    taker = LeaseLock(store, "retrain:p").acquire()
+    assert taker.taken_over is not None and taker.taken_over.holder == held.holder
+    taker.release()
+
+
+def test_lock_of_a_dead_process_is_taken_over_at_once(store):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)
+    held = LeaseLock(store, "retrain:p").acquire()
+    held._stop.set()
+    with store.begin() as conn:
+        conn.execute(update(locks).values(pid=pid))  # lease still valid, but its holder is gone
+    taker = LeaseLock(store, "retrain:p").acquire()
+    assert taker.taken_over is not None and taker.taken_over.pid == pid
+    taker.release()
+
+
+def test_runs_lifecycle_and_abandoned(store):
+    rid = create_run(store, trigger="manual", reason="because", actor="cli:me")
+    assert get_run(store, rid)["status"] == "running"
+    assert mark_abandoned(store, lock_free=False) == []  # our own process is alive
+    with store.begin() as conn:
+        conn.execute(update(pipeline_runs).where(pipeline_runs.c.id == rid).values(pid=2**22 + 12345))
+    assert mark_abandoned(store, lock_free=False) == [rid]
+    run = get_run(store, rid)
+    assert run["status"] == "abandoned" and "stopped before it finished" in run["error"]
+    other = create_run(store, trigger="schedule", reason=None, actor="system")
+    finish_run(store, other, "rejected", dataset_version="abc")
+    assert [r["id"] for r in list_runs(store, status="rejected")] == [other]
+    with pytest.raises(NotFoundError):
+        get_run(store, "nope")
+
+
+def test_audit_is_append_only_and_filterable(store):
+    record_action(store, actor="cli:ann", action="rollback", target="version:2", reason="bad", before={"c": "3"},
+                  after={"c": "2"})
+    record_action(store, actor="system", action="promote", target="version:3", reason="better")
+    assert [a["action"] for a in list_actions(store)] == ["promote", "rollback"]
+    only = list_actions(store, actor="cli:ann")
+    assert len(only) == 1 and only[0]["before"] == {"c": "3"} and only[0]["after"] == {"c": "2"}

@@ -1,0 +1,71 @@
+"""Settings: defaults, interpolation, environment overrides, path resolution, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evergreen.config import load_settings, settings_from_dict
+from evergreen.errors import ConfigError
+
+MINIMAL = {"project": "churn", "task": "binary", "data": {"target": "churned"}}
+
+
+def test_defaults_resolve_against_the_project_root(tmp_path: Path):
+    s = settings_from_dict(MINIMAL, tmp_path, env={})
+    assert s.storage.database_url == f"sqlite:///{tmp_path}/.evergreen/evergreen.db"
+    assert s.storage.mlflow_tracking_uri == f"sqlite:///{tmp_path}/.evergreen/mlflow.db"
+    assert s.data.landing == tmp_path / "landing"
+    assert s.storage.artifact_root == tmp_path / ".evergreen" / "mlartifacts"
+    assert s.training.candidates == ("logistic_regression", "random_forest", "hist_gradient_boosting")
+    assert s.promotion_metric == "f1_macro" and s.promotion.significance == 0.05
+    assert s.serving.reload_interval_seconds == 2.0
+
+
+def test_regression_default_metric(tmp_path: Path):
+    s = settings_from_dict({**MINIMAL, "task": "regression"}, tmp_path, env={})
+    assert s.selection_metric == "rmse" == s.promotion_metric
+
+
+def test_interpolation_and_env_override(tmp_path: Path):
+    raw = {**MINIMAL, "alerts": {"channels": [{"type": "slack", "url": "${HOOK}", "min_level": "alert"}]},
+           "storage": {"database_url": "${DB:-sqlite:///x.db}"}}
+    env = {"HOOK": "https://hooks.example/abc", "EVERGREEN_PROMOTION__MIN_IMPROVEMENT": "0.05",
+           "EVERGREEN_TRAINING__CANDIDATES": "[xgboost, lightgbm]"}
+    s = settings_from_dict(raw, tmp_path, env=env)
+    assert s.alerts.channels[0].model_extra == {"url": "https://hooks.example/abc"}
+    assert s.storage.database_url == f"sqlite:///{tmp_path}/x.db"
+    assert s.promotion.min_improvement == 0.05
+    assert s.training.candidates == ("xgboost", "lightgbm")
+
+
+def test_missing_variable_is_named(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"environment variable NOPE is not set"):
+        settings_from_dict({**MINIMAL, "project": "${NOPE}"}, tmp_path, env={})
+
+
+@pytest.mark.parametrize(
+    ("patch", "key"),
+    [
+        ({"task": "ranking"}, "task"),
+        ({"promotion": {"min_improvement": "lots"}}, "promotion.min_improvement"),
+        ({"training": {"holdout_fraction": 1.5}}, "training.holdout_fraction"),
+        ({"data": {"target": "y", "landng": "x"}}, "data.landng"),
+        ({"project": "bad name!"}, "project"),
+    ],
+)
+def test_invalid_values_name_the_key(tmp_path: Path, patch, key):
+    with pytest.raises(ConfigError, match=rf"config key {key}:"):
+        settings_from_dict({**MINIMAL, **patch}, tmp_path, env={})
+
+
+def test_load_settings_from_file_and_bad_yaml(tmp_path: Path):
+    (tmp_path / "evergreen.yaml").write_text("project: p\ntask: multiclass\ndata: {target: y}\n")
+    s = load_settings(tmp_path, env={})
+    assert s.project == "p" and s.root == tmp_path.resolve()
+    (tmp_path / "evergreen.yaml").write_text("project: [unclosed\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_settings(tmp_path / "evergreen.yaml", env={})
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.yaml", env={})
