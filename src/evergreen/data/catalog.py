@@ -1,0 +1,98 @@
+"""Metadata-database queries for batches and contracts (the only SQL in ``evergreen.data``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from evergreen.data.contract import Contract
+from evergreen.store.engine import as_utc
+from evergreen.store.tables import batches, contracts
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    id: int
+    source: str
+    content_hash: str
+    rows: int
+    labelled_rows: int
+    path: str | None
+    min_timestamp: datetime | None
+    max_timestamp: datetime | None
+    received_at: datetime
+
+
+def load_contract(conn: Connection, project: str) -> tuple[int, Contract] | None:
+    """The newest stored contract of the project and its row id."""
+    row = conn.execute(
+        select(contracts.c.id, contracts.c.contract)
+        .where(contracts.c.project == project)
+        .order_by(contracts.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row.id, Contract.from_dict(row.contract))
+
+
+def save_contract(
+    conn: Connection, project: str, contract: Contract, batch_id: int | None, at: datetime
+) -> int:
+    result = conn.execute(
+        insert(contracts).values(
+            project=project, contract=contract.to_dict(), source_batch_id=batch_id, created_at=at
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None  # INSERT always has one
+    return int(key[0])
+
+
+def accepted_with_hash(conn: Connection, project: str, content_hash: str) -> int | None:
+    row = conn.execute(
+        select(batches.c.id)
+        .where(
+            batches.c.project == project,
+            batches.c.content_hash == content_hash,
+            batches.c.status == "accepted",
+        )
+        .order_by(batches.c.id)
+        .limit(1)
+    ).first()
+    return None if row is None else int(row.id)
+
+
+def insert_batch(conn: Connection, project: str, **values: Any) -> int:
+    result = conn.execute(insert(batches).values(project=project, **values))
+    key = result.inserted_primary_key
+    assert key is not None  # INSERT always has one
+    return int(key[0])
+
+
+def set_batch_path(conn: Connection, batch_id: int, path: str) -> None:
+    conn.execute(update(batches).where(batches.c.id == batch_id).values(path=path))
+
+
+def labelled_batches(conn: Connection, project: str) -> list[BatchRow]:
+    """Accepted batches with at least one labelled row, oldest first."""
+    rows = conn.execute(
+        select(batches)
+        .where(batches.c.project == project, batches.c.status == "accepted", batches.c.labelled_rows > 0)
+        .order_by(batches.c.id)
+    ).all()
+    return [
+        BatchRow(
+            id=r.id,
+            source=r.source,
+            content_hash=r.content_hash,
+            rows=r.rows,
+            labelled_rows=r.labelled_rows,
+            path=r.path,
+            min_timestamp=as_utc(r.min_timestamp),
+            max_timestamp=as_utc(r.max_timestamp),
+            received_at=as_utc(r.received_at) or r.received_at,
+        )
+        for r in rows
+    ]

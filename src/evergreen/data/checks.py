@@ -1,0 +1,170 @@
+"""Column-level checks used by :func:`evergreen.data.contract.validate`.
+
+Each check takes one column and either returns it in its canonical snapshot type or raises a
+:class:`DataValidationError` whose one-line message reads
+``file.csv: column 'tenure': wrong type: expected numeric, found text values like 'abc'``.
+They know nothing about contracts or storage, so they can be tested on a single Series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evergreen.data.values import canonical_str, is_missing, to_canonical_strings
+from evergreen.errors import DataValidationError
+
+_EXAMPLES = 3
+
+
+def column_error(file: str, column: str | None, reason: str, text: str, **extra: Any) -> DataValidationError:
+    where = f"column '{column}': " if column is not None else ""
+    message = " ".join(f"{file}: {where}{text}".split())
+    return DataValidationError(message, reason=reason, file=file, column=column, extra=extra or None)
+
+
+def examples(values: Iterable[Any]) -> str:
+    shown = list(dict.fromkeys(canonical_str(v) for v in values))[:_EXAMPLES]
+    return ", ".join(repr(v[:40]) for v in shown)
+
+
+def check_not_all_null(series: pd.Series, column: str, file: str) -> None:
+    if len(series) and bool(series.isna().all()):
+        raise column_error(file, column, "all_null_column", f"all {len(series)} values are null")
+
+
+def _scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list | tuple | set | np.ndarray)
+
+
+def to_numeric(series: pd.Series, column: str, file: str, expected: str = "numeric") -> pd.Series:
+    """Float64 column, or wrong_type naming a few offending values. Integers into floats is fine."""
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        if pd.api.types.is_complex_dtype(series):
+            raise column_error(file, column, "wrong_type", f"wrong type: expected {expected}, found complex")
+        return series.astype("float64")
+    if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
+        raise column_error(
+            file,
+            column,
+            "wrong_type",
+            f"wrong type: expected {expected}, found {series.dtype}",
+            expected=expected,
+            found=str(series.dtype),
+        )
+    values = series.astype(object)
+    converted = pd.to_numeric(values.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
+    bad = values[converted.isna() & ~values.map(is_missing)]
+    if len(bad):
+        raise column_error(
+            file,
+            column,
+            "wrong_type",
+            f"wrong type: expected {expected}, found text values like {examples(bad)} ({len(bad)} rows)",
+            expected=expected,
+            found="text",
+            bad_rows=len(bad),
+        )
+    return converted.astype("float64")
+
+
+def to_strings(series: pd.Series, column: str, file: str, expected: str) -> pd.Series:
+    """Canonical strings (nulls stay None); nested JSON values are a wrong type."""
+    nested = series[~series.map(_scalar)]
+    if len(nested):
+        raise column_error(
+            file,
+            column,
+            "wrong_type",
+            f"wrong type: expected {expected}, found nested values like {examples(nested)}",
+            expected=expected,
+            found="nested",
+        )
+    return to_canonical_strings(series)
+
+
+def to_timestamps(series: pd.Series, column: str, file: str) -> pd.Series:
+    """UTC datetimes. Numbers are read as Unix epoch seconds."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return pd.to_datetime(series, utc=True)
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return pd.to_datetime(series, unit="s", utc=True, errors="coerce")
+    parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+    bad = series[parsed.isna() & ~series.map(is_missing)]
+    if len(bad):
+        raise column_error(
+            file,
+            column,
+            "wrong_type",
+            f"wrong type: expected timestamp, found values like {examples(bad)} ({len(bad)} rows)",
+            expected="timestamp",
+            found="text",
+            bad_rows=len(bad),
+        )
+    return parsed
+
+
+def check_finite(series: pd.Series, column: str, file: str) -> None:
+    """±inf is never a valid measurement; NaN is handled by the null-rate check."""
+    count = int(np.isinf(series.to_numpy(dtype="float64", na_value=np.nan)).sum())
+    if count:
+        raise column_error(
+            file,
+            column,
+            "non_finite_values",
+            f"{count} infinite values (inf/-inf) in a numeric column",
+            count=count,
+        )
+
+
+def check_null_rate(series: pd.Series, column: str, limit: float, file: str) -> None:
+    rate = float(series.isna().mean()) if len(series) else 0.0
+    if rate > limit:
+        raise column_error(
+            file,
+            column,
+            "null_rate_exceeded",
+            f"null rate {rate:.1%} exceeds the limit of {limit:.1%} (data.max_null_rate)",
+            rate=rate,
+            limit=limit,
+        )
+
+
+def check_range(series: pd.Series, column: str, low: float | None, high: float | None, file: str) -> None:
+    outside = pd.Series(False, index=series.index)
+    if low is not None:
+        outside |= series < low
+    if high is not None:
+        outside |= series > high
+    count = int(outside.sum())
+    if count:
+        bounds = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+        raise column_error(
+            file,
+            column,
+            "out_of_range",
+            f"{count} values outside the allowed range {bounds} (data.ranges), "
+            f"like {examples(series[outside])}",
+            count=count,
+            low=low,
+            high=high,
+        )
+
+
+def new_categories(series: pd.Series, allowed: Sequence[str]) -> list[str]:
+    """Values of a canonical-string column that the contract has not seen, sorted."""
+    known = set(allowed)
+    return sorted({v for v in series.dropna().tolist() if v not in known})
+
+
+def reject_categories(column: str, unseen: list[str], file: str) -> DataValidationError:
+    return column_error(
+        file,
+        column,
+        "unseen_category",
+        f"{len(unseen)} categories not in the contract: {examples(unseen)}",
+        categories=unseen[:20],
+    )

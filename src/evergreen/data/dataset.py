@@ -1,0 +1,162 @@
+"""Assemble the training set from accepted batches, and split off the holdout.
+
+The result is a pure function of the stored snapshots, the window settings and ``as_of``: rows come
+out in a canonical order (batch id, then row position) and the version is a hash of what was
+selected, so two assemblies of the same data have the same version and the same holdout - which is
+what lets a candidate and the champion be compared on identical rows, and a run be reproduced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from evergreen.config import Settings
+from evergreen.data import catalog
+from evergreen.data.contract import Contract
+from evergreen.data.contract import feature_kinds as _feature_kinds
+from evergreen.data.snapshot import read_snapshot
+from evergreen.errors import DataValidationError, StoreError
+from evergreen.store.engine import Store, as_utc, utcnow
+
+_BATCH = "__evergreen_batch"
+_ROW = "__evergreen_row"
+_TIME = "__evergreen_time"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    frame: pd.DataFrame  # contract columns (id, timestamp, features, target), canonical order
+    version: str
+    batch_ids: tuple[int, ...]
+    rows: int
+    contract: Contract
+    as_of: datetime
+
+
+def feature_kinds(contract: Contract) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(numeric, categorical, text) feature column names."""
+    return _feature_kinds(contract)
+
+
+def _no_data(why: str) -> DataValidationError:
+    return DataValidationError(f"no training data: {why}", reason="no_training_data")
+
+
+def _batch_rows(
+    batch: catalog.BatchRow, contract: Contract, start: datetime | None, as_of: datetime
+) -> pd.DataFrame:
+    if not batch.path or not Path(batch.path).is_file():
+        raise StoreError(f"snapshot of batch {batch.id} is missing: {batch.path}")
+    frame = read_snapshot(batch.path)[list(contract.columns)]
+    frame[_BATCH] = batch.id
+    frame[_ROW] = range(len(frame))
+    ts = contract.timestamp_column
+    # Rows without their own timestamp count as seen when their batch arrived.
+    frame[_TIME] = (
+        frame[ts].fillna(pd.Timestamp(batch.received_at)) if ts else pd.Timestamp(batch.received_at)
+    )
+    keep = frame[contract.target].notna() & (frame[_TIME] <= as_of)
+    if start is not None:
+        keep &= frame[_TIME] >= start
+    return frame[keep]
+
+
+def _in_window(batch: catalog.BatchRow, use_rows: bool, start: datetime | None, as_of: datetime) -> bool:
+    """Cheap batch-level filter before any Parquet is read."""
+    if not use_rows:
+        return batch.received_at <= as_of and (start is None or batch.received_at >= start)
+    if batch.min_timestamp is not None and batch.min_timestamp > as_of:
+        return False
+    return not (start is not None and batch.max_timestamp is not None and batch.max_timestamp < start)
+
+
+def _dedupe(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    if contract.id_column is None:
+        return frame.drop_duplicates(subset=list(contract.columns), keep="first")
+    ordered = frame.sort_values([_BATCH, _TIME, _ROW], kind="stable")
+    has_id = ordered[contract.id_column].notna()
+    latest = ordered[has_id].drop_duplicates(subset=[contract.id_column], keep="last")
+    return pd.concat([latest, ordered[~has_id]])
+
+
+def _version(frame: pd.DataFrame, hashes: list[str]) -> str:
+    rows = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
+    body = json.dumps(
+        {
+            "batches": sorted(hashes),
+            "rows": rows,
+            "columns": [[str(c), str(t)] for c, t in frame.dtypes.items()],
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def assemble_dataset(settings: Settings, store: Store, as_of: datetime | None = None) -> Dataset:
+    """Labelled rows of the accepted batches inside ``data.window`` as of ``as_of`` (default: now)."""
+    as_of = as_utc(as_of) or utcnow()
+    with store.connect() as conn:
+        loaded = catalog.load_contract(conn, store.project)
+        batches = catalog.labelled_batches(conn, store.project)
+    if loaded is None or not batches:
+        raise _no_data("no accepted batch with labelled rows has been ingested")
+    contract = loaded[1]
+    window = settings.data.window
+    start = None if window.max_age_days is None else as_of - timedelta(days=window.max_age_days)
+    use_rows = contract.timestamp_column is not None
+
+    parts = [
+        part
+        for b in batches
+        if _in_window(b, use_rows, start, as_of)
+        if len(part := _batch_rows(b, contract, start, as_of))
+    ]
+    if window.max_batches is not None:
+        parts = parts[-window.max_batches :] if window.max_batches > 0 else []
+    if not parts:
+        raise _no_data(f"no labelled rows inside the window (as of {as_of:%Y-%m-%d %H:%M} UTC)")
+    frame = _dedupe(pd.concat(parts, ignore_index=True), contract)
+    frame = frame.sort_values([_BATCH, _ROW], kind="stable")
+    batch_ids = tuple(sorted(int(b) for b in frame[_BATCH].unique()))
+    frame = frame.drop(columns=[_BATCH, _ROW, _TIME]).reset_index(drop=True)
+    by_id = {b.id: b.content_hash for b in batches}
+    return Dataset(
+        frame=frame,
+        version=_version(frame, [by_id[b] for b in batch_ids]),
+        batch_ids=batch_ids,
+        rows=len(frame),
+        contract=contract,
+        as_of=as_of,
+    )
+
+
+def split_holdout(
+    dataset: Dataset, holdout_fraction: float, seed: int, task: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, holdout), seeded; stratified by the target for classification when every class can be."""
+    frame = dataset.frame
+    n = len(frame)
+    n_holdout = math.ceil(n * holdout_fraction)
+    if n < 2 or n_holdout >= n:
+        raise DataValidationError(
+            f"too few rows to split off a holdout: {n} rows, holdout_fraction {holdout_fraction}",
+            reason="too_few_rows",
+        )
+    stratify = None
+    if task != "regression":
+        counts = frame[dataset.contract.target].value_counts()
+        # train_test_split needs ≥ 2 rows per class and room for every class on both sides.
+        if counts.min() >= 2 and len(counts) <= min(n_holdout, n - n_holdout):
+            stratify = frame[dataset.contract.target].astype(str).to_numpy()
+    train_idx, hold_idx = train_test_split(
+        frame.index.to_numpy(), test_size=n_holdout, random_state=seed, shuffle=True, stratify=stratify
+    )
+    return frame.loc[sorted(train_idx)], frame.loc[sorted(hold_idx)]

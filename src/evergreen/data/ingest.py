@@ -1,0 +1,300 @@
+"""Ingest batch files: hash → dedupe → read → PII → contract → validate → snapshot + ``batches`` row.
+
+A bad file never raises: it is quarantined (file + ``.reason.json`` sidecar + a ``quarantined`` row)
+and reported in its :class:`IngestResult`, so one bad file in the landing directory does not stop the
+others. Configuration problems (e.g. a missing PII salt) do raise, because every file would fail the
+same way and the fix is in the config, not the data.
+
+The snapshot is written to a temporary file before the transaction opens, and the accepted row, the
+snapshot's final name and (for the first batch) the contract are committed together.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evergreen.config import Settings
+from evergreen.data import catalog, snapshot
+from evergreen.data.contract import Contract, ValidationResult, check_batch, infer_contract
+from evergreen.data.pii import apply_pii
+from evergreen.data.quarantine import move_processed, quarantine
+from evergreen.data.read import FORMATS, read_batch
+from evergreen.errors import DataValidationError
+from evergreen.store.engine import Store, utcnow
+
+_MB = 1024 * 1024
+# Another process stored a (different) contract while we validated: validate again, a few times.
+_CONTRACT_RACE_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: str
+    status: str  # accepted | quarantined | duplicate
+    batch_id: int | None
+    rows: int
+    labelled_rows: int
+    reason: str | None
+    message: str  # one line, starts with the file name
+    column: str | None = None
+    path: str | None = None  # snapshot (accepted) or quarantined file / sidecar
+    notes: tuple[str, ...] = ()
+
+    @property
+    def quarantined(self) -> bool:
+        return self.status == "quarantined"
+
+
+class _ContractChanged(Exception):
+    """The stored contract changed between validation and commit."""
+
+
+def _contract_id(loaded: tuple[int, Contract] | None) -> int | None:
+    return None if loaded is None else loaded[0]
+
+
+def _timestamp_bounds(frame: pd.DataFrame, column: str | None) -> tuple[datetime | None, datetime | None]:
+    if not column or frame[column].isna().all():
+        return None, None
+    return frame[column].min().to_pydatetime(), frame[column].max().to_pydatetime()
+
+
+def _duplicate(store: Store, path: Path, file_hash: str, original: int, now: datetime) -> IngestResult:
+    with store.begin() as conn:
+        batch_id = catalog.insert_batch(
+            conn,
+            store.project,
+            source=str(path),
+            content_hash=file_hash,
+            rows=0,
+            labelled_rows=0,
+            status="duplicate",
+            reason=f"duplicate_of:{original}",
+            details={"duplicate_of": original},
+            received_at=now,
+        )
+    return IngestResult(
+        source=str(path),
+        status="duplicate",
+        batch_id=batch_id,
+        rows=0,
+        labelled_rows=0,
+        reason=f"duplicate_of:{original}",
+        message=f"{path.name}: same content as batch {original}, nothing stored",
+    )
+
+
+def _reject(
+    settings: Settings,
+    store: Store,
+    path: Path,
+    file_hash: str,
+    exc: DataValidationError,
+    now: datetime,
+    *,
+    move: bool,
+) -> IngestResult:
+    details = dict(exc.details or {})
+    record = {
+        "reason": exc.reason,
+        "file": path.name,
+        "column": exc.column,
+        "message": exc.message,
+        "details": details,
+    }
+    q = quarantine(
+        path, settings.storage.quarantine_dir, now, record, move=move, copy=exc.reason != "file_too_large"
+    )
+    stored = q.file or q.sidecar
+    with store.begin() as conn:
+        batch_id = catalog.insert_batch(
+            conn,
+            store.project,
+            source=str(path),
+            content_hash=file_hash,
+            rows=0,
+            labelled_rows=0,
+            status="quarantined",
+            reason=exc.reason,
+            details={**details, "message": exc.message, "sidecar": str(q.sidecar)},
+            path=str(stored),
+            received_at=now,
+        )
+    return IngestResult(
+        source=str(path),
+        status="quarantined",
+        batch_id=batch_id,
+        rows=0,
+        labelled_rows=0,
+        reason=exc.reason,
+        message=exc.message,
+        column=exc.column,
+        path=str(stored),
+    )
+
+
+def _commit(
+    settings: Settings,
+    store: Store,
+    path: Path,
+    file_hash: str,
+    result: ValidationResult,
+    loaded: tuple[int, Contract] | None,
+    now: datetime,
+) -> IngestResult | int:
+    """Store the accepted batch; returns the id of an accepted twin instead if one appeared meanwhile."""
+    frame, contract = result.frame, result.contract
+    tmp = snapshot.write_temp(frame, settings.storage.data_dir)
+    final: Path | None = None
+    try:
+        with store.begin() as conn:
+            twin = catalog.accepted_with_hash(conn, store.project, file_hash)
+            if twin is not None:
+                return twin
+            current = catalog.load_contract(conn, store.project)
+            if _contract_id(current) != _contract_id(loaded):
+                raise _ContractChanged
+            low, high = _timestamp_bounds(frame, contract.timestamp_column)
+            batch_id = catalog.insert_batch(
+                conn,
+                store.project,
+                source=str(path),
+                content_hash=file_hash,
+                rows=len(frame),
+                labelled_rows=result.labelled_rows,
+                status="accepted",
+                reason=None,
+                details={
+                    "notes": list(result.notes),
+                    "dropped_columns": list(result.dropped_columns),
+                    "new_categories": result.new_categories,
+                    "duplicates_dropped": result.duplicates_dropped,
+                },
+                min_timestamp=low,
+                max_timestamp=high,
+                received_at=now,
+            )
+            final = snapshot.publish(
+                tmp, settings.storage.data_dir / snapshot.snapshot_name(batch_id, file_hash)
+            )
+            catalog.set_batch_path(conn, batch_id, str(final))
+            if loaded is None or loaded[1] != contract:
+                catalog.save_contract(conn, store.project, contract, batch_id, now)
+    except BaseException:
+        # The row was rolled back, so a published snapshot would be an orphan: remove it.
+        if final is not None:
+            final.unlink(missing_ok=True)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    notes = "".join(f"; {n}" for n in result.notes)
+    return IngestResult(
+        source=str(path),
+        status="accepted",
+        batch_id=batch_id,
+        rows=len(frame),
+        labelled_rows=result.labelled_rows,
+        reason=None,
+        message=f"{path.name}: accepted {len(frame)} rows ({result.labelled_rows} labelled) "
+        f"as batch {batch_id}{notes}",
+        path=str(final),
+        notes=result.notes,
+    )
+
+
+def _validated(
+    settings: Settings, store: Store, path: Path, env: Mapping[str, str]
+) -> tuple[ValidationResult, tuple[int, Contract] | None]:
+    frame = apply_pii(read_batch(path, settings.data.max_file_mb), settings.data.pii, env)
+    with store.connect() as conn:
+        loaded = catalog.load_contract(conn, store.project)
+    contract = loaded[1] if loaded else infer_contract(frame, settings, path.name)
+    return check_batch(frame, contract, settings, path.name), loaded
+
+
+def ingest_file(
+    settings: Settings, store: Store, path: Path, env: Mapping[str, str], *, move: bool
+) -> IngestResult:
+    """Ingest one file. ``move`` (landing directory) moves it away afterwards; otherwise it is copied."""
+    now = utcnow()
+    if not path.is_file():
+        return IngestResult(
+            source=str(path),
+            status="quarantined",
+            batch_id=None,
+            rows=0,
+            labelled_rows=0,
+            reason="file_not_found",
+            message=f"{path.name}: file not found ({path})",
+        )
+    # Hashing reads every byte: refuse oversized files by their size alone, before anything else.
+    too_large = path.stat().st_size > settings.data.max_file_mb * _MB
+    file_hash = "" if too_large else snapshot.content_hash(path)
+    outcome: IngestResult | int | None = None
+    try:
+        for _ in range(_CONTRACT_RACE_RETRIES):
+            twin = None if too_large else _accepted_twin(store, file_hash)
+            if twin is not None:
+                outcome = twin
+                break
+            result, loaded = _validated(settings, store, path, env)
+            try:
+                outcome = _commit(settings, store, path, file_hash, result, loaded, now)
+                break
+            except _ContractChanged:
+                continue
+    except DataValidationError as exc:
+        return _reject(settings, store, path, file_hash, exc, now, move=move)
+    if outcome is None:
+        raise RuntimeError(f"{path.name}: the data contract kept changing during ingest; try again")
+    if isinstance(outcome, int):
+        outcome = _duplicate(store, path, file_hash, outcome, now)
+    if move:
+        move_processed(path, settings.data.landing, now)
+    return outcome
+
+
+def _accepted_twin(store: Store, file_hash: str) -> int | None:
+    with store.connect() as conn:
+        return catalog.accepted_with_hash(conn, store.project, file_hash)
+
+
+def ingest_paths(
+    settings: Settings, store: Store, paths: Sequence[Path], env: Mapping[str, str] | None = None
+) -> list[IngestResult]:
+    """Ingest files named by the user; they are copied (never moved) into quarantine when rejected."""
+    env = os.environ if env is None else env
+    return [ingest_file(settings, store, Path(p), env, move=False) for p in paths]
+
+
+def landing_files(settings: Settings) -> list[Path]:
+    landing = settings.data.landing
+    if not landing.is_dir():
+        return []
+    return sorted(
+        (p for p in landing.iterdir() if p.is_file() and p.suffix.lower() in FORMATS), key=lambda p: p.name
+    )
+
+
+def ingest_landing(
+    settings: Settings, store: Store, env: Mapping[str, str] | None = None
+) -> list[IngestResult]:
+    """Ingest every supported file in ``data.landing`` (by name) and move each one out of it."""
+    env = os.environ if env is None else env
+    return [ingest_file(settings, store, p, env, move=True) for p in landing_files(settings)]
+
+
+def summary(results: Sequence[IngestResult]) -> dict[str, Any]:
+    """Counts per status, for CLI/JSON output."""
+    out: dict[str, Any] = {"accepted": 0, "quarantined": 0, "duplicate": 0}
+    for r in results:
+        out[r.status] = out.get(r.status, 0) + 1
+    out["rows"] = sum(r.rows for r in results)
+    return out

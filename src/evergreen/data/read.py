@@ -1,0 +1,129 @@
+"""Read one incoming batch file (CSV, Parquet, JSON lines) into a DataFrame.
+
+Every failure is a :class:`DataValidationError` with a stable ``reason`` code and a one-line message
+that starts with the file name, so the CLI can print it as-is and the quarantine sidecar can store it.
+The size limit is checked from ``stat()`` before a single byte is read: a 1 GB file must never be
+loaded into memory just to be refused.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from evergreen.errors import DataValidationError
+
+FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+_MB = 1024 * 1024
+
+
+def file_format(path: Path) -> str | None:
+    return FORMATS.get(path.suffix.lower())
+
+
+def _fail(path: Path, reason: str, text: str, **extra: Any) -> DataValidationError:
+    # Parser messages can span lines; the contract is one line per error.
+    one_line = " ".join(f"{path.name}: {text}".split())
+    return DataValidationError(one_line, reason=reason, file=path.name, extra=extra or None)
+
+
+def check_size(path: Path, max_file_mb: float) -> int:
+    """Return the file size in bytes, refusing empty or oversized files without opening them."""
+    size = path.stat().st_size
+    if size == 0:
+        raise _fail(path, "empty_file", "file is empty (0 bytes)")
+    if size > max_file_mb * _MB:
+        raise _fail(
+            path,
+            "file_too_large",
+            f"file is {size / _MB:.1f} MB, over the limit of {max_file_mb:g} MB (data.max_file_mb)",
+            size_bytes=size,
+            limit_mb=max_file_mb,
+        )
+    return size
+
+
+def read_batch(path: Path, max_file_mb: float) -> pd.DataFrame:
+    """Read ``path`` into a DataFrame; raises DataValidationError with a reason code."""
+    fmt = file_format(path)
+    if fmt is None:
+        raise _fail(
+            path,
+            "unsupported_format",
+            f"unsupported file type '{path.suffix or '(none)'}' (expected .csv, .parquet, .jsonl or .ndjson)",
+        )
+    check_size(path, max_file_mb)
+    frame = _read_parquet(path) if fmt == "parquet" else _read_text(path, fmt)
+    if len(frame.columns) == 0:
+        raise _fail(path, "empty_file", "file has no columns")
+    if len(frame) == 0:
+        raise _fail(path, "header_only", f"file has columns ({len(frame.columns)}) but no rows")
+    return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _fail(path, "corrupt_file", f"not a readable Parquet file: {exc}") from None
+    return table.to_pandas()
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        # utf-8-sig: a BOM written by Excel is not an encoding error.
+        return raw.decode("utf-8-sig", errors="strict")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.start + 1].hex()
+        raise _fail(
+            path,
+            "bad_encoding",
+            f"not valid UTF-8: byte 0x{bad} at offset {exc.start} (save the file as UTF-8)",
+            offset=exc.start,
+        ) from None
+
+
+def _read_text(path: Path, fmt: str) -> pd.DataFrame:
+    text = _decode(path)
+    if not text.strip():
+        raise _fail(path, "empty_file", "file contains only whitespace")
+    return _parse_csv(path, text) if fmt == "csv" else _parse_jsonl(path, text)
+
+
+def _parse_csv(path: Path, text: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except pd.errors.EmptyDataError:
+        raise _fail(path, "empty_file", "file has no columns") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise _fail(path, "corrupt_file", f"unparsable CSV: {exc}") from None
+
+
+def _parse_jsonl(path: Path, text: str) -> pd.DataFrame:
+    records: list[dict[str, Any]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _fail(
+                path, "corrupt_file", f"line {lineno}: invalid JSON ({exc.msg})", line=lineno
+            ) from None
+        if not isinstance(record, dict):
+            raise _fail(
+                path,
+                "corrupt_file",
+                f"line {lineno}: expected a JSON object, found {type(record).__name__}",
+                line=lineno,
+            )
+        records.append(record)
+    return pd.DataFrame.from_records(records)
