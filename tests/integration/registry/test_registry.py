@@ -1,0 +1,75 @@
+"""The MLflow adapter against a real MLflow store on SQLite in a temporary directory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from evergreen.errors import ChampionUnavailableError, NotFoundError
+from evergreen.registry import CHAMPION, PREVIOUS, Registry
+
+
+@pytest.fixture
+def registry(tmp_path) -> Registry:
+    return Registry(f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "artifacts", "churn")
+
+
+def _model(seed: int) -> tuple[LogisticRegression, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)})
+    y = np.where(X["a"] + 0.1 * seed > 0, "yes", "no")
+    return LogisticRegression().fit(X, y), X
+
+
+def _register(registry: Registry, seed: int) -> str:
+    model, X = _model(seed)
+    run = registry.start_run(f"r{seed}", tags={"evergreen.run_id": f"run{seed}"})
+    version, size_mb = registry.register_model(run, model, X.head(5), tags={"evergreen.dataset_version": f"d{seed}"})
+    registry.end_run(run)
+    assert size_mb > 0
+    return version
+
+
+def test_versions_aliases_and_previous(registry: Registry):
+    v1, v2 = _register(registry, 1), _register(registry, 2)
+    assert (v1, v2) == ("1", "2")
+    assert registry.version_by_alias(CHAMPION) is None
+    assert registry.set_champion(v1) is None
+    assert registry.set_champion(v2) == v1
+    assert registry.aliases() == {CHAMPION: "2", PREVIOUS: "1"}
+    info = registry.get_version("2")
+    assert info.aliases == (CHAMPION,) and info.dataset_version == "d2"
+    assert [v.version for v in registry.list_versions()] == ["1", "2"]
+    with pytest.raises(NotFoundError):
+        registry.set_champion("99")
+    assert registry.aliases() == {CHAMPION: "2", PREVIOUS: "1"}  # unchanged by the failed call
+
+
+def test_load_and_a_second_mlflow_client_can_use_the_champion(registry: Registry, tmp_path):
+    import mlflow
+
+    v = _register(registry, 3)
+    registry.set_champion(v)
+    model, X = _model(3)
+    ours = registry.load_model(v)
+    assert list(ours.predict(X)) == list(model.predict(X))
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        pyfunc = mlflow.pyfunc.load_model("models:/churn@champion")
+        assert list(pyfunc.predict(X)) == list(model.predict(X))
+        assert pyfunc.metadata.get_input_schema().input_names() == ["a", "b"]
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_missing_artifact_is_champion_unavailable(registry: Registry):
+    import shutil
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    v = _register(registry, 4)
+    shutil.rmtree(Path(urlparse(registry.model_uri(v)).path))
+    with pytest.raises(ChampionUnavailableError, match="could not be loaded"):
+        registry.load_model(v)
