@@ -1,0 +1,5 @@
+"""python -m evergreen"""
+
+from evergreen.cli import main
+
+main()
