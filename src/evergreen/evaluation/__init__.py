@@ -1,1 +1,1 @@
-"""evaluation"""
+"""Evaluation: holdout metrics, paired bootstrap, slice metrics and the pure promotion policy."""
