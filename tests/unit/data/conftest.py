@@ -18,7 +18,8 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
     """``make_settings(task="binary", target="y", **data_keys)`` → Settings rooted at tmp_path."""
 
     def build(task: str = "binary", target: str = "y", **data: Any) -> Settings:
-        raw = {"project": "p", "task": task, "data": {"target": target, **data}}
+        # "storage": {} avoids the shared default StorageConfig (paths resolved against the first root).
+        raw = {"project": "p", "task": task, "data": {"target": target, **data}, "storage": {}}
         return settings_from_dict(raw, root=tmp_path, env={})
 
     return build

@@ -1,0 +1,38 @@
+"""Fixtures for the data integration tests (helpers live in data_project.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from data_project import ENV, Project
+
+from evergreen.config import settings_from_dict
+from evergreen.store.engine import open_store
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[..., Project]:
+    """``make_project(task=..., **data_keys)`` → Project with its own SQLite metadata DB."""
+
+    def build(task: str = "binary", **data: Any) -> Project:
+        raw = {
+            "project": "p",
+            "task": task,
+            "data": {"target": "churned", "id_column": "customer_id", **data},
+            # An explicit (empty) storage section: config.py resolves paths by mutating the shared
+            # default StorageConfig instance, so without it every project would reuse the first root.
+            "storage": {},
+        }
+        settings = settings_from_dict(raw, root=tmp_path, env=dict(ENV))
+        store = open_store(f"sqlite:///{tmp_path}/m.db", "p")
+        return Project(root=tmp_path, settings=settings, store=store)
+
+    return build
+
+
+@pytest.fixture
+def project(make_project: Callable[..., Project]) -> Project:
+    return make_project()

@@ -1,0 +1,152 @@
+"""Every kind of bad file is quarantined with the right reason, and nothing else changes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from data_project import ENV, Project, churn
+from sqlalchemy import func, select
+
+from evergreen.data.ingest import ingest_landing, ingest_paths
+from evergreen.store.tables import batches, contracts
+
+
+def _missing_column(p: Project) -> Path:
+    return p.write_csv("missing.csv", churn().drop(columns=["plan"]))
+
+
+def _wrong_type(p: Project) -> Path:
+    df = churn().astype({"tenure": object})
+    df.loc[3, "tenure"] = "abc"
+    return p.write_csv("wrong_type.csv", df)
+
+
+def _unseen_label(p: Project) -> Path:
+    return p.write_csv("label.csv", churn(churned=[0, 1, 2, 0, 1, 0, 1, 0, 1, 0]))
+
+
+def _empty(p: Project) -> Path:
+    return p.write_bytes("empty.csv", b"")
+
+
+def _header_only(p: Project) -> Path:
+    return p.write_bytes("header.csv", b"customer_id,tenure,plan,churned\n")
+
+
+def _corrupt_parquet(p: Project) -> Path:
+    good = p.root / "good.parquet"
+    churn().to_parquet(good)
+    return p.write_bytes("corrupt.parquet", good.read_bytes()[:-40])  # truncated footer
+
+
+def _latin1(p: Project) -> Path:
+    return p.write_bytes("latin1.csv", "customer_id,tenure,plan,churned\n1,2.5,básico,0\n".encode("latin-1"))
+
+
+def _all_null(p: Project) -> Path:
+    return p.write_csv("allnull.csv", churn(plan=None))
+
+
+def _inf(p: Project) -> Path:
+    return p.write_csv("inf.csv", churn(tenure=[1.0, np.inf] + [2.0] * 8))
+
+
+def _too_many_nulls(p: Project) -> Path:
+    return p.write_csv("nulls.csv", churn(tenure=[np.nan] * 6 + [1.0] * 4))  # 60% > 50%
+
+
+def _duplicates(p: Project) -> Path:
+    df = churn()
+    return p.write_csv("dups.csv", pd.concat([df, df.iloc[[0, 1, 2]]]))
+
+
+def _big(p: Project) -> Path:
+    path = p.root / "incoming" / "big.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        f.truncate(1_100_000_000)  # sparse "1 GB": must be refused from its size alone
+    return path
+
+
+CASES: list[tuple[Callable[[Project], Path], str, str | None]] = [
+    (_missing_column, "missing_column", "plan"),
+    (_wrong_type, "wrong_type", "tenure"),
+    (_unseen_label, "unseen_target_label", "churned"),
+    (_empty, "empty_file", None),
+    (_header_only, "header_only", None),
+    (_corrupt_parquet, "corrupt_file", None),
+    (_latin1, "bad_encoding", None),
+    (_all_null, "all_null_column", "plan"),
+    (_inf, "non_finite_values", "tenure"),
+    (_too_many_nulls, "null_rate_exceeded", "tenure"),
+    (_duplicates, "duplicate_rows", None),
+    (_big, "file_too_large", None),
+]
+
+
+@pytest.mark.parametrize(("make_file", "reason", "column"), CASES, ids=[c[1] for c in CASES])
+def test_bad_file_is_quarantined(
+    project: Project, make_file: Callable[[Project], Path], reason: str, column: str | None
+) -> None:
+    [first] = ingest_paths(project.settings, project.store, [project.write_csv("first.csv", churn())], ENV)
+    assert first.status == "accepted"
+    before = project.state()
+    path = make_file(project)
+
+    [res] = ingest_paths(project.settings, project.store, [path], ENV)
+
+    assert (res.status, res.reason, res.column) == ("quarantined", reason, column), res.message
+    assert res.message.startswith(f"{path.name}: ")
+    assert "\n" not in res.message
+    if column:
+        assert f"'{column}'" in res.message
+    assert path.exists(), "files named on the command line are copied, never moved"
+    assert project.state() == before
+    sidecars = list(project.settings.storage.quarantine_dir.glob(f"*-{path.name}.reason.json"))
+    assert len(sidecars) == 1
+    record = json.loads(sidecars[0].read_text())
+    assert (record["reason"], record["column"], record["message"]) == (reason, column, res.message)
+    copy = sidecars[0].with_name(sidecars[0].name.removesuffix(".reason.json"))
+    if reason == "file_too_large":
+        assert not copy.exists()  # not duplicated on disk; the sidecar names the original
+        assert record["original"] == str(path)
+    else:
+        assert copy.read_bytes() == path.read_bytes()
+    row = project.batch_rows()[-1]
+    assert (row.status, row.reason, row.id) == ("quarantined", reason, res.batch_id)
+
+
+def test_too_large_file_in_landing_is_moved_to_quarantine(make_project: Callable[..., Project]) -> None:
+    p = make_project()
+    landing = p.settings.data.landing
+    landing.mkdir(parents=True)
+    with (landing / "big.csv").open("wb") as f:
+        f.truncate(1_100_000_000)
+    [res] = ingest_landing(p.settings, p.store, ENV)
+    assert res.reason == "file_too_large"
+    assert not (landing / "big.csv").exists()
+    moved = list(p.settings.storage.quarantine_dir.glob("*-big.csv"))
+    assert len(moved) == 1 and moved[0].stat().st_size == 1_100_000_000
+    assert moved[0].with_name(moved[0].name + ".reason.json").exists()
+
+
+def test_rejected_first_batch_stores_no_contract(project: Project) -> None:
+    bad = project.write_csv("three_classes.csv", churn(churned=[0, 1, 2] * 3 + [0]))
+    [res] = ingest_paths(project.settings, project.store, [bad], ENV)
+    assert (res.status, res.reason, res.column) == ("quarantined", "bad_target", "churned")
+    with project.store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(contracts)).scalar_one() == 0
+        statuses = conn.execute(select(batches.c.status)).scalars().all()
+    assert statuses == ["quarantined"]
+    assert project.state()["snapshots"] == []
+
+
+def test_missing_path_is_reported_not_raised(project: Project) -> None:
+    [res] = ingest_paths(project.settings, project.store, [project.root / "nope.csv"], ENV)
+    assert (res.status, res.reason) == ("quarantined", "file_not_found")
+    assert res.message.startswith("nope.csv: ")
