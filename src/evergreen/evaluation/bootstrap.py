@@ -46,9 +46,11 @@ def resample_counts(n: int, samples: int, seed: int) -> Counts:
     :func:`resample_indices` and check the vectorised metrics against a plain loop.
     """
     idx = resample_indices(n, samples, seed)
-    offsets = (np.arange(samples, dtype=np.int64) * n)[:, None]
-    flat = np.bincount((idx + offsets).ravel(), minlength=samples * n)
-    return flat.reshape(samples, n).astype(np.float64)
+    counts = np.empty((samples, n), dtype=np.float64)
+    # A bincount per resample stays in cache; one flat bincount over samples*n bins does not.
+    for row, draws in enumerate(idx):
+        counts[row] = np.bincount(draws, minlength=n)
+    return counts
 
 
 def resample_indices(n: int, samples: int, seed: int) -> NDArray[np.int64]:
@@ -221,8 +223,11 @@ def _binary_auc(w: Counts, positive: NDArray[np.bool_], score: Floats) -> Floats
     w_neg = ws - w_pos
     # Group equal scores so ties count one half.
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    pos_g = np.add.reduceat(w_pos, starts, axis=1)
-    neg_g = np.add.reduceat(w_neg, starts, axis=1)
+    if len(starts) == len(s):  # no ties: every row is its own group
+        pos_g, neg_g = w_pos, w_neg
+    else:
+        pos_g = np.add.reduceat(w_pos, starts, axis=1)
+        neg_g = np.add.reduceat(w_neg, starts, axis=1)
     neg_below = np.cumsum(neg_g, axis=1) - neg_g
     numerator = (pos_g * (neg_below + 0.5 * neg_g)).sum(axis=1)
     denom = pos_g.sum(axis=1) * neg_g.sum(axis=1)
