@@ -127,6 +127,10 @@ def assemble_dataset(settings: Settings, store: Store, as_of: datetime | None = 
     frame = frame.sort_values([_BATCH, _ROW], kind="stable")
     batch_ids = tuple(sorted(int(b) for b in frame[_BATCH].unique()))
     frame = frame.drop(columns=[_BATCH, _ROW, _TIME]).reset_index(drop=True)
+    target = contract.target
+    if str(frame[target].dtype) in ("Int64", "boolean"):
+        # No nulls are left in the target: hand estimators a plain numpy dtype, not a nullable one.
+        frame[target] = frame[target].astype("int64" if str(frame[target].dtype) == "Int64" else "bool")
     by_id = {b.id: b.content_hash for b in batches}
     return Dataset(
         frame=frame,

@@ -7,12 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from data_project import ENV, Project, churn
 from sqlalchemy import select
 
 from evergreen.data.catalog import load_contract
+from evergreen.data.dataset import assemble_dataset
 from evergreen.data.ingest import ingest_landing, ingest_paths
 from evergreen.data.snapshot import read_snapshot
+from evergreen.errors import ConfigError
 from evergreen.store.engine import as_utc
 from evergreen.store.tables import contracts
 
@@ -146,3 +149,18 @@ def test_timestamp_bounds_are_recorded(make_project: Callable[..., Project]) -> 
     row = p.batch_rows()[0]
     assert as_utc(row.min_timestamp) == pd.Timestamp("2024-03-01", tz="UTC")
     assert as_utc(row.max_timestamp) == pd.Timestamp("2024-03-10", tz="UTC")
+
+
+def test_missing_salt_raises_and_leaves_the_file(make_project: Callable[..., Project]) -> None:
+    p = make_project(pii={"hash": ["customer_id"]})
+    path = p.write_csv("b.csv", churn(), where=p.settings.data.landing)
+    with pytest.raises(ConfigError, match="EVERGREEN_PII_SALT"):
+        ingest_landing(p.settings, p.store, env={})
+    assert path.exists()
+    assert p.batch_rows() == []
+    assert p.state() == {"accepted": 0, "contracts": 0, "snapshots": []}
+
+
+def test_dataset_target_has_plain_dtype(project: Project) -> None:
+    ingest_paths(project.settings, project.store, [project.write_csv("b.csv", churn())], ENV)
+    assert str(assemble_dataset(project.settings, project.store).frame["churned"].dtype) == "int64"
