@@ -241,8 +241,14 @@ def column_drift(
     threshold: float | None = None,
 ) -> ColumnDrift:
     """Drift of one column; ``method=None`` picks Evidently's default for the column."""
-    if method is not None and method not in st.METHODS and not (kind == "text" and method == DOMAIN_CLASSIFIER):
-        raise BadInputError(f"unknown drift method '{method}' for column '{column}'", details=sorted(st.METHODS))
+    if (
+        method is not None
+        and method not in st.METHODS
+        and not (kind == "text" and method == DOMAIN_CLASSIFIER)
+    ):
+        raise BadInputError(
+            f"unknown drift method '{method}' for column '{column}'", details=sorted(st.METHODS)
+        )
     if kind == "text":
         from evergreen.monitoring.text import text_drift  # sklearn is only imported for text columns
 
@@ -254,7 +260,13 @@ def column_drift(
     threshold = st.DEFAULT_THRESHOLDS[method] if threshold is None else threshold
     score = result.statistic if result.p_value is None else result.p_value
     return ColumnDrift(
-        column, kind, method, result.statistic, result.p_value, threshold, st.is_drift(method, score, threshold)
+        column,
+        kind,
+        method,
+        result.statistic,
+        result.p_value,
+        threshold,
+        st.is_drift(method, score, threshold),
     )
 
 
@@ -273,9 +285,9 @@ def data_drift(
     automatic test and its default threshold.
     """
     kinds, methods, thresholds = dict(kinds or {}), dict(methods or {}), dict(thresholds or {})
-    for name, kind in kinds.items():
-        if kind not in KINDS:
-            raise BadInputError(f"unknown kind '{kind}' for column '{name}'", details=list(KINDS))
+    for name, given in kinds.items():
+        if given not in KINDS:
+            raise BadInputError(f"unknown kind '{given}' for column '{name}'", details=list(KINDS))
     for name in [*kinds, *methods, *thresholds]:
         if name not in current.columns:
             raise BadInputError(f"column '{name}' is not in the current data", details=name)

@@ -47,7 +47,9 @@ def _auto_frame(rng: np.random.Generator, rows: int, shifted: bool) -> pd.DataFr
             "cat_bool": rng.random(rows) < 0.5 + 0.08 * s,
             "cat_const": np.full(rows, "k", dtype=object),
             "cat_yes_no": rng.choice(["yes", "no"], rows, p=[0.5, 0.5]).astype(object),
-            "cat_dtype": pd.Categorical(rng.choice(["u", "v", "w"], rows), categories=["u", "v", "w", "unused"]),
+            "cat_dtype": pd.Categorical(
+                rng.choice(["u", "v", "w"], rows), categories=["u", "v", "w", "unused"]
+            ),
         }
     )
 
@@ -112,7 +114,10 @@ def golden_cases() -> dict[str, GoldenCase]:
     ]:
         ref, cur = _pair(seed, _auto_frame, ref_rows, cur_rows)
         cases[name] = GoldenCase(ref, cur)
-    for name, seed, ref_rows, cur_rows in [("override_small", 21, 500, 800), ("override_large", 22, 3000, 2000)]:
+    for name, seed, ref_rows, cur_rows in [
+        ("override_small", 21, 500, 800),
+        ("override_large", 22, 3000, 2000),
+    ]:
         ref, cur = _pair(seed, _override_frame, ref_rows, cur_rows)
         thresholds = {"psi_num": 0.05, "chi_cat": 0.2, "ks_num": 0.5}
         cases[name] = GoldenCase(ref, cur, dict(OVERRIDE_METHODS), thresholds)
