@@ -191,14 +191,19 @@ def _union_distinct(ref_sorted: FloatArray, cur_sorted: FloatArray, cap: int) ->
 # --- one column ---------------------------------------------------------------------------------
 
 
-def numeric_test(method: str, reference: FloatArray, current: FloatArray) -> TestResult:
-    """Run ``method`` on a numeric column's finite values, binning the way Evidently does."""
+def numeric_test(
+    method: str, reference: FloatArray, current: FloatArray, integer: bool = False
+) -> TestResult:
+    """Run ``method`` on a numeric column's finite values, binning the way Evidently does.
+
+    ``integer``: both columns had an integer dtype before conversion to float (Sturges bins differ).
+    """
     if method in st.SAMPLE_TEST_FUNCS:
         return st.SAMPLE_TEST_FUNCS[method](reference, current)
     if method == "hellinger":
-        ref_counts, cur_counts = st.hellinger_bin_counts(reference, current)
+        ref_counts, cur_counts = st.hellinger_bin_counts(reference, current, integer)
     elif method in st.BINNED_TESTS and np.unique(reference).size > 20:
-        ref_counts, cur_counts = st.sturges_counts(reference, current)
+        ref_counts, cur_counts = st.sturges_counts(reference, current, integer)
     else:
         _, ref_counts, cur_counts = st.value_counts(reference, current)
     return st.FREQUENCY_TESTS[method](ref_counts, cur_counts)
@@ -209,8 +214,9 @@ def _numeric_drift(
 ) -> tuple[str, TestResult]:
     ref = finite_values(reference, column, "reference")
     cur = finite_values(current, column, "current")
+    integer = all(pd.api.types.is_integer_dtype(s.dtype) for s in (reference, current))
     if method is not None:
-        return method, numeric_test(method, ref, cur)
+        return method, numeric_test(method, ref, cur, integer)
     ref_sorted, cur_sorted = np.sort(ref), np.sort(cur)
     method = auto_method("numeric", ref.size, _union_distinct(ref_sorted, cur_sorted, cap=5))
     if method == "wasserstein":

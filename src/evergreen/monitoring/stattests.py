@@ -235,20 +235,33 @@ def sturges_edges(low: float, high: float, size: int, integer: bool = False) -> 
     return first, last, int(np.ceil((last - first) / width))
 
 
-def sturges_counts(reference: NDArray[np.generic], current: NDArray[np.generic]) -> tuple[IntArray, IntArray]:
-    """Counts in Sturges equal-width bins laid over reference and current together."""
+def sturges_counts(
+    reference: NDArray[np.generic], current: NDArray[np.generic], integer: bool | None = None
+) -> tuple[IntArray, IntArray]:
+    """Counts in Sturges equal-width bins laid over reference and current together.
+
+    ``integer`` says the data were integers before any float conversion: numpy then widens bins
+    narrower than 1 (it matters from about half a million rows). ``None`` reads it from the dtype.
+    """
     low = min(reference.min(), current.min())
     high = max(reference.max(), current.max())
-    integer = np.issubdtype(np.result_type(reference, current), np.integer)
+    if integer is None:
+        integer = bool(np.issubdtype(np.result_type(reference, current), np.integer))
     first, last, bins = sturges_edges(low, high, reference.size + current.size, integer)
     ref_counts = np.histogram(reference, bins=bins, range=(first, last))[0]
     cur_counts = np.histogram(current, bins=bins, range=(first, last))[0]
     return ref_counts.astype(np.int64), cur_counts.astype(np.int64)
 
 
-def hellinger_bin_counts(reference: FloatArray, current: FloatArray) -> tuple[IntArray, IntArray]:
-    """Evidently's numeric Hellinger bins: Sturges over the distinct values, not over the rows."""
-    edges = np.histogram_bin_edges(np.union1d(reference, current), bins="sturges")
+def hellinger_bin_counts(
+    reference: FloatArray, current: FloatArray, integer: bool = False
+) -> tuple[IntArray, IntArray]:
+    """Evidently's numeric Hellinger bins: Sturges over the distinct values, not over the rows.
+
+    Integer data keep their dtype for the edges, where numpy widens bins narrower than 1.
+    """
+    distinct = np.union1d(reference, current)
+    edges = np.histogram_bin_edges(distinct.astype(np.int64) if integer else distinct, bins="sturges")
     ref_counts = np.histogram(reference, bins=edges)[0]
     cur_counts = np.histogram(current, bins=edges)[0]
     return ref_counts.astype(np.int64), cur_counts.astype(np.int64)

@@ -68,6 +68,8 @@ OVERRIDE_METHODS = {
     "wass_num": "wasserstein",
     "chi_cat": "chisquare",
     "z_bin": "z",
+    "psi_int_raw": "psi",
+    "hell_int_raw": "hellinger",
 }
 
 
@@ -90,6 +92,9 @@ def _override_frame(rng: np.random.Generator, rows: int, shifted: bool) -> pd.Da
             "wass_num": rng.normal(0.05 * s, 1.0, rows),
             "chi_cat": rng.choice(["g", "h", "i"], rows),
             "z_bin": rng.choice(["on", "off"], rows, p=[0.5 + 0.04 * s, 0.5 - 0.04 * s]),
+            # Integer dtype kept (numeric: more than 10 values): Sturges and Hellinger bins on ints.
+            "psi_int_raw": rng.integers(0, 60 + int(5 * s), rows),
+            "hell_int_raw": rng.integers(0, 30, rows),
         }
     )
 

@@ -133,3 +133,16 @@ def test_jensenshannon_matches_scipy() -> None:
     ref[3] = 0  # an empty bin on one side
     want = distance.jensenshannon(ref / ref.sum(), cur / cur.sum())
     assert st.jensenshannon(ref, cur).statistic == pytest.approx(float(want), abs=1e-15)
+
+
+def test_sturges_widens_integer_bins_narrower_than_one() -> None:
+    # 21 distinct integers over 2**21 rows: Sturges asks for 22 bins of width 20/22 < 1, which numpy
+    # widens to 1 for integer data (20 bins); the same values as floats keep 22 bins.
+    ref = np.resize(np.arange(21), 2**20)
+    cur = np.resize(np.arange(1, 21), 2**20)
+    edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
+    assert edges.size - 1 == 20
+    got_ref, got_cur = st.sturges_counts(ref.astype(float), cur.astype(float), integer=True)
+    assert got_ref.tolist() == np.histogram(ref, edges)[0].tolist()
+    assert got_cur.tolist() == np.histogram(cur, edges)[0].tolist()
+    assert st.sturges_counts(ref.astype(float), cur.astype(float))[0].size == 22
