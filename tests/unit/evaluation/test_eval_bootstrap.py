@@ -30,8 +30,12 @@ def _classification(task: str) -> dict[str, np.ndarray]:
     proba_a = np.round(rng.dirichlet(np.ones(k), N), 1) + 1e-3
     proba_b = rng.dirichlet(np.ones(k), N)
     return {
-        "y": y, "a": noisy(0.8), "b": noisy(0.6), "classes": classes,
-        "pa": proba_a / proba_a.sum(axis=1, keepdims=True), "pb": proba_b,
+        "y": y,
+        "a": noisy(0.8),
+        "b": noisy(0.6),
+        "classes": classes,
+        "pa": proba_a / proba_a.sum(axis=1, keepdims=True),
+        "pb": proba_b,
     }
 
 
@@ -50,8 +54,9 @@ def _naive_metrics(task: str) -> list[tuple[dict[str, float], dict[str, float]]]
 
 
 def _naive_diffs(task: str, metric: str) -> np.ndarray:
-    return np.array([a[metric] - b[metric] if metric in a and metric in b else np.nan
-                     for a, b in _naive_metrics(task)])
+    return np.array(
+        [a[metric] - b[metric] if metric in a and metric in b else np.nan for a, b in _naive_metrics(task)]
+    )
 
 
 @functools.cache
@@ -64,8 +69,15 @@ def _data(task: str) -> dict[str, np.ndarray]:
 
 
 CLASSIFICATION_METRICS = [
-    "accuracy", "precision_macro", "recall_macro", "f1_macro",
-    "precision_weighted", "recall_weighted", "f1_weighted", "roc_auc", "log_loss",
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "roc_auc",
+    "log_loss",
 ]
 
 
@@ -79,8 +91,9 @@ def test_classification_matches_naive_loop(task: str, metric: str) -> None:
     )
     naive = _naive_diffs(task, metric)
     np.testing.assert_allclose(fast, naive, rtol=0, atol=1e-12)
-    result = paired_bootstrap(task, metric, d["y"], d["a"], d["b"], d["pa"], d["pb"], d["classes"],
-                              samples=SAMPLES, seed=SEED)
+    result = paired_bootstrap(
+        task, metric, d["y"], d["a"], d["b"], d["pa"], d["pb"], d["classes"], samples=SAMPLES, seed=SEED
+    )
     full_a = compute_metrics(task, d["y"], d["a"], d["pa"], d["classes"])[metric]
     full_b = compute_metrics(task, d["y"], d["b"], d["pb"], d["classes"])[metric]
     assert result.delta == pytest.approx(full_a - full_b, abs=1e-12)
