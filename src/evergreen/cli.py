@@ -100,7 +100,7 @@ def init(
     churn.write_config(str(cfg))
     landing = directory / "landing"
     landing.mkdir(exist_ok=True)
-    stream = churn.make_stream(batches=2)
+    stream = churn.make_stream(batches=2, start=churn.recent_start(2))
     for i, frame in enumerate(stream):
         frame.to_csv(landing / f"customers-week{i:02d}.csv", index=False)
     out.print(f"wrote {cfg} and {len(stream)} example batches in {landing}")
@@ -304,7 +304,9 @@ def demo(
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # With standalone_mode=False click returns the code of a typer.Exit instead of exiting.
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except EvergreenError as exc:

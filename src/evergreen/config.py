@@ -174,18 +174,22 @@ class Settings(_Frozen):
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
+        # Build new section objects: defaults are shared instances and must never be mutated.
         root = self.root.resolve()
-        object.__setattr__(self, "root", root)
         data = self.data
         if not data.landing.is_absolute():
-            object.__setattr__(data, "landing", root / data.landing)
+            data = data.model_copy(update={"landing": root / data.landing})
         st = self.storage
-        for name in ("artifact_root", "data_dir", "quarantine_dir", "reports_dir"):
-            p: Path = getattr(st, name)
-            if not p.is_absolute():
-                object.__setattr__(st, name, root / p)
-        object.__setattr__(st, "database_url", _resolve_sqlite(st.database_url, root))
-        object.__setattr__(st, "mlflow_tracking_uri", _resolve_sqlite(st.mlflow_tracking_uri, root))
+        update: dict[str, Any] = {
+            name: root / getattr(st, name)
+            for name in ("artifact_root", "data_dir", "quarantine_dir", "reports_dir")
+            if not getattr(st, name).is_absolute()
+        }
+        update["database_url"] = _resolve_sqlite(st.database_url, root)
+        update["mlflow_tracking_uri"] = _resolve_sqlite(st.mlflow_tracking_uri, root)
+        object.__setattr__(self, "root", root)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "storage", st.model_copy(update=update))
         return self
 
     @property

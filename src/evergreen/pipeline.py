@@ -29,7 +29,7 @@ from evergreen.registry import CHAMPION, TAG_PREFIX
 from evergreen.store.audit import record_action
 from evergreen.store.locks import LeaseLock
 from evergreen.store.runs import create_run, finish_run, mark_abandoned, record_decision, update_run
-from evergreen.training import MLFLOW_SERIALIZATION_FORMAT
+from evergreen.training import MLFLOW_SERIALIZATION_FORMAT, skops_trusted_types
 from evergreen.training.fit import TrainingResult, train_candidates
 from evergreen.training.preprocessing import FeatureKinds
 
@@ -159,8 +159,7 @@ class RetrainRunner:
         update_run(
             p.store, outcome.run_id, dataset_version=dataset.version, data_size=dataset.rows,
             champion_version=champion_version,
-            details={"batch_ids": list(dataset.batch_ids),
-                     "as_of": request.as_of.isoformat() if request.as_of else None},
+            details={"batch_ids": list(dataset.batch_ids), "as_of": dataset.as_of.isoformat()},
         )
         if champion_version is not None and not request.force:
             champ_ds = p.registry.get_version(champion_version).dataset_version
@@ -221,6 +220,7 @@ class RetrainRunner:
                 tags={TAG_PREFIX + "run_id": outcome.run_id, TAG_PREFIX + "dataset_version": dataset.version,
                       TAG_PREFIX + "trigger": request.trigger, TAG_PREFIX + "candidate": result.best_name},
                 serialization_format=MLFLOW_SERIALIZATION_FORMAT,
+                trusted_types=skops_trusted_types(result.model),
             )
             outcome.candidate_version = version
             reg.log(winner_run, metrics={"model_size_mb": size_mb,

@@ -151,6 +151,7 @@ class Registry:
         input_example: pd.DataFrame,
         tags: Mapping[str, str],
         serialization_format: str | None = None,
+        trusted_types: list[str] | None = None,
     ) -> tuple[str, float]:
         """Save ``model`` under the run, register it as a new version; return (version, size MB)."""
         prediction = model.predict(input_example)
@@ -158,6 +159,9 @@ class Registry:
         extra: dict[str, Any] = {}
         if serialization_format:
             extra["serialization_format"] = serialization_format
+        if trusted_types:
+            # skops refuses unknown types at save time; MLflow stores the list in MLmodel for loading.
+            extra["skops_trusted_types"] = trusted_types
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / MODEL_ARTIFACT
             mlflow.sklearn.save_model(

@@ -69,3 +69,11 @@ def test_load_settings_from_file_and_bad_yaml(tmp_path: Path):
         load_settings(tmp_path / "evergreen.yaml", env={})
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "nope.yaml", env={})
+
+
+def test_two_projects_do_not_share_default_sections(tmp_path: Path):
+    a = settings_from_dict(MINIMAL, tmp_path / "a", env={})
+    b = settings_from_dict(MINIMAL, tmp_path / "b", env={})
+    assert a.storage.data_dir == (tmp_path / "a").resolve() / ".evergreen" / "data"
+    assert b.storage.data_dir == (tmp_path / "b").resolve() / ".evergreen" / "data"
+    assert b.data.landing == (tmp_path / "b").resolve() / "landing"

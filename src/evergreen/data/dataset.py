@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -100,12 +101,20 @@ def _version(frame: pd.DataFrame, hashes: list[str]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def assemble_dataset(settings: Settings, store: Store, as_of: datetime | None = None) -> Dataset:
-    """Labelled rows of the accepted batches inside ``data.window`` as of ``as_of`` (default: now)."""
+def assemble_dataset(
+    settings: Settings, store: Store, as_of: datetime | None = None, batch_ids: Sequence[int] | None = None
+) -> Dataset:
+    """Labelled rows of the accepted batches inside ``data.window`` as of ``as_of`` (default: now).
+
+    ``batch_ids`` rebuilds an earlier run's dataset (with that run's ``as_of``): only those batches.
+    """
     as_of = as_utc(as_of) or utcnow()
     with store.connect() as conn:
         loaded = catalog.load_contract(conn, store.project)
         batches = catalog.labelled_batches(conn, store.project)
+    if batch_ids is not None:
+        wanted = set(batch_ids)
+        batches = [b for b in batches if b.id in wanted]
     if loaded is None or not batches:
         raise _no_data("no accepted batch with labelled rows has been ingested")
     contract = loaded[1]

@@ -35,8 +35,17 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def make_batch(index: int, rows: int, *, drifted: bool, seed: int = 7) -> pd.DataFrame:
-    """Batch ``index`` covers week ``index`` after START; ``drifted`` switches the regime."""
+def recent_start(weeks: int = 2, now: datetime | None = None) -> datetime:
+    """The Monday ``weeks`` weeks before ``now``: example data that falls inside a default window."""
+    now = now or datetime.now(UTC)
+    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    return monday - timedelta(weeks=weeks)
+
+
+def make_batch(
+    index: int, rows: int, *, drifted: bool, seed: int = 7, start: datetime = START
+) -> pd.DataFrame:
+    """Batch ``index`` covers week ``index`` after ``start``; ``drifted`` switches the regime."""
     rng = np.random.default_rng(seed * 1000 + index)
     tenure = rng.gamma(2.0, 12.0, rows).round(1)
     plan = rng.choice(PLANS, rows, p=[0.45, 0.35, 0.20])
@@ -54,7 +63,7 @@ def make_batch(index: int, rows: int, *, drifted: bool, seed: int = 7) -> pd.Dat
         logit = -1.2 + 0.045 * (fee - 45) + 2.6 * ((plan == "basic") & np.isin(region, ["south", "east"])) \
             - 0.02 * tenure + 0.2 * calls
     churned = np.where(rng.random(rows) < _sigmoid(logit), "yes", "no")
-    week = START + timedelta(weeks=index)
+    week = start + timedelta(weeks=index)
     seconds = np.sort(rng.integers(0, 7 * 24 * 3600, rows))
     ids = [f"C{index:03d}{i:05d}" for i in range(rows)]
     phone = [f"+44 20 7946 {rng.integers(1000, 9999)}" for _ in range(rows)]
@@ -75,17 +84,19 @@ def make_batch(index: int, rows: int, *, drifted: bool, seed: int = 7) -> pd.Dat
     )
 
 
-def batch_end(index: int) -> datetime:
-    return START + timedelta(weeks=index + 1)
+def batch_end(index: int, start: datetime = START) -> datetime:
+    return start + timedelta(weeks=index + 1)
 
 
-def make_stream(batches: int = 10, rows: int = 1500, drift_at: int = 5, seed: int = 7) -> list[pd.DataFrame]:
-    return [make_batch(i, rows, drifted=i >= drift_at, seed=seed) for i in range(batches)]
+def make_stream(
+    batches: int = 10, rows: int = 1500, drift_at: int = 5, seed: int = 7, start: datetime = START
+) -> list[pd.DataFrame]:
+    return [make_batch(i, rows, drifted=i >= drift_at, seed=seed, start=start) for i in range(batches)]
 
 
-def bad_batch(index: int, rows: int = 200, seed: int = 7) -> pd.DataFrame:
+def bad_batch(index: int, rows: int = 200, seed: int = 7, start: datetime = START) -> pd.DataFrame:
     """A broken export: ``tenure`` arrives as text, as when an upstream job changes its format."""
-    df = make_batch(index, rows, drifted=False, seed=seed)
+    df = make_batch(index, rows, drifted=False, seed=seed, start=start)
     df["tenure"] = df["tenure"].map(lambda v: f"{v} months")
     return df
 

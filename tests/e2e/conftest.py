@@ -1,0 +1,71 @@
+"""End-to-end fixtures: a project made by ``evergreen init`` and a CLI runner (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"  # tests.support candidates
+    env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "EVERGREEN_PII_SALT": "e2e-salt", "COLUMNS": "200",
+                "NO_COLOR": "1"})
+    env.update(extra or {})
+    return env
+
+
+Runner = Callable[..., CliResult]
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    """``evergreen init`` with two example batches, made small and fast for tests."""
+    d = tmp_path / "proj"
+    res = subprocess.run([sys.executable, "-m", "evergreen", "init", str(d)], capture_output=True, text=True,
+                         env=cli_env())
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load((d / "evergreen.yaml").read_text())
+    cfg["training"]["candidates"] = ["logistic_regression", "hist_gradient_boosting"]
+    (d / "evergreen.yaml").write_text(yaml.safe_dump(cfg))
+    return d
+
+
+@pytest.fixture
+def run_cli(project_dir: Path) -> Runner:
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
+        res = subprocess.run(
+            [sys.executable, "-m", "evergreen", *args], cwd=project_dir, capture_output=True, text=True,
+            env=cli_env(env), timeout=timeout,
+        )
+        return CliResult(res.returncode, res.stdout, res.stderr)
+
+    return run
+
+
+def set_config(project_dir: Path, section: str, **values: Any) -> None:
+    path = project_dir / "evergreen.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg.setdefault(section, {}).update(values)
+    path.write_text(yaml.safe_dump(cfg))

@@ -1,0 +1,1 @@
+"""Helpers importable by tests (custom candidates need an importable module path)."""

@@ -1,0 +1,36 @@
+"""Custom candidate factories used by the end-to-end tests ("tests.support.candidates:NAME")."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+
+
+class SlowLogistic(LogisticRegression):
+    """Sleeps in fit so a test can kill the process mid-training."""
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SlowLogistic:
+        time.sleep(float(os.environ.get("EVERGREEN_TEST_SLOW_FIT", "60")))
+        return super().fit(X, y, sample_weight)
+
+
+class Broken(LogisticRegression):
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Broken:
+        raise RuntimeError("this candidate always fails")
+
+
+def slow(seed: int = 0) -> SlowLogistic:
+    return SlowLogistic(random_state=seed)
+
+
+def broken() -> Broken:
+    return Broken()
+
+
+def constant(seed: int = 0) -> DummyClassifier:
+    """A model that cannot pass value gates: predicts the majority class."""
+    return DummyClassifier(strategy="most_frequent")
