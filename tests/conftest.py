@@ -60,3 +60,44 @@ def store(database_url: str) -> Any:
     s = open_store(database_url, "testproj")
     yield s
     s.engine.dispose()
+
+
+def make_project_settings(root: Path, *, database_url: str | None = None, **sections: Any) -> Any:
+    """Settings of the churn example project in ``root`` (fast candidates), with section overrides."""
+    import yaml
+
+    from evergreen.config import settings_from_dict
+    from evergreen.examples import churn
+
+    raw = yaml.safe_load(churn.CONFIG.format(project="churn", window_days=10000))
+    raw["training"]["candidates"] = ["logistic_regression", "hist_gradient_boosting"]
+    if database_url:
+        raw["storage"] = {"database_url": database_url}
+    for key, value in sections.items():
+        raw.setdefault(key, {}).update(value)
+    return settings_from_dict(raw, root, env=dict(os.environ))
+
+
+@pytest.fixture
+def churn_project(tmp_path: Path) -> Any:
+    """An opened churn project with two weekly batches in its landing dir (no model yet)."""
+    from evergreen.examples import churn
+    from evergreen.project import open_project
+
+    settings = make_project_settings(tmp_path / "churn")
+    settings.data.landing.mkdir(parents=True)
+    for i, frame in enumerate(churn.make_stream(batches=2, rows=1000)):
+        frame.to_csv(settings.data.landing / f"week{i:02d}.csv", index=False)
+    project = open_project(settings)
+    yield project
+    project.store.engine.dispose()
+
+
+@pytest.fixture
+def trained_project(churn_project: Any) -> Any:
+    """``churn_project`` after one retrain: version 1 is the champion."""
+    from evergreen.pipeline import RetrainRequest, RetrainRunner
+
+    outcome = RetrainRunner(churn_project).run(RetrainRequest(trigger="manual", reason="fixture"))
+    assert outcome.status == "promoted", outcome.reason
+    return churn_project

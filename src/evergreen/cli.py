@@ -302,6 +302,25 @@ def demo(
     run_demo(directory, batches=batches, rows=rows, console=out)
 
 
+# Commands of the other components live beside them; each module exposes ``register(app)``.
+COMMAND_MODULES = ("serve", "monitor", "scheduler", "alerts", "orchestrators")
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        module = f"evergreen.commands.{name}"
+        try:
+            importlib.import_module(module).register(app)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+_register_commands()
+
+
 def main() -> None:
     try:
         # With standalone_mode=False click returns the code of a typer.Exit instead of exiting.

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from evergreen.config import Settings
 from evergreen.data import catalog
@@ -151,25 +150,47 @@ def assemble_dataset(
     )
 
 
+def holdout_mask(
+    frame: pd.DataFrame, key_columns: Sequence[str], holdout_fraction: float, seed: int
+) -> np.ndarray:
+    """True for rows in the holdout: a seeded hash of each row's key falls below the fraction.
+
+    The rule looks at one row at a time, so a row is in the holdout of every dataset version that
+    contains it. A champion trained on an earlier version has therefore never seen any row of the
+    current holdout, which an ordinary random split of each new version cannot promise.
+    """
+    key = hashlib.sha256(f"evergreen-holdout:{seed}".encode()).hexdigest()[:16]
+    hashed = pd.util.hash_pandas_object(frame[list(key_columns)], index=False, hash_key=key)
+    unit = hashed.to_numpy(dtype=np.uint64) / float(2**64)
+    return np.asarray(unit < holdout_fraction)
+
+
 def split_holdout(
     dataset: Dataset, holdout_fraction: float, seed: int, task: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, holdout), seeded; stratified by the target for classification when every class can be."""
+    """(train, holdout): seeded, and stable per row across dataset versions (see :func:`holdout_mask`).
+
+    Rows are keyed by the id column when there is one, else by their content. Every class is split
+    by the same independent per-row rule, so each class's holdout share is ``holdout_fraction`` in
+    expectation (stratified by construction) without a row ever changing sides between versions.
+    """
     frame = dataset.frame
+    contract = dataset.contract
     n = len(frame)
-    n_holdout = math.ceil(n * holdout_fraction)
-    if n < 2 or n_holdout >= n:
+    if contract.id_column and contract.id_column in frame.columns:
+        keys: list[str] = [contract.id_column]
+    else:
+        keys = [c for c in (*contract.feature_names, contract.target) if c in frame.columns]
+    mask = holdout_mask(frame, keys, holdout_fraction, seed)
+    n_holdout = int(mask.sum())
+    if n < 2 or n_holdout == 0 or n_holdout == n:
         raise DataValidationError(
             f"too few rows to split off a holdout: {n} rows, holdout_fraction {holdout_fraction}",
             reason="too_few_rows",
         )
-    stratify = None
-    if task != "regression":
-        counts = frame[dataset.contract.target].value_counts()
-        # train_test_split needs ≥ 2 rows per class and room for every class on both sides.
-        if counts.min() >= 2 and len(counts) <= min(n_holdout, n - n_holdout):
-            stratify = frame[dataset.contract.target].astype(str).to_numpy()
-    train_idx, hold_idx = train_test_split(
-        frame.index.to_numpy(), test_size=n_holdout, random_state=seed, shuffle=True, stratify=stratify
-    )
-    return frame.loc[sorted(train_idx)], frame.loc[sorted(hold_idx)]
+    if task != "regression" and frame.loc[~mask, contract.target].nunique() < 2:
+        raise DataValidationError(
+            "too few rows to split off a holdout: the training part would hold a single class",
+            reason="too_few_rows",
+        )
+    return frame.loc[~mask], frame.loc[mask]

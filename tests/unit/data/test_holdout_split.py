@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,22 +24,36 @@ def _dataset(settings: Settings, frame: pd.DataFrame) -> Dataset:
     )
 
 
-def test_stratified_and_seeded(make_settings: Callable[..., Settings]) -> None:
-    frame = pd.DataFrame({"x": range(20), "y": ["a"] * 16 + ["b"] * 4})
+def test_seeded_and_stratified_in_expectation(make_settings: Callable[..., Settings]) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=20000), "y": np.where(rng.random(20000) < 0.2, "b", "a")})
     ds = _dataset(make_settings(), frame)
     train, hold = split_holdout(ds, 0.25, seed=3, task="binary")
-    assert len(hold) == 5 and len(train) == 15
-    assert hold["y"].value_counts().to_dict() == {"a": 4, "b": 1}
+    assert len(train) + len(hold) == 20000 and set(train.index).isdisjoint(hold.index)
+    shares = hold["y"].value_counts() / frame["y"].value_counts()
+    assert abs(shares["a"] - 0.25) < 0.015 and abs(shares["b"] - 0.25) < 0.015
     again = split_holdout(ds, 0.25, seed=3, task="binary")
     assert again[1].index.tolist() == hold.index.tolist()
     assert again[0].index.tolist() == train.index.tolist()
+    assert split_holdout(ds, 0.25, seed=4, task="binary")[1].index.tolist() != hold.index.tolist()
+
+
+def test_a_row_never_changes_sides_between_versions(make_settings: Callable[..., Settings]) -> None:
+    """The champion must never be scored on rows it trained on: rows keep their side as data grows."""
+    rng = np.random.default_rng(1)
+    big = pd.DataFrame({"x": rng.normal(size=3000), "y": rng.choice(["a", "b"], 3000)})
+    s = make_settings()
+    _, hold_small = split_holdout(_dataset(s, big.iloc[1000:2000]), 0.2, seed=42, task="binary")
+    train_big, hold_big = split_holdout(_dataset(s, big), 0.2, seed=42, task="binary")
+    assert set(hold_small.index) <= set(hold_big.index)
+    assert set(hold_small.index).isdisjoint(train_big.index)
 
 
 def test_regression_split_is_plain(make_settings: Callable[..., Settings]) -> None:
-    frame = pd.DataFrame({"x": range(10), "y": [float(i) for i in range(10)]})
+    frame = pd.DataFrame({"x": range(1000), "y": [float(i) for i in range(1000)]})
     train, hold = split_holdout(_dataset(make_settings(task="regression"), frame), 0.3, 0, "regression")
-    assert (len(train), len(hold)) == (7, 3)
-    assert sorted([*train.index, *hold.index]) == list(range(10))
+    assert 250 < len(hold) < 350
+    assert sorted([*train.index, *hold.index]) == list(range(1000))
 
 
 def test_too_few_rows(make_settings: Callable[..., Settings]) -> None:

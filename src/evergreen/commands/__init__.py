@@ -1,0 +1,1 @@
+"""CLI commands of the serving, monitoring, trigger, alert and orchestrator components."""
