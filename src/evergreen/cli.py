@@ -33,7 +33,9 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help=f"Path to {CONFIG_FILE} or its directory.")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help=f"Path to {CONFIG_FILE} or its directory.")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who is acting (default: cli:$USER).")]
 
@@ -69,7 +71,9 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 
 @app.callback()
 def _main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show error details and debug logs.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show error details and debug logs.")
+    ] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     if version:
@@ -109,7 +113,9 @@ def init(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files to ingest (default: the landing dir).")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files to ingest (default: the landing dir).")
+    ] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -117,13 +123,18 @@ def ingest(
     from evergreen.data.ingest import ingest_landing, ingest_paths
 
     project = _project(config)
-    results = ingest_paths(project.settings, project.store, paths) if paths else ingest_landing(
-        project.settings, project.store
+    results = (
+        ingest_paths(project.settings, project.store, paths)
+        if paths
+        else ingest_landing(project.settings, project.store)
     )
     if as_json:
         _print_json([r.__dict__ for r in results])
     else:
-        rows = [[Path(r.source).name, r.status, r.batch_id, r.rows, r.labelled_rows, r.reason or ""] for r in results]
+        rows = [
+            [Path(r.source).name, r.status, r.batch_id, r.rows, r.labelled_rows, r.reason or ""]
+            for r in results
+        ]
         out.print(_table("ingest", ["file", "status", "batch", "rows", "labelled", "reason"], rows))
     bad = [r for r in results if r.status == "quarantined"]
     for r in bad:
@@ -161,8 +172,9 @@ def retrain(
     from evergreen.store.audit import cli_actor
 
     project = _project(config)
-    request = RetrainRequest(trigger=trigger, reason=reason, actor=cli_actor(actor),
-                             as_of=_parse_as_of(as_of), force=force)
+    request = RetrainRequest(
+        trigger=trigger, reason=reason, actor=cli_actor(actor), as_of=_parse_as_of(as_of), force=force
+    )
     with RetrainProgress(err, enabled=not as_json) as progress:
         outcome = RetrainRunner(project, progress=progress).run(request)
     if as_json:
@@ -187,16 +199,24 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         return
     champ = st["champion"]
     out.print(f"[bold]{st['project']}[/bold] ({st['task']})  evergreen {__version__}")
-    out.print(f"champion: v{champ['version']}  dataset {champ['dataset_version']}" if champ else "champion: none yet")
+    out.print(
+        f"champion: v{champ['version']}  dataset {champ['dataset_version']}"
+        if champ
+        else "champion: none yet"
+    )
     if st["previous"]:
         out.print(f"previous: v{st['previous']}")
     b = st["batches"]
-    out.print(f"batches: {b['accepted']} accepted ({b['rows']} rows), {b['quarantined']} quarantined, "
-              f"{b['duplicate']} duplicate")
+    out.print(
+        f"batches: {b['accepted']} accepted ({b['rows']} rows), {b['quarantined']} quarantined, "
+        f"{b['duplicate']} duplicate"
+    )
     if st["pending_approval"]:
         out.print(f"waiting for approval: {', '.join(st['pending_approval'])}")
-    rows = [[r["id"], r["trigger"], r["status"], r["started_at"], r["candidate_version"], r["dataset_version"]]
-            for r in st["runs"]]
+    rows = [
+        [r["id"], r["trigger"], r["status"], r["started_at"], r["candidate_version"], r["dataset_version"]]
+        for r in st["runs"]
+    ]
     out.print(_table("recent runs", ["run", "trigger", "status", "started", "candidate", "dataset"], rows))
 
 
@@ -208,10 +228,24 @@ def models(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json([v.to_dict() for v in versions])
         return
-    rows = [[v.version, ",".join(v.aliases), v.tags.get("evergreen.decision"), v.tags.get("evergreen.candidate"),
-             v.tags.get("evergreen.dataset_version"), v.tags.get("evergreen.run_id")] for v in versions]
-    out.print(_table(f"models of {project.settings.project}",
-                     ["version", "aliases", "decision", "candidate", "dataset", "run"], rows))
+    rows = [
+        [
+            v.version,
+            ",".join(v.aliases),
+            v.tags.get("evergreen.decision"),
+            v.tags.get("evergreen.candidate"),
+            v.tags.get("evergreen.dataset_version"),
+            v.tags.get("evergreen.run_id"),
+        ]
+        for v in versions
+    ]
+    out.print(
+        _table(
+            f"models of {project.settings.project}",
+            ["version", "aliases", "decision", "candidate", "dataset", "run"],
+            rows,
+        )
+    )
 
 
 @app.command()
@@ -229,8 +263,18 @@ def runs(
     if as_json:
         _print_json(found)
         return
-    rows = [[r["id"], r["trigger"], r["status"], r["started_at"], r["dataset_version"], r["candidate_version"],
-             (r.get("error") or (r.get("details") or {}).get("reason") or "")[:80]] for r in found]
+    rows = [
+        [
+            r["id"],
+            r["trigger"],
+            r["status"],
+            r["started_at"],
+            r["dataset_version"],
+            r["candidate_version"],
+            (r.get("error") or (r.get("details") or {}).get("reason") or "")[:80],
+        ]
+        for r in found
+    ]
     out.print(_table("runs", ["run", "trigger", "status", "started", "dataset", "candidate", "reason"], rows))
 
 
@@ -248,8 +292,13 @@ ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (recorded i
 
 
 @app.command()
-def promote(version: str, reason: ReasonOpt = None, actor: ActorOpt = None,
-            config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def promote(
+    version: str,
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Make VERSION the champion by hand (audited)."""
     from evergreen.control import promote as do
     from evergreen.store.audit import cli_actor
@@ -259,8 +308,13 @@ def promote(version: str, reason: ReasonOpt = None, actor: ActorOpt = None,
 
 @app.command()
 def rollback(
-    to: Annotated[str | None, typer.Option("--to", help="Version to roll back to (default: previous).")] = None,
-    reason: ReasonOpt = None, actor: ActorOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Version to roll back to (default: previous).")
+    ] = None,
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Point champion back at the previous (or given) version (audited)."""
     from evergreen.control import rollback as do
@@ -270,8 +324,13 @@ def rollback(
 
 
 @app.command()
-def approve(run_id: str, reason: ReasonOpt = None, actor: ActorOpt = None,
-            config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def approve(
+    run_id: str,
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Approve a candidate waiting for approval (promotes it if still better)."""
     from evergreen.control import approve as do
     from evergreen.store.audit import cli_actor
@@ -280,8 +339,13 @@ def approve(run_id: str, reason: ReasonOpt = None, actor: ActorOpt = None,
 
 
 @app.command()
-def reject(run_id: str, reason: ReasonOpt = None, actor: ActorOpt = None,
-           config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def reject(
+    run_id: str,
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Reject a candidate waiting for approval."""
     from evergreen.control import reject as do
     from evergreen.store.audit import cli_actor
@@ -292,7 +356,9 @@ def reject(run_id: str, reason: ReasonOpt = None, actor: ActorOpt = None,
 # ---- demo ----------------------------------------------------------------------------------------
 @app.command()
 def demo(
-    directory: Annotated[Path | None, typer.Argument(help="Where to create the demo project (default: temp).")] = None,
+    directory: Annotated[
+        Path | None, typer.Argument(help="Where to create the demo project (default: temp).")
+    ] = None,
     batches: Annotated[int, typer.Option("--batches", help="How many weekly batches to replay.")] = 10,
     rows: Annotated[int, typer.Option("--rows", help="Rows per batch.")] = 1500,
 ) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from evergreen.data.dataset import assemble_dataset, feature_kinds, split_holdout
 from evergreen.errors import ConflictError, NotFoundError
-from evergreen.evaluation.policy import ModelScore, Policy, decide
+from evergreen.evaluation.policy import Decision, Policy, decide
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, PREVIOUS, TAG_PREFIX
 from evergreen.store.audit import record_action
@@ -27,31 +27,66 @@ class ActionResult:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "version": self.version, "previous": self.previous, "message": self.message}
+        return {
+            "action": self.action,
+            "version": self.version,
+            "previous": self.previous,
+            "message": self.message,
+        }
 
 
-def _move_champion(project: Project, version: str, *, actor: str, action: str, reason: str,
-                   decision_tag: str, run_id: str | None = None) -> ActionResult:
+def _move_champion(
+    project: Project,
+    version: str,
+    *,
+    actor: str,
+    action: str,
+    reason: str,
+    decision_tag: str,
+    run_id: str | None = None,
+) -> ActionResult:
     reg = project.registry
     old = reg.set_champion(version)
     reg.tag_version(version, {TAG_PREFIX + "decision": decision_tag, TAG_PREFIX + "reason": reason})
     record_decision(
-        project.store, run_id, actor=actor, outcome=action, candidate_version=version, champion_version=old,
+        project.store,
+        run_id,
+        actor=actor,
+        outcome=action,
+        candidate_version=version,
+        champion_version=old,
         justification=f"{action} by {actor}: {reason}",
     )
-    record_action(project.store, actor=actor, action=action, target=f"version:{version}", reason=reason,
-                  before={"champion": old}, after={"champion": version, "previous": old})
-    return ActionResult(action, version, old, f"champion is now v{version} (was v{old})" if old
-                        else f"champion is now v{version}")
+    record_action(
+        project.store,
+        actor=actor,
+        action=action,
+        target=f"version:{version}",
+        reason=reason,
+        before={"champion": old},
+        after={"champion": version, "previous": old},
+    )
+    return ActionResult(
+        action,
+        version,
+        old,
+        f"champion is now v{version} (was v{old})" if old else f"champion is now v{version}",
+    )
 
 
 def promote(project: Project, version: str, *, actor: str, reason: str | None = None) -> ActionResult:
     info = project.registry.get_version(version)  # NotFoundError for an unknown version
     if project.registry.version_by_alias(CHAMPION) == info.version:
         raise ConflictError(f"v{version} is already the champion")
-    return _move_champion(project, info.version, actor=actor, action="promote",
-                          reason=reason or "promoted by hand", decision_tag="promoted",
-                          run_id=_known_run(project, info.tags.get(TAG_PREFIX + "run_id")))
+    return _move_champion(
+        project,
+        info.version,
+        actor=actor,
+        action="promote",
+        reason=reason or "promoted by hand",
+        decision_tag="promoted",
+        run_id=_known_run(project, info.tags.get(TAG_PREFIX + "run_id")),
+    )
 
 
 def _known_run(project: Project, run_id: str | None) -> str | None:
@@ -64,7 +99,9 @@ def _known_run(project: Project, run_id: str | None) -> str | None:
     return run_id
 
 
-def rollback(project: Project, *, to: str | None = None, actor: str, reason: str | None = None) -> ActionResult:
+def rollback(
+    project: Project, *, to: str | None = None, actor: str, reason: str | None = None
+) -> ActionResult:
     reg = project.registry
     current = reg.version_by_alias(CHAMPION)
     target = to or reg.version_by_alias(PREVIOUS)
@@ -74,18 +111,30 @@ def rollback(project: Project, *, to: str | None = None, actor: str, reason: str
         raise ConflictError(f"v{target} is already the champion")
     reg.get_version(str(target))
     if current is not None:
-        reg.tag_version(current, {TAG_PREFIX + "decision": "rolled_back",
-                                  TAG_PREFIX + "reason": reason or f"rolled back to v{target}"})
-    result = _move_champion(project, str(target), actor=actor, action="rollback",
-                            reason=reason or f"rolled back from v{current}", decision_tag="promoted")
+        reg.tag_version(
+            current,
+            {
+                TAG_PREFIX + "decision": "rolled_back",
+                TAG_PREFIX + "reason": reason or f"rolled back to v{target}",
+            },
+        )
+    result = _move_champion(
+        project,
+        str(target),
+        actor=actor,
+        action="rollback",
+        reason=reason or f"rolled back from v{current}",
+        decision_tag="promoted",
+    )
     return result
 
 
 def _pending_run(project: Project, run_id: str) -> dict[str, Any]:
     run = get_run(project.store, run_id)
     if run["status"] != "pending_approval":
-        raise ConflictError(f"run {run_id} is {run['status']}, not pending_approval",
-                            details={"status": run["status"]})
+        raise ConflictError(
+            f"run {run_id} is {run['status']}, not pending_approval", details={"status": run["status"]}
+        )
     return run
 
 
@@ -102,8 +151,15 @@ def approve(project: Project, run_id: str, *, actor: str, reason: str | None = N
                 f"{decision.justification}",
                 details=decision.to_dict(),
             )
-    result = _move_champion(project, version, actor=actor, action="approve",
-                            reason=reason or "approved", decision_tag="promoted", run_id=run_id)
+    result = _move_champion(
+        project,
+        version,
+        actor=actor,
+        action="approve",
+        reason=reason or "approved",
+        decision_tag="promoted",
+        run_id=run_id,
+    )
     finish_run(project.store, run_id, "promoted", decision="promoted")
     return result
 
@@ -111,19 +167,34 @@ def approve(project: Project, run_id: str, *, actor: str, reason: str | None = N
 def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionResult:
     run = _pending_run(project, run_id)
     version = run["candidate_version"]
-    project.registry.tag_version(version, {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": reason})
-    record_decision(project.store, run_id, actor=actor, outcome="rejected", candidate_version=version,
-                    champion_version=project.registry.version_by_alias(CHAMPION),
-                    justification=f"rejected by {actor}: {reason}")
-    record_action(project.store, actor=actor, action="reject", target=f"run:{run_id}", reason=reason,
-                  before={"status": "pending_approval"}, after={"status": "rejected"})
+    project.registry.tag_version(
+        version, {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": reason}
+    )
+    record_decision(
+        project.store,
+        run_id,
+        actor=actor,
+        outcome="rejected",
+        candidate_version=version,
+        champion_version=project.registry.version_by_alias(CHAMPION),
+        justification=f"rejected by {actor}: {reason}",
+    )
+    record_action(
+        project.store,
+        actor=actor,
+        action="reject",
+        target=f"run:{run_id}",
+        reason=reason,
+        before={"status": "pending_approval"},
+        after={"status": "rejected"},
+    )
     finish_run(project.store, run_id, "rejected", decision="rejected")
     return ActionResult("reject", version, None, f"run {run_id} (v{version}) rejected")
 
 
-def rescore(project: Project, run: dict[str, Any], version: str, champion: str | None):  # type: ignore[no-untyped-def]
+def rescore(project: Project, run: dict[str, Any], version: str, champion: str | None) -> Decision:
     """Score a run's candidate and ``champion`` on the run's own holdout and decide again."""
-    from evergreen.pipeline import score_on_holdout
+    from evergreen.pipeline import compare_on_holdout, score_on_holdout
 
     s = project.settings
     details = run.get("details") or {}
@@ -140,4 +211,5 @@ def rescore(project: Project, run: dict[str, Any], version: str, champion: str |
     if champion is not None:
         champ = score_on_holdout(project.registry.load_model(champion), champion, holdout, project, kinds)
     policy = Policy.from_config(s.promotion, s.promotion_metric)
-    return decide(cand.score, champ.score if champ else ModelScore(None, {}), policy, None)
+    comparison = compare_on_holdout(project, cand, champ, holdout)
+    return decide(cand.score, champ.score if champ else None, policy, comparison)

@@ -36,29 +36,46 @@ def _metric(m: dict[str, float], key: str) -> str:
     return f"{m[key]:.3f}" if key in m else "-"
 
 
-def batch_table(index: int, drifted: bool, rows: int, outcome: RetrainOutcome, quarantined: list[str]) -> Table:
-    t = Table(title=f"week {index + 1}{' (after the change)' if drifted else ''}", header_style="bold",
-              title_justify="left", show_lines=False)
+def batch_table(
+    index: int, drifted: bool, rows: int, outcome: RetrainOutcome, quarantined: list[str]
+) -> Table:
+    t = Table(
+        title=f"week {index + 1}{' (after the change)' if drifted else ''}",
+        header_style="bold",
+        title_justify="left",
+        show_lines=False,
+    )
     for col in ("rows", "dataset", "candidate f1 / acc", "champion f1 / acc", "decision", "reason"):
         t.add_column(col, overflow="fold")
     cm, hm = outcome.candidate_metrics, outcome.champion_metrics
-    cand = f"v{outcome.candidate_version} {_metric(cm, 'f1_macro')} / {_metric(cm, 'accuracy')}" if cm else "-"
-    champ = (f"v{outcome.champion_version} {_metric(hm, 'f1_macro')} / {_metric(hm, 'accuracy')}"
-             if hm else ("-" if outcome.champion_version is None else f"v{outcome.champion_version}"))
+    cand = (
+        f"v{outcome.candidate_version} {_metric(cm, 'f1_macro')} / {_metric(cm, 'accuracy')}" if cm else "-"
+    )
+    champ = (
+        f"v{outcome.champion_version} {_metric(hm, 'f1_macro')} / {_metric(hm, 'accuracy')}"
+        if hm
+        else ("-" if outcome.champion_version is None else f"v{outcome.champion_version}")
+    )
     reason = outcome.reason
     if outcome.decision:
         failed = [c for c in outcome.decision["checks"] if not c["passed"]]
         reason = failed[0]["detail"] if failed else "all gates passed"
-    t.add_row(f"{rows} (+{outcome.data_size or 0} in window)", outcome.dataset_version or "-", cand, champ,
-              outcome.status, reason)
+    t.add_row(
+        f"{rows} (+{outcome.data_size or 0} in window)",
+        outcome.dataset_version or "-",
+        cand,
+        champ,
+        outcome.status,
+        reason,
+    )
     if quarantined:
         t.caption = "quarantined: " + "; ".join(quarantined)
     return t
 
 
-def run_demo(directory: Path | None, *, batches: int = 10, rows: int = 1500, console: Console | None = None) -> list[
-    RetrainOutcome
-]:
+def run_demo(
+    directory: Path | None, *, batches: int = 10, rows: int = 1500, console: Console | None = None
+) -> list[RetrainOutcome]:
     console = console or Console()
     root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="evergreen-demo-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -70,11 +87,18 @@ def run_demo(directory: Path | None, *, batches: int = 10, rows: int = 1500, con
     landing = settings.data.landing
     landing.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]evergreen demo[/bold]: project {settings.project} in {root}")
-    console.print(f"{batches} weekly batches of {rows} customers; behaviour changes from week {DRIFT_AT + 1}.\n")
+    console.print(
+        f"{batches} weekly batches of {rows} customers; behaviour changes from week {DRIFT_AT + 1}.\n"
+    )
     outcomes: list[RetrainOutcome] = []
     formats = ("csv", "parquet", "jsonl")
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=console)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
     with progress:
         task = progress.add_task("replaying the stream", total=batches)
         for i in range(batches):
@@ -84,10 +108,16 @@ def run_demo(directory: Path | None, *, batches: int = 10, rows: int = 1500, con
             quarantined: list[str] = []
             if i == BAD_BATCH_AFTER:
                 _write(churn.bad_batch(i), landing, f"customers-week{i + 1:02d}-broken-export", "csv")
-                quarantined = [r.message for r in ingest_landing(settings, project.store) if r.status == "quarantined"]
+                quarantined = [
+                    r.message for r in ingest_landing(settings, project.store) if r.status == "quarantined"
+                ]
             outcome = RetrainRunner(project).run(
-                RetrainRequest(trigger="new_data", reason=f"week {i + 1} landed", actor="system",
-                               as_of=churn.batch_end(i))
+                RetrainRequest(
+                    trigger="new_data",
+                    reason=f"week {i + 1} landed",
+                    actor="system",
+                    as_of=churn.batch_end(i),
+                )
             )
             outcomes.append(outcome)
             progress.console.print(batch_table(i, drifted, rows, outcome, quarantined))

@@ -82,6 +82,7 @@ class Scored:
     score: ModelScore
     pred: np.ndarray
     proba: np.ndarray | None
+    classes: tuple[Any, ...] | None = None
 
 
 def score_on_holdout(
@@ -103,7 +104,31 @@ def score_on_holdout(
             holdout, list(s.promotion.slice_columns), y, pred, s.task, s.promotion_metric,
             min_rows=s.promotion.min_slice_rows, proba=proba, classes=classes,
         )
-    return Scored(ModelScore(version=version, metrics=metrics, slices=slices), pred, proba)
+    return Scored(ModelScore(version=version, metrics=metrics, slices=slices), pred, proba,
+                  tuple(classes) if classes is not None else None)
+
+
+PROBA_METRICS = frozenset({"roc_auc", "log_loss"})
+
+
+def compare_on_holdout(
+    project: Project, cand: Scored, champ: Scored | None, holdout: pd.DataFrame
+) -> BootstrapResult | None:
+    """Paired bootstrap of the promotion metric's delta, both models on the same resampled rows."""
+    s = project.settings
+    if champ is None or s.promotion.significance is None:
+        return None
+    metric = s.promotion_metric
+    use_proba = (
+        metric in PROBA_METRICS and cand.proba is not None and champ.proba is not None
+        and cand.classes == champ.classes
+    )
+    return paired_bootstrap(
+        s.task, metric, holdout[s.data.target].to_numpy(), cand.pred, champ.pred,
+        cand.proba if use_proba else None, champ.proba if use_proba else None,
+        list(cand.classes) if use_proba and cand.classes else None,
+        samples=s.promotion.bootstrap_samples, seed=s.training.seed, alpha=s.promotion.significance,
+    )
 
 
 class RetrainRunner:
@@ -210,7 +235,7 @@ class RetrainRunner:
             t = self._step(outcome, "evaluate")
             cand = score_on_holdout(result.model, None, holdout, p, kinds)
             champ, champ_error = self._score_champion(champion_version, holdout, kinds)
-            comparison = self._compare(cand, champ, holdout)
+            comparison = compare_on_holdout(p, cand, champ, holdout)
             outcome.timings["evaluate"] = time.perf_counter() - t
 
             t = self._step(outcome, "register")
@@ -270,7 +295,8 @@ class RetrainRunner:
                 {"name": c.name, "status": c.status, "fit_seconds": round(c.fit_seconds, 3),
                  "val_metrics": c.val_metrics, "error": c.error, "winner": c.name == result.best_name}
             )
-        reg.log(parent, params={"winner": result.best_name, "candidates": ",".join(x.name for x in result.candidates)},
+        names = ",".join(x.name for x in result.candidates)
+        reg.log(parent, params={"winner": result.best_name, "candidates": names},
                 metrics={"data_size": float(dataset.rows), "training_time_seconds": result.fit_seconds_total})
         return winner_run
 
@@ -286,19 +312,6 @@ class RetrainRunner:
             return None, exc.message
         except Exception as exc:  # e.g. the old model cannot handle the current columns
             return None, f"champion v{version} could not score the holdout: {exc}".splitlines()[0]
-
-    def _compare(self, cand: Scored, champ: Scored | None, holdout: pd.DataFrame) -> BootstrapResult | None:
-        s = self.project.settings
-        if champ is None or s.promotion.significance is None:
-            return None
-        classes = None
-        if s.task != "regression" and cand.proba is not None:
-            classes = sorted(set(holdout[s.data.target].tolist()) | set(cand.pred.tolist()), key=str)
-        return paired_bootstrap(
-            s.task, s.promotion_metric, holdout[s.data.target].to_numpy(), cand.pred, champ.pred,
-            None, None, classes, samples=s.promotion.bootstrap_samples, seed=s.training.seed,
-            alpha=s.promotion.significance,
-        )
 
     def _act(
         self,

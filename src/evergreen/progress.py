@@ -20,8 +20,14 @@ class RetrainProgress:
     def __init__(self, console: Console, enabled: bool = True) -> None:
         self.enabled = enabled
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), console=console, transient=True, disable=not enabled,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not enabled,
         )
         self.task: TaskID | None = None
         self.candidates = 0
@@ -31,14 +37,18 @@ class RetrainProgress:
         self.task = self.progress.add_task("retrain", total=len(STEPS))
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.progress.__exit__(et, ev, tb)
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
         if self.task is None:
             return
         if event == "step" and data.get("step") in STEPS:
-            self.progress.update(self.task, completed=STEPS.index(data["step"]), description=f"retrain: {data['step']}")
+            self.progress.update(
+                self.task, completed=STEPS.index(data["step"]), description=f"retrain: {data['step']}"
+            )
         elif event == "candidate_started":
             self.progress.update(self.task, description=f"retrain: train {data.get('name', '')}")
         elif event == "finished":
@@ -54,12 +64,22 @@ def outcome_table(outcome: RetrainOutcome) -> Table:
     for col in ("candidate", "status", "fit s", "validation metrics"):
         t.add_column(col)
     for c in outcome.candidates:
-        vm = ", ".join(f"{k}={v:.3f}" for k, v in c["val_metrics"].items()
-                       if k in ("accuracy", "f1_macro", "roc_auc", "rmse", "r2"))
-        t.add_row(("★ " if c["winner"] else "") + c["name"], c["status"], _fmt(c["fit_seconds"]), vm or (c["error"] or ""))
+        vm = ", ".join(
+            f"{k}={v:.3f}"
+            for k, v in c["val_metrics"].items()
+            if k in ("accuracy", "f1_macro", "roc_auc", "rmse", "r2")
+        )
+        t.add_row(
+            ("★ " if c["winner"] else "") + c["name"],
+            c["status"],
+            _fmt(c["fit_seconds"]),
+            vm or (c["error"] or ""),
+        )
     if outcome.decision:
         d = outcome.decision
-        t.caption = (f"{d['metric']}: candidate v{outcome.candidate_version} {_fmt(d['candidate_value'])}"
-                     f" vs champion {('v' + outcome.champion_version) if outcome.champion_version else '-'} "
-                     f"{_fmt(d['champion_value'])} on the same holdout of dataset {outcome.dataset_version}")
+        t.caption = (
+            f"{d['metric']}: candidate v{outcome.candidate_version} {_fmt(d['candidate_value'])}"
+            f" vs champion {('v' + outcome.champion_version) if outcome.champion_version else '-'} "
+            f"{_fmt(d['champion_value'])} on the same holdout of dataset {outcome.dataset_version}"
+        )
     return t

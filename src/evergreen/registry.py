@@ -19,15 +19,15 @@ from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-import mlflow  # noqa: E402
-import pandas as pd  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.entities import Dataset as MlflowDataset  # noqa: E402
-from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.models import infer_signature  # noqa: E402
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Dataset as MlflowDataset
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
 
-from evergreen.errors import ChampionUnavailableError, NotFoundError, RegistryError  # noqa: E402
+from evergreen.errors import ChampionUnavailableError, NotFoundError, RegistryError
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -127,8 +127,9 @@ class Registry:
             tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
         )
 
-    def log_dataset(self, run_id: str, *, name: str, digest: str, source: str, frame: pd.DataFrame,
-                    target: str) -> None:
+    def log_dataset(
+        self, run_id: str, *, name: str, digest: str, source: str, frame: pd.DataFrame, target: str
+    ) -> None:
         schema = {"mlflow_colspec": [{"name": str(c), "type": str(t)} for c, t in frame.dtypes.items()]}
         entity = MlflowDataset(
             name=name,
@@ -138,7 +139,9 @@ class Registry:
             schema=json.dumps(schema),
             profile=json.dumps({"num_rows": len(frame), "num_elements": int(frame.size), "target": target}),
         )
-        self.client.log_inputs(run_id, [DatasetInput(entity, tags=[InputTag("mlflow.data.context", "training")])])
+        self.client.log_inputs(
+            run_id, [DatasetInput(entity, tags=[InputTag("mlflow.data.context", "training")])]
+        )
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
@@ -213,7 +216,7 @@ class Registry:
             created_at=mv.creation_timestamp / 1000.0,
             tags=dict(mv.tags or {}),
             aliases=aliases,
-            source=mv.source,
+            source=mv.source or "",
         )
 
     def list_versions(self) -> list[VersionInfo]:
@@ -231,7 +234,7 @@ class Registry:
                 created_at=mv.creation_timestamp / 1000.0,
                 tags=dict(mv.tags or {}),
                 aliases=tuple(sorted(by_version.get(str(mv.version), []))),
-                source=mv.source,
+                source=mv.source or "",
             )
             for mv in found
         ]

@@ -30,8 +30,14 @@ class CliResult:
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"  # tests.support candidates
-    env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "EVERGREEN_PII_SALT": "e2e-salt", "COLUMNS": "200",
-                "NO_COLOR": "1"})
+    env.update(
+        {
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "EVERGREEN_PII_SALT": "e2e-salt",
+            "COLUMNS": "200",
+            "NO_COLOR": "1",
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -43,8 +49,9 @@ Runner = Callable[..., CliResult]
 def project_dir(tmp_path: Path) -> Path:
     """``evergreen init`` with two example batches, made small and fast for tests."""
     d = tmp_path / "proj"
-    res = subprocess.run([sys.executable, "-m", "evergreen", "init", str(d)], capture_output=True, text=True,
-                         env=cli_env())
+    res = subprocess.run(
+        [sys.executable, "-m", "evergreen", "init", str(d)], capture_output=True, text=True, env=cli_env()
+    )
     assert res.returncode == 0, res.stderr
     cfg = yaml.safe_load((d / "evergreen.yaml").read_text())
     cfg["training"]["candidates"] = ["logistic_regression", "hist_gradient_boosting"]
@@ -56,8 +63,12 @@ def project_dir(tmp_path: Path) -> Path:
 def run_cli(project_dir: Path) -> Runner:
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
         res = subprocess.run(
-            [sys.executable, "-m", "evergreen", *args], cwd=project_dir, capture_output=True, text=True,
-            env=cli_env(env), timeout=timeout,
+            [sys.executable, "-m", "evergreen", *args],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            env=cli_env(env),
+            timeout=timeout,
         )
         return CliResult(res.returncode, res.stdout, res.stderr)
 

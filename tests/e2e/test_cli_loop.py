@@ -19,7 +19,7 @@ from evergreen.examples import churn
 from tests.e2e.conftest import Runner, cli_env, set_config
 
 
-def _db(project_dir: Path):  # noqa: ANN202 - a SQLAlchemy engine
+def _db(project_dir: Path):
     return create_engine(f"sqlite:///{project_dir}/.evergreen/evergreen.db")
 
 
@@ -54,7 +54,9 @@ def test_first_model_is_promoted_then_unchanged_data_is_skipped(run_cli: Runner,
     mlflow.set_tracking_uri(f"sqlite:///{project_dir}/.evergreen/mlflow.db")
     try:
         model = mlflow.pyfunc.load_model("models:/churn@champion")
-        frame = churn.make_batch(3, 20, drifted=False).drop(columns=["churned", "email", "customer_id", "event_time"])
+        frame = churn.make_batch(3, 20, drifted=False).drop(
+            columns=["churned", "email", "customer_id", "event_time"]
+        )
         frame["support_calls"] = frame["support_calls"].astype(float)  # the signature says double
         assert set(model.predict(frame)) <= {"yes", "no"}
         mv = mlflow.MlflowClient().get_model_version("churn", "1")
@@ -62,8 +64,15 @@ def test_first_model_is_promoted_then_unchanged_data_is_skipped(run_cli: Runner,
         assert mv.tags["evergreen.dataset_version"] == out["dataset_version"]
         run = mlflow.get_run(mv.run_id)
         assert run.data.tags["mlflow.parentRunId"]
-        assert {"f1_macro", "accuracy", "roc_auc", "log_loss", "training_time_seconds", "data_size",
-                "model_size_mb"} <= set(run.data.metrics)
+        assert {
+            "f1_macro",
+            "accuracy",
+            "roc_auc",
+            "log_loss",
+            "training_time_seconds",
+            "data_size",
+            "model_size_mb",
+        } <= set(run.data.metrics)
         assert run.inputs.dataset_inputs[0].dataset.digest == out["dataset_version"][:36]
     finally:
         mlflow.set_tracking_uri(None)
@@ -108,7 +117,9 @@ def test_changed_data_promotes_and_rollback_is_audited(run_cli: Runner, project_
     status = run_cli("status", "--json").json()
     assert status["champion"]["version"] == "1" and status["previous"] == "2"
     with _db(project_dir).connect() as c:
-        row = c.execute(text("select actor, action, reason from alert_actions order by id desc limit 1")).one()
+        row = c.execute(
+            text("select actor, action, reason from alert_actions order by id desc limit 1")
+        ).one()
     assert tuple(row) == ("alice", "rollback", "bad complaints")
     assert run_cli("promote", "2", "--actor", "bob").code == 0
     assert run_cli("status", "--json").json()["champion"]["version"] == "2"
@@ -156,9 +167,14 @@ def test_sigkill_mid_training_is_marked_abandoned(run_cli: Runner, project_dir: 
     assert run_cli("retrain").code == 0
     set_config(project_dir, "training", candidates=["tests.support.candidates:slow"])
     _drop(project_dir, 2, _start(project_dir) - timedelta(weeks=2))
-    proc = subprocess.Popen([sys.executable, "-m", "evergreen", "retrain"], cwd=project_dir,
-                            env=cli_env({"EVERGREEN_TEST_SLOW_FIT": "120"}), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evergreen", "retrain"],
+        cwd=project_dir,
+        env=cli_env({"EVERGREEN_TEST_SLOW_FIT": "120"}),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         step = None

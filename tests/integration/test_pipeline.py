@@ -30,7 +30,11 @@ def test_retrain_on_postgres_metadata(tmp_path: Path, postgres_url: str):
         out = RetrainRunner(project).run(RetrainRequest(trigger="schedule"))
         assert out.status == "promoted"
         run = get_run(project.store, out.run_id)
-        assert run["status"] == "promoted" and run["trigger"] == "schedule" and run["decisions"][0]["outcome"] == "promoted"
+        assert (
+            run["status"] == "promoted"
+            and run["trigger"] == "schedule"
+            and run["decisions"][0]["outcome"] == "promoted"
+        )
         again = RetrainRunner(project).run(RetrainRequest())
         assert again.status == "skipped"
     finally:
@@ -45,7 +49,9 @@ def test_stale_champion_is_replaced_and_worse_candidate_rejected(tmp_path: Path)
     outcomes = []
     for i in range(8):
         churn.make_batch(i, 1200, drifted=i >= 4).to_csv(landing / f"w{i}.csv", index=False)
-        outcomes.append(RetrainRunner(project).run(RetrainRequest(trigger="new_data", as_of=churn.batch_end(i))))
+        outcomes.append(
+            RetrainRunner(project).run(RetrainRequest(trigger="new_data", as_of=churn.batch_end(i)))
+        )
     statuses = [o.status for o in outcomes]
     assert statuses[0] == "promoted"
     assert "rejected" in statuses[1:4]  # same behaviour, more data: not significantly better

@@ -29,10 +29,16 @@ def test_regression_default_metric(tmp_path: Path):
 
 
 def test_interpolation_and_env_override(tmp_path: Path):
-    raw = {**MINIMAL, "alerts": {"channels": [{"type": "slack", "url": "${HOOK}", "min_level": "alert"}]},
-           "storage": {"database_url": "${DB:-sqlite:///x.db}"}}
-    env = {"HOOK": "https://hooks.example/abc", "EVERGREEN_PROMOTION__MIN_IMPROVEMENT": "0.05",
-           "EVERGREEN_TRAINING__CANDIDATES": "[xgboost, lightgbm]"}
+    raw = {
+        **MINIMAL,
+        "alerts": {"channels": [{"type": "slack", "url": "${HOOK}", "min_level": "alert"}]},
+        "storage": {"database_url": "${DB:-sqlite:///x.db}"},
+    }
+    env = {
+        "HOOK": "https://hooks.example/abc",
+        "EVERGREEN_PROMOTION__MIN_IMPROVEMENT": "0.05",
+        "EVERGREEN_TRAINING__CANDIDATES": "[xgboost, lightgbm]",
+    }
     s = settings_from_dict(raw, tmp_path, env=env)
     assert s.alerts.channels[0].model_extra == {"url": "https://hooks.example/abc"}
     assert s.storage.database_url == f"sqlite:///{tmp_path}/x.db"

@@ -60,14 +60,24 @@ def make_batch(
     if not drifted:
         logit = 0.4 - 0.06 * tenure + 0.45 * calls + 1.6 * unhappy - 0.01 * fee
     else:
-        logit = -1.2 + 0.045 * (fee - 45) + 2.6 * ((plan == "basic") & np.isin(region, ["south", "east"])) \
-            - 0.02 * tenure + 0.2 * calls
+        logit = (
+            -1.2
+            + 0.045 * (fee - 45)
+            + 2.6 * ((plan == "basic") & np.isin(region, ["south", "east"]))
+            - 0.02 * tenure
+            + 0.2 * calls
+        )
     churned = np.where(rng.random(rows) < _sigmoid(logit), "yes", "no")
     week = start + timedelta(weeks=index)
     seconds = np.sort(rng.integers(0, 7 * 24 * 3600, rows))
     ids = [f"C{index:03d}{i:05d}" for i in range(rows)]
     phone = [f"+44 20 7946 {rng.integers(1000, 9999)}" for _ in range(rows)]
-    ticket = np.array([f"{t} call me on {p}" if i % 7 == 0 else t for i, (t, p) in enumerate(zip(ticket, phone))])
+    ticket = np.array(
+        [
+            f"{t} call me on {p}" if i % 7 == 0 else t
+            for i, (t, p) in enumerate(zip(ticket, phone, strict=True))
+        ]
+    )
     return pd.DataFrame(
         {
             "customer_id": ids,

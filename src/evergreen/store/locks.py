@@ -97,8 +97,10 @@ class LeaseLock:
                 raise LockHeldError(
                     f"another retrain holds the lock {self.name!r} (holder {state.holder if state else '?'}"
                     f", run {state.run_id if state else '?'})",
-                    details={"holder": state.holder if state else None,
-                             "run_id": state.run_id if state else None},
+                    details={
+                        "holder": state.holder if state else None,
+                        "run_id": state.run_id if state else None,
+                    },
                 ) from None
             # Take over only if nobody else did in between: match on the dead holder.
             with self.store.begin() as conn:
@@ -134,7 +136,9 @@ class LeaseLock:
         self.run_id = run_id
         with self.store.begin() as conn:
             conn.execute(
-                update(locks).where(locks.c.name == self.name, locks.c.holder == self.holder).values(run_id=run_id)
+                update(locks)
+                .where(locks.c.name == self.name, locks.c.holder == self.holder)
+                .values(run_id=run_id)
             )
 
     def release(self) -> None:
@@ -147,5 +151,7 @@ class LeaseLock:
     def __enter__(self) -> LeaseLock:
         return self.acquire()
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()

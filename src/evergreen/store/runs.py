@@ -24,7 +24,9 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def create_run(store: Store, *, trigger: str, reason: str | None, actor: str | None, run_id: str | None = None) -> str:
+def create_run(
+    store: Store, *, trigger: str, reason: str | None, actor: str | None, run_id: str | None = None
+) -> str:
     rid = run_id or new_run_id()
     with store.begin() as conn:
         conn.execute(
@@ -64,15 +66,23 @@ def _row(r: Any) -> dict[str, Any]:
 
 def get_run(store: Store, run_id: str) -> dict[str, Any]:
     with store.connect() as conn:
-        r = conn.execute(
-            select(pipeline_runs).where(pipeline_runs.c.id == run_id, pipeline_runs.c.project == store.project)
-        ).mappings().first()
+        r = (
+            conn.execute(
+                select(pipeline_runs).where(
+                    pipeline_runs.c.id == run_id, pipeline_runs.c.project == store.project
+                )
+            )
+            .mappings()
+            .first()
+        )
         if r is None:
             raise NotFoundError(f"run {run_id} not found", details={"run_id": run_id})
         out = _row(r)
-        d = conn.execute(
-            select(decisions).where(decisions.c.run_id == run_id).order_by(decisions.c.id)
-        ).mappings().all()
+        d = (
+            conn.execute(select(decisions).where(decisions.c.run_id == run_id).order_by(decisions.c.id))
+            .mappings()
+            .all()
+        )
     out["decisions"] = [_row(x) for x in d]
     return out
 
@@ -107,6 +117,8 @@ def mark_abandoned(store: Store, *, lock_free: bool) -> list[str]:
 def record_decision(store: Store, run_id: str | None, *, actor: str = "system", **values: Any) -> int:
     with store.begin() as conn:
         res = conn.execute(
-            insert(decisions).values(project=store.project, run_id=run_id, actor=actor, created_at=utcnow(), **values)
+            insert(decisions).values(
+                project=store.project, run_id=run_id, actor=actor, created_at=utcnow(), **values
+            )
         )
         return int(res.inserted_primary_key[0])  # type: ignore[index]

@@ -26,7 +26,9 @@ def _model(seed: int) -> tuple[LogisticRegression, pd.DataFrame]:
 def _register(registry: Registry, seed: int) -> str:
     model, X = _model(seed)
     run = registry.start_run(f"r{seed}", tags={"evergreen.run_id": f"run{seed}"})
-    version, size_mb = registry.register_model(run, model, X.head(5), tags={"evergreen.dataset_version": f"d{seed}"})
+    version, size_mb = registry.register_model(
+        run, model, X.head(5), tags={"evergreen.dataset_version": f"d{seed}"}
+    )
     registry.end_run(run)
     assert size_mb > 0
     return version

@@ -48,7 +48,9 @@ def test_expired_lease_is_taken_over(store):
 
 
 def test_lock_of_a_dead_process_is_taken_over_at_once(store):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     pid = int(dead.stdout)
     held = LeaseLock(store, "retrain:p").acquire()
     held._stop.set()
@@ -76,8 +78,15 @@ def test_runs_lifecycle_and_abandoned(store):
 
 
 def test_audit_is_append_only_and_filterable(store):
-    record_action(store, actor="cli:ann", action="rollback", target="version:2", reason="bad", before={"c": "3"},
-                  after={"c": "2"})
+    record_action(
+        store,
+        actor="cli:ann",
+        action="rollback",
+        target="version:2",
+        reason="bad",
+        before={"c": "3"},
+        after={"c": "2"},
+    )
     record_action(store, actor="system", action="promote", target="version:3", reason="better")
     assert [a["action"] for a in list_actions(store)] == ["promote", "rollback"]
     only = list_actions(store, actor="cli:ann")
