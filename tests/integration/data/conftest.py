@@ -14,20 +14,17 @@ from evergreen.store.engine import open_store
 
 
 @pytest.fixture
-def make_project(tmp_path: Path) -> Callable[..., Project]:
-    """``make_project(task=..., **data_keys)`` → Project with its own SQLite metadata DB."""
+def make_project(tmp_path: Path, database_url: str) -> Callable[..., Project]:
+    """``make_project(task=..., **data_keys)`` → Project on SQLite, and again on PostgreSQL."""
 
     def build(task: str = "binary", **data: Any) -> Project:
         raw = {
             "project": "p",
             "task": task,
             "data": {"target": "churned", "id_column": "customer_id", **data},
-            # An explicit (empty) storage section: config.py resolves paths by mutating the shared
-            # default StorageConfig instance, so without it every project would reuse the first root.
-            "storage": {},
         }
         settings = settings_from_dict(raw, root=tmp_path, env=dict(ENV))
-        store = open_store(f"sqlite:///{tmp_path}/m.db", "p")
+        store = open_store(database_url, "p")
         return Project(root=tmp_path, settings=settings, store=store)
 
     return build
