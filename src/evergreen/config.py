@@ -116,6 +116,20 @@ class TriggersConfig(_Frozen):
 class MonitoringConfig(_Frozen):
     schedule: str | None = "0 */6 * * *"
     window: str = "7d"
+    # Windows the scheduled job reports on at each tick (sliding, ending at the tick).
+    scheduled_windows: tuple[str, ...] = ("7d", "30d")
+    # Dataset drift when at least this share of columns drifted; None: triggers.drift.share.
+    drift_share: float | None = Field(None, gt=0.0, le=1.0)
+    # Per-column overrides of the automatic drift test and its threshold.
+    methods: dict[str, str] = Field(default_factory=dict)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    # Live performance: metric watched (None: triggers.performance.metric, else promotion metric),
+    # the drop below the champion's holdout value that is reported, and the labels needed first.
+    metric: str | None = None
+    performance_drop: float = Field(0.05, ge=0.0)
+    min_labels: int = Field(30, ge=1)
+    # HTML reports kept in storage.reports_dir; older files are deleted (their DB rows stay).
+    keep_reports: int = Field(100, ge=1)
 
 
 class ChannelConfig(BaseModel):

@@ -129,6 +129,9 @@ drift_reports = Table(
     Column("project", String(100), nullable=False),
     Column("report_date", DateTime(timezone=True), nullable=False, index=True),
     Column("window", String(50)),
+    Column("window_start", DateTime(timezone=True)),  # null for a batch window
+    Column("window_end", DateTime(timezone=True)),
+    Column("current_rows", BigInteger),
     Column("model_version", String(20)),
     Column("data_drift_score", Float),
     Column("prediction_drift_score", Float),
@@ -136,6 +139,7 @@ drift_reports = Table(
     Column("drift_detected", Boolean, nullable=False, default=False),
     Column("details", JSON),
     Column("html_path", Text),
+    Index("ix_drift_reports_project_window_date", "project", "window", "report_date"),
 )
 
 alerts = Table(

@@ -1,0 +1,115 @@
+"""Turning stored rows into the frames the drift tests compare (pure; no I/O).
+
+Reference rows come from Parquet snapshots with real dtypes, current rows from JSON in the
+prediction log, where ``7`` may come back as ``7.0`` or ``"7"``. Both sides therefore go through the
+same coercion per contract kind, so a test never reports drift that is only a change of type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from evergreen.data.contract import Contract
+from evergreen.data.values import canonical_str, is_missing, to_canonical_strings
+from evergreen.monitoring.drift import Kind
+
+PREDICTION = "prediction"
+PROBA_PREFIX = "proba_"
+
+
+def contract_kinds(contract: Contract) -> dict[str, Kind]:
+    return {f.name: f.kind for f in contract.features}
+
+
+def coerce_features(frame: pd.DataFrame, kinds: Mapping[str, Kind]) -> pd.DataFrame:
+    """The contract's feature columns present in ``frame``, numeric as float64, the rest as strings."""
+    out: dict[str, pd.Series] = {}
+    for name, kind in kinds.items():
+        if name not in frame.columns:
+            continue
+        col = frame[name]
+        if kind == "numeric":
+            out[name] = pd.to_numeric(col, errors="coerce").astype(np.float64)
+        elif kind == "categorical":
+            out[name] = to_canonical_strings(col)
+        else:
+            out[name] = pd.Series(
+                [None if is_missing(v) else str(v) for v in col.tolist()],
+                index=col.index,
+                dtype=object,
+                name=name,
+            )
+    return pd.DataFrame(out, index=frame.index)
+
+
+def usable_columns(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
+    """Columns both sides can be tested on, and why each of the others is skipped."""
+    keep: list[str] = []
+    skipped: dict[str, str] = {}
+    for name in reference.columns:
+        if name not in current.columns:
+            skipped[name] = "not in the current data"
+        elif _empty(reference[name]):
+            skipped[name] = "no values in the reference data"
+        elif _empty(current[name]):
+            skipped[name] = "no values in the current data"
+        else:
+            keep.append(str(name))
+    return keep, skipped
+
+
+def _empty(series: pd.Series) -> bool:
+    if pd.api.types.is_float_dtype(series.dtype):
+        return not bool(np.isfinite(series.to_numpy()).any())
+    return int(series.count()) == 0
+
+
+def align_labels(values: Sequence[Any], classes: Sequence[Any]) -> NDArray[Any]:
+    """Map JSON labels onto the model's classes by canonical string; unknown or missing → None."""
+    by_key = {canonical_str(c): c for c in classes}
+    return np.array([None if is_missing(v) else by_key.get(canonical_str(v)) for v in values], dtype=object)
+
+
+def probability_matrix(values: Sequence[Any], classes: Sequence[Any]) -> NDArray[np.float64]:
+    """(rows, classes) from JSON probabilities given as ``{class: p}`` or a list in class order.
+
+    A row without usable probabilities is all NaN, so callers can drop it with one mask.
+    """
+    keys = [canonical_str(c) for c in classes]
+    out = np.full((len(values), len(classes)), np.nan)
+    for i, v in enumerate(values):
+        if isinstance(v, Mapping):
+            by_key = {canonical_str(k): p for k, p in v.items()}
+            if all(k in by_key for k in keys):
+                out[i] = [float(by_key[k]) for k in keys]
+        elif isinstance(v, Sequence) and not isinstance(v, str) and len(v) == len(classes):
+            out[i] = [float(p) for p in v]
+    return out
+
+
+def prediction_frame(
+    task: str, predicted: Sequence[Any], proba: NDArray[np.float64] | None, classes: Sequence[Any] | None
+) -> tuple[pd.DataFrame, dict[str, Kind]]:
+    """The columns prediction drift is measured on, with their kinds.
+
+    Classification: the predicted class (categorical) and the probability of each class (numeric);
+    binary keeps only the positive class's probability, the other being its complement.
+    Regression: the predicted value (numeric).
+    """
+    if task == "regression":
+        values = pd.to_numeric(pd.Series(list(predicted), dtype=object), errors="coerce").astype(np.float64)
+        return pd.DataFrame({PREDICTION: values}), {PREDICTION: "numeric"}
+    frame = pd.DataFrame({PREDICTION: to_canonical_strings(pd.Series(list(predicted), dtype=object))})
+    kinds: dict[str, Kind] = {PREDICTION: "categorical"}
+    if proba is not None and classes is not None:
+        shown = list(enumerate(classes))[1:] if len(classes) == 2 else list(enumerate(classes))
+        for k, c in shown:
+            name = PROBA_PREFIX + canonical_str(c)
+            frame[name] = proba[:, k]
+            kinds[name] = "numeric"
+    return frame, kinds

@@ -1,0 +1,303 @@
+"""One monitoring run: reference + current window → drift, performance → row, HTML, retention.
+
+``run_monitoring`` is what ``evergreen monitor`` calls; ``run_scheduled_monitoring`` is what the
+scheduler calls on ``monitoring.schedule``: one report per ``monitoring.scheduled_windows`` entry
+(sliding 7 and 30 days by default), sharing one reference build.
+
+Current rows are the ``champion`` role of the prediction log (shadow rows are another model's
+outputs). Input drift uses all of them; prediction drift and performance only the rows served by
+the version being compared, since a window can straddle a promotion. A ``batch:ID`` window takes
+an ingested batch's snapshot instead and scores it with the champion.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evergreen.config import Settings
+from evergreen.data.pii import scrub_text
+from evergreen.errors import BadInputError, EvergreenError
+from evergreen.logs import get_logger
+from evergreen.monitoring.columns import (
+    align_labels,
+    coerce_features,
+    prediction_frame,
+    probability_matrix,
+    usable_columns,
+)
+from evergreen.monitoring.drift import DriftReport, data_drift
+from evergreen.monitoring.estimation import estimate_performance
+from evergreen.monitoring.html import column_plots, render_html
+from evergreen.monitoring.performance import check_performance, realised_metrics
+from evergreen.monitoring.reference import Reference, build_reference
+from evergreen.monitoring.report import MonitoringReport, prune_html, save_report, set_html_path
+from evergreen.monitoring.windows import WindowSpec, load_batch, load_predictions, parse_window, records_frame
+from evergreen.project import Project
+from evergreen.store.engine import as_utc, utcnow
+
+log = get_logger(__name__)
+NO_DATA = "no_data"
+
+
+@dataclass
+class Current:
+    features: pd.DataFrame  # coerced contract features of every current row
+    predicted: np.ndarray | None = None  # outputs of the reference model version; None: unknown
+    proba: np.ndarray | None = None
+    labels: np.ndarray | None = None  # None where no ground truth arrived yet
+    notes: list[str] = field(default_factory=list)
+
+
+def _targets(task: str, values: list[Any], classes: list[Any] | None) -> np.ndarray:
+    """Labels or predictions as the model's classes (classification) or floats; None if unknown."""
+    if task != "regression":
+        return align_labels(values, classes or [])
+    out = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(np.float64).to_numpy()
+    return np.array([None if np.isnan(v) else float(v) for v in out], dtype=object)
+
+
+def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> Current:
+    records = records_frame(rows["record"].tolist())
+    for name in settings.data.pii.scrub_text:
+        # The reference went through ingestion's scrubbing; the log may hold raw text. Scrubbing is
+        # idempotent, so text already scrubbed by the serving side is left as it is.
+        if name in records.columns:
+            records[name] = [scrub_text(v) if isinstance(v, str) else v for v in records[name].tolist()]
+    cur = Current(coerce_features(records, ref.kinds))
+    task = settings.task
+    served = rows[rows["model_version"].astype(str) == ref.model_version]
+    if len(served) < len(rows):
+        others = sorted(set(rows["model_version"].astype(str)) - {ref.model_version})
+        cur.notes.append(
+            f"{len(rows) - len(served)} rows served by other versions ({', '.join(others)}) "
+            "count for input drift only"
+        )
+    if served.empty:
+        return cur
+    classes = ref.classes or (list(ref.contract.target_classes or []) if task != "regression" else None)
+    cur.predicted = _targets(task, served["prediction"].tolist(), classes)
+    if ref.classes is not None:
+        cur.proba = probability_matrix(served["probabilities"].tolist(), ref.classes)
+    cur.labels = _targets(task, served["label"].tolist(), classes)
+    return cur
+
+
+def current_from_batch(ref: Reference, settings: Settings, batch: pd.DataFrame) -> Current:
+    missing = [c for c in ref.contract.feature_names if c not in batch.columns]
+    if missing:
+        raise BadInputError(f"the batch lacks the champion's feature columns {missing}")
+    cur = Current(coerce_features(batch, ref.kinds))
+    pred, cur.proba = ref.score(batch)
+    cur.predicted = _targets(settings.task, pred.tolist(), ref.classes)
+    target = settings.data.target
+    cur.labels = _targets(
+        settings.task, batch[target].tolist() if target in batch.columns else [None] * len(batch), ref.classes
+    )
+    return cur
+
+
+def drift_share(settings: Settings) -> float:
+    m = settings.monitoring
+    return m.drift_share if m.drift_share is not None else settings.triggers.drift.share
+
+
+def watched_metric(settings: Settings) -> str:
+    return settings.monitoring.metric or settings.triggers.performance.metric or settings.promotion_metric
+
+
+@dataclass(frozen=True)
+class Analysis:
+    data_drift: DriftReport
+    prediction_drift: DriftReport | None
+    current_predictions: pd.DataFrame | None
+    skipped: dict[str, str]
+    realised: dict[str, float]
+    estimated: dict[str, float]
+    labelled_rows: int
+    scored_rows: int
+
+
+def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
+    """Every statistic of a report, from in-memory frames (no I/O)."""
+    m, share = settings.monitoring, drift_share(settings)
+    columns, skipped = usable_columns(ref.features, cur.features)
+    data = data_drift(
+        ref.features[columns],
+        cur.features[columns],
+        kinds={c: ref.kinds[c] for c in columns},
+        methods={k: v for k, v in m.methods.items() if k in columns},
+        thresholds={k: v for k, v in m.thresholds.items() if k in columns},
+        drift_share=share,
+    )
+    pred_drift, pred_frame, realised, estimated, labelled, scored = None, None, {}, {}, 0, 0
+    if cur.predicted is not None:
+        known = np.array([v is not None for v in cur.predicted.tolist()], dtype=bool)
+        scored = int(known.sum())
+        proba = None if cur.proba is None else cur.proba[known]
+        pred_frame, kinds = prediction_frame(settings.task, cur.predicted[known].tolist(), proba, ref.classes)
+        pcols, pskipped = usable_columns(ref.predictions, pred_frame)
+        skipped.update({f"{k} (prediction)": v for k, v in pskipped.items()})
+        if pcols:
+            pred_drift = data_drift(
+                ref.predictions[pcols],
+                pred_frame[pcols],
+                kinds={c: kinds[c] for c in pcols},
+                drift_share=share,
+            )
+        if cur.labels is not None:
+            has_label = known & np.array([v is not None for v in cur.labels.tolist()], dtype=bool)
+            labelled = int(has_label.sum())
+            realised = realised_metrics(
+                settings.task,
+                cur.labels[has_label],
+                cur.predicted[has_label],
+                None if cur.proba is None else cur.proba[has_label],
+                ref.classes,
+            )
+        if ref.calibrator is not None and cur.proba is not None and ref.classes is not None:
+            ok = known & np.isfinite(cur.proba).all(axis=1)
+            if ok.any():
+                codes = {c: i for i, c in enumerate(ref.classes)}
+                pred_codes = np.array([codes[v] for v in cur.predicted[ok].tolist()], dtype=np.intp)
+                estimated = estimate_performance(ref.calibrator, cur.proba[ok], pred_codes, ref.classes)
+    return Analysis(data, pred_drift, pred_frame, skipped, realised, estimated, labelled, scored)
+
+
+def _load_current(
+    project: Project, ref: Reference, spec: WindowSpec, now: datetime
+) -> tuple[Current, datetime | None, datetime | None]:
+    s = project.settings
+    if spec.batch_id is not None:
+        batch = load_batch(project.store, spec.batch_id)
+        cur = current_from_batch(ref, s, batch.frame)
+        if spec.batch_id in ref.batch_ids:
+            cur.notes.append(
+                f"batch {spec.batch_id} is part of the champion's dataset: its predictions are "
+                "in-sample, so prediction drift and performance look better or worse than live"
+            )
+        return cur, None, None
+    start, end = spec.bounds(now)
+    rows = load_predictions(project.store, start, end)
+    if rows.empty:
+        raise BadInputError(
+            f"no champion predictions in the {spec.text} window ({start:%Y-%m-%d %H:%M} to "
+            f"{end:%Y-%m-%d %H:%M} UTC): nothing to monitor yet",
+            code=NO_DATA,
+        )
+    return current_from_log(ref, s, rows), start, end
+
+
+def run_monitoring(
+    project: Project,
+    window: str | None = None,
+    now: datetime | None = None,
+    reference: Reference | None = None,
+) -> MonitoringReport:
+    """Compare one window with the champion's reference, store the report row and its HTML file."""
+    s = project.settings
+    spec = parse_window(window or s.monitoring.window)
+    now = as_utc(now) or utcnow()
+    ref = reference or build_reference(project)
+    cur, start, end = _load_current(project, ref, spec, now)
+    a = analyse(ref, cur, s)
+    metric = watched_metric(s)
+    check = check_performance(
+        metric,
+        ref.baseline.get(metric),
+        a.realised,
+        a.estimated,
+        a.labelled_rows,
+        a.scored_rows,
+        s.monitoring.min_labels,
+        s.monitoring.performance_drop,
+        ref.baseline_source,
+    )
+    report = MonitoringReport(
+        project=s.project,
+        window=spec.text,
+        report_date=now,
+        window_start=start,
+        window_end=end,
+        model_version=ref.model_version,
+        dataset_version=ref.dataset_version,
+        reference_rows=len(ref.features),
+        current_rows=len(cur.features),
+        data_drift=a.data_drift,
+        prediction_drift=a.prediction_drift,
+        performance=check,
+        baseline_metrics=ref.baseline,
+        realised_metrics=a.realised,
+        estimated_metrics=a.estimated,
+        skipped_columns=a.skipped,
+        notes=[*ref.notes, *cur.notes],
+    )
+    save_report(project.store, report)
+    _write_html(project, report, ref, cur, a)
+    log.info(
+        "monitoring_report",
+        window=spec.text,
+        id=report.id,
+        drift_detected=report.drift_detected,
+        data_drift_score=report.data_drift_score,
+        html=report.html_path,
+    )
+    return report
+
+
+def _write_html(
+    project: Project, report: MonitoringReport, ref: Reference, cur: Current, a: Analysis
+) -> None:
+    s = project.settings
+    plots = column_plots(ref.features, cur.features, ref.kinds, [c.column for c in a.data_drift.columns])
+    pred_plots = {}
+    if a.prediction_drift is not None and a.current_predictions is not None:
+        pred_plots = column_plots(
+            ref.predictions,
+            a.current_predictions,
+            ref.prediction_kinds,
+            [c.column for c in a.prediction_drift.columns],
+        )
+    directory = s.storage.reports_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    name = (
+        f"{s.project}-{report.report_date:%Y%m%dT%H%M%SZ}-{report.window.replace(':', '')}-{report.id}.html"
+    )
+    path = directory / name
+    tmp = directory / f".{name}.tmp"
+    tmp.write_text(render_html(report, plots, pred_plots), encoding="utf-8")
+    os.replace(tmp, path)  # a reader never sees half a file
+    assert report.id is not None  # saved above
+    set_html_path(project.store, report.id, path)
+    report.html_path = str(path)
+    prune_html(project.store, s.monitoring.keep_reports)
+
+
+def run_scheduled_monitoring(project: Project, now: datetime | None = None) -> list[MonitoringReport]:
+    """One report per ``monitoring.scheduled_windows`` window ending at ``now``.
+
+    A window without predictions, or a project without a champion yet, is skipped with a log line:
+    on a schedule that is a normal state, not a failure.
+    """
+    now = as_utc(now) or utcnow()
+    try:
+        ref = build_reference(project)
+    except EvergreenError as exc:
+        if exc.code == "not_found":
+            log.info("monitoring_skipped", reason=exc.message)
+            return []
+        raise
+    reports = []
+    for window in project.settings.monitoring.scheduled_windows:
+        try:
+            reports.append(run_monitoring(project, window, now=now, reference=ref))
+        except BadInputError as exc:
+            if exc.code != NO_DATA:
+                raise
+            log.info("monitoring_skipped", window=window, reason=exc.message)
+    return reports
