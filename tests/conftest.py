@@ -62,7 +62,9 @@ def store(database_url: str) -> Any:
     s.engine.dispose()
 
 
-def make_project_settings(root: Path, *, database_url: str | None = None, **sections: Any) -> Any:
+def make_project_settings(
+    root: Path, *, database_url: str | None = None, task: str | None = None, **sections: Any
+) -> Any:
     """Settings of the churn example project in ``root`` (fast candidates), with section overrides."""
     import yaml
 
@@ -73,6 +75,8 @@ def make_project_settings(root: Path, *, database_url: str | None = None, **sect
     raw["training"]["candidates"] = ["logistic_regression", "hist_gradient_boosting"]
     if database_url:
         raw["storage"] = {"database_url": database_url}
+    if task:
+        raw["task"] = task
     for key, value in sections.items():
         raw.setdefault(key, {}).update(value)
     return settings_from_dict(raw, root, env=dict(os.environ))

@@ -60,3 +60,40 @@ def test_stale_champion_is_replaced_and_worse_candidate_rejected(tmp_path: Path)
         if o.status == "promoted" and o.champion_metrics:
             assert o.candidate_metrics["f1_macro"] > o.champion_metrics["f1_macro"]
             assert o.decision is not None and o.decision["ci_low"] > 0
+
+
+def _task_project(tmp_path: Path, task: str, target: str, drop: list[str]):  # noqa: ANN202 - a Project
+    settings = make_project_settings(
+        tmp_path / task,
+        task=task,
+        data={"target": target},
+        training={"selection_metric": None},
+        promotion={"metric": None, "min_metrics": {}},
+    )
+    settings.data.landing.mkdir(parents=True)
+    for i in range(2):
+        frame = churn.make_batch(i, 900, drifted=False).drop(columns=drop)
+        frame.to_csv(settings.data.landing / f"w{i}.csv", index=False)
+    return open_project(settings)
+
+
+def test_regression_project_decides_on_rmse(tmp_path: Path):
+    project = _task_project(tmp_path, "regression", "monthly_fee", ["churned"])
+    first = RetrainRunner(project).run(RetrainRequest())
+    assert first.status == "promoted" and first.decision is not None
+    assert first.decision["metric"] == "rmse" and {"rmse", "mae", "r2"} <= set(first.candidate_metrics)
+    again = RetrainRunner(project).run(RetrainRequest(force=True))
+    assert again.status == "rejected"  # identical data and seed: no improvement on rmse
+    assert again.candidate_metrics["rmse"] == first.candidate_metrics["rmse"]
+    assert again.champion_metrics["rmse"] == first.candidate_metrics["rmse"]
+
+
+def test_multiclass_project(tmp_path: Path):
+    project = _task_project(tmp_path, "multiclass", "plan", ["churned"])
+    out = RetrainRunner(project).run(RetrainRequest())
+    assert out.status == "promoted"
+    assert {"f1_class_basic", "f1_class_premium", "f1_class_standard", "roc_auc"} <= set(
+        out.candidate_metrics
+    )
+    model = project.registry.load_model(out.candidate_version)
+    assert set(model.classes_) == {"basic", "premium", "standard"}
