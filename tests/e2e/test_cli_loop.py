@@ -13,7 +13,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from evergreen.examples import churn
 from tests.e2e.conftest import Runner, cli_env, set_config

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from evergreen.examples import churn
 from evergreen.pipeline import RetrainRequest, RetrainRunner
-from evergreen.project import open_project
+from evergreen.project import Project, open_project
 from evergreen.store.audit import list_actions
 from evergreen.store.runs import get_run
 from tests.conftest import make_project_settings
@@ -62,7 +62,7 @@ def test_stale_champion_is_replaced_and_worse_candidate_rejected(tmp_path: Path)
             assert o.decision is not None and o.decision["ci_low"] > 0
 
 
-def _task_project(tmp_path: Path, task: str, target: str, drop: list[str]):  # noqa: ANN202 - a Project
+def _task_project(tmp_path: Path, task: str, target: str, drop: list[str]) -> Project:
     settings = make_project_settings(
         tmp_path / task,
         task=task,
