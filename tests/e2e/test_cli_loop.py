@@ -19,7 +19,7 @@ from evergreen.examples import churn
 from tests.e2e.conftest import Runner, cli_env, set_config
 
 
-def _db(project_dir: Path):
+def _db(project_dir: Path) -> Engine:
     return create_engine(f"sqlite:///{project_dir}/.evergreen/evergreen.db")
 
 
