@@ -61,20 +61,40 @@ def log_predictions(
     pred_rows, fb_rows = [], []
     for i, (_, row) in enumerate(frame.iterrows()):
         record = _jsonable({c: row[c] for c in frame.columns if c != target})
-        pred_rows.append({
-            "id": ids[i], "project": project.store.project, "created_at": times[i], "model_version": version,
-            "role": role, "record": record, "prediction": to_json_value(pred[i]),
-            "probabilities": {str(c): float(p) for c, p in zip(classes, proba[i], strict=True)},
-            "latency_ms": 1.0,
-        })
+        pred_rows.append(
+            {
+                "id": ids[i],
+                "project": project.store.project,
+                "created_at": times[i],
+                "model_version": version,
+                "role": role,
+                "record": record,
+                "prediction": to_json_value(pred[i]),
+                "probabilities": {str(c): float(p) for c, p in zip(classes, proba[i], strict=True)},
+                "latency_ms": 1.0,
+            }
+        )
         if has_label[i]:
-            fb_rows.append({"project": project.store.project, "prediction_id": ids[i],
-                            "label": to_json_value(row[target]), "received_at": times[i] + timedelta(hours=1)})
+            fb_rows.append(
+                {
+                    "project": project.store.project,
+                    "prediction_id": ids[i],
+                    "label": to_json_value(row[target]),
+                    "received_at": times[i] + timedelta(hours=1),
+                }
+            )
     with project.store.begin() as conn:
         conn.execute(insert(predictions), pred_rows)
         if fb_rows:
             conn.execute(insert(feedback), fb_rows)
-    return pd.DataFrame({
-        "id": ids, "created_at": times, "prediction": pred, "proba": proba[:, -1],
-        "label": [row if lab else None for row, lab in zip(frame[target].tolist(), has_label, strict=True)],
-    })
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "created_at": times,
+            "prediction": pred,
+            "proba": proba[:, -1],
+            "label": [
+                row if lab else None for row, lab in zip(frame[target].tolist(), has_label, strict=True)
+            ],
+        }
+    )

@@ -1,0 +1,87 @@
+"""CBPE: isotonic calibration, the expected confusion matrix and the metrics read off it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+from evergreen.evaluation.metrics import compute_metrics
+from evergreen.monitoring.estimation import (
+    confusion_metrics,
+    estimate_performance,
+    expected_confusion,
+    fit_calibrator,
+)
+
+
+def test_expected_confusion_by_hand() -> None:
+    calibrated = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
+    cm = expected_confusion(calibrated, np.array([0, 1, 0]))
+    # rows: true class, columns: predicted; column 0 sums rows 0 and 2, column 1 is row 1.
+    assert cm.ravel().tolist() == pytest.approx([1.5, 0.3, 0.5, 0.7], abs=1e-15)
+    m = confusion_metrics(cm, ["no", "yes"])
+    assert m["accuracy"] == pytest.approx(2.2 / 3, abs=1e-15)
+    assert m["precision_class_no"] == pytest.approx(0.75, abs=1e-15)
+    assert m["recall_class_no"] == pytest.approx(1.5 / 1.8, abs=1e-15)
+    assert m["precision_class_yes"] == pytest.approx(0.7, abs=1e-15)
+    assert m["recall_class_yes"] == pytest.approx(0.7 / 1.2, abs=1e-15)
+    f1_no = 2 * 0.75 * (1.5 / 1.8) / (0.75 + 1.5 / 1.8)
+    f1_yes = 2 * 0.7 * (0.7 / 1.2) / (0.7 + 0.7 / 1.2)
+    assert m["f1_macro"] == pytest.approx((f1_no + f1_yes) / 2, abs=1e-15)
+    assert m["f1_weighted"] == pytest.approx((1.8 * f1_no + 1.2 * f1_yes) / 3, abs=1e-15)
+
+
+def test_confusion_metrics_of_a_hard_matrix_equal_compute_metrics() -> None:
+    rng = np.random.default_rng(3)
+    classes = ["a", "b", "c"]
+    y = rng.choice(classes, 500, p=[0.5, 0.3, 0.2])
+    pred = np.where(rng.random(500) < 0.7, y, rng.choice(classes, 500))
+    codes = {c: i for i, c in enumerate(classes)}
+    onehot_true = np.eye(3)[[codes[v] for v in y]]
+    cm = expected_confusion(onehot_true, np.array([codes[v] for v in pred]))
+    got = confusion_metrics(cm, classes)
+    want = compute_metrics("multiclass", y, pred)
+    for name in ("accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_weighted", "f1_class_b"):
+        assert got[name] == pytest.approx(want[name], abs=1e-12), name
+    assert got["accuracy"] == accuracy_score(y, pred)
+    assert got["precision_macro"] == pytest.approx(precision_score(y, pred, average="macro"), abs=1e-12)
+    assert got["recall_macro"] == pytest.approx(recall_score(y, pred, average="macro"), abs=1e-12)
+    assert got["f1_class_c"] == pytest.approx(f1_score(y, pred, labels=["c"], average=None)[0], abs=1e-12)
+
+
+def test_isotonic_calibration_by_hand() -> None:
+    proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.4, 0.6], [0.1, 0.9]])
+    cal = fit_calibrator(proba, np.array([0, 1, 0, 1]))
+    # Pool-adjacent-violators on y = [0, 1, 0, 1] sorted by p: [0, 0.5, 0.5, 1].
+    out = cal.apply(np.array([[0.9, 0.1], [0.5, 0.5], [0.0, 1.0], [0.95, 0.05]]))
+    assert out[:, 1].tolist() == pytest.approx([0.0, 0.5, 1.0, 0.0], abs=1e-15)
+    assert out.sum(axis=1).tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_multiclass_calibration_rows_sum_to_one() -> None:
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet([1, 1, 1], 300)
+    y = np.array([rng.choice(3, p=p) for p in proba])
+    cal = fit_calibrator(proba, y)
+    out = cal.apply(rng.dirichlet([2, 1, 1], 50))
+    assert np.allclose(out.sum(axis=1), 1.0, atol=1e-12)
+    assert ((out >= 0) & (out <= 1)).all()
+
+
+def test_estimate_matches_realised_when_the_model_is_calibrated() -> None:
+    # Labels drawn from the calibrated probabilities themselves: realised accuracy is a Bernoulli
+    # sum around the estimate, with the standard deviation the estimate reports.
+    rng = np.random.default_rng(11)
+    ref_p = rng.beta(2, 2, 4000)
+    ref_y = (rng.random(4000) < ref_p).astype(int)
+    cal = fit_calibrator(np.column_stack([1 - ref_p, ref_p]), ref_y)
+    cur_p = rng.beta(5, 1, 2000)  # shifted toward confident positives
+    cur_y = (rng.random(2000) < cur_p).astype(int)
+    pred = (cur_p >= 0.5).astype(np.intp)
+    est = estimate_performance(cal, np.column_stack([1 - cur_p, cur_p]), pred, [0, 1])
+    realised = accuracy_score(cur_y, pred)
+    assert est["accuracy"] == pytest.approx(0.848834478073026, abs=1e-12)  # seeded
+    assert est["accuracy_std"] == pytest.approx(0.007389970712599434, abs=1e-12)
+    assert realised == 0.839
+    assert abs(est["accuracy"] - realised) <= 3 * est["accuracy_std"]

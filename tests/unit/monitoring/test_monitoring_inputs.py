@@ -1,0 +1,107 @@
+"""Window parsing and the coercion of logged rows into comparable frames."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evergreen.errors import BadInputError
+from evergreen.monitoring.columns import (
+    align_labels,
+    coerce_features,
+    prediction_frame,
+    probability_matrix,
+    usable_columns,
+)
+from evergreen.monitoring.windows import parse_window, records_frame
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical", "seconds", "batch"),
+    [
+        ("7d", "7d", 7 * 86400, None),
+        ("24h", "24h", 86400, None),
+        (" 90m ", "90m", 5400, None),
+        ("2w", "2w", 14 * 86400, None),
+        ("12", "batch:12", None, 12),
+        ("batch:3", "batch:3", None, 3),
+    ],
+)
+def test_parse_window(text: str, canonical: str, seconds: int | None, batch: int | None) -> None:
+    spec = parse_window(text)
+    assert spec.text == canonical
+    assert spec.batch_id == batch
+    assert (spec.duration.total_seconds() if spec.duration else None) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "7x", "0d", "-1d", "batch:", "week"])
+def test_parse_window_rejects(text: str) -> None:
+    with pytest.raises(BadInputError, match="--window"):
+        parse_window(text)
+
+
+def test_window_bounds_end_at_now() -> None:
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    assert parse_window("24h").bounds(now) == (now - timedelta(days=1), now)
+    with pytest.raises(ValueError):
+        parse_window("batch:1").bounds(now)
+
+
+def test_coerce_features_makes_json_and_parquet_agree() -> None:
+    kinds = {"n": "numeric", "c": "categorical", "t": "text"}
+    parquet = pd.DataFrame({"n": [1, 2], "c": [7, 8], "t": ["a b", None], "extra": [0, 0]})
+    logged = records_frame([{"n": "1", "c": 7.0, "t": "a b"}, {"n": 2.0, "c": "8"}, "not a record"])
+    left, right = coerce_features(parquet, kinds), coerce_features(logged, kinds)  # type: ignore[arg-type]
+    assert list(left.columns) == ["n", "c", "t"]
+    assert left["n"].dtype == np.float64 and right["n"].tolist()[:2] == [1.0, 2.0]
+    assert left["c"].tolist() == ["7", "8"] and right["c"].tolist() == ["7", "8", None]
+    assert right["t"].tolist() == ["a b", None, None]
+
+
+def test_usable_columns_explains_skips() -> None:
+    ref = pd.DataFrame({"a": [1.0, 2.0], "b": [np.nan, np.inf], "c": ["x", "y"], "d": [1.0, 1.0]})
+    cur = pd.DataFrame({"a": [1.0, 2.0], "b": [1.0, 2.0], "c": [None, None]})
+    keep, skipped = usable_columns(ref, cur)
+    assert keep == ["a"]
+    assert skipped == {
+        "b": "no values in the reference data",
+        "c": "no values in the current data",
+        "d": "not in the current data",
+    }
+
+
+def test_align_labels_by_canonical_string() -> None:
+    assert align_labels([1, "1", 1.0, 0, None, 2, float("nan")], [0, 1]).tolist() == [
+        1,
+        1,
+        1,
+        0,
+        None,
+        None,
+        None,
+    ]
+    assert align_labels(["yes", "no", "maybe"], ["no", "yes"]).tolist() == ["yes", "no", None]
+
+
+def test_probability_matrix_accepts_dicts_and_lists() -> None:
+    got = probability_matrix([{"no": 0.2, "yes": 0.8}, [0.6, 0.4], None, {"no": 1.0}, [0.5]], ["no", "yes"])
+    assert got[:2].tolist() == [[0.2, 0.8], [0.6, 0.4]]
+    assert np.isnan(got[2:]).all()
+
+
+def test_prediction_frame_per_task() -> None:
+    proba = np.array([[0.2, 0.8], [0.7, 0.3]])
+    frame, kinds = prediction_frame("binary", ["yes", "no"], proba, ["no", "yes"])
+    assert kinds == {"prediction": "categorical", "proba_yes": "numeric"}  # the complement adds nothing
+    assert frame["proba_yes"].tolist() == [0.8, 0.3]
+    p3 = np.array([[0.2, 0.5, 0.3]])
+    frame, kinds = prediction_frame("multiclass", [1], p3, [0, 1, 2])
+    assert list(kinds) == ["prediction", "proba_0", "proba_1", "proba_2"] and frame[
+        "prediction"
+    ].tolist() == ["1"]
+    frame, kinds = prediction_frame("regression", [1.5, None], None, None)
+    assert kinds == {"prediction": "numeric"}
+    assert frame["prediction"].tolist()[0] == 1.5 and np.isnan(frame["prediction"].tolist()[1])
