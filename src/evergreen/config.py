@@ -111,6 +111,15 @@ class TriggersConfig(_Frozen):
     drift: DriftTrigger = DriftTrigger()
     performance: PerformanceTrigger = PerformanceTrigger()
     cooldown_minutes: float = 60
+    # Scheduler loop: how often it looks at the landing dir and the triggers without a file event,
+    # whether it listens for file events at all, and how long a new file must stay unchanged.
+    scan_interval_seconds: float = Field(10.0, gt=0)
+    watch_landing: bool = True
+    settle_seconds: float = Field(0.2, ge=0)
+    # Transient failures (database or MLflow unreachable): retries with exponential backoff.
+    max_retries: int = Field(3, ge=0)
+    backoff_seconds: float = Field(30.0, ge=0)
+    backoff_max_seconds: float = Field(600.0, ge=0)
 
 
 class MonitoringConfig(_Frozen):

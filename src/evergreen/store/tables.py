@@ -195,3 +195,20 @@ locks = Table(
     Column("acquired_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+retrain_requests = Table(
+    "retrain_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project", String(100), nullable=False),
+    Column("reason", Text),
+    Column("actor", String(100)),
+    Column("force", Boolean, nullable=False, default=False),
+    Column("status", String(20), nullable=False),  # queued | running | done | failed
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("run_id", String(32)),
+    Column("result", Text),
+    Index("ix_retrain_requests_project_status", "project", "status"),
+)

@@ -1,0 +1,300 @@
+"""The embedded scheduler: watch the landing dir, run monitoring, evaluate triggers, start retrains.
+
+One loop does everything in order (ingest → monitoring → triggers → retrain), so a retrain never
+races the scheduler's own ingest, and firings that arrive while a retrain runs are simply seen by the
+next evaluation: however many there were, they make at most one follow-up run. The retrain lock in
+the metadata DB keeps other processes (the CLI, a second host) out; a ``scheduler:<project>`` lease
+keeps a second scheduler out and tells :func:`~evergreen.triggers.requests.submit_retrain` that
+queued requests will be picked up.
+
+Use it from the CLI (:meth:`Scheduler.run_forever`, SIGTERM-aware) or embedded in an app
+(:meth:`start` / :meth:`stop`, e.g. from a FastAPI lifespan).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from croniter import croniter
+
+from evergreen.data.ingest import IngestResult, ingest_file, landing_files
+from evergreen.errors import EvergreenError
+from evergreen.logs import get_logger
+from evergreen.pipeline import lock_name
+from evergreen.project import Project
+from evergreen.store.engine import utcnow
+from evergreen.store.locks import LeaseLock, holder_is_dead
+from evergreen.store.runs import finish_run, get_run, mark_abandoned
+from evergreen.triggers.evaluate import Evaluation, evaluate
+from evergreen.triggers.execute import Attempt, RetrainExecutor
+from evergreen.triggers.requests import requeue_orphans, scheduler_lock_name
+from evergreen.triggers.state import gather_state
+
+log = get_logger("evergreen.scheduler")
+Clock = Callable[[], datetime]
+
+
+class SchedulerStopped(BaseException):
+    """Raised in the loop's thread by SIGTERM while a retrain runs: the run is abandoned cleanly."""
+
+
+def next_tick(schedule: str | None, after: datetime) -> datetime | None:
+    return None if not schedule else croniter(schedule, after).get_next(datetime)
+
+
+def settled(paths: list[Path], settle_seconds: float, now_ts: float) -> tuple[list[Path], float | None]:
+    """Files not modified for ``settle_seconds`` (a writer is done), and when to look at the rest."""
+    ready, wait = [], None
+    for p in paths:
+        try:
+            age = now_ts - p.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if age >= settle_seconds:
+            ready.append(p)
+        else:
+            wait = max(wait or 0.0, settle_seconds - age)
+    return ready, wait
+
+
+@dataclass
+class TickReport:
+    """What one pass of the loop did (tests and the benchmark read it)."""
+
+    ingested: list[IngestResult] = field(default_factory=list)
+    monitoring: str | None = None
+    evaluation: Evaluation | None = None
+    attempt: Attempt | None = None
+
+
+class Scheduler:
+    def __init__(self, project: Project, *, clock: Clock = utcnow) -> None:
+        self.project = project
+        self.settings = project.settings
+        self.cfg = project.settings.triggers
+        self.clock = clock
+        self.executor = RetrainExecutor(project, self.cfg)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lease: LeaseLock | None = None
+        self._busy = False
+        self.started_at: datetime | None = None
+        self.last_monitoring: datetime | None = None
+        self.retry_at: datetime | None = None
+        self.next_look: float = 0.0  # monotonic time a young landing file is due
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def open(self) -> None:
+        """Take the scheduler lease and clean up after a scheduler that died (idempotent)."""
+        if self._lease is not None:
+            return
+        store = self.project.store
+        self._lease = LeaseLock(store, scheduler_lock_name(self.settings.project)).acquire()
+        self.started_at = self.last_monitoring = self.clock()
+        retrain = LeaseLock(store, lock_name(self.settings.project)).current()
+        if retrain is None or holder_is_dead(retrain):
+            abandoned = mark_abandoned(store, lock_free=retrain is None or retrain.expired)
+            if abandoned:
+                log.warning("runs_abandoned", runs=abandoned)
+        requeued = requeue_orphans(store)
+        log.info("scheduler_started", project=self.settings.project, pid=os.getpid(), requeued=requeued)
+
+    def close(self) -> None:
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+        log.info("scheduler_stopped", project=self.settings.project)
+
+    def start(self) -> Scheduler:
+        """Run in background threads (for an app's lifespan); :meth:`stop` ends them."""
+        self.open()
+        self._stop.clear()
+        self._start_watcher()
+        loop = threading.Thread(target=self._loop, name="evergreen-scheduler", daemon=True)
+        loop.start()
+        self._threads.append(loop)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop; a retrain in progress finishes first (up to ``timeout``)."""
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+        self.close()
+
+    def run_forever(self) -> None:
+        """Run in this (main) thread until SIGTERM/SIGINT; a running retrain is abandoned cleanly."""
+        previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("scheduler_signal", signal=signal.Signals(signum).name, busy=self._busy)
+            self._stop.set()
+            self._wake.set()
+            if self._busy:
+                raise SchedulerStopped(signal.Signals(signum).name)
+
+        for s in previous:
+            signal.signal(s, on_signal)
+        self.open()
+        try:
+            self._start_watcher()
+            self._loop()
+        finally:
+            self._stop.set()
+            for s, h in previous.items():
+                signal.signal(s, h)
+            self.close()
+
+    # ---- loop ----------------------------------------------------------------------------------
+    def _start_watcher(self) -> None:
+        if not self.cfg.watch_landing:
+            return
+        t = threading.Thread(target=self._watch, name="evergreen-landing-watch", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _watch(self) -> None:
+        """Filesystem events wake the loop at once; without them the scan interval still finds files."""
+        try:
+            from watchfiles import watch
+        except ImportError:
+            log.info("landing_watch_unavailable", fallback_seconds=self.cfg.scan_interval_seconds)
+            return
+        landing = self.settings.data.landing
+        landing.mkdir(parents=True, exist_ok=True)
+        try:
+            for _changes in watch(
+                landing,
+                stop_event=self._stop,
+                debounce=20,
+                step=10,
+                recursive=False,
+                raise_interrupt=False,
+                rust_timeout=1000,
+            ):
+                self._wake.set()
+        except Exception as exc:  # e.g. inotify limits: polling by scan interval still works
+            log.warning(
+                "landing_watch_failed", error=str(exc), fallback_seconds=self.cfg.scan_interval_seconds
+            )
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except SchedulerStopped:
+                raise
+            except Exception as exc:  # one bad pass (DB down) must not end the loop: log and wait
+                log.error("scheduler_tick_failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            self._wake.wait(self._sleep_seconds())
+            self._wake.clear()
+
+    def _sleep_seconds(self) -> float:
+        now = self.clock()
+        due = [now + timedelta(seconds=self.cfg.scan_interval_seconds)]
+        for when in (
+            next_tick(self.cfg.schedule, now),
+            next_tick(self.settings.monitoring.schedule, now),
+            self.retry_at,
+        ):
+            if when is not None:
+                due.append(when)
+        wait = max(0.0, (min(due) - now).total_seconds())
+        if self.next_look:
+            wait = min(wait, max(0.0, self.next_look - time.monotonic()))
+        return wait
+
+    def tick(self) -> TickReport:
+        """One pass: ingest settled landing files, monitoring if due, then triggers (and a retrain)."""
+        report = TickReport(ingested=self.ingest_new())
+        now = self.clock()
+        report.monitoring = self.monitor_if_due(now)
+        if self.retry_at is not None and now < self.retry_at:
+            return report
+        self.retry_at = None
+        state = gather_state(self.project, self.started_at or now, frozenset(self.executor.exhausted))
+        ev = report.evaluation = evaluate(state, self.cfg, now)
+        if ev.suppressed:
+            log.info("triggers_cooling_down", until=ev.cooldown_until, kinds=[f.kind for f in ev.suppressed])
+        if ev.firings:
+            report.attempt = self._retrain(ev, now)
+        return report
+
+    def ingest_new(self) -> list[IngestResult]:
+        files = landing_files(self.settings)
+        if not files:
+            self.next_look = 0.0
+            return []
+        ready, wait = settled(files, self.cfg.settle_seconds, time.time())
+        self.next_look = time.monotonic() + wait if wait is not None else 0.0
+        results = [ingest_file(self.settings, self.project.store, p, os.environ, move=True) for p in ready]
+        for r in results:
+            log.info("ingested", file=Path(r.source).name, status=r.status, rows=r.rows, reason=r.reason)
+        return results
+
+    def monitor_if_due(self, now: datetime) -> str | None:
+        schedule = self.settings.monitoring.schedule
+        since = self.last_monitoring or now
+        if not schedule or croniter(schedule, now).get_prev(datetime) <= since:
+            return None
+        self.last_monitoring = now
+        job = getattr(importlib.import_module("evergreen.monitoring"), "run_scheduled_monitoring", None)
+        if job is None:
+            log.warning(
+                "monitoring_job_unavailable",
+                detail="evergreen.monitoring.run_scheduled_monitoring is not installed; skipped",
+            )
+            return "unavailable"
+        try:
+            job(self.project, now)
+            return "ran"
+        except Exception as exc:  # monitoring failing must not stop retrains on other triggers
+            log.error("monitoring_failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            return "failed"
+
+    def _retrain(self, ev: Evaluation, now: datetime) -> Attempt:
+        self._busy = True
+        try:
+            attempt = self.executor.run(ev.firings, now)
+        except SchedulerStopped:
+            self._abandon(self.executor.current_run)
+            raise
+        finally:
+            self._busy = False
+        self.retry_at = attempt.retry_at
+        return attempt
+
+    def _abandon(self, run_id: str | None) -> None:
+        """SIGTERM mid-run: the runner recorded "failed: interrupted"; it is really an abandoned run."""
+        if run_id is None:
+            return
+        try:
+            if get_run(self.project.store, run_id)["status"] in ("failed", "running"):
+                finish_run(self.project.store, run_id, "abandoned", error="scheduler stopped (SIGTERM)")
+        except EvergreenError as exc:
+            log.error("abandon_not_recorded", run_id=run_id, error=exc.message)
+
+
+def describe(tick: TickReport) -> dict[str, Any]:
+    ev = tick.evaluation
+    return {
+        "ingested": [r.source for r in tick.ingested],
+        "monitoring": tick.monitoring,
+        "fired": [f.kind for f in ev.firings] if ev else [],
+        "suppressed": [f.kind for f in ev.suppressed] if ev else [],
+        "attempt": tick.attempt.status if tick.attempt else None,
+        "run_id": tick.attempt.run_id if tick.attempt else None,
+    }
