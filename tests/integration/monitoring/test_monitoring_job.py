@@ -1,0 +1,176 @@
+"""run_monitoring on real prediction and feedback rows, MLflow and SQLite / PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from monitoring_helpers import log_predictions
+from sklearn.metrics import accuracy_score, f1_score
+from sqlalchemy import JSON, Integer, String, insert, select, text, update
+
+from evergreen.data.ingest import ingest_paths
+from evergreen.errors import BadInputError, NotFoundError
+from evergreen.examples import churn
+from evergreen.monitoring.job import run_monitoring, run_scheduled_monitoring
+from evergreen.monitoring.report import list_reports
+from evergreen.project import Project
+from evergreen.store.tables import decisions, drift_reports, feedback, predictions
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value  # SQLite hands back the JSON text
+
+
+def _recompute(project: Any, start: datetime, end: datetime, version: str) -> tuple[float, float, int]:
+    """Accuracy and macro F1 from the raw rows, written without any evergreen code."""
+    sql = text(
+        "SELECT p.id AS pid, p.prediction AS prediction, f.label AS label, f.id AS fid "
+        "FROM predictions p JOIN feedback f ON f.prediction_id = p.id "
+        "WHERE p.project = :project AND p.role = 'champion' AND p.model_version = :version "
+        "AND p.created_at > :start AND p.created_at <= :end"
+    ).columns(pid=String, prediction=JSON, label=JSON, fid=Integer)  # JSON decoded the same on both DBs
+    latest: dict[str, tuple[int, Any, Any]] = {}
+    with project.store.connect() as conn:
+        for r in conn.execute(
+            sql, {"project": project.store.project, "version": version, "start": start, "end": end}
+        ):
+            if r.pid not in latest or r.fid > latest[r.pid][0]:
+                latest[r.pid] = (r.fid, r.prediction, r.label)
+    y_pred = [v[1] for v in latest.values()]
+    y_true = [v[2] for v in latest.values()]
+    return accuracy_score(y_true, y_pred), f1_score(y_true, y_pred, average="macro"), len(latest)
+
+
+def test_realised_performance_is_recomputed_from_prediction_and_feedback_rows(
+    any_db_trained_project: Any,
+) -> None:
+    project = any_db_trained_project
+    live = churn.make_batch(3, 600, drifted=False, seed=21)
+    written = log_predictions(project, live, end=NOW - timedelta(hours=1), labelled=0.7, seed=1)
+    log_predictions(
+        project, churn.make_batch(4, 200, drifted=True), end=NOW - timedelta(days=9), seed=2
+    )  # too old
+    log_predictions(project, live.head(100), end=NOW, role="shadow", seed=3)  # another model's outputs
+    other = log_predictions(project, churn.make_batch(5, 50, drifted=False), end=NOW, labelled=1.0, seed=4)
+    labelled = written[written["label"].notna()]
+    corrections = [
+        {
+            "project": project.store.project,
+            "prediction_id": pid,
+            "label": "yes" if lab == "no" else "no",
+            "received_at": NOW,
+        }
+        for pid, lab in zip(labelled["id"][:25], labelled["label"][:25], strict=True)
+    ]
+    with project.store.begin() as conn:
+        conn.execute(insert(feedback), corrections)  # newer feedback corrects the first label
+        conn.execute(
+            update(predictions).where(predictions.c.id.in_(other["id"].tolist())).values(model_version="0")
+        )  # served by an earlier champion
+
+    report = run_monitoring(project, "7d", now=NOW)
+
+    accuracy, f1_macro, n = _recompute(project, NOW - timedelta(days=7), NOW, "1")
+    assert n == len(labelled) == report.performance.labelled_rows
+    assert report.realised_metrics["accuracy"] == accuracy
+    assert report.realised_metrics["f1_macro"] == pytest.approx(f1_macro, abs=1e-15)
+    assert report.performance.realised == report.realised_metrics["f1_macro"]
+    assert report.current_rows == 650 and report.performance.rows == 600
+    assert any("50 rows served by other versions (0)" in note for note in report.notes)
+    # The baseline is the champion's holdout value recorded by the retrain's decision.
+    assert report.performance.baseline_source == "decisions"
+    with project.store.connect() as conn:
+        row = conn.execute(select(drift_reports).where(drift_reports.c.id == report.id)).mappings().one()
+        stored = conn.execute(
+            select(decisions.c.candidate_metrics).where(decisions.c.candidate_version == "1")
+        ).scalar_one()
+    assert report.performance.baseline == _json(stored)["f1_macro"]
+    assert (row["data_drift_score"], row["prediction_drift_score"], row["performance_drift_score"]) == (
+        report.data_drift_score,
+        report.prediction_drift_score,
+        report.performance.score,
+    )
+    assert (
+        row["drift_detected"] == report.drift_detected
+        and row["window"] == "7d"
+        and row["current_rows"] == 650
+    )
+    details = _json(row["details"])
+    assert details == json.loads(json.dumps(report.details(), allow_nan=False))
+    for name, col in details["data_drift"]["columns"].items():
+        assert {"method", "statistic", "p_value", "threshold", "drifted"} <= set(col), name
+    assert set(details["data_drift"]["columns"]) == {
+        "tenure",
+        "monthly_fee",
+        "support_calls",
+        "plan",
+        "region",
+        "last_ticket",
+    }
+    html = Path(row["html_path"]).read_text(encoding="utf-8")
+    assert html.count("<svg") == 6 + len(details["prediction_drift"]["columns"])
+
+
+def test_scheduled_job_reports_both_windows_and_prunes_html(trained_project: Any) -> None:
+    s = trained_project.settings
+    project = Project(
+        settings=s.model_copy(update={"monitoring": s.monitoring.model_copy(update={"keep_reports": 3})}),
+        store=trained_project.store,
+    )
+    log_predictions(project, churn.make_batch(3, 300, drifted=False), end=NOW - timedelta(days=1), seed=1)
+    log_predictions(project, churn.make_batch(4, 200, drifted=False), end=NOW - timedelta(days=20), seed=2)
+
+    first = run_scheduled_monitoring(project, NOW)
+    assert [(r.window, r.current_rows) for r in first] == [("7d", 300), ("30d", 500)]
+    assert first[1].window_start == NOW - timedelta(days=30) and first[1].window_end == NOW
+    second = run_scheduled_monitoring(project, NOW + timedelta(hours=6))
+    stored = list_reports(project.store)
+    assert [r["id"] for r in stored] == [r.id for r in reversed(first + second)]
+    # keep_reports=3: the oldest report lost its file, its row stays with the path cleared.
+    assert [r["html_path"] is not None for r in stored] == [True, True, True, False]
+    assert not Path(first[0].html_path or "").exists()
+    assert len(list(s.storage.reports_dir.glob("*.html"))) == 3
+    # A window with no rows is skipped, not an error, on a schedule; on the command line it is one.
+    later = run_scheduled_monitoring(project, NOW + timedelta(days=25))
+    assert [r.window for r in later] == ["30d"]
+    with pytest.raises(BadInputError, match="no champion predictions in the 24h window"):
+        run_monitoring(project, "24h", now=NOW + timedelta(days=25))
+
+
+def test_batch_window_scores_the_snapshot_with_the_champion(trained_project: Any, tmp_path: Path) -> None:
+    path = tmp_path / "drifted.csv"
+    churn.make_batch(6, 800, drifted=True).to_csv(path, index=False)
+    (result,) = ingest_paths(trained_project.settings, trained_project.store, [path])
+    report = run_monitoring(trained_project, f"batch:{result.batch_id}", now=NOW)
+    assert report.window == f"batch:{result.batch_id}" and report.window_start is None
+    assert report.current_rows == 800 and report.performance.labelled_rows == 800
+    assert report.data_drift["monthly_fee"].drifted  # fees rose 15%
+    assert report.performance.source == "realised" and report.performance.degraded  # the concept changed
+    assert report.notes == []
+    inside = run_monitoring(trained_project, "batch:1", now=NOW)
+    assert any("part of the champion's dataset" in n for n in inside.notes)
+    with pytest.raises(NotFoundError):
+        run_monitoring(trained_project, "batch:999", now=NOW)
+
+
+def test_no_champion_is_a_clear_error_and_skips_the_schedule(churn_project: Any) -> None:
+    with pytest.raises(NotFoundError, match="no champion model yet"):
+        run_monitoring(churn_project, "7d", now=NOW)
+    assert run_scheduled_monitoring(churn_project, NOW) == []
+
+
+def test_drift_reports_table_matches_its_migration(store: Any) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from evergreen.store.tables import metadata
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in diff if "drift_reports" in repr(d)] == []
