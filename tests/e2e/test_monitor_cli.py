@@ -1,0 +1,53 @@
+"""``evergreen monitor`` as a user runs it: a real subprocess on a project made by ``evergreen init``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from evergreen.config import load_settings
+from evergreen.examples import churn
+from evergreen.project import open_project
+from tests.e2e.conftest import Runner
+from tests.integration.monitoring.monitoring_helpers import log_predictions
+
+
+def test_monitor_command(project_dir: Path, run_cli: Runner) -> None:
+    res = run_cli("monitor")  # MLflow may log its own store creation first: look at the last line
+    assert res.code == 2
+    assert (
+        res.stderr.strip().splitlines()[-1] == "error: no champion model yet: run `evergreen retrain` first"
+    )
+    assert run_cli("retrain").code == 0
+    res = run_cli("monitor", "--window", "7d")
+    assert res.code == 2 and "no champion predictions in the 7d window" in res.stderr
+
+    project = open_project(load_settings(project_dir))
+    now = datetime.now(UTC)
+    log_predictions(
+        project, churn.make_batch(8, 400, drifted=True), end=now - timedelta(minutes=5), labelled=0.5
+    )
+    project.store.engine.dispose()
+
+    res = run_cli("monitor")
+    assert res.code == 0, res.stderr
+    for text in (
+        "monthly_fee",
+        "prediction (output)",
+        "data drift:",
+        "performance (f1_macro)",
+        "drift detected:",
+    ):
+        assert text in res.stdout, text
+    path = Path(res.stdout.split("report 1: ")[1].split()[0])
+    assert path.is_file() and path.parent == project_dir / ".evergreen" / "reports"
+
+    res = run_cli("monitor", "--window", "30d", "--json")
+    assert res.code == 0, res.stderr
+    data = res.json()
+    assert data["id"] == 2 and data["details"]["window"]["name"] == "30d"
+    assert data["details"]["current_rows"] == 400 and data["details"]["performance"]["labelled_rows"] > 150
+    assert data["drift_detected"] is True  # fees rose 15% and the concept changed
+
+    res = run_cli("monitor", "--window", "soon")
+    assert res.code == 2 and "--window 'soon'" in res.stderr
