@@ -99,6 +99,33 @@ def _override_frame(rng: np.random.Generator, rows: int, shifted: bool) -> pd.Da
     )
 
 
+def prediction_outputs(
+    rng: np.random.Generator, rows: int, shifted: bool, classes: int
+) -> tuple[list[str], np.ndarray]:
+    """A classifier's outputs: predicted class labels and a (rows, classes) probability matrix."""
+    if classes == 2:
+        pos = rng.beta(2.0 + 0.6 * shifted, 2.0, rows)
+        proba = np.column_stack([1.0 - pos, pos])
+        labels = np.array(["no", "yes"])
+    else:
+        proba = rng.dirichlet([2.0, 1.5 + 0.5 * shifted, 1.0], rows)
+        labels = np.array(["0", "1", "2"])
+    return labels[proba.argmax(axis=1)].tolist(), proba
+
+
+def prediction_frame(rng: np.random.Generator, rows: int, shifted: bool, classes: int) -> pd.DataFrame:
+    """The frame evergreen's prediction drift compares (see monitoring.columns.prediction_frame):
+    the predicted class, and each class's probability (binary: the positive class only)."""
+    predicted, proba = prediction_outputs(rng, rows, shifted, classes)
+    frame = pd.DataFrame({"prediction": pd.Series(predicted, dtype=object)})
+    if classes == 2:
+        frame["proba_yes"] = proba[:, 1]
+    else:
+        for k in range(classes):
+            frame[f"proba_{k}"] = proba[:, k]
+    return frame
+
+
 Builder = Callable[[np.random.Generator, int, bool], pd.DataFrame]
 
 
@@ -126,4 +153,15 @@ def golden_cases() -> dict[str, GoldenCase]:
         ref, cur = _pair(seed, _override_frame, ref_rows, cur_rows)
         thresholds = {"psi_num": 0.05, "chi_cat": 0.2, "ks_num": 0.5}
         cases[name] = GoldenCase(ref, cur, dict(OVERRIDE_METHODS), thresholds)
+    # Prediction drift: a binary and a three-class model's outputs, on both sides of the row rule.
+    for name, seed, ref_rows, cur_rows, classes in [
+        ("prediction_binary_small", 31, 485, 600, 2),
+        ("prediction_binary_large", 32, 2000, 1500, 2),
+        ("prediction_multiclass_small", 33, 700, 400, 3),
+        ("prediction_multiclass_large", 34, 1800, 900, 3),
+    ]:
+        rng = np.random.default_rng(seed)
+        cases[name] = GoldenCase(
+            prediction_frame(rng, ref_rows, False, classes), prediction_frame(rng, cur_rows, True, classes)
+        )
     return cases

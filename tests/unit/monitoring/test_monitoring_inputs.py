@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +21,8 @@ from evergreen.monitoring.columns import (
     usable_columns,
 )
 from evergreen.monitoring.windows import parse_window, records_frame
+
+HERE = Path(__file__).resolve().parent
 
 
 @pytest.mark.parametrize(
@@ -105,3 +111,25 @@ def test_prediction_frame_per_task() -> None:
     frame, kinds = prediction_frame("regression", [1.5, None], None, None)
     assert kinds == {"prediction": "numeric"}
     assert frame["prediction"].tolist()[0] == 1.5 and np.isnan(frame["prediction"].tolist()[1])
+
+
+def _golden_data() -> Any:
+    spec = importlib.util.spec_from_file_location("evergreen_golden_data_inputs", HERE / "golden_data.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("seed", "classes"), [(31, 2), (33, 3)])
+def test_prediction_frame_is_the_frame_the_golden_cases_compare(seed: int, classes: int) -> None:
+    # golden_evidently.json holds Evidently's verdicts on golden_data.prediction_frame; this pins
+    # that evergreen builds exactly that frame from a model's outputs, so the golden test covers it.
+    golden = _golden_data()
+    predicted, proba = golden.prediction_outputs(np.random.default_rng(seed), 50, False, classes)
+    names = ["no", "yes"] if classes == 2 else ["0", "1", "2"]
+    ours, _ = prediction_frame("binary" if classes == 2 else "multiclass", predicted, proba, names)
+    pd.testing.assert_frame_equal(
+        ours, golden.prediction_frame(np.random.default_rng(seed), 50, False, classes)
+    )
