@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test check lint types install lock clean
+.PHONY: demo test check lint types install lock clean test-orchestrators lock-orchestrators
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,18 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) test-orchestrators
+
+# Airflow and Prefect pin what they need apart from us: each gets its own venv with evergreen editable.
+.venv-%/.installed: requirements-%.lock pyproject.toml $(STAMP)
+	test -x .venv-$*/bin/python || $(PYTHON) -m venv .venv-$*
+	$(UV) pip sync -q --compile-bytecode --python .venv-$*/bin/python requirements-$*.lock
+	$(UV) pip install -q --python .venv-$*/bin/python --no-deps -e .
+	touch $@
+
+test-orchestrators: .venv-airflow/.installed .venv-prefect/.installed
+	EVERGREEN_ORCHESTRATOR=airflow .venv-airflow/bin/python -m pytest -p no:cacheprovider tests/integration/orchestrators/test_airflow.py $(PYTEST_ARGS)
+	EVERGREEN_ORCHESTRATOR=prefect .venv-prefect/bin/python -m pytest -p no:cacheprovider tests/integration/orchestrators/test_prefect.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -38,5 +50,9 @@ check: lint types test
 lock: $(STAMP)
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
+lock-orchestrators: $(STAMP)
+	$(UV) pip compile pyproject.toml --extra airflow --extra dev --python-version 3.11 -o requirements-airflow.lock
+	$(UV) pip compile pyproject.toml --extra prefect --extra dev --python-version 3.11 -o requirements-prefect.lock
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-airflow .venv-prefect .pytest_cache .mypy_cache .ruff_cache

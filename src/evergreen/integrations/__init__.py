@@ -1,1 +1,1 @@
-"""integrations"""
+"""Orchestrator adapters (Airflow, Prefect): the retrain steps wired into each tool, no logic of their own."""

@@ -53,6 +53,7 @@ class TriggerState:
     watching_since: datetime  # schedule ticks before this (and before the last scheduled run) are past
     last_scheduled_run: datetime | None = None  # start of the newest run with trigger "schedule"
     last_retrain: datetime | None = None  # start of the newest run that was not skipped (cooldown)
+    last_attempt: datetime | None = None  # start of the newest run that completed or runs, skips too
     champion_version: str | None = None
     rows_since_champion: int = 0  # labelled rows accepted after the champion's dataset
     rows_since_last_attempt: int = 0  # ... and after the newest run's dataset (rejected runs count)
@@ -125,8 +126,10 @@ def _new_data(state: TriggerState, cfg: TriggersConfig) -> TriggerFiring | None:
 
 
 def _is_new(report_date: datetime, state: TriggerState) -> bool:
-    # A report older than the last retrain describes the model that retrain may have replaced.
-    return state.last_retrain is None or report_date > state.last_retrain
+    # A run that started after the report already answered it (even one that found nothing new to
+    # learn); a report older than that run describes a model the run may have replaced.
+    seen = max((t for t in (state.last_retrain, state.last_attempt) if t is not None), default=None)
+    return seen is None or report_date > seen
 
 
 def _drift(state: TriggerState, cfg: TriggersConfig) -> TriggerFiring | None:

@@ -152,6 +152,8 @@ class Scheduler:
         try:
             self._start_watcher()
             self._loop()
+        except SchedulerStopped:
+            pass  # the run was recorded as abandoned and its lock released on the way out
         finally:
             self._stop.set()
             for s, h in previous.items():

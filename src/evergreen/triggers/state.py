@@ -111,6 +111,7 @@ def gather_state(
     )
     scheduled = next((r.started_at for r in runs if r.trigger == "schedule"), None)
     retrained = next((r.started_at for r in runs if r.status in RETRAINED), None)
+    attempted = next((r.started_at for r in runs if r.status in COMPLETED or r.status == "running"), None)
     with store.connect() as conn:
         accepted = conn.execute(
             select(batches.c.id, batches.c.labelled_rows).where(
@@ -130,6 +131,7 @@ def gather_state(
         watching_since=watching_since,
         last_scheduled_run=as_utc(scheduled),
         last_retrain=as_utc(retrained),
+        last_attempt=as_utc(attempted),
         champion_version=version,
         rows_since_champion=_labelled_after(accepted, ceiling),
         rows_since_last_attempt=_labelled_after(accepted, attempt),

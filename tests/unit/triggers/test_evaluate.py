@@ -109,6 +109,11 @@ def test_drift_fires_at_the_share_for_reports_newer_than_the_last_retrain():
     assert evaluate_triggers(state(drift=below), CFG, T0) == []
     stale = state(drift=report, last_retrain=T0 + timedelta(seconds=1))
     assert evaluate_triggers(stale, CFG, T0 + timedelta(hours=1, minutes=30)) == []
+    # A run that found nothing new to learn (skipped) answered the report too, without a cooldown.
+    answered = state(drift=report, last_attempt=T0 + timedelta(seconds=1))
+    assert evaluate(answered, CFG, T0 + timedelta(minutes=5)) == evaluate(
+        state(), CFG, T0 + timedelta(minutes=5)
+    )
 
 
 def test_performance_fires_below_min_live_or_estimated():

@@ -1,0 +1,165 @@
+"""Retrain steps 5-8 for orchestrators: evaluate, decide, promote, notify (see :mod:`.steps`)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict
+
+from evergreen.data.dataset import feature_kinds, split_holdout
+from evergreen.evaluation.bootstrap import BootstrapResult
+from evergreen.evaluation.policy import ModelScore, Policy, decide
+from evergreen.logs import get_logger
+from evergreen.pipeline import RetrainRunner, compare_on_holdout, score_on_holdout
+from evergreen.registry import CHAMPION, TAG_PREFIX
+from evergreen.store.audit import record_action
+from evergreen.store.runs import get_run, record_decision
+from evergreen.training.preprocessing import FeatureKinds
+from evergreen.triggers.requests import DONE, mark_requests
+from evergreen.triggers.stepbase import Ref, finish, open_config, rebuild_dataset, run_step
+
+log = get_logger("evergreen.steps")
+
+
+# ---- 5-6: evaluate, decide -------------------------------------------------------------------------
+def evaluate_candidate(config_path: str, ref: Ref) -> Ref:
+    """Score the candidate and the champion on the same holdout; the paired bootstrap of the delta."""
+    if ref.get("skipped"):
+        return ref
+    project = open_config(config_path)
+    run_id = ref["run_id"]
+
+    def body() -> Ref:
+        s, reg = project.settings, project.registry
+        ds = rebuild_dataset(project, ref)
+        _train, holdout = split_holdout(ds, s.training.holdout_fraction, s.training.seed, s.task)
+        kinds = FeatureKinds(*feature_kinds(ds.contract))
+        cand = score_on_holdout(reg.load_model(ref["candidate_version"]), None, holdout, project, kinds)
+        champ, champ_error = RetrainRunner(project)._score_champion(ref["champion_version"], holdout, kinds)
+        comparison = compare_on_holdout(project, cand, champ, holdout)
+        reg.log(ref["winner_run"], metrics={f"holdout_{k}": v for k, v in cand.score.metrics.items()})
+        return {
+            **ref,
+            "candidate_metrics": cand.score.metrics,
+            "candidate_slices": cand.score.slices,
+            "champion_metrics": champ.score.metrics if champ else None,
+            "champion_slices": champ.score.slices if champ else None,
+            "champion_error": champ_error,
+            "comparison": asdict(comparison) if comparison else None,
+        }
+
+    return run_step(project, run_id, "evaluate", body)
+
+
+def decide_candidate(config_path: str, ref: Ref) -> Ref:
+    """The pure policy on the evaluation's numbers; the decision is recorded and tagged, not acted on."""
+    if ref.get("skipped"):
+        return ref
+    project = open_config(config_path)
+    run_id = ref["run_id"]
+
+    def body() -> Ref:
+        s, reg, version = project.settings, project.registry, ref["candidate_version"]
+        champ = None
+        if ref["champion_metrics"] is not None:
+            champ = ModelScore(ref["champion_version"], ref["champion_metrics"], ref["champion_slices"] or {})
+        comparison = BootstrapResult(**ref["comparison"]) if ref["comparison"] else None
+        decision = decide(
+            ModelScore(version, ref["candidate_metrics"], ref["candidate_slices"] or {}),
+            champ,
+            Policy.from_config(s.promotion, s.promotion_metric),
+            comparison,
+            champion_error=ref["champion_error"],
+        )
+        dd = decision.to_dict()
+        reg.tag_version(
+            version,
+            {TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "reason": decision.justification[:5000]},
+        )
+        reg.log(
+            ref["mlflow_run_id"],
+            metrics={f"candidate_{k}": v for k, v in ref["candidate_metrics"].items()}
+            | {f"champion_{k}": v for k, v in (ref["champion_metrics"] or {}).items()},
+            tags={TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "candidate_version": version},
+        )
+        record_decision(
+            project.store,
+            run_id,
+            outcome=decision.outcome,
+            metric=decision.metric,
+            candidate_version=version,
+            champion_version=ref["champion_version"],
+            candidate_metrics=ref["candidate_metrics"],
+            champion_metrics=ref["champion_metrics"] or {},
+            deltas=dd.get("deltas"),
+            ci_low=decision.ci_low,
+            ci_high=decision.ci_high,
+            checks=dd["checks"],
+            justification=decision.justification,
+        )
+        return {**ref, "outcome": decision.outcome, "justification": decision.justification}
+
+    return run_step(project, run_id, "decide", body)
+
+
+# ---- 7-8: promote, notify --------------------------------------------------------------------------
+def promote(config_path: str, ref: Ref) -> Ref:
+    """Move the champion alias if the decision says so (last, so nothing earlier touches serving)."""
+    if ref.get("skipped"):
+        return ref
+    project = open_config(config_path)
+    run_id = ref["run_id"]
+
+    def body() -> Ref:
+        reg, version, outcome = project.registry, ref["candidate_version"], ref["outcome"]
+        if outcome == "promoted":
+            old = reg.set_champion(version)
+            record_action(
+                project.store,
+                actor="system",
+                action="promote",
+                target=f"version:{version}",
+                reason=ref["justification"],
+                before={"champion": old},
+                after={"champion": version, "previous": old},
+            )
+        else:
+            champion = ref["champion_version"]
+            record_action(
+                project.store,
+                actor="system",
+                action=outcome,
+                target=f"version:{version}",
+                reason=ref["justification"],
+                before={"champion": champion},
+                after={"champion": champion},
+            )
+        reg.end_run(ref["mlflow_run_id"])
+        return {**ref, **finish(project, run_id, outcome, ref["justification"], decision=outcome)}
+
+    return run_step(project, run_id, "promote", body)
+
+
+def notify(config_path: str, ref: Ref) -> Ref:
+    """Close the manual requests the run served and hand the outcome to the alerting layer."""
+    project = open_config(config_path)
+    run = get_run(project.store, ref["run_id"])
+    request_ids = (run.get("details") or {}).get("request_ids", [])
+    mark_requests(
+        project.store, request_ids, DONE, run_id=run["id"], result=f"{run['status']}: {ref.get('reason')}"
+    )
+    summary = {
+        "run_id": run["id"],
+        "status": run["status"],
+        "reason": ref.get("reason"),
+        "trigger": run["trigger"],
+        "candidate_version": run["candidate_version"],
+        "champion_version": project.registry.version_by_alias(CHAMPION),
+    }
+    try:
+        hook = getattr(importlib.import_module("evergreen.alerts"), "report_retrain_outcome", None)
+        if callable(hook):
+            hook(project, summary)
+    except Exception as exc:  # a failed notification must not turn a finished run into a failure
+        log.warning("notify_failed", error=str(exc))
+    log.info("retrain_finished", **summary)
+    return summary
