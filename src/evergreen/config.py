@@ -157,7 +157,17 @@ class ServingConfig(_Frozen):
     port: int = 8000
     reload_interval_seconds: float = Field(2.0, gt=0)
     shadow: bool = False
-    max_batch_records: int = 1000
+    shadow_version: str | None = None  # score this version in shadow instead of the pending candidate
+    max_batch_records: int = Field(1000, ge=1)  # records in one /predict request
+    max_body_bytes: int = Field(1_048_576, ge=1024)  # larger request bodies get 413
+    extra_fields: Literal["refuse", "ignore"] = "refuse"  # fields outside the model's signature
+    batch_max_size: int = Field(64, ge=1)  # records coalesced into one model call
+    batch_max_wait_ms: float = Field(2.0, ge=0)  # how long a model call waits for more records
+    log_queue_size: int = Field(100_000, ge=1)  # prediction-log records held in memory before spilling
+    log_batch_size: int = Field(1000, ge=1)  # records per database write
+    spill_path: Path | None = None  # default: <state dir>/prediction_spill.jsonl
+    feedback_batch_interval_seconds: float = Field(300.0, gt=0)
+    feedback_batch_min_rows: int = Field(100, ge=1)
 
 
 class StorageConfig(_Frozen):

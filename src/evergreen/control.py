@@ -14,6 +14,7 @@ from evergreen.errors import ConflictError, NotFoundError
 from evergreen.evaluation.policy import Decision, Policy, decide
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, PREVIOUS, TAG_PREFIX
+from evergreen.serving.notify import notify_champion_changed
 from evergreen.store.audit import record_action
 from evergreen.store.runs import finish_run, get_run, record_decision
 from evergreen.training.preprocessing import FeatureKinds
@@ -47,6 +48,7 @@ def _move_champion(
 ) -> ActionResult:
     reg = project.registry
     old = reg.set_champion(version)
+    notify_champion_changed(project.store, version)  # running servers swap now instead of at their next poll
     reg.tag_version(version, {TAG_PREFIX + "decision": decision_tag, TAG_PREFIX + "reason": reason})
     record_decision(
         project.store,

@@ -26,6 +26,7 @@ from evergreen.evaluation.policy import Decision, ModelScore, Policy, decide
 from evergreen.evaluation.slices import slice_metrics
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, TAG_PREFIX
+from evergreen.serving.notify import notify_champion_changed
 from evergreen.store.audit import record_action
 from evergreen.store.locks import LeaseLock
 from evergreen.store.runs import create_run, finish_run, mark_abandoned, record_decision, update_run
@@ -344,6 +345,7 @@ class RetrainRunner:
         if decision.outcome == "promoted":
             # The alias moves last: everything before it can fail without touching serving.
             old = reg.set_champion(version)
+            notify_champion_changed(p.store, version)  # servers swap now, not at their next poll
             record_action(p.store, actor="system", action="promote", target=f"version:{version}",
                           reason=decision.justification, before={"champion": old},
                           after={"champion": version, "previous": old})

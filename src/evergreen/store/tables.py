@@ -108,6 +108,9 @@ predictions = Table(
     Column("prediction", JSON),
     Column("probabilities", JSON),
     Column("latency_ms", Float),
+    # Shadow rows: the champion prediction (same request record) this one was scored beside.
+    Column("shadow_of", String(36), index=True),
+    Index("ix_predictions_project_version", "project", "model_version"),
 )
 
 feedback = Table(

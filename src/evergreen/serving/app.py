@@ -1,0 +1,132 @@
+"""The serving app factory: ``create_app(settings) -> FastAPI`` (DESIGN.md §5).
+
+The app is built from one :class:`ServingContext` on ``app.state.ctx``; the background parts (model
+watcher, LISTEN thread, batcher, prediction-log writer, shadow scorer, feedback assembler) start and
+stop with the app's lifespan. Adding an API is one more entry in ``ROUTERS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import APIRouter, FastAPI
+
+from evergreen import __version__
+from evergreen.config import Settings
+from evergreen.logs import get_logger
+from evergreen.project import Project, open_project
+from evergreen.serving.batcher import Batcher
+from evergreen.serving.context import ServingContext, spill_path
+from evergreen.serving.errors import install_error_handlers
+from evergreen.serving.feedback_batches import assemble_feedback_batch
+from evergreen.serving.limits import BodyLimitMiddleware
+from evergreen.serving.metrics import MetricsMiddleware, ServingMetrics
+from evergreen.serving.model import ModelHolder
+from evergreen.serving.notify import ChampionListener, is_postgres
+from evergreen.serving.predictlog import PredictionLog
+from evergreen.serving.routes import feedback, meta, predict
+from evergreen.serving.shadow import ShadowScorer, shadow_resolver
+from evergreen.serving.spill import SpillFile
+from evergreen.serving.watcher import ModelWatcher
+
+ROUTERS: tuple[APIRouter, ...] = (predict.router, feedback.router, meta.router)
+log = get_logger(__name__)
+
+
+def build_context(settings: Settings, project: Project) -> ServingContext:
+    s = settings.serving
+    metrics = ServingMetrics()
+    holder = ModelHolder()
+    plog = PredictionLog(
+        project.store,
+        SpillFile(spill_path(settings)),
+        queue_size=s.log_queue_size,
+        batch_size=s.log_batch_size,
+        on_written=metrics.log_written.inc,
+        on_spilled=metrics.log_spilled.inc,
+    )
+    metrics.log_queue.set_function(lambda: plog.depth)
+    passthrough = tuple(c for c in (settings.data.id_column, settings.data.timestamp_column) if c)
+    watcher = ModelWatcher(
+        project,
+        holder,
+        metrics,
+        interval=s.reload_interval_seconds,
+        passthrough=passthrough,
+        shadow=shadow_resolver(s.shadow_version) if s.shadow else None,
+    )
+    batcher = Batcher(
+        holder,
+        max_size=s.batch_max_size,
+        max_wait_ms=s.batch_max_wait_ms,
+        extra=s.extra_fields,
+        on_size=metrics.batch_size.observe,
+    )
+    shadow = None
+    if s.shadow:
+        shadow = ShadowScorer(
+            holder,
+            plog.submit,
+            settings.project,
+            on_scored=lambda v, p: metrics.count_predictions(v, "shadow", p),
+            on_skipped=metrics.shadow_skipped.inc,
+        )
+    return ServingContext(settings, project, holder, plog, metrics, batcher, watcher, shadow)
+
+
+async def _feedback_loop(ctx: ServingContext) -> None:
+    s = ctx.settings
+    while True:
+        await asyncio.sleep(s.serving.feedback_batch_interval_seconds)
+        try:
+            await asyncio.to_thread(
+                assemble_feedback_batch, s, ctx.project.store, min_rows=s.serving.feedback_batch_min_rows
+            )
+        except Exception as exc:  # the next round tries again; serving goes on
+            log.error("feedback_batch_failed", error=str(exc))
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    ctx: ServingContext = app.state.ctx
+    ctx.log.start()
+    ctx.batcher.start()
+    ctx.watcher.start()
+    if ctx.shadow is not None:
+        ctx.shadow.start()
+    listener = None
+    if is_postgres(ctx.project.store):
+        listener = ChampionListener(ctx.project.store, ctx.watcher.wake)
+        listener.start()
+    app.state.listener = listener
+    feedback_task = asyncio.get_running_loop().create_task(_feedback_loop(ctx), name="evergreen-feedback")
+    log.info("serving_started", project=ctx.settings.project)
+    try:
+        yield
+    finally:
+        feedback_task.cancel()
+        with suppress(asyncio.CancelledError):
+            await feedback_task
+        await ctx.watcher.stop()
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)
+        await ctx.batcher.stop()
+        if ctx.shadow is not None:
+            await ctx.shadow.stop()
+        await asyncio.to_thread(ctx.log.close)
+        log.info("serving_stopped", project=ctx.settings.project)
+
+
+def create_app(settings: Settings, project: Project | None = None) -> FastAPI:
+    """The serving app of one project (opened here unless given)."""
+    ctx = build_context(settings, project or open_project(settings))
+    app = FastAPI(title=f"evergreen: {settings.project}", version=__version__, lifespan=_lifespan)
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
+    return app

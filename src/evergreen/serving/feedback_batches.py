@@ -1,0 +1,111 @@
+"""Labelled feedback becomes training data: assemble it into a batch that the core loop ingests.
+
+Each labelled feedback row gives one training row: the logged input record of its prediction (or the
+record sent with the label) plus the label in the target column. The id column defaults to the
+prediction id and the timestamp column to the prediction's time, so the batch satisfies the data
+contract. The batch goes through the normal ingest (validation, PII, snapshot, ``batches`` row), and
+the feedback rows are marked with the batch id so they are used once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import and_, select, update
+
+from evergreen.config import Settings
+from evergreen.data.ingest import IngestResult, ingest_paths
+from evergreen.logs import get_logger
+from evergreen.store.engine import Store, as_utc, utcnow
+from evergreen.store.tables import feedback, predictions
+
+log = get_logger(__name__)
+
+
+def pending_feedback(store: Store) -> list[dict[str, Any]]:
+    """Labelled feedback not yet in a batch, with the logged record and time of its prediction."""
+    q = (
+        select(
+            feedback.c.id,
+            feedback.c.prediction_id,
+            feedback.c.record,
+            feedback.c.label,
+            feedback.c.received_at,
+            predictions.c.record.label("logged_record"),
+            predictions.c.created_at.label("predicted_at"),
+        )
+        .select_from(
+            feedback.outerjoin(
+                predictions,
+                and_(
+                    predictions.c.id == feedback.c.prediction_id, predictions.c.project == feedback.c.project
+                ),
+            )
+        )
+        .where(feedback.c.project == store.project, feedback.c.batch_id.is_(None))
+        .order_by(feedback.c.id)
+    )
+    with store.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def feedback_frame(
+    rows: Sequence[dict[str, Any]], *, target: str, id_column: str | None, timestamp_column: str | None
+) -> pd.DataFrame:
+    """One training row per prediction (its latest label wins), or per labelled record (pure)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        record = r.get("record") or r.get("logged_record")
+        if not record:
+            continue  # a prediction whose record is not (yet) in the log: the next assembly takes it
+        key = r["prediction_id"] or f"feedback-{r['id']}"
+        row = dict(record)
+        row[target] = r["label"]
+        if id_column and row.get(id_column) is None:
+            row[id_column] = key
+        if timestamp_column and row.get(timestamp_column) is None:
+            when: datetime | None = as_utc(r.get("predicted_at")) or as_utc(r["received_at"])
+            row[timestamp_column] = when
+        latest[key] = row
+    frame = pd.DataFrame(list(latest.values()))
+    if timestamp_column and timestamp_column in frame:
+        frame[timestamp_column] = pd.to_datetime(frame[timestamp_column], utc=True, format="mixed")
+    return frame
+
+
+def assemble_feedback_batch(
+    settings: Settings, store: Store, *, min_rows: int = 1, directory: Path | None = None
+) -> IngestResult | None:
+    """Ingest the pending labelled feedback as one batch (None when fewer than ``min_rows``)."""
+    rows = pending_feedback(store)
+    usable = [r for r in rows if r.get("record") or r.get("logged_record")]
+    if len(usable) < min_rows:
+        return None
+    frame = feedback_frame(
+        usable,
+        target=settings.data.target,
+        id_column=settings.data.id_column,
+        timestamp_column=settings.data.timestamp_column,
+    )
+    out_dir = directory or settings.state_dir / "feedback"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"feedback-{utcnow():%Y%m%dT%H%M%S%f}.parquet"
+    frame.to_parquet(path, index=False)
+    result = ingest_paths(settings, store, [path])[0]
+    batch_id = result.batch_id if result.batch_id is not None else 0
+    with store.begin() as conn:
+        conn.execute(
+            update(feedback).where(feedback.c.id.in_([r["id"] for r in usable])).values(batch_id=batch_id)
+        )
+    log.info(
+        "feedback_batch_ingested",
+        rows=len(frame),
+        status=result.status,
+        batch_id=result.batch_id,
+        reason=result.reason,
+    )
+    return result

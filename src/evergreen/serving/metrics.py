@@ -1,0 +1,101 @@
+"""Prometheus metrics of one app (its own registry, so several apps can live in one process).
+
+The request middleware is plain ASGI rather than ``BaseHTTPMiddleware``: it adds two dict lookups
+and a clock read per request, not a task and a stream per request.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class ServingMetrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "serving_requests_total",
+            "HTTP requests by route, method and status",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "serving_request_duration_seconds",
+            "HTTP request latency by route and status",
+            ["route", "method", "status"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "serving_predictions_total",
+            "Predictions by class, model version and role",
+            ["model_version", "predicted_class", "role"],
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "serving_batch_size", "Records per model call", buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.log_queue = Gauge(
+            "serving_log_queue_depth", "Prediction records waiting to be written", registry=r
+        )
+        self.log_written = Counter(
+            "serving_log_written_total", "Prediction records written to the database", registry=r
+        )
+        self.log_spilled = Counter(
+            "serving_log_spilled_total", "Prediction records written to the spill file", registry=r
+        )
+        self.swaps = Counter("serving_swaps_total", "Champion swaps done", registry=r)
+        self.swap_failures = Counter(
+            "serving_swap_failures_total", "Model versions that could not be loaded", ["role"], registry=r
+        )
+        self.feedback = Counter("serving_feedback_total", "Feedback labels received", ["kind"], registry=r)
+        self.shadow_skipped = Counter(
+            "serving_shadow_skipped_total",
+            "Shadow scorings skipped because the shadow model was busy",
+            registry=r,
+        )
+        self.champion = Info("serving_champion", "The model version being served", registry=r)
+        self.champion.info({"version": ""})
+
+    def count_predictions(self, version: str, role: str, predictions: list[Any]) -> None:
+        counts: dict[str, int] = {}
+        for p in predictions:
+            key = str(p) if not isinstance(p, float) else "value"  # regression: no class label
+            counts[key] = counts.get(key, 0) + 1
+        for label, n in counts.items():
+            self.predictions.labels(version, label, role).inc(n)
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: ServingMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            # The route's template, never the raw path: unknown paths must not create new series.
+            name = getattr(route, "path", None) or "unmatched"
+            labels = (name, scope["method"], str(status))
+            self.metrics.requests.labels(*labels).inc()
+            self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)

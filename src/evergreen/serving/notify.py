@@ -1,0 +1,103 @@
+"""Tell running servers that the ``champion`` alias moved (PostgreSQL LISTEN/NOTIFY).
+
+Polling the registry is the guarantee; a notification only makes the swap immediate. So sending is
+best effort (a failure is logged, never raised into a promote) and a no-op on SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from evergreen.logs import get_logger
+from evergreen.store.engine import Store
+
+CHANNEL = "evergreen_champion"
+log = get_logger(__name__)
+
+
+def is_postgres(store: Store) -> bool:
+    return store.engine.dialect.name == "postgresql"
+
+
+def notify_champion_changed(store: Store, version: str | None) -> bool:
+    """Send a notification on PostgreSQL; return whether one was sent."""
+    if not is_postgres(store):
+        return False
+    payload = json.dumps({"project": store.project, "version": version})
+    try:
+        with store.begin() as conn:
+            conn.execute(
+                text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
+            )
+    except Exception as exc:  # a promote must not fail because a hint could not be sent
+        log.warning("champion_notify_failed", error=str(exc))
+        return False
+    return True
+
+
+def libpq_dsn(url: URL) -> str:
+    """A SQLAlchemy ``postgresql+psycopg://`` URL as a plain libpq connection string for psycopg."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class ChampionListener:
+    """A thread holding ``LISTEN evergreen_champion``; calls ``on_change`` for this project's messages.
+
+    The connection is re-opened after a failure (the database restarting must not end the listening).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        on_change: Callable[[str | None], None],
+        *,
+        retry_seconds: float = 2.0,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self._dsn = libpq_dsn(store.engine.url)
+        self._project = store.project
+        self._on_change = on_change
+        self._retry = retry_seconds
+        self._poll = poll_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="evergreen-listen", daemon=True)
+        self.listening = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=self._poll):
+                            self._handle(note.payload)
+            except Exception as exc:
+                self.listening.clear()
+                log.warning(
+                    "champion_listen_failed", error=str(exc).splitlines()[0] if str(exc) else repr(exc)
+                )
+                self._stop.wait(self._retry)
+
+    def _handle(self, payload: str) -> None:
+        try:
+            msg = json.loads(payload)
+        except ValueError:
+            return
+        if isinstance(msg, dict) and msg.get("project") == self._project:
+            version = msg.get("version")
+            self._on_change(None if version is None else str(version))

@@ -1,0 +1,66 @@
+"""POST /feedback: ground truth for a prediction id, or labelled records."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from evergreen.errors import StoreError
+from evergreen.serving.context import ServingContext
+from evergreen.serving.feedback import known_predictions, parse_feedback, store_feedback
+from evergreen.serving.payload import parse_json
+
+router = APIRouter(tags=["prediction"])
+
+_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "prediction_id": {"type": "string"},
+                        "label": {},
+                        "feedback": {"type": "array", "items": {"type": "object"}},
+                        "record": {"type": "object"},
+                        "records": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "example": {"prediction_id": "0b6f…", "label": "yes"},
+            }
+        },
+    },
+    "responses": {
+        "404": {"description": "unknown prediction_id"},
+        "422": {"description": "a label invalid for the task, or a bad record"},
+    },
+}
+
+
+@router.post("/feedback", summary="Attach ground truth to predictions", openapi_extra=_OPENAPI)
+async def post_feedback(request: Request) -> dict[str, Any]:
+    ctx: ServingContext = request.app.state.ctx
+    s = ctx.settings
+    items = parse_feedback(
+        parse_json(await request.body()),
+        ctx.holder.require(),
+        s.data.target,
+        max_items=s.serving.max_batch_records,
+        extra=s.serving.extra_fields,
+    )
+    ids = [it.prediction_id for it in items if it.prediction_id]
+    # A prediction made a moment ago may still be on its way to the database: wait for the log.
+    if any(ctx.log.unwritten(i) for i in ids):
+        await asyncio.to_thread(ctx.log.flush, 10.0)
+        known = await asyncio.to_thread(known_predictions, ctx.project.store, ids)
+        if any(ctx.log.unwritten(i) for i in ids if i not in known):
+            raise StoreError(
+                "the prediction log cannot reach the database yet; send the feedback again later",
+                code="prediction_not_stored",
+            )
+    count = await asyncio.to_thread(store_feedback, ctx.project.store, items)
+    ctx.metrics.feedback.labels("prediction" if ids else "record").inc(count)
+    return {"accepted": count}

@@ -1,0 +1,50 @@
+"""Liveness, readiness, versions and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from evergreen import __version__
+from evergreen.serving.context import ServingContext, get_context
+from evergreen.serving.errors import error_response
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/health", summary="Liveness: the process answers")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", summary="Readiness: a champion model is loaded", response_model=None)
+async def ready(ctx: ServingContext = Depends(get_context)) -> JSONResponse | dict[str, Any]:
+    version = ctx.holder.version
+    if version is None:
+        return error_response(503, "not_ready", "no champion model is loaded yet", None)
+    return {"status": "ready", "model_version": version}
+
+
+@router.get("/version", summary="Package and model versions")
+async def version(ctx: ServingContext = Depends(get_context)) -> dict[str, Any]:
+    import mlflow
+
+    cur, shadow = ctx.holder.current, ctx.holder.shadow
+    return {
+        "package": __version__,
+        "mlflow": mlflow.__version__,
+        "project": ctx.settings.project,
+        "model_version": cur.version if cur else None,
+        "loaded_at": cur.loaded_at if cur else None,
+        "shadow_version": shadow.version if shadow else None,
+        "schema": cur.schema.to_dict() if cur else None,
+    }
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics(ctx: ServingContext = Depends(get_context)) -> Response:
+    ctx.metrics.log_queue.set(ctx.log.depth)
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,78 @@
+"""POST /predict: validate, coalesce into a model call, answer, log in the background."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from evergreen.serving.context import ServingContext
+from evergreen.serving.payload import parse_json, predict_records
+from evergreen.serving.rows import new_ids, prediction_rows
+from evergreen.serving.schema import validate_records
+
+router = APIRouter(tags=["prediction"])
+
+_EXAMPLE = {"record": {"tenure": 12.0, "monthly_fee": 45.5, "plan": "basic"}}
+_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "record": {
+                            "type": "object",
+                            "description": "one record: field → value (see GET /version)",
+                        },
+                        "records": {
+                            "type": "array",
+                            "items": {"type": "object"},
+                            "description": "several records (serving.max_batch_records at most)",
+                        },
+                    },
+                },
+                "example": _EXAMPLE,
+            }
+        },
+    },
+    "responses": {
+        "422": {"description": "a field is missing, mistyped or unknown (named in the error)"},
+        "413": {"description": "body over serving.max_body_bytes"},
+        "503": {"description": "no champion loaded yet"},
+    },
+}
+
+
+@router.post("/predict", summary="Predict with the champion", openapi_extra=_OPENAPI)
+async def predict(request: Request) -> JSONResponse:
+    # The body is parsed by hand, not by a pydantic model: the schema is the champion's signature,
+    # which changes with a swap, and this path runs for every prediction.
+    start = time.perf_counter()
+    ctx: ServingContext = request.app.state.ctx
+    batcher, s = ctx.batcher, ctx.settings.serving
+    batcher.arriving += 1
+    try:
+        records, many = predict_records(parse_json(await request.body()), s.max_batch_records)
+        model = ctx.holder.require()
+        clean = validate_records(model.schema, records, many=many, extra=s.extra_fields)
+    except BaseException:
+        batcher.arriving -= 1
+        raise
+    scored = await batcher.submit(clean, model.schema, many)
+    ids = new_ids(len(clean))
+    latency_ms = (time.perf_counter() - start) * 1000.0
+    ctx.log.submit(prediction_rows(ctx.settings.project, clean, scored, latency_ms=latency_ms, ids=ids))
+    ctx.metrics.count_predictions(scored.version, "champion", scored.predictions)
+    if ctx.shadow is not None:
+        ctx.shadow.offer(clean, ids)
+    body: dict[str, Any] = {
+        "model_version": scored.version,
+        "predictions": scored.predictions,
+        "probabilities": scored.probabilities,
+        "prediction_ids": ids,
+    }
+    return JSONResponse(body)

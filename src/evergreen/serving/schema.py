@@ -1,0 +1,197 @@
+"""The champion's input schema (its MLflow signature) and validation of request records against it.
+
+Pure: no I/O, no model. A record is a JSON object; each field named by the signature must be present
+(``null`` is allowed: the pipeline imputes), of the signature's type, and fields the signature does not
+name are refused or dropped by configuration. Errors name the record and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from evergreen.errors import BadInputError
+
+ExtraFields = Literal["refuse", "ignore"]
+Kind = Literal["number", "integer", "string", "boolean", "datetime"]
+
+# MLflow ColSpec type names → what a JSON value must be.
+_KINDS: dict[str, Kind] = {
+    "double": "number",
+    "float": "number",
+    "long": "integer",
+    "integer": "integer",
+    "string": "string",
+    "boolean": "boolean",
+    "datetime": "datetime",
+}
+_DTYPES: dict[Kind, str] = {
+    "number": "float64",
+    "integer": "float64",
+    "string": "object",
+    "boolean": "object",
+    "datetime": "object",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str  # the MLflow type name, shown in error messages
+    kind: Kind
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class InputSchema:
+    fields: tuple[Field, ...]
+    # Fields that are not model inputs but are kept with the logged record (id and time columns).
+    passthrough: frozenset[str] = frozenset()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [{"name": f.name, "type": f.type, "required": f.required} for f in self.fields]
+
+    def compatible_with(self, other: InputSchema) -> str | None:
+        """Why a model with this schema would break clients of ``other`` (None when it would not)."""
+        old = {f.name: f for f in other.fields}
+        for f in self.fields:
+            if f.name not in old and f.required:
+                return f"new required field {f.name!r}"
+            if f.name in old and old[f.name].kind != f.kind:
+                return f"field {f.name!r} changes type from {old[f.name].type} to {f.type}"
+        return None
+
+
+def schema_from_signature(
+    columns: Iterable[Mapping[str, Any]], passthrough: Iterable[str] = ()
+) -> InputSchema:
+    """Build from ``signature.inputs.to_dict()`` (a column-based signature); BadInputError otherwise."""
+    fields = []
+    for col in columns:
+        name, type_ = col.get("name"), col.get("type")
+        if not name or type_ not in _KINDS:
+            raise BadInputError(
+                f"unsupported signature column {col!r}: needs a name and a scalar type",
+                code="incompatible_schema",
+            )
+        fields.append(Field(str(name), str(type_), _KINDS[str(type_)], bool(col.get("required", True))))
+    if not fields:
+        raise BadInputError("the model signature has no input columns", code="incompatible_schema")
+    names = {f.name for f in fields}
+    return InputSchema(tuple(fields), frozenset(p for p in passthrough if p and p not in names))
+
+
+def _type_ok(kind: Kind, value: Any) -> bool:
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if kind == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    if kind == "boolean":
+        return isinstance(value, bool)
+    return isinstance(value, str)  # string, and datetime as ISO text
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number" if isinstance(value, int) or math.isfinite(value) else "non-finite number"
+    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _error(index: int, many: bool, field: str, problem: str, message: str, **extra: Any) -> dict[str, Any]:
+    where = f"record {index}: " if many else ""
+    return {"record": index, "field": field, "problem": problem, "message": where + message, **extra}
+
+
+def check_record(
+    schema: InputSchema, record: Any, index: int, many: bool, extra: ExtraFields
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """(the record as logged and scored, []) or (None, errors)."""
+    if not isinstance(record, dict):
+        return None, [
+            _error(
+                index,
+                many,
+                "(record)",
+                "not_an_object",
+                f"a record must be a JSON object, got {_json_type(record)}",
+            )
+        ]
+    errors: list[dict[str, Any]] = []
+    for f in schema.fields:
+        if f.name not in record:
+            if f.required:
+                errors.append(_error(index, many, f.name, "missing", f"missing field {f.name!r} ({f.type})"))
+            continue
+        value = record[f.name]
+        if value is not None and not _type_ok(f.kind, value):
+            errors.append(
+                _error(
+                    index,
+                    many,
+                    f.name,
+                    "wrong_type",
+                    f"field {f.name!r} must be {f.type}, got {_json_type(value)}",
+                    expected=f.type,
+                    got=_json_type(value),
+                )
+            )
+    known = set(schema.names) | schema.passthrough
+    unknown = [k for k in record if k not in known]
+    if unknown and extra == "refuse":
+        errors.extend(
+            _error(index, many, k, "unknown_field", f"unknown field {k!r} (not in the model schema)")
+            for k in unknown
+        )
+    if errors:
+        return None, errors
+    if unknown:
+        record = {k: v for k, v in record.items() if k in known}
+    return record, []
+
+
+def validate_records(
+    schema: InputSchema, records: Sequence[Any], *, many: bool, extra: ExtraFields
+) -> list[dict[str, Any]]:
+    """Every record checked; BadInputError (422) naming the first bad field, all errors in details."""
+    clean: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for i, rec in enumerate(records):
+        ok, errs = check_record(schema, rec, i, many, extra)
+        if ok is not None:
+            clean.append(ok)
+        errors.extend(errs)
+        if len(errors) >= 50:  # enough to fix a client; a huge bad batch must not build a huge answer
+            break
+    if errors:
+        raise BadInputError(
+            errors[0]["message"],
+            code="invalid_record",
+            details={"field": errors[0]["field"], "errors": errors},
+        )
+    return clean
+
+
+def to_frame(schema: InputSchema, records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The model's input frame: signature columns in order, numbers as float (None → NaN)."""
+    data: dict[str, Any] = {}
+    for f in schema.fields:
+        values = [r.get(f.name) for r in records]
+        if _DTYPES[f.kind] == "float64":
+            data[f.name] = np.array([np.nan if v is None else v for v in values], dtype="float64")
+        else:
+            data[f.name] = pd.Series(values, dtype="object")
+    return pd.DataFrame(data)

@@ -1,0 +1,83 @@
+"""Feedback labels and the rows of a feedback training batch (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from evergreen.errors import BadInputError
+from evergreen.serving.feedback import normalise_label, parse_feedback
+from evergreen.serving.feedback_batches import feedback_frame
+from evergreen.serving.model import LoadedModel
+from evergreen.serving.schema import schema_from_signature
+
+SCHEMA = schema_from_signature([{"type": "double", "name": "x"}, {"type": "string", "name": "plan"}])
+CLASSIFIER = LoadedModel("1", None, SCHEMA, ("no", "yes"))
+NUMERIC_CLASSES = LoadedModel("1", None, SCHEMA, (0, 1))
+
+
+def test_labels_match_classes_by_canonical_text() -> None:
+    assert normalise_label("yes", ("no", "yes"), "") == "yes"
+    assert normalise_label(1.0, (0, 1), "") == 1
+    assert normalise_label("1", (0, 1), "") == 1
+
+
+@pytest.mark.parametrize("label", ["maybe", None, [1], {"a": 1}, 2])
+def test_invalid_classification_label(label: object) -> None:
+    with pytest.raises(BadInputError) as info:
+        normalise_label(label, (0, 1), "")
+    assert info.value.code == "invalid_label" and info.value.http_status == 422
+
+
+def test_regression_label_must_be_finite_number() -> None:
+    assert normalise_label(2.5, None, "") == 2.5
+    for bad in ("2.5", True, float("nan")):
+        with pytest.raises(BadInputError, match="finite number"):
+            normalise_label(bad, None, "")
+
+
+def test_feedback_shapes() -> None:
+    one = parse_feedback({"prediction_id": "p1", "label": "yes"}, CLASSIFIER, "churned", max_items=5,
+                         extra="refuse")
+    assert [(i.prediction_id, i.label) for i in one] == [("p1", "yes")]
+    many = parse_feedback({"feedback": [{"prediction_id": "a", "label": "no"}, {"prediction_id": "b",
+                                                                                  "label": "yes"}]},
+                          CLASSIFIER, "churned", max_items=5, extra="refuse")
+    assert [i.prediction_id for i in many] == ["a", "b"]
+    labelled = parse_feedback({"records": [{"x": 1.0, "plan": "a", "churned": "no"}]}, CLASSIFIER, "churned",
+                              max_items=5, extra="refuse")
+    assert labelled[0].record == {"x": 1.0, "plan": "a"} and labelled[0].label == "no"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [({"prediction_id": "p"}, "label"), ({"prediction_id": 3, "label": "no"}, "prediction_id"),
+     ({"records": [{"x": 1.0, "plan": "a"}]}, "churned"), ({"record": {"x": "1", "plan": "a"}, "label": "no"}, "x"),
+     ({"other": 1}, "prediction_id")],
+)
+def test_bad_feedback_names_the_field(payload: dict[str, object], field: str) -> None:
+    with pytest.raises(BadInputError) as info:
+        parse_feedback(payload, CLASSIFIER, "churned", max_items=5, extra="refuse")
+    assert info.value.details["field"] == field
+
+
+def test_feedback_frame_joins_records_and_keeps_the_latest_label() -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {"id": 1, "prediction_id": "p1", "record": None, "label": "no", "received_at": t,
+         "logged_record": {"x": 1.0, "plan": "a"}, "predicted_at": t},
+        {"id": 2, "prediction_id": "p1", "record": None, "label": "yes", "received_at": t,
+         "logged_record": {"x": 1.0, "plan": "a"}, "predicted_at": t},
+        {"id": 3, "prediction_id": None, "record": {"x": 2.0, "plan": "b", "cid": "C9"}, "label": "no",
+         "received_at": t, "logged_record": None, "predicted_at": None},
+        {"id": 4, "prediction_id": "gone", "record": None, "label": "no", "received_at": t,
+         "logged_record": None, "predicted_at": None},
+    ]
+    frame = feedback_frame(rows, target="churned", id_column="cid", timestamp_column="ts")
+    assert frame[["cid", "x", "plan", "churned"]].to_dict(orient="records") == [
+        {"cid": "p1", "x": 1.0, "plan": "a", "churned": "yes"},
+        {"cid": "C9", "x": 2.0, "plan": "b", "churned": "no"},
+    ]
+    assert (frame["ts"] == pd.Timestamp(t)).all()
