@@ -1,0 +1,60 @@
+"""The Prefect adapter under ``prefect_test_harness`` against a real evergreen project."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+def test_flow_promotes_then_skips_and_matches_the_embedded_runner(
+    harness: None, project_config: Path, tmp_path: Path
+):
+    from evergreen.config import load_settings
+    from evergreen.integrations.prefect import _retry_delays, retrain_flow
+    from evergreen.pipeline import RetrainRequest, RetrainRunner
+    from evergreen.project import open_project
+    from evergreen.store.runs import get_run, list_runs
+    from tests.integration.orchestrators.conftest import twin
+
+    embedded_cfg = twin(project_config, tmp_path)
+    assert _retry_delays(str(project_config)) == (3, [30.0, 60.0, 120.0])
+
+    first = retrain_flow(str(project_config))
+    assert (first["status"], first["trigger"], first["candidate_version"]) == ("promoted", "new_data", "1")
+    assert first["champion_version"] == "1"
+    project = open_project(load_settings(project_config))
+    project.registry.load_model("1")
+
+    embedded = RetrainRunner(open_project(load_settings(embedded_cfg))).run(
+        RetrainRequest(trigger="new_data", reason="twin")
+    )
+    [decision] = get_run(project.store, first["run_id"])["decisions"]
+    assert embedded.status == "promoted" and decision["candidate_metrics"] == embedded.candidate_metrics
+    assert get_run(project.store, first["run_id"])["dataset_version"] == embedded.dataset_version
+
+    second = retrain_flow(str(project_config))
+    assert second == {"status": "no_trigger", "reason": "no trigger fired"}
+    assert len(list_runs(project.store)) == 1
+
+
+def test_generated_flow_file_imports_and_names_the_cron(project_config: Path, tmp_path: Path):
+    out = tmp_path / "flow.py"
+    subprocess.run(
+        [sys.executable, "-m", "evergreen", "prefect-flow", "-c", str(project_config), "-o", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    text = out.read_text()
+    assert "retrain_flow.serve(" in text and "cron='0 2 * * 1'" in text and str(project_config) in text
+    compile(text, str(out), "exec")
