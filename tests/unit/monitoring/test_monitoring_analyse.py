@@ -1,0 +1,71 @@
+"""``analyse`` for a regression champion: drift of the predicted value, realised RMSE, no CBPE."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from evergreen.config import settings_from_dict
+from evergreen.data.contract import ColumnSpec, Contract
+from evergreen.monitoring.columns import coerce_features, prediction_frame
+from evergreen.monitoring.job import Current, _targets, analyse
+from evergreen.monitoring.reference import Reference
+
+
+def test_regression_window() -> None:
+    rng = np.random.default_rng(4)
+    x = pd.DataFrame({"size": rng.normal(50, 10, 600), "kind": rng.choice(["a", "b"], 600)})
+    y = 3 * x["size"] + rng.normal(0, 5, 600)
+    model = LinearRegression().fit(x[["size"]], y)
+    contract = Contract(
+        target="price",
+        task="regression",
+        features=(
+            ColumnSpec("size", "numeric", "float", 0.5),
+            ColumnSpec("kind", "categorical", "string", 0.5),
+        ),
+    )
+    kinds = {"size": "numeric", "kind": "categorical"}
+    ref_pred = model.predict(x[["size"]])
+    frame, pkinds = prediction_frame("regression", ref_pred.tolist(), None, None)
+    ref = Reference(
+        model_version="1",
+        dataset_version="d",
+        batch_ids=(1,),
+        model=model,
+        contract=contract,
+        kinds=kinds,  # type: ignore[arg-type]
+        features=coerce_features(x, kinds),  # type: ignore[arg-type]
+        holdout_rows=600,
+        classes=None,
+        predictions=frame,
+        prediction_kinds=pkinds,
+        baseline={"rmse": 5.0},
+        baseline_source="decisions",
+        calibrator=None,
+    )
+    cur_x = pd.DataFrame({"size": rng.normal(60, 10, 300), "kind": rng.choice(["a", "b"], 300)})
+    cur_y = 3 * cur_x["size"] + rng.normal(0, 5, 300)
+    pred = model.predict(cur_x[["size"]])
+    labels = [float(v) if i % 3 else None for i, v in enumerate(cur_y)]  # two thirds labelled
+    cur = Current(
+        coerce_features(cur_x, kinds),  # type: ignore[arg-type]
+        predicted=_targets("regression", pred.tolist(), None),
+        labels=_targets("regression", labels, None),
+    )
+    settings = settings_from_dict(
+        {"project": "p", "task": "regression", "data": {"target": "price"}}, root=Path(".")
+    )
+    a = analyse(ref, cur, settings)
+    assert a.data_drift["size"].method == "ks" and a.data_drift["size"].drifted
+    assert not a.data_drift["kind"].drifted
+    assert a.prediction_drift is not None and a.prediction_drift["prediction"].drifted
+    known = np.array([v is not None for v in labels])
+    residual = pred[known] - cur_y.to_numpy()[known]
+    assert a.labelled_rows == 200 and a.scored_rows == 300
+    assert a.realised["rmse"] == pytest.approx(float(np.sqrt(np.mean(residual**2))), abs=1e-12)
+    assert a.estimated == {}  # CBPE needs class probabilities
