@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evergreen.data.values import is_missing
 from evergreen.errors import BadInputError, ChampionUnavailableError
 from evergreen.registry import Registry
 from evergreen.serving.schema import InputSchema, schema_from_signature, to_frame
@@ -59,20 +60,25 @@ def _plain(value: Any) -> Any:
 
 
 def _input_example(local_path: str, schema: InputSchema) -> list[dict[str, Any]]:
-    """The example saved with the model, or a synthetic record when there is none."""
+    """The example saved with the model (it must load), or a synthetic record when there is none."""
     from mlflow.models import Model
 
-    try:
-        example = Model.load(local_path).load_input_example(local_path)
-    except Exception:
-        example = None
-    if isinstance(example, pd.DataFrame) and len(example):
-        rows: list[dict[str, Any]] = (
-            example.head(8).astype(object).where(example.head(8).notna(), None).to_dict(orient="records")
-        )
-        return [{k: _plain(v) for k, v in r.items()} for r in rows]
-    filler = {"number": 0.0, "integer": 0, "string": "", "boolean": False, "datetime": "1970-01-01T00:00:00"}
-    return [{f.name: filler[f.kind] for f in schema.fields}]
+    meta = Model.load(local_path)
+    if meta.saved_input_example_info is None:
+        filler = {
+            "number": 0.0,
+            "integer": 0,
+            "string": "",
+            "boolean": False,
+            "datetime": "1970-01-01T00:00:00",
+        }
+        return [{f.name: filler[f.kind] for f in schema.fields}]
+    example = meta.load_input_example(local_path)  # MLflow checks it against the signature
+    frame = pd.DataFrame(example).head(8)
+    return [
+        {str(k): None if is_missing(v) else _plain(v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
 
 
 def load_version(

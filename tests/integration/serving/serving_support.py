@@ -1,0 +1,142 @@
+"""Helpers of the serving tests: a real uvicorn server in a thread, broken model versions, row counts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import func, select
+
+from evergreen.store.tables import predictions
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 60.0, every: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy (a liveness bound, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(every)
+
+
+class LiveServer:
+    """``app`` served by uvicorn on 127.0.0.1 in a background thread; ``stop()`` is a graceful shutdown."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
+                                lifespan="on", timeout_graceful_shutdown=30)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        wait_until(lambda: self.server.started, "uvicorn to start")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(60)
+        assert not self.thread.is_alive(), "server did not shut down"
+
+    @property
+    def ctx(self) -> Any:
+        return self.app.state.ctx
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+    def wait_ready(self, version: str | None = None) -> None:
+        with self.client() as c:
+            def ok() -> bool:
+                r = c.get("/ready")
+                return r.status_code == 200 and (version is None or r.json()["model_version"] == version)
+
+            wait_until(ok, f"model {version or 'any'} to be served")
+
+
+@contextlib.contextmanager
+def live(app: Any, *, ready: bool = True) -> Iterator[LiveServer]:
+    server = LiveServer(app).start()
+    try:
+        if ready:
+            server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def count_predictions(store: Any, **where: Any) -> int:
+    q = select(func.count()).select_from(predictions).where(predictions.c.project == store.project)
+    for k, v in where.items():
+        q = q.where(predictions.c[k] == v)
+    with store.connect() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
+def stored_ids(store: Any) -> set[str]:
+    with store.connect() as conn:
+        return {r.id for r in conn.execute(select(predictions.c.id).where(predictions.c.project == store.project))}
+
+
+def clone_version(project: Any, version: str, edit: Callable[[Path], None]) -> str:
+    """Register a copy of ``version``'s artifacts, changed by ``edit(model_dir)``; return the new version."""
+    import mlflow
+
+    reg = project.registry
+    src = Path(mlflow.artifacts.download_artifacts(reg.model_uri(version)))
+    dest = Path(tempfile.mkdtemp(prefix="eg-broken-", dir=project.settings.state_dir)) / "model"
+    shutil.copytree(src, dest)
+    edit(dest)
+    mv = reg.client.create_model_version(reg.model_name, source=str(dest), run_id=None,
+                                         tags={"evergreen.decision": "test"})
+    return str(mv.version)
+
+
+def missing_artifact_version(project: Any, version: str) -> str:
+    return clone_version(project, version, lambda d: shutil.rmtree(d))
+
+
+def warmup_failing_version(project: Any, version: str) -> str:
+    """Loads fine, but its saved input example makes the pipeline raise on the warm-up prediction."""
+    def edit(d: Path) -> None:
+        ex = json.loads((d / "input_example.json").read_text())
+        ex["data"] = [["not a number" for _ in row] for row in ex["data"]]
+        (d / "input_example.json").write_text(json.dumps(ex))
+
+    return clone_version(project, version, edit)
+
+
+def incompatible_schema_version(project: Any, version: str) -> str:
+    """Its signature requires a field clients of ``version`` do not send."""
+    import yaml
+
+    def edit(d: Path) -> None:
+        mlmodel = yaml.safe_load((d / "MLmodel").read_text())
+        cols = json.loads(mlmodel["signature"]["inputs"])
+        cols.append({"type": "double", "name": "brand_new_field", "required": True})
+        mlmodel["signature"]["inputs"] = json.dumps(cols)
+        (d / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+
+    return clone_version(project, version, edit)
