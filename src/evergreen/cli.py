@@ -172,6 +172,16 @@ def retrain(
     from evergreen.store.audit import cli_actor
 
     project = _project(config)
+    from evergreen.triggers.requests import request_retrain, scheduler_running
+
+    if trigger == "manual" and as_of is None and scheduler_running(project.store):
+        # A scheduler owns retrains for this project: hand it the request instead of racing it.
+        request_id = request_retrain(project, reason, cli_actor(actor), force=force)
+        if as_json:
+            _print_json({"queued": True, "request_id": request_id})
+        else:
+            out.print(f"a scheduler is running: retrain queued as request {request_id}")
+        return
     request = RetrainRequest(
         trigger=trigger, reason=reason, actor=cli_actor(actor), as_of=_parse_as_of(as_of), force=force
     )

@@ -213,3 +213,22 @@ def test_frames_are_pandas(project_dir: Path):
     # The example set that init ships is a realistic frame: numeric, categorical, text, PII, time.
     frame = pd.read_csv(next((project_dir / "landing").glob("*.csv")))
     assert {"tenure", "plan", "last_ticket", "email", "event_time", "churned"} <= set(frame.columns)
+
+
+def test_retrain_is_queued_when_a_scheduler_runs(run_cli: Runner, project_dir: Path):
+    from evergreen.config import load_settings
+    from evergreen.store import open_store
+    from evergreen.store.locks import LeaseLock
+    from evergreen.triggers.requests import queued_requests, scheduler_lock_name
+
+    settings = load_settings(project_dir)
+    store = open_store(settings.storage.database_url, settings.project)
+    lease = LeaseLock(store, scheduler_lock_name(settings.project)).acquire()  # as `evergreen scheduler` does
+    try:
+        res = run_cli("retrain", "--reason", "please", "--json")
+        assert res.code == 0, res.stderr
+        assert res.json()["queued"] is True
+        assert [r.reason for r in queued_requests(store)] == ["please"]
+    finally:
+        lease.release()
+    assert run_cli("runs", "--json").json() == []  # nothing ran behind the scheduler's back
