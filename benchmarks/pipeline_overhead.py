@@ -40,12 +40,20 @@ def evergreen_runs(root: Path, weeks: int, runs: int) -> list[dict[str, float]]:
         churn.make_batch(i, 1500, drifted=False).to_csv(settings.data.landing / f"w{i}.csv", index=False)
     project = open_project(settings)
     out = []
-    for i in range(runs + 1):  # run 0 creates the stores and the first champion
+    for _ in range(runs + 1):  # run 0 creates the stores and the first champion
         t = time.perf_counter()
         outcome = RetrainRunner(project).run(RetrainRequest(trigger="manual", force=True))
         wall = time.perf_counter() - t
-        out.append({"wall": wall, "fit": outcome.fit_seconds, "overhead": wall - outcome.fit_seconds,
-                    "status": outcome.status, "rows": float(outcome.data_size or 0), **outcome.timings})
+        out.append(
+            {
+                "wall": wall,
+                "fit": outcome.fit_seconds,
+                "overhead": wall - outcome.fit_seconds,
+                "status": outcome.status,
+                "rows": float(outcome.data_size or 0),
+                **outcome.timings,
+            }
+        )
     return out
 
 
@@ -62,7 +70,10 @@ def anchor_runs(root: Path, weeks: int, runs: int) -> list[dict[str, float]]:
     from evergreen.training.serialization import skops_trusted_types
 
     mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
-    mlflow.set_experiment("anchor")
+    # Artifacts in the temp dir too (the default is ./mlruns in the current directory).
+    mlflow.set_experiment(
+        experiment_id=mlflow.create_experiment("anchor", artifact_location=(root / "art").as_uri())
+    )
     frame = pd.concat([churn.make_batch(i, 1500, drifted=False) for i in range(weeks)], ignore_index=True)
     frame["support_calls"] = frame["support_calls"].astype(float)
     kinds = FeatureKinds(("tenure", "monthly_fee", "support_calls"), ("plan", "region"), ("last_ticket",))
@@ -87,9 +98,12 @@ def anchor_runs(root: Path, weeks: int, runs: int) -> list[dict[str, float]]:
         assert best is not None
         with mlflow.start_run(run_name="register"):
             mlflow.sklearn.log_model(
-                best[1], name="model", registered_model_name="anchor",
+                best[1],
+                name="model",
+                registered_model_name="anchor",
                 signature=infer_signature(X_te.head(5), best[1].predict(X_te.head(5))),
-                input_example=X_te.head(5), skops_trusted_types=skops_trusted_types(best[1]),
+                input_example=X_te.head(5),
+                skops_trusted_types=skops_trusted_types(best[1]),
             )
         wall = time.perf_counter() - t
         out.append({"wall": wall, "fit": fit, "overhead": wall - fit})
@@ -113,7 +127,9 @@ def main() -> None:
     print(f"{'':24}{'wall':>8}{'fit':>8}{'overhead':>10}")
     print(f"{'evergreen first run':24}{eg[0]['wall']:8.2f}{eg[0]['fit']:8.2f}{eg[0]['overhead']:10.2f}")
     for i, r in enumerate(eg[1:], 1):
-        print(f"{f'evergreen run {i}':24}{r['wall']:8.2f}{r['fit']:8.2f}{r['overhead']:10.2f}  ({r['status']})")
+        print(
+            f"{f'evergreen run {i}':24}{r['wall']:8.2f}{r['fit']:8.2f}{r['overhead']:10.2f}  ({r['status']})"
+        )
     print(f"{'anchor first run':24}{an[0]['wall']:8.2f}{an[0]['fit']:8.2f}{an[0]['overhead']:10.2f}")
     for i, r in enumerate(an[1:], 1):
         print(f"{f'anchor run {i}':24}{r['wall']:8.2f}{r['fit']:8.2f}{r['overhead']:10.2f}")
