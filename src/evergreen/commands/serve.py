@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +27,7 @@ def serve(
     app = create_app(settings)
     # One worker: the model, the batcher and the log writer live in this process. uvloop + httptools
     # where installed; asyncio's transports set TCP_NODELAY, so small responses are not delayed.
-    uvicorn.run(
+    server_config = uvicorn.Config(
         app,
         host=host or settings.serving.host,
         port=port or settings.serving.port,
@@ -35,6 +36,10 @@ def serve(
         log_level="warning",
         timeout_graceful_shutdown=30,
     )
+    # uvicorn shuts down gracefully on SIGTERM (answers in-flight requests, then the lifespan flushes the
+    # prediction log) and re-raises the signal afterwards; a no-op handler makes that a clean exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    uvicorn.Server(server_config).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -11,16 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # serving_support
 
-RECORD = {"tenure": 13.0, "monthly_fee": 44.07, "support_calls": 0.0, "plan": "standard", "region": "east",
-          "last_ticket": "thanks for the quick help"}
-
-
-def settings_with(project: Any, **serving: Any) -> Any:
-    """The project's settings with serving (and optionally storage) keys replaced."""
-    s = project.settings
-    storage = serving.pop("storage", {})
-    return s.model_copy(update={"serving": s.serving.model_copy(update=serving),
-                                "storage": s.storage.model_copy(update=storage)})
+from serving_support import settings_with
 
 
 @pytest.fixture

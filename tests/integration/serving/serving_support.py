@@ -19,6 +19,27 @@ from sqlalchemy import func, select
 
 from evergreen.store.tables import predictions
 
+RECORD = {
+    "tenure": 13.0,
+    "monthly_fee": 44.07,
+    "support_calls": 0.0,
+    "plan": "standard",
+    "region": "east",
+    "last_ticket": "thanks for the quick help",
+}
+
+
+def settings_with(project: Any, **serving: Any) -> Any:
+    """The project's settings with serving (and optionally storage) keys replaced."""
+    s = project.settings
+    storage = serving.pop("storage", {})
+    return s.model_copy(
+        update={
+            "serving": s.serving.model_copy(update=serving),
+            "storage": s.storage.model_copy(update=storage),
+        }
+    )
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -45,8 +66,15 @@ class LiveServer:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
-                                lifespan="on", timeout_graceful_shutdown=30)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=30,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -69,6 +97,7 @@ class LiveServer:
 
     def wait_ready(self, version: str | None = None) -> None:
         with self.client() as c:
+
             def ok() -> bool:
                 r = c.get("/ready")
                 return r.status_code == 200 and (version is None or r.json()["model_version"] == version)
@@ -97,7 +126,9 @@ def count_predictions(store: Any, **where: Any) -> int:
 
 def stored_ids(store: Any) -> set[str]:
     with store.connect() as conn:
-        return {r.id for r in conn.execute(select(predictions.c.id).where(predictions.c.project == store.project))}
+        return {
+            r.id for r in conn.execute(select(predictions.c.id).where(predictions.c.project == store.project))
+        }
 
 
 def clone_version(project: Any, version: str, edit: Callable[[Path], None]) -> str:
@@ -109,8 +140,9 @@ def clone_version(project: Any, version: str, edit: Callable[[Path], None]) -> s
     dest = Path(tempfile.mkdtemp(prefix="eg-broken-", dir=project.settings.state_dir)) / "model"
     shutil.copytree(src, dest)
     edit(dest)
-    mv = reg.client.create_model_version(reg.model_name, source=str(dest), run_id=None,
-                                         tags={"evergreen.decision": "test"})
+    mv = reg.client.create_model_version(
+        reg.model_name, source=str(dest), run_id=None, tags={"evergreen.decision": "test"}
+    )
     return str(mv.version)
 
 
@@ -120,6 +152,7 @@ def missing_artifact_version(project: Any, version: str) -> str:
 
 def warmup_failing_version(project: Any, version: str) -> str:
     """Loads fine, but its saved input example makes the pipeline raise on the warm-up prediction."""
+
     def edit(d: Path) -> None:
         ex = json.loads((d / "input_example.json").read_text())
         ex["data"] = [["not a number" for _ in row] for row in ex["data"]]

@@ -6,8 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
-from conftest import RECORD
-from serving_support import count_predictions, live, stored_ids
+from serving_support import RECORD, count_predictions, live, stored_ids
 
 
 def test_predict_one_and_many_validation_and_logging(make_app: Any, trained_project: Any) -> None:
@@ -24,14 +23,23 @@ def test_predict_one_and_many_validation_and_logging(make_app: Any, trained_proj
         ids = body["prediction_ids"] + many["prediction_ids"]
 
         bad = {
-            "missing": (c.post("/predict", json={"record": {k: v for k, v in RECORD.items() if k != "plan"}}),
-                        422, "plan"),
-            "mistyped": (c.post("/predict", json={"records": [RECORD, {**RECORD, "tenure": "long"}]}),
-                         422, "tenure"),
+            "missing": (
+                c.post("/predict", json={"record": {k: v for k, v in RECORD.items() if k != "plan"}}),
+                422,
+                "plan",
+            ),
+            "mistyped": (
+                c.post("/predict", json={"records": [RECORD, {**RECORD, "tenure": "long"}]}),
+                422,
+                "tenure",
+            ),
             "unknown": (c.post("/predict", json={"record": {**RECORD, "colour": "red"}}), 422, "colour"),
             "too many": (c.post("/predict", json={"records": [RECORD] * 4}), 422, "records"),
-            "not json": (c.post("/predict", content=b'{"record": {', headers={"content-type": "application/json"}),
-                         400, None),
+            "not json": (
+                c.post("/predict", content=b'{"record": {', headers={"content-type": "application/json"}),
+                400,
+                None,
+            ),
             "wrong shape": (c.post("/predict", json=[RECORD]), 422, "(body)"),
             "huge": (c.post("/predict", content=b"{" + b" " * 10_000 + b"}"), 413, None),
         }
@@ -45,7 +53,9 @@ def test_predict_one_and_many_validation_and_logging(make_app: Any, trained_proj
                     assert repr(field) in err["message"], (name, err)
         assert c.get("/nowhere").json()["error"]["code"] == "not_found"
         assert c.get("/predict").status_code == 405
-    assert stored_ids(trained_project.store) == set(ids)  # graceful stop flushed the log; no bad request logged
+    assert stored_ids(trained_project.store) == set(
+        ids
+    )  # graceful stop flushed the log; no bad request logged
 
 
 def test_chunked_body_over_the_limit_is_refused(make_app: Any) -> None:
@@ -84,23 +94,33 @@ def test_service_endpoints_and_metrics(make_app: Any) -> None:
 
         async def burst() -> list[int]:
             async with httpx.AsyncClient(base_url=srv.url, timeout=30) as ac:
-                resps = await asyncio.gather(*(ac.post("/predict", json={"record": RECORD}) for _ in range(40)))
+                resps = await asyncio.gather(
+                    *(ac.post("/predict", json={"record": RECORD}) for _ in range(40))
+                )
             return [r.status_code for r in resps]
 
         assert asyncio.run(burst()) == [200] * 40
         c.post("/predict", json={"record": {}})
         text = c.get("/metrics").text
-    for needle in ['serving_requests_total{method="POST",route="/predict",status="200"} 40.0',
-                   'serving_requests_total{method="POST",route="/predict",status="422"} 1.0',
-                   'serving_request_duration_seconds_bucket{le="0.001",method="POST",route="/predict"',
-                   'serving_predictions_total{model_version="1",predicted_class=',
-                   "serving_batch_size_count", "serving_log_queue_depth", "serving_swaps_total 1.0",
-                   "serving_swap_failures_total", "serving_feedback_total", 'serving_champion_info{version="1"}']:
+    for needle in [
+        'serving_requests_total{method="POST",route="/predict",status="200"} 40.0',
+        'serving_requests_total{method="POST",route="/predict",status="422"} 1.0',
+        'serving_request_duration_seconds_bucket{le="0.001",method="POST",route="/predict"',
+        'serving_predictions_total{model_version="1",predicted_class=',
+        "serving_batch_size_count",
+        "serving_log_queue_depth",
+        "serving_swaps_total 1.0",
+        "serving_swap_failures_total",
+        "serving_feedback_total",
+        'serving_champion_info{version="1"}',
+    ]:
         assert needle in text, needle
     sizes = [line for line in text.splitlines() if line.startswith("serving_batch_size_bucket")]
     # 40 concurrent requests were answered by fewer model calls: some batch held more than one record.
     one = next(float(line.split()[-1]) for line in sizes if 'le="1.0"' in line)
-    count = next(float(line.split()[-1]) for line in text.splitlines() if line.startswith("serving_batch_size_count"))
+    count = next(
+        float(line.split()[-1]) for line in text.splitlines() if line.startswith("serving_batch_size_count")
+    )
     assert one < count
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from conftest import RECORD, settings_with
 from serving_support import (
+    RECORD,
     clone_version,
     count_predictions,
     incompatible_schema_version,
     live,
     missing_artifact_version,
+    settings_with,
     wait_until,
     warmup_failing_version,
 )
@@ -42,10 +43,16 @@ def _failures(srv: Any) -> float:
     return float(srv.ctx.metrics.swap_failures.labels("champion")._value.get())
 
 
-def test_swaps_under_load_keep_every_request_and_follow_the_alias(make_app: Any, trained_project: Any) -> None:
+def test_swaps_under_load_keep_every_request_and_follow_the_alias(
+    make_app: Any, trained_project: Any
+) -> None:
     p = trained_project
     v2 = clone_version(p, "1", lambda d: None)
-    broken = [missing_artifact_version(p, "1"), warmup_failing_version(p, "1"), incompatible_schema_version(p, "1")]
+    broken = [
+        missing_artifact_version(p, "1"),
+        warmup_failing_version(p, "1"),
+        incompatible_schema_version(p, "1"),
+    ]
     with live(make_app()) as srv, srv.client() as c:
         load = Load(srv.client())
         load.thread.start()
@@ -88,8 +95,9 @@ def test_notify_swaps_at_once_with_postgresql(trained_project: Any, postgres_url
     from evergreen.project import open_project
     from evergreen.serving.app import create_app
 
-    settings = settings_with(trained_project, reload_interval_seconds=3600,
-                             storage={"database_url": postgres_url})
+    settings = settings_with(
+        trained_project, reload_interval_seconds=3600, storage={"database_url": postgres_url}
+    )
     project = open_project(settings)
     v2 = clone_version(trained_project, "1", lambda d: None)
     app = create_app(settings, project)
@@ -114,11 +122,16 @@ def test_shadow_version_is_scored_and_logged_beside_the_champion(make_app: Any, 
     with live(make_app(shadow=True, shadow_version=v2)) as srv, srv.client() as c:
         wait_until(lambda: srv.ctx.holder.shadow is not None, "the shadow model")
         assert c.get("/version").json()["shadow_version"] == v2
-        ids = c.post("/predict", json={"records": [RECORD, {**RECORD, "plan": "basic"}]}).json()["prediction_ids"]
+        ids = c.post("/predict", json={"records": [RECORD, {**RECORD, "plan": "basic"}]}).json()[
+            "prediction_ids"
+        ]
         assert c.post("/predict", json={"record": RECORD}).json()["model_version"] == "1"
     with p.store.connect() as conn:
-        rows = conn.execute(select(predictions.c.role, predictions.c.model_version, predictions.c.shadow_of,
-                                   predictions.c.record)).all()
+        rows = conn.execute(
+            select(
+                predictions.c.role, predictions.c.model_version, predictions.c.shadow_of, predictions.c.record
+            )
+        ).all()
     shadow = [r for r in rows if r.role == "shadow"]
     assert len(shadow) == 3 and {r.model_version for r in shadow} == {v2}
     assert set(ids) <= {r.shadow_of for r in shadow}

@@ -34,14 +34,18 @@ def _holder(model: LoadedModel) -> ModelHolder:
 
 async def _submit_all(batcher: Batcher, n: int) -> list[Any]:
     batcher.arriving += n
-    return list(await asyncio.gather(*(batcher.submit([{"x": float(i % 4)}], SCHEMA, False) for i in range(n))))
+    return list(
+        await asyncio.gather(*(batcher.submit([{"x": float(i % 4)}], SCHEMA, False) for i in range(n)))
+    )
 
 
 def test_waiting_requests_share_one_model_call_bounded_by_max_size() -> None:
     sizes: list[int] = []
 
     async def run() -> list[Any]:
-        batcher = Batcher(_holder(_model("1")), max_size=8, max_wait_ms=0, extra="refuse", on_size=sizes.append)
+        batcher = Batcher(
+            _holder(_model("1")), max_size=8, max_wait_ms=0, extra="refuse", on_size=sizes.append
+        )
         task = asyncio.ensure_future(_submit_all(batcher, 20))
         while batcher.queued < 20:  # all 20 are queued before the consumer starts
             await asyncio.sleep(0)

@@ -39,23 +39,37 @@ def test_regression_label_must_be_finite_number() -> None:
 
 
 def test_feedback_shapes() -> None:
-    one = parse_feedback({"prediction_id": "p1", "label": "yes"}, CLASSIFIER, "churned", max_items=5,
-                         extra="refuse")
+    one = parse_feedback(
+        {"prediction_id": "p1", "label": "yes"}, CLASSIFIER, "churned", max_items=5, extra="refuse"
+    )
     assert [(i.prediction_id, i.label) for i in one] == [("p1", "yes")]
-    many = parse_feedback({"feedback": [{"prediction_id": "a", "label": "no"}, {"prediction_id": "b",
-                                                                                  "label": "yes"}]},
-                          CLASSIFIER, "churned", max_items=5, extra="refuse")
+    many = parse_feedback(
+        {"feedback": [{"prediction_id": "a", "label": "no"}, {"prediction_id": "b", "label": "yes"}]},
+        CLASSIFIER,
+        "churned",
+        max_items=5,
+        extra="refuse",
+    )
     assert [i.prediction_id for i in many] == ["a", "b"]
-    labelled = parse_feedback({"records": [{"x": 1.0, "plan": "a", "churned": "no"}]}, CLASSIFIER, "churned",
-                              max_items=5, extra="refuse")
+    labelled = parse_feedback(
+        {"records": [{"x": 1.0, "plan": "a", "churned": "no"}]},
+        CLASSIFIER,
+        "churned",
+        max_items=5,
+        extra="refuse",
+    )
     assert labelled[0].record == {"x": 1.0, "plan": "a"} and labelled[0].label == "no"
 
 
 @pytest.mark.parametrize(
     ("payload", "field"),
-    [({"prediction_id": "p"}, "label"), ({"prediction_id": 3, "label": "no"}, "prediction_id"),
-     ({"records": [{"x": 1.0, "plan": "a"}]}, "churned"), ({"record": {"x": "1", "plan": "a"}, "label": "no"}, "x"),
-     ({"other": 1}, "prediction_id")],
+    [
+        ({"prediction_id": "p"}, "label"),
+        ({"prediction_id": 3, "label": "no"}, "prediction_id"),
+        ({"records": [{"x": 1.0, "plan": "a"}]}, "churned"),
+        ({"record": {"x": "1", "plan": "a"}, "label": "no"}, "x"),
+        ({"other": 1}, "prediction_id"),
+    ],
 )
 def test_bad_feedback_names_the_field(payload: dict[str, object], field: str) -> None:
     with pytest.raises(BadInputError) as info:
@@ -66,14 +80,42 @@ def test_bad_feedback_names_the_field(payload: dict[str, object], field: str) ->
 def test_feedback_frame_joins_records_and_keeps_the_latest_label() -> None:
     t = datetime(2026, 1, 1, tzinfo=UTC)
     rows = [
-        {"id": 1, "prediction_id": "p1", "record": None, "label": "no", "received_at": t,
-         "logged_record": {"x": 1.0, "plan": "a"}, "predicted_at": t},
-        {"id": 2, "prediction_id": "p1", "record": None, "label": "yes", "received_at": t,
-         "logged_record": {"x": 1.0, "plan": "a"}, "predicted_at": t},
-        {"id": 3, "prediction_id": None, "record": {"x": 2.0, "plan": "b", "cid": "C9"}, "label": "no",
-         "received_at": t, "logged_record": None, "predicted_at": None},
-        {"id": 4, "prediction_id": "gone", "record": None, "label": "no", "received_at": t,
-         "logged_record": None, "predicted_at": None},
+        {
+            "id": 1,
+            "prediction_id": "p1",
+            "record": None,
+            "label": "no",
+            "received_at": t,
+            "logged_record": {"x": 1.0, "plan": "a"},
+            "predicted_at": t,
+        },
+        {
+            "id": 2,
+            "prediction_id": "p1",
+            "record": None,
+            "label": "yes",
+            "received_at": t,
+            "logged_record": {"x": 1.0, "plan": "a"},
+            "predicted_at": t,
+        },
+        {
+            "id": 3,
+            "prediction_id": None,
+            "record": {"x": 2.0, "plan": "b", "cid": "C9"},
+            "label": "no",
+            "received_at": t,
+            "logged_record": None,
+            "predicted_at": None,
+        },
+        {
+            "id": 4,
+            "prediction_id": "gone",
+            "record": None,
+            "label": "no",
+            "received_at": t,
+            "logged_record": None,
+            "predicted_at": None,
+        },
     ]
     frame = feedback_frame(rows, target="churned", id_column="cid", timestamp_column="ts")
     assert frame[["cid", "x", "plan", "churned"]].to_dict(orient="records") == [

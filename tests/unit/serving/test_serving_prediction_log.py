@@ -17,9 +17,21 @@ from evergreen.store.tables import predictions
 
 def _rows(n: int, start: int = 0) -> list[dict[str, Any]]:
     now = utcnow().isoformat()
-    return [{"id": f"p{i:05d}", "project": "proj", "created_at": now, "model_version": "1", "role": "champion",
-             "record": {"x": i}, "prediction": "yes", "probabilities": {"yes": 1.0}, "latency_ms": 1.0,
-             "shadow_of": None} for i in range(start, start + n)]
+    return [
+        {
+            "id": f"p{i:05d}",
+            "project": "proj",
+            "created_at": now,
+            "model_version": "1",
+            "role": "champion",
+            "record": {"x": i},
+            "prediction": "yes",
+            "probabilities": {"yes": 1.0},
+            "latency_ms": 1.0,
+            "shadow_of": None,
+        }
+        for i in range(start, start + n)
+    ]
 
 
 def _ids(store: Any) -> set[str]:
@@ -36,8 +48,9 @@ def store(tmp_path: Path) -> Any:
 
 def test_records_are_written_in_batches_and_flushed(store: Any, tmp_path: Path) -> None:
     written: list[int] = []
-    log = PredictionLog(store, SpillFile(tmp_path / "spill.jsonl"), queue_size=1000, batch_size=7,
-                        on_written=written.append)
+    log = PredictionLog(
+        store, SpillFile(tmp_path / "spill.jsonl"), queue_size=1000, batch_size=7, on_written=written.append
+    )
     log.start()
     for i in range(5):
         log.submit(_rows(10, start=i * 10))
@@ -52,8 +65,8 @@ def test_a_full_queue_spills_and_everything_is_replayed(store: Any, tmp_path: Pa
     spill = SpillFile(tmp_path / "spill.jsonl")
     spilled: list[int] = []
     log = PredictionLog(store, spill, queue_size=3, batch_size=100, on_spilled=spilled.append)
-    log.submit(_rows(2))            # fits
-    log.submit(_rows(5, start=2))   # would overflow: all five go to the spill file
+    log.submit(_rows(2))  # fits
+    log.submit(_rows(5, start=2))  # would overflow: all five go to the spill file
     assert spilled == [5] and spill.count() == 5 and log.depth == 2
     log.start()
     log.close()

@@ -44,8 +44,15 @@ def test_optional_field_may_be_absent_and_null_is_allowed() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value", "got"),
-    [("tenure", "12", "string"), ("tenure", True, "boolean"), ("calls", 1.5, "number"), ("plan", 3, "number"),
-     ("vip", 1, "number"), ("tenure", [1], "array"), ("tenure", math.inf, "non-finite number")],
+    [
+        ("tenure", "12", "string"),
+        ("tenure", True, "boolean"),
+        ("calls", 1.5, "number"),
+        ("plan", 3, "number"),
+        ("vip", 1, "number"),
+        ("tenure", [1], "array"),
+        ("tenure", math.inf, "non-finite number"),
+    ],
 )
 def test_mistyped_field_is_named_with_types(field: str, value: object, got: str) -> None:
     err = _error([GOOD, {**GOOD, field: value}])
@@ -93,8 +100,12 @@ def test_unsupported_signature_is_refused() -> None:
 def test_payload_shapes() -> None:
     assert predict_records({"record": GOOD}, 10) == ([GOOD], False)
     assert predict_records({"records": [GOOD, GOOD]}, 10) == ([GOOD, GOOD], True)
-    for bad, field in [([], "(body)"), ({}, "record"), ({"records": []}, "records"),
-                       ({"record": GOOD, "records": [GOOD]}, "records")]:
+    for bad, field in [
+        ([], "(body)"),
+        ({}, "record"),
+        ({"records": []}, "records"),
+        ({"record": GOOD, "records": [GOOD]}, "records"),
+    ]:
         with pytest.raises(BadInputError) as info:
             predict_records(bad, 10)
         assert info.value.details["field"] == field

@@ -1,0 +1,92 @@
+"""``evergreen serve`` as a user runs it: a real process, real requests, SIGTERM flushes the log."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, func, select
+
+from evergreen.store.tables import predictions
+from tests.e2e.conftest import cli_env
+
+RECORD = {
+    "tenure": 13.0,
+    "monthly_fee": 44.07,
+    "support_calls": 0.0,
+    "plan": "standard",
+    "region": "east",
+    "last_ticket": "thanks for the quick help",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            if httpx.get(url + "/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("evergreen serve never became ready")
+
+
+def test_serve_answers_and_flushes_every_prediction_on_sigterm(project_dir: Path, run_cli: Any) -> None:
+    assert run_cli("retrain", "--reason", "e2e").code == 0
+    assert run_cli("serve", "--help").code == 0
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evergreen", "serve", "--port", str(port)],
+        cwd=project_dir,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_ready(url, proc)
+        with httpx.Client(base_url=url, timeout=30) as c:
+            ids = [
+                c.post("/predict", json={"record": {**RECORD, "tenure": float(i)}}).json()["prediction_ids"][
+                    0
+                ]
+                for i in range(25)
+            ]
+            bad = c.post("/predict", json={"record": {**RECORD, "tenure": "x"}})
+            assert bad.status_code == 422 and "tenure" in bad.json()["error"]["message"]
+            assert c.get("/version").json()["model_version"] == "1"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    engine = create_engine(f"sqlite:///{project_dir}/.evergreen/evergreen.db")
+    with engine.connect() as conn:
+        stored = {r.id for r in conn.execute(select(predictions.c.id))}
+        assert conn.execute(select(func.count()).select_from(predictions)).scalar_one() == 25
+    engine.dispose()
+    assert stored == set(ids)
+
+
+def test_serve_with_a_bad_config_exits_2(project_dir: Path, run_cli: Any) -> None:
+    (project_dir / "evergreen.yaml").write_text(
+        (project_dir / "evergreen.yaml").read_text() + "\nserving: {extra_fields: maybe}\n"
+    )
+    res = run_cli("serve")
+    assert res.code == 2 and "serving.extra_fields" in res.stderr
