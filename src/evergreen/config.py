@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from evergreen.errors import ConfigError
 
@@ -141,15 +149,91 @@ class MonitoringConfig(_Frozen):
     keep_reports: int = Field(100, ge=1)
 
 
-class ChannelConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow")
+DRIFT_LEVELS = ("warning", "alert", "critical")
+
+
+def _check_levels(levels: dict[str, float]) -> dict[str, float]:
+    unknown = sorted(set(levels) - set(DRIFT_LEVELS))
+    if unknown:
+        raise ValueError(f"unknown level {unknown[0]!r} (use {', '.join(DRIFT_LEVELS)})")
+    values = [levels[k] for k in DRIFT_LEVELS if k in levels]
+    if values != sorted(values):
+        raise ValueError("levels must not decrease from warning to alert to critical")
+    return levels
+
+
+class ChannelConfig(_Frozen):
+    """One alert channel. URLs, passwords and tokens are secrets: never logged or returned."""
+
     type: Literal["log", "webhook", "slack", "email"]
     min_level: Level = "warning"
+    name: str | None = None  # shown in logs and delivery rows instead of the (secret) URL
+    url: SecretStr | None = None  # webhook / slack incoming-webhook URL
+    token: SecretStr | None = None  # webhook: sent as "Authorization: Bearer <token>"
+    smtp: str | None = None  # email: smtp://host:port (smtps:// for implicit TLS)
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = "evergreen@localhost"
+    to: tuple[str, ...] = ()
+    timeout_seconds: float = Field(10.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_smtp_credentials(cls, data: Any) -> Any:
+        # smtp://user:pass@host:25 is accepted, but the password must not stay in a plain string.
+        if isinstance(data, dict) and isinstance(data.get("smtp"), str) and "@" in data["smtp"]:
+            from urllib.parse import unquote, urlsplit
+
+            parts = urlsplit(data["smtp"])
+            data = dict(data)
+            data["smtp"] = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+            if parts.username and not data.get("username"):
+                data["username"] = unquote(parts.username)
+            if parts.password and not data.get("password"):
+                data["password"] = unquote(parts.password)
+        return data
+
+    @model_validator(mode="after")
+    def _required(self) -> ChannelConfig:
+        if self.type in ("webhook", "slack") and self.url is None:
+            raise ValueError(f"a {self.type} channel needs url")
+        if self.type == "email" and (not self.smtp or not self.to):
+            raise ValueError("an email channel needs smtp and to")
+        if self.smtp and not self.smtp.startswith(("smtp://", "smtps://")):
+            raise ValueError("smtp must look like smtp://host:port or smtps://host:port")
+        return self
 
 
 class AlertsConfig(_Frozen):
+    # Drift levels on the report's data_drift_score; score_levels adds or overrides them per score
+    # (data_drift_score, prediction_drift_score, performance_drift_score).
     levels: dict[str, float] = Field(default_factory=lambda: {"warning": 0.1, "alert": 0.2, "critical": 0.3})
+    score_levels: dict[str, dict[str, float]] = Field(default_factory=dict)
     channels: tuple[ChannelConfig, ...] = ()
+    repeat_interval_minutes: float = Field(240.0, gt=0)  # an open alert is sent again after this
+    retry_count: int = Field(3, ge=0)  # delivery retries after the first attempt
+    retry_backoff_seconds: float = Field(2.0, ge=0)  # doubles at each retry
+    retry_backoff_max_seconds: float = Field(300.0, ge=0)
+    dashboard_url: str | None = None  # default: http://<serving.host>:<serving.port>
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, v: dict[str, float]) -> dict[str, float]:
+        return _check_levels(v)
+
+    @field_validator("score_levels")
+    @classmethod
+    def _score_levels(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        known = ("data_drift_score", "prediction_drift_score", "performance_drift_score")
+        for score, levels in v.items():
+            if score not in known:
+                raise ValueError(f"unknown score {score!r} (use {', '.join(known)})")
+            _check_levels(levels)
+        return v
+
+    def levels_by_score(self) -> dict[str, dict[str, float]]:
+        return {"data_drift_score": dict(self.levels), **{k: dict(v) for k, v in self.score_levels.items()}}
 
 
 class ServingConfig(_Frozen):
@@ -327,7 +411,9 @@ def settings_from_dict(raw: dict[str, Any], root: Path, env: dict[str, str] | No
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise ConfigError(f"config key {key}: {err['msg']}", details=exc.errors(include_url=False)) from None
+        # No inputs in the details: a rejected value may be a webhook URL or a password.
+        details = exc.errors(include_url=False, include_input=False)
+        raise ConfigError(f"config key {key}: {err['msg']}", details=details) from None
 
 
 def load_settings(path: Path | str | None = None, env: dict[str, str] | None = None) -> Settings:

@@ -196,8 +196,10 @@ def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionR
 
 def rescore(project: Project, run: dict[str, Any], version: str, champion: str | None) -> Decision:
     """Score a run's candidate and ``champion`` on the run's own holdout and decide again."""
+    from evergreen.overrides import with_overrides
     from evergreen.pipeline import compare_on_holdout, score_on_holdout
 
+    project = with_overrides(project)  # the promotion thresholds in force now, as a retrain would use
     s = project.settings
     details = run.get("details") or {}
     as_of = datetime.fromisoformat(details["as_of"]) if details.get("as_of") else None

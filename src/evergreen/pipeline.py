@@ -24,6 +24,7 @@ from evergreen.evaluation.bootstrap import BootstrapResult, paired_bootstrap
 from evergreen.evaluation.metrics import compute_metrics
 from evergreen.evaluation.policy import Decision, ModelScore, Policy, decide
 from evergreen.evaluation.slices import slice_metrics
+from evergreen.overrides import with_overrides
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, TAG_PREFIX
 from evergreen.serving.notify import notify_champion_changed
@@ -137,10 +138,12 @@ class RetrainRunner:
 
     def __init__(self, project: Project, progress: ProgressFn | None = None) -> None:
         self.project = project
+        self._base = project  # as loaded; the run-time threshold overrides are re-read at every run
         self.progress = progress or _noop
 
     def run(self, request: RetrainRequest) -> RetrainOutcome:
-        p = self.project
+        # Thresholds changed at run time (settings_overrides) apply from this run's decision on.
+        p = self.project = with_overrides(self._base)
         lock = LeaseLock(p.store, lock_name(p.settings.project)).acquire()
         try:
             # We hold the lock, so any run still marked running belongs to a dead process.

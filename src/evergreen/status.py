@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from evergreen.overrides import load_overrides
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, PREVIOUS
 from evergreen.store.runs import list_runs
@@ -43,4 +44,5 @@ def project_status(project: Project) -> dict[str, Any]:
         "batches": batch_counts(project),
         "pending_approval": [r["id"] for r in list_runs(project.store, limit=50, status="pending_approval")],
         "runs": runs,
+        "overrides": load_overrides(project.store),  # run-time thresholds (PUT /api/settings/thresholds)
     }

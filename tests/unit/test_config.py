@@ -40,7 +40,8 @@ def test_interpolation_and_env_override(tmp_path: Path):
         "EVERGREEN_TRAINING__CANDIDATES": "[xgboost, lightgbm]",
     }
     s = settings_from_dict(raw, tmp_path, env=env)
-    assert s.alerts.channels[0].model_extra == {"url": "https://hooks.example/abc"}
+    assert s.alerts.channels[0].url is not None
+    assert s.alerts.channels[0].url.get_secret_value() == "https://hooks.example/abc"
     assert s.storage.database_url == f"sqlite:///{tmp_path}/x.db"
     assert s.promotion.min_improvement == 0.05
     assert s.training.candidates == ("xgboost", "lightgbm")

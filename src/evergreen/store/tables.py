@@ -160,6 +160,30 @@ alerts = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("last_sent_at", DateTime(timezone=True)),
     Column("resolved_at", DateTime(timezone=True)),
+    # 0005: who acted on it, which occurrence was last seen (a new one is sent again), highest level sent.
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("acknowledged_by", String(100)),
+    Column("resolved_by", String(100)),
+    Column("occurrence", String(200)),
+    Column("sent_level", String(20)),
+    Column("seen_count", Integer, nullable=False, default=1, server_default="1"),
+    Index("ix_alerts_project_status", "project", "status"),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(100), nullable=False),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False, index=True),
+    Column("channel", String(200), nullable=False),  # the channel's name, never its URL
+    Column("channel_type", String(20), nullable=False),
+    Column("event", String(20), nullable=False),  # opened | escalated | repeated | occurred | resolved
+    Column("level", String(20), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(20), nullable=False),  # sent | failed | gave_up
+    Column("error", Text),  # secrets redacted
+    Column("at", DateTime(timezone=True), nullable=False),
 )
 
 alert_actions = Table(

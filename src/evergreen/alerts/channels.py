@@ -1,0 +1,127 @@
+"""Alert channels: log, generic webhook, Slack incoming webhook, e-mail over SMTP.
+
+A channel's URL, token and password are secrets: a channel is named by ``name`` or its type and
+position, its errors are redacted, and nothing here logs or returns them.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from evergreen.alerts.facts import rank
+from evergreen.alerts.messages import AlertMessage, email_message, slack_payload, webhook_payload
+from evergreen.config import ChannelConfig
+from evergreen.logs import get_logger
+
+log = get_logger("evergreen.alerts")
+LOG_METHOD = {"info": "info", "warning": "warning", "alert": "error", "critical": "critical"}
+
+
+class DeliveryError(Exception):
+    """A send failed; the message is already free of secrets."""
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for s in secrets:
+        if s:
+            for form in {s, quote(s, safe=""), quote(s, safe=":/")}:
+                text = text.replace(form, "***")
+    return text
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    type: str
+    min_level: str
+    config: ChannelConfig
+
+    def accepts(self, level: str | None) -> bool:
+        return self.type == "log" or rank(level) >= rank(self.min_level)
+
+    def secrets(self) -> list[str]:
+        c = self.config
+        return [v.get_secret_value() for v in (c.url, c.token, c.password) if isinstance(v, SecretStr)]
+
+    def send(self, msg: AlertMessage) -> None:
+        """One attempt; raises :class:`DeliveryError` with a redacted message."""
+        try:
+            SENDERS[self.type](self.config, msg)
+        except DeliveryError as exc:
+            raise DeliveryError(redact(str(exc), self.secrets())) from None
+        except Exception as exc:  # every transport error becomes one redacted line
+            text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+            raise DeliveryError(redact(text, self.secrets())[:500]) from None
+
+
+def _send_log(_cfg: ChannelConfig, msg: AlertMessage) -> None:
+    getattr(log, LOG_METHOD.get(msg.level, "warning"))(
+        "alert",
+        event_type=msg.event,
+        alert_id=msg.alert_id,
+        project=msg.project,
+        kind=msg.kind,
+        level=msg.level,
+        status=msg.status,
+        fingerprint=msg.fingerprint,
+        title=msg.title,
+    )
+
+
+def _post(cfg: ChannelConfig, body: dict[str, Any]) -> None:
+    assert cfg.url is not None  # validated by ChannelConfig
+    headers = {"User-Agent": "evergreen-alerts"}
+    if cfg.token is not None:
+        headers["Authorization"] = f"Bearer {cfg.token.get_secret_value()}"
+    resp = httpx.post(cfg.url.get_secret_value(), json=body, headers=headers, timeout=cfg.timeout_seconds)
+    if resp.status_code >= 300:
+        # Not httpx's own message: it quotes the URL, which is the secret for Slack.
+        raise DeliveryError(f"HTTP {resp.status_code} from the {cfg.type} endpoint")
+
+
+def _send_webhook(cfg: ChannelConfig, msg: AlertMessage) -> None:
+    _post(cfg, webhook_payload(msg))
+
+
+def _send_slack(cfg: ChannelConfig, msg: AlertMessage) -> None:
+    _post(cfg, slack_payload(msg))
+
+
+def _send_email(cfg: ChannelConfig, msg: AlertMessage) -> None:
+    assert cfg.smtp is not None
+    url = urlsplit(cfg.smtp)
+    implicit_tls = url.scheme == "smtps"
+    host, port = url.hostname or "localhost", url.port or (465 if implicit_tls else 25)
+    ctx = ssl.create_default_context()
+    smtp: smtplib.SMTP = (
+        smtplib.SMTP_SSL(host, port, timeout=cfg.timeout_seconds, context=ctx)
+        if implicit_tls
+        else smtplib.SMTP(host, port, timeout=cfg.timeout_seconds)
+    )
+    with smtp:
+        if cfg.starttls and not implicit_tls:
+            smtp.starttls(context=ctx)
+        if cfg.username:
+            smtp.login(cfg.username, cfg.password.get_secret_value() if cfg.password else "")
+        smtp.send_message(email_message(msg, cfg.sender, cfg.to))
+
+
+SENDERS = {"log": _send_log, "webhook": _send_webhook, "slack": _send_slack, "email": _send_email}
+
+
+def build_channels(configs: Sequence[ChannelConfig]) -> tuple[Channel, ...]:
+    """The configured channels, with the log channel always first (added when not configured)."""
+    out = []
+    for i, c in enumerate(configs):
+        out.append(Channel(c.name or f"{c.type}-{i}", c.type, c.min_level, c))
+    if not any(c.type == "log" for c in out):
+        out.insert(0, Channel("log", "log", "info", ChannelConfig(type="log", min_level="info")))
+    return tuple(out)

@@ -1,0 +1,143 @@
+"""Delivery off the caller's path: one worker thread, retries with exponential backoff.
+
+``submit`` only enqueues, so a retrain, a request or a monitoring job never waits for a channel;
+each attempt (sent, failed, gave_up) is one ``alert_deliveries`` row. A channel that is down only
+delays its own retries: every delivery is independent, and a failing one never blocks another.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from evergreen.alerts.channels import Channel, DeliveryError
+from evergreen.alerts.messages import AlertMessage
+from evergreen.logs import get_logger
+
+log = get_logger("evergreen.alerts")
+
+# (message, channel, attempt, status, error)
+RecordFn = Callable[[AlertMessage, Channel, int, str, str | None], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 3
+    backoff_seconds: float = 2.0
+    backoff_max_seconds: float = 300.0
+
+    def delay(self, attempt: int) -> float:
+        """Wait before attempt ``attempt + 1`` (attempts count from 1)."""
+        return min(self.backoff_seconds * 2 ** (attempt - 1), self.backoff_max_seconds)
+
+
+class Dispatcher:
+    def __init__(self, record: RecordFn, policy: RetryPolicy) -> None:
+        self._record = record
+        self.policy = policy
+        self._heap: list[tuple[float, int, AlertMessage, Channel, int]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, msg: AlertMessage, channel: Channel) -> None:
+        with self._cond:
+            if self._closed:
+                log.warning("alert_dispatcher_closed", alert_id=msg.alert_id, channel=channel.name)
+                return
+            heapq.heappush(self._heap, (time.monotonic(), next(self._seq), msg, channel, 1))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="evergreen-alerts", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every delivery is sent or given up; ``False`` if ``timeout`` ran out first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._heap or self._busy:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self, timeout: float | None = 10.0) -> bool:
+        done = self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        return done
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._heap) + self._busy
+
+    def _next(self) -> tuple[AlertMessage, Channel, int] | None:
+        with self._cond:
+            while True:
+                if self._closed and not self._heap:
+                    return None
+                if self._heap:
+                    wait = self._heap[0][0] - time.monotonic()
+                    if wait <= 0:
+                        _, _, msg, channel, attempt = heapq.heappop(self._heap)
+                        self._busy += 1
+                        return msg, channel, attempt
+                    self._cond.wait(wait)
+                else:
+                    self._cond.wait()
+
+    def _run(self) -> None:
+        while (item := self._next()) is not None:
+            msg, channel, attempt = item
+            try:
+                self._attempt(msg, channel, attempt)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+    def _attempt(self, msg: AlertMessage, channel: Channel, attempt: int) -> None:
+        try:
+            channel.send(msg)
+        except DeliveryError as exc:
+            error = str(exc)
+            last = attempt > self.policy.retries
+            status = "gave_up" if last else "failed"
+            log.warning(
+                "alert_delivery_failed",
+                alert_id=msg.alert_id,
+                channel=channel.name,
+                attempt=attempt,
+                error=error,
+                gave_up=last,
+            )
+            self._safe_record(msg, channel, attempt, status, error)
+            if not last:
+                due = time.monotonic() + self.policy.delay(attempt)
+                with self._cond:
+                    heapq.heappush(self._heap, (due, next(self._seq), msg, channel, attempt + 1))
+            return
+        self._safe_record(msg, channel, attempt, "sent", None)
+
+    def _safe_record(
+        self, msg: AlertMessage, channel: Channel, attempt: int, status: str, error: str | None
+    ) -> None:
+        try:
+            self._record(msg, channel, attempt, status, error)
+        except Exception as exc:  # the database may be what is down; the delivery itself happened
+            log.error(
+                "alert_delivery_not_recorded",
+                alert_id=msg.alert_id,
+                channel=channel.name,
+                status=status,
+                error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )

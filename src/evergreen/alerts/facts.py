@@ -1,0 +1,131 @@
+"""Facts the alert rules look at: plain values read from the store, no I/O here.
+
+A field left ``None`` in :class:`Facts` means "not looked at this time": its alerts are neither
+opened nor resolved, so a caller that only has a fresh monitoring report passes just ``drift``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+LEVELS = ("info", "warning", "alert", "critical")
+
+
+def rank(level: str | None) -> int:
+    """Order of a level; ``None`` (never sent) is below every level."""
+    return LEVELS.index(level) if level in LEVELS else -1
+
+
+@dataclass(frozen=True)
+class PerformanceFact:
+    metric: str
+    realised: float | None
+    estimated: float | None
+    baseline: float | None
+    drop: float | None
+    threshold: float | None  # the drop monitoring reports as degraded
+    source: str | None  # realised | estimated: what ``drop`` was measured on
+    degraded: bool
+
+
+@dataclass(frozen=True)
+class DriftFact:
+    """The newest monitoring report of one window."""
+
+    report_id: int
+    window: str
+    report_date: str
+    model_version: str | None
+    scores: Mapping[str, float | None]  # data_drift_score, prediction_drift_score, performance_drift_score
+    drifted_columns: tuple[str, ...] = ()
+    performance: PerformanceFact | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> DriftFact:
+        details = row.get("details") or {}
+        columns = ((details.get("data_drift") or {}).get("columns")) or {}
+        drifted = tuple(sorted(c for c, v in columns.items() if isinstance(v, Mapping) and v.get("drifted")))
+        perf = details.get("performance")
+        perf_fact = None
+        if isinstance(perf, Mapping) and perf.get("metric"):
+            perf_fact = PerformanceFact(
+                metric=str(perf["metric"]),
+                realised=perf.get("realised"),
+                estimated=perf.get("estimated"),
+                baseline=perf.get("baseline"),
+                drop=perf.get("drop"),
+                threshold=perf.get("threshold"),
+                source=perf.get("source"),
+                degraded=bool(perf.get("degraded")),
+            )
+        return cls(
+            report_id=int(row["id"]),
+            window=window_key(str(row.get("window") or "")),
+            report_date=str(row.get("report_date")),
+            model_version=row.get("model_version"),
+            scores={
+                k: row.get(k)
+                for k in ("data_drift_score", "prediction_drift_score", "performance_drift_score")
+            },
+            drifted_columns=drifted,
+            performance=perf_fact,
+        )
+
+
+def window_key(window: str) -> str:
+    # Every "batch:<id>" report is about the newest batch: one condition, not one per batch.
+    return "batch" if window.startswith("batch:") else window
+
+
+@dataclass(frozen=True)
+class RetrainFailure:
+    key: str  # run:<id> or audit:<id>; a new key is a new failure, sent again
+    status: str  # failed | abandoned
+    run_id: str | None
+    error: str
+    at: str
+
+
+@dataclass(frozen=True)
+class RetrainState:
+    failure: RetrainFailure | None  # None: the newest retrain did not fail
+
+
+@dataclass(frozen=True)
+class SwapFailure:
+    audit_id: int
+    version: str
+    role: str  # champion | shadow
+    error: str
+    at: str
+
+
+@dataclass(frozen=True)
+class ChampionChange:
+    audit_id: int
+    action: str  # promote | rollback | approve
+    version: str | None
+    previous: str | None
+    actor: str
+    reason: str | None
+    at: str
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    run_id: str
+    candidate_version: str | None
+    champion_version: str | None
+    since: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    drift: tuple[DriftFact, ...] | None = None
+    retrain: RetrainState | None = None
+    swap_failures: tuple[SwapFailure, ...] | None = None
+    champion_change: ChampionChange | None = None
+    pending: tuple[PendingApproval, ...] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

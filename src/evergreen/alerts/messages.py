@@ -1,0 +1,102 @@
+"""What each channel sends: pure formatting of one alert event (no I/O, exact and testable)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+EMOJI = {
+    "info": ":information_source:",
+    "warning": ":warning:",
+    "alert": ":rotating_light:",
+    "critical": ":red_circle:",
+}
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    project: str
+    event: str  # opened | escalated | occurred | repeated | resolved
+    alert_id: int
+    fingerprint: str
+    kind: str
+    level: str
+    status: str
+    title: str
+    opened_at: str
+    updated_at: str
+    dashboard_url: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def link(self) -> str:
+        return f"{self.dashboard_url.rstrip('/')}/alerts#alert-{self.alert_id}"
+
+    @property
+    def headline(self) -> str:
+        state = "RESOLVED" if self.event == "resolved" else self.level.upper()
+        return f"[{state}] {self.project}: {self.title}"
+
+
+def webhook_payload(msg: AlertMessage) -> dict[str, Any]:
+    """The generic webhook's JSON body."""
+    alert = {k: v for k, v in asdict(msg).items() if k not in ("project", "event", "dashboard_url")}
+    alert["id"] = alert.pop("alert_id")
+    return {
+        "source": "evergreen",
+        "project": msg.project,
+        "event": msg.event,
+        "alert": alert,
+        "link": msg.link,
+    }
+
+
+def slack_payload(msg: AlertMessage) -> dict[str, Any]:
+    """A Slack incoming-webhook message: ``text`` (notifications, fallback) and Block Kit blocks."""
+    emoji = ":white_check_mark:" if msg.event == "resolved" else EMOJI.get(msg.level, "")
+    state = "resolved" if msg.event == "resolved" else msg.level
+    return {
+        "text": msg.headline,
+        "blocks": [
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"{emoji} *{state.upper()}* · *{msg.project}* · {msg.kind}",
+                },
+            },
+            {"type": "section", "text": {"type": "mrkdwn", "text": msg.title}},
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"alert #{msg.alert_id} · {msg.event} · <{msg.link}|open in the dashboard>",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def email_message(msg: AlertMessage, sender: str, to: tuple[str, ...]) -> EmailMessage:
+    em = EmailMessage()
+    em["Subject"] = f"[evergreen] {msg.headline}"[:250]
+    em["From"] = sender
+    em["To"] = ", ".join(to)
+    lines = [
+        msg.title,
+        "",
+        f"project: {msg.project}",
+        f"level: {msg.level}",
+        f"event: {msg.event}",
+        f"status: {msg.status}",
+        f"kind: {msg.kind}",
+        f"alert: #{msg.alert_id} (opened {msg.opened_at})",
+        f"dashboard: {msg.link}",
+    ]
+    if msg.details:
+        lines += ["", "details:"] + [f"  {k}: {v}" for k, v in sorted(msg.details.items())]
+    em.set_content("\n".join(lines) + "\n")
+    return em

@@ -1,0 +1,230 @@
+"""Pure alert rules: facts in, the alerts that should be open (and the causes that cleared) out.
+
+Levels: ``info`` < ``warning`` < ``alert`` < ``critical``. Drift scores are compared with
+``alerts.levels`` (or ``alerts.score_levels``) *at or above* each threshold; the highest one reached
+is the alert's level. Performance below its threshold is an ``alert`` when measured on labelled rows
+and a ``warning`` when only estimated (CBPE), since an estimate can be wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from evergreen.alerts.facts import DriftFact, Facts, PerformanceFact
+from evergreen.config import LOWER_IS_BETTER, Settings
+
+SCORE_LABELS = {
+    "data_drift_score": "data drift",
+    "prediction_drift_score": "prediction drift",
+    "performance_drift_score": "performance drift",
+}
+
+
+@dataclass(frozen=True)
+class AlertCandidate:
+    fingerprint: str  # the condition: the same one updates one open alert
+    kind: str
+    level: str
+    title: str
+    details: dict[str, Any] = field(default_factory=dict)
+    occurrence: str | None = None  # a new value is a new event, sent even inside the repeat interval
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    active: tuple[AlertCandidate, ...]
+    cleared: frozenset[str]  # fingerprints whose cause is gone
+    cleared_kinds: frozenset[str]  # kinds seen in full: an open alert of it that is not active cleared
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    levels_by_score: Mapping[str, Mapping[str, float]]
+    performance_min: float | None = None  # triggers.performance.min, an absolute floor
+    performance_metric: str | None = None
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> RuleConfig:
+        return cls(
+            levels_by_score=s.alerts.levels_by_score(),
+            performance_min=s.triggers.performance.min,
+            performance_metric=s.triggers.performance.metric,
+        )
+
+
+def drift_level(score: float | None, levels: Mapping[str, float]) -> str | None:
+    """The highest level whose threshold the score reaches, or ``None`` below all of them."""
+    if score is None:
+        return None
+    reached = [(t, name) for name, t in levels.items() if score >= t]
+    return max(reached)[1] if reached else None
+
+
+def _drift(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate], set[str]]:
+    active, cleared = [], set()
+    for score_name, levels in cfg.levels_by_score.items():
+        fp = f"drift:{score_name}:{fact.window}"
+        score = fact.scores.get(score_name)
+        level = drift_level(score, levels)
+        if score is None:
+            continue  # not measured in this window: unknown, neither raised nor cleared
+        if level is None:
+            cleared.add(fp)
+            continue
+        label = SCORE_LABELS.get(score_name, score_name)
+        active.append(
+            AlertCandidate(
+                fingerprint=fp,
+                kind="drift",
+                level=level,
+                title=f"{label} score {score:.3f} is at or above the {level} level {levels[level]:g} "
+                f"(window {fact.window})",
+                details={
+                    "score_name": score_name,
+                    "score": score,
+                    "threshold": levels[level],
+                    "levels": dict(levels),
+                    "window": fact.window,
+                    "report_id": fact.report_id,
+                    "report_date": fact.report_date,
+                    "model_version": fact.model_version,
+                    "drifted_columns": list(fact.drifted_columns),
+                },
+            )
+        )
+    return active, cleared
+
+
+def _below(value: float, floor: float, metric: str) -> bool:
+    return value > floor if metric in LOWER_IS_BETTER else value < floor
+
+
+def _performance(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate], set[str]]:
+    perf: PerformanceFact | None = fact.performance
+    fp = f"performance:{fact.window}"
+    if perf is None:
+        return [], set()
+    source, value = (
+        ("realised", perf.realised) if perf.realised is not None else ("estimated", perf.estimated)
+    )
+    if value is None:
+        return [], set()  # not enough labels and no estimate: unknown
+    floor_metric = cfg.performance_metric or perf.metric
+    reasons = []
+    if (
+        cfg.performance_min is not None
+        and floor_metric == perf.metric
+        and _below(value, cfg.performance_min, perf.metric)
+    ):
+        reasons.append(f"{source} {perf.metric} {value:.3f} is below the minimum {cfg.performance_min:g}")
+    if perf.degraded and perf.drop is not None:
+        reasons.append(
+            f"{perf.source or source} {perf.metric} dropped {perf.drop:.3f} below the champion's holdout "
+            f"value {perf.baseline if perf.baseline is None else round(perf.baseline, 4)} "
+            f"(limit {perf.threshold:g})"
+            if perf.threshold is not None
+            else f"{perf.source or source} {perf.metric} dropped {perf.drop:.3f}"
+        )
+    if not reasons:
+        return [], {fp}
+    level = "alert" if source == "realised" else "warning"
+    return [
+        AlertCandidate(
+            fingerprint=fp,
+            kind="performance",
+            level=level,
+            title=f"{'; '.join(reasons)} (window {fact.window})",
+            details={
+                "metric": perf.metric,
+                "source": source,
+                "value": value,
+                "minimum": cfg.performance_min,
+                "baseline": perf.baseline,
+                "drop": perf.drop,
+                "drop_limit": perf.threshold,
+                "window": fact.window,
+                "report_id": fact.report_id,
+            },
+        )
+    ], set()
+
+
+def evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
+    active: list[AlertCandidate] = []
+    cleared: set[str] = set()
+    kinds: set[str] = set()
+    for fact in facts.drift or ():
+        for rule in (_drift, _performance):
+            found, gone = rule(fact, cfg)
+            active += found
+            cleared |= gone
+    if facts.retrain is not None:
+        f = facts.retrain.failure
+        if f is None:
+            cleared.add("retrain_failed")
+        else:
+            what = f"run {f.run_id}" if f.run_id else "a retrain"
+            active.append(
+                AlertCandidate(
+                    "retrain_failed",
+                    "retrain_failed",
+                    "alert",
+                    f"{what} {f.status}: {f.error}"[:500],
+                    {"run_id": f.run_id, "status": f.status, "error": f.error, "at": f.at},
+                    occurrence=f.key,
+                )
+            )
+    if facts.swap_failures is not None:
+        kinds.add("swap_failed")
+        for s in facts.swap_failures:
+            active.append(
+                AlertCandidate(
+                    f"swap_failed:{s.role}:{s.version}",
+                    "swap_failed",
+                    "critical" if s.role == "champion" else "warning",
+                    f"serving could not load {s.role} v{s.version}: {s.error}"[:500],
+                    {"version": s.version, "role": s.role, "error": s.error, "at": s.at},
+                    occurrence=str(s.audit_id),
+                )
+            )
+    if facts.champion_change is not None:
+        c = facts.champion_change
+        verb = {"rollback": "rolled back to", "approve": "approved and promoted"}.get(c.action, "promoted")
+        active.append(
+            AlertCandidate(
+                "champion_changed",
+                "champion_changed",
+                "info",
+                f"{c.actor} {verb} v{c.version} (was v{c.previous})" + (f": {c.reason}" if c.reason else ""),
+                {
+                    "action": c.action,
+                    "version": c.version,
+                    "previous": c.previous,
+                    "actor": c.actor,
+                    "reason": c.reason,
+                    "at": c.at,
+                },
+                occurrence=str(c.audit_id),
+            )
+        )
+    if facts.pending is not None:
+        kinds.add("pending_approval")
+        for p in facts.pending:
+            active.append(
+                AlertCandidate(
+                    f"pending_approval:{p.run_id}",
+                    "pending_approval",
+                    "warning",
+                    f"candidate v{p.candidate_version} of run {p.run_id} waits for approval "
+                    f"(champion v{p.champion_version})",
+                    {
+                        "run_id": p.run_id,
+                        "candidate_version": p.candidate_version,
+                        "champion_version": p.champion_version,
+                        "since": p.since,
+                    },
+                )
+            )
+    return Evaluation(tuple(active), frozenset(cleared), frozenset(kinds))

@@ -1,0 +1,214 @@
+"""The alert entry point: facts → rules → lifecycle rows → deliveries (queued, off this path).
+
+``AlertService(project).raise_alerts(facts)`` is what the scheduler or a pipeline calls after a
+monitoring pass or a run; ``evaluate()`` gathers every fact from the store first. Neither raises
+because a channel is down: delivery happens on the dispatcher's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from evergreen.alerts import repository as repo
+from evergreen.alerts.channels import Channel, build_channels
+from evergreen.alerts.dispatch import Dispatcher, RetryPolicy
+from evergreen.alerts.facts import Facts
+from evergreen.alerts.lifecycle import ACKNOWLEDGED, RESOLVED, ExistingAlert, can_transition, send_event
+from evergreen.alerts.messages import AlertMessage
+from evergreen.alerts.rules import AlertCandidate, RuleConfig, evaluate
+from evergreen.config import Settings
+from evergreen.errors import ConflictError
+from evergreen.logs import get_logger
+from evergreen.project import Project
+from evergreen.store.audit import record_action
+from evergreen.store.engine import utcnow
+
+log = get_logger("evergreen.alerts")
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    alert_id: int
+    fingerprint: str
+    change: str  # opened | updated | resolved
+    event: str | None  # what was sent (None: nothing)
+    level: str
+
+
+def dashboard_url(s: Settings) -> str:
+    return s.alerts.dashboard_url or f"http://{s.serving.host}:{s.serving.port}"
+
+
+class AlertService:
+    def __init__(self, project: Project, dispatcher: Dispatcher | None = None) -> None:
+        self.project = project
+        self.store = project.store
+        a = project.settings.alerts
+        self.channels: tuple[Channel, ...] = build_channels(a.channels)
+        self.dispatcher = dispatcher or Dispatcher(
+            self._record, RetryPolicy(a.retry_count, a.retry_backoff_seconds, a.retry_backoff_max_seconds)
+        )
+        self._lock = threading.Lock()  # one evaluation at a time per service: no duplicate alerts
+
+    def settings(self) -> Settings:
+        # Alert levels changed at run time (PUT /api/settings/thresholds) apply from the next evaluation.
+        from evergreen.overrides import apply_overrides
+
+        return apply_overrides(self.project.settings, self.store)
+
+    # ---- evaluation --------------------------------------------------------------------------
+    def evaluate(self, now: datetime | None = None) -> list[AlertChange]:
+        return self.raise_alerts(repo.gather_facts(self.store), now)
+
+    def raise_alerts(self, facts: Facts, now: datetime | None = None) -> list[AlertChange]:
+        s = self.settings()
+        result = evaluate(facts, RuleConfig.from_settings(s))
+        now = now or utcnow()
+        repeat = timedelta(minutes=s.alerts.repeat_interval_minutes)
+        changes: list[AlertChange] = []
+        with self._lock:
+            live = repo.live_alerts(self.store)
+            for cand in result.active:
+                changes.append(self._upsert(live.get(cand.fingerprint), cand, now, repeat, s))
+            active = {c.fingerprint for c in result.active}
+            for fp, existing in live.items():
+                if fp in active:
+                    continue
+                if fp in result.cleared or existing.kind in result.cleared_kinds:
+                    changes.append(self._resolve(existing, SYSTEM, "cause cleared", now, s))
+        return changes
+
+    def _upsert(
+        self,
+        existing: ExistingAlert | None,
+        cand: AlertCandidate,
+        now: datetime,
+        repeat: timedelta,
+        s: Settings,
+    ) -> AlertChange:
+        event = send_event(existing, cand, now, repeat)
+        if existing is None:
+            alert_id = repo.insert_alert(self.store, cand, now)
+            record_action(
+                self.store,
+                actor=SYSTEM,
+                action="alert_opened",
+                target=f"alert:{alert_id}",
+                reason=cand.title,
+                after={"level": cand.level, "fingerprint": cand.fingerprint},
+            )
+        else:
+            alert_id = existing.id
+            repo.update_alert(self.store, existing, cand, now)
+            if event == "escalated":
+                record_action(
+                    self.store,
+                    actor=SYSTEM,
+                    action="alert_escalated",
+                    target=f"alert:{alert_id}",
+                    reason=cand.title,
+                    before={"level": existing.level},
+                    after={"level": cand.level},
+                )
+        if event is not None:
+            self._send(alert_id, event, cand.level, now, s)
+        return AlertChange(
+            alert_id, cand.fingerprint, "opened" if existing is None else "updated", event, cand.level
+        )
+
+    def _resolve(
+        self, existing: ExistingAlert, actor: str, reason: str, now: datetime, s: Settings
+    ) -> AlertChange:
+        repo.set_status(self.store, existing.id, RESOLVED, actor, now)
+        record_action(
+            self.store,
+            actor=actor,
+            action="alert_resolved",
+            target=f"alert:{existing.id}",
+            reason=reason,
+            before={"status": existing.status},
+            after={"status": RESOLVED},
+        )
+        # The resolution goes to the channels that heard of the alert (at its highest sent level).
+        self._send(existing.id, "resolved", existing.sent_level, now, s, mark=False)
+        return AlertChange(existing.id, existing.fingerprint, "resolved", "resolved", existing.level)
+
+    def _send(
+        self, alert_id: int, event: str, level: str | None, now: datetime, s: Settings, mark: bool = True
+    ) -> None:
+        row = repo.get_alert(self.store, alert_id)
+        msg = AlertMessage(
+            project=s.project,
+            event=event,
+            alert_id=alert_id,
+            fingerprint=row["fingerprint"],
+            kind=row["kind"],
+            level=row["level"],
+            status=row["status"],
+            title=row["title"],
+            opened_at=row["opened_at"],
+            updated_at=row["updated_at"],
+            dashboard_url=dashboard_url(s),
+            details=row["details"] or {},
+        )
+        for channel in self.channels:
+            if channel.accepts(level):
+                self.dispatcher.submit(msg, channel)
+        if mark and level is not None:
+            repo.mark_sent(self.store, alert_id, level, now)
+
+    def _record(
+        self, msg: AlertMessage, channel: Channel, attempt: int, status: str, error: str | None
+    ) -> None:
+        repo.record_delivery(
+            self.store,
+            alert_id=msg.alert_id,
+            channel=channel.name,
+            channel_type=channel.type,
+            event=msg.event,
+            level=msg.level,
+            attempt=attempt,
+            status=status,
+            error=error,
+        )
+
+    # ---- by hand -----------------------------------------------------------------------------
+    def acknowledge(self, alert_id: int, *, actor: str, reason: str | None = None) -> dict[str, Any]:
+        return self._transition(alert_id, ACKNOWLEDGED, actor, reason)
+
+    def resolve(self, alert_id: int, *, actor: str, reason: str | None = None) -> dict[str, Any]:
+        return self._transition(alert_id, RESOLVED, actor, reason)
+
+    def _transition(self, alert_id: int, target: str, actor: str, reason: str | None) -> dict[str, Any]:
+        with self._lock:
+            row = repo.get_alert(self.store, alert_id)
+            if not can_transition(row["status"], target):
+                raise ConflictError(
+                    f"alert {alert_id} is {row['status']}: it cannot be {target}",
+                    details={"status": row["status"]},
+                )
+            now = utcnow()
+            if target == RESOLVED:
+                self._resolve(repo.existing(row), actor, reason or "resolved by hand", now, self.settings())
+            else:
+                repo.set_status(self.store, alert_id, target, actor, now)
+                record_action(
+                    self.store,
+                    actor=actor,
+                    action="alert_acknowledged",
+                    target=f"alert:{alert_id}",
+                    reason=reason,
+                    before={"status": row["status"]},
+                    after={"status": target},
+                )
+            return repo.get_alert(self.store, alert_id)
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        return self.dispatcher.flush(timeout)
+
+    def close(self, timeout: float | None = 10.0) -> bool:
+        return self.dispatcher.close(timeout)
