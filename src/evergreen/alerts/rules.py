@@ -197,7 +197,9 @@ def evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
                 "champion_changed",
                 "champion_changed",
                 "info",
-                f"{c.actor} {verb} v{c.version} (was v{c.previous})" + (f": {c.reason}" if c.reason else ""),
+                f"{c.actor} {verb} v{c.version} "
+                + (f"(was v{c.previous})" if c.previous else "(first champion)")
+                + (f": {c.reason}" if c.reason else ""),
                 {
                     "action": c.action,
                     "version": c.version,

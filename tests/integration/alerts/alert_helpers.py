@@ -28,8 +28,13 @@ def add_report(project: Project, score: float, *, window: str = "7d", n: int = 0
     with project.store.begin() as conn:
         res = conn.execute(
             insert(drift_reports).values(
-                project=project.store.project, report_date=utcnow() + timedelta(minutes=n), window=window,
-                current_rows=500, model_version="1", data_drift_score=score, drift_detected=score >= 0.3,
+                project=project.store.project,
+                report_date=utcnow() + timedelta(minutes=n),
+                window=window,
+                current_rows=500,
+                model_version="1",
+                data_drift_score=score,
+                drift_detected=score >= 0.3,
                 details=extra.get("details") or {"data_drift": {"columns": {"tenure": {"drifted": True}}}},
                 prediction_drift_score=extra.get("prediction_drift_score"),
             )

@@ -40,7 +40,7 @@ def http_receiver() -> Iterator[HttpReceiver]:
     receiver = HttpReceiver(port=0)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with receiver.lock:
                 failing = receiver.fail_next > 0
@@ -77,11 +77,16 @@ def smtp_server() -> Iterator[SmtpServer]:
     box = SmtpServer(0, [], [])
 
     class Handler:
-        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
             from email import message_from_bytes, policy
 
-            box.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                                 message_from_bytes(envelope.content, policy=policy.default)))
+            box.messages.append(
+                (
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    message_from_bytes(envelope.content, policy=policy.default),
+                )
+            )
             return "250 OK"
 
     def authenticator(_server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> AuthResult:
@@ -93,8 +98,9 @@ def smtp_server() -> Iterator[SmtpServer]:
     with socket.socket() as probe:  # aiosmtpd connects to its own port at start: it needs a real one
         probe.bind(("127.0.0.1", 0))
         box.port = probe.getsockname()[1]
-    controller = Controller(Handler(), hostname="127.0.0.1", port=box.port, authenticator=authenticator,
-                            auth_require_tls=False)
+    controller = Controller(
+        Handler(), hostname="127.0.0.1", port=box.port, authenticator=authenticator, auth_require_tls=False
+    )
     controller.start()
     yield box
     controller.stop()

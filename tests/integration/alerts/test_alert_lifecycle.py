@@ -22,12 +22,24 @@ def test_drift_levels_one_alert_escalated_sent_by_level_then_resolved(
     tmp_path: Path, database_url: str, http_receiver, smtp_server
 ) -> None:
     project = make_project(
-        tmp_path / "p", database_url,
+        tmp_path / "p",
+        database_url,
         channels=[
             {"type": "webhook", "name": "hook", "url": http_receiver.url("/hook"), "min_level": "warning"},
-            {"type": "slack", "name": "slack", "url": http_receiver.url("/slack/T0/B0/xyz"), "min_level": "alert"},
-            {"type": "email", "name": "mail", "smtp": f"smtp://127.0.0.1:{smtp_server.port}",
-             "to": ["team@example.com"], "min_level": "critical", "sender": "evergreen@example.com"},
+            {
+                "type": "slack",
+                "name": "slack",
+                "url": http_receiver.url("/slack/T0/B0/xyz"),
+                "min_level": "alert",
+            },
+            {
+                "type": "email",
+                "name": "mail",
+                "smtp": f"smtp://127.0.0.1:{smtp_server.port}",
+                "to": ["team@example.com"],
+                "min_level": "critical",
+                "sender": "evergreen@example.com",
+            },
         ],
     )
     svc = AlertService(project)
@@ -56,7 +68,10 @@ def test_drift_levels_one_alert_escalated_sent_by_level_then_resolved(
 
     hooks = http_receiver.bodies("/hook")
     assert [(b["event"], b["alert"]["level"]) for b in hooks] == [
-        ("opened", "warning"), ("escalated", "alert"), ("escalated", "critical"), ("resolved", "critical")
+        ("opened", "warning"),
+        ("escalated", "alert"),
+        ("escalated", "critical"),
+        ("resolved", "critical"),
     ]
     assert hooks[0] == {
         "source": "evergreen",
@@ -73,11 +88,15 @@ def test_drift_levels_one_alert_escalated_sent_by_level_then_resolved(
             "opened_at": hooks[0]["alert"]["opened_at"],
             "updated_at": hooks[0]["alert"]["updated_at"],
             "details": {
-                "score_name": "data_drift_score", "score": 0.15, "threshold": 0.1,
-                "levels": {"warning": 0.1, "alert": 0.2, "critical": 0.3}, "window": "7d",
+                "score_name": "data_drift_score",
+                "score": 0.15,
+                "threshold": 0.1,
+                "levels": {"warning": 0.1, "alert": 0.2, "critical": 0.3},
+                "window": "7d",
                 "report_id": hooks[0]["alert"]["details"]["report_id"],
                 "report_date": hooks[0]["alert"]["details"]["report_date"],
-                "model_version": "1", "drifted_columns": ["tenure"],
+                "model_version": "1",
+                "drifted_columns": ["tenure"],
             },
         },
     }
@@ -87,16 +106,27 @@ def test_drift_levels_one_alert_escalated_sent_by_level_then_resolved(
         "[CRITICAL] churn: data drift score 0.350 is at or above the critical level 0.3 (window 7d)",
         "[RESOLVED] churn: data drift score 0.350 is at or above the critical level 0.3 (window 7d)",
     ]
+    link = f"http://127.0.0.1:8123/alerts#alert-{alert['id']}"
     assert slack[1]["blocks"][2]["elements"][0]["text"] == (
-        f"alert #{alert['id']} · escalated · <http://127.0.0.1:8123/alerts#alert-{alert['id']}|open in the dashboard>"
+        f"alert #{alert['id']} · escalated · <{link}|open in the dashboard>"
     )
+    critical = "data drift score 0.350 is at or above the critical level 0.3 (window 7d)"
     assert [(m[0], m[1], m[2]["Subject"]) for m in smtp_server.messages] == [
-        ("evergreen@example.com", ["team@example.com"],
-         "[evergreen] [CRITICAL] churn: data drift score 0.350 is at or above the critical level 0.3 (window 7d)"),
-        ("evergreen@example.com", ["team@example.com"],
-         "[evergreen] [RESOLVED] churn: data drift score 0.350 is at or above the critical level 0.3 (window 7d)"),
+        (
+            "evergreen@example.com",
+            ["team@example.com"],
+            f"[evergreen] [CRITICAL] churn: {critical}",
+        ),
+        (
+            "evergreen@example.com",
+            ["team@example.com"],
+            f"[evergreen] [RESOLVED] churn: {critical}",
+        ),
     ]
-    assert f"dashboard: http://127.0.0.1:8123/alerts#alert-{alert['id']}" in smtp_server.messages[0][2].get_content()
+    assert (
+        f"dashboard: http://127.0.0.1:8123/alerts#alert-{alert['id']}"
+        in smtp_server.messages[0][2].get_content()
+    )
 
     sent = [(d["channel"], d["event"], d["status"]) for d in list_deliveries(project.store, alert["id"])]
     assert sorted(sent) == sorted(
@@ -116,7 +146,9 @@ def test_repeat_interval_ack_silences_and_new_condition_after_resolve(tmp_path: 
     from evergreen.store.engine import utcnow
 
     project = make_project(
-        tmp_path / "p", f"sqlite:///{tmp_path}/m.db", repeat_interval_minutes=60,
+        tmp_path / "p",
+        f"sqlite:///{tmp_path}/m.db",
+        repeat_interval_minutes=60,
         channels=[{"type": "webhook", "url": http_receiver.url("/h"), "min_level": "warning"}],
     )
     svc = AlertService(project)
@@ -135,7 +167,8 @@ def test_repeat_interval_ack_silences_and_new_condition_after_resolve(tmp_path: 
     svc.raise_alerts(facts, now=t0 + timedelta(minutes=201))  # still drifting: a new alert
     assert svc.flush(30)
     assert [(r["status"], r["resolved_by"]) for r in list_alerts(project.store)] == [
-        ("open", None), ("resolved", "cli:ann")
+        ("open", None),
+        ("resolved", "cli:ann"),
     ]
     assert [b["event"] for b in http_receiver.bodies("/h")] == ["opened", "repeated", "resolved", "opened"]
     svc.close()

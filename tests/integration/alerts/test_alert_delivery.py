@@ -1,0 +1,129 @@
+"""Delivery against real receivers: retries after a failure, a down channel, SMTP login, secrets."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from evergreen.alerts import Facts
+from evergreen.alerts.facts import RetrainFailure, RetrainState
+from evergreen.alerts.repository import list_alerts, list_deliveries
+from evergreen.alerts.service import AlertService
+from evergreen.logs import configure_logging
+from tests.integration.alerts.alert_helpers import make_project
+
+HOOK_SECRET = "/hook/SECRET-PATH-123"
+TOKEN = "tok-very-secret-456"
+SMTP_PASSWORD = "s3cret-smtp-pass"
+
+FAILED = Facts(retrain=RetrainState(RetrainFailure("run:r1", "failed", "r1", "training_failed: boom", "t")))
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nothing listens once the socket is closed
+
+
+def test_retry_after_failure_then_sent_with_backoff_off_the_callers_path(
+    tmp_path: Path, http_receiver
+) -> None:
+    project = make_project(
+        tmp_path / "p",
+        f"sqlite:///{tmp_path}/m.db",
+        retry_count=3,
+        retry_backoff_seconds=0.01,
+        channels=[{"type": "webhook", "name": "hook", "url": http_receiver.url("/h"), "min_level": "alert"}],
+    )
+    http_receiver.fail_next = 2
+    svc = AlertService(project)
+    changes = svc.raise_alerts(FAILED)
+    assert [(c.change, c.event, c.level) for c in changes] == [("opened", "opened", "alert")]
+    assert svc.flush(30)
+    rows = [(d["channel"], d["attempt"], d["status"], d["error"]) for d in list_deliveries(project.store)]
+    assert sorted(rows, key=str) == sorted(
+        [
+            ("log", 1, "sent", None),
+            ("hook", 1, "failed", "HTTP 500 from the webhook endpoint"),
+            ("hook", 2, "failed", "HTTP 500 from the webhook endpoint"),
+            ("hook", 3, "sent", None),
+        ],
+        key=str,
+    )
+    bodies = http_receiver.bodies("/h")
+    assert len(bodies) == 3 and bodies[0] == bodies[2]  # the same payload each attempt
+    svc.close()
+
+
+def test_nothing_sent_below_min_level(tmp_path: Path, http_receiver) -> None:
+    project = make_project(
+        tmp_path / "p",
+        f"sqlite:///{tmp_path}/m.db",
+        channels=[
+            {"type": "webhook", "url": http_receiver.url("/crit"), "min_level": "critical"},
+            {"type": "slack", "url": http_receiver.url("/alert"), "min_level": "alert"},
+        ],
+    )
+    svc = AlertService(project)
+    svc.raise_alerts(FAILED)  # level "alert"
+    assert svc.flush(30)
+    assert http_receiver.bodies("/crit") == []
+    assert [b["text"] for b in http_receiver.bodies("/alert")] == [
+        "[ALERT] churn: run r1 failed: training_failed: boom"
+    ]
+    svc.close()
+
+
+def test_down_channel_gives_up_never_blocks_others_nor_leaks_secrets(
+    tmp_path: Path, http_receiver, smtp_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging()
+    down = f"http://127.0.0.1:{_closed_port()}{HOOK_SECRET}"
+    project = make_project(
+        tmp_path / "p",
+        f"sqlite:///{tmp_path}/m.db",
+        retry_count=1,
+        retry_backoff_seconds=0.01,
+        channels=[
+            {"type": "webhook", "name": "down", "url": down, "token": TOKEN, "min_level": "warning"},
+            {"type": "slack", "url": http_receiver.url(HOOK_SECRET), "min_level": "warning"},
+            {
+                "type": "email",
+                "smtp": f"smtp://alerts:{SMTP_PASSWORD}@127.0.0.1:{smtp_server.port}",
+                "to": ["ops@example.com"],
+                "min_level": "warning",
+            },
+        ],
+    )
+    assert repr(project.settings.alerts).count(SMTP_PASSWORD) == 0
+    svc = AlertService(project)
+    svc.raise_alerts(FAILED)  # returns although one channel is down
+    assert svc.flush(30)
+    assert len(http_receiver.bodies(HOOK_SECRET)) == 1
+    assert smtp_server.logins == [("alerts", SMTP_PASSWORD)] and len(smtp_server.messages) == 1
+    deliveries = list_deliveries(project.store)
+    assert [(d["channel"], d["attempt"], d["status"]) for d in deliveries if d["channel"] == "down"] == [
+        ("down", 1, "failed"),
+        ("down", 2, "gave_up"),
+    ]
+    assert all(d["error"].startswith("ConnectError") for d in deliveries if d["channel"] == "down")
+    everything = repr(deliveries) + repr(list_alerts(project.store)) + capsys.readouterr().err
+    assert "alert_delivery_failed" in everything  # the failure is logged ...
+    for secret in (HOOK_SECRET, TOKEN, SMTP_PASSWORD, "SECRET-PATH"):
+        assert secret not in everything  # ... but no secret is
+    svc.close()
+
+
+def test_config_error_does_not_echo_a_secret(tmp_path: Path) -> None:
+    from evergreen.errors import ConfigError
+
+    with pytest.raises(ConfigError) as exc:
+        make_project(
+            tmp_path / "p",
+            f"sqlite:///{tmp_path}/m.db",
+            channels=[{"type": "email", "smtp": f"smtp://u:{SMTP_PASSWORD}@h:25", "to": []}],
+        )
+    assert "alerts.channels.0" in exc.value.message
+    assert SMTP_PASSWORD not in repr(exc.value.message) + repr(exc.value.details)

@@ -1,0 +1,26 @@
+"""A minimal app carrying the control router, with the state fields the serving app sets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from evergreen.serving.auth import TokenTable
+from evergreen.serving.control_api import build_control_router
+
+TOKENS = "vera:viewer:view-tok-1,otto:operator:op-tok-2,ada:admin:admin-tok-3"
+VIEWER = {"Authorization": "Bearer view-tok-1"}
+OPERATOR = {"Authorization": "Bearer op-tok-2"}
+ADMIN = {"Authorization": "Bearer admin-tok-3"}
+
+
+def control_app(project: Any, tokens: str = TOKENS, insecure_local: bool = False) -> FastAPI:
+    app = FastAPI(title="control test")
+    app.state.project = project
+    app.state.settings = project.settings
+    app.state.insecure_local = insecure_local
+    # What the router reads from the environment ($EVERGREEN_TOKENS) on its first request.
+    app.state.control_tokens = TokenTable.parse(tokens, "EVERGREEN_TOKENS")
+    app.include_router(build_control_router())
+    return app
