@@ -1,0 +1,161 @@
+"""Pure alert rules, lifecycle decisions and message formats: exact values, no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from evergreen.alerts.channels import redact
+from evergreen.alerts.facts import DriftFact, Facts, PendingApproval, PerformanceFact, SwapFailure
+from evergreen.alerts.lifecycle import ExistingAlert, can_transition, send_event
+from evergreen.alerts.messages import AlertMessage, slack_payload
+from evergreen.alerts.rules import AlertCandidate, RuleConfig, drift_level, evaluate
+
+LEVELS = {"warning": 0.1, "alert": 0.2, "critical": 0.3}
+CFG = RuleConfig(
+    {"data_drift_score": LEVELS, "prediction_drift_score": {"critical": 0.5}}, performance_min=0.7
+)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("score", "level"),
+    [
+        (0.0, None),
+        (0.0999, None),
+        (0.1, "warning"),
+        (0.19, "warning"),
+        (0.2, "alert"),
+        (0.3, "critical"),
+        (0.9, "critical"),
+        (None, None),
+    ],
+)
+def test_drift_level_at_or_above_each_threshold(score: float | None, level: str | None) -> None:
+    assert drift_level(score, LEVELS) == level
+
+
+def _fact(data: float | None, pred: float | None = None, perf: PerformanceFact | None = None) -> DriftFact:
+    return DriftFact(
+        7,
+        "7d",
+        "2026-01-01",
+        "3",
+        {"data_drift_score": data, "prediction_drift_score": pred},
+        ("plan",),
+        perf,
+    )
+
+
+def test_each_score_has_its_own_levels_and_condition() -> None:
+    ev = evaluate(Facts(drift=(_fact(0.25, 0.6),)), CFG)
+    assert [(a.fingerprint, a.level) for a in ev.active] == [
+        ("drift:data_drift_score:7d", "alert"),
+        ("drift:prediction_drift_score:7d", "critical"),
+    ]
+    ev = evaluate(Facts(drift=(_fact(0.05, 0.4),)), CFG)
+    assert ev.active == () and ev.cleared == {"drift:data_drift_score:7d", "drift:prediction_drift_score:7d"}
+    ev = evaluate(Facts(drift=(_fact(None),)), CFG)  # not measured: neither raised nor cleared
+    assert ev.active == () and ev.cleared == frozenset()
+
+
+def test_performance_realised_is_alert_estimated_is_warning_and_clears() -> None:
+    def perf(realised: float | None, estimated: float | None) -> PerformanceFact:
+        return PerformanceFact("f1_macro", realised, estimated, 0.8, None, 0.05, None, False)
+
+    (a,) = evaluate(Facts(drift=(_fact(0.0, perf=perf(0.65, None)),)), CFG).active
+    assert (a.fingerprint, a.level, a.title) == (
+        "performance:7d",
+        "alert",
+        "realised f1_macro 0.650 is below the minimum 0.7 (window 7d)",
+    )
+    (a,) = evaluate(Facts(drift=(_fact(0.0, perf=perf(None, 0.6)),)), CFG).active
+    assert (a.level, a.details["source"]) == ("warning", "estimated")
+    ev = evaluate(Facts(drift=(_fact(0.0, perf=perf(0.75, 0.6)),)), CFG)
+    assert ev.active == () and "performance:7d" in ev.cleared
+
+
+def test_event_rules_and_kinds_seen_in_full() -> None:
+    facts = Facts(
+        swap_failures=(SwapFailure(9, "4", "champion", "bad pickle", "t"),),
+        pending=(PendingApproval("r7", "5", "4", "t"),),
+    )
+    ev = evaluate(facts, CFG)
+    assert [(a.fingerprint, a.level, a.occurrence) for a in ev.active] == [
+        ("swap_failed:champion:4", "critical", "9"),
+        ("pending_approval:r7", "warning", None),
+    ]
+    assert ev.cleared_kinds == {"swap_failed", "pending_approval"}
+    assert evaluate(Facts(), CFG) == evaluate(Facts(drift=()), CFG)  # nothing looked at: nothing changes
+
+
+def _existing(
+    status: str = "open",
+    sent: str | None = "warning",
+    occurrence: str | None = None,
+    sent_at: datetime | None = T0,
+) -> ExistingAlert:
+    return ExistingAlert(1, "fp", "drift", status, sent or "warning", sent, occurrence, sent_at)
+
+
+def test_send_event_new_escalated_occurred_repeated_or_silent() -> None:
+    hour = timedelta(hours=1)
+    cand = AlertCandidate("fp", "drift", "warning", "t")
+    assert send_event(None, cand, T0, hour) == "opened"
+    assert send_event(_existing(), cand, T0 + 30 * timedelta(minutes=1), hour) is None
+    assert send_event(_existing(), cand, T0 + hour, hour) == "repeated"
+    assert send_event(_existing("acknowledged"), cand, T0 + 5 * hour, hour) is None
+    worse = AlertCandidate("fp", "drift", "critical", "t")
+    assert send_event(_existing("acknowledged"), worse, T0, hour) == "escalated"
+    again = AlertCandidate("fp", "retrain_failed", "warning", "t", occurrence="run:2")
+    assert send_event(_existing("acknowledged", occurrence="run:1"), again, T0, hour) == "occurred"
+    assert send_event(_existing(sent="critical"), cand, T0, hour) is None  # lower than already sent
+
+
+def test_transitions() -> None:
+    assert can_transition("open", "acknowledged") and can_transition("acknowledged", "resolved")
+    assert not can_transition("acknowledged", "acknowledged") and not can_transition("resolved", "resolved")
+
+
+LINK_TEXT = "alert #3 · opened · <https://eg.example/alerts#alert-3|open in the dashboard>"
+
+
+def test_slack_message_format() -> None:
+    msg = AlertMessage(
+        "churn",
+        "opened",
+        3,
+        "fp",
+        "drift",
+        "critical",
+        "open",
+        "data drift score 0.4",
+        "o",
+        "u",
+        "https://eg.example/",
+    )
+    assert slack_payload(msg) == {
+        "text": "[CRITICAL] churn: data drift score 0.4",
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": ":red_circle: *CRITICAL* · *churn* · drift"},
+            },
+            {"type": "section", "text": {"type": "mrkdwn", "text": "data drift score 0.4"}},
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": LINK_TEXT,
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def test_redact_plain_and_url_quoted() -> None:
+    secret = "https://hooks.slack.com/services/T/B/x y"
+    assert redact(f"failed {secret} and {secret.replace(' ', '%20')}", [secret]) == "failed *** and ***"
