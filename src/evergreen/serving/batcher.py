@@ -52,6 +52,7 @@ class Batcher:
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()  # None: stop after what came before
         self._stopping = False
         self._closed = False
+        self._last_size = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evergreen-model")
         self._task: asyncio.Task[None] | None = None
         # Requests that entered /predict and may still join a batch: waiting is worth it only then.
@@ -101,7 +102,9 @@ class Batcher:
         while size < self.max_size:
             if self._queue.empty():
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.arriving <= 0:
+                # Waiting pays only under concurrent traffic: requests are on their way, or the last
+                # batch held several (a lone client would just lose max_wait on every request).
+                if remaining <= 0 or (self.arriving <= 0 and self._last_size <= 1):
                     break
                 try:
                     item = await asyncio.wait_for(self._queue.get(), remaining)
@@ -127,6 +130,7 @@ class Batcher:
                 runnable = self._revalidate(items, model)
                 if runnable:
                     records = [r for it in runnable for r in it.records]
+                    self._last_size = len(records)
                     scored = await loop.run_in_executor(self._executor, model.score, records)
                     self._deliver(runnable, scored)
                     if self.on_size:

@@ -59,6 +59,7 @@ class PredictionLog:
         queue_size: int,
         batch_size: int,
         retry_seconds: float = 1.0,
+        linger_seconds: float = 0.1,
         on_written: Counter = _noop,
         on_spilled: Counter = _noop,
     ) -> None:
@@ -67,6 +68,8 @@ class PredictionLog:
         self.queue_size = queue_size
         self.batch_size = batch_size
         self.retry_seconds = retry_seconds
+        self.linger_seconds = linger_seconds
+        self._flush_now = False
         self._on_written = on_written
         self._on_spilled = on_spilled
         self._queue: deque[dict[str, Any]] = deque()
@@ -97,8 +100,11 @@ class PredictionLog:
             self._unwritten.update(r["id"] for r in rows)
             fits = len(self._queue) + len(rows) <= self.queue_size and not self._stop
             if fits:
+                was_empty = not self._queue
                 self._queue.extend(rows)
-                self._cv.notify()
+                # Wake the writer for the first rows and for a full batch, not for every request.
+                if was_empty or len(self._queue) >= self.batch_size:
+                    self._cv.notify()
         if not fits:
             self._spill(rows, reason="queue_full")
 
@@ -109,6 +115,7 @@ class PredictionLog:
         """Wait until the queue is empty and no batch is being written; True if the DB took them all."""
         deadline = time.monotonic() + timeout
         with self._cv:
+            self._flush_now = True
             self._cv.notify_all()
             while self._queue or self._inflight:
                 left = deadline - time.monotonic()
@@ -184,6 +191,15 @@ class PredictionLog:
                     self._cv.wait()
                 if not self._queue and not self._stop:  # only spilled rows wait: retry at a pace
                     self._cv.wait(max(0.0, self._next_retry - time.monotonic()))
+                # Linger a little so one transaction carries many rows: a commit per request would
+                # cost the event loop (same GIL) more than the requests themselves.
+                deadline = time.monotonic() + self.linger_seconds
+                while 0 < len(self._queue) < self.batch_size and not (self._stop or self._flush_now):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cv.wait(left)
+                self._flush_now = False
                 n = min(self.batch_size, len(self._queue))
                 batch = [self._queue.popleft() for _ in range(n)]
                 self._inflight = n
