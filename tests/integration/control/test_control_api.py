@@ -199,3 +199,18 @@ def test_retrain_by_api_runs_in_the_background_with_actor_and_reason(client: Tes
     (run, _) = client.get("/api/runs", headers=VIEWER, params={"limit": 2}).json()
     assert (run["actor"], run["reason"], run["trigger"]) == ("api:otto", "new labels arrived", "manual")
     assert client.post("/api/retrain", headers=OPERATOR, json={"reason": ""}).status_code == 422
+
+
+def test_router_in_the_serving_app_reads_its_context(trained_project: Any) -> None:
+    """The serving factory keeps the project on ``app.state.ctx``: the router finds it there too."""
+    from evergreen.serving.app import create_app
+    from evergreen.serving.control_api import build_control_router
+
+    app = create_app(trained_project.settings, trained_project)
+    app.include_router(build_control_router())
+    app.state.control_tokens = TokenTable.parse(TOKENS, "EVERGREEN_TOKENS")
+    c = TestClient(app)  # no lifespan: the model watcher and the log writer are not needed here
+    assert c.get("/api/models", headers=VIEWER).json()["champion"] == "1"
+    r = c.post("/api/rollback", headers=OPERATOR, json={})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"  # nothing to roll back to
+    assert c.post("/api/rollback").status_code == 401
