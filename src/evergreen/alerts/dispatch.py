@@ -12,6 +12,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from evergreen.alerts.channels import Channel, DeliveryError
@@ -100,6 +101,9 @@ class Dispatcher:
             msg, channel, attempt = item
             try:
                 self._attempt(msg, channel, attempt)
+            except Exception:  # the worker must outlive any one delivery (a send never raises past it)
+                with suppress(Exception):
+                    log.exception("alert_dispatch_error", alert_id=msg.alert_id, channel=channel.name)
             finally:
                 with self._cond:
                     self._busy -= 1
@@ -112,19 +116,20 @@ class Dispatcher:
             error = str(exc)
             last = attempt > self.policy.retries
             status = "gave_up" if last else "failed"
-            log.warning(
-                "alert_delivery_failed",
-                alert_id=msg.alert_id,
-                channel=channel.name,
-                attempt=attempt,
-                error=error,
-                gave_up=last,
-            )
             self._safe_record(msg, channel, attempt, status, error)
             if not last:
                 due = time.monotonic() + self.policy.delay(attempt)
                 with self._cond:
                     heapq.heappush(self._heap, (due, next(self._seq), msg, channel, attempt + 1))
+            with suppress(Exception):  # a broken log stream must not lose the retry scheduled above
+                log.warning(
+                    "alert_delivery_failed",
+                    alert_id=msg.alert_id,
+                    channel=channel.name,
+                    attempt=attempt,
+                    error=error,
+                    gave_up=last,
+                )
             return
         self._safe_record(msg, channel, attempt, "sent", None)
 
@@ -134,10 +139,11 @@ class Dispatcher:
         try:
             self._record(msg, channel, attempt, status, error)
         except Exception as exc:  # the database may be what is down; the delivery itself happened
-            log.error(
-                "alert_delivery_not_recorded",
-                alert_id=msg.alert_id,
-                channel=channel.name,
-                status=status,
-                error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-            )
+            with suppress(Exception):
+                log.error(
+                    "alert_delivery_not_recorded",
+                    alert_id=msg.alert_id,
+                    channel=channel.name,
+                    status=status,
+                    error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                )
