@@ -90,3 +90,53 @@ def test_serve_with_a_bad_config_exits_2(project_dir: Path, run_cli: Any) -> Non
     )
     res = run_cli("serve")
     assert res.code == 2 and "serving.extra_fields" in res.stderr
+
+
+def test_serve_with_control_api_and_embedded_scheduler(project_dir: Path, run_cli: Any) -> None:
+    """`serve --insecure-local --scheduler`: the control API answers loopback clients without a token,
+    and the embedded scheduler ingests a file dropped in the landing dir and retrains on it."""
+    import yaml
+
+    from evergreen.examples import churn
+
+    assert run_cli("retrain", "--reason", "e2e").code == 0
+    cfg = yaml.safe_load((project_dir / "evergreen.yaml").read_text())
+    cfg["triggers"] = {
+        "new_data": {"min_rows": 500},
+        "cooldown_minutes": 0,
+        "scan_interval_seconds": 0.5,
+        "settle_seconds": 0.2,
+        "schedule": None,
+    }
+    cfg["data"]["window"] = {"max_age_days": 10000}
+    (project_dir / "evergreen.yaml").write_text(yaml.safe_dump(cfg))
+    assert run_cli("serve", "--insecure-local", "--host", "0.0.0.0").code == 2  # loopback only
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evergreen", "serve", "--port", str(port), "--insecure-local", "--scheduler"],
+        cwd=project_dir,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_ready(url, proc)
+        with httpx.Client(base_url=url, timeout=30) as c:
+            assert c.get("/api/models").json()["champion"] == "1"
+            churn.make_batch(7, 800, drifted=False).to_csv(project_dir / "landing" / "late.csv", index=False)
+            deadline = time.monotonic() + 180
+            runs: list[dict[str, Any]] = []
+            while time.monotonic() < deadline:
+                runs = [r for r in c.get("/api/runs").json() if r["trigger"] == "new_data"]
+                if runs and runs[0]["status"] != "running":
+                    break
+                time.sleep(1)
+            assert runs and runs[0]["status"] in {"promoted", "rejected"}, runs
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(90) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -16,20 +16,34 @@ def serve(
     host: Annotated[str | None, typer.Option("--host", help="Bind address (default: serving.host).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default: serving.port).")] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request (slower).")] = False,
+    insecure_local: Annotated[
+        bool,
+        typer.Option("--insecure-local", help="Control API without tokens (loopback bind only)."),
+    ] = False,
+    with_scheduler: Annotated[
+        bool,
+        typer.Option("--scheduler", help="Also run the trigger scheduler here."),
+    ] = False,
 ) -> None:
     """Serve the champion: /predict, /feedback, /health, /ready, /version, /metrics; follows the alias."""
     import uvicorn
 
     from evergreen.config import load_settings
+    from evergreen.errors import BadInputError
     from evergreen.serving.app import create_app
+    from evergreen.serving.auth import TokenTable
 
     settings = load_settings(config)
-    app = create_app(settings)
+    bind = host or settings.serving.host
+    if insecure_local and bind not in ("127.0.0.1", "::1", "localhost"):
+        raise BadInputError(f"--insecure-local needs a loopback bind address, not {bind!r}")
+    TokenTable.from_env(settings.auth.tokens_env)  # a malformed token list stops here, exit 2
+    app = create_app(settings, insecure_local=insecure_local, with_scheduler=with_scheduler)
     # One worker: the model, the batcher and the log writer live in this process. uvloop + httptools
     # where installed; asyncio's transports set TCP_NODELAY, so small responses are not delayed.
     server_config = uvicorn.Config(
         app,
-        host=host or settings.serving.host,
+        host=bind,
         port=port or settings.serving.port,
         workers=1,
         access_log=access_log,

@@ -19,6 +19,7 @@ from evergreen.logs import get_logger
 from evergreen.project import Project, open_project
 from evergreen.serving.batcher import Batcher
 from evergreen.serving.context import ServingContext, spill_path
+from evergreen.serving.control_api import build_control_router
 from evergreen.serving.errors import install_error_handlers
 from evergreen.serving.feedback_batches import assemble_feedback_batch
 from evergreen.serving.limits import BodyLimitMiddleware
@@ -31,7 +32,7 @@ from evergreen.serving.shadow import ShadowScorer, shadow_resolver
 from evergreen.serving.spill import SpillFile
 from evergreen.serving.watcher import ModelWatcher
 
-ROUTERS: tuple[APIRouter, ...] = (predict.router, feedback.router, meta.router)
+ROUTERS: tuple[APIRouter, ...] = (predict.router, feedback.router, meta.router, build_control_router())
 log = get_logger(__name__)
 
 
@@ -101,11 +102,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         listener = ChampionListener(ctx.project.store, ctx.watcher.wake)
         listener.start()
     app.state.listener = listener
+    scheduler = None
+    if app.state.with_scheduler:
+        from evergreen.triggers.scheduler import Scheduler
+
+        # The embedded scheduler: landing scans, monitoring and triggers in this process's threads.
+        scheduler = await asyncio.to_thread(Scheduler(ctx.project).start)
     feedback_task = asyncio.get_running_loop().create_task(_feedback_loop(ctx), name="evergreen-feedback")
     log.info("serving_started", project=ctx.settings.project)
     try:
         yield
     finally:
+        if scheduler is not None:
+            await asyncio.to_thread(scheduler.stop)
         feedback_task.cancel()
         with suppress(asyncio.CancelledError):
             await feedback_task
@@ -119,11 +128,23 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("serving_stopped", project=ctx.settings.project)
 
 
-def create_app(settings: Settings, project: Project | None = None) -> FastAPI:
-    """The serving app of one project (opened here unless given)."""
+def create_app(
+    settings: Settings,
+    project: Project | None = None,
+    *,
+    insecure_local: bool = False,
+    with_scheduler: bool = False,
+) -> FastAPI:
+    """The serving app of one project (opened here unless given).
+
+    ``insecure_local`` opens the control API without tokens to loopback clients only;
+    ``with_scheduler`` runs the trigger scheduler inside this process (``evergreen serve --scheduler``).
+    """
     ctx = build_context(settings, project or open_project(settings))
     app = FastAPI(title=f"evergreen: {settings.project}", version=__version__, lifespan=_lifespan)
     app.state.ctx = ctx
+    app.state.insecure_local = insecure_local
+    app.state.with_scheduler = with_scheduler
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -8,7 +8,6 @@ pending retry and the causes that failed for good).
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -79,10 +78,9 @@ def report_failure(
         "error": error,
     }
     try:
-        alerts = importlib.import_module("evergreen.alerts")
-        hook = getattr(alerts, "report_retrain_failure", None)
-        if callable(hook):
-            hook(project, details)
+        from evergreen.alerts import report_retrain_failure
+
+        report_retrain_failure(project, details)
     except Exception as exc:  # alerting must never hide the failure it reports
         log.warning("alert_hook_failed", error=str(exc))
     try:

@@ -13,7 +13,6 @@ Use it from the CLI (:meth:`Scheduler.run_forever`, SIGTERM-aware) or embedded i
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import threading
@@ -233,7 +232,18 @@ class Scheduler:
             log.info("triggers_cooling_down", until=ev.cooldown_until, kinds=[f.kind for f in ev.suppressed])
         if ev.firings:
             report.attempt = self._retrain(ev, now)
+        if report.monitoring == "ran" or report.attempt is not None:
+            self.raise_alerts()
         return report
+
+    def raise_alerts(self) -> None:
+        """Turn the new facts (drift report, run outcome) into alerts; never stops the loop."""
+        from evergreen.alerts import raise_alerts
+
+        try:
+            raise_alerts(self.project)
+        except Exception as exc:  # alerting is best effort here; its own retries live in the channels
+            log.error("alerts_failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
 
     def ingest_new(self) -> list[IngestResult]:
         files = landing_files(self.settings)
@@ -253,15 +263,10 @@ class Scheduler:
         if not schedule or croniter(schedule, now).get_prev(datetime) <= since:
             return None
         self.last_monitoring = now
-        job = getattr(importlib.import_module("evergreen.monitoring"), "run_scheduled_monitoring", None)
-        if job is None:
-            log.warning(
-                "monitoring_job_unavailable",
-                detail="evergreen.monitoring.run_scheduled_monitoring is not installed; skipped",
-            )
-            return "unavailable"
+        from evergreen.monitoring.job import run_scheduled_monitoring
+
         try:
-            job(self.project, now)
+            run_scheduled_monitoring(self.project, now)
             return "ran"
         except Exception as exc:  # monitoring failing must not stop retrains on other triggers
             log.error("monitoring_failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import asdict
 
 from evergreen.data.dataset import feature_kinds, split_holdout
@@ -156,9 +155,10 @@ def notify(config_path: str, ref: Ref) -> Ref:
         "champion_version": project.registry.version_by_alias(CHAMPION),
     }
     try:
-        hook = getattr(importlib.import_module("evergreen.alerts"), "report_retrain_outcome", None)
-        if callable(hook):
-            hook(project, summary)
+        from evergreen.alerts import raise_alerts
+
+        # Facts come from the store (the run, the decision, the aliases): promotion, pending approval.
+        raise_alerts(project)
     except Exception as exc:  # a failed notification must not turn a finished run into a failure
         log.warning("notify_failed", error=str(exc))
     log.info("retrain_finished", **summary)

@@ -202,12 +202,11 @@ def test_retrain_by_api_runs_in_the_background_with_actor_and_reason(client: Tes
 
 
 def test_router_in_the_serving_app_reads_its_context(trained_project: Any) -> None:
-    """The serving factory keeps the project on ``app.state.ctx``: the router finds it there too."""
+    """The serving factory includes the router and keeps the project on ``app.state.ctx``."""
     from evergreen.serving.app import create_app
-    from evergreen.serving.control_api import build_control_router
 
     app = create_app(trained_project.settings, trained_project)
-    app.include_router(build_control_router())
+    assert "/api/models" in app.openapi()["paths"]
     app.state.control_tokens = TokenTable.parse(TOKENS, "EVERGREEN_TOKENS")
     c = TestClient(app)  # no lifespan: the model watcher and the log writer are not needed here
     assert c.get("/api/models", headers=VIEWER).json()["champion"] == "1"
