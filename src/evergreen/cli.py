@@ -221,6 +221,9 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         f"batches: {b['accepted']} accepted ({b['rows']} rows), {b['quarantined']} quarantined, "
         f"{b['duplicate']} duplicate"
     )
+    if st.get("overrides"):
+        shown = ", ".join(f"{k}={v['value']} (by {v['actor']})" for k, v in sorted(st["overrides"].items()))
+        out.print(f"run-time thresholds: {shown}", highlight=False)
     if st["pending_approval"]:
         out.print(f"waiting for approval: {', '.join(st['pending_approval'])}")
     rows = [

@@ -54,3 +54,15 @@ def test_human_actions_by_cli_are_audited_and_alerted(project_dir: Path, run_cli
         ("cli:ann", "reject", f"run:{first['run_id']}", "not on a friday"),
     ]
     assert audit[0][0].startswith("cli:")
+
+
+def test_status_shows_run_time_thresholds(project_dir: Path, run_cli: Runner) -> None:
+    from evergreen.overrides import update_thresholds
+
+    settings = load_settings(project_dir)
+    store = open_store(settings.storage.database_url, settings.project)
+    update_thresholds(settings, store, {"promotion.min_improvement": 0.07}, [], actor="api:ops", reason="q4")
+    res = run_cli("status")
+    assert res.code == 0, res.stderr
+    assert "run-time thresholds: promotion.min_improvement=0.07 (by api:ops)" in res.stdout
+    assert run_cli("status", "--json").json()["overrides"]["promotion.min_improvement"]["value"] == 0.07
