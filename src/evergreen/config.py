@@ -347,8 +347,9 @@ def interpolate(value: Any, env: dict[str, str]) -> Any:
                 return env[name]
             if default is not None:
                 return default
-            raise ConfigError(f"environment variable {name} is not set (used as ${{{name}}})",
-                              details={"variable": name})
+            raise ConfigError(
+                f"environment variable {name} is not set (used as ${{{name}}})", details={"variable": name}
+            )
 
         return _VAR.sub(sub, value)
     if isinstance(value, dict):

@@ -103,11 +103,22 @@ def score_on_holdout(
     slices: dict[str, Any] = {}
     if s.promotion.slice_columns:
         slices = slice_metrics(
-            holdout, list(s.promotion.slice_columns), y, pred, s.task, s.promotion_metric,
-            min_rows=s.promotion.min_slice_rows, proba=proba, classes=classes,
+            holdout,
+            list(s.promotion.slice_columns),
+            y,
+            pred,
+            s.task,
+            s.promotion_metric,
+            min_rows=s.promotion.min_slice_rows,
+            proba=proba,
+            classes=classes,
         )
-    return Scored(ModelScore(version=version, metrics=metrics, slices=slices), pred, proba,
-                  tuple(classes) if classes is not None else None)
+    return Scored(
+        ModelScore(version=version, metrics=metrics, slices=slices),
+        pred,
+        proba,
+        tuple(classes) if classes is not None else None,
+    )
 
 
 PROBA_METRICS = frozenset({"roc_auc", "log_loss"})
@@ -122,14 +133,23 @@ def compare_on_holdout(
         return None
     metric = s.promotion_metric
     use_proba = (
-        metric in PROBA_METRICS and cand.proba is not None and champ.proba is not None
+        metric in PROBA_METRICS
+        and cand.proba is not None
+        and champ.proba is not None
         and cand.classes == champ.classes
     )
     return paired_bootstrap(
-        s.task, metric, holdout[s.data.target].to_numpy(), cand.pred, champ.pred,
-        cand.proba if use_proba else None, champ.proba if use_proba else None,
+        s.task,
+        metric,
+        holdout[s.data.target].to_numpy(),
+        cand.pred,
+        champ.pred,
+        cand.proba if use_proba else None,
+        champ.proba if use_proba else None,
         list(cand.classes) if use_proba and cand.classes else None,
-        samples=s.promotion.bootstrap_samples, seed=s.training.seed, alpha=s.promotion.significance,
+        samples=s.promotion.bootstrap_samples,
+        seed=s.training.seed,
+        alpha=s.promotion.significance,
     )
 
 
@@ -186,7 +206,10 @@ class RetrainRunner:
         champion_version = p.registry.version_by_alias(CHAMPION)
         outcome.champion_version = champion_version
         update_run(
-            p.store, outcome.run_id, dataset_version=dataset.version, data_size=dataset.rows,
+            p.store,
+            outcome.run_id,
+            dataset_version=dataset.version,
+            data_size=dataset.rows,
             champion_version=champion_version,
             details={"batch_ids": list(dataset.batch_ids), "as_of": dataset.as_of.isoformat()},
         )
@@ -194,7 +217,8 @@ class RetrainRunner:
             champ_ds = p.registry.get_version(champion_version).dataset_version
             if champ_ds == dataset.version:
                 self._finish(
-                    outcome, "skipped",
+                    outcome,
+                    "skipped",
                     f"dataset version {dataset.version} is the one champion v{champion_version} was "
                     "trained on; nothing new to learn (use --force to retrain anyway)",
                 )
@@ -226,8 +250,14 @@ class RetrainRunner:
         )
         update_run(p.store, outcome.run_id, mlflow_run_id=parent)
         try:
-            reg.log_dataset(parent, name=f"{s.project}-{dataset.version}", digest=dataset.version,
-                            source=str(s.storage.data_dir), frame=dataset.frame, target=s.data.target)
+            reg.log_dataset(
+                parent,
+                name=f"{s.project}-{dataset.version}",
+                digest=dataset.version,
+                source=str(s.storage.data_dir),
+                frame=dataset.frame,
+                target=s.data.target,
+            )
             t = self._step(outcome, "train")
             result = train_candidates(
                 train, s.data.target, kinds, s.task, s.training, s.selection_metric, on_event=self.progress
@@ -245,15 +275,26 @@ class RetrainRunner:
             t = self._step(outcome, "register")
             example = train[list(kinds.columns)].head(5)
             version, size_mb = reg.register_model(
-                winner_run, result.model, example,
-                tags={TAG_PREFIX + "run_id": outcome.run_id, TAG_PREFIX + "dataset_version": dataset.version,
-                      TAG_PREFIX + "trigger": request.trigger, TAG_PREFIX + "candidate": result.best_name},
+                winner_run,
+                result.model,
+                example,
+                tags={
+                    TAG_PREFIX + "run_id": outcome.run_id,
+                    TAG_PREFIX + "dataset_version": dataset.version,
+                    TAG_PREFIX + "trigger": request.trigger,
+                    TAG_PREFIX + "candidate": result.best_name,
+                },
                 serialization_format=MLFLOW_SERIALIZATION_FORMAT,
                 trusted_types=skops_trusted_types(result.model),
             )
             outcome.candidate_version = version
-            reg.log(winner_run, metrics={"model_size_mb": size_mb,
-                                         **{f"holdout_{k}": v for k, v in cand.score.metrics.items()}})
+            reg.log(
+                winner_run,
+                metrics={
+                    "model_size_mb": size_mb,
+                    **{f"holdout_{k}": v for k, v in cand.score.metrics.items()},
+                },
+            )
             update_run(p.store, outcome.run_id, candidate_version=version)
             outcome.timings["register"] = time.perf_counter() - t
 
@@ -261,7 +302,10 @@ class RetrainRunner:
             policy = Policy.from_config(s.promotion, s.promotion_metric)
             decision = decide(
                 ModelScore(version=version, metrics=cand.score.metrics, slices=cand.score.slices),
-                champ.score if champ else None, policy, comparison, champion_error=champ_error,
+                champ.score if champ else None,
+                policy,
+                comparison,
+                champion_error=champ_error,
             )
             self._act(outcome, decision, version, champion_version, cand, champ, parent, request)
             outcome.timings["decide"] = time.perf_counter() - t
@@ -278,30 +322,50 @@ class RetrainRunner:
         for c in result.candidates:
             child = reg.start_run(
                 c.name,
-                tags={TAG_PREFIX + "run_id": outcome.run_id, TAG_PREFIX + "candidate": c.name,
-                      TAG_PREFIX + "candidate_status": c.status},
+                tags={
+                    TAG_PREFIX + "run_id": outcome.run_id,
+                    TAG_PREFIX + "candidate": c.name,
+                    TAG_PREFIX + "candidate_status": c.status,
+                },
                 parent_run_id=parent,
             )
             reg.log(
                 child,
-                metrics={**c.val_metrics, "training_time_seconds": c.fit_seconds,
-                         "data_size": float(result.training_rows)},
+                metrics={
+                    **c.val_metrics,
+                    "training_time_seconds": c.fit_seconds,
+                    "data_size": float(result.training_rows),
+                },
                 params={"candidate": c.name, **c.params},
                 tags={"error": c.error} if c.error else None,
             )
-            reg.log_dataset(child, name=f"{self.project.settings.project}-{dataset.version}",
-                            digest=dataset.version, source=str(self.project.settings.storage.data_dir),
-                            frame=dataset.frame, target=self.project.settings.data.target)
+            reg.log_dataset(
+                child,
+                name=f"{self.project.settings.project}-{dataset.version}",
+                digest=dataset.version,
+                source=str(self.project.settings.storage.data_dir),
+                frame=dataset.frame,
+                target=self.project.settings.data.target,
+            )
             reg.end_run(child, status="FINISHED" if c.status == "ok" else "FAILED")
             if c.name == result.best_name:
                 winner_run = child
             outcome.candidates.append(
-                {"name": c.name, "status": c.status, "fit_seconds": round(c.fit_seconds, 3),
-                 "val_metrics": c.val_metrics, "error": c.error, "winner": c.name == result.best_name}
+                {
+                    "name": c.name,
+                    "status": c.status,
+                    "fit_seconds": round(c.fit_seconds, 3),
+                    "val_metrics": c.val_metrics,
+                    "error": c.error,
+                    "winner": c.name == result.best_name,
+                }
             )
         names = ",".join(x.name for x in result.candidates)
-        reg.log(parent, params={"winner": result.best_name, "candidates": names},
-                metrics={"data_size": float(dataset.rows), "training_time_seconds": result.fit_seconds_total})
+        reg.log(
+            parent,
+            params={"winner": result.best_name, "candidates": names},
+            metrics={"data_size": float(dataset.rows), "training_time_seconds": result.fit_seconds_total},
+        )
         return winner_run
 
     def _score_champion(
@@ -332,37 +396,68 @@ class RetrainRunner:
         outcome.candidate_metrics = cand.score.metrics
         outcome.champion_metrics = champ.score.metrics if champ else {}
         outcome.decision = decision.to_dict()
-        reg.tag_version(version, {TAG_PREFIX + "decision": decision.outcome,
-                                  TAG_PREFIX + "reason": decision.justification[:5000]})
-        reg.log(parent, metrics={f"candidate_{k}": v for k, v in cand.score.metrics.items()}
-                | {f"champion_{k}": v for k, v in outcome.champion_metrics.items()},
-                tags={TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "candidate_version": version})
+        reg.tag_version(
+            version,
+            {TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "reason": decision.justification[:5000]},
+        )
+        reg.log(
+            parent,
+            metrics={f"candidate_{k}": v for k, v in cand.score.metrics.items()}
+            | {f"champion_{k}": v for k, v in outcome.champion_metrics.items()},
+            tags={TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "candidate_version": version},
+        )
         dd = decision.to_dict()
         record_decision(
-            p.store, outcome.run_id, outcome=decision.outcome, metric=decision.metric,
-            candidate_version=version, champion_version=champion_version,
-            candidate_metrics=cand.score.metrics, champion_metrics=outcome.champion_metrics,
-            deltas=dd.get("deltas"), ci_low=decision.ci_low, ci_high=decision.ci_high,
-            checks=dd["checks"], justification=decision.justification,
+            p.store,
+            outcome.run_id,
+            outcome=decision.outcome,
+            metric=decision.metric,
+            candidate_version=version,
+            champion_version=champion_version,
+            candidate_metrics=cand.score.metrics,
+            champion_metrics=outcome.champion_metrics,
+            deltas=dd.get("deltas"),
+            ci_low=decision.ci_low,
+            ci_high=decision.ci_high,
+            checks=dd["checks"],
+            justification=decision.justification,
         )
         if decision.outcome == "promoted":
             # The alias moves last: everything before it can fail without touching serving.
             old = reg.set_champion(version)
             notify_champion_changed(p.store, version)  # servers swap now, not at their next poll
-            record_action(p.store, actor="system", action="promote", target=f"version:{version}",
-                          reason=decision.justification, before={"champion": old},
-                          after={"champion": version, "previous": old})
+            record_action(
+                p.store,
+                actor="system",
+                action="promote",
+                target=f"version:{version}",
+                reason=decision.justification,
+                before={"champion": old},
+                after={"champion": version, "previous": old},
+            )
         else:
-            record_action(p.store, actor="system", action=decision.outcome, target=f"version:{version}",
-                          reason=decision.justification, before={"champion": champion_version},
-                          after={"champion": champion_version})
+            record_action(
+                p.store,
+                actor="system",
+                action=decision.outcome,
+                target=f"version:{version}",
+                reason=decision.justification,
+                before={"champion": champion_version},
+                after={"champion": champion_version},
+            )
         self._finish(outcome, decision.outcome, decision.justification, decision=decision.outcome)
 
     def _finish(self, outcome: RetrainOutcome, status: str, reason: str, **values: Any) -> None:
         outcome.status, outcome.reason = status, reason
-        finish_run(self.project.store, outcome.run_id, status, timings=outcome.timings,
-                   error=None if status != "failed" else reason,
-                   details={**(self._details(outcome)), "reason": reason}, **values)
+        finish_run(
+            self.project.store,
+            outcome.run_id,
+            status,
+            timings=outcome.timings,
+            error=None if status != "failed" else reason,
+            details={**(self._details(outcome)), "reason": reason},
+            **values,
+        )
         self.progress("finished", {"run_id": outcome.run_id, "status": status, "reason": reason})
 
     def _details(self, outcome: RetrainOutcome) -> dict[str, Any]:
@@ -380,8 +475,13 @@ class RetrainRunner:
             msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
         outcome.status, outcome.reason = "failed", msg
         try:
-            finish_run(self.project.store, outcome.run_id, "failed", timings=outcome.timings,
-                       error=msg + "\n" + "".join(traceback.format_exception(exc))[-4000:])
+            finish_run(
+                self.project.store,
+                outcome.run_id,
+                "failed",
+                timings=outcome.timings,
+                error=msg + "\n" + "".join(traceback.format_exception(exc))[-4000:],
+            )
             if outcome.candidate_version:
                 self.project.registry.tag_version(
                     outcome.candidate_version,

@@ -107,9 +107,7 @@ def _classification(
         out[f"recall_{avg}"] = float(r)
         out[f"f1_{avg}"] = float(f)
     labels = np.asarray(classes) if classes is not None else np.unique(np.concatenate([yt, yp]))
-    p_c, r_c, f_c, _ = precision_recall_fscore_support(
-        yt, yp, labels=labels, average=None, zero_division=0
-    )
+    p_c, r_c, f_c, _ = precision_recall_fscore_support(yt, yp, labels=labels, average=None, zero_division=0)
     for label, pc, rc, fc in zip(labels.tolist(), p_c, r_c, f_c, strict=True):
         key = label_key(label)
         out[f"f1_class_{key}"] = float(fc)

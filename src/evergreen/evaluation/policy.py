@@ -219,8 +219,13 @@ def _significance_gate(comparison: BootstrapResult | None, policy: Policy) -> Ch
     if policy.lower_is_better:
         low, high = -high, -low
     numbers.update(
-        ci_low=comparison.ci_low, ci_high=comparison.ci_high, oriented_ci_low=low, oriented_ci_high=high,
-        alpha=comparison.alpha, samples=comparison.samples, seed=comparison.seed,
+        ci_low=comparison.ci_low,
+        ci_high=comparison.ci_high,
+        oriented_ci_low=low,
+        oriented_ci_high=high,
+        alpha=comparison.alpha,
+        samples=comparison.samples,
+        seed=comparison.seed,
     )
     level = f"{100 * (1 - comparison.alpha):g}%"
     if not (_usable(low) and _usable(high)):

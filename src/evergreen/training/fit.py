@@ -209,10 +209,17 @@ def train_candidates(
         emit("candidate_started", {"name": name, "index": index, "total": len(config.candidates)})
         result = _fit_candidate(name, task, kinds, config, X_fit, y_fit, X_val, y_val, timeout, templates)
         results.append(result)
-        emit("candidate_finished", {
-            "name": name, "status": result.status, "fit_seconds": result.fit_seconds, "error": result.error,
-            "value": result.val_metrics.get(selection_metric), "metric": selection_metric,
-        })
+        emit(
+            "candidate_finished",
+            {
+                "name": name,
+                "status": result.status,
+                "fit_seconds": result.fit_seconds,
+                "error": result.error,
+                "value": result.val_metrics.get(selection_metric),
+                "metric": selection_metric,
+            },
+        )
 
     ok = [r for r in results if r.status == "ok"]
     if not ok:
@@ -221,8 +228,9 @@ def train_candidates(
     # max() keeps the first of equal values, so ties go to the earlier candidate in config order.
     best = max(ok, key=lambda r: _rank_value(r.val_metrics, selection_metric))
     emit("refit_started", {"name": best.name, "rows": len(frame)})
-    refit = run_isolated(clone(templates[best.name]), frame[list(kinds.columns)], frame[target].to_numpy(),
-                         None, timeout)
+    refit = run_isolated(
+        clone(templates[best.name]), frame[list(kinds.columns)], frame[target].to_numpy(), None, timeout
+    )
     if refit.status != "ok" or refit.pipeline is None:
         raise TrainingError(f"refitting the winner {best.name!r} on all rows {refit.status}: {refit.error}")
     emit("refit_finished", {"name": best.name, "fit_seconds": refit.fit_seconds})
@@ -262,6 +270,7 @@ def _fit_candidate(
     try:
         metrics = compute_metrics(task, y_val, outcome.y_pred, outcome.proba, outcome.classes)
     except Exception as exc:
-        return CandidateResult(name, "failed", params, fit_seconds=outcome.fit_seconds,
-                               error=f"scoring failed: {one_line(exc)}")
+        return CandidateResult(
+            name, "failed", params, fit_seconds=outcome.fit_seconds, error=f"scoring failed: {one_line(exc)}"
+        )
     return CandidateResult(name, "ok", params, metrics, outcome.fit_seconds, None, outcome.pipeline)
