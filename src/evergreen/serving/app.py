@@ -36,7 +36,7 @@ ROUTERS: tuple[APIRouter, ...] = (predict.router, feedback.router, meta.router, 
 log = get_logger(__name__)
 
 
-def build_context(settings: Settings, project: Project) -> ServingContext:
+def build_context(settings: Settings, project: Project, *, freeze_heap: bool = False) -> ServingContext:
     s = settings.serving
     metrics = ServingMetrics()
     holder = ModelHolder()
@@ -57,6 +57,7 @@ def build_context(settings: Settings, project: Project) -> ServingContext:
         interval=s.reload_interval_seconds,
         passthrough=passthrough,
         shadow=shadow_resolver(s.shadow_version) if s.shadow else None,
+        freeze_heap=freeze_heap,
     )
     batcher = Batcher(
         holder,
@@ -134,13 +135,16 @@ def create_app(
     *,
     insecure_local: bool = False,
     with_scheduler: bool = False,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """The serving app of one project (opened here unless given).
 
     ``insecure_local`` opens the control API without tokens to loopback clients only;
-    ``with_scheduler`` runs the trigger scheduler inside this process (``evergreen serve --scheduler``).
+    ``with_scheduler`` runs the trigger scheduler inside this process (``evergreen serve --scheduler``);
+    ``freeze_heap`` takes each loaded model out of the garbage collector's full collections (for the
+    process that owns the heap, ``evergreen serve``: see :mod:`evergreen.serving.heap`).
     """
-    ctx = build_context(settings, project or open_project(settings))
+    ctx = build_context(settings, project or open_project(settings), freeze_heap=freeze_heap)
     app = FastAPI(title=f"evergreen: {settings.project}", version=__version__, lifespan=_lifespan)
     app.state.ctx = ctx
     app.state.insecure_local = insecure_local
