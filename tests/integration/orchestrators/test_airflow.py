@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
+import yaml
 
 
-@pytest.fixture
-def airflow_home(tmp_path: Path) -> Path:
-    home = tmp_path / "airflow"
-    (home / "dags").mkdir(parents=True)
+@pytest.fixture(scope="module", autouse=True)
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One AIRFLOW_HOME for the whole module, set before anything imports Airflow.
+
+    Airflow reads its config and binds its ORM engine on first import, so a per-test home would
+    leave every test after the first talking to the first test's database and DAGs folder.
+    """
+    home = tmp_path_factory.mktemp("airflow")
+    (home / "dags").mkdir()
     os.environ.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -25,6 +34,17 @@ def airflow_home(tmp_path: Path) -> Path:
         }
     )
     return home
+
+
+@pytest.fixture
+def airflow_home(airflow_env: Path) -> Path:
+    """The Airflow home with a migrated DB and an empty DAGs folder (each test writes its DAG file)."""
+    from airflow.utils import db
+
+    for f in (airflow_env / "dags").iterdir():
+        f.unlink()
+    db.initdb()
+    return airflow_env
 
 
 def _states(dr: Any) -> dict[str, str]:
@@ -43,9 +63,6 @@ def test_generated_dag_promotes_then_skips_on_unchanged_data(
         check=True,
         capture_output=True,
     )
-    from airflow.utils import db
-
-    db.initdb()
     spec = importlib.util.spec_from_file_location("evergreen_churn_dag", dag_file)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -93,3 +110,220 @@ def _decisions(project: Any, run_id: str) -> list[dict[str, Any]]:
     from evergreen.store.runs import get_run
 
     return list(get_run(project.store, run_id)["decisions"])
+
+
+# ---- the Asset variant: a watcher on <landing>/_READY schedules ``dag_on_landing`` ---------------------
+POKE = 0.05  # seconds between the watcher's polls in these tests (the default is 5 s)
+
+
+def _inflate(classpath: str, kwargs: dict[str, Any], **override: Any) -> Any:
+    """A trigger instance made the way ``TriggerRunner.create_triggers`` makes it from a trigger row."""
+    from airflow.serialization.decoders import smart_decode_trigger_kwargs
+    from airflow.triggers.base import BaseEventTrigger
+
+    module, _, name = classpath.rpartition(".")
+    decoded = {k: smart_decode_trigger_kwargs(v) for k, v in kwargs.items()}
+    trigger = getattr(importlib.import_module(module), name)(**{**decoded, **override})
+    # Only event triggers may drive an AssetWatcher; without a shared stream key the triggerer
+    # iterates ``trigger.run()`` itself, which is what ``_watch`` does.
+    assert isinstance(trigger, BaseEventTrigger) and trigger.shared_stream_key() is None
+    return trigger
+
+
+def _as_stored(trigger: Any) -> Any:
+    """Round trip through what the DAG processor stores for a watcher (``encode_trigger``)."""
+    from airflow.serialization.encoders import encode_trigger
+
+    encoded = encode_trigger(trigger)
+    rebuilt = _inflate(encoded["classpath"], encoded["kwargs"])
+    assert rebuilt.serialize() == trigger.serialize()
+    return rebuilt
+
+
+def _watch(trigger: Any, steps_before_flag: list[Any], flag: Path, timeout: float = 10.0) -> Any:
+    """Run ``trigger.run()`` under asyncio as the triggerer does; no event may come before the flag.
+
+    Polls a few times with nothing landed, then after each of ``steps_before_flag``, asserting that
+    no event came; then touches the flag and returns the first event, checking the generator ends
+    after it (a watcher trigger fires once per flag).
+    """
+
+    async def main() -> Any:
+        events = trigger.run()
+        first = asyncio.ensure_future(anext(events))
+        try:
+            for step in [lambda: None, *steps_before_flag]:
+                step()
+                await asyncio.sleep(POKE * 6)
+                assert not first.done(), "the watcher fired before the flag file landed"
+            flag.touch()
+            event = await asyncio.wait_for(first, timeout)
+            with pytest.raises(StopAsyncIteration):
+                await anext(events)
+            return event
+        finally:
+            first.cancel()
+            await events.aclose()
+
+    return asyncio.run(main())
+
+
+def _landing_watcher(asset: Any) -> Any:
+    from airflow.providers.standard.triggers.file import FileDeleteTrigger
+
+    [watcher] = asset.watchers
+    assert isinstance(watcher.trigger, FileDeleteTrigger)
+    return watcher
+
+
+def test_landing_watcher_fires_when_the_flag_lands_and_deletes_it(project_config: Path):
+    from airflow.sdk import Asset
+
+    from evergreen.config import load_settings
+    from evergreen.examples.churn import make_batch
+    from evergreen.integrations.airflow import READY_FLAG, landing_asset
+
+    landing = load_settings(project_config).data.landing
+    flag = landing / READY_FLAG
+    asset = landing_asset(project_config, poke_interval=POKE)
+    assert isinstance(asset, Asset) and asset.uri == f"file://{landing}"
+    watcher = _landing_watcher(asset)
+    assert watcher.trigger.filepath == str(flag) and watcher.trigger.poke_interval == POKE
+
+    before = sorted(p.name for p in landing.iterdir())
+    assert before and READY_FLAG not in before  # `evergreen init` left two batches, no flag
+    new_file = landing / "customers-week02.csv"
+    event = _watch(
+        _as_stored(watcher.trigger),
+        # A data file landing is not the signal (it may still be half written); only the flag is.
+        [lambda: make_batch(2, 200, drifted=False).to_csv(new_file, index=False)],
+        flag,
+    )
+    assert event.payload is True
+    assert not flag.exists(), "the watcher deletes the flag, so the producer's next one fires again"
+    assert sorted(p.name for p in landing.iterdir()) == sorted([*before, new_file.name])
+
+    # The next producer cycle fires again.
+    assert _watch(_as_stored(watcher.trigger), [], flag).payload is True
+    assert not flag.exists()
+
+
+def _sync_dags_folder() -> None:
+    """Parse the DAGs folder into the metadata DB, as the DAG processor (and ``dag.test()``) does."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+    manager = DagBundlesManager()
+    manager.sync_bundles_to_db()
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+        sync_bag_to_db(bag, bundle.name, bundle.version)
+
+
+def test_landing_dag_runs_on_the_asset_and_retrains_on_the_landed_files(
+    airflow_home: Path, project_config: Path, tmp_path: Path
+):
+    from airflow.models.asset import AssetModel
+    from airflow.models.dag import DagModel
+    from airflow.models.trigger import Trigger
+    from airflow.sdk import Asset, AssetAll
+    from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from evergreen.config import load_settings
+    from evergreen.integrations.airflow import READY_FLAG, landing_asset
+    from evergreen.project import open_project
+    from evergreen.store.runs import get_run, list_runs
+
+    # Its own project name: the module shares one Airflow DB, where an asset name stays bound to the
+    # first (still active) asset that used it, as it would for two same-named projects in one Airflow.
+    cfg = yaml.safe_load(project_config.read_text())
+    project_config.write_text(yaml.safe_dump({**cfg, "project": "landed"}))
+    landing = load_settings(project_config).data.landing
+    flag = landing / READY_FLAG
+    # The project's two example batches wait in a producer's outbox: nothing has landed yet.
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    produced = sorted(p.name for p in landing.iterdir())
+    for name in produced:
+        (landing / name).rename(outbox / name)
+
+    dag_file = airflow_home / "dags" / "evergreen_landed.py"
+    subprocess.run(
+        [sys.executable, "-m", "evergreen", "airflow-dag", "-c", str(project_config), "-o", str(dag_file)],
+        check=True,
+        capture_output=True,
+    )
+    spec = importlib.util.spec_from_file_location("evergreen_landed_dag", dag_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cron, dag = module.dag, module.dag_on_landing
+    assert dag.dag_id == "evergreen_landed_retrain_on_landing"
+
+    # Its schedule is the landing Asset, watched by a FileDeleteTrigger on <landing>/_READY.
+    expected = landing_asset(project_config)
+    assert isinstance(dag.timetable, AssetTriggeredTimetable)
+    condition = dag.timetable.asset_condition
+    assert isinstance(condition, AssetAll)
+    [scheduled] = condition.objects
+    assert isinstance(scheduled, Asset)
+    assert (scheduled.name, scheduled.uri) == (expected.name, expected.uri)
+    assert (expected.name, expected.uri) == ("evergreen-landed-landing", f"file://{landing}")
+    trigger = _landing_watcher(scheduled).trigger
+    assert trigger.serialize() == _landing_watcher(expected).trigger.serialize()
+    assert trigger.filepath == str(flag)
+
+    # Same tasks, same wiring, same retries as the cron DAG.
+    def shape(d: Any) -> dict[str, Any]:
+        return {t.task_id: (sorted(t.upstream_task_ids), t.retries, t.max_retry_delay) for t in d.tasks}
+
+    assert shape(dag) == shape(cron) and len(dag.tasks) == 10
+    assert dag.default_args == cron.default_args and dag.max_active_runs == 1
+
+    # Parsed and unpaused, the metadata DB holds the DAG as scheduled on the asset and the asset's
+    # watcher as a trigger row: what the triggerer picks up.
+    _sync_dags_folder()
+    with create_session() as session:
+        session.scalars(select(DagModel).where(DagModel.dag_id == dag.dag_id)).one().is_paused = False
+    _sync_dags_folder()
+    with create_session() as session:
+        dm = session.scalars(select(DagModel).where(DagModel.dag_id == dag.dag_id)).one()
+        assert dm.asset_expression == {
+            "all": [{"asset": {"name": expected.name, "uri": expected.uri, "group": "asset", "id": ANY}}]
+        }
+        asset_row = session.scalars(
+            select(AssetModel).where(AssetModel.name == expected.name, AssetModel.uri == expected.uri)
+        ).one()
+        [row] = asset_row.triggers
+        classpath, kwargs = row.classpath, Trigger._decrypt_kwargs(row.encrypted_kwargs)
+    assert classpath == "airflow.providers.standard.triggers.file.FileDeleteTrigger"
+
+    # The producer lands its files, then the flag; the stored watcher fires (only then) and consumes it.
+    def land() -> None:
+        for name in produced:
+            (outbox / name).rename(landing / name)
+
+    watcher_trigger = _inflate(classpath, kwargs, poke_interval=POKE)  # faster polls, same trigger
+    assert watcher_trigger.filepath == str(flag)
+    assert _watch(watcher_trigger, [land], flag).payload is True
+    assert not flag.exists()
+
+    # The run it schedules ingests the landed files and retrains: on a fresh project it promotes.
+    dr = dag.test()
+    assert str(dr.state) == "success"
+    states = _states(dr)
+    assert set(states) == set(cron.task_ids)
+    assert {states[t] for t in set(states) - {"no_trigger"}} == {"success"}
+    assert states["no_trigger"] == "skipped"
+    assert [p.name for p in landing.iterdir() if p.is_file()] == [], "the landed files were ingested"
+
+    project = open_project(load_settings(project_config))
+    [run] = list_runs(project.store)
+    assert (run["trigger"], run["status"], run["candidate_version"]) == ("new_data", "promoted", "1")
+    assert len(get_run(project.store, run["id"])["details"]["batch_ids"]) == len(produced) == 2
+    assert project.registry.version_by_alias("champion") == "1"
+    project.registry.load_model("1")
