@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.support.net import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +46,36 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 Runner = Callable[..., CliResult]
+
+
+class ServeProcess:
+    """``evergreen serve`` in a real process on a free port, ready to answer when entered."""
+
+    def __init__(self, project_dir: Path, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "evergreen", "serve", "--port", str(self.port), *args],
+            cwd=project_dir,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def __enter__(self) -> ServeProcess:
+        wait_http(self.url + "/ready", self.proc)
+        return self
+
+    def stop(self, timeout: float = 90) -> int:
+        """SIGTERM, as an orchestrator stops it; returns the exit code."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 @pytest.fixture

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from evergreen.examples import churn
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.net import free_port, wait_http
 
 
 def test_mlflow_models_serve_serves_the_champion(trained_project, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     bindir = Path(sys.executable).parent  # mlflow runs `uvicorn` from PATH
     env = {
         **os.environ,
@@ -48,15 +41,7 @@ def test_mlflow_models_serve_serves_the_champion(trained_project, tmp_path: Path
         stderr=open(tmp_path / "serve.log", "w"),  # noqa: SIM115
     )
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-6000:]
-            time.sleep(0.5)
+        wait_http(f"http://127.0.0.1:{port}/ping", proc)
         frame = churn.make_batch(3, 5, drifted=False)[
             ["tenure", "monthly_fee", "support_calls", "plan", "region", "last_ticket"]
         ]

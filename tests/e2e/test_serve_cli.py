@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +10,7 @@ import httpx
 from sqlalchemy import create_engine, func, select
 
 from evergreen.store.tables import predictions
-from tests.e2e.conftest import cli_env
+from tests.e2e.conftest import ServeProcess
 
 RECORD = {
     "tenure": 13.0,
@@ -26,41 +22,11 @@ RECORD = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[1]
-        try:
-            if httpx.get(url + "/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("evergreen serve never became ready")
-
-
 def test_serve_answers_and_flushes_every_prediction_on_sigterm(project_dir: Path, run_cli: Any) -> None:
     assert run_cli("retrain", "--reason", "e2e").code == 0
     assert run_cli("serve", "--help").code == 0
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "evergreen", "serve", "--port", str(port)],
-        cwd=project_dir,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_ready(url, proc)
-        with httpx.Client(base_url=url, timeout=30) as c:
+    with ServeProcess(project_dir) as server:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
             ids = [
                 c.post("/predict", json={"record": {**RECORD, "tenure": float(i)}}).json()["prediction_ids"][
                     0
@@ -70,12 +36,7 @@ def test_serve_answers_and_flushes_every_prediction_on_sigterm(project_dir: Path
             bad = c.post("/predict", json={"record": {**RECORD, "tenure": "x"}})
             assert bad.status_code == 422 and "tenure" in bad.json()["error"]["message"]
             assert c.get("/version").json()["model_version"] == "1"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        assert server.stop() == 0
     engine = create_engine(f"sqlite:///{project_dir}/.evergreen/evergreen.db")
     with engine.connect() as conn:
         stored = {r.id for r in conn.execute(select(predictions.c.id))}
@@ -111,19 +72,8 @@ def test_serve_with_control_api_and_embedded_scheduler(project_dir: Path, run_cl
     cfg["data"]["window"] = {"max_age_days": 10000}
     (project_dir / "evergreen.yaml").write_text(yaml.safe_dump(cfg))
     assert run_cli("serve", "--insecure-local", "--host", "0.0.0.0").code == 2  # loopback only
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "evergreen", "serve", "--port", str(port), "--insecure-local", "--scheduler"],
-        cwd=project_dir,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_ready(url, proc)
-        with httpx.Client(base_url=url, timeout=30) as c:
+    with ServeProcess(project_dir, "--insecure-local", "--scheduler") as server:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
             assert c.get("/api/models").json()["champion"] == "1"
             churn.make_batch(7, 800, drifted=False).to_csv(project_dir / "landing" / "late.csv", index=False)
             deadline = time.monotonic() + 180
@@ -134,9 +84,4 @@ def test_serve_with_control_api_and_embedded_scheduler(project_dir: Path, run_cl
                     break
                 time.sleep(1)
             assert runs and runs[0]["status"] in {"promoted", "rejected"}, runs
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(90) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        assert server.stop() == 0
