@@ -15,9 +15,6 @@ from evergreen.store.locks import HOST, pid_alive
 from evergreen.store.tables import decisions, pipeline_runs
 
 RUNNING = "running"
-TERMINAL = frozenset(
-    {"promoted", "rejected", "pending_approval", "skipped", "failed", "abandoned", "approved", "declined"}
-)
 
 
 def new_run_id() -> str:
