@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evergreen.data.values import canonical_str, is_missing, to_canonical_strings
+from evergreen.data.values import canonical_str, to_canonical_strings
 from evergreen.errors import DataValidationError
 
 _EXAMPLES = 3
@@ -57,17 +57,7 @@ def to_numeric(series: pd.Series, column: str, file: str, expected: str = "numer
         )
     values = series.astype(object)
     converted = pd.to_numeric(values.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
-    bad = values[converted.isna() & ~values.map(is_missing)]
-    if len(bad):
-        raise column_error(
-            file,
-            column,
-            "wrong_type",
-            f"wrong type: expected {expected}, found text values like {examples(bad)} ({len(bad)} rows)",
-            expected=expected,
-            found="text",
-            bad_rows=len(bad),
-        )
+    _check_parsed(values, converted, column, file, expected, "text values")
     return converted.astype("float64")
 
 
@@ -93,18 +83,25 @@ def to_timestamps(series: pd.Series, column: str, file: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return pd.to_datetime(series, unit="s", utc=True, errors="coerce")
     parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
-    bad = series[parsed.isna() & ~series.map(is_missing)]
+    _check_parsed(series, parsed, column, file, "timestamp", "values")
+    return parsed
+
+
+def _check_parsed(
+    raw: pd.Series, parsed: pd.Series, column: str, file: str, expected: str, found: str
+) -> None:
+    """wrong_type when a value that was present did not parse (null in, null out is fine)."""
+    bad = raw[parsed.isna() & raw.notna()]
     if len(bad):
         raise column_error(
             file,
             column,
             "wrong_type",
-            f"wrong type: expected timestamp, found values like {examples(bad)} ({len(bad)} rows)",
-            expected="timestamp",
+            f"wrong type: expected {expected}, found {found} like {examples(bad)} ({len(bad)} rows)",
+            expected=expected,
             found="text",
             bad_rows=len(bad),
         )
-    return parsed
 
 
 def check_finite(series: pd.Series, column: str, file: str) -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 from evergreen.config import Settings
 from evergreen.data import catalog
 from evergreen.data.contract import Contract
-from evergreen.data.contract import feature_kinds as _feature_kinds
+from evergreen.data.contract import feature_kinds as feature_kinds  # re-exported: callers import it here
 from evergreen.data.snapshot import read_snapshot
 from evergreen.errors import DataValidationError, StoreError
 from evergreen.store.engine import Store, as_utc, utcnow
@@ -39,11 +39,6 @@ class Dataset:
     rows: int
     contract: Contract
     as_of: datetime
-
-
-def feature_kinds(contract: Contract) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """(numeric, categorical, text) feature column names."""
-    return _feature_kinds(contract)
 
 
 def _no_data(why: str) -> DataValidationError:

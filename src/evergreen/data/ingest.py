@@ -66,7 +66,20 @@ def _timestamp_bounds(frame: pd.DataFrame, column: str | None) -> tuple[datetime
     return frame[column].min().to_pydatetime(), frame[column].max().to_pydatetime()
 
 
-def _duplicate(store: Store, path: Path, file_hash: str, original: int, now: datetime) -> IngestResult:
+def _record_unaccepted(
+    store: Store,
+    path: Path,
+    file_hash: str,
+    now: datetime,
+    *,
+    status: str,
+    reason: str,
+    details: dict[str, Any],
+    message: str,
+    column: str | None = None,
+    stored: str | None = None,
+) -> IngestResult:
+    """Insert the ``batches`` row of a file that stored no rows, and report it."""
     with store.begin() as conn:
         batch_id = catalog.insert_batch(
             conn,
@@ -75,18 +88,34 @@ def _duplicate(store: Store, path: Path, file_hash: str, original: int, now: dat
             content_hash=file_hash,
             rows=0,
             labelled_rows=0,
-            status="duplicate",
-            reason=f"duplicate_of:{original}",
-            details={"duplicate_of": original},
+            status=status,
+            reason=reason,
+            details=details,
+            path=stored,
             received_at=now,
         )
     return IngestResult(
         source=str(path),
-        status="duplicate",
+        status=status,
         batch_id=batch_id,
         rows=0,
         labelled_rows=0,
+        reason=reason,
+        message=message,
+        column=column,
+        path=stored,
+    )
+
+
+def _duplicate(store: Store, path: Path, file_hash: str, original: int, now: datetime) -> IngestResult:
+    return _record_unaccepted(
+        store,
+        path,
+        file_hash,
+        now,
+        status="duplicate",
         reason=f"duplicate_of:{original}",
+        details={"duplicate_of": original},
         message=f"{path.name}: same content as batch {original}, nothing stored",
     )
 
@@ -112,31 +141,17 @@ def _reject(
     q = quarantine(
         path, settings.storage.quarantine_dir, now, record, move=move, copy=exc.reason != "file_too_large"
     )
-    stored = q.file or q.sidecar
-    with store.begin() as conn:
-        batch_id = catalog.insert_batch(
-            conn,
-            store.project,
-            source=str(path),
-            content_hash=file_hash,
-            rows=0,
-            labelled_rows=0,
-            status="quarantined",
-            reason=exc.reason,
-            details={**details, "message": exc.message, "sidecar": str(q.sidecar)},
-            path=str(stored),
-            received_at=now,
-        )
-    return IngestResult(
-        source=str(path),
+    return _record_unaccepted(
+        store,
+        path,
+        file_hash,
+        now,
         status="quarantined",
-        batch_id=batch_id,
-        rows=0,
-        labelled_rows=0,
         reason=exc.reason,
+        details={**details, "message": exc.message, "sidecar": str(q.sidecar)},
         message=exc.message,
         column=exc.column,
-        path=str(stored),
+        stored=str(q.file or q.sidecar),
     )
 
 

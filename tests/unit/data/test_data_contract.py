@@ -122,6 +122,7 @@ def test_wrong_type_message(make_settings: SettingsFactory) -> None:
     c = infer_contract(_frame(), s)
     df = _frame().astype({"tenure": object})
     df.loc[2, "tenure"] = "abc"
+    df.loc[3, "tenure"] = None  # a null is missing, not a wrong type: still 1 bad row
     err = _fails(df, c, s, "wrong_type")
     assert err.message == (
         "b.csv: column 'tenure': wrong type: expected numeric, found text values like 'abc' (1 rows)"
@@ -176,7 +177,8 @@ def test_null_rate_exceeded(make_settings: SettingsFactory) -> None:
     err = _fails(df, c, s, "null_rate_exceeded")
     assert err.column == "tenure"
     assert "33.3%" in err.message and "30.0%" in err.message
-    assert validate(_frame().assign(tenure=[1.0, np.nan, 3, 4, 5, 6]), c, s, "b.csv") is not None
+    out = validate(_frame().assign(tenure=[1.0, np.nan, 3, 4, 5, 6]), c, s, "b.csv")  # 17% null is allowed
+    assert out["tenure"].isna().sum() == 1
 
 
 def test_non_finite_values(make_settings: SettingsFactory) -> None:
@@ -239,3 +241,4 @@ def test_timestamp_column_is_parsed_to_utc(make_settings: SettingsFactory) -> No
     with pytest.raises(DataValidationError) as info:
         validate(bad, c, s, "b.csv")
     assert info.value.reason == "wrong_type" and info.value.column == "ts"
+    assert "'not a date' (1 rows)" in info.value.message  # the four nulls are not counted
