@@ -21,6 +21,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from evergreen.data.values import canonical_str
+
 CLASSIFICATION_TASKS = frozenset({"binary", "multiclass"})
 TASKS = frozenset({"binary", "multiclass", "regression"})
 
@@ -34,13 +36,10 @@ def is_classification(task: str) -> bool:
 def label_key(label: Any) -> str:
     """How a class label appears in a metric name: ``f1_class_<label_key>``.
 
-    Integral floats print as ints so that a label read back as ``1.0`` names the same metric as ``1``.
+    Integral floats print as ints so that a label read back as ``1.0`` names the same metric as ``1``:
+    the canonical string ingestion compares labels by.
     """
-    if isinstance(label, float | np.floating) and float(label).is_integer():
-        return str(int(label))
-    if isinstance(label, np.generic):
-        return str(label.item())
-    return str(label)
+    return canonical_str(label)
 
 
 def row_log_loss(

@@ -42,6 +42,14 @@ BUILTIN_CANDIDATES: tuple[str, ...] = (
 # Estimators that reject scipy sparse input.
 _DENSE_ONLY = frozenset({"hist_gradient_boosting"})
 _LGBM_DEFAULTS: dict[str, Any] = {"n_estimators": 100, "n_jobs": 1, "verbose": -1}
+_XGB_DEFAULTS: dict[str, Any] = {
+    "n_estimators": 100,
+    "max_depth": 6,
+    "learning_rate": 0.1,
+    "tree_method": "hist",
+    "n_jobs": 1,
+    "verbosity": 0,
+}
 
 
 class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
@@ -70,9 +78,7 @@ def _classifier(name: str, seed: int, params: dict[str, Any]) -> Any:
     if name == "hist_gradient_boosting":
         return HistGradientBoostingClassifier(**{"max_iter": 100, "random_state": seed, **params})
     if name == "xgboost":
-        defaults = {"n_estimators": 100, "max_depth": 6, "learning_rate": 0.1, "tree_method": "hist"}
-        inner = XGBClassifier(**{**defaults, "n_jobs": 1, "random_state": seed, "verbosity": 0, **params})
-        return LabelEncodedClassifier(inner)
+        return LabelEncodedClassifier(XGBClassifier(**{**_XGB_DEFAULTS, "random_state": seed, **params}))
     if name == "lightgbm":
         # LGBMClassifier encodes labels itself and reports classes_ in the original labels.
         return LGBMClassifier(**{**_LGBM_DEFAULTS, "random_state": seed, **params})
@@ -89,8 +95,7 @@ def _regressor(name: str, seed: int, params: dict[str, Any]) -> Any:
     if name == "hist_gradient_boosting":
         return HistGradientBoostingRegressor(**{"max_iter": 100, "random_state": seed, **params})
     if name == "xgboost":
-        defaults = {"n_estimators": 100, "max_depth": 6, "learning_rate": 0.1, "tree_method": "hist"}
-        return XGBRegressor(**{**defaults, "n_jobs": 1, "random_state": seed, "verbosity": 0, **params})
+        return XGBRegressor(**{**_XGB_DEFAULTS, "random_state": seed, **params})
     if name == "lightgbm":
         return LGBMRegressor(**{**_LGBM_DEFAULTS, "random_state": seed, **params})
     return LinearSVR(**{"random_state": seed, "max_iter": 5000, **params})

@@ -18,6 +18,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from evergreen.data.values import canonical_str
 from evergreen.errors import ConfigError
 
 MISSING_CATEGORY = "__missing__"
@@ -43,14 +44,8 @@ def _is_missing(value: Any) -> bool:
 
 
 def _category_str(value: Any) -> Any:
-    if _is_missing(value):
-        return np.nan
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        # An int column with a gap is read as float: 3.0 must stay the category "3".
-        return str(int(value))
-    if isinstance(value, np.generic):
-        return str(value.item())
-    return str(value)
+    # canonical_str: an int column with a gap is read as float, and 3.0 must stay the category "3".
+    return np.nan if _is_missing(value) else canonical_str(value)
 
 
 def categories_as_str(x: Any) -> NDArray[Any]:
