@@ -264,7 +264,6 @@ def column_drift(
     else:
         method, result = _categorical_drift(column, reference, current, method)
     threshold = st.DEFAULT_THRESHOLDS[method] if threshold is None else threshold
-    score = result.statistic if result.p_value is None else result.p_value
     return ColumnDrift(
         column,
         kind,
@@ -272,7 +271,7 @@ def column_drift(
         result.statistic,
         result.p_value,
         threshold,
-        st.is_drift(method, score, threshold),
+        st.is_drift(method, result.score, threshold),
     )
 
 

@@ -55,12 +55,14 @@ class Reference:
 
     def score(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         """The model's predictions (and probabilities) on raw feature rows."""
-        x = frame[list(self.contract.feature_names)]
-        pred = np.asarray(self.model.predict(x))
-        proba = (
-            np.asarray(self.model.predict_proba(x), dtype=np.float64) if self.classes is not None else None
-        )
-        return pred, proba
+        return _outputs(self.model, frame[list(self.contract.feature_names)], self.classes)
+
+
+def _outputs(model: Any, x: pd.DataFrame, classes: list[Any] | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions, and probabilities when the model has ``classes``."""
+    pred = np.asarray(model.predict(x))
+    proba = np.asarray(model.predict_proba(x), dtype=np.float64) if classes is not None else None
+    return pred, proba
 
 
 def stored_baseline(
@@ -107,9 +109,7 @@ def build_reference(project: Project) -> Reference:
     _, holdout = split_holdout(dataset, s.training.holdout_fraction, s.training.seed, s.task)
     model = reg.load_model(version)
     classes = list(model.classes_) if is_classification(s.task) and hasattr(model, "predict_proba") else None
-    x = holdout[list(dataset.contract.feature_names)]
-    pred = np.asarray(model.predict(x))
-    proba = np.asarray(model.predict_proba(x), dtype=np.float64) if classes is not None else None
+    pred, proba = _outputs(model, holdout[list(dataset.contract.feature_names)], classes)
     baseline, source = stored_baseline(project, version, info.run_id)
     if not baseline:
         y = holdout[s.data.target].to_numpy()

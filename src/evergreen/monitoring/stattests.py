@@ -28,6 +28,11 @@ class TestResult(NamedTuple):
     statistic: float
     p_value: float | None
 
+    @property
+    def score(self) -> float:
+        """Evidently's drift_score, which the verdict uses: the p-value of a test, else the distance."""
+        return self.statistic if self.p_value is None else self.p_value
+
 
 # Evidently's default thresholds; p-value tests drift below (KS: at or below), distances at or above.
 DEFAULT_THRESHOLDS: dict[str, float] = {

@@ -47,14 +47,13 @@ def length_drift(reference: list[str], current: list[str]) -> dict[str, Any]:
     n_unique = int(np.union1d(ref, cur).size)
     method = auto_method("numeric", ref.size, n_unique)
     result = numeric_test(method, ref, cur)
-    score = result.statistic if result.p_value is None else result.p_value
     threshold = DEFAULT_THRESHOLDS[method]
     return {
         "method": method,
         "statistic": result.statistic,
         "p_value": result.p_value,
         "threshold": threshold,
-        "drifted": is_drift(method, score, threshold),
+        "drifted": is_drift(method, result.score, threshold),
         "reference_mean": float(ref.mean()),
         "current_mean": float(cur.mean()),
     }

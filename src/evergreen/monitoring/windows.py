@@ -89,14 +89,13 @@ def load_predictions(store: Store, start: datetime, end: datetime, role: str = "
 class BatchWindow:
     batch_id: int
     frame: pd.DataFrame  # the snapshot: id, timestamp, features, target (labels may be null)
-    received_at: datetime
 
 
 def load_batch(store: Store, batch_id: int) -> BatchWindow:
     """An accepted batch's snapshot, the current data of a ``batch:ID`` window."""
     with store.connect() as conn:
         row = conn.execute(
-            select(batches.c.id, batches.c.status, batches.c.path, batches.c.received_at).where(
+            select(batches.c.id, batches.c.status, batches.c.path).where(
                 batches.c.project == store.project, batches.c.id == batch_id
             )
         ).first()
@@ -106,9 +105,7 @@ def load_batch(store: Store, batch_id: int) -> BatchWindow:
         raise BadInputError(f"--window batch:{batch_id}: the batch is {row.status}, not accepted")
     if not row.path or not Path(row.path).is_file():
         raise StoreError(f"snapshot of batch {batch_id} is missing: {row.path}")
-    received = as_utc(row.received_at)
-    assert received is not None  # the column is NOT NULL
-    return BatchWindow(batch_id, read_snapshot(row.path), received)
+    return BatchWindow(batch_id, read_snapshot(row.path))
 
 
 def records_frame(records: list[Any]) -> pd.DataFrame:
