@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from evergreen.data.values import is_missing
 from evergreen.errors import BadInputError, ChampionUnavailableError
 from evergreen.registry import Registry
 from evergreen.serving.schema import InputSchema, schema_from_signature, to_frame
+
+if TYPE_CHECKING:
+    from mlflow.models import Model
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,15 @@ class LoadedModel:
     load_seconds: float = 0.0
     loaded_at: float = field(default_factory=time.time)
 
+    def __post_init__(self) -> None:
+        # Once per load, not per request: classes as JSON-ready values, and their names as text.
+        if self.classes is not None:
+            object.__setattr__(self, "classes", tuple(_plain(c) for c in self.classes))
+
+    @cached_property
+    def _class_names(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.classes or ())
+
     def score(self, records: Sequence[dict[str, Any]]) -> Scored:
         """Blocking model call: run it in a worker thread, never on the event loop."""
         frame = to_frame(self.schema, records)
@@ -48,8 +61,8 @@ class LoadedModel:
             return Scored(self.version, [_plain(v) for v in preds], None)
         proba = np.asarray(self.model.predict_proba(frame), dtype="float64")
         # argmax of the probabilities is what predict() returns for these classifiers, at half the cost.
-        labels = [_plain(self.classes[i]) for i in proba.argmax(axis=1)]
-        names = [str(c) for c in self.classes]
+        labels = [self.classes[i] for i in proba.argmax(axis=1)]
+        names = self._class_names
         probs = [dict(zip(names, (round(float(p), 6) for p in row), strict=True)) for row in proba]
         return Scored(self.version, labels, probs)
 
@@ -59,11 +72,8 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _input_example(local_path: str, schema: InputSchema) -> list[dict[str, Any]]:
+def _input_example(meta: Model, local_path: str, schema: InputSchema) -> list[dict[str, Any]]:
     """The example saved with the model (it must load), or a synthetic record when there is none."""
-    from mlflow.models import Model
-
-    meta = Model.load(local_path)
     if meta.saved_input_example_info is None:
         filler = {
             "number": 0.0,
@@ -91,7 +101,8 @@ def load_version(
     start = time.perf_counter()
     try:
         local = mlflow.artifacts.download_artifacts(registry.model_uri(version))
-        signature = Model.load(local).signature
+        meta = Model.load(local)
+        signature = meta.signature
     except Exception as exc:
         raise ChampionUnavailableError(f"v{version}: model artifact unavailable: {_first_line(exc)}") from exc
     if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
@@ -104,14 +115,12 @@ def load_version(
         raise ChampionUnavailableError(f"v{version}: incompatible schema: {why}")
     model = registry.load_model(version)  # raises ChampionUnavailableError itself
     classes = getattr(model, "classes_", None) if hasattr(model, "predict_proba") else None
-    loaded = LoadedModel(
-        version, model, schema, None if classes is None else tuple(_plain(c) for c in classes)
-    )
+    loaded = LoadedModel(version, model, schema, None if classes is None else tuple(classes))
     try:
-        loaded.score(_input_example(local, schema))
+        loaded.score(_input_example(meta, local, schema))
     except Exception as exc:
         raise ChampionUnavailableError(f"v{version}: warm-up prediction failed: {_first_line(exc)}") from exc
-    return LoadedModel(loaded.version, model, schema, loaded.classes, time.perf_counter() - start)
+    return replace(loaded, load_seconds=time.perf_counter() - start)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -56,6 +57,11 @@ class InputSchema:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @cached_property
+    def known(self) -> frozenset[str]:
+        """Every field a record may carry: built once per loaded model, read for every record."""
+        return frozenset(self.names) | self.passthrough
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [{"name": f.name, "type": f.type, "required": f.required} for f in self.fields]
@@ -149,7 +155,7 @@ def check_record(
                     got=_json_type(value),
                 )
             )
-    known = set(schema.names) | schema.passthrough
+    known = schema.known
     unknown = [k for k in record if k not in known]
     if unknown and extra == "refuse":
         errors.extend(

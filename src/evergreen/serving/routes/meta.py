@@ -46,5 +46,4 @@ async def version(ctx: ServingContext = Depends(get_context)) -> dict[str, Any]:
 
 @router.get("/metrics", summary="Prometheus metrics")
 async def metrics(ctx: ServingContext = Depends(get_context)) -> Response:
-    ctx.metrics.log_queue.set(ctx.log.depth)
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
