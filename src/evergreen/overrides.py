@@ -17,8 +17,8 @@ from evergreen.config import Settings
 from evergreen.errors import BadInputError
 from evergreen.logs import get_logger
 from evergreen.project import Project
-from evergreen.store.audit import record_action
-from evergreen.store.engine import Store, as_utc, utcnow
+from evergreen.store.audit import iso_utc, record_action
+from evergreen.store.engine import Store, utcnow
 from evergreen.store.tables import settings_overrides
 
 log = get_logger(__name__)
@@ -74,11 +74,6 @@ def set_value(settings: Settings, key: str, value: Any) -> Settings:
     return out
 
 
-def _iso(value: Any) -> str:
-    t = as_utc(value)
-    return t.isoformat() if t is not None else ""
-
-
 def load_overrides(store: Store) -> dict[str, dict[str, Any]]:
     t = settings_overrides
     with store.connect() as conn:
@@ -87,7 +82,7 @@ def load_overrides(store: Store) -> dict[str, dict[str, Any]]:
         r["key"]: {
             "value": r["value"],
             "actor": r["actor"],
-            "updated_at": _iso(r["updated_at"]),
+            "updated_at": iso_utc(r["updated_at"]),
         }
         for r in rows
     }

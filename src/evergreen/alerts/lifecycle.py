@@ -51,8 +51,3 @@ def can_transition(status: str, target: str) -> bool:
     if target == RESOLVED:
         return status in LIVE
     return False
-
-
-def resolved_audience_level(existing: ExistingAlert) -> str | None:
-    # A resolution goes to the channels that heard about the alert, i.e. those at or below sent_level.
-    return existing.sent_level

@@ -20,6 +20,7 @@ from evergreen.alerts.facts import (
 from evergreen.alerts.lifecycle import LIVE, ExistingAlert
 from evergreen.alerts.rules import AlertCandidate
 from evergreen.errors import NotFoundError
+from evergreen.store.audit import iso_utc
 from evergreen.store.engine import Store, as_utc, utcnow
 from evergreen.store.tables import alert_actions, alert_deliveries, alerts, drift_reports, pipeline_runs
 
@@ -30,13 +31,8 @@ TIME_COLUMNS = ("opened_at", "updated_at", "last_sent_at", "resolved_at", "ackno
 def _iso(d: dict[str, Any]) -> dict[str, Any]:
     for k in TIME_COLUMNS:
         if isinstance(d.get(k), datetime):
-            d[k] = _ts(d[k])
+            d[k] = iso_utc(d[k])
     return d
-
-
-def _ts(value: datetime | None) -> str:
-    t = as_utc(value)
-    return t.isoformat() if t is not None else ""
 
 
 def live_alerts(store: Store) -> dict[str, ExistingAlert]:
@@ -245,7 +241,7 @@ def gather_retrain(store: Store) -> RetrainState:
             run["status"],
             run["id"],
             (run["error"] or run["status"]).splitlines()[0][:500],
-            _ts(run["finished_at"]),
+            iso_utc(run["finished_at"]),
         )
     audit = _audit(store, ("retrain_failed",), limit=1)
     if audit:
@@ -279,7 +275,7 @@ def gather_champion(store: Store) -> tuple[ChampionChange | None, tuple[SwapFail
             before.get("champion"),
             c["actor"],
             c["reason"],
-            _ts(c["at"]),
+            iso_utc(c["at"]),
         )
     # A swap failure counts until the champion moves again (to a version that may load).
     failures: dict[tuple[str, str], SwapFailure] = {}
@@ -288,7 +284,7 @@ def gather_champion(store: Store) -> tuple[ChampionChange | None, tuple[SwapFail
         role = str((row["before"] or {}).get("role") or "champion")
         if (role, version) not in failures:
             failures[(role, version)] = SwapFailure(
-                int(row["id"]), version, role, (row["reason"] or "")[:500], _ts(row["at"])
+                int(row["id"]), version, role, (row["reason"] or "")[:500], iso_utc(row["at"])
             )
     return change, tuple(failures.values())
 
@@ -310,7 +306,7 @@ def gather_pending(store: Store) -> tuple[PendingApproval, ...]:
             x["id"],
             x["candidate_version"],
             x["champion_version"],
-            _ts(x["finished_at"] or x["started_at"]),
+            iso_utc(x["finished_at"] or x["started_at"]),
         )
         for x in rows
     )

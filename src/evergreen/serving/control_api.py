@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -27,7 +27,9 @@ from evergreen.logs import get_logger
 from evergreen.overrides import OVERRIDABLE
 from evergreen.project import Project
 from evergreen.serving.auth import Principal, TokenTable, authorize
+from evergreen.serving.errors import error_response
 from evergreen.store.audit import list_actions, record_action
+from evergreen.store.engine import as_utc
 
 log = get_logger(__name__)
 NoNul = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as bad input, not a 500
@@ -223,7 +225,7 @@ class ThresholdsUpdate(BaseModel):
 # ---- plumbing ------------------------------------------------------------------------------------
 def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": {"code": code, "message": message, "details": details}}, status, headers)
+    return error_response(status, code, message, details, headers)
 
 
 class ControlRoute(APIRoute):
@@ -330,10 +332,6 @@ def _background_retrain(request: Request, project: Project, body: RetrainBody, a
     thread.start()
 
 
-def _utc(ts: datetime | None) -> datetime | None:
-    return ts.replace(tzinfo=UTC) if ts is not None and ts.tzinfo is None else ts
-
-
 # ---- routes --------------------------------------------------------------------------------------
 def build_control_router() -> APIRouter:
     r = APIRouter(prefix="/api", tags=["control"], route_class=ControlRoute, responses=ERRORS)
@@ -401,7 +399,7 @@ def build_control_router() -> APIRouter:
             actor=actor,
             action=action,
             target=target,
-            since=_utc(since),
+            since=as_utc(since),
             limit=limit,
         )
 

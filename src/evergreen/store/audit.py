@@ -12,6 +12,12 @@ from evergreen.store.engine import Store, as_utc, utcnow
 from evergreen.store.tables import alert_actions
 
 
+def iso_utc(ts: datetime | None) -> str:
+    """A stored timestamp as ISO-8601 UTC text, as the API and the audit trail show it ("" for none)."""
+    t = as_utc(ts)
+    return t.isoformat() if t is not None else ""
+
+
 def cli_actor(explicit: str | None = None) -> str:
     if explicit:
         return explicit
@@ -67,4 +73,4 @@ def list_actions(
     q = q.order_by(alert_actions.c.id.desc()).limit(limit)
     with store.connect() as conn:
         rows = conn.execute(q).mappings().all()
-    return [{**dict(r), "at": as_utc(r["at"]).isoformat()} for r in rows]  # type: ignore[union-attr]
+    return [{**dict(r), "at": iso_utc(r["at"])} for r in rows]

@@ -213,3 +213,23 @@ def test_router_in_the_serving_app_reads_its_context(trained_project: Any) -> No
     r = c.post("/api/rollback", headers=OPERATOR, json={})
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"  # nothing to roll back to
     assert c.post("/api/rollback").status_code == 401
+
+
+def test_audit_since_with_a_utc_offset_means_the_same_instant(
+    client: TestClient, trained_project: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from evergreen.store.audit import record_action
+
+    record_action(trained_project.store, actor="api:tz", action="probe", target="tz")
+    (row,) = list_actions(trained_project.store, actor="api:tz")
+    at = datetime.fromisoformat(row["at"]).astimezone(UTC)
+
+    def seen(since: datetime) -> int:
+        params = {"actor": "api:tz", "since": since.isoformat()}
+        return len(client.get("/api/audit", headers=VIEWER, params=params).json())
+
+    # Wall-clock time east of UTC is later, west of it earlier: only the instant may decide.
+    assert seen((at - timedelta(minutes=1)).astimezone(timezone(timedelta(hours=5)))) == 1
+    assert seen((at + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=-5)))) == 0
