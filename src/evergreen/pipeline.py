@@ -30,7 +30,14 @@ from evergreen.registry import CHAMPION, TAG_PREFIX
 from evergreen.serving.notify import notify_champion_changed
 from evergreen.store.audit import record_action
 from evergreen.store.locks import LeaseLock
-from evergreen.store.runs import create_run, finish_run, mark_abandoned, record_decision, update_run
+from evergreen.store.runs import (
+    create_run,
+    finish_run,
+    get_run,
+    mark_abandoned,
+    record_decision,
+    update_run,
+)
 from evergreen.training import MLFLOW_SERIALIZATION_FORMAT, skops_trusted_types
 from evergreen.training.fit import TrainingResult, train_candidates
 from evergreen.training.preprocessing import FeatureKinds
@@ -153,6 +160,279 @@ def compare_on_holdout(
     )
 
 
+# ---- shared with the orchestrator steps (evergreen.triggers.steps) -------------------------------
+# RetrainRunner runs these in one process under one lock; the steps run them one per task. Both
+# paths call the same functions, so they record, decide and promote the same way.
+
+
+def record_dataset(
+    project: Project, run_id: str, dataset: Dataset, champion_version: str | None, **details: Any
+) -> None:
+    """Fix the run's dataset (and the batch ids and ``as_of`` that rebuild it) and its champion."""
+    update_run(
+        project.store,
+        run_id,
+        dataset_version=dataset.version,
+        data_size=dataset.rows,
+        champion_version=champion_version,
+        details={"batch_ids": list(dataset.batch_ids), "as_of": dataset.as_of.isoformat(), **details},
+    )
+
+
+def unchanged_dataset_reason(
+    project: Project, champion_version: str | None, dataset_version: str
+) -> str | None:
+    """Why to skip when the champion was trained on this very dataset; None when there is something new."""
+    if champion_version is None or project.registry.get_version(champion_version).dataset_version != (
+        dataset_version
+    ):
+        return None
+    return (
+        f"dataset version {dataset_version} is the one champion v{champion_version} was trained on; "
+        "nothing new to learn (use --force to retrain anyway)"
+    )
+
+
+def start_parent_run(project: Project, run_id: str, trigger: str, dataset_version: str) -> str:
+    """The MLflow parent run of a retrain, recorded on the pipeline run."""
+    parent = project.registry.start_run(
+        f"retrain-{run_id}",
+        tags={
+            TAG_PREFIX + "run_id": run_id,
+            TAG_PREFIX + "trigger": trigger,
+            TAG_PREFIX + "dataset_version": dataset_version,
+            "auto_trained": str(trigger != "manual").lower(),
+        },
+    )
+    update_run(project.store, run_id, mlflow_run_id=parent)
+    return parent
+
+
+def log_dataset(project: Project, mlflow_run: str, dataset: Dataset) -> None:
+    s = project.settings
+    project.registry.log_dataset(
+        mlflow_run,
+        name=f"{s.project}-{dataset.version}",
+        digest=dataset.version,
+        source=str(s.storage.data_dir),
+        frame=dataset.frame,
+        target=s.data.target,
+    )
+
+
+def log_candidates(
+    project: Project, parent: str, result: TrainingResult, run_id: str, dataset: Dataset
+) -> tuple[str, list[dict[str, Any]]]:
+    """One child MLflow run per candidate; returns the winner's run and the candidates' summaries."""
+    reg = project.registry
+    winner_run = ""
+    candidates: list[dict[str, Any]] = []
+    for c in result.candidates:
+        child = reg.start_run(
+            c.name,
+            tags={
+                TAG_PREFIX + "run_id": run_id,
+                TAG_PREFIX + "candidate": c.name,
+                TAG_PREFIX + "candidate_status": c.status,
+            },
+            parent_run_id=parent,
+        )
+        reg.log(
+            child,
+            metrics={
+                **c.val_metrics,
+                "training_time_seconds": c.fit_seconds,
+                "data_size": float(result.training_rows),
+            },
+            params={"candidate": c.name, **c.params},
+            tags={"error": c.error} if c.error else None,
+        )
+        log_dataset(project, child, dataset)
+        reg.end_run(child, status="FINISHED" if c.status == "ok" else "FAILED")
+        if c.name == result.best_name:
+            winner_run = child
+        candidates.append(
+            {
+                "name": c.name,
+                "status": c.status,
+                "fit_seconds": round(c.fit_seconds, 3),
+                "val_metrics": c.val_metrics,
+                "error": c.error,
+                "winner": c.name == result.best_name,
+            }
+        )
+    names = ",".join(x.name for x in result.candidates)
+    reg.log(
+        parent,
+        params={"winner": result.best_name, "candidates": names},
+        metrics={"data_size": float(dataset.rows), "training_time_seconds": result.fit_seconds_total},
+    )
+    return winner_run, candidates
+
+
+def register_candidate(
+    project: Project,
+    run_id: str,
+    trigger: str,
+    dataset_version: str,
+    winner_run: str,
+    result: TrainingResult,
+    example: pd.DataFrame,
+) -> tuple[str, float]:
+    """Register the winner as a new model version (its decision still to come); (version, size in MB)."""
+    return project.registry.register_model(
+        winner_run,
+        result.model,
+        example,
+        tags={
+            TAG_PREFIX + "run_id": run_id,
+            TAG_PREFIX + "dataset_version": dataset_version,
+            TAG_PREFIX + "trigger": trigger,
+            TAG_PREFIX + "candidate": result.best_name,
+        },
+        serialization_format=MLFLOW_SERIALIZATION_FORMAT,
+        trusted_types=skops_trusted_types(result.model),
+    )
+
+
+def score_champion(
+    project: Project, version: str | None, holdout: pd.DataFrame, kinds: FeatureKinds
+) -> tuple[Scored | None, str | None]:
+    """The champion on the holdout, or why it could not be scored (the policy decides what that means)."""
+    if version is None:
+        return None, None
+    try:
+        model = project.registry.load_model(version)
+        return score_on_holdout(model, version, holdout, project, kinds), None
+    except ChampionUnavailableError as exc:
+        return None, exc.message
+    except Exception as exc:  # e.g. the old model cannot handle the current columns
+        return None, f"champion v{version} could not score the holdout: {exc}".splitlines()[0]
+
+
+def decide_and_record(
+    project: Project,
+    run_id: str,
+    parent: str,
+    cand: ModelScore,
+    champ: ModelScore | None,
+    comparison: BootstrapResult | None,
+    champion_version: str | None,
+    champion_error: str | None,
+) -> Decision:
+    """The pure policy on the scores; the decision is tagged, logged and recorded, not yet acted on."""
+    s, reg = project.settings, project.registry
+    decision = decide(
+        cand,
+        champ,
+        Policy.from_config(s.promotion, s.promotion_metric),
+        comparison,
+        champion_error=champion_error,
+    )
+    version = cand.version
+    assert version is not None
+    champion_metrics = champ.metrics if champ else {}
+    reg.tag_version(
+        version,
+        {TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "reason": decision.justification[:5000]},
+    )
+    reg.log(
+        parent,
+        metrics={f"candidate_{k}": v for k, v in cand.metrics.items()}
+        | {f"champion_{k}": v for k, v in champion_metrics.items()},
+        tags={TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "candidate_version": version},
+    )
+    dd = decision.to_dict()
+    record_decision(
+        project.store,
+        run_id,
+        outcome=decision.outcome,
+        metric=decision.metric,
+        candidate_version=version,
+        champion_version=champion_version,
+        candidate_metrics=cand.metrics,
+        champion_metrics=champion_metrics,
+        deltas=dd.get("deltas"),
+        ci_low=decision.ci_low,
+        ci_high=decision.ci_high,
+        checks=dd["checks"],
+        justification=decision.justification,
+    )
+    return decision
+
+
+def apply_decision(
+    project: Project, outcome: str, justification: str, version: str, champion_version: str | None
+) -> None:
+    """Move the champion alias if the decision promoted; audit the decision either way."""
+    if outcome == "promoted":
+        # The alias moves last: everything before it can fail without touching serving.
+        old = project.registry.set_champion(version)
+        notify_champion_changed(project.store, version)  # servers swap now, not at their next poll
+        before, after = {"champion": old}, {"champion": version, "previous": old}
+    else:
+        before = after = {"champion": champion_version}
+    record_action(
+        project.store,
+        actor="system",
+        action="promote" if outcome == "promoted" else outcome,
+        target=f"version:{version}",
+        reason=justification,
+        before=before,
+        after=after,
+    )
+
+
+def finish_with_reason(
+    project: Project,
+    run_id: str,
+    status: str,
+    reason: str,
+    details: dict[str, Any] | None = None,
+    **values: Any,
+) -> None:
+    """Finish the run, keeping the details recorded so far and adding ``details`` and the reason."""
+    existing = get_run(project.store, run_id).get("details") or {}
+    finish_run(
+        project.store, run_id, status, details={**existing, **(details or {}), "reason": reason}, **values
+    )
+
+
+def failure_message(exc: BaseException) -> str:
+    if isinstance(exc, EvergreenError):
+        return f"{exc.code}: {exc.message}"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def record_failure(
+    project: Project,
+    run_id: str,
+    exc: BaseException,
+    timings: dict[str, float] | None,
+    candidate_version: str | None,
+) -> str:
+    """Mark the run failed (with the traceback) and its candidate rejected; returns the one-line message."""
+    msg = failure_message(exc)
+    try:
+        finish_run(
+            project.store,
+            run_id,
+            "failed",
+            timings=timings,
+            error=msg + "\n" + "".join(traceback.format_exception(exc))[-4000:],
+        )
+        if candidate_version:
+            project.registry.tag_version(
+                candidate_version,
+                {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": f"run failed: {msg}"},
+            )
+    except Exception:  # the original error matters more than a failed bookkeeping write
+        pass
+    return msg
+
+
 class RetrainRunner:
     """Runs one retrain for a project; all reads and writes live here, decisions do not."""
 
@@ -203,30 +483,17 @@ class RetrainRunner:
             raise
         outcome.dataset_version, outcome.data_size = dataset.version, dataset.rows
         outcome.timings["dataset"] = time.perf_counter() - t
-        champion_version = p.registry.version_by_alias(CHAMPION)
-        outcome.champion_version = champion_version
-        update_run(
-            p.store,
-            outcome.run_id,
-            dataset_version=dataset.version,
-            data_size=dataset.rows,
-            champion_version=champion_version,
-            details={"batch_ids": list(dataset.batch_ids), "as_of": dataset.as_of.isoformat()},
-        )
-        if champion_version is not None and not request.force:
-            champ_ds = p.registry.get_version(champion_version).dataset_version
-            if champ_ds == dataset.version:
-                self._finish(
-                    outcome,
-                    "skipped",
-                    f"dataset version {dataset.version} is the one champion v{champion_version} was "
-                    "trained on; nothing new to learn (use --force to retrain anyway)",
-                )
+        outcome.champion_version = p.registry.version_by_alias(CHAMPION)
+        record_dataset(p, outcome.run_id, dataset, outcome.champion_version)
+        if not request.force:
+            unchanged = unchanged_dataset_reason(p, outcome.champion_version, dataset.version)
+            if unchanged:
+                self._finish(outcome, "skipped", unchanged)
                 return
 
         train, holdout = split_holdout(dataset, s.training.holdout_fraction, s.training.seed, s.task)
         kinds = FeatureKinds(*feature_kinds(dataset.contract))
-        self._train_and_decide(request, outcome, dataset, train, holdout, kinds, champion_version)
+        self._train_and_decide(request, outcome, dataset, train, holdout, kinds)
 
     def _train_and_decide(
         self,
@@ -236,56 +503,30 @@ class RetrainRunner:
         train: pd.DataFrame,
         holdout: pd.DataFrame,
         kinds: FeatureKinds,
-        champion_version: str | None,
     ) -> None:
         p, s, reg = self.project, self.project.settings, self.project.registry
-        parent = reg.start_run(
-            f"retrain-{outcome.run_id}",
-            tags={
-                TAG_PREFIX + "run_id": outcome.run_id,
-                TAG_PREFIX + "trigger": request.trigger,
-                TAG_PREFIX + "dataset_version": dataset.version,
-                "auto_trained": str(request.trigger != "manual").lower(),
-            },
-        )
-        update_run(p.store, outcome.run_id, mlflow_run_id=parent)
+        run_id, champion_version = outcome.run_id, outcome.champion_version
+        parent = start_parent_run(p, run_id, request.trigger, dataset.version)
         try:
-            reg.log_dataset(
-                parent,
-                name=f"{s.project}-{dataset.version}",
-                digest=dataset.version,
-                source=str(s.storage.data_dir),
-                frame=dataset.frame,
-                target=s.data.target,
-            )
+            log_dataset(p, parent, dataset)
             t = self._step(outcome, "train")
             result = train_candidates(
                 train, s.data.target, kinds, s.task, s.training, s.selection_metric, on_event=self.progress
             )
             outcome.fit_seconds = result.fit_seconds_total
             outcome.timings["train"] = time.perf_counter() - t
-            winner_run = self._log_candidates(parent, result, outcome, dataset)
+            winner_run, outcome.candidates = log_candidates(p, parent, result, run_id, dataset)
 
             t = self._step(outcome, "evaluate")
             cand = score_on_holdout(result.model, None, holdout, p, kinds)
-            champ, champ_error = self._score_champion(champion_version, holdout, kinds)
+            champ, champ_error = score_champion(p, champion_version, holdout, kinds)
             comparison = compare_on_holdout(p, cand, champ, holdout)
             outcome.timings["evaluate"] = time.perf_counter() - t
 
             t = self._step(outcome, "register")
             example = train[list(kinds.columns)].head(5)
-            version, size_mb = reg.register_model(
-                winner_run,
-                result.model,
-                example,
-                tags={
-                    TAG_PREFIX + "run_id": outcome.run_id,
-                    TAG_PREFIX + "dataset_version": dataset.version,
-                    TAG_PREFIX + "trigger": request.trigger,
-                    TAG_PREFIX + "candidate": result.best_name,
-                },
-                serialization_format=MLFLOW_SERIALIZATION_FORMAT,
-                trusted_types=skops_trusted_types(result.model),
+            version, size_mb = register_candidate(
+                p, run_id, request.trigger, dataset.version, winner_run, result, example
             )
             outcome.candidate_version = version
             reg.log(
@@ -295,197 +536,47 @@ class RetrainRunner:
                     **{f"holdout_{k}": v for k, v in cand.score.metrics.items()},
                 },
             )
-            update_run(p.store, outcome.run_id, candidate_version=version)
+            update_run(p.store, run_id, candidate_version=version)
             outcome.timings["register"] = time.perf_counter() - t
 
             t = self._step(outcome, "decide")
-            policy = Policy.from_config(s.promotion, s.promotion_metric)
-            decision = decide(
+            decision = decide_and_record(
+                p,
+                run_id,
+                parent,
                 ModelScore(version=version, metrics=cand.score.metrics, slices=cand.score.slices),
                 champ.score if champ else None,
-                policy,
                 comparison,
-                champion_error=champ_error,
+                champion_version,
+                champ_error,
             )
-            self._act(outcome, decision, version, champion_version, cand, champ, parent, request)
+            outcome.candidate_metrics = cand.score.metrics
+            outcome.champion_metrics = champ.score.metrics if champ else {}
+            outcome.decision = decision.to_dict()
+            apply_decision(p, decision.outcome, decision.justification, version, champion_version)
+            self._finish(outcome, decision.outcome, decision.justification, decision=decision.outcome)
             outcome.timings["decide"] = time.perf_counter() - t
             reg.end_run(parent)
         except BaseException:
             reg.end_run(parent, status="FAILED")
             raise
 
-    def _log_candidates(
-        self, parent: str, result: TrainingResult, outcome: RetrainOutcome, dataset: Dataset
-    ) -> str:
-        reg = self.project.registry
-        winner_run = ""
-        for c in result.candidates:
-            child = reg.start_run(
-                c.name,
-                tags={
-                    TAG_PREFIX + "run_id": outcome.run_id,
-                    TAG_PREFIX + "candidate": c.name,
-                    TAG_PREFIX + "candidate_status": c.status,
-                },
-                parent_run_id=parent,
-            )
-            reg.log(
-                child,
-                metrics={
-                    **c.val_metrics,
-                    "training_time_seconds": c.fit_seconds,
-                    "data_size": float(result.training_rows),
-                },
-                params={"candidate": c.name, **c.params},
-                tags={"error": c.error} if c.error else None,
-            )
-            reg.log_dataset(
-                child,
-                name=f"{self.project.settings.project}-{dataset.version}",
-                digest=dataset.version,
-                source=str(self.project.settings.storage.data_dir),
-                frame=dataset.frame,
-                target=self.project.settings.data.target,
-            )
-            reg.end_run(child, status="FINISHED" if c.status == "ok" else "FAILED")
-            if c.name == result.best_name:
-                winner_run = child
-            outcome.candidates.append(
-                {
-                    "name": c.name,
-                    "status": c.status,
-                    "fit_seconds": round(c.fit_seconds, 3),
-                    "val_metrics": c.val_metrics,
-                    "error": c.error,
-                    "winner": c.name == result.best_name,
-                }
-            )
-        names = ",".join(x.name for x in result.candidates)
-        reg.log(
-            parent,
-            params={"winner": result.best_name, "candidates": names},
-            metrics={"data_size": float(dataset.rows), "training_time_seconds": result.fit_seconds_total},
-        )
-        return winner_run
-
-    def _score_champion(
-        self, version: str | None, holdout: pd.DataFrame, kinds: FeatureKinds
-    ) -> tuple[Scored | None, str | None]:
-        if version is None:
-            return None, None
-        try:
-            model = self.project.registry.load_model(version)
-            return score_on_holdout(model, version, holdout, self.project, kinds), None
-        except ChampionUnavailableError as exc:
-            return None, exc.message
-        except Exception as exc:  # e.g. the old model cannot handle the current columns
-            return None, f"champion v{version} could not score the holdout: {exc}".splitlines()[0]
-
-    def _act(
-        self,
-        outcome: RetrainOutcome,
-        decision: Decision,
-        version: str,
-        champion_version: str | None,
-        cand: Scored,
-        champ: Scored | None,
-        parent: str,
-        request: RetrainRequest,
-    ) -> None:
-        p, reg = self.project, self.project.registry
-        outcome.candidate_metrics = cand.score.metrics
-        outcome.champion_metrics = champ.score.metrics if champ else {}
-        outcome.decision = decision.to_dict()
-        reg.tag_version(
-            version,
-            {TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "reason": decision.justification[:5000]},
-        )
-        reg.log(
-            parent,
-            metrics={f"candidate_{k}": v for k, v in cand.score.metrics.items()}
-            | {f"champion_{k}": v for k, v in outcome.champion_metrics.items()},
-            tags={TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "candidate_version": version},
-        )
-        dd = decision.to_dict()
-        record_decision(
-            p.store,
-            outcome.run_id,
-            outcome=decision.outcome,
-            metric=decision.metric,
-            candidate_version=version,
-            champion_version=champion_version,
-            candidate_metrics=cand.score.metrics,
-            champion_metrics=outcome.champion_metrics,
-            deltas=dd.get("deltas"),
-            ci_low=decision.ci_low,
-            ci_high=decision.ci_high,
-            checks=dd["checks"],
-            justification=decision.justification,
-        )
-        if decision.outcome == "promoted":
-            # The alias moves last: everything before it can fail without touching serving.
-            old = reg.set_champion(version)
-            notify_champion_changed(p.store, version)  # servers swap now, not at their next poll
-            record_action(
-                p.store,
-                actor="system",
-                action="promote",
-                target=f"version:{version}",
-                reason=decision.justification,
-                before={"champion": old},
-                after={"champion": version, "previous": old},
-            )
-        else:
-            record_action(
-                p.store,
-                actor="system",
-                action=decision.outcome,
-                target=f"version:{version}",
-                reason=decision.justification,
-                before={"champion": champion_version},
-                after={"champion": champion_version},
-            )
-        self._finish(outcome, decision.outcome, decision.justification, decision=decision.outcome)
-
     def _finish(self, outcome: RetrainOutcome, status: str, reason: str, **values: Any) -> None:
         outcome.status, outcome.reason = status, reason
-        finish_run(
-            self.project.store,
+        finish_with_reason(
+            self.project,
             outcome.run_id,
             status,
+            reason,
+            {"candidates": outcome.candidates, "fit_seconds": outcome.fit_seconds},
             timings=outcome.timings,
-            error=None if status != "failed" else reason,
-            details={**(self._details(outcome)), "reason": reason},
+            error=None,
             **values,
         )
         self.progress("finished", {"run_id": outcome.run_id, "status": status, "reason": reason})
 
-    def _details(self, outcome: RetrainOutcome) -> dict[str, Any]:
-        from evergreen.store.runs import get_run
-
-        existing = get_run(self.project.store, outcome.run_id).get("details") or {}
-        return {**existing, "candidates": outcome.candidates, "fit_seconds": outcome.fit_seconds}
-
     def _fail(self, outcome: RetrainOutcome, exc: BaseException) -> None:
-        if isinstance(exc, EvergreenError):
-            msg = f"{exc.code}: {exc.message}"
-        elif isinstance(exc, KeyboardInterrupt):
-            msg = "interrupted"
-        else:
-            msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        outcome.status, outcome.reason = "failed", msg
-        try:
-            finish_run(
-                self.project.store,
-                outcome.run_id,
-                "failed",
-                timings=outcome.timings,
-                error=msg + "\n" + "".join(traceback.format_exception(exc))[-4000:],
-            )
-            if outcome.candidate_version:
-                self.project.registry.tag_version(
-                    outcome.candidate_version,
-                    {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": f"run failed: {msg}"},
-                )
-        except Exception:  # the original error matters more than a failed bookkeeping write
-            pass
+        outcome.status = "failed"
+        outcome.reason = record_failure(
+            self.project, outcome.run_id, exc, outcome.timings, outcome.candidate_version
+        )

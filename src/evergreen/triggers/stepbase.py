@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 from evergreen.config import load_settings
 from evergreen.data.dataset import Dataset, assemble_dataset
 from evergreen.errors import DataValidationError, StoreError
-from evergreen.pipeline import RetrainOutcome, RetrainRunner, lock_name
+from evergreen.pipeline import finish_with_reason, lock_name, record_failure
 from evergreen.project import Project, open_project
 from evergreen.store.locks import LeaseLock
-from evergreen.store.runs import finish_run, get_run, update_run
+from evergreen.store.runs import get_run, update_run
 from evergreen.triggers.execute import report_failure
 from evergreen.triggers.requests import FAILED, mark_requests
 
@@ -46,18 +46,15 @@ def run_step(project: Project, run_id: str, name: str, fn: Callable[[], T]) -> T
         try:
             result = fn()
         except Exception as exc:
-            outcome = RetrainOutcome(run_id=run_id, status="running", reason="")
-            RetrainRunner(project)._fail(outcome, exc)
             run = get_run(project.store, run_id)
-            report_failure(
-                project, run_id, [], outcome.reason, transient=isinstance(exc, StoreError), attempts=1
-            )
+            msg = record_failure(project, run_id, exc, run.get("timings"), run.get("candidate_version"))
+            report_failure(project, run_id, [], msg, transient=isinstance(exc, StoreError), attempts=1)
             mark_requests(
                 project.store,
                 (run.get("details") or {}).get("request_ids", []),
                 FAILED,
                 run_id=run_id,
-                result=outcome.reason,
+                result=msg,
             )
             raise
         timings = dict(get_run(project.store, run_id).get("timings") or {})
@@ -82,6 +79,5 @@ def rebuild_dataset(project: Project, ref: Ref) -> Dataset:
 
 
 def finish(project: Project, run_id: str, status: str, reason: str, **values: Any) -> Ref:
-    details = dict(get_run(project.store, run_id).get("details") or {})
-    finish_run(project.store, run_id, status, details={**details, "reason": reason}, **values)
+    finish_with_reason(project, run_id, status, reason, **values)
     return {"run_id": run_id, "status": status, "reason": reason, "skipped": status == "skipped"}

@@ -1,4 +1,5 @@
-"""The retrain as separate steps, for orchestrators (Airflow, Prefect): same work as ``RetrainRunner``.
+"""The retrain as separate steps, for orchestrators (Airflow, Prefect): same work as ``RetrainRunner``,
+done by the same functions of :mod:`evergreen.pipeline`, only split where a step boundary falls.
 
 ingest → check triggers → assemble dataset → train → evaluate → decide → promote → notify.
 
@@ -22,11 +23,16 @@ from pathlib import Path
 from evergreen.data.dataset import assemble_dataset, feature_kinds, split_holdout
 from evergreen.data.ingest import ingest_landing
 from evergreen.errors import DataValidationError
-from evergreen.logs import get_logger
-from evergreen.pipeline import RetrainOutcome, RetrainRunner
-from evergreen.registry import CHAMPION, TAG_PREFIX
+from evergreen.pipeline import (
+    log_candidates,
+    log_dataset,
+    record_dataset,
+    register_candidate,
+    start_parent_run,
+    unchanged_dataset_reason,
+)
+from evergreen.registry import CHAMPION
 from evergreen.store.runs import create_run, get_run, mark_abandoned, update_run
-from evergreen.training import MLFLOW_SERIALIZATION_FORMAT, skops_trusted_types
 from evergreen.training.fit import train_candidates
 from evergreen.training.preprocessing import FeatureKinds
 from evergreen.triggers.evaluate import evaluate
@@ -36,7 +42,6 @@ from evergreen.triggers.state import gather_state
 from evergreen.triggers.stepbase import Ref, finish, locked, open_config, rebuild_dataset, run_step
 from evergreen.triggers.steps_outcome import decide_candidate, evaluate_candidate, notify, promote
 
-log = get_logger("evergreen.steps")
 STEP_NAMES = ("ingest", "check_triggers", "assemble", "train", "evaluate", "decide", "promote", "notify")
 
 
@@ -100,18 +105,7 @@ def assemble(config_path: str, firing: Ref) -> Ref:
                 return finish(project, run_id, "skipped", f"no labelled data to train on: {exc.message}")
             raise
         champion = project.registry.version_by_alias(CHAMPION)
-        update_run(
-            project.store,
-            run_id,
-            dataset_version=ds.version,
-            data_size=ds.rows,
-            champion_version=champion,
-            details={
-                "batch_ids": list(ds.batch_ids),
-                "as_of": ds.as_of.isoformat(),
-                "request_ids": firing.get("request_ids", []),
-            },
-        )
+        record_dataset(project, run_id, ds, champion, request_ids=firing.get("request_ids", []))
         ref = {
             "run_id": run_id,
             "dataset_version": ds.version,
@@ -121,13 +115,9 @@ def assemble(config_path: str, firing: Ref) -> Ref:
             "champion_version": champion,
             "skipped": False,
         }
-        same = champion is not None and project.registry.get_version(champion).dataset_version == ds.version
-        if same and not firing.get("force"):
-            why = (
-                f"dataset version {ds.version} is the one champion v{champion} was trained on; nothing "
-                "new to learn (use --force to retrain anyway)"
-            )
-            return {**ref, **finish(project, run_id, "skipped", why)}
+        unchanged = None if firing.get("force") else unchanged_dataset_reason(project, champion, ds.version)
+        if unchanged:
+            return {**ref, **finish(project, run_id, "skipped", unchanged)}
         return ref
 
     return run_step(project, run_id, "dataset", body)
@@ -136,57 +126,33 @@ def assemble(config_path: str, firing: Ref) -> Ref:
 # ---- 4: train --------------------------------------------------------------------------------------
 def train(config_path: str, ref: Ref) -> Ref:
     """Train the candidates, log them to MLflow and register the winner (decision still pending)."""
+    if ref.get("skipped"):
+        return ref
     project = open_config(config_path)
     run_id = ref["run_id"]
 
     def body() -> Ref:
-        s, reg = project.settings, project.registry
+        s = project.settings
         run = get_run(project.store, run_id)
         ds = rebuild_dataset(project, ref)
         train_df, _holdout = split_holdout(ds, s.training.holdout_fraction, s.training.seed, s.task)
         kinds = FeatureKinds(*feature_kinds(ds.contract))
-        parent = reg.start_run(
-            f"retrain-{run_id}",
-            tags={
-                TAG_PREFIX + "run_id": run_id,
-                TAG_PREFIX + "trigger": run["trigger"],
-                TAG_PREFIX + "dataset_version": ds.version,
-                "auto_trained": str(run["trigger"] != "manual").lower(),
-            },
-        )
-        update_run(project.store, run_id, mlflow_run_id=parent)
-        reg.log_dataset(
-            parent,
-            name=f"{s.project}-{ds.version}",
-            digest=ds.version,
-            source=str(s.storage.data_dir),
-            frame=ds.frame,
-            target=s.data.target,
-        )
+        parent = start_parent_run(project, run_id, run["trigger"], ds.version)
+        log_dataset(project, parent, ds)
         result = train_candidates(train_df, s.data.target, kinds, s.task, s.training, s.selection_metric)
-        outcome = RetrainOutcome(run_id=run_id, status="running", reason="")
-        winner_run = RetrainRunner(project)._log_candidates(parent, result, outcome, ds)
-        version, size_mb = reg.register_model(
-            winner_run,
-            result.model,
-            train_df[list(kinds.columns)].head(5),
-            tags={
-                TAG_PREFIX + "run_id": run_id,
-                TAG_PREFIX + "dataset_version": ds.version,
-                TAG_PREFIX + "trigger": run["trigger"],
-                TAG_PREFIX + "candidate": result.best_name,
-            },
-            serialization_format=MLFLOW_SERIALIZATION_FORMAT,
-            trusted_types=skops_trusted_types(result.model),
+        winner_run, candidates = log_candidates(project, parent, result, run_id, ds)
+        example = train_df[list(kinds.columns)].head(5)
+        version, size_mb = register_candidate(
+            project, run_id, run["trigger"], ds.version, winner_run, result, example
         )
-        reg.log(winner_run, metrics={"model_size_mb": size_mb})
+        project.registry.log(winner_run, metrics={"model_size_mb": size_mb})
         update_run(
             project.store,
             run_id,
             candidate_version=version,
             details={
                 **(run.get("details") or {}),
-                "candidates": outcome.candidates,
+                "candidates": candidates,
                 "fit_seconds": result.fit_seconds_total,
             },
         )

@@ -6,12 +6,17 @@ from dataclasses import asdict
 
 from evergreen.data.dataset import feature_kinds, split_holdout
 from evergreen.evaluation.bootstrap import BootstrapResult
-from evergreen.evaluation.policy import ModelScore, Policy, decide
+from evergreen.evaluation.policy import ModelScore
 from evergreen.logs import get_logger
-from evergreen.pipeline import RetrainRunner, compare_on_holdout, score_on_holdout
-from evergreen.registry import CHAMPION, TAG_PREFIX
-from evergreen.store.audit import record_action
-from evergreen.store.runs import get_run, record_decision
+from evergreen.pipeline import (
+    apply_decision,
+    compare_on_holdout,
+    decide_and_record,
+    score_champion,
+    score_on_holdout,
+)
+from evergreen.registry import CHAMPION
+from evergreen.store.runs import get_run
 from evergreen.training.preprocessing import FeatureKinds
 from evergreen.triggers.requests import DONE, mark_requests
 from evergreen.triggers.stepbase import Ref, finish, open_config, rebuild_dataset, run_step
@@ -33,7 +38,7 @@ def evaluate_candidate(config_path: str, ref: Ref) -> Ref:
         _train, holdout = split_holdout(ds, s.training.holdout_fraction, s.training.seed, s.task)
         kinds = FeatureKinds(*feature_kinds(ds.contract))
         cand = score_on_holdout(reg.load_model(ref["candidate_version"]), None, holdout, project, kinds)
-        champ, champ_error = RetrainRunner(project)._score_champion(ref["champion_version"], holdout, kinds)
+        champ, champ_error = score_champion(project, ref["champion_version"], holdout, kinds)
         comparison = compare_on_holdout(project, cand, champ, holdout)
         reg.log(ref["winner_run"], metrics={f"holdout_{k}": v for k, v in cand.score.metrics.items()})
         return {
@@ -57,43 +62,18 @@ def decide_candidate(config_path: str, ref: Ref) -> Ref:
     run_id = ref["run_id"]
 
     def body() -> Ref:
-        s, reg, version = project.settings, project.registry, ref["candidate_version"]
         champ = None
         if ref["champion_metrics"] is not None:
             champ = ModelScore(ref["champion_version"], ref["champion_metrics"], ref["champion_slices"] or {})
-        comparison = BootstrapResult(**ref["comparison"]) if ref["comparison"] else None
-        decision = decide(
-            ModelScore(version, ref["candidate_metrics"], ref["candidate_slices"] or {}),
-            champ,
-            Policy.from_config(s.promotion, s.promotion_metric),
-            comparison,
-            champion_error=ref["champion_error"],
-        )
-        dd = decision.to_dict()
-        reg.tag_version(
-            version,
-            {TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "reason": decision.justification[:5000]},
-        )
-        reg.log(
-            ref["mlflow_run_id"],
-            metrics={f"candidate_{k}": v for k, v in ref["candidate_metrics"].items()}
-            | {f"champion_{k}": v for k, v in (ref["champion_metrics"] or {}).items()},
-            tags={TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "candidate_version": version},
-        )
-        record_decision(
-            project.store,
+        decision = decide_and_record(
+            project,
             run_id,
-            outcome=decision.outcome,
-            metric=decision.metric,
-            candidate_version=version,
-            champion_version=ref["champion_version"],
-            candidate_metrics=ref["candidate_metrics"],
-            champion_metrics=ref["champion_metrics"] or {},
-            deltas=dd.get("deltas"),
-            ci_low=decision.ci_low,
-            ci_high=decision.ci_high,
-            checks=dd["checks"],
-            justification=decision.justification,
+            ref["mlflow_run_id"],
+            ModelScore(ref["candidate_version"], ref["candidate_metrics"], ref["candidate_slices"] or {}),
+            champ,
+            BootstrapResult(**ref["comparison"]) if ref["comparison"] else None,
+            ref["champion_version"],
+            ref["champion_error"],
         )
         return {**ref, "outcome": decision.outcome, "justification": decision.justification}
 
@@ -109,31 +89,10 @@ def promote(config_path: str, ref: Ref) -> Ref:
     run_id = ref["run_id"]
 
     def body() -> Ref:
-        reg, version, outcome = project.registry, ref["candidate_version"], ref["outcome"]
-        if outcome == "promoted":
-            old = reg.set_champion(version)
-            record_action(
-                project.store,
-                actor="system",
-                action="promote",
-                target=f"version:{version}",
-                reason=ref["justification"],
-                before={"champion": old},
-                after={"champion": version, "previous": old},
-            )
-        else:
-            champion = ref["champion_version"]
-            record_action(
-                project.store,
-                actor="system",
-                action=outcome,
-                target=f"version:{version}",
-                reason=ref["justification"],
-                before={"champion": champion},
-                after={"champion": champion},
-            )
-        reg.end_run(ref["mlflow_run_id"])
-        return {**ref, **finish(project, run_id, outcome, ref["justification"], decision=outcome)}
+        outcome, why = ref["outcome"], ref["justification"]
+        apply_decision(project, outcome, why, ref["candidate_version"], ref["champion_version"])
+        project.registry.end_run(ref["mlflow_run_id"])
+        return {**ref, **finish(project, run_id, outcome, why, decision=outcome)}
 
     return run_step(project, run_id, "promote", body)
 
