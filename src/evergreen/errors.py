@@ -111,3 +111,37 @@ class AuthError(EvergreenError):
 class ForbiddenError(AuthError):
     code = "forbidden"
     http_status = 403
+
+
+# ---- hostile or broken input on the data endpoints (issue 10) -----------------------------------
+class MalformedJSONError(BadInputError):
+    """The request body is not JSON we accept: unparsable, too deep or with a repeated key."""
+
+    code = "malformed_json"
+    http_status = 400
+
+
+class JSONTooDeepError(MalformedJSONError):
+    code = "json_too_deep"
+
+
+class DuplicateKeyError(MalformedJSONError):
+    code = "duplicate_key"
+
+
+class InvalidRecordError(BadInputError):
+    """A record breaks the model's input schema; ``details.errors`` names each field and problem."""
+
+    code = "invalid_record"
+
+
+class ModelInputError(BadInputError):
+    """The model itself refused this record (its other requests in the same batch were answered)."""
+
+    code = "model_rejected_record"
+
+
+class PredictionNotStoredError(StoreError):
+    """Feedback names a prediction the log has not stored yet (database or disk unavailable)."""
+
+    code = "prediction_not_stored"

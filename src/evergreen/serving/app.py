@@ -18,7 +18,7 @@ from evergreen.config import Settings
 from evergreen.logs import get_logger
 from evergreen.project import Project, open_project
 from evergreen.serving.batcher import Batcher
-from evergreen.serving.context import ServingContext, spill_path
+from evergreen.serving.context import ServingContext, dead_letter_path, spill_path
 from evergreen.serving.control_api import build_control_router
 from evergreen.serving.errors import install_error_handlers
 from evergreen.serving.feedback_batches import assemble_feedback_batch
@@ -29,7 +29,7 @@ from evergreen.serving.notify import ChampionListener, is_postgres
 from evergreen.serving.predictlog import PredictionLog
 from evergreen.serving.routes import feedback, meta, predict
 from evergreen.serving.shadow import ShadowScorer, shadow_resolver
-from evergreen.serving.spill import SpillFile
+from evergreen.serving.spill import DeadLetterFile, SpillFile
 from evergreen.serving.watcher import ModelWatcher
 
 ROUTERS: tuple[APIRouter, ...] = (predict.router, feedback.router, meta.router, build_control_router())
@@ -45,8 +45,11 @@ def build_context(settings: Settings, project: Project, *, freeze_heap: bool = F
         SpillFile(spill_path(settings)),
         queue_size=s.log_queue_size,
         batch_size=s.log_batch_size,
+        dead_letter=DeadLetterFile(dead_letter_path(settings)),
         on_written=metrics.log_written.inc,
         on_spilled=metrics.log_spilled.inc,
+        on_dead=metrics.log_dead.inc,
+        on_dropped=metrics.log_dropped.inc,
     )
     metrics.log_queue.set_function(lambda: plog.depth)
     passthrough = tuple(c for c in (settings.data.id_column, settings.data.timestamp_column) if c)

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from evergreen.errors import BadInputError, ChampionUnavailableError
+from evergreen.errors import BadInputError, ChampionUnavailableError, EvergreenError, ModelInputError
 from evergreen.logs import get_logger
 from evergreen.serving.model import LoadedModel, ModelHolder, Scored
 from evergreen.serving.schema import ExtraFields, InputSchema, validate_records
@@ -131,15 +131,37 @@ class Batcher:
                 if runnable:
                     records = [r for it in runnable for r in it.records]
                     self._last_size = len(records)
-                    scored = await loop.run_in_executor(self._executor, model.score, records)
-                    self._deliver(runnable, scored)
+                    try:
+                        scored = await loop.run_in_executor(self._executor, model.score, records)
+                    except Exception as exc:
+                        await self._one_by_one(runnable, model, exc)
+                    else:
+                        self._deliver(runnable, scored)
                     if self.on_size:
                         self.on_size(len(records))
             except Exception as exc:  # answer the waiting requests whatever happened
-                log.error("batch_failed", error=str(exc), exc_info=True)
+                log.error("batch_failed", error=type(exc).__name__)
                 for it in items:
                     if not it.future.done():
-                        it.future.set_exception(exc)
+                        it.future.set_exception(_as_error(exc, it.many))
+
+    async def _one_by_one(self, items: list[_Item], model: LoadedModel, first: Exception) -> None:
+        """The combined call failed: score each request alone, so only the one at fault fails."""
+        if len(items) == 1:
+            _fail(items[0], first)
+            return
+        # Error types only in the log: a model's message may quote a record's value (PII).
+        log.warning("batch_split", requests=len(items), error=type(first).__name__)
+        loop = asyncio.get_running_loop()
+        for it in items:
+            if it.future.done():  # the client went away
+                continue
+            try:
+                scored = await loop.run_in_executor(self._executor, model.score, it.records)
+            except Exception as exc:
+                _fail(it, exc)
+            else:
+                self._deliver([it], scored)
 
     def _revalidate(self, items: list[_Item], model: LoadedModel) -> list[_Item]:
         """Items validated against another schema (a swap happened meanwhile) are checked again."""
@@ -163,3 +185,31 @@ class Batcher:
             if not it.future.done():  # the client may have gone away
                 it.future.set_result(Scored(scored.version, scored.predictions[start : start + n], probs))
             start += n
+
+
+# What a model raises when a value it was given cannot be used: the request's fault (4xx). Anything
+# else (memory, a broken artifact) is the service's.
+_INPUT_FAULTS = (ValueError, TypeError, ArithmeticError, KeyError, IndexError)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def _as_error(exc: Exception, many: bool) -> Exception:
+    if isinstance(exc, EvergreenError):
+        return exc
+    if isinstance(exc, _INPUT_FAULTS):
+        what = "one of these records" if many else "this record"
+        return ModelInputError(
+            f"the model could not score {what}: {_one_line(exc)}", details={"field": "(record)"}
+        )
+    return ChampionUnavailableError(f"the model call failed: {_one_line(exc)}", code="model_failed")
+
+
+def _fail(item: _Item, exc: Exception) -> None:
+    if not item.future.done():
+        if not isinstance(exc, EvergreenError):
+            log.warning("record_refused_by_model", error=type(exc).__name__, records=len(item.records))
+        item.future.set_exception(_as_error(exc, item.many))

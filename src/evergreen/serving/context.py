@@ -40,6 +40,10 @@ def spill_path(settings: Settings) -> Path:
     return configured if configured.is_absolute() else settings.root / configured
 
 
+def dead_letter_path(settings: Settings) -> Path:
+    return spill_path(settings).with_name("prediction_deadletter.jsonl")
+
+
 def get_context(request: Request) -> ServingContext:
     ctx: ServingContext = request.app.state.ctx
     return ctx

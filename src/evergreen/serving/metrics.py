@@ -50,6 +50,21 @@ class ServingMetrics:
         self.log_spilled = Counter(
             "serving_log_spilled_total", "Prediction records written to the spill file", registry=r
         )
+        self.log_dead = Counter(
+            "serving_log_dead_letter_total",
+            "Prediction records the database refused, kept in the dead-letter file",
+            registry=r,
+        )
+        self.log_dropped = Counter(
+            "serving_log_dropped_total",
+            "Prediction records lost: neither the database nor the spill file could take them",
+            registry=r,
+        )
+        self.post_answer_errors = Counter(
+            "serving_post_answer_errors_total",
+            "Errors after the model answered (logging, shadow); the client still got its answer",
+            registry=r,
+        )
         self.swaps = Counter("serving_swaps_total", "Champion swaps done", registry=r)
         self.swap_failures = Counter(
             "serving_swap_failures_total", "Model versions that could not be loaded", ["role"], registry=r

@@ -1,25 +1,85 @@
-"""Request bodies of /predict: JSON parsing and the ``record`` / ``records`` shapes (pure)."""
+"""Request bodies of /predict and /feedback: strict JSON parsing and the ``record`` / ``records`` shapes.
+
+Pure. The parser refuses what ``json.loads`` would let through into the service: a repeated key (which
+of the two values would the model see?), ``NaN``/``Infinity`` (not JSON, and refused by PostgreSQL),
+nesting deeper than the interpreter's recursion limit and integers of thousands of digits. Each is a
+4xx naming the problem, never a 500.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-from evergreen.errors import BadInputError
+from fastapi.responses import JSONResponse
+
+from evergreen.errors import BadInputError, DuplicateKeyError, JSONTooDeepError, MalformedJSONError
+
+__all__ = ["MalformedJSONError", "display_name", "json_answer", "parse_json", "predict_records"]
+
+_MAX_NAME_SHOWN = 80
 
 
-class MalformedJSONError(BadInputError):
-    code = "malformed_json"
-    http_status = 400
+def display_name(name: object) -> str:
+    """A field name safe to put in an error message: printable, valid UTF-8, bounded length."""
+    text = str(name)
+    shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in shown)
+    return shown if len(shown) <= _MAX_NAME_SHOWN else shown[:_MAX_NAME_SHOWN] + "…"
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(
+                    f"request body repeats the key {display_name(key)!r} in one object",
+                    details={"field": display_name(key)},
+                )
+            seen.add(key)
+    return out
+
+
+def _constant(name: str) -> Any:
+    raise MalformedJSONError(
+        f"request body holds {name}, which is not JSON: send a finite number or null",
+        details={"value": name},
+    )
 
 
 def parse_json(body: bytes) -> Any:
     if not body.strip():
         raise MalformedJSONError("request body is empty: send a JSON object")
     try:
-        return json.loads(body)
+        return json.loads(body, object_pairs_hook=_pairs, parse_constant=_constant)
+    except RecursionError:
+        raise JSONTooDeepError(
+            "request body is nested too deeply: records are flat objects of field → value"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedJSONError(f"request body is not valid JSON: {exc}".splitlines()[0]) from None
+        # Also integers over Python's digit limit ("Exceeds the limit (4300 digits)…").
+        raise MalformedJSONError(f"request body is not valid JSON: {exc}".splitlines()[0][:300]) from None
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def json_answer(body: dict[str, Any]) -> JSONResponse:
+    """The response; a non-finite number a model produced becomes null instead of a 500."""
+    try:
+        return JSONResponse(body)
+    except ValueError:
+        return JSONResponse(_finite(body))
 
 
 def predict_records(payload: Any, max_records: int) -> tuple[list[Any], bool]:

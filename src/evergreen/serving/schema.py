@@ -16,7 +16,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from evergreen.errors import BadInputError
+from evergreen.errors import BadInputError, InvalidRecordError
+from evergreen.serving.payload import display_name
 
 ExtraFields = Literal["refuse", "ignore"]
 Kind = Literal["number", "integer", "string", "boolean", "datetime"]
@@ -31,6 +32,12 @@ _KINDS: dict[str, Kind] = {
     "boolean": "boolean",
     "datetime": "datetime",
 }
+# Bounds on what one request may put in a record: an int64 column takes int64 values (a larger integer
+# would fail the model call of every record batched with it), text is bounded, and the pass-through
+# id and time fields are short scalars because they are stored, hashed and joined on.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_STRING_CHARS = 10_000
+MAX_PASSTHROUGH_CHARS = 256
 _DTYPES: dict[Kind, str] = {
     "number": "float64",
     "integer": "float64",
@@ -96,30 +103,86 @@ def schema_from_signature(
     return InputSchema(tuple(fields), frozenset(p for p in passthrough if p and p not in names))
 
 
+def _fits_float(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
 def _type_ok(kind: Kind, value: Any) -> bool:
     if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return math.isfinite(value) if isinstance(value, float) else _fits_float(value)
     if kind == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer()
-        )
+        if isinstance(value, float):
+            return value.is_integer() and INT64_MIN <= value <= INT64_MAX
+        return isinstance(value, int) and not isinstance(value, bool)
     if kind == "boolean":
         return isinstance(value, bool)
     return isinstance(value, str)  # string, and datetime as ISO text
 
 
+def _text_problem(value: str, limit: int) -> str | None:
+    """Why a string cannot be taken (too long, NUL, not valid unicode), or None."""
+    if len(value) > limit:
+        return f"is {len(value)} characters long, at most {limit} are allowed"
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid unicode (a lone surrogate)"
+    return None
+
+
+def _value_problem(kind: Kind, value: Any) -> tuple[str, str] | None:
+    """(problem code, message tail) for a value of the right JSON type that is still unusable."""
+    if kind == "integer" and isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        return "out_of_range", f"is outside the 64-bit integer range ({INT64_MIN} … {INT64_MAX})"
+    if kind == "number" and isinstance(value, int) and not _fits_float(value):
+        return "out_of_range", "is too large for a 64-bit float"
+    if isinstance(value, str) and (why := _text_problem(value, MAX_STRING_CHARS)):
+        return "invalid_text", why
+    return None
+
+
+def _passthrough_problem(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _text_problem(value, MAX_PASSTHROUGH_CHARS)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a string or a finite number, got {_json_type(value)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a string or a finite number, got a non-finite number"
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        return "is outside the 64-bit integer range"
+    return None
+
+
 def _json_type(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int | float):
-        return "number" if isinstance(value, int) or math.isfinite(value) else "non-finite number"
+    if isinstance(value, int):
+        return "number"
+    if isinstance(value, float):
+        return "number" if math.isfinite(value) else "non-finite number"
     names: dict[type, str] = {str: "string", list: "array", dict: "object"}
     return names.get(type(value), type(value).__name__)
 
 
 def _error(index: int, many: bool, field: str, problem: str, message: str, **extra: Any) -> dict[str, Any]:
     where = f"record {index}: " if many else ""
-    return {"record": index, "field": field, "problem": problem, "message": where + message, **extra}
+    return {
+        "record": index,
+        "field": display_name(field),
+        "problem": problem,
+        "message": where + message,
+        **extra,
+    }
 
 
 def check_record(
@@ -143,7 +206,9 @@ def check_record(
                 errors.append(_error(index, many, f.name, "missing", f"missing field {f.name!r} ({f.type})"))
             continue
         value = record[f.name]
-        if value is not None and not _type_ok(f.kind, value):
+        if value is None:
+            continue
+        if not _type_ok(f.kind, value):
             errors.append(
                 _error(
                     index,
@@ -155,12 +220,23 @@ def check_record(
                     got=_json_type(value),
                 )
             )
+        elif bad := _value_problem(f.kind, value):
+            errors.append(_error(index, many, f.name, bad[0], f"field {f.name!r} {bad[1]}"))
+    for name in schema.passthrough:
+        if name in record and (why := _passthrough_problem(record[name])):
+            errors.append(_error(index, many, name, "invalid_passthrough", f"field {name!r} {why}"))
     known = schema.known
     unknown = [k for k in record if k not in known]
     if unknown and extra == "refuse":
         errors.extend(
-            _error(index, many, k, "unknown_field", f"unknown field {k!r} (not in the model schema)")
-            for k in unknown
+            _error(
+                index,
+                many,
+                k,
+                "unknown_field",
+                f"unknown field {display_name(k)!r} (not in the model schema)",
+            )
+            for k in unknown[:50]
         )
     if errors:
         return None, errors
@@ -183,10 +259,8 @@ def validate_records(
         if len(errors) >= 50:  # enough to fix a client; a huge bad batch must not build a huge answer
             break
     if errors:
-        raise BadInputError(
-            errors[0]["message"],
-            code="invalid_record",
-            details={"field": errors[0]["field"], "errors": errors},
+        raise InvalidRecordError(
+            errors[0]["message"], details={"field": errors[0]["field"], "errors": errors[:50]}
         )
     return clean
 

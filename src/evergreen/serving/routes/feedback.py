@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from evergreen.errors import StoreError
+from evergreen.errors import PredictionNotStoredError
 from evergreen.serving.context import ServingContext
 from evergreen.serving.feedback import known_predictions, parse_feedback, store_feedback
 from evergreen.serving.payload import parse_json
 
 router = APIRouter(tags=["prediction"])
+FLUSH_WAIT_SECONDS = 10.0
 
 _OPENAPI: dict[str, Any] = {
     "requestBody": {
@@ -52,14 +53,16 @@ async def post_feedback(request: Request) -> dict[str, Any]:
         extra=s.serving.extra_fields,
     )
     ids = [it.prediction_id for it in items if it.prediction_id]
-    # A prediction made a moment ago may still be on its way to the database: wait for the log.
+    # A prediction made a moment ago may still be on its way to the database: wait for the log, but
+    # only while it is healthy (a log that spills or loses rows would make every call wait in vain).
     if any(ctx.log.unwritten(i) for i in ids):
-        await asyncio.to_thread(ctx.log.flush, 10.0)
+        if ctx.log.health == "ok":
+            await asyncio.to_thread(ctx.log.flush, FLUSH_WAIT_SECONDS)
         known = await asyncio.to_thread(known_predictions, ctx.project.store, ids)
         if any(ctx.log.unwritten(i) for i in ids if i not in known):
-            raise StoreError(
+            raise PredictionNotStoredError(
                 "the prediction log cannot reach the database yet; send the feedback again later",
-                code="prediction_not_stored",
+                details={"field": "prediction_id", "prediction_log": ctx.log.health},
             )
     count = await asyncio.to_thread(store_feedback, ctx.project.store, items)
     ctx.metrics.feedback.labels("prediction" if ids else "record").inc(count)

@@ -22,10 +22,14 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", summary="Readiness: a champion model is loaded", response_model=None)
 async def ready(ctx: ServingContext = Depends(get_context)) -> JSONResponse | dict[str, Any]:
+    # The status follows the model alone: a degraded prediction log still answers predictions, so a
+    # load balancer must keep routing here; the log's state is in the body (and in the metrics).
     version = ctx.holder.version
     if version is None:
-        return error_response(503, "not_ready", "no champion model is loaded yet", None)
-    return {"status": "ready", "model_version": version}
+        return error_response(
+            503, "not_ready", "no champion model is loaded yet", {"prediction_log": ctx.log.health}
+        )
+    return {"status": "ready", "model_version": version, "prediction_log": ctx.log.health}
 
 
 @router.get("/version", summary="Package and model versions")

@@ -8,12 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from evergreen.logs import get_logger
 from evergreen.serving.context import ServingContext
-from evergreen.serving.payload import parse_json, predict_records
+from evergreen.serving.payload import json_answer, parse_json, predict_records
 from evergreen.serving.rows import new_ids, prediction_rows
 from evergreen.serving.schema import validate_records
 
 router = APIRouter(tags=["prediction"])
+log = get_logger(__name__)
 
 _EXAMPLE = {"record": {"tenure": 12.0, "monthly_fee": 45.5, "plan": "basic"}}
 _OPENAPI: dict[str, Any] = {
@@ -65,14 +67,19 @@ async def predict(request: Request) -> JSONResponse:
     scored = await batcher.submit(clean, model.schema, many)
     ids = new_ids(len(clean))
     latency_ms = (time.perf_counter() - start) * 1000.0
-    ctx.log.submit(prediction_rows(ctx.settings.project, clean, scored, latency_ms=latency_ms, ids=ids))
-    ctx.metrics.count_predictions(scored.version, "champion", scored.predictions)
-    if ctx.shadow is not None:
-        ctx.shadow.offer(clean, ids)
     body: dict[str, Any] = {
         "model_version": scored.version,
         "predictions": scored.predictions,
         "probabilities": scored.probabilities,
         "prediction_ids": ids,
     }
-    return JSONResponse(body)
+    # The model has answered: nothing after this point may turn the answer into an error.
+    try:
+        ctx.log.submit(prediction_rows(ctx.settings.project, clean, scored, latency_ms=latency_ms, ids=ids))
+        ctx.metrics.count_predictions(scored.version, "champion", scored.predictions)
+        if ctx.shadow is not None:
+            ctx.shadow.offer(clean, ids)
+    except Exception as exc:
+        ctx.metrics.post_answer_errors.inc()
+        log.error("prediction_bookkeeping_failed", error=str(exc).splitlines()[0][:300] if str(exc) else "")
+    return json_answer(body)
