@@ -117,3 +117,45 @@ def test_stop_answers_requests_already_queued() -> None:
         raise AssertionError("a request after stop() was accepted")
 
     assert asyncio.run(run()) == 5
+
+
+def _refuses_666(frame: pd.DataFrame) -> pd.DataFrame:
+    if (frame["x"] == 666.0).any():
+        raise ValueError("x=666 cannot be scored")
+    if (frame["x"] == 999.0).any():
+        raise RuntimeError("the model itself broke")
+    return frame
+
+
+def test_one_bad_record_fails_only_its_own_request_in_a_coalesced_call() -> None:
+    from evergreen.errors import ModelInputError
+
+    sizes: list[int] = []
+
+    async def run() -> list[Any]:
+        batcher = Batcher(
+            _holder(_model("1", _refuses_666)),
+            max_size=64,
+            max_wait_ms=0,
+            extra="refuse",
+            on_size=sizes.append,
+        )
+        values = [1.0, 666.0, 2.0, 999.0, 3.0]
+        batcher.arriving += len(values)
+        task = asyncio.ensure_future(
+            asyncio.gather(
+                *(batcher.submit([{"x": v}], SCHEMA, False) for v in values), return_exceptions=True
+            )
+        )
+        while batcher.queued < len(values):
+            await asyncio.sleep(0)
+        batcher.start()
+        out = await task
+        await batcher.stop()
+        return list(out)
+
+    ok1, bad, ok2, broken, ok3 = asyncio.run(run())
+    assert sizes == [5]  # one combined call was tried first
+    assert [r.predictions for r in (ok1, ok2, ok3)] == [["no"], ["yes"], ["yes"]]
+    assert isinstance(bad, ModelInputError) and bad.http_status == 422 and "666" in bad.message
+    assert isinstance(broken, ChampionUnavailableError) and broken.code == "model_failed"

@@ -1,0 +1,122 @@
+"""Hostile requests against a real server: every one is a 4xx naming the problem, never a 5xx; and a
+prediction log that can write nowhere still lets /predict answer and /feedback answer at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from serving_support import RECORD, live
+
+DEEP = b"[" * 50_000 + b"]" * 50_000
+
+
+def _raw(**fields: str) -> bytes:
+    """A /predict body whose record has the given fields as raw JSON text (keys and values)."""
+    base = {k: json.dumps(v) for k, v in RECORD.items()}
+    base.update(fields)
+    inner = ", ".join(f"{json.dumps(k) if not k.startswith('RAW:') else k[4:]}: {v}" for k, v in base.items())
+    return ("{" + f'"record": {{{inner}}}' + "}").encode()
+
+
+def _cases() -> list[tuple[str, str, bytes, int, str, str | None]]:
+    """(name, path, body, status, code, field named in details)."""
+    return [
+        ("deep body", "/predict", DEEP, 400, "json_too_deep", None),
+        ("deep field", "/predict", _raw(tenure=(DEEP.decode())), 400, "json_too_deep", None),
+        ("400-digit int", "/predict", _raw(tenure="9" * 400), 422, "invalid_record", "tenure"),
+        ("5000-digit int", "/predict", _raw(tenure="9" * 5000), 400, "malformed_json", None),
+        ("1e400", "/predict", _raw(monthly_fee="1e400"), 422, "invalid_record", "monthly_fee"),
+        ("NaN literal", "/predict", _raw(tenure="NaN"), 400, "malformed_json", None),
+        (
+            "long string",
+            "/predict",
+            _raw(last_ticket=json.dumps("x" * 20_000)),
+            422,
+            "invalid_record",
+            "last_ticket",
+        ),
+        ("NUL in text", "/predict", _raw(last_ticket='"a\\u0000b"'), 422, "invalid_record", "last_ticket"),
+        ("lone surrogate", "/predict", _raw(last_ticket='"\\ud800"'), 422, "invalid_record", "last_ticket"),
+        ("surrogate name", "/predict", _raw(**{'RAW:"\\udc00x"': "1"}), 422, "invalid_record", "\\udc00x"),
+        ("RTL name", "/predict", _raw(**{"\u202eevil": "1"}), 422, "invalid_record", "\\u202eevil"),
+        ("NUL name", "/predict", _raw(**{'RAW:"a\\u0000"': "1"}), 422, "invalid_record", "a\\x00"),
+        ("huge name", "/predict", _raw(**{"k" * 50_000: "1"}), 422, "invalid_record", "k" * 80 + "…"),
+        ("duplicate key", "/predict", _raw(**{'RAW:"tenure"': "5"}), 400, "duplicate_key", "tenure"),
+        ("NaN id", "/predict", _raw(customer_id="NaN"), 400, "malformed_json", None),
+        ("object id", "/predict", _raw(customer_id='{"a": 1}'), 422, "invalid_record", "customer_id"),
+        (
+            "long id",
+            "/predict",
+            _raw(customer_id=json.dumps("c" * 300)),
+            422,
+            "invalid_record",
+            "customer_id",
+        ),
+        ("bool time", "/predict", _raw(event_time="true"), 422, "invalid_record", "event_time"),
+        ("feedback deep", "/feedback", DEEP, 400, "json_too_deep", None),
+        (
+            "feedback duplicate",
+            "/feedback",
+            b'{"prediction_id": "a", "label": "yes", "label": "no"}',
+            400,
+            "duplicate_key",
+            "label",
+        ),
+        (
+            "feedback NaN label",
+            "/feedback",
+            b'{"prediction_id": "a", "label": NaN}',
+            400,
+            "malformed_json",
+            None,
+        ),
+        (
+            "feedback huge int",
+            "/feedback",
+            json.dumps({"records": [{**RECORD, "churned": "yes"}]}).replace("13.0", "9" * 400).encode(),
+            422,
+            "invalid_record",
+            "tenure",
+        ),
+    ]
+
+
+def test_hostile_requests_get_a_4xx_naming_the_problem(make_app: Any) -> None:
+    with live(make_app()) as srv, srv.client() as c:
+        for name, path, body, status, code, field in _cases():
+            resp = c.post(path, content=body, headers={"content-type": "application/json"})
+            assert resp.status_code == status, (name, resp.status_code, resp.text[:300])
+            err = resp.json()["error"]
+            assert err["code"] == code, (name, err)
+            if field is not None:
+                assert (err["details"] or {}).get("field") == field, (name, err)
+        # The server is unharmed: a good record still gets an answer.
+        assert c.post("/predict", json={"record": RECORD}).status_code == 200
+        statuses = srv.ctx.metrics.requests.collect()[0].samples
+        assert not [s for s in statuses if s.labels.get("status", "").startswith("5")]
+
+
+def test_a_log_that_can_write_nowhere_never_fails_predict_nor_stalls_feedback(
+    make_app: Any, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file: no spill can be created under it")
+    # A queue of one record: every request overflows into the spill, which the disk refuses.
+    app = make_app(log_queue_size=1, spill_path=blocker / "spill.jsonl")
+    with live(app) as srv, srv.client() as c:
+        ids: list[str] = []
+        for _ in range(5):
+            resp = c.post("/predict", json={"records": [RECORD, RECORD]})
+            assert resp.status_code == 200, resp.text
+            ids += resp.json()["prediction_ids"]
+        ready = c.get("/ready")
+        assert ready.status_code == 200 and ready.json()["prediction_log"] == "degraded"
+        assert srv.ctx.metrics.log_dropped._value.get() == 10
+        # A lost record is not waited for (the log forgot it): an immediate 404, not a 10 s wait.
+        assert not srv.ctx.log.unwritten(ids[-1])
+        resp = c.post("/feedback", json={"prediction_id": ids[-1], "label": "yes"})
+        assert resp.status_code == 404, resp.text
+        metrics = c.get("/metrics").text
+        assert "serving_log_dropped_total 10.0" in metrics

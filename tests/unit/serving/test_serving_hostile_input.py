@@ -1,0 +1,108 @@
+"""Hostile request bodies are 4xx naming the problem: depth, repeated keys, NaN, huge numbers, odd names."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from evergreen.errors import (
+    DuplicateKeyError,
+    InvalidRecordError,
+    JSONTooDeepError,
+    MalformedJSONError,
+)
+from evergreen.serving.payload import display_name, json_answer, parse_json
+from evergreen.serving.schema import schema_from_signature, validate_records
+
+SCHEMA = schema_from_signature(
+    [
+        {"type": "double", "name": "tenure"},
+        {"type": "long", "name": "calls"},
+        {"type": "string", "name": "ticket"},
+    ],
+    passthrough=("customer_id", "event_time"),
+)
+GOOD = {"tenure": 1.5, "calls": 2, "ticket": "hello", "customer_id": "C1", "event_time": "2026-01-01"}
+
+
+def _problems(record: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(InvalidRecordError) as info:
+        validate_records(SCHEMA, [record], many=False, extra="refuse")
+    assert info.value.http_status == 422
+    return [(e["field"], e["problem"]) for e in info.value.details["errors"]]
+
+
+def test_a_50000_deep_body_is_a_400_not_a_crash() -> None:
+    for body in (
+        b"[" * 50_000 + b"]" * 50_000,
+        b'{"record": {"tenure": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}",
+    ):
+        with pytest.raises(JSONTooDeepError) as info:
+            parse_json(body)
+        assert info.value.http_status == 400 and info.value.code == "json_too_deep"
+
+
+def test_a_repeated_key_is_a_400_naming_the_key() -> None:
+    with pytest.raises(DuplicateKeyError) as info:
+        parse_json(b'{"record": {"tenure": 1, "calls": 2, "tenure": 3}}')
+    assert info.value.details == {"field": "tenure"} and "'tenure'" in info.value.message
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_constants_are_a_400(literal: str) -> None:
+    with pytest.raises(MalformedJSONError, match=literal):
+        parse_json(f'{{"record": {{"tenure": {literal}}}}}'.encode())
+
+
+def test_an_integer_of_5000_digits_is_a_400() -> None:
+    with pytest.raises(MalformedJSONError, match="not valid JSON"):
+        parse_json(b'{"record": {"calls": ' + b"9" * 5000 + b"}}")
+
+
+def test_huge_numbers_are_refused_for_their_column() -> None:
+    big = int("9" * 400)
+    assert _problems({**GOOD, "calls": big}) == [("calls", "out_of_range")]
+    assert _problems({**GOOD, "calls": 2**63}) == [("calls", "out_of_range")]
+    assert _problems({**GOOD, "calls": 1e300}) == [("calls", "wrong_type")]
+    assert _problems({**GOOD, "tenure": big}) == [("tenure", "out_of_range")]
+    assert _problems({**GOOD, "tenure": 1e400}) == [("tenure", "wrong_type")]  # json gives inf
+    ok = validate_records(
+        SCHEMA, [{**GOOD, "calls": 2**63 - 1, "tenure": 10**300}], many=False, extra="refuse"
+    )
+    assert ok[0]["calls"] == 2**63 - 1
+
+
+def test_long_strings_nul_and_lone_surrogates_are_refused() -> None:
+    assert _problems({**GOOD, "ticket": "x" * 10_001}) == [("ticket", "invalid_text")]
+    assert _problems({**GOOD, "ticket": "a\x00b"}) == [("ticket", "invalid_text")]
+    assert _problems({**GOOD, "ticket": "\ud800"}) == [("ticket", "invalid_text")]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), float("inf"), True, {"a": 1}, [1], "x" * 257, "a\x00", 2**64],
+)
+def test_pass_through_fields_are_typed(value: Any) -> None:
+    assert _problems({**GOOD, "customer_id": value}) == [("customer_id", "invalid_passthrough")]
+    assert _problems({**GOOD, "event_time": value}) == [("event_time", "invalid_passthrough")]
+
+
+def test_pass_through_fields_take_strings_finite_numbers_and_null() -> None:
+    for value in ("C-001", 12345, 3.5, None):
+        assert validate_records(SCHEMA, [{**GOOD, "customer_id": value}], many=False, extra="refuse")
+
+
+@pytest.mark.parametrize("name", ["\ud800", "te\x00nure", "\u202etenure", "🙂", "k" * 5000, ""])
+def test_odd_field_names_are_named_safely(name: str) -> None:
+    [(field, problem)] = _problems({**GOOD, name: 1})
+    assert problem == "unknown_field"
+    assert field == display_name(name)
+    field.encode("utf-8")  # renderable in a JSON response
+    assert len(field) <= 81 and field.isprintable()
+
+
+def test_an_answer_with_a_non_finite_number_is_rendered_as_null() -> None:
+    resp = json_answer({"predictions": [float("nan"), 1.0]})
+    assert json.loads(resp.body) == {"predictions": [None, 1.0]}
