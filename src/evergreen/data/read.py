@@ -8,6 +8,7 @@ loaded into memory just to be refused.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from pathlib import Path
@@ -98,7 +99,32 @@ def _read_text(path: Path, fmt: str) -> pd.DataFrame:
     return _parse_csv(path, text) if fmt == "csv" else _parse_jsonl(path, text)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        names = [k for k, _ in pairs]
+        dup = next(k for k in names if names.count(k) > 1)
+        raise ValueError(f"key {dup[:100]!r} appears twice in one record")
+    return out
+
+
+def _duplicate_header(text: str) -> str | None:
+    """pandas renames a repeated column ``a`` to ``a.1``; a file with two ``a`` columns is refused."""
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error:
+        return None  # pandas reports the parse error itself
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 def _parse_csv(path: Path, text: str) -> pd.DataFrame:
+    if (dup := _duplicate_header(text)) is not None:
+        raise _fail(path, "corrupt_file", f"column {dup[:100]!r} appears twice in the header")
     try:
         return pd.read_csv(io.StringIO(text))
     except pd.errors.EmptyDataError:
@@ -113,11 +139,15 @@ def _parse_jsonl(path: Path, text: str) -> pd.DataFrame:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise _fail(
                 path, "corrupt_file", f"line {lineno}: invalid JSON ({exc.msg})", line=lineno
             ) from None
+        except RecursionError:
+            raise _fail(path, "corrupt_file", f"line {lineno}: JSON nested too deeply", line=lineno) from None
+        except ValueError as exc:  # a repeated key, or an integer over Python's 4300-digit limit
+            raise _fail(path, "corrupt_file", f"line {lineno}: {exc}"[:300], line=lineno) from None
         if not isinstance(record, dict):
             raise _fail(
                 path,
