@@ -128,6 +128,10 @@ class TriggersConfig(_Frozen):
     max_retries: int = Field(3, ge=0)
     backoff_seconds: float = Field(30.0, ge=0)
     backoff_max_seconds: float = Field(600.0, ge=0)
+    # `evergreen scheduler` serves Prometheus metrics on this port when set (off by default: the
+    # embedded scheduler of `evergreen serve --scheduler` is exported on the app's /metrics).
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
 
 class MonitoringConfig(_Frozen):

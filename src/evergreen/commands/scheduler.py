@@ -52,4 +52,14 @@ def register(app: typer.Typer) -> None:
                 else f"fired: {', '.join(result['fired']) or 'nothing'}; run: {result['run_id'] or '-'}"
             )
             return
-        sched.run_forever()
+        t = project.settings.triggers
+        metrics = None
+        if t.metrics_port is not None:
+            from evergreen.observability import start_scheduler_metrics
+
+            metrics = start_scheduler_metrics(project, sched, t.metrics_host, t.metrics_port)
+        try:
+            sched.run_forever()
+        finally:
+            if metrics is not None:
+                metrics.stop()

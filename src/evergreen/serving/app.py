@@ -8,6 +8,7 @@ stop with the app's lifespan. Adding an API is one more entry in ``ROUTERS``.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -16,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 from evergreen import __version__
 from evergreen.config import Settings
 from evergreen.logs import get_logger
+from evergreen.observability import loop_state_collector
 from evergreen.project import Project, open_project
 from evergreen.serving.batcher import Batcher
 from evergreen.serving.context import ServingContext, dead_letter_path, spill_path
@@ -24,7 +26,7 @@ from evergreen.serving.errors import install_error_handlers
 from evergreen.serving.feedback_batches import assemble_feedback_batch
 from evergreen.serving.limits import BodyLimitMiddleware
 from evergreen.serving.metrics import MetricsMiddleware, ServingMetrics
-from evergreen.serving.model import ModelHolder
+from evergreen.serving.model import LoadedModel, ModelHolder
 from evergreen.serving.notify import ChampionListener, is_postgres
 from evergreen.serving.predictlog import PredictionLog
 from evergreen.serving.routes import feedback, meta, predict
@@ -34,6 +36,13 @@ from evergreen.serving.watcher import ModelWatcher
 
 ROUTERS: tuple[APIRouter, ...] = (predict.router, feedback.router, meta.router, build_control_router())
 log = get_logger(__name__)
+
+
+def _version_number(model: LoadedModel | None) -> float:
+    try:
+        return float(model.version) if model is not None else math.nan
+    except ValueError:  # MLflow versions are integers; anything else is not a number on a graph
+        return math.nan
 
 
 def build_context(settings: Settings, project: Project, *, freeze_heap: bool = False) -> ServingContext:
@@ -52,6 +61,12 @@ def build_context(settings: Settings, project: Project, *, freeze_heap: bool = F
         on_dropped=metrics.log_dropped.inc,
     )
     metrics.log_queue.set_function(lambda: plog.depth)
+    metrics.log_capacity.set(s.log_queue_size)
+    metrics.log_db_down.set_function(lambda: float(plog.db_down))
+    metrics.model_loaded.set_function(lambda: float(holder.current is not None))
+    metrics.model_version.set_function(lambda: _version_number(holder.current))
+    metrics.model_loaded_at.set_function(lambda: holder.current.loaded_at if holder.current else math.nan)
+    metrics.registry.register(loop_state_collector(project))
     passthrough = tuple(c for c in (settings.data.id_column, settings.data.timestamp_column) if c)
     watcher = ModelWatcher(
         project,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -77,6 +77,20 @@ class ServingMetrics:
         )
         self.champion = Info("serving_champion", "The model version being served", registry=r)
         self.champion.info({"version": ""})
+        # Numeric twins of what the holder and the log know, read at scrape time (set_function):
+        # alert rules compare numbers, not info labels.
+        self.model_loaded = Gauge("serving_model_loaded", "1 when a champion model is loaded", registry=r)
+        self.model_version = Gauge("serving_model_version", "Model version being served", registry=r)
+        self.model_loaded_at = Gauge(
+            "serving_model_loaded_timestamp_seconds", "When the served model was loaded", registry=r
+        )
+        self.log_capacity = Gauge(
+            "serving_log_queue_capacity", "Prediction records held in memory before spilling", registry=r
+        )
+        self.log_db_down = Gauge(
+            "serving_log_db_down", "1 while the prediction log cannot reach the database", registry=r
+        )
+        ProcessCollector(registry=r)
 
     def count_predictions(self, version: str, role: str, predictions: list[Any]) -> None:
         counts: dict[str, int] = {}

@@ -89,6 +89,7 @@ class Scheduler:
         self._lease: LeaseLock | None = None
         self._busy = False
         self.started_at: datetime | None = None
+        self.last_tick_at: datetime | None = None  # exported on /metrics: the loop is alive
         self.last_monitoring: datetime | None = None
         self.retry_at: datetime | None = None
         self.next_look: float = 0.0  # monotonic time a young landing file is due
@@ -220,6 +221,7 @@ class Scheduler:
 
     def tick(self) -> TickReport:
         """One pass: ingest settled landing files, monitoring if due, then triggers (and a retrain)."""
+        self.last_tick_at = self.clock()
         report = TickReport(ingested=self.ingest_new())
         now = self.clock()
         report.monitoring = self.monitor_if_due(now)
