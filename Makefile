@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test check lint types install lock clean test-orchestrators lock-orchestrators
+.PHONY: demo test check lint types install lock clean test-orchestrators lock-orchestrators up down logs
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,3 +56,21 @@ lock-orchestrators: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-airflow .venv-prefect .pytest_cache .mypy_cache .ruff_cache
+
+# The production stack of deploy/compose.yaml (needs a Docker engine). Secrets: deploy/.env, made
+# from deploy/.env.example. PROFILE=airflow runs the generated DAG instead of `evergreen scheduler`.
+COMPOSE ?= docker compose
+PROFILE ?= scheduler
+STACK   = $(COMPOSE) -f deploy/compose.yaml --env-file deploy/.env --profile $(PROFILE)
+
+deploy/.env:
+	@echo "error: deploy/.env: missing; copy deploy/.env.example to deploy/.env and set its secrets" >&2; exit 2
+
+up: deploy/.env
+	$(STACK) up -d --build
+
+down: deploy/.env
+	$(STACK) down
+
+logs: deploy/.env
+	$(STACK) logs -f --tail=200
