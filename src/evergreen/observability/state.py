@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, Executable, func, select, text
 
 from evergreen.store.engine import Store, as_utc
 from evergreen.store.tables import alert_actions, alerts, decisions, drift_reports, locks, pipeline_runs
@@ -227,6 +227,25 @@ def alert_counts(rows: Iterable[tuple[str, str, int]]) -> dict[tuple[str, str], 
 # ---- I/O ------------------------------------------------------------------------------------------
 
 
+def _newest_prediction(project: str, dialect: str) -> Executable:
+    """The newest prediction of the project, walking the created_at index backwards.
+
+    SQLite's planner picks the (project, model_version) index instead and reads every row of the
+    project (150 ms at 200 000 rows); SQLAlchemy renders no index hint for SQLite, so it is named here.
+    """
+    t = predictions_table
+    if dialect == "sqlite":
+        return (
+            text(
+                f"SELECT created_at FROM {t.name} INDEXED BY ix_{t.name}_created_at "
+                "WHERE project = :project ORDER BY created_at DESC LIMIT 1"
+            )
+            .bindparams(project=project)
+            .columns(created_at=DateTime(timezone=True))
+        )
+    return select(t.c.created_at).where(t.c.project == project).order_by(t.c.created_at.desc()).limit(1)
+
+
 def read_loop_state(
     store: Store, windows: Sequence[str], *, retrain_lock: str, scheduler_lock: str
 ) -> LoopState:
@@ -299,10 +318,7 @@ def read_loop_state(
                 )
             ).all()
         )
-        # Walks the created_at index backwards to the newest row of the project: no table scan.
-        last_prediction = conn.execute(
-            select(func.max(predictions_table.c.created_at)).where(predictions_table.c.project == p)
-        ).scalar()
+        last_prediction = conn.execute(_newest_prediction(p, conn.dialect.name)).scalar()
     version, since = champion_from_actions(dict(r) for r in action_rows)
     return LoopState(
         champion_version=version,
