@@ -14,52 +14,13 @@ Everything here is pure numpy on arrays; sklearn is used only to fit the isotoni
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from evergreen.evaluation.metrics import label_key
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.intp]
-
-
-@dataclass(frozen=True)
-class Calibrator:
-    """Piecewise-linear isotonic maps, one per calibrated class (binary: the positive class only)."""
-
-    n_classes: int
-    knots: tuple[tuple[FloatArray, FloatArray], ...]  # (x, y) thresholds per calibrated column
-
-    def apply(self, proba: FloatArray) -> FloatArray:
-        p = np.asarray(proba, dtype=np.float64)
-        if self.n_classes == 2:
-            x, y = self.knots[0]
-            pos = np.interp(p[:, 1], x, y)
-            return np.column_stack([1.0 - pos, pos])
-        out = np.column_stack([np.interp(p[:, k], x, y) for k, (x, y) in enumerate(self.knots)])
-        total = out.sum(axis=1, keepdims=True)
-        # A row that every class map sends to 0 keeps its uncalibrated probabilities.
-        return np.where(total > 0, out / np.where(total > 0, total, 1.0), p)
-
-
-def _isotonic(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
-    from sklearn.isotonic import IsotonicRegression
-
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True).fit(x, y)
-    return np.asarray(iso.X_thresholds_, dtype=np.float64), np.asarray(iso.y_thresholds_, dtype=np.float64)
-
-
-def fit_calibrator(proba: FloatArray, true_codes: IntArray) -> Calibrator:
-    """Fit on the reference holdout: ``proba`` (rows, classes), ``true_codes`` column index of the label."""
-    p = np.asarray(proba, dtype=np.float64)
-    codes = np.asarray(true_codes)
-    k = p.shape[1]
-    columns = [1] if k == 2 else list(range(k))
-    knots = tuple(_isotonic(p[:, c], (codes == c).astype(np.float64)) for c in columns)
-    return Calibrator(k, knots)
+from evergreen.monitoring.calibration import Calibrator, FloatArray, IntArray
 
 
 def expected_confusion(calibrated: FloatArray, pred_codes: IntArray) -> FloatArray:
@@ -100,14 +61,29 @@ def confusion_metrics(cm: FloatArray, classes: Sequence[Any]) -> dict[str, float
     return out
 
 
-def estimate_performance(
+def estimated_roc_auc(calibrated: FloatArray, raw: FloatArray) -> float:
+    """NannyML's ``estimate_roc_auc`` for one column: rows ranked by the model's own score, each
+    counting ``p`` (calibrated) of a true positive and ``1 - p`` of a false one; trapezoids under the
+    expected ROC curve. The cumulative counts are rounded to 5 decimals as NannyML rounds them."""
+    order = np.argsort(raw)[::-1]
+    p = np.asarray(calibrated, dtype=np.float64)[order]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tps = np.round(np.r_[0.0, np.cumsum(p)], 5)
+        fps = np.round(np.r_[0.0, 1.0 + np.arange(p.size) - np.cumsum(p)], 5)
+        tpr, fpr = tps / tps[-1], fps / fps[-1]
+        return float(np.trapezoid(tpr, fpr))
+
+
+def cbpe_metrics(
     calibrator: Calibrator, proba: FloatArray, pred_codes: IntArray, classes: Sequence[Any]
 ) -> dict[str, float]:
-    """Estimated metrics of a window, plus ``accuracy_std``: the standard deviation of the realised
-    accuracy around the estimate (rows are independent Bernoulli draws of being right)."""
-    calibrated = calibrator.apply(proba)
-    cm = expected_confusion(calibrated, pred_codes)
-    out = confusion_metrics(cm, classes)
-    right = calibrated[np.arange(len(pred_codes)), np.asarray(pred_codes)]
-    out["accuracy_std"] = float(np.sqrt(np.sum(right * (1.0 - right))) / len(pred_codes))
+    """Estimated metrics of a window: accuracy, precision / recall / F1 (macro, weighted, per class)
+    and ROC AUC (binary: the positive class; multiclass: the one-vs-rest mean, as NannyML)."""
+    raw = np.asarray(proba, dtype=np.float64)
+    calibrated = calibrator.apply(raw)
+    out = confusion_metrics(expected_confusion(calibrated, pred_codes), classes)
+    columns = [1] if raw.shape[1] == 2 else range(raw.shape[1])
+    auc = [estimated_roc_auc(calibrated[:, c], raw[:, c]) for c in columns]
+    if all(np.isfinite(auc)):
+        out["roc_auc"] = float(np.mean(auc))
     return out

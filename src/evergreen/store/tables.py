@@ -139,7 +139,7 @@ drift_reports = Table(
     Column("data_drift_score", Float),
     Column("prediction_drift_score", Float),
     Column("performance_drift_score", Float),
-    Column("drift_detected", Boolean, nullable=False, default=False),
+    Column("drift_detected", Boolean),  # NULL: too few rows for a verdict (migration 0006)
     Column("details", JSON),
     Column("html_path", Text),
     Index("ix_drift_reports_project_window_date", "project", "window", "report_date"),

@@ -1,0 +1,93 @@
+"""Direct loss estimation (DLE): a regressor's MAE and RMSE before the labels arrive.
+
+As NannyML's DLE: on the reference holdout, where labels are known, two gradient-boosted models
+learn the absolute and the squared error of each row from the row's inputs and the model's
+prediction. On a window, the mean of the predicted absolute errors estimates MAE and the root of
+the mean predicted squared error estimates RMSE (negative predictions are clipped to 0). Like
+CBPE it assumes P(y | x) did not change; unlike CBPE it needs the inputs, not only the outputs.
+
+LightGBM with its default trees is what NannyML fits; here it is seeded, single-threaded and
+``deterministic`` so that the same reference gives the same numbers on every machine. Text columns
+are left out (a bag of words would need its own model); categorical columns keep the reference's
+categories, so a value the reference never saw counts as missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evergreen.monitoring.calibration import FloatArray
+
+PREDICTION_COLUMN = "__evergreen_prediction__"
+SEED = 42
+
+
+@dataclass(frozen=True)
+class LossModel:
+    numeric: tuple[str, ...]
+    categories: Mapping[str, tuple[Any, ...]]  # categorical column -> the reference's categories
+    absolute: Any  # LGBMRegressor of |y - y_pred|
+    squared: Any  # LGBMRegressor of (y - y_pred)^2
+
+    def frame(self, features: pd.DataFrame, y_pred: FloatArray) -> pd.DataFrame:
+        return _design(features, y_pred, self.numeric, self.categories)
+
+    def estimate(self, features: pd.DataFrame, y_pred: FloatArray) -> dict[str, float]:
+        """Estimated ``mae``, ``mse`` and ``rmse`` of a window."""
+        x = self.frame(features, y_pred)
+        if len(x) == 0:
+            return {}
+        absolute = np.maximum(0.0, self.absolute.predict(x))
+        squared = np.maximum(0.0, self.squared.predict(x))
+        mse = float(np.mean(squared))
+        return {"mae": float(np.mean(absolute)), "mse": mse, "rmse": float(np.sqrt(mse))}
+
+
+def _design(
+    features: pd.DataFrame,
+    y_pred: FloatArray,
+    numeric: tuple[str, ...],
+    categories: Mapping[str, tuple[Any, ...]],
+) -> pd.DataFrame:
+    columns: dict[str, Any] = {
+        name: pd.to_numeric(features[name], errors="coerce").to_numpy(dtype=np.float64) for name in numeric
+    }
+    for name, levels in categories.items():
+        columns[name] = pd.Categorical(features[name].to_numpy(dtype=object), categories=list(levels))
+    columns[PREDICTION_COLUMN] = np.asarray(y_pred, dtype=np.float64)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(features)))
+
+
+def _regressor() -> Any:
+    from lightgbm import LGBMRegressor
+
+    return LGBMRegressor(random_state=SEED, n_jobs=1, deterministic=True, force_row_wise=True, verbose=-1)
+
+
+def fit_loss_model(
+    features: pd.DataFrame,
+    kinds: Mapping[str, str],
+    y_true: FloatArray,
+    y_pred: FloatArray,
+) -> LossModel:
+    """Fit both error models on the reference holdout (``kinds``: numeric | categorical | text)."""
+    numeric = tuple(c for c in features.columns if kinds.get(c) == "numeric")
+    categories: dict[str, tuple[Any, ...]] = {}
+    for c in features.columns:
+        if kinds.get(c) == "categorical":
+            present = pd.Series(features[c].to_numpy(dtype=object)).dropna().unique().tolist()
+            try:
+                present.sort()
+            except TypeError:  # mixed types: any fixed order will do
+                present.sort(key=repr)
+            categories[c] = tuple(present)
+    x = _design(features, y_pred, numeric, categories)
+    err = np.asarray(y_true, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
+    absolute = _regressor().fit(x, np.abs(err))
+    squared = _regressor().fit(x, err**2)
+    return LossModel(numeric, categories, absolute, squared)
