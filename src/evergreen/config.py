@@ -149,6 +149,13 @@ class MonitoringConfig(_Frozen):
     metric: str | None = None
     performance_drop: float = Field(0.05, ge=0.0)
     min_labels: int = Field(30, ge=1)
+    # Evidence before a verdict: a window with fewer rows gets no drift or performance verdict
+    # ("insufficient_data"), no alert and no trigger; the estimate needs this many scored rows too.
+    min_rows: int = Field(500, ge=1)
+    # Bands: value ± band_sigmas · sampling error; degraded only when the whole band is worse.
+    band_sigmas: float = Field(3.0, gt=0.0, le=10.0)
+    # Domain-classifier ROC AUC above which the inputs drifted as a whole (0.5: indistinguishable).
+    multivariate_threshold: float = Field(0.55, gt=0.5, lt=1.0)
     # HTML reports kept in storage.reports_dir; older files are deleted (their DB rows stay).
     keep_reports: int = Field(100, ge=1)
 

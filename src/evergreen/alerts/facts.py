@@ -28,6 +28,9 @@ class PerformanceFact:
     threshold: float | None  # the drop monitoring reports as degraded
     source: str | None  # realised | estimated: what ``drop`` was measured on
     degraded: bool
+    sigma: float | None = None  # sampling error of the judged value
+    band_sigmas: float = 3.0
+    verdict: str | None = None  # ok | degraded | insufficient_data (None: a report older than bands)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class DriftFact:
                 threshold=perf.get("threshold"),
                 source=perf.get("source"),
                 degraded=bool(perf.get("degraded")),
+                sigma=perf.get("sigma"),
+                band_sigmas=float(perf.get("band_sigmas") or 3.0),
+                verdict="insufficient_data"
+                if details.get("status") == "insufficient_data"
+                else perf.get("verdict"),
             )
         return cls(
             report_id=int(row["id"]),

@@ -2,8 +2,11 @@
 
 Levels: ``info`` < ``warning`` < ``alert`` < ``critical``. Drift scores are compared with
 ``alerts.levels`` (or ``alerts.score_levels``) *at or above* each threshold; the highest one reached
-is the alert's level. Performance below its threshold is an ``alert`` when measured on labelled rows
-and a ``warning`` when only estimated (CBPE), since an estimate can be wrong.
+is the alert's level. Performance is judged by :func:`evergreen.evaluation.bands.judge_performance`
+(the rule the report and the retrain trigger use: a drop or a floor breach whose whole sampling-error
+band is on the worse side); it is an ``alert`` when measured on labelled rows and a ``warning`` when
+only estimated (CBPE / DLE), since an estimate can be wrong. A report without a verdict (too few
+rows) neither raises nor clears anything.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evergreen.alerts.facts import DriftFact, Facts, PerformanceFact
-from evergreen.config import LOWER_IS_BETTER, Settings
+from evergreen.config import Settings
+from evergreen.evaluation.bands import judge_performance
 
 SCORE_LABELS = {
     "data_drift_score": "data drift",
@@ -97,38 +101,41 @@ def _drift(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate], set[
     return active, cleared
 
 
-def _below(value: float, floor: float, metric: str) -> bool:
-    return value > floor if metric in LOWER_IS_BETTER else value < floor
-
-
 def _performance(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate], set[str]]:
     perf: PerformanceFact | None = fact.performance
     fp = f"performance:{fact.window}"
-    if perf is None:
-        return [], set()
+    if perf is None or perf.verdict == "insufficient_data":
+        return [], set()  # too few rows for a verdict: unknown, neither raised nor cleared
     source, value = (
         ("realised", perf.realised) if perf.realised is not None else ("estimated", perf.estimated)
     )
     if value is None:
         return [], set()  # not enough labels and no estimate: unknown
     floor_metric = cfg.performance_metric or perf.metric
-    reasons = []
-    if (
-        cfg.performance_min is not None
-        and floor_metric == perf.metric
-        and _below(value, cfg.performance_min, perf.metric)
-    ):
-        reasons.append(f"{source} {perf.metric} {value:.3f} is below the minimum {cfg.performance_min:g}")
-    if perf.degraded and perf.drop is not None:
-        reasons.append(
-            f"{perf.source or source} {perf.metric} dropped {perf.drop:.3f} below the champion's holdout "
-            f"value {perf.baseline if perf.baseline is None else round(perf.baseline, 4)} "
-            f"(limit {perf.threshold:g})"
-            if perf.threshold is not None
-            else f"{perf.source or source} {perf.metric} dropped {perf.drop:.3f}"
-        )
-    if not reasons:
+    # The same rule as the monitoring report and the performance trigger (evaluation.bands).
+    j = judge_performance(
+        perf.metric,
+        value,
+        perf.sigma,
+        baseline=perf.baseline,
+        drop_limit=perf.threshold,
+        sigmas=perf.band_sigmas,
+        floor=cfg.performance_min if floor_metric == perf.metric else None,
+    )
+    if not j.degraded or j.band is None:
         return [], {fp}
+    band_text = "" if perf.sigma is None else f", band {j.band.lower:.3f} to {j.band.upper:.3f}"
+    reasons = []
+    if j.below_floor:
+        reasons.append(
+            f"{source} {perf.metric} {value:.3f} is below the minimum {cfg.performance_min:g}{band_text}"
+        )
+    if j.dropped and j.drop is not None:
+        reasons.append(
+            f"{source} {perf.metric} dropped {j.drop:.3f} below the champion's holdout value "
+            f"{perf.baseline if perf.baseline is None else round(perf.baseline, 4)} "
+            f"(limit {perf.threshold:g}{band_text})"
+        )
     level = "alert" if source == "realised" else "warning"
     return [
         AlertCandidate(
@@ -140,9 +147,11 @@ def _performance(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate]
                 "metric": perf.metric,
                 "source": source,
                 "value": value,
+                "sigma": perf.sigma,
+                "band": [j.band.lower, j.band.upper],
                 "minimum": cfg.performance_min,
                 "baseline": perf.baseline,
-                "drop": perf.drop,
+                "drop": j.drop,
                 "drop_limit": perf.threshold,
                 "window": fact.window,
                 "report_id": fact.report_id,

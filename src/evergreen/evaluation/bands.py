@@ -1,7 +1,7 @@
 """Is a window's performance worse than the champion's, beyond noise? One pure rule for everyone.
 
 A metric measured (or estimated) on ``n`` rows moves by its sampling error ``sigma`` between
-windows of that size even when nothing changed. Its band is ``value ± sigmas · sigma``
+windows of that size even when nothing changed. Its band is ``value +- sigmas * sigma``
 (``monitoring.band_sigmas``, 3 by default). A window is *degraded* only when both hold:
 
 - the drop from the baseline (the champion's holdout value) exceeds ``monitoring.performance_drop``
@@ -22,6 +22,7 @@ from typing import Any, Literal
 from evergreen.config import LOWER_IS_BETTER
 
 Verdict = Literal["ok", "degraded", "insufficient_data"]
+EPS = 1e-12
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,6 @@ class Judgement:
         return self.verdict == "degraded"
 
 
-def _finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
-
-
 def judge_performance(
     metric: str,
     value: float | None,
@@ -81,12 +78,11 @@ def judge_performance(
     if value is None or not math.isfinite(value):
         return Judgement("insufficient_data", None, None, False, False)
     b = band(value, sigma, sigmas)
-    drop = metric_drop(metric, baseline, value) if _finite(baseline) else None
-    dropped = (
-        drop is not None
-        and drop_limit is not None
-        and drop > drop_limit
-        and band_worse_than(metric, b, baseline)  # type: ignore[arg-type]
-    )
-    below = _finite(floor) and band_worse_than(metric, b, floor)  # type: ignore[arg-type]
+    drop = None
+    dropped = False
+    if baseline is not None and math.isfinite(baseline):
+        drop = metric_drop(metric, baseline, value)
+        # EPS: 0.80 - 0.75 is 0.0500000000000000044 in binary; a drop equal to the limit does not exceed it.
+        dropped = drop_limit is not None and drop > drop_limit + EPS and band_worse_than(metric, b, baseline)
+    below = floor is not None and math.isfinite(floor) and band_worse_than(metric, b, floor)
     return Judgement("degraded" if dropped or below else "ok", b, drop, dropped, bool(below))

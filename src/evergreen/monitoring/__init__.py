@@ -33,7 +33,18 @@ _EXPORTS = {
     "multivariate_drift": "multivariate",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ChunkEstimate",
+    "ColumnDrift",
+    "DriftReport",
+    "MetricEstimate",
+    "MultivariateDriftResult",
+    "PerformanceEstimate",
+    "data_drift",
+    "estimate_performance",
+    "infer_kind",
+    "multivariate_drift",
+]
 
 
 def __getattr__(name: str) -> Any:

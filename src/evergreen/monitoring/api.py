@@ -36,7 +36,7 @@ class MetricEstimate:
     metric: str
     estimated: float | None
     sampling_error: float | None  # NannyML's: std of the metric over samples of the chunk's size
-    lower: float | None  # estimated ± band_sigmas · sampling_error
+    lower: float | None  # estimated +- band_sigmas * sampling_error
     upper: float | None
     realised: float | None  # from the chunk's labels, when it has them
 
@@ -69,15 +69,21 @@ class PerformanceEstimate:
         return pd.DataFrame(rows)
 
 
-def _proba_columns(task: str, y_pred_proba: str | Mapping[Any, str] | None, ref: pd.DataFrame, y_true: str):
+def _proba_columns(
+    task: str, y_pred_proba: str | Mapping[Any, str] | None, ref: pd.DataFrame, y_true: str
+) -> tuple[list[Any], list[str]]:
     if y_pred_proba is None:
         raise BadInputError(f"task {task} needs y_pred_proba", details="y_pred_proba")
     if isinstance(y_pred_proba, str):
         if task != "binary":
-            raise BadInputError("multiclass y_pred_proba must map each class to a column", details="y_pred_proba")
+            raise BadInputError(
+                "multiclass y_pred_proba must map each class to a column", details="y_pred_proba"
+            )
         classes = sorted(pd.unique(ref[y_true].dropna()).tolist())
         if len(classes) != 2:
-            raise BadInputError(f"binary y_true has {len(classes)} classes in the reference", details="y_true")
+            raise BadInputError(
+                f"binary y_true has {len(classes)} classes in the reference", details="y_true"
+            )
         return classes, [y_pred_proba]
     classes = sorted(y_pred_proba)
     return classes, [y_pred_proba[c] for c in classes]
@@ -153,7 +159,12 @@ def estimate_performance(
             s = est.sigma(name, stop - start)
             b = band(value, s, band_sigmas) if value is not None else None
             metrics[name] = MetricEstimate(
-                name, value, s, None if b is None else b.lower, None if b is None else b.upper, realised.get(name)
+                name,
+                value,
+                s,
+                None if b is None else b.lower,
+                None if b is None else b.upper,
+                realised.get(name),
             )
         out.append(ChunkEstimate(index, start, stop, metrics))
     calibrated = () if est.calibrator is None else est.calibrator.calibrated

@@ -89,12 +89,18 @@ def needs_calibration(y: FloatArray, p: FloatArray) -> bool:
         return False
     splits = StratifiedShuffleSplit(n_splits=CALIBRATION_SPLITS, test_size=0.1, random_state=CALIBRATION_SEED)
     truth, raw, mapped = [], [], []
-    for train, test in splits.split(p, y):
+    try:
+        folds = list(splits.split(p, y))
+    except ValueError:  # a class with a single row cannot be split: too little to calibrate on
+        return False
+    for train, test in folds:
         knots = _isotonic(p[train], y[train])
         truth.append(y[test])
         raw.append(p[test])
         mapped.append(_map(knots, p[test]))
     yt, before, after = np.concatenate(truth), np.concatenate(raw), np.concatenate(mapped)
+    if len(before) < 4:
+        return False
     edges = _bin_edges(len(before), ECE_BINS)
     return expected_calibration_error(yt, before, edges) > expected_calibration_error(yt, after, edges)
 

@@ -57,10 +57,16 @@ class ColumnDrift:
         return out
 
 
+INSUFFICIENT = "insufficient_data"
+
+
 @dataclass(frozen=True)
 class DriftReport:
     columns: tuple[ColumnDrift, ...]
     drift_share: float = 0.5
+    # Columns left untested because the window has fewer rows than ``monitoring.min_rows``
+    # (name -> kind): such a report has no verdict at all, neither per column nor for the dataset.
+    untested: tuple[tuple[str, Kind], ...] = ()
     by_name: dict[str, ColumnDrift] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -70,30 +76,46 @@ class DriftReport:
         return self.by_name[column]
 
     @property
-    def number_of_drifted_columns(self) -> int:
-        return sum(c.drifted for c in self.columns)
+    def insufficient(self) -> bool:
+        return bool(self.untested)
 
     @property
-    def share(self) -> float:
-        return self.number_of_drifted_columns / len(self.columns) if self.columns else 0.0
+    def number_of_columns(self) -> int:
+        return len(self.untested) if self.insufficient else len(self.columns)
 
     @property
-    def score(self) -> float:
-        """Share of drifted columns; stored as ``data_drift_score``."""
+    def number_of_drifted_columns(self) -> int | None:
+        return None if self.insufficient else sum(c.drifted for c in self.columns)
+
+    @property
+    def share(self) -> float | None:
+        if self.insufficient:
+            return None
+        return sum(c.drifted for c in self.columns) / len(self.columns) if self.columns else 0.0
+
+    @property
+    def score(self) -> float | None:
+        """Share of drifted columns; stored as ``data_drift_score`` (NULL without a verdict)."""
         return self.share
 
     @property
-    def dataset_drift(self) -> bool:
-        return bool(self.columns) and self.share >= self.drift_share
+    def dataset_drift(self) -> bool | None:
+        share = self.share
+        return None if share is None else bool(self.columns) and share >= self.drift_share
 
     def to_dict(self) -> dict[str, Any]:
+        columns = {c.column: {**c.to_dict(), "status": "drift" if c.drifted else "ok"} for c in self.columns}
+        for name, kind in self.untested:
+            columns[name] = {"kind": kind, "status": INSUFFICIENT, "drifted": None}
+        dataset = self.dataset_drift
         return {
-            "columns": {c.column: c.to_dict() for c in self.columns},
-            "number_of_columns": len(self.columns),
+            "status": INSUFFICIENT if dataset is None else ("drift" if dataset else "ok"),
+            "columns": columns,
+            "number_of_columns": self.number_of_columns,
             "number_of_drifted_columns": self.number_of_drifted_columns,
             "share": self.share,
             "drift_share": self.drift_share,
-            "dataset_drift": self.dataset_drift,
+            "dataset_drift": dataset,
         }
 
 

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from evergreen.evaluation.metrics import label_key
 from evergreen.monitoring.calibration import Calibrator, FloatArray, IntArray
@@ -68,10 +67,9 @@ def estimated_roc_auc(calibrated: FloatArray, raw: FloatArray) -> float:
     order = np.argsort(raw)[::-1]
     p = np.asarray(calibrated, dtype=np.float64)[order]
     with np.errstate(divide="ignore", invalid="ignore"):
-        tps = np.round(np.r_[0.0, np.cumsum(p)], 5)
-        fps = np.round(np.r_[0.0, 1.0 + np.arange(p.size) - np.cumsum(p)], 5)
-        tpr, fpr = tps / tps[-1], fps / fps[-1]
-        return float(np.trapezoid(tpr, fpr))
+        tps: FloatArray = np.round(np.concatenate([[0.0], np.cumsum(p)]), 5)
+        fps: FloatArray = np.round(np.concatenate([[0.0], 1.0 + np.arange(p.size) - np.cumsum(p)]), 5)
+        return float(np.trapezoid(tps / tps[-1], fps / fps[-1]))
 
 
 def cbpe_metrics(

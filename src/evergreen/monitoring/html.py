@@ -192,9 +192,9 @@ def _header(r: MonitoringReport) -> str:
         window += f" ({r.window_start:%Y-%m-%d %H:%M} to {r.window_end:%Y-%m-%d %H:%M} UTC)"
     return (
         f"<h1>{html.escape(r.project)}: monitoring report</h1>"
-        f"<p>window {html.escape(window)} · {r.current_rows} current rows · reference: champion "
+        f"<p>window {html.escape(window)} * {r.current_rows} current rows * reference: champion "
         f"v{html.escape(r.model_version)}, dataset {html.escape(r.dataset_version)} ({r.reference_rows} rows)"
-        f" · made {r.report_date:%Y-%m-%d %H:%M} UTC</p>"
+        f" * made {r.report_date:%Y-%m-%d %H:%M} UTC</p>"
         f'<p class="legend"><span style="background:{REF_COLOUR}">reference</span> '
         f'<span style="background:{CUR_COLOUR}">current</span></p>'
     )

@@ -31,9 +31,9 @@ from evergreen.monitoring.columns import (
     probability_matrix,
     usable_columns,
 )
-from evergreen.monitoring.drift import DriftReport, data_drift
-from evergreen.monitoring.estimation import estimate_performance
+from evergreen.monitoring.drift import DriftReport, Kind, data_drift
 from evergreen.monitoring.html import column_plots, render_html
+from evergreen.monitoring.multivariate import MultivariateDriftResult, multivariate_drift
 from evergreen.monitoring.performance import check_performance, realised_metrics
 from evergreen.monitoring.reference import Reference, build_reference
 from evergreen.monitoring.report import MonitoringReport, prune_html, save_report, set_html_path
@@ -52,6 +52,7 @@ class Current:
     proba: np.ndarray | None = None
     labels: np.ndarray | None = None  # None where no ground truth arrived yet
     notes: list[str] = field(default_factory=list)
+    scored_features: pd.DataFrame | None = None  # features of the rows ``predicted`` describes
 
 
 def _targets(task: str, values: list[Any], classes: list[Any] | None) -> np.ndarray:
@@ -71,7 +72,8 @@ def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> 
             records[name] = [scrub_text(v) if isinstance(v, str) else v for v in records[name].tolist()]
     cur = Current(coerce_features(records, ref.kinds))
     task = settings.task
-    served = rows[rows["model_version"].astype(str) == ref.model_version]
+    mask = (rows["model_version"].astype(str) == ref.model_version).to_numpy()
+    served = rows[mask]
     if len(served) < len(rows):
         others = sorted(set(rows["model_version"].astype(str)) - {ref.model_version})
         cur.notes.append(
@@ -80,6 +82,7 @@ def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> 
         )
     if served.empty:
         return cur
+    cur.scored_features = cur.features[mask].reset_index(drop=True)
     classes = ref.classes or (list(ref.contract.target_classes or []) if task != "regression" else None)
     cur.predicted = _targets(task, served["prediction"].tolist(), classes)
     if ref.classes is not None:
@@ -93,6 +96,7 @@ def current_from_batch(ref: Reference, settings: Settings, batch: pd.DataFrame) 
     if missing:
         raise BadInputError(f"the batch lacks the champion's feature columns {missing}")
     cur = Current(coerce_features(batch, ref.kinds))
+    cur.scored_features = cur.features
     pred, cur.proba = ref.score(batch)
     cur.predicted = _targets(settings.task, pred.tolist(), ref.classes)
     target = settings.data.target
@@ -121,21 +125,87 @@ class Analysis:
     estimated: dict[str, float]
     labelled_rows: int
     scored_rows: int
+    multivariate: MultivariateDriftResult | None = None
+    sigmas: dict[str, dict[str, float]] = field(
+        default_factory=dict
+    )  # realised | estimated -> metric -> sigma
+    estimated_rows: int = 0
+
+
+def _drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    kinds: dict[str, Kind],
+    enough: bool,
+    share: float,
+    **overrides: Any,
+) -> DriftReport:
+    if not enough:  # no test on too few rows: the columns are listed, without a verdict
+        return DriftReport((), share, untested=tuple(kinds.items()))
+    return data_drift(reference, current, kinds=kinds, drift_share=share, **overrides)
+
+
+def _multivariate(
+    ref: Reference, cur: Current, columns: list[str], settings: Settings, notes: list[str]
+) -> MultivariateDriftResult | None:
+    kinds = {c: ref.kinds[c] for c in columns if ref.kinds[c] in ("numeric", "categorical")}
+    if not kinds:
+        return None
+    try:
+        return multivariate_drift(
+            ref.features[list(kinds)],
+            cur.features[list(kinds)],
+            kinds=kinds,
+            threshold=settings.monitoring.multivariate_threshold,
+        )
+    except BadInputError as exc:
+        notes.append(f"multivariate drift not tested: {exc.message}")
+        return None
+
+
+def _estimate(
+    ref: Reference, cur: Current, known: np.ndarray, classes: list[Any] | None
+) -> tuple[dict[str, float], int]:
+    """The estimator's metrics on the scored rows, and how many rows they rest on."""
+    est = ref.estimator
+    if est is None or cur.predicted is None:
+        return {}, 0
+    if cur.proba is not None and classes is not None:
+        ok = known & np.isfinite(cur.proba).all(axis=1)
+        codes = est.codes(cur.predicted[ok].tolist())
+        return est.estimate(proba=cur.proba[ok], pred_codes=codes), int(ok.sum())
+    if est.loss_model is not None and cur.scored_features is not None:
+        y_pred = np.array([np.nan if v is None else float(v) for v in cur.predicted.tolist()])
+        ok = known & np.isfinite(y_pred)
+        frame = cur.scored_features[ok].reset_index(drop=True)
+        return est.estimate(features=frame, y_pred=y_pred[ok]), int(ok.sum())
+    return {}, 0
 
 
 def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
-    """Every statistic of a report, from in-memory frames (no I/O)."""
+    """Every statistic of a report, from in-memory frames (no I/O).
+
+    A window with fewer than ``monitoring.min_rows`` rows is not tested for drift at all (its
+    columns are listed as ``insufficient_data``); its performance is measured but not judged.
+    """
     m, share = settings.monitoring, drift_share(settings)
+    enough = len(cur.features) >= m.min_rows
     columns, skipped = usable_columns(ref.features, cur.features)
-    data = data_drift(
+    data = _drift(
         ref.features[columns],
         cur.features[columns],
-        kinds={c: ref.kinds[c] for c in columns},
+        {c: ref.kinds[c] for c in columns},
+        enough,
+        share,
         methods={k: v for k, v in m.methods.items() if k in columns},
         thresholds={k: v for k, v in m.thresholds.items() if k in columns},
-        drift_share=share,
     )
-    pred_drift, pred_frame, realised, estimated, labelled, scored = None, None, {}, {}, 0, 0
+    multi = _multivariate(ref, cur, columns, settings, cur.notes) if enough else None
+    pred_drift, pred_frame, labelled, scored = None, None, 0, 0
+    realised: dict[str, float] = {}
+    estimated: dict[str, float] = {}
+    sigmas: dict[str, dict[str, float]] = {}
+    est_rows = 0
     if cur.predicted is not None:
         known = np.array([v is not None for v in cur.predicted.tolist()], dtype=bool)
         scored = int(known.sum())
@@ -144,11 +214,8 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
         pcols, pskipped = usable_columns(ref.predictions, pred_frame)
         skipped.update({f"{k} (prediction)": v for k, v in pskipped.items()})
         if pcols:
-            pred_drift = data_drift(
-                ref.predictions[pcols],
-                pred_frame[pcols],
-                kinds={c: kinds[c] for c in pcols},
-                drift_share=share,
+            pred_drift = _drift(
+                ref.predictions[pcols], pred_frame[pcols], {c: kinds[c] for c in pcols}, enough, share
             )
         if cur.labels is not None:
             has_label = known & np.array([v is not None for v in cur.labels.tolist()], dtype=bool)
@@ -160,13 +227,16 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
                 None if cur.proba is None else cur.proba[has_label],
                 ref.classes,
             )
-        if ref.calibrator is not None and cur.proba is not None and ref.classes is not None:
-            ok = known & np.isfinite(cur.proba).all(axis=1)
-            if ok.any():
-                codes = {c: i for i, c in enumerate(ref.classes)}
-                pred_codes = np.array([codes[v] for v in cur.predicted[ok].tolist()], dtype=np.intp)
-                estimated = estimate_performance(ref.calibrator, cur.proba[ok], pred_codes, ref.classes)
-    return Analysis(data, pred_drift, pred_frame, skipped, realised, estimated, labelled, scored)
+        if scored >= m.min_rows:
+            estimated, est_rows = _estimate(ref, cur, known, ref.classes)
+        if ref.estimator is not None:
+            sigmas = {
+                "realised": ref.estimator.sigmas(realised, labelled),
+                "estimated": ref.estimator.sigmas(estimated, est_rows),
+            }
+    return Analysis(
+        data, pred_drift, pred_frame, skipped, realised, estimated, labelled, scored, multi, sigmas, est_rows
+    )
 
 
 def _load_current(
@@ -217,6 +287,10 @@ def run_monitoring(
         s.monitoring.min_labels,
         s.monitoring.performance_drop,
         ref.baseline_source,
+        sigmas=a.sigmas,
+        band_sigmas=s.monitoring.band_sigmas,
+        min_rows=s.monitoring.min_rows,
+        window_rows=len(cur.features),
     )
     report = MonitoringReport(
         project=s.project,
@@ -234,6 +308,9 @@ def run_monitoring(
         baseline_metrics=ref.baseline,
         realised_metrics=a.realised,
         estimated_metrics=a.estimated,
+        multivariate_drift=a.multivariate,
+        sigmas=a.sigmas,
+        min_rows=s.monitoring.min_rows,
         skipped_columns=a.skipped,
         notes=[*ref.notes, *cur.notes],
     )

@@ -65,16 +65,15 @@ class MultivariateDriftResult:
         }
 
 
-def _encode(frame: pd.DataFrame, kinds: Mapping[str, str], reference: pd.DataFrame) -> pd.DataFrame:
-    """Numeric columns as floats, categorical ones as categories of the union of both sides."""
+def _encode(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
+    """Numeric columns as floats, categorical ones as categories (their text, NaN kept missing)."""
     out: dict[str, Any] = {}
     for name, kind in kinds.items():
         if kind == "numeric":
             out[name] = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
         else:
-            values = frame[name].astype(object).where(frame[name].notna(), None)
-            levels = pd.unique(pd.concat([reference[name], frame[name]]).dropna().astype(str))
-            out[name] = pd.Categorical(values.map(lambda v: None if v is None else str(v)), categories=levels)
+            text = [None if pd.isna(v) else str(v) for v in frame[name].tolist()]
+            out[name] = pd.Categorical(text)
     return pd.DataFrame(out)
 
 
@@ -109,7 +108,7 @@ def multivariate_drift(
     ref = reference.iloc[np.sort(rng.choice(len(reference), size, replace=False))].reset_index(drop=True)
     cur = current.iloc[np.sort(rng.choice(len(current), size, replace=False))].reset_index(drop=True)
     both = pd.concat([ref[list(use)], cur[list(use)]], ignore_index=True)
-    x = _encode(both, use, both)
+    x = _encode(both, use)
     y = np.r_[np.zeros(size), np.ones(size)]
     oof = np.zeros(y.size)
     gains = np.zeros(len(use))
@@ -124,12 +123,13 @@ def multivariate_drift(
             importance_type="gain",
             verbose=-1,
         ).fit(x.iloc[train], y[train])
-        oof[test] = model.predict_proba(x.iloc[test])[:, 1]
+        oof[test] = np.asarray(model.predict_proba(x.iloc[test]))[:, 1]
         fold_aucs.append(float(roc_auc_score(y[test], oof[test])))
         gains += np.asarray(model.feature_importances_, dtype=np.float64)
     auc = float(roc_auc_score(y, oof))
     shares = gains / gains.sum() if gains.sum() > 0 else gains
-    ranked = sorted(zip(use, shares.tolist(), strict=True), key=lambda t: (-t[1], t[0]))
+    pairs: list[tuple[str, float]] = list(zip(use, shares.tolist(), strict=True))
+    ranked = sorted(pairs, key=lambda t: (-t[1], t[0]))
     return MultivariateDriftResult(
         auc=auc,
         fold_aucs=tuple(fold_aucs),

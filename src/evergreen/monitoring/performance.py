@@ -2,8 +2,10 @@
 
 The watched metric's drop is signed so that a positive number is always "worse": for metrics where
 higher is better it is ``baseline - live``, for error metrics (rmse, mae, log loss) ``live -
-baseline``. A drop above ``monitoring.performance_drop`` is reported as degraded. The realised value
-needs ``monitoring.min_labels`` labelled rows; before that the CBPE estimate stands in for it.
+baseline``. The realised value needs ``monitoring.min_labels`` labelled rows; before that the CBPE /
+DLE estimate stands in for it, on ``monitoring.min_rows`` scored rows. The verdict is
+:func:`evergreen.evaluation.bands.judge_performance`: degraded when the drop exceeds
+``monitoring.performance_drop`` and the value's whole sampling-error band lies below the baseline.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from evergreen.config import LOWER_IS_BETTER
+from evergreen.evaluation.bands import Verdict, judge_performance, metric_drop
 from evergreen.evaluation.metrics import compute_metrics
 
 
@@ -46,11 +48,6 @@ def realised_metrics(
     return compute_metrics(task, y, pred, p, None if p is None else list(classes or []))
 
 
-def metric_drop(metric: str, baseline: float, value: float) -> float:
-    """How much worse ``value`` is than ``baseline`` (negative when it is better)."""
-    return value - baseline if metric in LOWER_IS_BETTER else baseline - value
-
-
 @dataclass(frozen=True)
 class PerformanceCheck:
     metric: str
@@ -60,18 +57,30 @@ class PerformanceCheck:
     estimated: float | None
     labelled_rows: int
     rows: int
-    threshold: float
-    source: str | None  # which value the drop is measured on: realised | estimated | None
+    threshold: float  # monitoring.performance_drop
+    source: str | None  # which value the verdict is on: realised | estimated | None
     drop: float | None
     degraded: bool
+    sigma: float | None = None  # sampling error of the judged value on its rows
+    lower: float | None = None  # band: value +- band_sigmas * sigma
+    upper: float | None = None
+    band_sigmas: float = 3.0
+    min_rows: int = 0
+    verdict: Verdict = "insufficient_data"
+
+    @property
+    def value(self) -> float | None:
+        return self.realised if self.source == "realised" else self.estimated
 
     @property
     def score(self) -> float | None:
-        """``performance_drift_score``: the drop, floored at 0 (a better window is no drift)."""
-        return None if self.drop is None else max(self.drop, 0.0)
+        """``performance_drift_score``: the drop, floored at 0; None without a verdict."""
+        if self.verdict == "insufficient_data" or self.drop is None:
+            return None
+        return max(self.drop, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "score": self.score}
+        return {**asdict(self), "value": self.value, "score": self.score}
 
 
 def check_performance(
@@ -84,16 +93,35 @@ def check_performance(
     min_labels: int,
     threshold: float,
     baseline_source: str | None = None,
+    *,
+    sigmas: Mapping[str, Mapping[str, float]] | None = None,
+    band_sigmas: float = 3.0,
+    min_rows: int = 0,
+    window_rows: int | None = None,
 ) -> PerformanceCheck:
-    """Compare the window's realised (or, with too few labels, estimated) metric with the baseline."""
+    """Judge the window's realised metric (``min_labels`` labelled rows) or, failing that, its
+    estimate (``min_rows`` scored rows), with :func:`judge_performance`.
+
+    ``sigmas``: ``{"realised": {metric: sigma}, "estimated": {metric: sigma}}``. A window of fewer than
+    ``min_rows`` rows (``window_rows``, default ``rows``) gets no verdict at all.
+    """
     real = realised.get(metric) if labelled_rows >= min_labels else None
-    est = estimated.get(metric)
+    est = estimated.get(metric) if rows >= min_rows else None
     value, source = (
         (real, "realised") if real is not None else (est, "estimated" if est is not None else None)
     )
-    drop = None
-    if baseline is not None and value is not None and math.isfinite(baseline) and math.isfinite(value):
-        drop = metric_drop(metric, baseline, value)
+    if value is not None and not math.isfinite(value):
+        value, source = None, None
+    enough = (rows if window_rows is None else window_rows) >= min_rows
+    sigma = (sigmas or {}).get(source or "", {}).get(metric)
+    j = judge_performance(
+        metric,
+        value if enough else None,
+        sigma,
+        baseline=baseline,
+        drop_limit=threshold,
+        sigmas=band_sigmas,
+    )
     return PerformanceCheck(
         metric=metric,
         baseline=baseline,
@@ -103,7 +131,16 @@ def check_performance(
         labelled_rows=labelled_rows,
         rows=rows,
         threshold=threshold,
-        source=source if drop is not None else None,
-        drop=drop,
-        degraded=drop is not None and drop > threshold,
+        source=source if j.drop is not None else None,
+        drop=j.drop,
+        degraded=j.degraded,
+        sigma=sigma,
+        lower=None if j.band is None else j.band.lower,
+        upper=None if j.band is None else j.band.upper,
+        band_sigmas=band_sigmas,
+        min_rows=min_rows,
+        verdict=j.verdict,
     )
+
+
+__all__ = ["PerformanceCheck", "check_performance", "metric_drop", "realised_metrics"]

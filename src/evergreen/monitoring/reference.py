@@ -7,9 +7,10 @@ judged on (checked against the version's ``evergreen.dataset_version`` tag).
 Which rows serve as what:
 - data drift: the whole dataset version (training part and holdout). The holdout is a seeded
   per-row hash, so both parts come from the same distribution, and all rows give the tests more power;
-- prediction drift, CBPE calibration and the performance baseline: the holdout only, because the
-  model's outputs on rows it was fitted on are over-confident and would make every window look
-  drifted and every estimate too optimistic.
+- prediction drift, the performance estimator (CBPE calibration or DLE error models, sampling
+  errors) and the performance baseline: the holdout only, because the model's outputs on rows it
+  was fitted on are over-confident and would make every window look drifted and every estimate
+  too optimistic.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from evergreen.errors import NotFoundError
 from evergreen.evaluation.metrics import compute_metrics, is_classification
 from evergreen.monitoring.columns import coerce_features, contract_kinds, prediction_frame
 from evergreen.monitoring.drift import Kind
-from evergreen.monitoring.estimation import Calibrator, fit_calibrator
+from evergreen.monitoring.estimator import Estimator, fit_classification, fit_regression
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, TAG_PREFIX
 from evergreen.store.runs import get_run
@@ -50,7 +51,7 @@ class Reference:
     prediction_kinds: dict[str, Kind]
     baseline: dict[str, float]  # the champion's holdout metrics
     baseline_source: str
-    calibrator: Calibrator | None
+    estimator: Estimator | None  # CBPE (classifier with probabilities) or DLE (regression)
     notes: list[str] = field(default_factory=list)
 
     def score(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
@@ -114,14 +115,17 @@ def build_reference(project: Project) -> Reference:
     if not baseline:
         y = holdout[s.data.target].to_numpy()
         baseline, source = compute_metrics(s.task, y, pred, proba, classes), "recomputed"
-    calibrator = None
-    if proba is not None and classes is not None:
-        codes_of = {c: i for i, c in enumerate(classes)}
-        codes = np.array([codes_of.get(v, -1) for v in holdout[s.data.target].tolist()])
-        known = codes >= 0  # a label the model never saw cannot be calibrated for
-        calibrator = fit_calibrator(proba[known], codes[known])
-    pred_frame, pred_kinds = prediction_frame(s.task, pred.tolist(), proba, classes)
     kinds = contract_kinds(dataset.contract)
+    estimator = None
+    target = holdout[s.data.target]
+    if proba is not None and classes is not None:
+        estimator = fit_classification(target.tolist(), pred.tolist(), proba, classes)
+    elif s.task == "regression" and len(holdout) >= 2:
+        x = coerce_features(holdout, kinds)
+        estimator = fit_regression(
+            x, kinds, pd.to_numeric(target, errors="coerce").to_numpy(np.float64), pred.astype(np.float64)
+        )
+    pred_frame, pred_kinds = prediction_frame(s.task, pred.tolist(), proba, classes)
     return Reference(
         model_version=version,
         dataset_version=dataset.version,
@@ -136,6 +140,6 @@ def build_reference(project: Project) -> Reference:
         prediction_kinds=pred_kinds,
         baseline=baseline,
         baseline_source=source,
-        calibrator=calibrator,
+        estimator=estimator,
         notes=notes,
     )

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert, select, update
 
-from evergreen.monitoring.drift import DriftReport
+from evergreen.evaluation.bands import band
+from evergreen.monitoring.drift import INSUFFICIENT, DriftReport
+from evergreen.monitoring.multivariate import MultivariateDriftResult
 from evergreen.monitoring.performance import PerformanceCheck
 from evergreen.store.engine import Store, as_utc
 from evergreen.store.tables import drift_reports
@@ -55,13 +57,21 @@ class MonitoringReport:
     baseline_metrics: dict[str, float]
     realised_metrics: dict[str, float]
     estimated_metrics: dict[str, float]
+    multivariate_drift: MultivariateDriftResult | None = None
+    sigmas: dict[str, dict[str, float]] = field(default_factory=dict)  # realised | estimated -> sigma
+    min_rows: int = 0
     skipped_columns: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     id: int | None = None
     html_path: str | None = None
 
     @property
-    def data_drift_score(self) -> float:
+    def insufficient(self) -> bool:
+        """Fewer rows than ``monitoring.min_rows``: no verdict on anything."""
+        return self.data_drift.insufficient
+
+    @property
+    def data_drift_score(self) -> float | None:
         return self.data_drift.score
 
     @property
@@ -71,11 +81,39 @@ class MonitoringReport:
     @property
     def prediction_drift_detected(self) -> bool:
         """Any drifted prediction column: the outputs are few and each one matters."""
-        return self.prediction_drift is not None and self.prediction_drift.number_of_drifted_columns > 0
+        return self.prediction_drift is not None and bool(self.prediction_drift.number_of_drifted_columns)
 
     @property
-    def drift_detected(self) -> bool:
-        return self.data_drift.dataset_drift or self.prediction_drift_detected or self.performance.degraded
+    def multivariate_drift_detected(self) -> bool:
+        return self.multivariate_drift is not None and self.multivariate_drift.drifted
+
+    @property
+    def drift_detected(self) -> bool | None:
+        """None: too few rows for a verdict (stored as NULL)."""
+        if self.insufficient:
+            return None
+        return bool(
+            self.data_drift.dataset_drift
+            or self.prediction_drift_detected
+            or self.multivariate_drift_detected
+            or self.performance.degraded
+        )
+
+    def metric_bands(self) -> dict[str, dict[str, Any]]:
+        """Per metric: the realised and estimated value with its sigma and band (value +- k*sigma)."""
+        k = self.performance.band_sigmas
+        out: dict[str, dict[str, Any]] = {}
+        for source, values in (("realised", self.realised_metrics), ("estimated", self.estimated_metrics)):
+            for name, value in values.items():
+                s = self.sigmas.get(source, {}).get(name)
+                b = band(value, s, k)
+                out.setdefault(name, {})[source] = {
+                    "value": value,
+                    "sigma": s,
+                    "lower": b.lower,
+                    "upper": b.upper,
+                }
+        return dict(sorted(out.items()))
 
     def details(self) -> dict[str, Any]:
         """The ``details`` JSON of the row: every column's method, statistic, p-value, threshold, verdict."""
@@ -88,15 +126,26 @@ class MonitoringReport:
                     "rows": self.reference_rows,
                 },
                 "current_rows": self.current_rows,
+                "min_rows": self.min_rows,
+                "status": INSUFFICIENT if self.insufficient else "tested",
                 "data_drift": self.data_drift.to_dict(),
+                "multivariate_drift": None
+                if self.multivariate_drift is None
+                else self.multivariate_drift.to_dict(),
                 "prediction_drift": None
                 if self.prediction_drift is None
-                else {**self.prediction_drift.to_dict(), "detected": self.prediction_drift_detected},
+                else {
+                    **self.prediction_drift.to_dict(),
+                    "detected": None
+                    if self.prediction_drift.insufficient
+                    else self.prediction_drift_detected,
+                },
                 "performance": {
                     **self.performance.to_dict(),
                     "baseline_metrics": self.baseline_metrics,
                     "realised_metrics": self.realised_metrics,
                     "estimated_metrics": self.estimated_metrics,
+                    "metric_bands": self.metric_bands(),
                 },
                 "skipped_columns": self.skipped_columns,
                 "notes": self.notes,

@@ -52,20 +52,20 @@ def _bernoulli_var(hits: float, total: float) -> float:
 
 def auc_components(y: NDArray[np.bool_], score: FloatArray) -> tuple[float, float]:
     """(variance of the Mann-Whitney terms, share of the smaller class): NannyML's AUROC components."""
-    y = np.asarray(y, dtype=np.int64)
+    pos = np.asarray(y, dtype=np.int64)
     s = np.asarray(score, dtype=np.float64)
-    if y.mean() > 0.5:
-        y, s = 1 - y, 1.0 - s
+    if pos.mean() > 0.5:
+        pos, s = 1 - pos, 1.0 - s
     order = np.argsort(s)
-    ranks = y[order] * np.arange(y.size)
+    ranks = pos[order] * np.arange(pos.size)
     # NannyML drops the smallest distinct rank (0, from a negative or a first-ranked positive).
     index = np.unique(ranks)[1:]
-    n_pos = int(y.sum())
-    n_neg = y.size - n_pos
+    n_pos = int(pos.sum())
+    n_neg = pos.size - n_pos
     if n_pos == 0 or n_neg == 0 or index.size == 0:
         return math.nan, 0.0
     terms = (index - np.arange(index.size)) / n_neg
-    return float(np.var(terms)), n_pos / y.size
+    return float(np.var(terms)), n_pos / pos.size
 
 
 def _class_parts(yt: NDArray[np.bool_], yp: NDArray[np.bool_]) -> dict[str, tuple[float, float]]:
@@ -104,14 +104,15 @@ def classification_scales(
             factor = p["f1_factor"][0] if name == "f1" else 1.0  # binary F1's correcting factor
             out[f"{name}_class_{label_key(classes[c])}"] = math.sqrt(_ratio(var, fraction)) * factor
     if proba is not None:
-        p = np.asarray(proba, dtype=np.float64)
+        scores = np.asarray(proba, dtype=np.float64)
         if k == 2:
-            out["roc_auc"] = math.sqrt(_ratio(*auc_components(yt == 1, p[:, 1])))
+            out["roc_auc"] = math.sqrt(_ratio(*auc_components(yt == 1, scores[:, 1])))
         else:
-            auc = [_ratio(*auc_components(yt == c, p[:, c])) for c in range(k)]
+            auc = [_ratio(*auc_components(yt == c, scores[:, c])) for c in range(k)]
             out["roc_auc"] = float(np.sqrt(np.sum(auc)) / k * AUC_MULTICLASS_FACTOR)
         eps = np.finfo(np.float64).eps  # clipped like sklearn's log_loss
-        out["log_loss"] = float(np.std(-np.log(np.clip(p[np.arange(yt.size), yt], eps, 1 - eps))))
+        picked = scores[np.arange(yt.size), yt]
+        out["log_loss"] = float(np.std(-np.log(np.clip(picked, eps, 1 - eps))))
     return {key: float(v) for key, v in out.items()}
 
 

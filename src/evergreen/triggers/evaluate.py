@@ -15,6 +15,7 @@ from typing import Any
 from croniter import croniter
 
 from evergreen.config import LOWER_IS_BETTER, TriggersConfig
+from evergreen.evaluation.bands import judge_performance
 
 # When several triggers fire at once they make one run; the run carries the first kind in this order.
 PRIORITY = ("manual", "performance", "drift", "new_data", "schedule")
@@ -43,7 +44,11 @@ class PerformanceFacts:
     report_date: datetime
     metric: str
     value: float
-    estimated: bool  # True: CBPE estimate, no labels yet
+    estimated: bool  # True: CBPE / DLE estimate, no labels yet
+    sigma: float | None = None  # sampling error of ``value`` on the window's rows
+    baseline: float | None = None  # the champion's holdout value
+    drop_limit: float | None = None  # monitoring.performance_drop when the report was made
+    band_sigmas: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -154,26 +159,48 @@ def _drift(state: TriggerState, cfg: TriggersConfig) -> TriggerFiring | None:
 
 def _performance(state: TriggerState, cfg: TriggersConfig) -> TriggerFiring | None:
     p, want = state.performance, cfg.performance
-    if p is None or want.min is None or not _is_new(p.report_date, state):
+    if p is None or not _is_new(p.report_date, state):
         return None
     if want.metric is not None and p.metric != want.metric:
         return None
-    worse = p.value > want.min if p.metric in LOWER_IS_BETTER else p.value < want.min
-    if not worse:
+    # The same rule as the monitoring report and the performance alert (evaluation.bands).
+    j = judge_performance(
+        p.metric,
+        p.value,
+        p.sigma,
+        baseline=p.baseline,
+        drop_limit=p.drop_limit,
+        sigmas=p.band_sigmas,
+        floor=want.min,
+    )
+    if not j.degraded or j.band is None:
         return None
-    side = "above the maximum" if p.metric in LOWER_IS_BETTER else "below the minimum"
     kind_of = "estimated" if p.estimated else "live"
+    band_text = "" if p.sigma is None else f" (band {j.band.lower:.4f} to {j.band.upper:.4f})"
+    why = []
+    if j.below_floor:
+        side = "above the maximum" if p.metric in LOWER_IS_BETTER else "below the minimum"
+        why.append(f"{side} {want.min:.4f}")
+    if j.dropped:
+        why.append(
+            f"{j.drop:.4f} worse than the champion's holdout {p.baseline:.4f} (limit {p.drop_limit:g})"
+        )
     return TriggerFiring(
         kind="performance",
         reason=(
-            f"performance: {kind_of} {p.metric} {p.value:.4f} is {side} {want.min:.4f} "
+            f"performance: {kind_of} {p.metric} {p.value:.4f}{band_text} is {' and '.join(why)} "
             f"(report {p.report_id}, {p.report_date.isoformat()})"
         ),
         cause=f"performance:report:{p.report_id}",
         numbers={
             "metric": p.metric,
             "value": p.value,
+            "sigma": p.sigma,
+            "band": [j.band.lower, j.band.upper],
             "min": want.min,
+            "baseline": p.baseline,
+            "drop": j.drop,
+            "drop_limit": p.drop_limit,
             "estimated": p.estimated,
             "report_id": p.report_id,
         },

@@ -79,10 +79,20 @@ def _latest_report(store: Store, window: str) -> Any:
     return next((r for r in rows if r.window == window), rows[0])
 
 
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def performance_from(report: Any, metric: str | None) -> PerformanceFacts | None:
-    """Live (realised) or estimated value of the watched metric, as the monitoring job stores it."""
-    perf = (report.details or {}).get("performance") if report is not None else None
-    if not isinstance(perf, Mapping):
+    """Live (realised) or estimated value of the watched metric, as the monitoring job stores it.
+
+    A report without a verdict (fewer rows than ``monitoring.min_rows``) gives no facts at all.
+    """
+    details = (report.details or {}) if report is not None else {}
+    perf = details.get("performance")
+    if not isinstance(perf, Mapping) or details.get("status") == "insufficient_data":
+        return None
+    if perf.get("verdict") == "insufficient_data":
         return None
     name = perf.get("metric")
     if not name or (metric is not None and name != metric):
@@ -97,6 +107,10 @@ def performance_from(report: Any, metric: str | None) -> PerformanceFacts | None
         metric=str(name),
         value=float(value),
         estimated=realised is None,
+        sigma=_number(perf.get("sigma")),
+        baseline=_number(perf.get("baseline")),
+        drop_limit=_number(perf.get("threshold")),
+        band_sigmas=float(perf.get("band_sigmas") or 3.0),
     )
 
 
@@ -125,7 +139,7 @@ def gather_state(
             report_id=int(report.id),
             report_date=as_utc(report.report_date) or report.report_date,
             share=report.data_drift_score,
-            drift_detected=bool(report.drift_detected),
+            drift_detected=bool(report.drift_detected),  # NULL (no verdict) has share NULL too
         )
     return TriggerState(
         watching_since=watching_since,

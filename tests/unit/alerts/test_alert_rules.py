@@ -68,12 +68,29 @@ def test_performance_realised_is_alert_estimated_is_warning_and_clears() -> None
     assert (a.fingerprint, a.level, a.title) == (
         "performance:7d",
         "alert",
-        "realised f1_macro 0.650 is below the minimum 0.7 (window 7d)",
+        "realised f1_macro 0.650 is below the minimum 0.7; realised f1_macro dropped 0.150 below the "
+        "champion's holdout value 0.8 (limit 0.05) (window 7d)",
     )
     (a,) = evaluate(Facts(drift=(_fact(0.0, perf=perf(None, 0.6)),)), CFG).active
     assert (a.level, a.details["source"]) == ("warning", "estimated")
     ev = evaluate(Facts(drift=(_fact(0.0, perf=perf(0.75, 0.6)),)), CFG)
     assert ev.active == () and "performance:7d" in ev.cleared
+
+
+def test_performance_alert_needs_the_band_below_and_enough_rows() -> None:
+    def perf(value: float, sigma: float | None, verdict: str | None = "ok") -> PerformanceFact:
+        return PerformanceFact("f1_macro", value, None, 0.8, None, 0.05, None, False, sigma, 3.0, verdict)
+
+    # drop 0.1 > 0.05 but the band 0.70 +- 3 * 0.04 = [0.58, 0.82] reaches the holdout 0.8: noise
+    ev = evaluate(Facts(drift=(_fact(0.0, perf=perf(0.70, 0.04)),)), CFG)
+    assert ev.active == () and "performance:7d" in ev.cleared
+    # the same value with sigma 0.02: band [0.64, 0.76], wholly below 0.8, not below the minimum 0.7
+    (a,) = evaluate(Facts(drift=(_fact(0.0, perf=perf(0.70, 0.02)),)), CFG).active
+    assert a.details["band"] == pytest.approx([0.64, 0.76], abs=1e-12)
+    assert "dropped 0.100" in a.title and "minimum" not in a.title  # 0.76 is above the minimum 0.7
+    # a window without a verdict (too few rows) neither raises nor clears
+    ev = evaluate(Facts(drift=(_fact(0.0, perf=perf(0.1, 0.0, "insufficient_data")),)), CFG)
+    assert ev.active == () and "performance:7d" not in ev.cleared
 
 
 def test_event_rules_and_kinds_seen_in_full() -> None:

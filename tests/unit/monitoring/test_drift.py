@@ -146,5 +146,21 @@ def test_report_share_verdict_and_dict() -> None:
         "threshold": 0.05,
         "drifted": False,
         "score": 1.0,
+        "status": "ok",
     }
     assert (out["share"], out["number_of_drifted_columns"], out["dataset_drift"]) == (0.5, 1, True)
+    assert out["status"] == "drift" and out["columns"]["a"]["status"] == "drift"
+
+
+def test_report_without_enough_rows_has_no_verdict() -> None:
+    report = DriftReport((), 0.3, untested=(("a", "numeric"), ("c", "categorical")))
+    assert report.insufficient
+    assert (report.share, report.score, report.dataset_drift, report.number_of_drifted_columns) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    out = report.to_dict()
+    assert out["status"] == "insufficient_data" and out["number_of_columns"] == 2
+    assert out["columns"]["c"] == {"kind": "categorical", "status": "insufficient_data", "drifted": None}

@@ -7,12 +7,14 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
 from evergreen.evaluation.metrics import compute_metrics
+from evergreen.monitoring.calibration import Calibrator, fit_calibrator
 from evergreen.monitoring.estimation import (
+    cbpe_metrics,
     confusion_metrics,
-    estimate_performance,
+    estimated_roc_auc,
     expected_confusion,
-    fit_calibrator,
 )
+from evergreen.monitoring.sampling import classification_scales, sigma
 
 
 def test_expected_confusion_by_hand() -> None:
@@ -50,10 +52,10 @@ def test_confusion_metrics_of_a_hard_matrix_equal_compute_metrics() -> None:
     assert got["f1_class_c"] == pytest.approx(f1_score(y, pred, labels=["c"], average=None)[0], abs=1e-12)
 
 
-def test_isotonic_calibration_by_hand() -> None:
-    proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.4, 0.6], [0.1, 0.9]])
-    cal = fit_calibrator(proba, np.array([0, 1, 0, 1]))
+def test_isotonic_map_by_hand() -> None:
     # Pool-adjacent-violators on y = [0, 1, 0, 1] sorted by p: [0, 0.5, 0.5, 1].
+    knots = (np.array([0.1, 0.4, 0.6, 0.9]), np.array([0.0, 0.5, 0.5, 1.0]))
+    cal = Calibrator(2, (knots,))
     out = cal.apply(np.array([[0.9, 0.1], [0.5, 0.5], [0.0, 1.0], [0.95, 0.05]]))
     assert out[:, 1].tolist() == pytest.approx([0.0, 0.5, 1.0, 0.0], abs=1e-15)
     assert out.sum(axis=1).tolist() == [1.0, 1.0, 1.0, 1.0]
@@ -69,19 +71,33 @@ def test_multiclass_calibration_rows_sum_to_one() -> None:
     assert ((out >= 0) & (out <= 1)).all()
 
 
+def test_estimated_roc_auc_of_certain_probabilities_is_the_realised_one() -> None:
+    # Probabilities that are the labels themselves: the expected ROC curve is the realised one.
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 400)
+    score = y * 0.3 + rng.random(400)
+    from sklearn.metrics import roc_auc_score
+
+    assert estimated_roc_auc(y.astype(np.float64), score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+
+
 def test_estimate_matches_realised_when_the_model_is_calibrated() -> None:
-    # Labels drawn from the calibrated probabilities themselves: realised accuracy is a Bernoulli
-    # sum around the estimate, with the standard deviation the estimate reports.
+    # Labels drawn from the calibrated probabilities themselves: realised accuracy lands inside
+    # the estimate's band (NannyML's sampling error, 3 sigma).
     rng = np.random.default_rng(11)
     ref_p = rng.beta(2, 2, 4000)
     ref_y = (rng.random(4000) < ref_p).astype(int)
-    cal = fit_calibrator(np.column_stack([1 - ref_p, ref_p]), ref_y)
+    ref_proba = np.column_stack([1 - ref_p, ref_p])
+    cal = fit_calibrator(ref_proba, ref_y)
+    scales = classification_scales(ref_y, (ref_p >= 0.5).astype(np.intp), ref_proba, [0, 1])
     cur_p = rng.beta(5, 1, 2000)  # shifted toward confident positives
     cur_y = (rng.random(2000) < cur_p).astype(int)
     pred = (cur_p >= 0.5).astype(np.intp)
-    est = estimate_performance(cal, np.column_stack([1 - cur_p, cur_p]), pred, [0, 1])
+    est = cbpe_metrics(cal, np.column_stack([1 - cur_p, cur_p]), pred, [0, 1])
     realised = accuracy_score(cur_y, pred)
+    s = sigma(scales, "accuracy", 2000)
     assert est["accuracy"] == pytest.approx(0.848834478073026, abs=1e-12)  # seeded
-    assert est["accuracy_std"] == pytest.approx(0.007389970712599434, abs=1e-12)
+    assert est["roc_auc"] == pytest.approx(0.8055328553621474, abs=1e-12)
+    assert s == pytest.approx(0.010404590333117398, abs=1e-12)
     assert realised == 0.839
-    assert abs(est["accuracy"] - realised) <= 3 * est["accuracy_std"]
+    assert abs(est["accuracy"] - realised) <= 3 * s

@@ -46,7 +46,7 @@ def test_regression_window() -> None:
         prediction_kinds=pkinds,
         baseline={"rmse": 5.0},
         baseline_source="decisions",
-        calibrator=None,
+        estimator=None,
     )
     cur_x = pd.DataFrame({"size": rng.normal(60, 10, 300), "kind": rng.choice(["a", "b"], 300)})
     cur_y = 3 * cur_x["size"] + rng.normal(0, 5, 300)
@@ -58,7 +58,7 @@ def test_regression_window() -> None:
         labels=_targets("regression", labels, None),
     )
     settings = settings_from_dict(
-        {"project": "p", "task": "regression", "data": {"target": "price"}}, root=Path(".")
+        {"project": "p", "task": "regression", "data": {"target": "price"}, "monitoring": {"min_rows": 300}}, root=Path(".")
     )
     a = analyse(ref, cur, settings)
     assert a.data_drift["size"].method == "ks" and a.data_drift["size"].drifted
@@ -68,4 +68,4 @@ def test_regression_window() -> None:
     residual = pred[known] - cur_y.to_numpy()[known]
     assert a.labelled_rows == 200 and a.scored_rows == 300
     assert a.realised["rmse"] == pytest.approx(float(np.sqrt(np.mean(residual**2))), abs=1e-12)
-    assert a.estimated == {}  # CBPE needs class probabilities
+    assert a.estimated == {}  # no estimator fitted on this reference

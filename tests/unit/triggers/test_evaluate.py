@@ -126,7 +126,12 @@ def test_performance_fires_below_min_live_or_estimated():
     assert f.numbers == {
         "metric": "f1_macro",
         "value": 0.7412,
+        "sigma": None,
+        "band": [0.7412, 0.7412],
         "min": 0.75,
+        "baseline": None,
+        "drop": None,
+        "drop_limit": None,
         "estimated": False,
         "report_id": 4,
     }
@@ -136,6 +141,24 @@ def test_performance_fires_below_min_live_or_estimated():
     assert evaluate_triggers(state(performance=ok), CFG, T0) == []
     other = PerformanceFacts(report_id=7, report_date=T0, metric="accuracy", value=0.1, estimated=False)
     assert evaluate_triggers(state(performance=other), CFG, T0) == []
+
+
+def test_performance_fires_only_when_the_band_is_beyond_the_limit():
+    # The same rule as the report and the alert: drop above the limit AND the band wholly below.
+    def facts(value: float, sigma: float | None) -> PerformanceFacts:
+        return PerformanceFacts(4, T0, "f1_macro", value, False, sigma, baseline=0.9, drop_limit=0.05)
+
+    no_floor = CFG.model_copy(update={"performance": CFG.performance.model_copy(update={"min": None})})
+    # drop 0.1, band 0.80 +- 3 * 0.04 = [0.68, 0.92] reaches the holdout 0.9: noise, no retrain
+    assert evaluate_triggers(state(performance=facts(0.80, 0.04)), no_floor, T0) == []
+    [f] = evaluate_triggers(state(performance=facts(0.80, 0.02)), no_floor, T0)  # band [0.74, 0.86]
+    assert f.reason == (
+        "performance: live f1_macro 0.8000 (band 0.7400 to 0.8600) is 0.1000 worse than the champion's "
+        "holdout 0.9000 (limit 0.05) (report 4, 2026-03-02T00:00:00+00:00)"
+    )
+    # below the minimum 0.75 by value, but the band [0.62, 0.86] reaches it: no firing on the floor
+    near = PerformanceFacts(4, T0, "f1_macro", 0.74, False, 0.04)
+    assert evaluate_triggers(state(performance=near), CFG, T0) == []
 
 
 def test_error_metric_fires_above_its_maximum():
