@@ -38,6 +38,9 @@ def summary_rows(details: dict[str, Any]) -> list[list[str]]:
         block = details.get(part) or {}
         for name, c in (block.get("columns") or {}).items():
             label = name if part == "data_drift" else f"{name} (output)"
+            if c.get("status") == "insufficient_data":
+                rows.append([label, c["kind"], "-", "-", "-", "-", "insufficient data"])
+                continue
             rows.append(
                 [
                     label,
@@ -49,6 +52,18 @@ def summary_rows(details: dict[str, Any]) -> list[list[str]]:
                     "DRIFT" if c["drifted"] else "ok",
                 ]
             )
+    return rows
+
+
+def performance_rows(performance: dict[str, Any]) -> list[list[str]]:
+    """One row per metric and source: value, sampling error, band and (watched metric) the verdict."""
+    rows = []
+    for name, sources in (performance.get("metric_bands") or {}).items():
+        for source, cell in sources.items():
+            watched = name == performance["metric"] and source == performance.get("source")
+            band = f"{_fmt(cell['lower'])} to {_fmt(cell['upper'])}"
+            verdict = performance.get("verdict", "-") if watched else ""
+            rows.append([name, source, _fmt(cell["value"]), _fmt(cell["sigma"]), band, verdict])
     return rows
 
 
@@ -72,27 +87,48 @@ def monitor(window: WindowOpt = None, config: ConfigOpt = None, as_json: JsonOpt
         )
     )
     dd = d["data_drift"]
+    verdict = {"drift": "DRIFT", "ok": "ok"}.get(
+        dd.get("status"), f"no verdict (fewer than {d['min_rows']} rows)"
+    )
     out.print(
-        f"data drift: {dd['number_of_drifted_columns']} of {dd['number_of_columns']} columns "
-        f"(share {_fmt(dd['share'])}, dataset drift at >= {_fmt(dd['drift_share'])}): "
-        f"{'DRIFT' if dd['dataset_drift'] else 'ok'}",
+        f"data drift: {_fmt(dd['number_of_drifted_columns'])} of {dd['number_of_columns']} columns "
+        f"(share {_fmt(dd['share'])}, dataset drift at >= {_fmt(dd['drift_share'])}): {verdict}",
         highlight=False,
     )
+    mv = d.get("multivariate_drift")
+    if mv is not None:
+        out.print(
+            f"multivariate drift: domain classifier ROC AUC {_fmt(mv['auc'])} (drift above "
+            f"{_fmt(mv['threshold'])}): {'DRIFT' if mv['drifted'] else 'ok'}; separating columns: "
+            f"{', '.join(mv['top_columns']) or '-'}",
+            highlight=False,
+        )
     p = d["performance"]
-    state = "DEGRADED" if p["degraded"] else ("ok" if p["drop"] is not None else "not measurable yet")
     out.print(
-        f"performance ({p['metric']}): holdout {_fmt(p['baseline'])}, realised {_fmt(p['realised'])} "
-        f"({p['labelled_rows']} labelled of {p['rows']}), estimated {_fmt(p['estimated'])}, "
-        f"drop {_fmt(p['drop'])} (threshold {_fmt(p['threshold'])}): {state}",
+        _table(
+            f"performance vs holdout {p['metric']} {_fmt(p['baseline'])} ({p['labelled_rows']} labelled "
+            f"of {p['rows']} rows; band = value +- {_fmt(p['band_sigmas'])} sigma)",
+            ["metric", "source", "value", "sigma", "band", "verdict"],
+            performance_rows(p),
+        )
+    )
+    state = {"degraded": "DEGRADED", "ok": "ok"}.get(p["verdict"], "insufficient data")
+    out.print(
+        f"performance ({p['metric']}): {p['source'] or '-'} {_fmt(p['value'])}, band {_fmt(p['lower'])} to "
+        f"{_fmt(p['upper'])}, drop {_fmt(p['drop'])} (threshold {_fmt(p['threshold'])}): {state}",
         highlight=False,
     )
     for note in d["notes"]:
         out.print(f"note: {note}", highlight=False)
     out.print(
-        f"drift detected: {'yes' if report.drift_detected else 'no'}; report {report.id}: {report.html_path}",
+        f"drift detected: {_detected(report.drift_detected)}; report {report.id}: {report.html_path}",
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _detected(value: bool | None) -> str:
+    return "no verdict (too few rows)" if value is None else ("yes" if value else "no")
 
 
 def register(app: typer.Typer) -> None:

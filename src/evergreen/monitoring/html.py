@@ -133,31 +133,64 @@ def _drift_rows(report: DriftReport) -> str:
 
 
 def _table(report: DriftReport) -> str:
+    if report.insufficient:
+        rows = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{kind}</td><td>insufficient data</td></tr>"
+            for name, kind in report.untested
+        )
+        return f"<table><tr><th>column</th><th>kind</th><th>verdict</th></tr>{rows}</table>"
     return (
         "<table><tr><th>column</th><th>kind</th><th>method</th><th>statistic</th><th>p-value</th>"
         f"<th>threshold</th><th>verdict</th></tr>{_drift_rows(report)}</table>"
     )
 
 
+def _band(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return "<td>-</td><td>-</td><td>-</td>"
+    return (
+        f"<td>{_num(cell['value'])}</td><td>{_num(cell['sigma'])}</td>"
+        f"<td>{_num(cell['lower'])} to {_num(cell['upper'])}</td>"
+    )
+
+
 def _performance(r: MonitoringReport) -> str:
     p = r.performance
-    names = sorted(set(r.baseline_metrics) | set(r.realised_metrics) | set(r.estimated_metrics))
+    bands = r.metric_bands()
+    names = sorted(set(r.baseline_metrics) | set(bands))
     rows = "".join(
         f"<tr{' class=watched' if m == p.metric else ''}><td>{html.escape(m)}</td>"
-        f"<td>{_num(r.baseline_metrics.get(m))}</td><td>{_num(r.realised_metrics.get(m))}</td>"
-        f"<td>{_num(r.estimated_metrics.get(m))}</td></tr>"
+        f"<td>{_num(r.baseline_metrics.get(m))}</td>"
+        f"{_band(bands.get(m, {}).get('realised'))}{_band(bands.get(m, {}).get('estimated'))}</tr>"
         for m in names
     )
-    verdict = "not measurable" if p.drop is None else "ok"
+    verdict = {"ok": "ok", "insufficient_data": "insufficient data"}.get(p.verdict, p.verdict)
     if p.degraded:
         verdict = '<b class="bad">degraded</b>'
+    band = "-" if p.lower is None else f"{_num(p.lower)} to {_num(p.upper)}"
     return (
         f"<p>watched metric <b>{html.escape(p.metric)}</b>: holdout {_num(p.baseline)}, "
         f"realised {_num(p.realised)} ({p.labelled_rows} labelled of {p.rows} rows), "
-        f"estimated (CBPE) {_num(p.estimated)}; drop {_num(p.drop)} on the {p.source or '-'} value, "
+        f"estimated {_num(p.estimated)}; judged on the {p.source or '-'} value: sampling error "
+        f"{_num(p.sigma)}, band ({_num(p.band_sigmas)} sigma) {band}, drop {_num(p.drop)}, "
         f"threshold {_num(p.threshold)}: {verdict}</p>"
-        "<table><tr><th>metric</th><th>champion holdout</th><th>realised</th><th>estimated</th></tr>"
-        f"{rows}</table>"
+        "<p>degraded only when the drop exceeds the threshold and the whole band lies below the holdout "
+        "value.</p>"
+        "<table><tr><th>metric</th><th>champion holdout</th><th>realised</th><th>sigma</th><th>band</th>"
+        f"<th>estimated</th><th>sigma</th><th>band</th></tr>{rows}</table>"
+    )
+
+
+def _multivariate(r: MonitoringReport) -> str:
+    m = r.multivariate_drift
+    if m is None:
+        return "<p>not tested" + (" (too few rows)" if r.insufficient else "") + "</p>"
+    verdict = '<b class="bad">drift</b>' if m.drifted else "ok"
+    top = ", ".join(f"{html.escape(c)} ({share:.0%})" for c, share in m.importances[:5] if share > 0)
+    return (
+        f"<p>domain classifier (reference rows vs window rows, {m.current_rows} of each): cross-validated "
+        f"ROC AUC {_num(m.auc)}, drift above {_num(m.threshold)}: {verdict}. Columns that separate them "
+        f"most: {top or '-'}</p>"
     )
 
 
@@ -202,11 +235,16 @@ def _header(r: MonitoringReport) -> str:
 
 def _summary(r: MonitoringReport) -> str:
     d = r.data_drift
-    detected = '<b class="bad">yes</b>' if r.drift_detected else "no"
+    if r.insufficient:
+        detected = f"no verdict: {r.current_rows} rows, fewer than monitoring.min_rows = {r.min_rows}"
+    else:
+        detected = '<b class="bad">yes</b>' if r.drift_detected else "no"
+    mv = "-" if r.multivariate_drift is None else _num(r.multivariate_drift.auc)
     return (
         f"<table><tr><th>drift detected</th><td>{detected}</td></tr>"
-        f"<tr><th>data drift</th><td>{d.number_of_drifted_columns} of {len(d.columns)} columns "
+        f"<tr><th>data drift</th><td>{_num(d.number_of_drifted_columns)} of {d.number_of_columns} columns "
         f"(share {_num(r.data_drift_score)}; dataset drift at share &ge; {_num(d.drift_share)})</td></tr>"
+        f"<tr><th>multivariate drift (ROC AUC)</th><td>{mv}</td></tr>"
         f"<tr><th>prediction drift</th><td>{_num(r.prediction_drift_score)}</td></tr>"
         f"<tr><th>performance drop</th><td>{_num(r.performance.score)}</td></tr></table>"
     )
@@ -226,7 +264,7 @@ def render_html(
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{STYLE}</style></head><body>\n{_header(r)}\n<h2>Summary</h2>{_summary(r)}\n"
         f"<h2>Performance</h2>{_performance(r)}\n"
-        f"<h2>Data drift</h2>{_table(r.data_drift)}"
+        f"<h2>Data drift</h2>{_table(r.data_drift)}<h3>Multivariate</h3>{_multivariate(r)}"
         f"{f'<p>skipped:</p><ul>{skipped}</ul>' if skipped else ''}\n"
         f"<h2>Prediction drift</h2>{pred}\n<h2>Distributions</h2>{_plots(r.data_drift, plots)}\n"
         f"{f'<h2>Notes</h2><ul>{notes}</ul>' if notes else ''}</body></html>\n"

@@ -121,7 +121,7 @@ class DriftReportOut(_Out):
     data_drift_score: float | None = None
     prediction_drift_score: float | None = None
     performance_drift_score: float | None = None
-    drift_detected: bool
+    drift_detected: bool | None  # None: fewer rows than monitoring.min_rows, no verdict
     details: Any = None
 
 

@@ -58,13 +58,13 @@ def test_estimated_performance_tracks_realised_under_covariate_shift(tmp_path: P
         got[name] = (
             report.realised_metrics["accuracy"],
             report.estimated_metrics["accuracy"],
-            report.estimated_metrics["accuracy_std"],
+            report.sigmas["estimated"]["accuracy"],
             report,
         )
 
     print({k: [round(x, 4) for x in v[:3]] for k, v in got.items()})
     for name, (real, est, std, _) in got.items():
-        assert abs(est - real) <= 3 * std, (name, real, est, std)  # std is about 0.011 here
+        assert abs(est - real) <= 3 * std, (name, real, est, std)  # NannyML sampling error, about 0.011 here
     # The shifts are real: tenure drifts, and the realised accuracy moves by more than 4 points...
     assert (
         got["long_tenure"][3].data_drift["tenure"].drifted
