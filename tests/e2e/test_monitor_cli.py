@@ -24,8 +24,24 @@ def test_monitor_command(project_dir: Path, run_cli: Runner) -> None:
 
     project = open_project(load_settings(project_dir))
     now = datetime.now(UTC)
+    # A handful of drifted rows: no verdict at all (monitoring.min_rows is 500), row still written.
     log_predictions(
-        project, churn.make_batch(8, 400, drifted=True), end=now - timedelta(minutes=5), labelled=0.5
+        project, churn.make_batch(9, 5, drifted=True), end=now - timedelta(minutes=30), labelled=1.0, seed=5
+    )
+    project.store.engine.dispose()
+    res = run_cli("monitor", "--json")
+    assert res.code == 0, res.stderr
+    few = res.json()
+    assert (few["id"], few["drift_detected"], few["data_drift_score"]) == (1, None, None)
+    assert few["details"]["status"] == "insufficient_data" and few["details"]["current_rows"] == 5
+    assert {c["status"] for c in few["details"]["data_drift"]["columns"].values()} == {"insufficient_data"}
+    assert few["details"]["performance"]["verdict"] == "insufficient_data"
+    res = run_cli("monitor")
+    assert res.code == 0, res.stderr
+    assert "no verdict (fewer than 500 rows)" in res.stdout and "insufficient data" in res.stdout
+
+    log_predictions(
+        project, churn.make_batch(8, 600, drifted=True), end=now - timedelta(minutes=5), labelled=0.5
     )
     project.store.engine.dispose()
 
@@ -36,17 +52,21 @@ def test_monitor_command(project_dir: Path, run_cli: Runner) -> None:
         "prediction (output)",
         "data drift:",
         "performance (f1_macro)",
-        "drift detected:",
+        "multivariate drift: domain classifier ROC AUC",
+        "sigma",
+        "drift detected: yes",
     ):
         assert text in res.stdout, text
-    path = Path(res.stdout.split("report 1: ")[1].split()[0])
+    path = Path(res.stdout.split("report 3: ")[1].split()[0])
     assert path.is_file() and path.parent == project_dir / ".evergreen" / "reports"
 
     res = run_cli("monitor", "--window", "30d", "--json")
     assert res.code == 0, res.stderr
     data = res.json()
-    assert data["id"] == 2 and data["details"]["window"]["name"] == "30d"
-    assert data["details"]["current_rows"] == 400 and data["details"]["performance"]["labelled_rows"] > 150
+    assert data["id"] == 4 and data["details"]["window"]["name"] == "30d"
+    assert data["details"]["current_rows"] == 605 and data["details"]["performance"]["labelled_rows"] > 250
+    bands = data["details"]["performance"]["metric_bands"]["f1_macro"]
+    assert bands["realised"]["lower"] < bands["realised"]["value"] < bands["realised"]["upper"]
     assert data["drift_detected"] is True  # fees rose 15% and the concept changed
 
     res = run_cli("monitor", "--window", "soon")
