@@ -80,7 +80,8 @@ class PerformanceCheck:
         return max(self.drop, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "value": self.value, "score": self.score}
+        band = None if self.lower is None else [self.lower, self.upper]
+        return {**asdict(self), "value": self.value, "band": band, "score": self.score}
 
 
 def check_performance(

@@ -93,6 +93,26 @@ def test_performance_alert_needs_the_band_below_and_enough_rows() -> None:
     assert ev.active == () and "performance:7d" not in ev.cleared
 
 
+def test_a_stored_report_without_a_verdict_raises_and_clears_nothing() -> None:
+    row = {
+        "id": 9,
+        "window": "7d",
+        "report_date": "2026-03-02T00:00:00+00:00",
+        "data_drift_score": None,
+        "prediction_drift_score": None,
+        "performance_drift_score": None,
+        "details": {
+            "status": "insufficient_data",
+            "data_drift": {
+                "columns": {"fee": {"kind": "numeric", "status": "insufficient_data", "drifted": None}}
+            },
+            "performance": {"metric": "f1_macro", "realised": 0.2, "baseline": 0.8, "threshold": 0.05},
+        },
+    }
+    ev = evaluate(Facts(drift=(DriftFact.from_row(row),)), CFG)
+    assert ev.active == () and ev.cleared == frozenset()
+
+
 def test_event_rules_and_kinds_seen_in_full() -> None:
     facts = Facts(
         swap_failures=(SwapFailure(9, "4", "champion", "bad pickle", "t"),),

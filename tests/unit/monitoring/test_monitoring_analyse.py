@@ -58,7 +58,8 @@ def test_regression_window() -> None:
         labels=_targets("regression", labels, None),
     )
     settings = settings_from_dict(
-        {"project": "p", "task": "regression", "data": {"target": "price"}, "monitoring": {"min_rows": 300}}, root=Path(".")
+        {"project": "p", "task": "regression", "data": {"target": "price"}, "monitoring": {"min_rows": 300}},
+        root=Path("."),
     )
     a = analyse(ref, cur, settings)
     assert a.data_drift["size"].method == "ks" and a.data_drift["size"].drifted

@@ -245,3 +245,33 @@ def test_backoff_and_transient_errors():
 def test_combine_needs_a_firing():
     with pytest.raises(ValueError):
         combine([])
+
+
+def test_a_report_without_a_verdict_fires_nothing():
+    from types import SimpleNamespace
+
+    from evergreen.triggers.state import performance_from
+
+    perf = {"metric": "f1_macro", "realised": 0.1, "estimated": None, "verdict": "insufficient_data"}
+    row = SimpleNamespace(id=3, report_date=T0, details={"status": "insufficient_data", "performance": perf})
+    assert performance_from(row, "f1_macro") is None
+    # Its data_drift_score is NULL: the drift trigger has no share to compare.
+    few = DriftFacts(report_id=3, report_date=T0, share=None, drift_detected=False)
+    assert evaluate_triggers(state(drift=few), CFG, T0) == []
+    judged = SimpleNamespace(
+        id=4,
+        report_date=T0,
+        details={
+            "status": "tested",
+            "performance": {
+                **perf,
+                "verdict": "ok",
+                "sigma": 0.01,
+                "baseline": 0.8,
+                "threshold": 0.05,
+                "band_sigmas": 2.0,
+            },
+        },
+    )
+    facts = performance_from(judged, "f1_macro")
+    assert facts == PerformanceFacts(4, T0, "f1_macro", 0.1, False, 0.01, 0.8, 0.05, 2.0)
