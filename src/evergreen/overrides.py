@@ -1,25 +1,26 @@
-"""Run-time threshold overrides (``PUT /api/settings/thresholds``), persisted in ``settings_overrides``.
+"""The settings in force: ``evergreen.yaml`` + environment + run-time threshold overrides.
 
-Only promotion, trigger and alert thresholds can be overridden; each value is validated by the same
-pydantic model as ``evergreen.yaml``. :func:`apply_overrides` is called at the start of every retrain
-and alert evaluation, so a change applies from the next decision without a restart.
+Only promotion, trigger and alert thresholds can be overridden (``PUT /api/settings/thresholds``);
+each value is validated by the same pydantic model as ``evergreen.yaml``. The rows live in
+``settings_overrides`` (:mod:`evergreen.store.overrides`). :func:`effective_settings` is the one
+function every decision reads through (the runner, the orchestrator stages, the scheduler's trigger
+evaluation, approve, the alert service), at the moment it decides, so a change applies from the
+next decision without a restart.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import delete, insert, select
 
 from evergreen.config import Settings
 from evergreen.errors import BadInputError
 from evergreen.logs import get_logger
 from evergreen.project import Project
-from evergreen.store.audit import iso_utc, record_action
-from evergreen.store.engine import Store, utcnow
-from evergreen.store.tables import settings_overrides
+from evergreen.store.overrides import load_overrides
 
 log = get_logger(__name__)
 
@@ -49,6 +50,15 @@ def _set(model: BaseModel, parts: list[str], value: Any) -> BaseModel:
     return model.model_copy(update={name: _set(getattr(model, name), parts[1:], value)})
 
 
+def check_key(key: str) -> None:
+    """:class:`BadInputError` naming ``key`` unless it may be changed at run time."""
+    if key not in OVERRIDABLE:
+        raise BadInputError(
+            f"thresholds key {key}: cannot be changed at run time (allowed: {', '.join(OVERRIDABLE)})",
+            details={"key": key},
+        )
+
+
 def get_value(settings: Settings, key: str) -> Any:
     node: Any = settings
     for part in key.split("."):
@@ -60,11 +70,7 @@ def get_value(settings: Settings, key: str) -> Any:
 
 def set_value(settings: Settings, key: str, value: Any) -> Settings:
     """``settings`` with ``key`` set to ``value``; :class:`BadInputError` naming the key if invalid."""
-    if key not in OVERRIDABLE:
-        raise BadInputError(
-            f"thresholds key {key}: cannot be changed at run time (allowed: {', '.join(OVERRIDABLE)})",
-            details={"key": key},
-        )
+    check_key(key)
     try:
         out = _set(settings, key.split("."), value)
     except ValidationError as exc:
@@ -74,23 +80,9 @@ def set_value(settings: Settings, key: str, value: Any) -> Settings:
     return out
 
 
-def load_overrides(store: Store) -> dict[str, dict[str, Any]]:
-    t = settings_overrides
-    with store.connect() as conn:
-        rows = conn.execute(select(t).where(t.c.project == store.project).order_by(t.c.id)).mappings().all()
-    return {
-        r["key"]: {
-            "value": r["value"],
-            "actor": r["actor"],
-            "updated_at": iso_utc(r["updated_at"]),
-        }
-        for r in rows
-    }
-
-
-def apply_overrides(settings: Settings, store: Store) -> Settings:
-    """``settings`` with the stored overrides applied; one that no longer validates is skipped."""
-    for key, row in load_overrides(store).items():
+def apply_overrides(settings: Settings, overrides: Mapping[str, Mapping[str, Any]]) -> Settings:
+    """``settings`` with ``overrides`` (key → row with ``value``) applied; an invalid one is skipped."""
+    for key, row in overrides.items():
         try:
             settings = set_value(settings, key, row["value"])
         except BadInputError as exc:  # e.g. evergreen.yaml changed since: the file wins, loudly
@@ -98,66 +90,14 @@ def apply_overrides(settings: Settings, store: Store) -> Settings:
     return settings
 
 
-def thresholds(settings: Settings, store: Store) -> dict[str, Any]:
-    """Effective values (file + overrides) and the overrides themselves."""
-    effective = apply_overrides(settings, store)
-    return {"values": {k: get_value(effective, k) for k in OVERRIDABLE}, "overrides": load_overrides(store)}
-
-
-def update_thresholds(
-    settings: Settings,
-    store: Store,
-    values: dict[str, Any],
-    reset: list[str],
-    *,
-    actor: str,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    """Validate every change against the effective settings, then persist them all and audit."""
-    current = apply_overrides(settings, store)
-    for key in reset:
-        if key not in OVERRIDABLE:
-            raise BadInputError(f"thresholds key {key}: cannot be changed at run time", details={"key": key})
-    candidate = settings
-    existing = load_overrides(store)
-    for key, row in existing.items():  # the result must validate as a whole: file + kept + new
-        if key not in reset and key not in values:
-            candidate = set_value(candidate, key, row["value"])
-    for key, value in values.items():
-        candidate = set_value(candidate, key, value)
-    changed = sorted(set(values) | set(reset))
-    before = {k: get_value(current, k) for k in changed}
-    after = {k: get_value(candidate, k) for k in changed}
-    t = settings_overrides
-    now = utcnow()
-    with store.begin() as conn:
-        if changed:
-            conn.execute(delete(t).where(t.c.project == store.project, t.c.key.in_(changed)))
-        for key in values:
-            conn.execute(
-                insert(t).values(
-                    project=store.project,
-                    key=key,
-                    value=get_value(candidate, key),
-                    actor=actor,
-                    updated_at=now,
-                )
-            )
-    record_action(
-        store,
-        actor=actor,
-        action="thresholds_changed",
-        target="settings:thresholds",
-        reason=reason,
-        before=before,
-        after=after,
-    )
-    return thresholds(settings, store)
+def effective_settings(project: Project) -> Settings:
+    """The settings in force now: the project's (file + environment) with the stored overrides."""
+    return apply_overrides(project.settings, load_overrides(project.store))
 
 
 def with_overrides(project: Project) -> Project:
-    """The same project (same store, same MLflow client) with its overrides applied to the settings."""
-    out = dataclasses.replace(project, settings=apply_overrides(project.settings, project.store))
+    """The same project (same store, same MLflow client) with :func:`effective_settings`."""
+    out = dataclasses.replace(project, settings=effective_settings(project))
     if "registry" in project.__dict__:  # keep the cached client: creating one is slow
         out.__dict__["registry"] = project.__dict__["registry"]
     return out

@@ -82,10 +82,6 @@ class Decision:
     ci_high: float | None
     justification: str
 
-    @property
-    def failed(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.passed)
-
     def to_dict(self) -> dict[str, Any]:
         return _json_safe(asdict(self))
 

@@ -1,7 +1,7 @@
-"""Tell running servers that the ``champion`` alias moved (PostgreSQL LISTEN/NOTIFY).
+"""Hear that the ``champion`` alias moved (PostgreSQL LISTEN on ``evergreen_champion``).
 
-Polling the registry is the guarantee; a notification only makes the swap immediate. So sending is
-best effort (a failure is logged, never raised into a promote) and a no-op on SQLite.
+The sending side is :mod:`evergreen.store.notify` (the code that moves the champion sits below
+serving); polling the registry stays the guarantee, a notification only makes the swap immediate.
 """
 
 from __future__ import annotations
@@ -10,34 +10,15 @@ import json
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store
+from evergreen.store.notify import CHANNEL, is_postgres
 
-CHANNEL = "evergreen_champion"
+__all__ = ["CHANNEL", "ChampionListener", "is_postgres", "libpq_dsn"]
+
 log = get_logger(__name__)
-
-
-def is_postgres(store: Store) -> bool:
-    return store.engine.dialect.name == "postgresql"
-
-
-def notify_champion_changed(store: Store, version: str | None) -> bool:
-    """Send a notification on PostgreSQL; return whether one was sent."""
-    if not is_postgres(store):
-        return False
-    payload = json.dumps({"project": store.project, "version": version})
-    try:
-        with store.begin() as conn:
-            conn.execute(
-                text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
-            )
-    except Exception as exc:  # a promote must not fail because a hint could not be sent
-        log.warning("champion_notify_failed", error=str(exc))
-        return False
-    return True
 
 
 def libpq_dsn(url: URL) -> str:

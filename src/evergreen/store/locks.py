@@ -51,6 +51,11 @@ def holder_is_dead(row: LockState) -> bool:
     return row.expired or (row.host == HOST and not pid_alive(row.pid))
 
 
+def retrain_lock_name(project: str) -> str:
+    """The lock every retrain of ``project`` holds (runner, orchestrator stage, control action)."""
+    return f"retrain:{project}"
+
+
 @dataclass
 class LeaseLock:
     store: Store
