@@ -84,9 +84,9 @@ STEPS = [
 def _queue_forced(cfg: Path) -> None:
     from evergreen.config import load_settings
     from evergreen.project import open_project
-    from evergreen.triggers.requests import request_retrain
+    from evergreen.store.requests import enqueue_retrain
 
-    request_retrain(open_project(load_settings(cfg)), "benchmark", "bench", force=True)
+    enqueue_retrain(open_project(load_settings(cfg)).store, "benchmark", "bench", force=True)
 
 
 def worker_airflow(cfg: Path, runs: int) -> dict[str, Any]:

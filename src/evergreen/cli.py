@@ -167,26 +167,29 @@ def retrain(
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest the landing dir, train candidates, compare with the champion and decide."""
-    from evergreen.pipeline import RetrainRequest, RetrainRunner
+    from evergreen.control import request_retrain
     from evergreen.progress import RetrainProgress
     from evergreen.store.audit import cli_actor
 
     project = _project(config)
-    from evergreen.triggers.requests import request_retrain, scheduler_running
-
-    if trigger == "manual" and as_of is None and scheduler_running(project.store):
-        # A scheduler owns retrains for this project: hand it the request instead of racing it.
-        request_id = request_retrain(project, reason, cli_actor(actor), force=force)
-        if as_json:
-            _print_json({"queued": True, "request_id": request_id})
-        else:
-            out.print(f"a scheduler is running: retrain queued as request {request_id}")
-        return
-    request = RetrainRequest(
-        trigger=trigger, reason=reason, actor=cli_actor(actor), as_of=_parse_as_of(as_of), force=force
-    )
     with RetrainProgress(err, enabled=not as_json) as progress:
-        outcome = RetrainRunner(project, progress=progress).run(request)
+        ticket = request_retrain(
+            project,
+            actor=cli_actor(actor),
+            reason=reason,
+            force=force,
+            as_of=_parse_as_of(as_of),
+            trigger=trigger,
+            wait=True,
+            progress=progress,
+        )
+    outcome = ticket.outcome
+    if outcome is None:  # a scheduler owns retrains for this project: it got the request
+        if as_json:
+            _print_json({"queued": True, "request_id": ticket.request_id})
+        else:
+            out.print(ticket.message)
+        return
     if as_json:
         _print_json(outcome.to_dict())
         return
@@ -200,7 +203,7 @@ def retrain(
 @app.command()
 def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """The champion, the last runs and the data."""
-    from evergreen.status import project_status
+    from evergreen.control import status as project_status
 
     project = _project(config)
     st = project_status(project)

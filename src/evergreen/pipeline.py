@@ -14,22 +14,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from evergreen.champion import move_champion
 from evergreen.data.dataset import Dataset, assemble_dataset, feature_kinds, split_holdout
 from evergreen.data.ingest import IngestResult, ingest_landing
-from evergreen.errors import ChampionUnavailableError, DataValidationError, EvergreenError
-from evergreen.evaluation.bootstrap import BootstrapResult, paired_bootstrap
-from evergreen.evaluation.metrics import compute_metrics
+from evergreen.errors import DataValidationError, EvergreenError
+from evergreen.evaluation.bootstrap import BootstrapResult
+from evergreen.evaluation.holdout import compare_on_holdout, score_champion, score_on_holdout
 from evergreen.evaluation.policy import Decision, ModelScore, Policy, decide
-from evergreen.evaluation.slices import slice_metrics
 from evergreen.overrides import with_overrides
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, TAG_PREFIX
-from evergreen.serving.notify import notify_champion_changed
 from evergreen.store.audit import record_action
-from evergreen.store.locks import LeaseLock
+from evergreen.store.locks import LeaseLock, retrain_lock_name
 from evergreen.store.runs import (
     create_run,
     finish_run,
@@ -76,88 +74,11 @@ class RetrainOutcome:
         return asdict(self)
 
 
-def lock_name(project: str) -> str:
-    return f"retrain:{project}"
+lock_name = retrain_lock_name
 
 
 def _noop(_event: str, _data: dict[str, Any]) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class Scored:
-    """A model's predictions and metrics on the shared holdout."""
-
-    score: ModelScore
-    pred: np.ndarray
-    proba: np.ndarray | None
-    classes: tuple[Any, ...] | None = None
-
-
-def score_on_holdout(
-    model: Any, version: str | None, holdout: pd.DataFrame, project: Project, kinds: FeatureKinds
-) -> Scored:
-    s = project.settings
-    X = holdout[list(kinds.columns)]
-    y = holdout[s.data.target].to_numpy()
-    pred = np.asarray(model.predict(X))
-    proba = None
-    classes = None
-    if s.task != "regression" and hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(X))
-        classes = list(model.classes_)
-    metrics = compute_metrics(s.task, y, pred, proba, classes)
-    slices: dict[str, Any] = {}
-    if s.promotion.slice_columns:
-        slices = slice_metrics(
-            holdout,
-            list(s.promotion.slice_columns),
-            y,
-            pred,
-            s.task,
-            s.promotion_metric,
-            min_rows=s.promotion.min_slice_rows,
-            proba=proba,
-            classes=classes,
-        )
-    return Scored(
-        ModelScore(version=version, metrics=metrics, slices=slices),
-        pred,
-        proba,
-        tuple(classes) if classes is not None else None,
-    )
-
-
-PROBA_METRICS = frozenset({"roc_auc", "log_loss"})
-
-
-def compare_on_holdout(
-    project: Project, cand: Scored, champ: Scored | None, holdout: pd.DataFrame
-) -> BootstrapResult | None:
-    """Paired bootstrap of the promotion metric's delta, both models on the same resampled rows."""
-    s = project.settings
-    if champ is None or s.promotion.significance is None:
-        return None
-    metric = s.promotion_metric
-    use_proba = (
-        metric in PROBA_METRICS
-        and cand.proba is not None
-        and champ.proba is not None
-        and cand.classes == champ.classes
-    )
-    return paired_bootstrap(
-        s.task,
-        metric,
-        holdout[s.data.target].to_numpy(),
-        cand.pred,
-        champ.pred,
-        cand.proba if use_proba else None,
-        champ.proba if use_proba else None,
-        list(cand.classes) if use_proba and cand.classes else None,
-        samples=s.promotion.bootstrap_samples,
-        seed=s.training.seed,
-        alpha=s.promotion.significance,
-    )
 
 
 # ---- shared with the orchestrator steps (evergreen.triggers.steps) -------------------------------
@@ -295,21 +216,6 @@ def register_candidate(
     )
 
 
-def score_champion(
-    project: Project, version: str | None, holdout: pd.DataFrame, kinds: FeatureKinds
-) -> tuple[Scored | None, str | None]:
-    """The champion on the holdout, or why it could not be scored (the policy decides what that means)."""
-    if version is None:
-        return None, None
-    try:
-        model = project.registry.load_model(version)
-        return score_on_holdout(model, version, holdout, project, kinds), None
-    except ChampionUnavailableError as exc:
-        return None, exc.message
-    except Exception as exc:  # e.g. the old model cannot handle the current columns
-        return None, f"champion v{version} could not score the holdout: {exc}".splitlines()[0]
-
-
 def decide_and_record(
     project: Project,
     run_id: str,
@@ -367,19 +273,23 @@ def apply_decision(
     """Move the champion alias if the decision promoted; audit the decision either way."""
     if outcome == "promoted":
         # The alias moves last: everything before it can fail without touching serving.
-        old = project.registry.set_champion(version)
-        notify_champion_changed(project.store, version)  # servers swap now, not at their next poll
-        before, after = {"champion": old}, {"champion": version, "previous": old}
-    else:
-        before = after = {"champion": champion_version}
+        move_champion(
+            project,
+            version,
+            actor="system",
+            action="promote",
+            reason=justification,
+            record_decision_row=False,  # decide_and_record wrote the policy's decision
+        )
+        return
     record_action(
         project.store,
         actor="system",
-        action="promote" if outcome == "promoted" else outcome,
+        action=outcome,
         target=f"version:{version}",
         reason=justification,
-        before=before,
-        after=after,
+        before={"champion": champion_version},
+        after={"champion": champion_version},
     )
 
 
@@ -518,9 +428,9 @@ class RetrainRunner:
             winner_run, outcome.candidates = log_candidates(p, parent, result, run_id, dataset)
 
             t = self._step(outcome, "evaluate")
-            cand = score_on_holdout(result.model, None, holdout, p, kinds)
-            champ, champ_error = score_champion(p, champion_version, holdout, kinds)
-            comparison = compare_on_holdout(p, cand, champ, holdout)
+            cand = score_on_holdout(result.model, None, holdout, s, kinds.columns)
+            champ, champ_error = score_champion(reg.load_model, champion_version, holdout, s, kinds.columns)
+            comparison = compare_on_holdout(s, cand, champ, holdout)
             outcome.timings["evaluate"] = time.perf_counter() - t
 
             t = self._step(outcome, "register")

@@ -219,7 +219,7 @@ def test_retrain_is_queued_when_a_scheduler_runs(run_cli: Runner, project_dir: P
     from evergreen.config import load_settings
     from evergreen.store import open_store
     from evergreen.store.locks import LeaseLock
-    from evergreen.triggers.requests import queued_requests, scheduler_lock_name
+    from evergreen.store.requests import queued_requests, scheduler_lock_name
 
     settings = load_settings(project_dir)
     store = open_store(settings.storage.database_url, settings.project)

@@ -57,11 +57,11 @@ def test_human_actions_by_cli_are_audited_and_alerted(project_dir: Path, run_cli
 
 
 def test_status_shows_run_time_thresholds(project_dir: Path, run_cli: Runner) -> None:
-    from evergreen.overrides import update_thresholds
+    from evergreen.control import set_thresholds
+    from evergreen.project import open_project
 
-    settings = load_settings(project_dir)
-    store = open_store(settings.storage.database_url, settings.project)
-    update_thresholds(settings, store, {"promotion.min_improvement": 0.07}, [], actor="api:ops", reason="q4")
+    project = open_project(load_settings(project_dir))
+    set_thresholds(project, {"promotion.min_improvement": 0.07}, [], actor="api:ops", reason="q4")
     res = run_cli("status")
     assert res.code == 0, res.stderr
     assert "run-time thresholds: promotion.min_improvement=0.07 (by api:ops)" in res.stdout

@@ -20,8 +20,8 @@ from sqlalchemy import Engine, create_engine, insert, inspect, text
 from evergreen.config import load_settings
 from evergreen.examples import churn
 from evergreen.project import open_project
+from evergreen.store.requests import enqueue_retrain
 from evergreen.store.tables import drift_reports
-from evergreen.triggers.requests import request_retrain
 from tests.e2e.conftest import Runner, cli_env, set_config
 
 WAIT = 240.0  # generous: a deadline for a state to appear, never a performance assertion
@@ -133,7 +133,7 @@ def test_each_trigger_fires_once_and_never_two_retrains_at_once(project_dir: Pat
         )
         _wait("a run on bad labels", _finished(project_dir, 4), proc)
         project = open_project(load_settings(project_dir))
-        request_retrain(project, "operator asked", "api:dana")
+        enqueue_retrain(project.store, "operator asked", "api:dana")
         runs = _wait("a manual run", _finished(project_dir, 5), proc)
         time.sleep(1.5)  # three more scan intervals: nothing else may fire
         runs = _runs(project_dir)

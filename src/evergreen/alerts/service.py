@@ -56,9 +56,9 @@ class AlertService:
 
     def settings(self) -> Settings:
         # Alert levels changed at run time (PUT /api/settings/thresholds) apply from the next evaluation.
-        from evergreen.overrides import apply_overrides
+        from evergreen.overrides import effective_settings
 
-        return apply_overrides(self.project.settings, self.store)
+        return effective_settings(self.project)
 
     # ---- evaluation --------------------------------------------------------------------------
     def evaluate(self, now: datetime | None = None) -> list[AlertChange]:

@@ -10,7 +10,6 @@ installs no handlers of its own, because the router's route class renders them i
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -22,13 +21,13 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from evergreen import control
-from evergreen.errors import ConflictError, EvergreenError
+from evergreen.errors import EvergreenError
 from evergreen.logs import get_logger
 from evergreen.overrides import OVERRIDABLE
 from evergreen.project import Project
 from evergreen.serving.auth import Principal, TokenTable, authorize
 from evergreen.serving.errors import error_response
-from evergreen.store.audit import list_actions, record_action
+from evergreen.store.audit import list_actions
 from evergreen.store.engine import as_utc
 
 log = get_logger(__name__)
@@ -300,38 +299,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _after_action(project: Project) -> None:
-    """Alerts follow the action (a promotion is an info alert, an approval clears its waiting one)."""
-    try:
-        from evergreen.alerts import raise_alerts
-
-        raise_alerts(project)
-    except Exception as exc:  # an alerting problem must not fail an action that already happened
-        log.warning(
-            "alert_evaluation_failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        )
-
-
-def _background_retrain(request: Request, project: Project, body: RetrainBody, actor: str) -> None:
-    from evergreen.pipeline import RetrainRequest, RetrainRunner
-
-    def work() -> None:
-        try:
-            RetrainRunner(project).run(
-                RetrainRequest(trigger="manual", reason=body.reason, actor=actor, force=body.force)
-            )
-        except Exception as exc:  # recorded on the run by the runner; the server goes on
-            log.error("background_retrain_failed", error=str(exc).splitlines()[0] if str(exc) else "")
-        _after_action(project)
-
-    thread = threading.Thread(target=work, name="evergreen-api-retrain", daemon=True)
-    threads = getattr(request.app.state, "control_threads", None)
-    if threads is None:
-        threads = request.app.state.control_threads = []
-    threads.append(thread)
-    thread.start()
-
-
 # ---- routes --------------------------------------------------------------------------------------
 def build_control_router() -> APIRouter:
     r = APIRouter(prefix="/api", tags=["control"], route_class=ControlRoute, responses=ERRORS)
@@ -405,77 +372,44 @@ def build_control_router() -> APIRouter:
 
     @r.post("/retrain", response_model=RetrainAccepted, status_code=202, summary="Ask for a retrain")
     def retrain(request: Request, who: Operator, body: RetrainBody) -> dict[str, Any]:
-        from evergreen.pipeline import lock_name
-        from evergreen.store.locks import LeaseLock, holder_is_dead
-        from evergreen.triggers.requests import request_retrain, scheduler_running
-
-        project = project_of(request)
-        if scheduler_running(project.store):
-            rid = request_retrain(project, body.reason, who.actor, force=body.force)
-            return {
-                "queued": True,
-                "request_id": rid,
-                "message": f"queued as request {rid} for the scheduler",
-            }
-        held = LeaseLock(project.store, lock_name(project.settings.project)).current()
-        if held is not None and not holder_is_dead(held):
-            raise ConflictError(
-                f"a retrain is already running (run {held.run_id})",
-                code="lock_held",
-                details={"run_id": held.run_id},
-            )
-        record_action(
-            project.store,
-            actor=who.actor,
-            action="retrain_requested",
-            target="retrain",
-            reason=body.reason,
-            after={"force": body.force, "queued": False},
+        ticket = control.request_retrain(
+            project_of(request), actor=who.actor, reason=body.reason, force=body.force, wait=False
         )
-        _background_retrain(request, project, body, who.actor)
-        return {
-            "queued": False,
-            "request_id": None,
-            "message": "no scheduler is running: the retrain started in the background (see /api/runs)",
-        }
+        if ticket.thread is not None:  # joined by tests and at shutdown
+            threads = getattr(request.app.state, "control_threads", None)
+            if threads is None:
+                threads = request.app.state.control_threads = []
+            threads.append(ticket.thread)
+        return {"queued": ticket.queued, "request_id": ticket.request_id, "message": ticket.message}
 
     @r.post("/rollback", response_model=ActionOut, summary="Champion back to previous (or a version)")
     def rollback(
         request: Request, who: Operator, body: Annotated[RollbackBody, Body()] = RollbackBody()
     ) -> dict[str, Any]:
         project = project_of(request)
-        out = control.rollback(project, to=body.to, actor=who.actor, reason=body.reason).to_dict()
-        _after_action(project)
-        return out
+        return control.rollback(project, to=body.to, actor=who.actor, reason=body.reason).to_dict()
 
     @r.post("/runs/{run_id}/approve", response_model=ActionOut, summary="Approve a pending candidate")
     def approve(
         request: Request, who: Operator, run_id: Name, body: Annotated[ReasonBody, Body()] = ReasonBody()
     ) -> dict[str, Any]:
         project = project_of(request)
-        out = control.approve(project, run_id, actor=who.actor, reason=body.reason).to_dict()
-        _after_action(project)
-        return out
+        return control.approve(project, run_id, actor=who.actor, reason=body.reason).to_dict()
 
     @r.post("/runs/{run_id}/reject", response_model=ActionOut, summary="Reject a pending candidate")
     def reject(
         request: Request, who: Operator, run_id: Name, body: Annotated[ReasonBody, Body()] = ReasonBody()
     ) -> dict[str, Any]:
         project = project_of(request)
-        out = control.reject(
+        return control.reject(
             project, run_id, actor=who.actor, reason=body.reason or "rejected through the control API"
         ).to_dict()
-        _after_action(project)
-        return out
 
     def _alert_action(
         request: Request, who: Principal, alert_id: int, body: ReasonBody, verb: str
     ) -> dict[str, Any]:
-        from evergreen.alerts import service_for
-
-        svc = service_for(project_of(request))
-        fn = svc.acknowledge if verb == "acknowledge" else svc.resolve
-        return fn(alert_id, actor=who.actor, reason=body.reason)
+        fn = control.acknowledge_alert if verb == "acknowledge" else control.resolve_alert
+        return fn(project_of(request), alert_id, actor=who.actor, reason=body.reason)
 
     @r.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, summary="Acknowledge an open alert")
     def acknowledge(
@@ -491,18 +425,12 @@ def build_control_router() -> APIRouter:
 
     @r.get("/settings/thresholds", response_model=ThresholdsOut, summary="Thresholds in force and overrides")
     def get_thresholds(request: Request, _: Viewer) -> dict[str, Any]:
-        from evergreen.overrides import thresholds
-
-        project = project_of(request)
-        return thresholds(project.settings, project.store)
+        return control.get_thresholds(project_of(request))
 
     @r.put("/settings/thresholds", response_model=ThresholdsOut, summary="Change thresholds at run time")
     def put_thresholds(request: Request, who: Admin, body: ThresholdsUpdate) -> dict[str, Any]:
-        from evergreen.overrides import update_thresholds
-
-        project = project_of(request)
-        return update_thresholds(
-            project.settings, project.store, body.values, body.reset, actor=who.actor, reason=body.reason
+        return control.set_thresholds(
+            project_of(request), body.values, body.reset, actor=who.actor, reason=body.reason
         )
 
     return r

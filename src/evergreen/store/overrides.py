@@ -27,9 +27,7 @@ def load_overrides(store: Store) -> dict[str, dict[str, Any]]:
     }
 
 
-def replace_overrides(
-    store: Store, *, remove: Iterable[str], values: Mapping[str, Any], actor: str
-) -> None:
+def replace_overrides(store: Store, *, remove: Iterable[str], values: Mapping[str, Any], actor: str) -> None:
     """Delete the rows of ``remove`` and write ``values`` (key → JSON value), in one transaction."""
     t = settings_overrides
     remove = list(remove)

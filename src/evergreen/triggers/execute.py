@@ -19,8 +19,8 @@ from evergreen.logs import get_logger
 from evergreen.pipeline import ProgressFn, RetrainOutcome, RetrainRequest, RetrainRunner
 from evergreen.project import Project
 from evergreen.store.audit import record_action
+from evergreen.store.requests import DONE, FAILED, QUEUED, RUNNING, mark_requests
 from evergreen.triggers.evaluate import TriggerFiring, combine
-from evergreen.triggers.requests import DONE, FAILED, QUEUED, RUNNING, mark_requests
 
 log = get_logger("evergreen.triggers")
 

@@ -4,8 +4,10 @@ One loop does everything in order (ingest → monitoring → triggers → retrai
 races the scheduler's own ingest, and firings that arrive while a retrain runs are simply seen by the
 next evaluation: however many there were, they make at most one follow-up run. The retrain lock in
 the metadata DB keeps other processes (the CLI, a second host) out; a ``scheduler:<project>`` lease
-keeps a second scheduler out and tells :func:`~evergreen.triggers.requests.submit_retrain` that
-queued requests will be picked up.
+keeps a second scheduler out and tells :func:`evergreen.control.request_retrain` to queue manual
+requests for it. The trigger thresholds are read through
+:func:`evergreen.overrides.effective_settings` at every evaluation, so a run-time override
+(``PUT /api/settings/thresholds``) applies from the next tick.
 
 Use it from the CLI (:meth:`Scheduler.run_forever`, SIGTERM-aware) or embedded in an app
 (:meth:`start` / :meth:`stop`, e.g. from a FastAPI lifespan).
@@ -29,14 +31,14 @@ from croniter import croniter
 from evergreen.data.ingest import IngestResult, ingest_file, landing_files
 from evergreen.errors import EvergreenError
 from evergreen.logs import get_logger
-from evergreen.pipeline import lock_name
+from evergreen.overrides import effective_settings
 from evergreen.project import Project
 from evergreen.store.engine import utcnow
-from evergreen.store.locks import LeaseLock, holder_is_dead
+from evergreen.store.locks import LeaseLock, holder_is_dead, retrain_lock_name
+from evergreen.store.requests import requeue_orphans, scheduler_lock_name
 from evergreen.store.runs import finish_run, get_run, mark_abandoned
 from evergreen.triggers.evaluate import Evaluation, evaluate
 from evergreen.triggers.execute import Attempt, RetrainExecutor
-from evergreen.triggers.requests import requeue_orphans, scheduler_lock_name
 from evergreen.triggers.state import gather_state
 
 log = get_logger("evergreen.scheduler")
@@ -102,7 +104,7 @@ class Scheduler:
         store = self.project.store
         self._lease = LeaseLock(store, scheduler_lock_name(self.settings.project)).acquire()
         self.started_at = self.last_monitoring = self.clock()
-        retrain = LeaseLock(store, lock_name(self.settings.project)).current()
+        retrain = LeaseLock(store, retrain_lock_name(self.settings.project)).current()
         if retrain is None or holder_is_dead(retrain):
             abandoned = mark_abandoned(store, lock_free=retrain is None or retrain.expired)
             if abandoned:
@@ -229,7 +231,9 @@ class Scheduler:
             return report
         self.retry_at = None
         state = gather_state(self.project, self.started_at or now, frozenset(self.executor.exhausted))
-        ev = report.evaluation = evaluate(state, self.cfg, now)
+        # The thresholds in force now (file + run-time overrides), not the ones read at start.
+        cfg = effective_settings(self.project).triggers
+        ev = report.evaluation = evaluate(state, cfg, now)
         if ev.suppressed:
             log.info("triggers_cooling_down", until=ev.cooldown_until, kinds=[f.kind for f in ev.suppressed])
         if ev.firings:

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, TAG_PREFIX
 from evergreen.store.engine import Store, as_utc
+from evergreen.store.requests import queued_requests
 from evergreen.store.tables import batches, drift_reports, pipeline_runs
-from evergreen.triggers.evaluate import DriftFacts, PerformanceFacts, TriggerState
-from evergreen.triggers.requests import queued_requests
+from evergreen.triggers.evaluate import DriftFacts, ManualRequest, PerformanceFacts, TriggerState
 
 # The newest runs looked at to find the last attempt's dataset; older ones are never the newest.
 _RECENT_RUNS = 50
@@ -152,6 +152,8 @@ def gather_state(
         newest_batch_id=max((int(r.id) for r in accepted), default=None),
         drift=drift,
         performance=performance_from(report, s.triggers.performance.metric),
-        manual=queued_requests(store),
+        manual=tuple(
+            ManualRequest(r.id, r.reason, r.actor, r.requested_at, r.force) for r in queued_requests(store)
+        ),
         exhausted_causes=exhausted,
     )

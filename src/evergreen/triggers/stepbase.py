@@ -15,9 +15,9 @@ from evergreen.errors import DataValidationError, StoreError
 from evergreen.pipeline import finish_with_reason, lock_name, record_failure
 from evergreen.project import Project, open_project
 from evergreen.store.locks import LeaseLock
+from evergreen.store.requests import FAILED, mark_requests
 from evergreen.store.runs import get_run, update_run
 from evergreen.triggers.execute import report_failure
-from evergreen.triggers.requests import FAILED, mark_requests
 
 Ref = dict[str, Any]
 T = TypeVar("T")

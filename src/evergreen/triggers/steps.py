@@ -32,12 +32,12 @@ from evergreen.pipeline import (
     unchanged_dataset_reason,
 )
 from evergreen.registry import CHAMPION
+from evergreen.store.requests import RUNNING, mark_requests
 from evergreen.store.runs import create_run, get_run, mark_abandoned, update_run
 from evergreen.training.fit import train_candidates
 from evergreen.training.preprocessing import FeatureKinds
 from evergreen.triggers.evaluate import evaluate
 from evergreen.triggers.execute import retrain_request
-from evergreen.triggers.requests import RUNNING, mark_requests
 from evergreen.triggers.state import gather_state
 from evergreen.triggers.stepbase import Ref, finish, locked, open_config, rebuild_dataset, run_step
 from evergreen.triggers.steps_outcome import decide_candidate, evaluate_candidate, notify, promote

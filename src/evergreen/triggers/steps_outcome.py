@@ -6,19 +6,14 @@ from dataclasses import asdict
 
 from evergreen.data.dataset import feature_kinds, split_holdout
 from evergreen.evaluation.bootstrap import BootstrapResult
+from evergreen.evaluation.holdout import compare_on_holdout, score_champion, score_on_holdout
 from evergreen.evaluation.policy import ModelScore
 from evergreen.logs import get_logger
-from evergreen.pipeline import (
-    apply_decision,
-    compare_on_holdout,
-    decide_and_record,
-    score_champion,
-    score_on_holdout,
-)
+from evergreen.pipeline import apply_decision, decide_and_record
 from evergreen.registry import CHAMPION
+from evergreen.store.requests import DONE, mark_requests
 from evergreen.store.runs import get_run
 from evergreen.training.preprocessing import FeatureKinds
-from evergreen.triggers.requests import DONE, mark_requests
 from evergreen.triggers.stepbase import Ref, finish, open_config, rebuild_dataset, run_step
 
 log = get_logger("evergreen.steps")
@@ -37,9 +32,11 @@ def evaluate_candidate(config_path: str, ref: Ref) -> Ref:
         ds = rebuild_dataset(project, ref)
         _train, holdout = split_holdout(ds, s.training.holdout_fraction, s.training.seed, s.task)
         kinds = FeatureKinds(*feature_kinds(ds.contract))
-        cand = score_on_holdout(reg.load_model(ref["candidate_version"]), None, holdout, project, kinds)
-        champ, champ_error = score_champion(project, ref["champion_version"], holdout, kinds)
-        comparison = compare_on_holdout(project, cand, champ, holdout)
+        cand = score_on_holdout(reg.load_model(ref["candidate_version"]), None, holdout, s, kinds.columns)
+        champ, champ_error = score_champion(
+            reg.load_model, ref["champion_version"], holdout, s, kinds.columns
+        )
+        comparison = compare_on_holdout(s, cand, champ, holdout)
         reg.log(ref["winner_run"], metrics={f"holdout_{k}": v for k, v in cand.score.metrics.items()})
         return {
             **ref,

@@ -135,7 +135,7 @@ def test_rollback_reject_approve_audited_with_actor_and_reason(
 
 
 def test_thresholds_validated_persisted_and_in_status(client: TestClient, trained_project: Any) -> None:
-    from evergreen.status import project_status
+    from evergreen.control import status as project_status
 
     bad = client.put(
         "/api/settings/thresholds",

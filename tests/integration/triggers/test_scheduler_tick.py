@@ -14,11 +14,11 @@ from evergreen.project import open_project
 from evergreen.store.audit import list_actions
 from evergreen.store.engine import utcnow
 from evergreen.store.locks import LeaseLock
+from evergreen.store.requests import enqueue_retrain, get_request, scheduler_running
 from evergreen.store.runs import get_run, list_runs
 from evergreen.store.tables import drift_reports
 from evergreen.triggers.evaluate import TriggerFiring
 from evergreen.triggers.execute import RetrainExecutor
-from evergreen.triggers.requests import get_request, request_retrain, scheduler_running
 from evergreen.triggers.scheduler import Scheduler
 from tests.conftest import make_project_settings
 
@@ -87,7 +87,7 @@ def test_each_trigger_fires_once_for_its_cause(tmp_path: Path):
         assert sched.tick().attempt is None  # nothing new since the champion
 
         # A manual request is not held back by the cooldown and names who asked.
-        rid = request_retrain(project, "new labels from the CRM", "api:alice")
+        rid = enqueue_retrain(project.store, "new labels from the CRM", "api:alice")
         manual = sched.tick()
         assert manual.attempt is not None and manual.attempt.outcome is not None
         req = get_request(project.store, rid)
@@ -125,8 +125,8 @@ def test_firings_while_a_retrain_runs_are_coalesced_into_one_follow_up(tmp_path:
     try:
         _drop(project, 0)
         _drop(project, 1)
-        r1 = request_retrain(project, "first", "cli:bob")
-        r2 = request_retrain(project, "second", "api:carol")
+        r1 = enqueue_retrain(project.store, "first", "cli:bob")
+        r2 = enqueue_retrain(project.store, "second", "api:carol")
         held = sched.tick()
         assert held.attempt is not None and held.attempt.status == "lock_held"
         assert {get_request(project.store, r).status for r in (r1, r2)} == {"queued"}  # type: ignore[union-attr]

@@ -8,16 +8,16 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from evergreen.project import open_project
-from evergreen.store.tables import batches, drift_reports
-from evergreen.triggers.requests import (
+from evergreen.store.requests import (
     DONE,
     RUNNING,
+    enqueue_retrain,
     get_request,
     mark_requests,
     queued_requests,
-    request_retrain,
     requeue_orphans,
 )
+from evergreen.store.tables import batches, drift_reports
 from evergreen.triggers.state import gather_state
 from tests.conftest import make_project_settings
 
@@ -27,8 +27,8 @@ T = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 def test_queue_and_facts(database_url: str, tmp_path: Path):
     project = open_project(make_project_settings(tmp_path / "p", database_url=database_url))
     try:
-        a = request_retrain(project, "labels fixed", "api:ann", force=True)
-        b = request_retrain(project, None, "cli:bo")
+        a = enqueue_retrain(project.store, "labels fixed", "api:ann", force=True)
+        b = enqueue_retrain(project.store, None, "cli:bo")
         assert [(r.id, r.actor, r.force) for r in queued_requests(project.store)] == [
             (a, "api:ann", True),
             (b, "cli:bo", False),

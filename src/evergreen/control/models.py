@@ -1,28 +1,34 @@
-"""Human actions on the registry: promote, rollback, approve, reject. Each one is audited.
+"""Human actions on the model registry: promote, rollback, approve, reject. Each one is audited.
 
-The CLI calls these locally; the control API (serving) calls the very same functions.
+Every move of the champion goes through :func:`evergreen.champion.move_champion`; each action then
+lets the alerts follow (:func:`evergreen.control.alerts.after_action`), whoever called it (the CLI,
+the control API, the dashboard).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+from evergreen.champion import move_champion
+from evergreen.control.alerts import after_action
 from evergreen.data.dataset import assemble_dataset, feature_kinds, split_holdout
 from evergreen.errors import ConflictError, NotFoundError
+from evergreen.evaluation.holdout import compare_on_holdout, score_on_holdout
 from evergreen.evaluation.policy import Decision, Policy, decide
+from evergreen.overrides import effective_settings
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, PREVIOUS, TAG_PREFIX
-from evergreen.serving.notify import notify_champion_changed
 from evergreen.store.audit import record_action
 from evergreen.store.runs import finish_run, get_run, record_decision
-from evergreen.training.preprocessing import FeatureKinds
+
+Action = Literal["promote", "rollback", "approve", "reject"]
 
 
 @dataclass(frozen=True)
 class ActionResult:
-    action: str
+    action: Action
     version: str | None
     previous: str | None
     message: str
@@ -36,59 +42,28 @@ class ActionResult:
         }
 
 
-def _move_champion(
-    project: Project,
-    version: str,
-    *,
-    actor: str,
-    action: str,
-    reason: str,
-    decision_tag: str,
-    run_id: str | None = None,
+def _moved(
+    project: Project, version: str, *, actor: str, action: Action, reason: str, run_id: str | None = None
 ) -> ActionResult:
-    reg = project.registry
-    old = reg.set_champion(version)
-    notify_champion_changed(project.store, version)  # running servers swap now instead of at their next poll
-    reg.tag_version(version, {TAG_PREFIX + "decision": decision_tag, TAG_PREFIX + "reason": reason})
-    record_decision(
-        project.store,
-        run_id,
-        actor=actor,
-        outcome=action,
-        candidate_version=version,
-        champion_version=old,
-        justification=f"{action} by {actor}: {reason}",
-    )
-    record_action(
-        project.store,
-        actor=actor,
-        action=action,
-        target=f"version:{version}",
-        reason=reason,
-        before={"champion": old},
-        after={"champion": version, "previous": old},
-    )
-    return ActionResult(
-        action,
-        version,
-        old,
-        f"champion is now v{version} (was v{old})" if old else f"champion is now v{version}",
-    )
+    move = move_champion(project, version, actor=actor, action=action, reason=reason, run_id=run_id)
+    return ActionResult(action, move.version, move.previous, move.message)
 
 
 def promote(project: Project, version: str, *, actor: str, reason: str | None = None) -> ActionResult:
+    """Make ``version`` the champion by hand."""
     info = project.registry.get_version(version)  # NotFoundError for an unknown version
     if project.registry.version_by_alias(CHAMPION) == info.version:
         raise ConflictError(f"v{version} is already the champion")
-    return _move_champion(
+    result = _moved(
         project,
         info.version,
         actor=actor,
         action="promote",
         reason=reason or "promoted by hand",
-        decision_tag="promoted",
         run_id=_known_run(project, info.tags.get(TAG_PREFIX + "run_id")),
     )
+    after_action(project)
+    return result
 
 
 def _known_run(project: Project, run_id: str | None) -> str | None:
@@ -104,6 +79,7 @@ def _known_run(project: Project, run_id: str | None) -> str | None:
 def rollback(
     project: Project, *, to: str | None = None, actor: str, reason: str | None = None
 ) -> ActionResult:
+    """Point the champion back at ``previous`` (or at ``to``); the replaced one is tagged rolled_back."""
     reg = project.registry
     current = reg.version_by_alias(CHAMPION)
     target = to or reg.version_by_alias(PREVIOUS)
@@ -120,14 +96,10 @@ def rollback(
                 TAG_PREFIX + "reason": reason or f"rolled back to v{target}",
             },
         )
-    result = _move_champion(
-        project,
-        str(target),
-        actor=actor,
-        action="rollback",
-        reason=reason or f"rolled back from v{current}",
-        decision_tag="promoted",
+    result = _moved(
+        project, str(target), actor=actor, action="rollback", reason=reason or f"rolled back from v{current}"
     )
+    after_action(project)
     return result
 
 
@@ -153,20 +125,16 @@ def approve(project: Project, run_id: str, *, actor: str, reason: str | None = N
                 f"{decision.justification}",
                 details=decision.to_dict(),
             )
-    result = _move_champion(
-        project,
-        version,
-        actor=actor,
-        action="approve",
-        reason=reason or "approved",
-        decision_tag="promoted",
-        run_id=run_id,
+    result = _moved(
+        project, version, actor=actor, action="approve", reason=reason or "approved", run_id=run_id
     )
     finish_run(project.store, run_id, "promoted", decision="promoted")
+    after_action(project)
     return result
 
 
 def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionResult:
+    """Reject a pending candidate: it stays registered, tagged rejected; the champion does not move."""
     run = _pending_run(project, run_id)
     version = run["candidate_version"]
     project.registry.tag_version(
@@ -191,16 +159,13 @@ def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionR
         after={"status": "rejected"},
     )
     finish_run(project.store, run_id, "rejected", decision="rejected")
+    after_action(project)
     return ActionResult("reject", version, None, f"run {run_id} (v{version}) rejected")
 
 
 def rescore(project: Project, run: dict[str, Any], version: str, champion: str | None) -> Decision:
     """Score a run's candidate and ``champion`` on the run's own holdout and decide again."""
-    from evergreen.overrides import with_overrides
-    from evergreen.pipeline import compare_on_holdout, score_on_holdout
-
-    project = with_overrides(project)  # the promotion thresholds in force now, as a retrain would use
-    s = project.settings
+    s = effective_settings(project)  # the promotion thresholds in force now, as a retrain would use
     details = run.get("details") or {}
     as_of = datetime.fromisoformat(details["as_of"]) if details.get("as_of") else None
     dataset = assemble_dataset(s, project.store, as_of=as_of, batch_ids=details.get("batch_ids"))
@@ -209,11 +174,13 @@ def rescore(project: Project, run: dict[str, Any], version: str, champion: str |
             f"the data of run {run['id']} (dataset {run['dataset_version']}) can no longer be rebuilt"
         )
     _, holdout = split_holdout(dataset, s.training.holdout_fraction, s.training.seed, s.task)
-    kinds = FeatureKinds(*feature_kinds(dataset.contract))
-    cand = score_on_holdout(project.registry.load_model(version), version, holdout, project, kinds)
+    numeric, categorical, text = feature_kinds(dataset.contract)
+    columns = [*numeric, *categorical, *text]
+    reg = project.registry
+    cand = score_on_holdout(reg.load_model(version), version, holdout, s, columns)
     champ = None
     if champion is not None:
-        champ = score_on_holdout(project.registry.load_model(champion), champion, holdout, project, kinds)
+        champ = score_on_holdout(reg.load_model(champion), champion, holdout, s, columns)
     policy = Policy.from_config(s.promotion, s.promotion_metric)
-    comparison = compare_on_holdout(project, cand, champ, holdout)
+    comparison = compare_on_holdout(s, cand, champ, holdout)
     return decide(cand.score, champ.score if champ else None, policy, comparison)

@@ -1,0 +1,89 @@
+"""A person asks for a retrain: queue it for the scheduler, or run it now. Decided here, once.
+
+Queue when a scheduler holds the project's lease (it owns retrains; racing it would only meet its
+lock), unless the request is one a queue cannot carry (``as_of`` given, or a trigger other than
+``manual``). Otherwise run: in the foreground (``wait=True``, the CLI) or on a background thread
+(``wait=False``, the control API), after checking that no live retrain holds the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from evergreen.control.alerts import after_action
+from evergreen.errors import LockHeldError
+from evergreen.logs import get_logger
+from evergreen.pipeline import ProgressFn, RetrainOutcome, RetrainRequest, RetrainRunner
+from evergreen.project import Project
+from evergreen.store.audit import record_action
+from evergreen.store.locks import LeaseLock, holder_is_dead, retrain_lock_name
+from evergreen.store.requests import enqueue_retrain, scheduler_running
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RetrainTicket:
+    """What became of a request: queued (``request_id``), ran (``outcome``) or started (``thread``)."""
+
+    queued: bool
+    request_id: str | None
+    outcome: RetrainOutcome | None
+    thread: threading.Thread | None
+    message: str
+
+
+def request_retrain(
+    project: Project,
+    *,
+    actor: str,
+    reason: str | None = None,
+    force: bool = False,
+    as_of: datetime | None = None,
+    trigger: str = "manual",
+    wait: bool,
+    progress: ProgressFn | None = None,
+) -> RetrainTicket:
+    if trigger == "manual" and as_of is None and scheduler_running(project.store):
+        rid = enqueue_retrain(project.store, reason, actor, force=force)
+        return RetrainTicket(
+            True, rid, None, None, f"a scheduler is running: retrain queued as request {rid}"
+        )
+    request = RetrainRequest(trigger=trigger, reason=reason, actor=actor, as_of=as_of, force=force)
+    if wait:
+        outcome = RetrainRunner(project, progress=progress).run(request)
+        return RetrainTicket(False, None, outcome, None, f"{outcome.status}: {outcome.reason}")
+    held = LeaseLock(project.store, retrain_lock_name(project.settings.project)).current()
+    if held is not None and not holder_is_dead(held):
+        raise LockHeldError(
+            f"a retrain is already running (run {held.run_id})", details={"run_id": held.run_id}
+        )
+    record_action(
+        project.store,
+        actor=actor,
+        action="retrain_requested",
+        target="retrain",
+        reason=reason,
+        after={"force": force, "queued": False},
+    )
+    thread = threading.Thread(
+        target=_run_in_background, args=(project, request), name="evergreen-retrain", daemon=True
+    )
+    thread.start()
+    return RetrainTicket(
+        False,
+        None,
+        None,
+        thread,
+        "no scheduler is running: the retrain started in the background (see /api/runs)",
+    )
+
+
+def _run_in_background(project: Project, request: RetrainRequest) -> None:
+    try:
+        RetrainRunner(project).run(request)
+    except Exception as exc:  # recorded on the run by the runner; the server goes on
+        log.error("background_retrain_failed", error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+    after_action(project)

@@ -1,0 +1,30 @@
+"""What ``evergreen status`` shows: the champion, the data, the last runs, the run-time thresholds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evergreen.project import Project
+from evergreen.registry import CHAMPION, PREVIOUS
+from evergreen.store.overrides import load_overrides
+from evergreen.store.runs import list_runs
+from evergreen.store.status import batch_counts
+
+
+def status(project: Project) -> dict[str, Any]:
+    reg = project.registry
+    aliases = reg.aliases()
+    champ = None
+    if CHAMPION in aliases:
+        info = reg.get_version(aliases[CHAMPION])
+        champ = {"version": info.version, "dataset_version": info.dataset_version, "tags": info.tags}
+    return {
+        "project": project.settings.project,
+        "task": project.settings.task,
+        "champion": champ,
+        "previous": aliases.get(PREVIOUS),
+        "batches": batch_counts(project.store),
+        "pending_approval": [r["id"] for r in list_runs(project.store, limit=50, status="pending_approval")],
+        "runs": list_runs(project.store, limit=10),
+        "overrides": load_overrides(project.store),  # run-time thresholds (PUT /api/settings/thresholds)
+    }
