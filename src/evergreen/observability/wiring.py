@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry, Gauge, ProcessCollector, start_
 
 from evergreen.observability.collector import LoopStateCollector
 from evergreen.observability.state import read_loop_state
-from evergreen.pipeline import lock_name
-from evergreen.triggers.requests import scheduler_lock_name
+from evergreen.store.locks import retrain_lock_name
+from evergreen.store.requests import scheduler_lock_name
 
 if TYPE_CHECKING:
     from evergreen.project import Project
@@ -29,7 +29,7 @@ def loop_state_collector(project: Project, *, ttl_seconds: float = 10.0) -> Loop
         read_loop_state,
         project.store,
         windows,
-        retrain_lock=lock_name(s.project),
+        retrain_lock=retrain_lock_name(s.project),
         scheduler_lock=scheduler_lock_name(s.project),
     )
     return LoopStateCollector(
