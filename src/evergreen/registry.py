@@ -77,6 +77,11 @@ def _metric_entities(metrics: Mapping[str, float], ts: int) -> list[Metric]:
     return [Metric(k, float(v), ts, 0) for k, v in metrics.items() if v is not None]
 
 
+def is_tracking_server(tracking_uri: str) -> bool:
+    """An MLflow tracking server (REST), as opposed to a database or file store opened in-process."""
+    return tracking_uri.split(":", 1)[0].lower() in ("http", "https", "databricks")
+
+
 class Registry:
     """One project's registered model and experiment in MLflow."""
 
@@ -96,9 +101,14 @@ class Registry:
         if self._experiment_id is None:
             exp = self.client.get_experiment_by_name(self.model_name)
             if exp is None:
-                self.artifact_root.mkdir(parents=True, exist_ok=True)
+                location = None
+                # A tracking server decides where artifacts go (`--artifacts-destination s3://…
+                # --serve-artifacts`); a local path here would bypass it and write to this host's disk.
+                if not is_tracking_server(self.tracking_uri):
+                    self.artifact_root.mkdir(parents=True, exist_ok=True)
+                    location = self.artifact_root.resolve().as_uri()
                 self._experiment_id = self.client.create_experiment(
-                    self.model_name, artifact_location=self.artifact_root.resolve().as_uri()
+                    self.model_name, artifact_location=location
                 )
             else:
                 self._experiment_id = exp.experiment_id
