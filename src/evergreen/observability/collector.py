@@ -178,6 +178,26 @@ def _drift(f: _Families, state: LoopState, levels: Levels) -> None:
             w,
         )
         f.add("evergreen_drift_detected", "1 when the newest report detected drift", float(d.detected), w)
+        if d.tested is not None:
+            f.add(
+                "evergreen_drift_report_tested",
+                "1 when the window had enough rows for a verdict (0: insufficient_data)",
+                float(d.tested),
+                w,
+            )
+        if d.multivariate_auc is not None:
+            f.add(
+                "evergreen_multivariate_drift_auc",
+                "Domain-classifier ROC AUC of reference vs current inputs",
+                d.multivariate_auc,
+                w,
+            )
+            f.add(
+                "evergreen_multivariate_drift_threshold",
+                "AUC above which the inputs drifted as a whole",
+                d.multivariate_threshold,
+                w,
+            )
         for score, value in sorted(d.scores.items()):
             f.add("evergreen_drift_score", "The report's drift scores", value, {**w, "score": score})
         for c in d.columns:
@@ -201,7 +221,7 @@ def _drift(f: _Families, state: LoopState, levels: Levels) -> None:
         for kind, value in sorted(d.performance.items()):
             f.add(
                 "evergreen_performance",
-                "Watched metric of the window: realised, estimated, baseline, and bands where reported",
+                "Watched metric: baseline, realised, estimated; sigma, lower, upper of each where reported",
                 value,
                 {**m, "kind": kind},
             )

@@ -9,7 +9,6 @@ not fail because the tracking server is slow.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,9 +26,6 @@ ALERT_STATUSES: tuple[AlertStatus, ...] = ("open", "acknowledged")
 RUN_FAILED = frozenset({"failed", "abandoned"})
 # A run that ended without training (nothing new, cooling down) says nothing about retrain health.
 RUN_NEUTRAL = frozenset({"running", "skipped"})
-# Performance values of a report's "performance" section exported as they are found. The band and
-# sigma keys are read when the monitoring job writes them (older reports have none).
-_PERF_KEY = re.compile(r"^(realised|estimated|baseline)(_(low|high|sigma))?$|^(band_)?(low|high|sigma)$")
 
 
 @dataclass(frozen=True)
@@ -57,6 +53,9 @@ class DriftState:
     performance: Mapping[str, float]  # realised, estimated, baseline, band/sigma values when present
     performance_threshold: float | None  # the drop reported as degraded
     performance_degraded: bool
+    tested: bool | None = None  # False: too few rows for a verdict; None: a report older than the status
+    multivariate_auc: float | None = None  # domain classifier ROC AUC, and its threshold
+    multivariate_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -151,23 +150,25 @@ def runs_state(counts: Mapping[str, int], recent: Sequence[Mapping[str, Any]]) -
 
 
 def performance_values(perf: Mapping[str, Any]) -> dict[str, float]:
-    """The finite realised/estimated/baseline values of a report and any band or sigma beside them."""
+    """The watched metric's finite values: ``baseline``, ``realised``, ``estimated`` and, where the
+    report has them (``metric_bands``), each one's ``_sigma``, ``_lower`` and ``_upper`` (the band
+    value +- ``monitoring.band_sigmas`` times sigma)."""
     out: dict[str, float] = {}
-    for key, value in perf.items():
-        v = _finite(value)
-        if v is not None and _PERF_KEY.match(key):
-            out[key] = v
-    band = perf.get("band")
-    if isinstance(band, Mapping):
-        for side in ("low", "high"):
-            v = _finite(band.get(side))
-            if v is not None:
-                out[f"band_{side}"] = v
-    elif isinstance(band, list | tuple) and len(band) == 2:
-        for side, value in zip(("low", "high"), band, strict=True):
-            v = _finite(value)
-            if v is not None:
-                out[f"band_{side}"] = v
+    for kind in ("baseline", "realised", "estimated"):
+        v = _finite(perf.get(kind))
+        if v is not None:
+            out[kind] = v
+    bands = perf.get("metric_bands")
+    metric_bands = bands.get(perf.get("metric")) if isinstance(bands, Mapping) else None
+    if isinstance(metric_bands, Mapping):
+        for source in ("realised", "estimated"):
+            b = metric_bands.get(source)
+            if not isinstance(b, Mapping):
+                continue
+            for part in ("sigma", "lower", "upper"):
+                v = _finite(b.get(part))
+                if v is not None:
+                    out[f"{source}_{part}"] = v
     return out
 
 
@@ -191,6 +192,10 @@ def drift_state(row: Mapping[str, Any]) -> DriftState:
         )
     perf = details.get("performance") if isinstance(details.get("performance"), Mapping) else {}
     assert isinstance(perf, Mapping)
+    multi = (
+        details.get("multivariate_drift") if isinstance(details.get("multivariate_drift"), Mapping) else {}
+    )
+    assert isinstance(multi, Mapping)
     scores = {
         k: v
         for k in ("data_drift_score", "prediction_drift_score", "performance_drift_score")
@@ -212,6 +217,9 @@ def drift_state(row: Mapping[str, Any]) -> DriftState:
         performance=performance_values(perf),
         performance_threshold=_finite(perf.get("threshold")),
         performance_degraded=bool(perf.get("degraded")),
+        tested=None if "status" not in details else details["status"] == "tested",
+        multivariate_auc=_finite(multi.get("auc")),
+        multivariate_threshold=_finite(multi.get("threshold")),
     )
 
 

@@ -116,7 +116,8 @@ def project(tmp_path: Path) -> Path:
     cfg = yaml.safe_load((d / "evergreen.yaml").read_text())
     cfg["training"]["candidates"] = ["logistic_regression"]
     cfg["triggers"] = {"schedule": None, "metrics_port": free_port(), "scan_interval_seconds": 1}
-    cfg["monitoring"] = {"schedule": None}
+    # A verdict on the rows the test sends (the default needs 500 per window).
+    cfg["monitoring"] = {"schedule": None, "min_rows": 100}
     (d / "evergreen.yaml").write_text(yaml.safe_dump(cfg))
     return d
 
@@ -222,6 +223,9 @@ def _check(prom: httpx.Client) -> None:
 
     wait_for(rules_ok, "every rule evaluated")
 
+    # The report's bands reach Prometheus as kinds of evergreen_performance.
+    kinds = {r["metric"]["kind"] for r in query(prom, 'evergreen_performance{window="7d"}')}
+    assert {"baseline", "estimated"} <= kinds and any(k.endswith("_upper") for k in kinds), kinds
     empty = [e for e in dashboard_queries("panels") if not query(prom, e)]
     assert not empty, "dashboard queries without data:\n" + "\n".join(empty)
 

@@ -80,32 +80,35 @@ def test_runs_state_takes_the_newest_finished_run_of_each_status() -> None:
     assert s.consecutive_failures == 1
 
 
-def test_performance_values_read_bands_in_any_of_their_shapes() -> None:
+def test_performance_values_take_the_watched_metric_and_its_bands() -> None:
     perf = {
         "metric": "f1_macro",
         "baseline": 0.9,
         "realised": None,
         "estimated": 0.81,
-        "estimated_low": 0.75,
-        "estimated_high": 0.87,
-        "sigma": 0.02,
+        "sigma": 0.02,  # the judged value's: repeated in metric_bands
+        "lower": 0.75,
         "threshold": 0.05,
         "drop": 0.09,
         "labelled_rows": 12,
+        "metric_bands": {
+            "f1_macro": {
+                "estimated": {"value": 0.81, "sigma": 0.02, "lower": 0.75, "upper": 0.87},
+                "realised": {"value": 0.7, "sigma": None, "lower": None, "upper": None},
+            },
+            "accuracy": {"estimated": {"value": 0.9, "sigma": 0.01, "lower": 0.87, "upper": 0.93}},
+        },
     }
     assert performance_values(perf) == {
         "baseline": 0.9,
         "estimated": 0.81,
-        "estimated_low": 0.75,
-        "estimated_high": 0.87,
-        "sigma": 0.02,
+        "estimated_sigma": 0.02,
+        "estimated_lower": 0.75,
+        "estimated_upper": 0.87,
     }
-    assert performance_values({"realised": 0.5, "band": {"low": 0.4, "high": 0.6}}) == {
-        "realised": 0.5,
-        "band_low": 0.4,
-        "band_high": 0.6,
+    assert performance_values({"realised": 0.5, "estimated": float("inf"), "metric_bands": None}) == {
+        "realised": 0.5
     }
-    assert performance_values({"band": [0.4, float("nan")], "estimated": float("inf")}) == {"band_low": 0.4}
 
 
 def _report_row() -> dict[str, object]:
@@ -127,6 +130,8 @@ def _report_row() -> dict[str, object]:
                     "region": {"method": "psi", "score": 0.02, "threshold": 0.1, "drifted": False},
                 },
             },
+            "status": "insufficient_data",
+            "multivariate_drift": {"auc": 0.62, "threshold": 0.55, "drifted": True},
             "performance": {
                 "metric": "f1_macro",
                 "baseline": 0.9,
@@ -159,8 +164,9 @@ def test_drift_state_reads_a_report_row_and_skips_non_finite_columns() -> None:
         0.05,
         True,
     )
+    assert (d.tested, d.multivariate_auc, d.multivariate_threshold) == (False, 0.62, 0.55)
     empty = drift_state({"window": "30d", "report_date": T0, "details": None})
-    assert (empty.columns, empty.share, empty.performance_metric) == ((), None, None)
+    assert (empty.columns, empty.share, empty.performance_metric, empty.tested) == ((), None, None, None)
 
 
 def test_alert_counts_fill_every_level_and_status() -> None:
@@ -204,7 +210,11 @@ def test_families_export_exact_values_with_the_project_label() -> None:
     assert got[("evergreen_retrain_consecutive_failures", p)] == 2
     assert got[("evergreen_retrain_running", p)] == 0.0  # its lease ran out a minute ago
     assert got[("evergreen_scheduler_up", p)] == 1.0
-    assert got[("evergreen_drift_share", (("project", "churn"), ("window", "7d")))] == 0.4
+    w7 = (("project", "churn"), ("window", "7d"))
+    assert got[("evergreen_drift_share", w7)] == 0.4
+    assert got[("evergreen_drift_report_tested", w7)] == 0.0
+    assert got[("evergreen_multivariate_drift_auc", w7)] == 0.62
+    assert got[("evergreen_multivariate_drift_threshold", w7)] == 0.55
     col = (("column", "tenure"), ("method", "ks"), ("project", "churn"), ("window", "7d"))
     assert got[("evergreen_column_drift_score", col)] == 0.001
     assert got[("evergreen_column_drift_threshold", col)] == 0.05
