@@ -1,0 +1,52 @@
+"""Regenerate golden_nannyml.json: NannyML 0.13's CBPE / DLE numbers on small seeded frames.
+
+The frames are benchmarks/estimation.py's ``build`` at 3000 rows (ten chunks of 300). Run from the
+repository root with the NannyML venv (built by benchmarks/estimation.py, see requirements-nannyml.lock):
+    .venv-nannyml/bin/python tests/unit/monitoring/make_golden_nannyml.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parents[2] / "benchmarks")]
+
+from estimation import METRICS, build, run_nannyml  # noqa: E402
+
+ROWS = 3000
+CHUNK = 300
+
+
+def frame_digest(frames: dict[str, pd.DataFrame]) -> str:
+    """sha256 of the frames' values: the test checks it sees the very data NannyML saw."""
+    h = hashlib.sha256()
+    for name in sorted(frames):
+        h.update(pd.util.hash_pandas_object(frames[name], index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def main() -> None:
+    import nannyml
+
+    out: dict[str, object] = {
+        "nannyml_version": nannyml.__version__,
+        "rows": ROWS,
+        "chunk": CHUNK,
+        "tasks": {},
+    }
+    for task in METRICS:
+        frames = build(task, ROWS)
+        result = run_nannyml(task, frames["reference"], frames["analysis"], CHUNK)
+        out["tasks"][task] = {"data_sha256": frame_digest(frames), "metrics": result}  # type: ignore[index]
+        print(task, file=sys.stderr)
+    (HERE / "golden_nannyml.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
