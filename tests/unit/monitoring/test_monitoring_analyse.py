@@ -12,8 +12,89 @@ from sklearn.linear_model import LinearRegression
 from evergreen.config import settings_from_dict
 from evergreen.data.contract import ColumnSpec, Contract
 from evergreen.monitoring.columns import coerce_features, prediction_frame
+from evergreen.monitoring.estimator import fit_regression
 from evergreen.monitoring.job import Current, _targets, analyse
 from evergreen.monitoring.reference import Reference
+
+
+def _setup(seed: int = 4, current_rows: int = 300, estimator: bool = False):
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame({"size": rng.normal(50, 10, 600), "kind": rng.choice(["a", "b"], 600)})
+    y = 3 * x["size"] + rng.normal(0, 5, 600)
+    model = LinearRegression().fit(x[["size"]], y)
+    kinds = {"size": "numeric", "kind": "categorical"}
+    ref_pred = model.predict(x[["size"]])
+    frame, pkinds = prediction_frame("regression", ref_pred.tolist(), None, None)
+    contract = Contract(
+        target="price",
+        task="regression",
+        features=(
+            ColumnSpec("size", "numeric", "float", 0.5),
+            ColumnSpec("kind", "categorical", "string", 0.5),
+        ),
+    )
+    ref = Reference(
+        model_version="1",
+        dataset_version="d",
+        batch_ids=(1,),
+        model=model,
+        contract=contract,
+        kinds=kinds,  # type: ignore[arg-type]
+        features=coerce_features(x, kinds),  # type: ignore[arg-type]
+        holdout_rows=600,
+        classes=None,
+        predictions=frame,
+        prediction_kinds=pkinds,
+        baseline={"rmse": 5.0},
+        baseline_source="decisions",
+        estimator=fit_regression(coerce_features(x, kinds), kinds, y.to_numpy(), ref_pred)
+        if estimator
+        else None,  # type: ignore[arg-type]
+    )
+    cur_x = pd.DataFrame(
+        {"size": rng.normal(60, 10, current_rows), "kind": rng.choice(["a", "b"], current_rows)}
+    )
+    cur_y = 3 * cur_x["size"] + rng.normal(0, 5, current_rows)
+    pred = model.predict(cur_x[["size"]])
+    cur = Current(
+        coerce_features(cur_x, kinds),  # type: ignore[arg-type]
+        predicted=_targets("regression", pred.tolist(), None),
+        labels=_targets("regression", cur_y.tolist(), None),
+    )
+    cur.scored_features = cur.features
+    return ref, cur
+
+
+def _settings(min_rows: int):
+    return settings_from_dict(
+        {
+            "project": "p",
+            "task": "regression",
+            "data": {"target": "price"},
+            "monitoring": {"min_rows": min_rows},
+        },
+        root=Path("."),
+    )
+
+
+def test_regression_window_with_direct_loss_estimation_and_bands() -> None:
+    ref, cur = _setup(estimator=True)
+    a = analyse(ref, cur, _settings(300))
+    assert set(a.estimated) == {"mae", "rmse"} and a.estimated_rows == 300
+    assert a.estimated["rmse"] == pytest.approx(a.realised["rmse"], abs=3 * a.sigmas["estimated"]["rmse"])
+    assert a.sigmas["realised"]["rmse"] == pytest.approx(a.sigmas["estimated"]["rmse"], abs=1e-15)  # 300 each
+    assert a.multivariate is not None and a.multivariate.drifted  # size moved by one sd
+    assert a.multivariate.top_columns[0] == "size"
+
+
+def test_too_few_rows_get_no_verdict_but_are_measured() -> None:
+    ref, cur = _setup(current_rows=40, estimator=True)
+    a = analyse(ref, cur, _settings(500))
+    assert a.data_drift.insufficient and a.data_drift.columns == ()
+    assert dict(a.data_drift.untested) == {"size": "numeric", "kind": "categorical"}
+    assert a.prediction_drift is not None and a.prediction_drift.insufficient
+    assert a.multivariate is None and a.estimated == {}  # the estimate needs min_rows rows too
+    assert a.labelled_rows == 40 and "rmse" in a.realised and "rmse" in a.sigmas["realised"]
 
 
 def test_regression_window() -> None:
