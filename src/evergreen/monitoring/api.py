@@ -26,6 +26,7 @@ from evergreen.errors import BadInputError
 from evergreen.evaluation.bands import band
 from evergreen.evaluation.metrics import compute_metrics, is_classification
 from evergreen.monitoring.drift import infer_kind
+from evergreen.monitoring.estimation import realised_from_codes
 from evergreen.monitoring.estimator import Estimator, fit_classification, fit_regression
 
 DEFAULT_BAND_SIGMAS = 3.0
@@ -106,6 +107,15 @@ def _chunks(n: int, chunk_size: int | None) -> list[tuple[int, int]]:
     return [(i, min(i + chunk_size, n)) for i in range(0, n, chunk_size)]
 
 
+def _realised(
+    est: Estimator, truth: np.ndarray, pred: np.ndarray, proba: np.ndarray, task: str, classes: list[Any]
+) -> dict[str, float]:
+    yt, yp = est.codes(truth), est.codes(pred)
+    if (yt < 0).any() or (yp < 0).any():  # a label the model does not know: sklearn handles it
+        return compute_metrics(task, truth, pred, proba, classes)
+    return realised_from_codes(yt, yp, proba, classes)
+
+
 def estimate_performance(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -143,7 +153,7 @@ def estimate_performance(
         part = current.iloc[start:stop]
         pred = part[y_pred].to_numpy()
         if classes is not None:
-            estimated = est.estimate(proba=cur_proba[start:stop], pred_codes=est.codes(pred.tolist()))
+            estimated = est.estimate(proba=cur_proba[start:stop], pred_codes=est.codes(pred))
         else:
             feats = part[names].reset_index(drop=True)
             estimated = est.estimate(features=feats, y_pred=pred.astype(np.float64))
@@ -151,8 +161,11 @@ def estimate_performance(
         if labels is not None:
             known = part[y_true].notna().to_numpy()
             if known.any():
-                proba = None if classes is None else cur_proba[start:stop][known]
-                realised = compute_metrics(task, part[y_true].to_numpy()[known], pred[known], proba, classes)
+                truth = part[y_true].to_numpy()[known]
+                if classes is None:
+                    realised = compute_metrics(task, truth, pred[known])
+                else:
+                    realised = _realised(est, truth, pred[known], cur_proba[start:stop][known], task, classes)
         metrics = {}
         for name in sorted(set(estimated) | set(realised)):
             value = estimated.get(name)

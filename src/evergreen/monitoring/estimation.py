@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from evergreen.evaluation.metrics import label_key
 from evergreen.monitoring.calibration import Calibrator, FloatArray, IntArray
@@ -84,4 +85,43 @@ def cbpe_metrics(
     auc = [estimated_roc_auc(calibrated[:, c], raw[:, c]) for c in columns]
     if all(np.isfinite(auc)):
         out["roc_auc"] = float(np.mean(auc))
+    return out
+
+
+def _rank_sum(score: FloatArray, positive: NDArray[np.bool_]) -> float:
+    """Sum of the positives' ranks (1-based, ties sharing their average rank)."""
+    order = np.argsort(score)
+    s = score[order]
+    starts = np.concatenate([[0], np.flatnonzero(s[1:] != s[:-1]) + 1])
+    ends = np.concatenate([starts[1:], [s.size]])
+    average = (starts + ends + 1) / 2.0  # mean of the ranks starts+1 .. ends
+    group = np.repeat(np.arange(starts.size), ends - starts)
+    return float(np.sum(average[group] * positive[order]))
+
+
+def realised_from_codes(
+    true_codes: IntArray, pred_codes: IntArray, proba: FloatArray | None, classes: Sequence[Any]
+) -> dict[str, float]:
+    """Realised metrics of labelled rows from class indices: the same numbers as ``compute_metrics``
+    (confusion-matrix metrics over the classes present, ROC AUC as Mann-Whitney U with ties counted
+    half, i.e. sklearn's trapezoids, log loss clipped like sklearn), without sklearn's per-call
+    validation, which dominates on a million rows."""
+    yt, yp = np.asarray(true_codes), np.asarray(pred_codes)
+    k = len(classes)
+    cm = np.bincount(yt * k + yp, minlength=k * k).reshape(k, k).astype(np.float64)
+    out = confusion_metrics(cm, classes)
+    if proba is None:
+        return out
+    p = np.asarray(proba, dtype=np.float64)
+    aucs = []
+    for c in [1] if k == 2 else range(k):
+        positive = yt == c
+        n_pos = int(positive.sum())
+        if 0 < n_pos < yt.size:
+            u = _rank_sum(p[:, c], positive) - n_pos * (n_pos + 1) / 2
+            aucs.append(u / (n_pos * (yt.size - n_pos)))
+    if aucs:
+        out["roc_auc"] = float(np.mean(aucs))
+    eps = np.finfo(np.float64).eps
+    out["log_loss"] = float(-np.mean(np.log(np.clip(p[np.arange(yt.size), yt], eps, 1 - eps))))
     return out

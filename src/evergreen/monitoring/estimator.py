@@ -33,10 +33,11 @@ class Estimator:
     loss_model: LossModel | None = None
     scales: Mapping[str, float] = field(default_factory=dict)
 
-    def codes(self, labels: Sequence[Any]) -> IntArray:
+    def codes(self, labels: Sequence[Any] | np.ndarray) -> IntArray:
         """Column index of each label in the model's classes (-1: unknown label)."""
-        index = {c: i for i, c in enumerate(self.classes or ())}
-        return np.array([index.get(v, -1) for v in labels], dtype=np.intp)
+        index = pd.Index(list(self.classes or ()))
+        # One hash look-up of the whole column (a Python loop costs a second per million rows).
+        return np.asarray(index.get_indexer(pd.Index(labels)), dtype=np.intp)
 
     def estimate(
         self,

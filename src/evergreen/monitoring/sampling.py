@@ -62,9 +62,10 @@ def auc_components(y: NDArray[np.bool_], score: FloatArray) -> tuple[float, floa
     if pos.mean() > 0.5:
         pos, s = 1 - pos, 1.0 - s
     order = np.argsort(s)
-    ranks = pos[order] * np.arange(pos.size)
-    # NannyML drops the smallest distinct rank (0, from a negative or a first-ranked positive).
-    index = np.unique(ranks)[1:]
+    # NannyML takes np.unique(y_sorted * rank)[1:]: the ranks of the positives, without rank 0
+    # (the smallest distinct value, from a negative or a first-ranked positive).
+    ranks = np.flatnonzero(pos[order])
+    index = ranks[ranks > 0]
     n_pos = int(pos.sum())
     n_neg = pos.size - n_pos
     if n_pos == 0 or n_neg == 0 or index.size == 0:

@@ -101,3 +101,18 @@ def test_estimate_matches_realised_when_the_model_is_calibrated() -> None:
     assert s == pytest.approx(0.010404590333117398, abs=1e-12)
     assert realised == 0.839
     assert abs(est["accuracy"] - realised) <= 3 * s
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_realised_from_codes_equals_compute_metrics(k: int) -> None:
+    from evergreen.monitoring.estimation import realised_from_codes
+
+    rng = np.random.default_rng(1)
+    p = np.round(rng.dirichlet(np.ones(k), 5000), 2)  # rounded: many tied scores
+    p = p / p.sum(axis=1, keepdims=True)
+    yt, yp = rng.integers(0, k, 5000), p.argmax(axis=1)
+    got = realised_from_codes(yt, yp, p, list(range(k)))
+    want = compute_metrics("binary" if k == 2 else "multiclass", yt, yp, p, list(range(k)))
+    assert set(got) == set(want)
+    for name, value in want.items():
+        assert got[name] == pytest.approx(value, abs=1e-12), name
