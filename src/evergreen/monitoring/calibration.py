@@ -50,6 +50,21 @@ class Calibrator:
         return tuple(k is not None for k in self.knots)
 
 
+def rank_auc(positive: NDArray[np.bool_], score: FloatArray) -> float | None:
+    """ROC AUC as the Mann-Whitney U (ties share their average rank): sklearn's ``roc_auc_score``
+    to rounding, without its per-call validation. ``None`` when one class is absent."""
+    n_pos = int(np.count_nonzero(positive))
+    if n_pos == 0 or n_pos == positive.size:
+        return None
+    order = np.argsort(score)
+    s = score[order]
+    starts = np.concatenate([[0], np.flatnonzero(s[1:] != s[:-1]) + 1])
+    ends = np.concatenate([starts[1:], [s.size]])
+    average = (starts + ends + 1) / 2.0  # mean of the 1-based ranks starts+1 .. ends
+    rank_sum = float(np.sum(np.repeat(average, ends - starts) * positive[order]))
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * (positive.size - n_pos))
+
+
 def _map(knots: Knots | None, x: FloatArray) -> FloatArray:
     # np.interp clamps outside the knots: IsotonicRegression(out_of_bounds="clip").
     return x if knots is None else np.interp(x, knots[0], knots[1])
@@ -126,9 +141,8 @@ def needs_calibration(y: FloatArray, p: FloatArray, order: IntArray | None = Non
 
     ``order``: ``np.lexsort((y, p))`` if the caller has it (it is shared with the final fit).
     """
-    from sklearn.metrics import roc_auc_score
-
-    if np.unique(y).size == 1 or roc_auc_score(y, p) > SEPARABLE_AUC:
+    auc = rank_auc(y == 1, p)
+    if auc is None or auc > SEPARABLE_AUC:  # one class only, or nothing left to fix
         return False
     try:
         folds = _stratified_splits(y)

@@ -17,10 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from evergreen.evaluation.metrics import label_key
-from evergreen.monitoring.calibration import Calibrator, FloatArray, IntArray
+from evergreen.monitoring.calibration import Calibrator, FloatArray, IntArray, rank_auc
 
 
 def expected_confusion(calibrated: FloatArray, pred_codes: IntArray) -> FloatArray:
@@ -88,17 +87,6 @@ def cbpe_metrics(
     return out
 
 
-def _rank_sum(score: FloatArray, positive: NDArray[np.bool_]) -> float:
-    """Sum of the positives' ranks (1-based, ties sharing their average rank)."""
-    order = np.argsort(score)
-    s = score[order]
-    starts = np.concatenate([[0], np.flatnonzero(s[1:] != s[:-1]) + 1])
-    ends = np.concatenate([starts[1:], [s.size]])
-    average = (starts + ends + 1) / 2.0  # mean of the ranks starts+1 .. ends
-    group = np.repeat(np.arange(starts.size), ends - starts)
-    return float(np.sum(average[group] * positive[order]))
-
-
 def realised_from_codes(
     true_codes: IntArray, pred_codes: IntArray, proba: FloatArray | None, classes: Sequence[Any]
 ) -> dict[str, float]:
@@ -115,11 +103,9 @@ def realised_from_codes(
     p = np.asarray(proba, dtype=np.float64)
     aucs = []
     for c in [1] if k == 2 else range(k):
-        positive = yt == c
-        n_pos = int(positive.sum())
-        if 0 < n_pos < yt.size:
-            u = _rank_sum(p[:, c], positive) - n_pos * (n_pos + 1) / 2
-            aucs.append(u / (n_pos * (yt.size - n_pos)))
+        auc = rank_auc(yt == c, p[:, c])
+        if auc is not None:
+            aucs.append(auc)
     if aucs:
         out["roc_auc"] = float(np.mean(aucs))
     eps = np.finfo(np.float64).eps
