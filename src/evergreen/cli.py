@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -21,7 +22,8 @@ from rich.table import Table
 
 from evergreen import __version__
 from evergreen.config import CONFIG_FILE, Settings, load_settings
-from evergreen.errors import BadInputError, EvergreenError
+from evergreen.errors import BadInputError, EvergreenError, one_line
+from evergreen.telemetry import disable_mlflow_telemetry
 
 app = typer.Typer(
     name="evergreen",
@@ -51,9 +53,14 @@ def _settings(config: Path | None) -> Settings:
 
 
 def _project(config: Path | None) -> Any:
+    import click
+
     from evergreen.project import open_project
 
-    return open_project(_settings(config))
+    project = open_project(_settings(config))
+    ctx = click.get_current_context(silent=True)
+    # The command owns its project: closing it as the command ends lets queued alert deliveries go out.
+    return ctx.with_resource(project) if ctx is not None else project
 
 
 def _print_json(data: Any) -> None:
@@ -379,8 +386,9 @@ def demo(
     rows: Annotated[int, typer.Option("--rows", help="Rows per batch.")] = 1500,
 ) -> None:
     """Replay a churn data stream with a change half-way: ingest and retrain after each batch."""
-    from evergreen.demo import run_demo
+    from evergreen.demo import DEMO_SALT, run_demo
 
+    os.environ.setdefault(*DEMO_SALT)  # the entry point sets the demo's salt; the library never does
     run_demo(directory, batches=batches, rows=rows, console=out)
 
 
@@ -404,6 +412,7 @@ _register_commands()
 
 
 def main() -> None:
+    disable_mlflow_telemetry()  # before any command imports MLflow (it decides at import)
     try:
         # With standalone_mode=False click returns the code of a typer.Exit instead of exiting.
         rc = app(standalone_mode=False)
@@ -411,14 +420,14 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except EvergreenError as exc:
-        err.print(f"error: {exc.message}", markup=False, highlight=False)
+        err.print(f"error: {one_line(exc)}", markup=False, highlight=False)
         if State.verbose:
             if exc.details is not None:
                 err.print_json(json.dumps(exc.details, default=str))
             err.print(traceback.format_exc(), markup=False, highlight=False)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted")
+    except KeyboardInterrupt as exc:
+        err.print(one_line(exc))
         sys.exit(130)
     except Exception as exc:  # click usage errors are handled below; everything else is a bug or I/O
         import click
@@ -428,7 +437,7 @@ def main() -> None:
             sys.exit(2 if isinstance(exc, click.exceptions.UsageError) else 1)
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(1)
-        err.print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], markup=False, highlight=False)
+        err.print(f"error: {one_line(exc)}", markup=False, highlight=False)
         if State.verbose:
             err.print(traceback.format_exc(), markup=False, highlight=False)
         sys.exit(1)

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from evergreen.errors import ConfigError
+from evergreen.errors import ConfigError, one_line
 
 CONFIG_FILE = "evergreen.yaml"
 STATE_DIR = ".evergreen"
@@ -438,7 +438,7 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
     try:
         raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{cfg_path}: invalid YAML: {exc}".splitlines()[0]) from None
+        raise ConfigError(f"{cfg_path}: invalid YAML: {one_line(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{cfg_path}: top level must be a mapping")
     return settings_from_dict(raw, cfg_path.parent, env)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,12 @@ from evergreen.config import CONFIG_FILE, load_settings
 from evergreen.data.ingest import ingest_landing
 from evergreen.examples import churn
 from evergreen.pipeline import RetrainOutcome, RetrainRequest, RetrainRunner
-from evergreen.project import open_project
+from evergreen.project import Project, open_project
 
 DRIFT_AT = 5
+# The demo owns its project, so a fixed, public PII salt is fine there; real projects set their own.
+# The `evergreen demo` command puts it in the environment (unless set): run_demo never touches it.
+DEMO_SALT = ("EVERGREEN_PII_SALT", "evergreen-demo-salt")
 BAD_BATCH_AFTER = 2
 
 
@@ -79,11 +81,14 @@ def run_demo(
     console = console or Console()
     root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="evergreen-demo-"))
     root.mkdir(parents=True, exist_ok=True)
-    # The demo owns its project: a fixed, public salt is fine here; real projects set their own.
-    os.environ.setdefault("EVERGREEN_PII_SALT", "evergreen-demo-salt")
     churn.write_config(str(root / CONFIG_FILE))
     settings = load_settings(root / CONFIG_FILE)
-    project = open_project(settings)
+    with open_project(settings) as project:
+        return _replay(project, root, batches, rows, console)
+
+
+def _replay(project: Project, root: Path, batches: int, rows: int, console: Console) -> list[RetrainOutcome]:
+    settings = project.settings
     landing = settings.data.landing
     landing.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]evergreen demo[/bold]: project {settings.project} in {root}")

@@ -1,12 +1,89 @@
 """One error tree for the whole package.
 
-Every error carries a stable machine-readable ``code``. The CLI maps errors to exit codes and the
-HTTP API maps them to statuses, each in exactly one place (``exit_code`` / ``http_status`` here).
+Every error evergreen raises on purpose is a class below, and its class names its stable,
+machine-readable ``code``: a raise site picks the class, never a code string. The CLI maps an error
+to its exit code and the HTTP API to its status, each in exactly one place (``exit_code`` /
+``http_status`` here); :func:`one_line` is the one line a person reads.
+
+    EvergreenError                      internal_error        exit 1  HTTP 500
+    ├── BadInputError                   bad_input             exit 2  HTTP 422
+    │   ├── ConfigError                 config_invalid
+    │   ├── DataValidationError         data_invalid
+    │   ├── NoDataError                 no_data
+    │   ├── IncompatibleSchemaError     incompatible_schema
+    │   ├── InvalidRequestError         invalid_request
+    │   │   ├── MalformedJSONError      malformed_json                HTTP 400
+    │   │   │   ├── JSONTooDeepError    json_too_deep
+    │   │   │   └── DuplicateKeyError   duplicate_key
+    │   │   ├── TooManyRecordsError     too_many_records
+    │   │   ├── InvalidRecordError      invalid_record
+    │   │   └── InvalidLabelError       invalid_label
+    │   ├── ModelInputError             model_rejected_record
+    │   └── BodyTooLargeError           body_too_large                HTTP 413
+    ├── NotFoundError                   not_found             exit 2  HTTP 404
+    │   └── UnknownPredictionError      unknown_prediction
+    ├── MethodNotAllowedError           method_not_allowed    exit 2  HTTP 405
+    ├── ConflictError                   conflict                      HTTP 409
+    │   └── LockHeldError               lock_held
+    ├── TrainingError                   training_failed
+    ├── RegistryError                   registry_error                HTTP 503
+    │   └── ChampionUnavailableError    champion_unavailable
+    │       ├── NotReadyError           not_ready
+    │       ├── ShuttingDownError       shutting_down
+    │       └── ModelFailedError        model_failed
+    ├── StoreError                      store_error                   HTTP 503
+    │   └── PredictionNotStoredError    prediction_not_stored
+    ├── NotConfiguredError              not_configured
+    └── AuthError                       unauthorized          exit 2  HTTP 401
+        └── ForbiddenError              forbidden                     HTTP 403
+            └── ControlAPIDisabledError control_api_disabled
+
+A subclass keeps its parent's exit code and status unless the tree says otherwise. ``HTTP_ERROR``
+is the code of an HTTP error no class above describes (a status Starlette raised itself).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+__all__ = [
+    "HTTP_ERROR",
+    "AuthError",
+    "BadInputError",
+    "BodyTooLargeError",
+    "ChampionUnavailableError",
+    "ConfigError",
+    "ConflictError",
+    "ControlAPIDisabledError",
+    "DataValidationError",
+    "DuplicateKeyError",
+    "EvergreenError",
+    "ForbiddenError",
+    "IncompatibleSchemaError",
+    "InvalidLabelError",
+    "InvalidRecordError",
+    "InvalidRequestError",
+    "JSONTooDeepError",
+    "LockHeldError",
+    "MalformedJSONError",
+    "MethodNotAllowedError",
+    "ModelFailedError",
+    "ModelInputError",
+    "NoDataError",
+    "NotConfiguredError",
+    "NotFoundError",
+    "NotReadyError",
+    "PredictionNotStoredError",
+    "RegistryError",
+    "ShuttingDownError",
+    "StoreError",
+    "TooManyRecordsError",
+    "TrainingError",
+    "UnknownPredictionError",
+    "one_line",
+]
+
+HTTP_ERROR = "http_error"
 
 
 class EvergreenError(Exception):
@@ -16,11 +93,9 @@ class EvergreenError(Exception):
     exit_code = 1
     http_status = 500
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+    def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
         self.message = message
-        if code is not None:
-            self.code = code
         self.details = details
 
     def to_dict(self) -> dict[str, Any]:
@@ -42,7 +117,7 @@ class ConfigError(BadInputError):
 
 
 class DataValidationError(BadInputError):
-    """A batch broke the data contract. ``details`` holds file, column and reason code."""
+    """A batch broke the data contract; ``details`` holds file, column and reason code."""
 
     code = "data_invalid"
 
@@ -58,16 +133,100 @@ class DataValidationError(BadInputError):
         details: dict[str, Any] = {"reason": reason, "file": file, "column": column}
         if extra:
             details.update(extra)
-        super().__init__(message, code="data_invalid", details=details)
+        super().__init__(message, details=details)
         self.reason = reason
         self.file = file
         self.column = column
 
 
+class NoDataError(BadInputError):
+    """There is nothing to work on yet (e.g. no champion predictions in a monitoring window)."""
+
+    code = "no_data"
+
+
+class IncompatibleSchemaError(BadInputError):
+    """A model's signature cannot be served (no columns, or a column of no scalar type)."""
+
+    code = "incompatible_schema"
+
+
+class InvalidRequestError(BadInputError):
+    """A request body has the wrong shape; ``details["field"]`` names the field."""
+
+    code = "invalid_request"
+
+
+class MalformedJSONError(InvalidRequestError):
+    """The request body is not JSON we accept: empty, unparsable, too deep or with a repeated key."""
+
+    code = "malformed_json"
+    http_status = 400
+
+
+class JSONTooDeepError(MalformedJSONError):
+    """The request body nests deeper than any record of flat fields could."""
+
+    code = "json_too_deep"
+
+
+class DuplicateKeyError(MalformedJSONError):
+    """The request body repeats a key in one object (which value would the model see?)."""
+
+    code = "duplicate_key"
+
+
+class TooManyRecordsError(InvalidRequestError):
+    """A request carries more records than the server takes at once."""
+
+    code = "too_many_records"
+
+
+class InvalidRecordError(InvalidRequestError):
+    """A record breaks the model's input schema; ``details["errors"]`` names each field and problem."""
+
+    code = "invalid_record"
+
+
+class InvalidLabelError(InvalidRequestError):
+    """A feedback label is not one the model can be scored on."""
+
+    code = "invalid_label"
+
+
+class ModelInputError(BadInputError):
+    """The model itself refused this record (the other requests batched with it were answered)."""
+
+    code = "model_rejected_record"
+
+
+class BodyTooLargeError(BadInputError):
+    """A request body is larger than ``serving.max_body_bytes``."""
+
+    code = "body_too_large"
+    http_status = 413
+
+
 class NotFoundError(EvergreenError):
+    """What was asked for (a run, a version, an alert, a route) does not exist."""
+
     code = "not_found"
     exit_code = 2
     http_status = 404
+
+
+class UnknownPredictionError(NotFoundError):
+    """Feedback names a prediction id the log never stored."""
+
+    code = "unknown_prediction"
+
+
+class MethodNotAllowedError(EvergreenError):
+    """The route exists but not for this HTTP method."""
+
+    code = "method_not_allowed"
+    exit_code = 2
+    http_status = 405
 
 
 class ConflictError(EvergreenError):
@@ -79,10 +238,14 @@ class ConflictError(EvergreenError):
 
 
 class LockHeldError(ConflictError):
+    """Another live process holds the project's retrain lock."""
+
     code = "lock_held"
 
 
 class TrainingError(EvergreenError):
+    """No candidate could be trained or scored."""
+
     code = "training_failed"
 
 
@@ -94,54 +257,84 @@ class RegistryError(EvergreenError):
 
 
 class ChampionUnavailableError(RegistryError):
+    """The champion model cannot be loaded or used."""
+
     code = "champion_unavailable"
 
 
+class NotReadyError(ChampionUnavailableError):
+    """The server has not loaded a champion yet."""
+
+    code = "not_ready"
+
+
+class ShuttingDownError(ChampionUnavailableError):
+    """The server is stopping and takes no new predictions."""
+
+    code = "shutting_down"
+
+
+class ModelFailedError(ChampionUnavailableError):
+    """The model call failed for a reason that is not the request's fault."""
+
+    code = "model_failed"
+
+
 class StoreError(EvergreenError):
+    """The metadata database could not be reached or refused a statement."""
+
     code = "store_error"
     http_status = 503
-
-
-class AuthError(EvergreenError):
-    code = "unauthorized"
-    exit_code = 2
-    http_status = 401
-
-
-class ForbiddenError(AuthError):
-    code = "forbidden"
-    http_status = 403
-
-
-# ---- hostile or broken input on the data endpoints (issue 10) -----------------------------------
-class MalformedJSONError(BadInputError):
-    """The request body is not JSON we accept: unparsable, too deep or with a repeated key."""
-
-    code = "malformed_json"
-    http_status = 400
-
-
-class JSONTooDeepError(MalformedJSONError):
-    code = "json_too_deep"
-
-
-class DuplicateKeyError(MalformedJSONError):
-    code = "duplicate_key"
-
-
-class InvalidRecordError(BadInputError):
-    """A record breaks the model's input schema; ``details.errors`` names each field and problem."""
-
-    code = "invalid_record"
-
-
-class ModelInputError(BadInputError):
-    """The model itself refused this record (its other requests in the same batch were answered)."""
-
-    code = "model_rejected_record"
 
 
 class PredictionNotStoredError(StoreError):
     """Feedback names a prediction the log has not stored yet (database or disk unavailable)."""
 
     code = "prediction_not_stored"
+
+
+class NotConfiguredError(EvergreenError):
+    """A component was started without what it needs (e.g. an app with no project)."""
+
+    code = "not_configured"
+
+
+class AuthError(EvergreenError):
+    """No credentials, or credentials nobody issued."""
+
+    code = "unauthorized"
+    exit_code = 2
+    http_status = 401
+
+
+class ForbiddenError(AuthError):
+    """The caller is known but its role is too low for the action."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class ControlAPIDisabledError(ForbiddenError):
+    """The control API has no tokens configured and is not opened to loopback clients."""
+
+    code = "control_api_disabled"
+
+
+def one_line(exc: BaseException, *, with_code: bool = False) -> str:
+    """The one line a person reads about ``exc``.
+
+    An evergreen error is its message (``code: message`` with ``with_code``, as run records keep it);
+    Ctrl-C is ``interrupted``; anything else is ``TypeName: first line of its text``.
+    """
+    if isinstance(exc, EvergreenError):
+        text = _first_line(exc.message) or exc.code
+        return f"{exc.code}: {text}" if with_code else text
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    text = _first_line(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0].strip() if lines else ""

@@ -19,7 +19,7 @@ import pandas as pd
 from evergreen.champion import move_champion
 from evergreen.data.dataset import Dataset, assemble_dataset, feature_kinds, split_holdout
 from evergreen.data.ingest import IngestResult, ingest_landing
-from evergreen.errors import DataValidationError, EvergreenError
+from evergreen.errors import DataValidationError, one_line
 from evergreen.evaluation.bootstrap import BootstrapResult
 from evergreen.evaluation.holdout import compare_on_holdout, score_champion, score_on_holdout
 from evergreen.evaluation.policy import Decision, ModelScore, Policy, decide
@@ -308,14 +308,6 @@ def finish_with_reason(
     )
 
 
-def failure_message(exc: BaseException) -> str:
-    if isinstance(exc, EvergreenError):
-        return f"{exc.code}: {exc.message}"
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
-
-
 def record_failure(
     project: Project,
     run_id: str,
@@ -324,7 +316,7 @@ def record_failure(
     candidate_version: str | None,
 ) -> str:
     """Mark the run failed (with the traceback) and its candidate rejected; returns the one-line message."""
-    msg = failure_message(exc)
+    msg = one_line(exc, with_code=True)
     try:
         finish_run(
             project.store,

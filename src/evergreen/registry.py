@@ -7,7 +7,6 @@ fluent state, so two projects (or a test and the app under test) never share a t
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from collections.abc import Mapping
@@ -17,8 +16,6 @@ from importlib.metadata import version as pkg_version
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
@@ -27,7 +24,8 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from evergreen.errors import ChampionUnavailableError, NotFoundError, RegistryError
+from evergreen.errors import ChampionUnavailableError, NotFoundError, RegistryError, one_line
+from evergreen.telemetry import disable_mlflow_telemetry
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -89,6 +87,7 @@ class Registry:
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.artifact_root = artifact_root
+        disable_mlflow_telemetry()  # before our first MLflow call (MLflow checks it on every event)
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         except Exception as exc:  # MLflow raises many types when the store is unreachable
@@ -268,5 +267,5 @@ class Registry:
             return mlflow.sklearn.load_model(self.model_uri(version))
         except Exception as exc:
             raise ChampionUnavailableError(
-                f"model version {version} of {self.model_name} could not be loaded: {exc}".splitlines()[0]
+                f"model version {version} of {self.model_name} could not be loaded: {one_line(exc)}"
             ) from exc

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from evergreen.alerts.facts import rank
 from evergreen.alerts.messages import AlertMessage, email_message, slack_payload, webhook_payload
 from evergreen.config import ChannelConfig
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 
 log = get_logger("evergreen.alerts")
@@ -58,7 +59,7 @@ class Channel:
         except DeliveryError as exc:
             raise DeliveryError(redact(str(exc), self.secrets())) from None
         except Exception as exc:  # every transport error becomes one redacted line
-            text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+            text = one_line(exc)
             raise DeliveryError(redact(text, self.secrets())[:500]) from None
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from evergreen.alerts.channels import Channel, DeliveryError
 from evergreen.alerts.messages import AlertMessage
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 
 log = get_logger("evergreen.alerts")
@@ -145,5 +146,5 @@ class Dispatcher:
                     alert_id=msg.alert_id,
                     channel=channel.name,
                     status=status,
-                    error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    error=one_line(exc),
                 )

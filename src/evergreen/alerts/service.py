@@ -211,4 +211,12 @@ class AlertService:
         return self.dispatcher.flush(timeout)
 
     def close(self, timeout: float | None = 10.0) -> bool:
-        return self.dispatcher.close(timeout)
+        """Give queued deliveries a bounded chance to go out (a short-lived process is about to exit)."""
+        done = self.dispatcher.close(timeout)
+        if not done:
+            log.warning(
+                "alert_deliveries_dropped",
+                project=self.project.settings.project,
+                pending=self.dispatcher.pending,
+            )
+        return done

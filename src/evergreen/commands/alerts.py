@@ -36,7 +36,7 @@ def alerts(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Open alerts, newest first; --ack / --resolve act on one (audited)."""
-    from evergreen.alerts import service_for, shutdown
+    from evergreen.alerts import service_for
     from evergreen.alerts.repository import list_alerts
     from evergreen.cli import _print_json, _project, _table, out
     from evergreen.store.audit import cli_actor
@@ -75,7 +75,7 @@ def alerts(
             )
         )
     finally:
-        shutdown()  # a short-lived process: let queued deliveries go out (bounded wait)
+        project.close()  # a short-lived process: let queued deliveries go out (bounded wait)
 
 
 def register(app: typer.Typer) -> None:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from evergreen.config import Settings
 from evergreen.data.pii import scrub_text
-from evergreen.errors import BadInputError, EvergreenError
+from evergreen.errors import BadInputError, NoDataError, NotFoundError
 from evergreen.logs import get_logger
 from evergreen.monitoring.columns import (
     align_labels,
@@ -42,7 +42,6 @@ from evergreen.project import Project
 from evergreen.store.engine import as_utc, utcnow
 
 log = get_logger(__name__)
-NO_DATA = "no_data"
 
 
 @dataclass
@@ -255,10 +254,9 @@ def _load_current(
     start, end = spec.bounds(now)
     rows = load_predictions(project.store, start, end)
     if rows.empty:
-        raise BadInputError(
+        raise NoDataError(
             f"no champion predictions in the {spec.text} window ({start:%Y-%m-%d %H:%M} to "
-            f"{end:%Y-%m-%d %H:%M} UTC): nothing to monitor yet",
-            code=NO_DATA,
+            f"{end:%Y-%m-%d %H:%M} UTC): nothing to monitor yet"
         )
     return current_from_log(ref, s, rows), start, end
 
@@ -364,17 +362,13 @@ def run_scheduled_monitoring(project: Project, now: datetime | None = None) -> l
     now = as_utc(now) or utcnow()
     try:
         ref = build_reference(project)
-    except EvergreenError as exc:
-        if exc.code == "not_found":
-            log.info("monitoring_skipped", reason=exc.message)
-            return []
-        raise
+    except NotFoundError as exc:
+        log.info("monitoring_skipped", reason=exc.message)
+        return []
     reports = []
     for window in project.settings.monitoring.scheduled_windows:
         try:
             reports.append(run_monitoring(project, window, now=now, reference=ref))
-        except BadInputError as exc:
-            if exc.code != NO_DATA:
-                raise
+        except NoDataError as exc:
             log.info("monitoring_skipped", window=window, reason=exc.message)
     return reports

@@ -33,6 +33,7 @@ from evergreen.serving.routes import feedback, meta, predict
 from evergreen.serving.shadow import ShadowScorer, shadow_resolver
 from evergreen.serving.spill import DeadLetterFile, SpillFile
 from evergreen.serving.watcher import ModelWatcher
+from evergreen.telemetry import disable_mlflow_telemetry
 
 ROUTERS: tuple[APIRouter, ...] = (predict.router, feedback.router, meta.router, build_control_router())
 log = get_logger(__name__)
@@ -144,6 +145,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if ctx.shadow is not None:
             await ctx.shadow.stop()
         await asyncio.to_thread(ctx.log.close)
+        if app.state.owns_project:
+            await asyncio.to_thread(ctx.project.close)  # flushes queued alert deliveries
         log.info("serving_stopped", project=ctx.settings.project)
 
 
@@ -162,11 +165,14 @@ def create_app(
     ``freeze_heap`` takes each loaded model out of the garbage collector's full collections (for the
     process that owns the heap, ``evergreen serve``: see :mod:`evergreen.serving.heap`).
     """
+    disable_mlflow_telemetry()  # this app loads models with MLflow: opt out before its first use
+    owns_project = project is None
     ctx = build_context(settings, project or open_project(settings), freeze_heap=freeze_heap)
     app = FastAPI(title=f"evergreen: {settings.project}", version=__version__, lifespan=_lifespan)
     app.state.ctx = ctx
     app.state.insecure_local = insecure_local
     app.state.with_scheduler = with_scheduler
+    app.state.owns_project = owns_project  # a project the app opened, the app closes at shutdown
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from evergreen.errors import AuthError, ConfigError, ForbiddenError
+from evergreen.errors import AuthError, ConfigError, ControlAPIDisabledError, ForbiddenError
 
 ROLES = ("viewer", "operator", "admin")
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -101,21 +101,19 @@ def authorize(
     if not table.enabled:
         if insecure_local and client_host in LOOPBACK:
             return Principal("local", "admin")
-        raise ForbiddenError(
+        raise ControlAPIDisabledError(
             f"the control API is disabled: no tokens are configured in ${table.source} "
-            "(name:role:token,...); set it, or start `evergreen serve --insecure-local` bound to 127.0.0.1",
-            code="control_api_disabled",
+            "(name:role:token,...); set it, or start `evergreen serve --insecure-local` bound to 127.0.0.1"
         )
     token = bearer(header)
     if token is None:
-        raise AuthError("missing bearer token (Authorization: Bearer <token>)", code="unauthorized")
+        raise AuthError("missing bearer token (Authorization: Bearer <token>)")
     principal = table.lookup(token)
     if principal is None:
-        raise AuthError("unknown token", code="unauthorized")
+        raise AuthError("unknown token")
     if role_rank(principal.role) < role_rank(need):
         raise ForbiddenError(
             f"{principal.name} is {principal.role}; this needs {need} or higher",
-            code="forbidden",
             details={"role": principal.role, "required": need},
         )
     return principal

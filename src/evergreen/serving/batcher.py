@@ -18,7 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from evergreen.errors import BadInputError, ChampionUnavailableError, EvergreenError, ModelInputError
+from evergreen.errors import (
+    BadInputError,
+    EvergreenError,
+    ModelFailedError,
+    ModelInputError,
+    ShuttingDownError,
+    one_line,
+)
 from evergreen.logs import get_logger
 from evergreen.serving.model import LoadedModel, ModelHolder, Scored
 from evergreen.serving.schema import ExtraFields, InputSchema, validate_records
@@ -78,8 +85,8 @@ class Batcher:
         self._executor.shutdown(wait=True)
 
     @staticmethod
-    def _closed_error() -> ChampionUnavailableError:
-        return ChampionUnavailableError("the server is shutting down", code="shutting_down")
+    def _closed_error() -> ShuttingDownError:
+        return ShuttingDownError("the server is shutting down")
 
     async def submit(self, records: list[dict[str, Any]], schema: InputSchema, many: bool) -> Scored:
         """Score ``records`` in the next batch. The caller counted itself in ``arriving`` beforehand."""
@@ -192,20 +199,15 @@ class Batcher:
 _INPUT_FAULTS = (ValueError, TypeError, ArithmeticError, KeyError, IndexError)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
-
-
 def _as_error(exc: Exception, many: bool) -> Exception:
     if isinstance(exc, EvergreenError):
         return exc
     if isinstance(exc, _INPUT_FAULTS):
         what = "one of these records" if many else "this record"
         return ModelInputError(
-            f"the model could not score {what}: {_one_line(exc)}", details={"field": "(record)"}
+            f"the model could not score {what}: {one_line(exc)[:300]}", details={"field": "(record)"}
         )
-    return ChampionUnavailableError(f"the model call failed: {_one_line(exc)}", code="model_failed")
+    return ModelFailedError(f"the model call failed: {one_line(exc)[:300]}")
 
 
 def _fail(item: _Item, exc: Exception) -> None:

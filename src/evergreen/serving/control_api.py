@@ -4,29 +4,24 @@
 from ``app.state.project`` (or ``app.state.ctx.project``) and ``app.state.insecure_local``. Every
 route needs a bearer token (see :mod:`evergreen.serving.auth`); every mutating call goes through the
 same audited functions as the CLI (:mod:`evergreen.control`, the alert service, the overrides).
-Errors keep the API's one shape, ``{"error": {"code", "message", "details"}}``, even in an app that
-installs no handlers of its own, because the router's route class renders them itself.
+Errors are rendered by the app's one handler (:func:`evergreen.serving.errors.install_error_handlers`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from evergreen import control
-from evergreen.errors import EvergreenError
+from evergreen.errors import NotConfiguredError
 from evergreen.logs import get_logger
 from evergreen.overrides import OVERRIDABLE
 from evergreen.project import Project
 from evergreen.serving.auth import Principal, TokenTable, authorize
-from evergreen.serving.errors import error_response
 from evergreen.store.audit import list_actions
 from evergreen.store.engine import as_utc
 
@@ -222,47 +217,11 @@ class ThresholdsUpdate(BaseModel):
 
 
 # ---- plumbing ------------------------------------------------------------------------------------
-def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return error_response(status, code, message, details, headers)
-
-
-class ControlRoute(APIRoute):
-    """Renders evergreen errors and validation errors in the API's error shape."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def run(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except EvergreenError as exc:
-                if exc.http_status >= 500:
-                    log.error(
-                        "control_request_failed", code=exc.code, error=exc.message, path=request.url.path
-                    )
-                return _error(exc.http_status, exc.code, exc.message, exc.details)
-            except RequestValidationError as exc:
-                errs = [
-                    {
-                        "field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "(body)",
-                        "message": str(e.get("msg", "")),
-                    }
-                    for e in exc.errors()
-                ]
-                first = errs[0] if errs else {"field": "(body)", "message": "invalid request"}
-                return _error(
-                    422, "invalid_request", f"{first['field']}: {first['message']}", {"errors": errs}
-                )
-
-        return run
-
-
 def project_of(request: Request) -> Project:
     st = request.app.state
     project = getattr(st, "project", None) or getattr(getattr(st, "ctx", None), "project", None)
     if not isinstance(project, Project):
-        raise EvergreenError("the control API has no project on app.state", code="not_configured")
+        raise NotConfiguredError("the control API has no project on app.state")
     return project
 
 
@@ -295,13 +254,13 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Filter = Annotated[str | None, Query(max_length=200, pattern=NoNul)]
 AlertId = Annotated[int, Path(ge=1, le=MAX_INT)]
 ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorResponse} for s in (401, 403, 404, 409, 422, 503)
+    s: {"model": ErrorResponse} for s in (400, 401, 403, 404, 409, 422, 503)
 }
 
 
 # ---- routes --------------------------------------------------------------------------------------
 def build_control_router() -> APIRouter:
-    r = APIRouter(prefix="/api", tags=["control"], route_class=ControlRoute, responses=ERRORS)
+    r = APIRouter(prefix="/api", tags=["control"], responses=ERRORS)
 
     @r.get("/models", response_model=ModelsResponse, summary="Registered versions and aliases")
     def models(request: Request, _: Viewer) -> dict[str, Any]:

@@ -1,7 +1,10 @@
-"""Every error the API returns has one shape: ``{"error": {"code", "message", "details"}}``.
+"""The API's one error renderer: every error is ``{"error": {"code", "message", "details"}}``.
 
-One handler maps ``EvergreenError.http_status``; FastAPI's own validation errors become 422 naming the
-field; Starlette's HTTP errors (404 route, 405 method) keep their status in the same shape.
+``install_error_handlers`` is called by the app factory and covers every route, ``/predict`` and the
+control API alike. An :class:`~evergreen.errors.EvergreenError` keeps its ``http_status``; FastAPI's
+validation errors become ``invalid_request`` (422) naming the field, or ``malformed_json`` (400) when
+the body is not JSON at all, the same code ``/predict`` raises for it; Starlette's HTTP errors (404
+route, 405 method) keep their status in the same shape.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from evergreen.errors import EvergreenError
+from evergreen.errors import (
+    HTTP_ERROR,
+    EvergreenError,
+    InvalidRequestError,
+    MalformedJSONError,
+    MethodNotAllowedError,
+    NotFoundError,
+)
 from evergreen.logs import get_logger
 
 log = get_logger(__name__)
@@ -30,6 +40,12 @@ def error_response(
     )
 
 
+def render(exc: EvergreenError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    if exc.http_status == 401:  # RFC 9110: a 401 says which scheme would be accepted
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
+    return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     # ("body", "records", 0, "tenure") → "records.0.tenure"; the "body"/"query" prefix says nothing useful
     parts = [str(p) for p in loc]
@@ -38,35 +54,37 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "(body)"
 
 
-async def _evergreen_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _evergreen_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EvergreenError)
     if exc.http_status >= 500:
-        log.error("request_failed", code=exc.code, error=exc.message)
-    return error_response(exc.http_status, exc.code, exc.message, exc.details)
+        log.error("request_failed", code=exc.code, error=exc.message, path=request.url.path)
+    return render(exc)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+def validation_error(exc: RequestValidationError) -> EvergreenError:
+    """FastAPI's validation error as the evergreen error it is (malformed JSON or a bad field)."""
     errors = [
         {"field": _field(e.get("loc", ())), "message": str(e.get("msg", "")), "type": e.get("type")}
         for e in exc.errors()
     ]
     first = errors[0] if errors else {"field": "(body)", "message": "invalid request"}
     if first.get("type") == "json_invalid":
-        return error_response(
-            400, "malformed_json", f"request body is not valid JSON: {first['message']}", {"errors": errors}
+        return MalformedJSONError(
+            f"request body is not valid JSON: {first['message']}", details={"errors": errors}
         )
-    return error_response(
-        422,
-        "invalid_request",
-        f"{first['field']}: {first['message']}",
-        {"field": first["field"], "errors": errors},
+    return InvalidRequestError(
+        f"{first['field']}: {first['message']}", details={"field": first["field"], "errors": errors}
     )
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return render(validation_error(exc))
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    code = {404: NotFoundError.code, 405: MethodNotAllowedError.code}.get(exc.status_code, HTTP_ERROR)
     return error_response(exc.status_code, code, str(exc.detail), None, headers=exc.headers)
 
 

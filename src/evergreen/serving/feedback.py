@@ -14,7 +14,12 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from evergreen.data.values import canonical_str
-from evergreen.errors import BadInputError, NotFoundError
+from evergreen.errors import (
+    InvalidLabelError,
+    InvalidRequestError,
+    TooManyRecordsError,
+    UnknownPredictionError,
+)
 from evergreen.serving.model import LoadedModel
 from evergreen.serving.schema import ExtraFields, validate_records
 from evergreen.store.engine import Store, utcnow
@@ -29,28 +34,25 @@ class FeedbackItem:
 
 
 def normalise_label(label: Any, classes: tuple[Any, ...] | None, where: str) -> Any:
-    """The label as the model's class value; BadInputError (422, code invalid_label) otherwise."""
+    """The label as the model's class value; InvalidLabelError (422) otherwise."""
     if classes is None:
         ok = isinstance(label, int | float) and not isinstance(label, bool) and math.isfinite(label)
         if not ok:
-            raise BadInputError(
+            raise InvalidLabelError(
                 f"{where}label must be a finite number for a regression model, got {label!r}",
-                code="invalid_label",
                 details={"field": "label"},
             )
         return label
     if label is None or isinstance(label, dict | list):
-        raise BadInputError(
+        raise InvalidLabelError(
             f"{where}label must be one of {list(classes)}, got {label!r}",
-            code="invalid_label",
             details={"field": "label", "allowed": list(classes)},
         )
     by_text = {canonical_str(c): c for c in classes}
     key = canonical_str(label)
     if key not in by_text:
-        raise BadInputError(
+        raise InvalidLabelError(
             f"{where}label {label!r} is not a class of the model: {list(classes)}",
-            code="invalid_label",
             details={"field": "label", "allowed": list(classes)},
         )
     return by_text[key]
@@ -62,9 +64,7 @@ def parse_feedback(
     """Accepts ``{prediction_id, label}``, ``{"feedback": [...]}``, ``{record, label}`` or
     ``{"records": [...]}`` (each record carrying its label in the target column)."""
     if not isinstance(payload, dict):
-        raise BadInputError(
-            "feedback must be a JSON object", code="invalid_request", details={"field": "(body)"}
-        )
+        raise InvalidRequestError("feedback must be a JSON object", details={"field": "(body)"})
     if "feedback" in payload:
         items = _list(payload["feedback"], "feedback", max_items)
         return [_by_id(it, model, f"feedback {i}: ") for i, it in enumerate(items)]
@@ -72,7 +72,7 @@ def parse_feedback(
         return [_by_id(payload, model, "")]
     if "record" in payload:
         if "label" not in payload:
-            raise BadInputError("missing field 'label'", code="invalid_request", details={"field": "label"})
+            raise InvalidRequestError("missing field 'label'", details={"field": "label"})
         return _labelled(
             [{**_obj(payload["record"], "record"), target: payload["label"]}],
             model,
@@ -82,22 +82,18 @@ def parse_feedback(
         )
     if "records" in payload:
         return _labelled(_list(payload["records"], "records", max_items), model, target, extra, many=True)
-    raise BadInputError(
+    raise InvalidRequestError(
         "expected 'prediction_id' and 'label', 'feedback', 'record' and 'label', or 'records'",
-        code="invalid_request",
         details={"field": "prediction_id"},
     )
 
 
 def _list(value: Any, name: str, max_items: int) -> list[Any]:
     if not isinstance(value, list) or not value:
-        raise BadInputError(
-            f"'{name}' must be a non-empty list", code="invalid_request", details={"field": name}
-        )
+        raise InvalidRequestError(f"'{name}' must be a non-empty list", details={"field": name})
     if len(value) > max_items:
-        raise BadInputError(
+        raise TooManyRecordsError(
             f"'{name}' has {len(value)} items, at most {max_items} are allowed",
-            code="too_many_records",
             details={"field": name, "max": max_items},
         )
     return value
@@ -105,9 +101,7 @@ def _list(value: Any, name: str, max_items: int) -> list[Any]:
 
 def _obj(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise BadInputError(
-            f"'{name}' must be a JSON object", code="invalid_request", details={"field": name}
-        )
+        raise InvalidRequestError(f"'{name}' must be a JSON object", details={"field": name})
     return value
 
 
@@ -115,15 +109,12 @@ def _by_id(item: Any, model: LoadedModel, where: str) -> FeedbackItem:
     item = _obj(item, "feedback")
     pid = item.get("prediction_id")
     if not isinstance(pid, str) or not pid:
-        raise BadInputError(
+        raise InvalidRequestError(
             f"{where}'prediction_id' must be a non-empty string",
-            code="invalid_request",
             details={"field": "prediction_id"},
         )
     if "label" not in item:
-        raise BadInputError(
-            f"{where}missing field 'label'", code="invalid_request", details={"field": "label"}
-        )
+        raise InvalidRequestError(f"{where}missing field 'label'", details={"field": "label"})
     return FeedbackItem(normalise_label(item["label"], model.classes, where), prediction_id=pid)
 
 
@@ -135,9 +126,7 @@ def _labelled(
         where = f"record {i}: " if many else ""
         rec = _obj(rec, "records")
         if target not in rec:
-            raise BadInputError(
-                f"{where}missing label field {target!r}", code="invalid_label", details={"field": target}
-            )
+            raise InvalidLabelError(f"{where}missing label field {target!r}", details={"field": target})
         label = normalise_label(rec[target], model.classes, where)
         features = {k: v for k, v in rec.items() if k != target}
         clean = validate_records(model.schema, [features], many=False, extra=extra)[0]
@@ -156,13 +145,12 @@ def known_predictions(store: Store, ids: Sequence[str]) -> set[str]:
 
 
 def store_feedback(store: Store, items: Sequence[FeedbackItem]) -> int:
-    """Insert the feedback; NotFoundError (404) naming the first unknown prediction id, nothing stored."""
+    """Insert the feedback; UnknownPredictionError (404) names the first unknown id, nothing stored."""
     ids = [it.prediction_id for it in items if it.prediction_id]
     missing = sorted(set(ids) - known_predictions(store, ids)) if ids else []
     if missing:
-        raise NotFoundError(
+        raise UnknownPredictionError(
             f"unknown prediction_id {missing[0]!r}",
-            code="unknown_prediction",
             details={"field": "prediction_id", "unknown": missing[:50]},
         )
     now = utcnow()

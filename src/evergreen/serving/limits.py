@@ -10,21 +10,19 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from evergreen.errors import BodyTooLargeError
+
 
 class BodyTooLarge(Exception):
     pass
 
 
 def _payload(limit: int) -> bytes:
-    return json.dumps(
-        {
-            "error": {
-                "code": "body_too_large",
-                "message": f"request body larger than {limit} bytes (serving.max_body_bytes)",
-                "details": {"max_body_bytes": limit},
-            }
-        }
-    ).encode()
+    # Rendered here, not by the app's handler: the body is refused before any route (or handler) runs.
+    error = BodyTooLargeError(
+        f"request body larger than {limit} bytes (serving.max_body_bytes)", details={"max_body_bytes": limit}
+    )
+    return json.dumps({"error": error.to_dict()}).encode()
 
 
 class BodyLimitMiddleware:
@@ -37,7 +35,7 @@ class BodyLimitMiddleware:
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": BodyTooLargeError.http_status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from evergreen.data.values import is_missing
-from evergreen.errors import BadInputError, ChampionUnavailableError
+from evergreen.errors import BadInputError, ChampionUnavailableError, NotReadyError, one_line
 from evergreen.registry import Registry
 from evergreen.serving.schema import InputSchema, schema_from_signature, to_frame
 
@@ -104,7 +104,7 @@ def load_version(
         meta = Model.load(local)
         signature = meta.signature
     except Exception as exc:
-        raise ChampionUnavailableError(f"v{version}: model artifact unavailable: {_first_line(exc)}") from exc
+        raise ChampionUnavailableError(f"v{version}: model artifact unavailable: {one_line(exc)}") from exc
     if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
         raise ChampionUnavailableError(f"v{version}: incompatible schema: no column-based input signature")
     try:
@@ -119,13 +119,8 @@ def load_version(
     try:
         loaded.score(_input_example(meta, local, schema))
     except Exception as exc:
-        raise ChampionUnavailableError(f"v{version}: warm-up prediction failed: {_first_line(exc)}") from exc
+        raise ChampionUnavailableError(f"v{version}: warm-up prediction failed: {one_line(exc)}") from exc
     return replace(loaded, load_seconds=time.perf_counter() - start)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class ModelHolder:
@@ -152,7 +147,7 @@ class ModelHolder:
     def require(self) -> LoadedModel:
         cur = self._current
         if cur is None:
-            raise ChampionUnavailableError("no champion model is loaded yet", code="not_ready")
+            raise NotReadyError("no champion model is loaded yet")
         return cur
 
     def swap(self, new: LoadedModel) -> LoadedModel | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import URL
 
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store
 from evergreen.store.notify import CHANNEL, is_postgres
@@ -69,9 +70,7 @@ class ChampionListener:
                             self._handle(note.payload)
             except Exception as exc:
                 self.listening.clear()
-                log.warning(
-                    "champion_listen_failed", error=str(exc).splitlines()[0] if str(exc) else repr(exc)
-                )
+                log.warning("champion_listen_failed", error=one_line(exc))
                 self._stop.wait(self._retry)
 
     def _handle(self, payload: str) -> None:

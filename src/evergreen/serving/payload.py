@@ -14,7 +14,14 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from evergreen.errors import BadInputError, DuplicateKeyError, JSONTooDeepError, MalformedJSONError
+from evergreen.errors import (
+    DuplicateKeyError,
+    InvalidRequestError,
+    JSONTooDeepError,
+    MalformedJSONError,
+    TooManyRecordsError,
+    one_line,
+)
 
 __all__ = ["MalformedJSONError", "display_name", "json_answer", "parse_json", "predict_records"]
 
@@ -61,7 +68,7 @@ def parse_json(body: bytes) -> Any:
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         # Also integers over Python's digit limit ("Exceeds the limit (4300 digits)…").
-        raise MalformedJSONError(f"request body is not valid JSON: {exc}".splitlines()[0][:300]) from None
+        raise MalformedJSONError(f"request body is not valid JSON: {one_line(exc)[:300]}") from None
 
 
 def _finite(value: Any) -> Any:
@@ -85,15 +92,13 @@ def json_answer(body: dict[str, Any]) -> JSONResponse:
 def predict_records(payload: Any, max_records: int) -> tuple[list[Any], bool]:
     """(records, many): ``{"record": {...}}`` is one record, ``{"records": [...]}`` many."""
     if not isinstance(payload, dict):
-        raise BadInputError(
+        raise InvalidRequestError(
             'expected a JSON object with "record" or "records"',
-            code="invalid_request",
             details={"field": "(body)"},
         )
     if "record" in payload and "records" in payload:
-        raise BadInputError(
+        raise InvalidRequestError(
             'send either "record" or "records", not both',
-            code="invalid_request",
             details={"field": "records"},
         )
     if "record" in payload:
@@ -101,21 +106,18 @@ def predict_records(payload: Any, max_records: int) -> tuple[list[Any], bool]:
     if "records" in payload:
         records = payload["records"]
         if not isinstance(records, list) or not records:
-            raise BadInputError(
+            raise InvalidRequestError(
                 '"records" must be a non-empty list of objects',
-                code="invalid_request",
                 details={"field": "records"},
             )
         if len(records) > max_records:
-            raise BadInputError(
+            raise TooManyRecordsError(
                 f'"records" has {len(records)} records, at most {max_records} are allowed '
                 "(serving.max_batch_records)",
-                code="too_many_records",
                 details={"field": "records", "max": max_records},
             )
         return records, True
-    raise BadInputError(
+    raise InvalidRequestError(
         'missing field "record" (one record) or "records" (a list)',
-        code="invalid_request",
         details={"field": "record"},
     )

@@ -27,7 +27,7 @@ from sqlalchemy import Insert
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from evergreen.errors import StoreError
+from evergreen.errors import StoreError, one_line
 from evergreen.logs import get_logger
 from evergreen.serving.spill import DeadLetterFile, SpillFile, encode
 from evergreen.store.engine import Store
@@ -103,11 +103,6 @@ def is_row_error(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError):
         return True  # a bind parameter could not be converted: the row's fault
     return isinstance(exc, ValueError | TypeError | UnicodeError)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
 class PredictionLog:
@@ -227,7 +222,7 @@ class PredictionLog:
         self._forget(rows)
         self._on_dropped(len(rows))
         if not self._degraded:
-            log.error("prediction_log_rows_lost", rows=len(rows), where=where, error=_one_line(exc))
+            log.error("prediction_log_rows_lost", rows=len(rows), where=where, error=one_line(exc)[:300])
         self._degraded = True
 
     def _dead(self, rows: Sequence[dict[str, Any]], reason: str) -> None:
@@ -279,14 +274,14 @@ class PredictionLog:
         except Exception as exc:
             if not is_row_error(exc):
                 raise
-            log.warning("prediction_log_batch_refused", rows=len(good), error=_one_line(exc))
+            log.warning("prediction_log_batch_refused", rows=len(good), error=one_line(exc)[:300])
         for r in good:
             try:
                 self._insert([r])
             except Exception as exc:
                 if not is_row_error(exc):
                     raise
-                self._dead([r], _one_line(exc))
+                self._dead([r], one_line(exc)[:300])
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         insert_predictions(self.store, rows)
@@ -312,7 +307,7 @@ class PredictionLog:
 
     def _mark_down(self, exc: BaseException) -> None:
         if not self._db_down:
-            log.error("prediction_log_database_unavailable", error=_one_line(exc))
+            log.error("prediction_log_database_unavailable", error=one_line(exc)[:300])
         self._db_down = True
         self._next_retry = time.monotonic() + self.retry_seconds
 
@@ -364,7 +359,7 @@ class PredictionLog:
                     self._next_retry = 0.0
                     self._replay()
             except Exception as exc:  # the writer must outlive anything: keep the rows, go on
-                log.error("prediction_log_writer_error", error=_one_line(exc), exc_info=True)
+                log.error("prediction_log_writer_error", error=one_line(exc)[:300], exc_info=True)
                 if batch:
                     self._spill([r for r in batch if self.unwritten(str(r.get("id")))], reason="writer_error")
                 self._next_retry = time.monotonic() + self.retry_seconds

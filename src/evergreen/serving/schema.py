@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from evergreen.errors import BadInputError, InvalidRecordError
+from evergreen.errors import IncompatibleSchemaError, InvalidRecordError
 from evergreen.serving.payload import display_name
 
 ExtraFields = Literal["refuse", "ignore"]
@@ -87,18 +87,17 @@ class InputSchema:
 def schema_from_signature(
     columns: Iterable[Mapping[str, Any]], passthrough: Iterable[str] = ()
 ) -> InputSchema:
-    """Build from ``signature.inputs.to_dict()`` (a column-based signature); BadInputError otherwise."""
+    """Build from ``signature.inputs.to_dict()`` (a column-based signature); else IncompatibleSchemaError."""
     fields = []
     for col in columns:
         name, type_ = col.get("name"), col.get("type")
         if not name or type_ not in _KINDS:
-            raise BadInputError(
-                f"unsupported signature column {col!r}: needs a name and a scalar type",
-                code="incompatible_schema",
+            raise IncompatibleSchemaError(
+                f"unsupported signature column {col!r}: needs a name and a scalar type"
             )
         fields.append(Field(str(name), str(type_), _KINDS[str(type_)], bool(col.get("required", True))))
     if not fields:
-        raise BadInputError("the model signature has no input columns", code="incompatible_schema")
+        raise IncompatibleSchemaError("the model signature has no input columns")
     names = {f.name for f in fields}
     return InputSchema(tuple(fields), frozenset(p for p in passthrough if p and p not in names))
 
@@ -248,7 +247,7 @@ def check_record(
 def validate_records(
     schema: InputSchema, records: Sequence[Any], *, many: bool, extra: ExtraFields
 ) -> list[dict[str, Any]]:
-    """Every record checked; BadInputError (422) naming the first bad field, all errors in details."""
+    """Every record checked; InvalidRecordError (422) naming the first bad field, all errors in details."""
     clean: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for i, rec in enumerate(records):

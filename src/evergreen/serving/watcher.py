@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import Callable
 
-from evergreen.errors import EvergreenError
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.project import Project
 from evergreen.registry import CHAMPION
@@ -129,7 +129,7 @@ class ModelWatcher:
                 current=current.schema if current else None,
             )
         except Exception as exc:
-            message = exc.message if isinstance(exc, EvergreenError) else f"{type(exc).__name__}: {exc}"
+            message = one_line(exc)
             await self._failure(version, role, message)
             return None
         self._failed.pop((role, version), None)

@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC, LinearSVR
 from xgboost import XGBClassifier, XGBRegressor
 
-from evergreen.errors import ConfigError, TrainingError
+from evergreen.errors import ConfigError, TrainingError, one_line
 from evergreen.evaluation.metrics import is_classification
 from evergreen.training.preprocessing import FeatureKinds, build_preprocessor
 
@@ -113,9 +113,7 @@ def builtin_estimator(name: str, task: str, seed: int, params: dict[str, Any] | 
     try:
         return make(name, seed, dict(params or {}))
     except TypeError as exc:
-        raise ConfigError(
-            f"training.params.{name}: {exc}".splitlines()[0], details={"candidate": name}
-        ) from None
+        raise ConfigError(f"training.params.{name}: {one_line(exc)}", details={"candidate": name}) from None
 
 
 def load_factory(spec: str) -> Callable[..., Any]:
@@ -127,7 +125,7 @@ def load_factory(spec: str) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except Exception as exc:  # an import can fail with anything the module raises
         raise TrainingError(
-            f"custom candidate {spec!r}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
+            f"custom candidate {spec!r}: cannot import module {module_name!r}: {one_line(exc)}"
         ) from exc
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
@@ -149,7 +147,7 @@ def custom_estimator(spec: str, task: str, seed: int, params: dict[str, Any] | N
     try:
         estimator = factory(**kwargs)
     except Exception as exc:
-        raise TrainingError(f"custom candidate {spec!r}: factory raised {type(exc).__name__}: {exc}") from exc
+        raise TrainingError(f"custom candidate {spec!r}: factory raised {one_line(exc)}") from exc
     if not (callable(getattr(estimator, "fit", None)) and callable(getattr(estimator, "predict", None))):
         raise TrainingError(
             f"custom candidate {spec!r}: factory returned {type(estimator).__name__}, "
@@ -161,7 +159,7 @@ def custom_estimator(spec: str, task: str, seed: int, params: dict[str, Any] | N
         try:
             estimator.set_params(**params)
         except ValueError as exc:
-            raise ConfigError(f"training.params.{spec}: {exc}".splitlines()[0]) from None
+            raise ConfigError(f"training.params.{spec}: {one_line(exc)}") from None
     return estimator
 
 

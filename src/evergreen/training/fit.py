@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from evergreen.config import LOWER_IS_BETTER, TrainingConfig
-from evergreen.errors import TrainingError
+from evergreen.errors import TrainingError, one_line
 from evergreen.evaluation.metrics import compute_metrics, is_classification
 from evergreen.training.candidates import build_pipeline, validate_candidates
 from evergreen.training.preprocessing import FeatureKinds
@@ -70,11 +70,6 @@ class _Outcome:
     error: str | None = None
 
 
-def one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:500]
-
-
 def json_safe_params(model: Any) -> dict[str, Any]:
     """The model step's constructor params, scalars only (nested estimators are flattened by sklearn)."""
     try:
@@ -113,7 +108,7 @@ def _child(conn: Connection, pipeline: Pipeline, X: pd.DataFrame, y: Any, X_val:
     except BaseException as exc:
         # If even this fails, the parent sees the closed pipe and records the exit code.
         with contextlib.suppress(BaseException):
-            conn.send(_Outcome("failed", error=one_line(exc)))
+            conn.send(_Outcome("failed", error=one_line(exc)[:500]))
     finally:
         conn.close()
 
@@ -271,6 +266,10 @@ def _fit_candidate(
         metrics = compute_metrics(task, y_val, outcome.y_pred, outcome.proba, outcome.classes)
     except Exception as exc:
         return CandidateResult(
-            name, "failed", params, fit_seconds=outcome.fit_seconds, error=f"scoring failed: {one_line(exc)}"
+            name,
+            "failed",
+            params,
+            fit_seconds=outcome.fit_seconds,
+            error=f"scoring failed: {one_line(exc)}"[:500],
         )
     return CandidateResult(name, "ok", params, metrics, outcome.fit_seconds, None, outcome.pipeline)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from evergreen.config import TriggersConfig
-from evergreen.errors import ChampionUnavailableError, LockHeldError, RegistryError, StoreError
+from evergreen.errors import ChampionUnavailableError, LockHeldError, RegistryError, StoreError, one_line
 from evergreen.logs import get_logger
 from evergreen.pipeline import ProgressFn, RetrainOutcome, RetrainRequest, RetrainRunner
 from evergreen.project import Project
@@ -144,7 +144,7 @@ class RetrainExecutor:
     def _failed(
         self, firings: Sequence[TriggerFiring], request_ids: list[str], exc: Exception, now: datetime
     ) -> Attempt:
-        msg = f"{getattr(exc, 'code', type(exc).__name__)}: {getattr(exc, 'message', exc)}".splitlines()[0]
+        msg = one_line(exc, with_code=True)
         transient = is_transient(exc)
         run_id = self.current_run
         if transient and self.attempts < self.config.max_retries:

@@ -29,7 +29,7 @@ from typing import Any
 from croniter import croniter
 
 from evergreen.data.ingest import IngestResult, ingest_file, landing_files
-from evergreen.errors import EvergreenError
+from evergreen.errors import EvergreenError, one_line
 from evergreen.logs import get_logger
 from evergreen.overrides import effective_settings
 from evergreen.project import Project
@@ -202,7 +202,7 @@ class Scheduler:
             except SchedulerStopped:
                 raise
             except Exception as exc:  # one bad pass (DB down) must not end the loop: log and wait
-                log.error("scheduler_tick_failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+                log.error("scheduler_tick_failed", error=one_line(exc))
             self._wake.wait(self._sleep_seconds())
             self._wake.clear()
 
@@ -249,7 +249,7 @@ class Scheduler:
         try:
             raise_alerts(self.project)
         except Exception as exc:  # alerting is best effort here; its own retries live in the channels
-            log.error("alerts_failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            log.error("alerts_failed", error=one_line(exc))
 
     def ingest_new(self) -> list[IngestResult]:
         files = landing_files(self.settings)
@@ -275,7 +275,7 @@ class Scheduler:
             run_scheduled_monitoring(self.project, now)
             return "ran"
         except Exception as exc:  # monitoring failing must not stop retrains on other triggers
-            log.error("monitoring_failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+            log.error("monitoring_failed", error=one_line(exc))
             return "failed"
 
     def _retrain(self, ev: Evaluation, now: datetime) -> Attempt:

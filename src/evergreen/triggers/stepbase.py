@@ -56,6 +56,7 @@ def run_step(project: Project, run_id: str, name: str, fn: Callable[[], T]) -> T
                 run_id=run_id,
                 result=msg,
             )
+            project.close()  # this task's process may end now: let the alert deliveries go out first
             raise
         timings = dict(get_run(project.store, run_id).get("timings") or {})
         timings[name] = time.perf_counter() - t

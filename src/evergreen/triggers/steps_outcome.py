@@ -117,5 +117,6 @@ def notify(config_path: str, ref: Ref) -> Ref:
         raise_alerts(project)
     except Exception as exc:  # a failed notification must not turn a finished run into a failure
         log.warning("notify_failed", error=str(exc))
+    project.close()  # this task's process may end now: let the alert deliveries go out first
     log.info("retrain_finished", **summary)
     return summary

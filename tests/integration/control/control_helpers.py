@@ -1,4 +1,4 @@
-"""A minimal app carrying the control router, with the state fields the serving app sets."""
+"""A minimal app carrying the control router, with the state and error handlers the serving app sets."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from evergreen.serving.auth import TokenTable
 from evergreen.serving.control_api import build_control_router
+from evergreen.serving.errors import install_error_handlers
 
 TOKENS = "vera:viewer:view-tok-1,otto:operator:op-tok-2,ada:admin:admin-tok-3"
 VIEWER = {"Authorization": "Bearer view-tok-1"}
@@ -22,5 +23,6 @@ def control_app(project: Any, tokens: str = TOKENS, insecure_local: bool = False
     app.state.insecure_local = insecure_local
     # What the router reads from the environment ($EVERGREEN_TOKENS) on its first request.
     app.state.control_tokens = TokenTable.parse(tokens, "EVERGREEN_TOKENS")
+    install_error_handlers(app)
     app.include_router(build_control_router())
     return app

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from evergreen.alerts import raise_alerts, shutdown
+from evergreen.alerts import raise_alerts
 from evergreen.pipeline import RetrainRequest, RetrainRunner
 from evergreen.serving.auth import TokenTable
 from evergreen.store.audit import list_actions
@@ -28,7 +28,7 @@ MUTATING = [
 def client(trained_project: Any) -> Any:
     with TestClient(control_app(trained_project)) as c:
         yield c
-    shutdown()
+    trained_project.close()  # the alert deliveries of the test go out before the next one
 
 
 def test_every_mutating_route_needs_a_token_and_the_role(client: TestClient) -> None:
@@ -233,3 +233,29 @@ def test_audit_since_with_a_utc_offset_means_the_same_instant(
     # Wall-clock time east of UTC is later, west of it earlier: only the instant may decide.
     assert seen((at - timedelta(minutes=1)).astimezone(timezone(timedelta(hours=5)))) == 1
     assert seen((at + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=-5)))) == 0
+
+
+def test_malformed_json_is_the_same_error_on_predict_and_on_the_control_api(trained_project: Any) -> None:
+    """One renderer for the app: a body that is not JSON is a 400 ``malformed_json`` wherever it lands."""
+    from evergreen.serving.app import create_app
+
+    app = create_app(trained_project.settings, trained_project)
+    app.state.control_tokens = TokenTable.parse(TOKENS, "EVERGREEN_TOKENS")
+    c = TestClient(app)  # no lifespan: the body is refused before any model is needed
+    broken = {"content": b'{"reason": ', "headers": {"content-type": "application/json", **OPERATOR}}
+    answers = {
+        "/predict": c.post("/predict", **broken),  # type: ignore[arg-type]
+        "/api/retrain": c.post("/api/retrain", **broken),  # type: ignore[arg-type]
+        "/api/rollback": c.post("/api/rollback", **broken),  # type: ignore[arg-type]
+        "/api/settings/thresholds": c.put("/api/settings/thresholds", **broken),  # type: ignore[arg-type]
+    }
+    for path, r in answers.items():
+        assert r.status_code == 400, (path, r.text)
+        error = r.json()["error"]
+        assert error["code"] == "malformed_json", path
+        assert error["message"].startswith("request body is not valid JSON: "), path
+    # A well-formed body with a bad field stays a 422 naming the field, on both surfaces.
+    bad = c.post("/api/retrain", json={"reason": "r", "force": "often"}, headers=OPERATOR)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
+    assert bad.json()["error"]["details"]["field"] == "force"
+    assert c.post("/predict", json=[1]).json()["error"]["code"] == "invalid_request"

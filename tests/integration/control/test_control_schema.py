@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
-from evergreen.alerts import raise_alerts, shutdown
+from evergreen.alerts import raise_alerts
 from tests.integration.control.control_helpers import ADMIN, VIEWER, control_app
 
 
@@ -42,4 +42,4 @@ def test_openapi_is_complete_and_schemathesis_finds_no_failure(trained_project: 
     try:
         check()
     finally:
-        shutdown()
+        trained_project.close()

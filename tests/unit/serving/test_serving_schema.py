@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from evergreen.errors import BadInputError
-from evergreen.serving.payload import MalformedJSONError, parse_json, predict_records
+from evergreen.errors import BadInputError, MalformedJSONError
+from evergreen.serving.payload import parse_json, predict_records
 from evergreen.serving.schema import schema_from_signature, to_frame, validate_records
 
 SIGNATURE = [

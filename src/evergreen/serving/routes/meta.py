@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from evergreen import __version__
+from evergreen.errors import NotReadyError
 from evergreen.serving.context import ServingContext, get_context
-from evergreen.serving.errors import error_response
+from evergreen.serving.errors import render
 
 router = APIRouter(tags=["service"])
 
@@ -26,9 +27,7 @@ async def ready(ctx: ServingContext = Depends(get_context)) -> JSONResponse | di
     # load balancer must keep routing here; the log's state is in the body (and in the metrics).
     version = ctx.holder.version
     if version is None:
-        return error_response(
-            503, "not_ready", "no champion model is loaded yet", {"prediction_log": ctx.log.health}
-        )
+        return render(NotReadyError("no champion model is loaded yet", details={"prediction_log": ctx.log.health}))
     return {"status": "ready", "model_version": version, "prediction_log": ctx.log.health}
 
 
