@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from evergreen.config import CONFIG_FILE
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
         # The loop's progress is its structured log, so it logs at INFO unless --verbose asked for more.
         if logging.getLogger().getEffectiveLevel() > logging.INFO:
             configure_logging(logging.INFO)
-        project = typer.get_current_context().with_resource(open_project(load_settings(config)))
+        project = click.get_current_context().with_resource(open_project(load_settings(config)))
         sched = Scheduler(project)
         if once:
             sched.open()
