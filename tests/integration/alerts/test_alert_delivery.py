@@ -127,3 +127,25 @@ def test_config_error_does_not_echo_a_secret(tmp_path: Path) -> None:
         )
     assert "alerts.channels.0" in exc.value.message
     assert SMTP_PASSWORD not in repr(exc.value.message) + repr(exc.value.details)
+
+
+def test_the_project_owns_its_alert_service_and_closing_it_delivers_what_is_queued(
+    tmp_path: Path, http_receiver
+) -> None:
+    """No process-wide cache, no atexit hook: whoever opened the project closes it, deliveries go out."""
+    from evergreen.alerts import raise_alerts, service_for
+
+    channels = [{"type": "webhook", "name": "hook", "url": http_receiver.url("/h"), "min_level": "alert"}]
+    http_receiver.fail_next = 1  # the delivery needs a retry, half a second later
+    url = f"sqlite:///{tmp_path}/m.db"
+    with make_project(tmp_path / "p", url, channels=channels, retry_backoff_seconds=0.5) as project:
+        svc = service_for(project)
+        assert service_for(project) is svc  # one service (one delivery thread) per project
+        other = make_project(tmp_path / "q", url, channels=channels)
+        assert service_for(other) is not svc  # another project object, another owner
+        other.close()
+        raise_alerts(project, FAILED)
+    # Leaving the block closed the project: the retry went out before close() returned.
+    assert len(http_receiver.bodies("/h")) == 2
+    assert service_for(project) is not svc  # a later use makes a new service
+    project.close()
