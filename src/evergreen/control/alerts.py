@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.project import Project
 
@@ -20,9 +21,7 @@ def after_action(project: Project) -> None:
 
         raise_alerts(project)
     except Exception as exc:  # logged, never raised: the action itself is done and recorded
-        log.warning(
-            "alert_evaluation_failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        )
+        log.warning("alert_evaluation_failed", error=one_line(exc))
 
 
 def acknowledge_alert(

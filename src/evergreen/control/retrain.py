@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from evergreen.control.alerts import after_action
-from evergreen.errors import LockHeldError
+from evergreen.errors import LockHeldError, one_line
 from evergreen.logs import get_logger
 from evergreen.pipeline import ProgressFn, RetrainOutcome, RetrainRequest, RetrainRunner
 from evergreen.project import Project
@@ -85,5 +85,5 @@ def _run_in_background(project: Project, request: RetrainRequest) -> None:
     try:
         RetrainRunner(project).run(request)
     except Exception as exc:  # recorded on the run by the runner; the server goes on
-        log.error("background_retrain_failed", error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+        log.error("background_retrain_failed", error=one_line(exc))
     after_action(project)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from evergreen.config import Settings
-from evergreen.errors import ChampionUnavailableError
+from evergreen.errors import ChampionUnavailableError, one_line
 from evergreen.evaluation.bootstrap import BootstrapResult, paired_bootstrap
 from evergreen.evaluation.metrics import compute_metrics
 from evergreen.evaluation.policy import ModelScore
@@ -116,6 +116,6 @@ def score_champion(
     except ChampionUnavailableError as exc:
         return None, exc.message
     except Exception as exc:  # e.g. the old model cannot handle the current columns
-        why = f"champion v{version} could not score the holdout: {exc}".splitlines()[0]
+        why = f"champion v{version} could not score the holdout: {one_line(exc)}"
         log.warning("champion_not_scored", version=version, error=why)
         return None, why

@@ -18,6 +18,7 @@ from datetime import datetime
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.observability.state import LoopState
 
@@ -276,7 +277,7 @@ class LoopStateCollector(Collector):
                     self._up, self._read_ok_at = True, self.clock()
                 except Exception as exc:  # DB down, schema mid-migration: keep the last state
                     self._up, self._errors = False, self._errors + 1
-                    log.warning("loop_state_unreadable", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+                    log.warning("loop_state_unreadable", error=one_line(exc))
             return self._state
 
     def collect(self) -> Iterator[Metric]:

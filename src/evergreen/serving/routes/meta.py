@@ -27,7 +27,9 @@ async def ready(ctx: ServingContext = Depends(get_context)) -> JSONResponse | di
     # load balancer must keep routing here; the log's state is in the body (and in the metrics).
     version = ctx.holder.version
     if version is None:
-        return render(NotReadyError("no champion model is loaded yet", details={"prediction_log": ctx.log.health}))
+        return render(
+            NotReadyError("no champion model is loaded yet", details={"prediction_log": ctx.log.health})
+        )
     return {"status": "ready", "model_version": version, "prediction_log": ctx.log.health}
 
 

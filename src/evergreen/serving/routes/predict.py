@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.serving.context import ServingContext
 from evergreen.serving.payload import json_answer, parse_json, predict_records
@@ -81,5 +82,5 @@ async def predict(request: Request) -> JSONResponse:
             ctx.shadow.offer(clean, ids)
     except Exception as exc:
         ctx.metrics.post_answer_errors.inc()
-        log.error("prediction_bookkeeping_failed", error=str(exc).splitlines()[0][:300] if str(exc) else "")
+        log.error("prediction_bookkeeping_failed", error=one_line(exc)[:300])
     return json_answer(body)
