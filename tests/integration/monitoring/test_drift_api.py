@@ -8,7 +8,6 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from evergreen.alerts import shutdown
 from evergreen.store.tables import drift_reports
 from tests.integration.control.control_helpers import VIEWER, control_app
 
@@ -28,7 +27,7 @@ def test_a_report_without_a_verdict_is_served(trained_project: Any) -> None:
         )
     with TestClient(control_app(trained_project)) as client:
         res = client.get("/api/drift", headers=VIEWER)
-    shutdown()
+    trained_project.close()
     assert res.status_code == 200, res.text
     (row,) = res.json()
     assert (row["drift_detected"], row["data_drift_score"], row["current_rows"]) == (None, None, 3)
