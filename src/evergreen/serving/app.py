@@ -21,7 +21,6 @@ from evergreen.observability import loop_state_collector
 from evergreen.project import Project, open_project
 from evergreen.serving.batcher import Batcher
 from evergreen.serving.context import ServingContext, dead_letter_path, spill_path
-from evergreen.serving.control_api import build_control_router
 from evergreen.serving.errors import install_error_handlers
 from evergreen.serving.feedback_batches import assemble_feedback_batch
 from evergreen.serving.limits import BodyLimitMiddleware
@@ -29,13 +28,13 @@ from evergreen.serving.metrics import MetricsMiddleware, ServingMetrics
 from evergreen.serving.model import LoadedModel, ModelHolder
 from evergreen.serving.notify import ChampionListener, is_postgres
 from evergreen.serving.predictlog import PredictionLog
-from evergreen.serving.routes import feedback, meta, predict
+from evergreen.serving.routes import api, feedback, meta, predict
 from evergreen.serving.shadow import ShadowScorer, shadow_resolver
 from evergreen.serving.spill import DeadLetterFile, SpillFile
 from evergreen.serving.watcher import ModelWatcher
 from evergreen.telemetry import disable_mlflow_telemetry
 
-ROUTERS: tuple[APIRouter, ...] = (predict.router, feedback.router, meta.router, build_control_router())
+ROUTERS: tuple[APIRouter, ...] = (predict.router, feedback.router, meta.router, api.router)
 log = get_logger(__name__)
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from evergreen.serving.auth import TokenTable
-from evergreen.serving.control_api import build_control_router
 from evergreen.serving.errors import install_error_handlers
+from evergreen.serving.routes import api
 
 TOKENS = "vera:viewer:view-tok-1,otto:operator:op-tok-2,ada:admin:admin-tok-3"
 VIEWER = {"Authorization": "Bearer view-tok-1"}
@@ -24,5 +24,5 @@ def control_app(project: Any, tokens: str = TOKENS, insecure_local: bool = False
     # What the router reads from the environment ($EVERGREEN_TOKENS) on its first request.
     app.state.control_tokens = TokenTable.parse(tokens, "EVERGREEN_TOKENS")
     install_error_handlers(app)
-    app.include_router(build_control_router())
+    app.include_router(api.router)
     return app

@@ -1,0 +1,45 @@
+"""Response and request models the control API's resources share: the error shape, actions, reasons."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evergreen.serving.deps import NO_NUL
+
+Text = Annotated[str, Field(max_length=2000, pattern=NO_NUL)]
+
+
+class Out(BaseModel):
+    """A response model: extra keys of the row it is built from are dropped, not refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class ErrorInfo(Out):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(Out):
+    error: ErrorInfo
+
+
+# Every control route documents these error statuses with the one error shape.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorResponse} for s in (400, 401, 403, 404, 409, 422, 503)
+}
+
+
+class ReasonBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Text | None = None
+
+
+class ActionOut(Out):
+    action: str
+    version: str | None = None
+    previous: str | None = None
+    message: str
