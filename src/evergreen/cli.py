@@ -46,6 +46,9 @@ T = TypeVar("T")
 
 class State:
     verbose = False
+    # Projects the command opened; main() closes them as the process ends (their alert deliveries go
+    # out first). Typer vendors its own click, so click's context cannot own them.
+    projects: list[Any] = []
 
 
 def _settings(config: Path | None) -> Settings:
@@ -53,14 +56,16 @@ def _settings(config: Path | None) -> Settings:
 
 
 def _project(config: Path | None) -> Any:
-    import click
-
     from evergreen.project import open_project
 
     project = open_project(_settings(config))
-    ctx = click.get_current_context(silent=True)
-    # The command owns its project: closing it as the command ends lets queued alert deliveries go out.
-    return ctx.with_resource(project) if ctx is not None else project
+    State.projects.append(project)
+    return project
+
+
+def _close_projects() -> None:
+    while State.projects:
+        State.projects.pop().close()
 
 
 def _print_json(data: Any) -> None:
@@ -413,6 +418,13 @@ _register_commands()
 
 def main() -> None:
     disable_mlflow_telemetry()  # before any command imports MLflow (it decides at import)
+    try:
+        _run()
+    finally:
+        _close_projects()  # a short-lived process: the commands' alert deliveries go out first
+
+
+def _run() -> None:
     try:
         # With standalone_mode=False click returns the code of a typer.Exit instead of exiting.
         rc = app(standalone_mode=False)
