@@ -60,6 +60,9 @@ def test_missing_variable_is_named(tmp_path: Path):
         ({"training": {"holdout_fraction": 1.5}}, "training.holdout_fraction"),
         ({"data": {"target": "y", "landng": "x"}}, "data.landng"),
         ({"project": "bad name!"}, "project"),
+        ({"monitoring": {"min_rows": 0}}, "monitoring.min_rows"),
+        ({"monitoring": {"band_sigmas": -1}}, "monitoring.band_sigmas"),
+        ({"monitoring": {"multivariate_threshold": 0.4}}, "monitoring.multivariate_threshold"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, patch, key):
