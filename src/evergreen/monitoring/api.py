@@ -137,7 +137,7 @@ def estimate_performance(
     if is_classification(task):
         classes, columns = _proba_columns(task, y_pred_proba, reference, y_true)
         est: Estimator = fit_classification(
-            reference[y_true].tolist(), ref_pred.tolist(), _matrix(reference, columns, "reference"), classes
+            reference[y_true].to_numpy(), ref_pred, _matrix(reference, columns, "reference"), classes
         )
         cur_proba = _matrix(current, columns, "current")
     else:

@@ -68,7 +68,10 @@ class Estimator:
 
 
 def fit_classification(
-    true_labels: Sequence[Any], pred_labels: Sequence[Any], proba: FloatArray, classes: Sequence[Any]
+    true_labels: Sequence[Any] | np.ndarray,
+    pred_labels: Sequence[Any] | np.ndarray,
+    proba: FloatArray,
+    classes: Sequence[Any],
 ) -> Estimator:
     """CBPE on the reference holdout; rows whose label or prediction the model does not know are left out."""
     est = Estimator("classification", tuple(classes))
