@@ -42,8 +42,10 @@ class LossModel:
         x = self.frame(features, y_pred)
         if len(x) == 0:
             return {}
-        absolute = np.maximum(0.0, self.absolute.predict(x))
-        squared = np.maximum(0.0, self.squared.predict(x))
+        # Trained on one thread (reproducible trees); predicted on all of them, as NannyML does:
+        # each row is scored on its own, so the numbers do not depend on the thread count.
+        absolute = np.maximum(0.0, self.absolute.predict(x, num_threads=0))
+        squared = np.maximum(0.0, self.squared.predict(x, num_threads=0))
         mse = float(np.mean(squared))
         return {"mae": float(np.mean(absolute)), "mse": mse, "rmse": float(np.sqrt(mse))}
 
