@@ -188,6 +188,8 @@ class ChannelConfig(_Frozen):
     sender: str = "evergreen@localhost"
     to: tuple[str, ...] = ()
     timeout_seconds: float = Field(10.0, gt=0)
+    # A password over plain SMTP crosses the network readable: refused unless the user says so.
+    allow_plaintext_auth: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -213,6 +215,12 @@ class ChannelConfig(_Frozen):
             raise ValueError("an email channel needs smtp and to")
         if self.smtp and not self.smtp.startswith(("smtp://", "smtps://")):
             raise ValueError("smtp must look like smtp://host:port or smtps://host:port")
+        tls = bool(self.smtp and self.smtp.startswith("smtps://")) or self.starttls
+        if self.password is not None and not tls and not self.allow_plaintext_auth:
+            raise ValueError(
+                "password: an SMTP password needs TLS (smtp: smtps://… or starttls: true); "
+                "set allow_plaintext_auth: true to send it in clear anyway"
+            )
         return self
 
 
@@ -265,6 +273,16 @@ class ServingConfig(_Frozen):
     feedback_batch_min_rows: int = Field(100, ge=1)
 
 
+class RetentionConfig(_Frozen):
+    """How long evergreen keeps what it no longer needs (DESIGN.md §3)."""
+
+    keep_versions: int = Field(10, ge=1)
+    min_version_age_days: float = Field(30.0, ge=0)
+    predictions_days: float = Field(90.0, ge=0)
+    # Ingested landing files (landing/.processed) and quarantine files: raw user bytes, PII included.
+    processed_days: float = Field(7.0, ge=0)
+
+
 class StorageConfig(_Frozen):
     database_url: str = f"sqlite:///{STATE_DIR}/evergreen.db"
     mlflow_tracking_uri: str = f"sqlite:///{STATE_DIR}/mlflow.db"
@@ -288,6 +306,7 @@ class Settings(_Frozen):
     monitoring: MonitoringConfig = MonitoringConfig()
     alerts: AlertsConfig = AlertsConfig()
     serving: ServingConfig = ServingConfig()
+    retention: RetentionConfig = RetentionConfig()
     storage: StorageConfig = StorageConfig()
     auth: AuthConfig = AuthConfig()
     # Directory holding evergreen.yaml; every relative path is resolved against it.

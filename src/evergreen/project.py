@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from evergreen.config import Settings
 from evergreen.errors import one_line
+from evergreen.files import private_dir, tighten_dir
 from evergreen.logs import get_logger
 from evergreen.registry import Registry
 from evergreen.store import Store, open_store
@@ -74,5 +75,6 @@ class Project:
 
 def open_project(settings: Settings) -> Project:
     for d in (settings.state_dir, settings.storage.data_dir, settings.storage.quarantine_dir):
-        d.mkdir(parents=True, exist_ok=True)
+        private_dir(d)
+    tighten_dir(settings.state_dir)  # it holds the databases and data: owner-only (DESIGN.md §3)
     return Project(settings=settings, store=open_store(settings.storage.database_url, settings.project))

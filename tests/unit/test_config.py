@@ -87,3 +87,36 @@ def test_two_projects_do_not_share_default_sections(tmp_path: Path):
     assert a.storage.data_dir == (tmp_path / "a").resolve() / ".evergreen" / "data"
     assert b.storage.data_dir == (tmp_path / "b").resolve() / ".evergreen" / "data"
     assert b.data.landing == (tmp_path / "b").resolve() / "landing"
+
+
+def test_an_smtp_password_without_tls_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    from evergreen.config import settings_from_dict
+    from evergreen.errors import ConfigError
+
+    def channel(**extra: object) -> dict[str, object]:
+        raw = {"project": "p", "task": "binary", "data": {"target": "y"}}
+        email = {"type": "email", "smtp": "smtp://mail.example.com:25", "to": ["a@example.com"], **extra}
+        raw["alerts"] = {"channels": [email]}
+        return raw
+
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(channel(password="pw-123"), tmp_path, env={})
+    assert "alerts.channels.0" in info.value.message and "password" in info.value.message
+    assert "starttls" in info.value.message and "pw-123" not in repr(info.value.details)
+    with pytest.raises(ConfigError, match="password"):
+        settings_from_dict(channel(smtp="smtp://u:pw-123@mail.example.com:25"), tmp_path, env={})
+    for ok in (
+        {"password": "pw", "starttls": True},
+        {"password": "pw", "smtp": "smtps://mail.example.com:465"},
+        {"password": "pw", "allow_plaintext_auth": True},
+        {},  # no password: nothing to protect
+    ):
+        settings_from_dict(channel(**ok), tmp_path, env={})
+
+
+def test_retention_has_the_documented_defaults(tmp_path: Path) -> None:
+    from evergreen.config import settings_from_dict
+
+    s = settings_from_dict({"project": "p", "task": "binary", "data": {"target": "y"}}, tmp_path, env={})
+    r = s.retention
+    assert (r.keep_versions, r.min_version_age_days, r.predictions_days, r.processed_days) == (10, 30, 90, 7)

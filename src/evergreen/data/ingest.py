@@ -24,7 +24,7 @@ from evergreen.config import Settings
 from evergreen.data import catalog, snapshot
 from evergreen.data.contract import Contract, ValidationResult, check_batch, infer_contract
 from evergreen.data.pii import apply_pii
-from evergreen.data.quarantine import move_processed, quarantine
+from evergreen.data.quarantine import PROCESSED_DIR, move_processed, quarantine, remove_expired
 from evergreen.data.read import FORMATS, read_batch
 from evergreen.errors import DataValidationError
 from evergreen.store.engine import Store, utcnow
@@ -138,9 +138,18 @@ def _reject(
         "message": exc.message,
         "details": details,
     }
+    # A file refused as too large is not duplicated, a link is not followed: only the sidecar is kept.
+    link = exc.reason == "symlink"
     q = quarantine(
-        path, settings.storage.quarantine_dir, now, record, move=move, copy=exc.reason != "file_too_large"
+        path,
+        settings.storage.quarantine_dir,
+        now,
+        record,
+        move=move and not link,
+        copy=exc.reason not in ("file_too_large", "symlink"),
     )
+    if link and move:
+        path.unlink(missing_ok=True)  # the link itself, never its target
     return _record_unaccepted(
         store,
         path,
@@ -225,9 +234,12 @@ def _commit(
 
 
 def _validated(
-    settings: Settings, store: Store, path: Path, env: Mapping[str, str]
+    settings: Settings, store: Store, path: Path, env: Mapping[str, str], pii_applied: bool = False
 ) -> tuple[ValidationResult, tuple[int, Contract] | None]:
-    frame = apply_pii(read_batch(path, settings.data.max_file_mb), settings.data.pii, env)
+    pii = settings.data.pii
+    if pii_applied:  # drop and scrub are idempotent, a second hash is not
+        pii = pii.model_copy(update={"hash": ()})
+    frame = apply_pii(read_batch(path, settings.data.max_file_mb), pii, env)
     with store.connect() as conn:
         loaded = catalog.load_contract(conn, store.project)
     contract = loaded[1] if loaded else infer_contract(frame, settings, path.name)
@@ -235,10 +247,26 @@ def _validated(
 
 
 def ingest_file(
-    settings: Settings, store: Store, path: Path, env: Mapping[str, str], *, move: bool
+    settings: Settings,
+    store: Store,
+    path: Path,
+    env: Mapping[str, str],
+    *,
+    move: bool,
+    pii_applied: bool = False,
 ) -> IngestResult:
-    """Ingest one file. ``move`` (landing directory) moves it away afterwards; otherwise it is copied."""
+    """Ingest one file. ``move`` (landing directory) moves it away afterwards; otherwise it is copied.
+    ``pii_applied``: the rows were put through ``data.pii`` already (feedback batches)."""
     now = utcnow()
+    if move and path.is_symlink():
+        # Never followed: a link in the landing dir could make evergreen read (and keep a copy of)
+        # any file the process can read.
+        exc = DataValidationError(
+            f"{path.name}: is a symbolic link; evergreen ingests only regular files",
+            reason="symlink",
+            file=path.name,
+        )
+        return _reject(settings, store, path, "", exc, now, move=move)
     if not path.is_file():
         return IngestResult(
             source=str(path),
@@ -259,7 +287,7 @@ def ingest_file(
             if twin is not None:
                 outcome = twin
                 break
-            result, loaded = _validated(settings, store, path, env)
+            result, loaded = _validated(settings, store, path, env, pii_applied)
             try:
                 outcome = _commit(settings, store, path, file_hash, result, loaded, now)
                 break
@@ -282,19 +310,28 @@ def _accepted_twin(store: Store, file_hash: str) -> int | None:
 
 
 def ingest_paths(
-    settings: Settings, store: Store, paths: Sequence[Path], env: Mapping[str, str] | None = None
+    settings: Settings,
+    store: Store,
+    paths: Sequence[Path],
+    env: Mapping[str, str] | None = None,
+    *,
+    pii_applied: bool = False,
 ) -> list[IngestResult]:
     """Ingest files named by the user; they are copied (never moved) into quarantine when rejected."""
     env = os.environ if env is None else env
-    return [ingest_file(settings, store, Path(p), env, move=False) for p in paths]
+    out = [ingest_file(settings, store, Path(p), env, move=False, pii_applied=pii_applied) for p in paths]
+    prune_processed(settings, utcnow())
+    return out
 
 
 def landing_files(settings: Settings) -> list[Path]:
+    """Supported files in the landing dir, by name; symbolic links too (they are quarantined unread)."""
     landing = settings.data.landing
     if not landing.is_dir():
         return []
     return sorted(
-        (p for p in landing.iterdir() if p.is_file() and p.suffix.lower() in FORMATS), key=lambda p: p.name
+        (p for p in landing.iterdir() if (p.is_symlink() or p.is_file()) and p.suffix.lower() in FORMATS),
+        key=lambda p: p.name,
     )
 
 
@@ -303,7 +340,15 @@ def ingest_landing(
 ) -> list[IngestResult]:
     """Ingest every supported file in ``data.landing`` (by name) and move each one out of it."""
     env = os.environ if env is None else env
-    return [ingest_file(settings, store, p, env, move=True) for p in landing_files(settings)]
+    out = [ingest_file(settings, store, p, env, move=True) for p in landing_files(settings)]
+    prune_processed(settings, utcnow())
+    return out
+
+
+def prune_processed(settings: Settings, now: datetime) -> list[Path]:
+    """Delete ingested landing files and quarantine files older than ``retention.processed_days``."""
+    dirs = (settings.data.landing / PROCESSED_DIR, settings.storage.quarantine_dir)
+    return remove_expired(dirs, now, settings.retention.processed_days)
 
 
 def summary(results: Sequence[IngestResult]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -92,3 +93,45 @@ def apply_pii(df: pd.DataFrame, pii: PIIConfig, env: Mapping[str, str]) -> pd.Da
                 dtype=object,
             )
     return out
+
+
+@dataclass(frozen=True)
+class RecordPII:
+    """The same rules for one JSON record (a request or a feedback record), built once per process.
+
+    ``hash`` uses the ingest salt, so a hashed id from ``/predict`` joins the hashed id of the same
+    customer in an ingested batch.
+    """
+
+    drop: frozenset[str] = frozenset()
+    hash: frozenset[str] = frozenset()
+    scrub_text: frozenset[str] = frozenset()
+    salt: str = field(default="", repr=False)
+
+    @classmethod
+    def from_config(cls, pii: PIIConfig, env: Mapping[str, str]) -> RecordPII:
+        return cls(
+            frozenset(pii.drop),
+            frozenset(pii.hash),
+            frozenset(pii.scrub_text),
+            _salt(pii, env) if pii.hash else "",
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.drop or self.hash or self.scrub_text)
+
+    def record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``record`` with the rules applied (the input is not changed). Nulls stay null."""
+        if not self.active:
+            return record
+        out = {}
+        for key, value in record.items():
+            if key in self.drop:
+                continue
+            if key in self.hash and not is_missing(value):
+                value = hash_value(value, self.salt)
+            elif key in self.scrub_text and isinstance(value, str):
+                value = scrub_text(value)
+            out[key] = value
+        return out

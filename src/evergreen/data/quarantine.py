@@ -3,17 +3,24 @@
 A quarantined file is the user's own bytes, kept as-is so they can inspect and fix it; the sidecar
 ``<name>.reason.json`` says why it was refused. Files named on the command line are copied (the user
 still owns the original); files picked up from the landing directory are moved, so they are not
-ingested again on the next scan.
+ingested again on the next scan. Both kinds are the user's raw bytes (PII included): they are
+written owner-only and deleted after ``retention.processed_days`` (:func:`remove_expired`), counted
+from when evergreen processed them (the mtime is set then, whatever the file carried).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from evergreen.files import make_private, open_private, private_dir
 
 PROCESSED_DIR = ".processed"
 
@@ -46,27 +53,64 @@ def quarantine(
     ``copy=False`` writes only the sidecar (used for files refused as too large: duplicating a
     gigabyte on disk to explain that it was too big helps nobody; the sidecar names the original).
     """
-    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(quarantine_dir)
     dest = _free_name(quarantine_dir, f"{_stamp(at)}-{source.name}")
     stored: Path | None = dest
     if move:
         shutil.move(source, dest)
     elif copy:
-        shutil.copy2(source, dest)
+        shutil.copyfile(source, dest)
     else:
         stored = None
+    if stored is not None:
+        _processed_now(stored, at)
     sidecar = dest.with_name(dest.name + ".reason.json")
     body = {**record, "original": str(source), "quarantined_file": None if stored is None else str(stored)}
-    sidecar.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
+    with open_private(sidecar, "w") as f:
+        f.write(json.dumps(body, indent=2, default=str) + "\n")
     return Quarantined(file=stored, sidecar=sidecar)
+
+
+def _processed_now(path: Path, at: datetime) -> None:
+    """Owner-only, and dated when evergreen took it: retention counts from then."""
+    make_private(path)
+    with contextlib.suppress(OSError):
+        if not path.is_symlink():
+            ts = at.timestamp()
+            os.utime(path, (ts, ts))
 
 
 def move_processed(source: Path, landing: Path, at: datetime) -> Path:
     """Move an accepted or duplicate landing file to ``<landing>/.processed/``."""
-    target_dir = landing / PROCESSED_DIR
-    target_dir.mkdir(parents=True, exist_ok=True)
+    target_dir = private_dir(landing / PROCESSED_DIR)
     dest = target_dir / source.name
     if dest.exists():
         dest = _free_name(target_dir, f"{_stamp(at)}-{source.name}")
     shutil.move(source, dest)
+    _processed_now(dest, at)
     return dest
+
+
+def expired(entries: Iterable[tuple[Path, float]], now: datetime, days: float) -> list[Path]:
+    """Which of (path, mtime) are older than ``days`` at ``now`` (pure)."""
+    cutoff = (now - timedelta(days=days)).timestamp()
+    return [p for p, mtime in entries if mtime < cutoff]
+
+
+def remove_expired(directories: Iterable[Path], now: datetime, days: float) -> list[Path]:
+    """Delete the files (never following a link) in ``directories`` older than ``days``; return them."""
+    entries = []
+    for d in directories:
+        if not d.is_dir():
+            continue
+        for p in d.iterdir():
+            with contextlib.suppress(OSError):
+                st = p.lstat()
+                if not p.is_dir() or p.is_symlink():
+                    entries.append((p, st.st_mtime))
+    removed = []
+    for p in expired(entries, now, days):
+        with contextlib.suppress(OSError):
+            p.unlink()
+            removed.append(p)
+    return removed

@@ -15,6 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from evergreen.files import FILE_MODE, private_dir
+
 _CHUNK = 1024 * 1024
 
 
@@ -33,10 +35,12 @@ def snapshot_name(batch_id: int, file_hash: str) -> str:
 
 def write_temp(frame: pd.DataFrame, data_dir: Path) -> Path:
     """Write ``frame`` to a temporary Parquet file in ``data_dir`` and fsync it."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     tmp = data_dir / f".tmp-{uuid.uuid4().hex}.parquet"
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)
+        # Created empty and owner-only first: the snapshot holds customer rows.
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
         pq.write_table(table, tmp)
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -16,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 
 from evergreen import __version__
 from evergreen.config import Settings
+from evergreen.data.pii import RecordPII
 from evergreen.logs import get_logger
 from evergreen.observability import loop_state_collector
 from evergreen.project import Project, open_project
@@ -93,7 +95,8 @@ def build_context(settings: Settings, project: Project, *, freeze_heap: bool = F
             on_scored=lambda v, p: metrics.count_predictions(v, "shadow", p),
             on_skipped=metrics.shadow_skipped.inc,
         )
-    return ServingContext(settings, project, holder, plog, metrics, batcher, watcher, shadow)
+    pii = RecordPII.from_config(settings.data.pii, os.environ)  # ConfigError now if the salt is unset
+    return ServingContext(settings, project, holder, plog, metrics, batcher, watcher, shadow, pii)
 
 
 async def _feedback_loop(ctx: ServingContext) -> None:

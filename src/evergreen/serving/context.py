@@ -6,12 +6,13 @@ changes while the app runs. A router added later reads what it needs with ``Depe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import Request
 
 from evergreen.config import Settings
+from evergreen.data.pii import RecordPII
 from evergreen.project import Project
 from evergreen.serving.batcher import Batcher
 from evergreen.serving.metrics import ServingMetrics
@@ -31,6 +32,8 @@ class ServingContext:
     batcher: Batcher
     watcher: ModelWatcher
     shadow: ShadowScorer | None = None
+    # data.pii applied to every record before it is scored, logged, spilled or stored as feedback.
+    pii: RecordPII = field(default_factory=RecordPII)
 
 
 def spill_path(settings: Settings) -> Path:

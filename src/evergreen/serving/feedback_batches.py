@@ -4,7 +4,8 @@ Each labelled feedback row gives one training row: the logged input record of it
 record sent with the label) plus the label in the target column. The id column defaults to the
 prediction id and the timestamp column to the prediction's time, so the batch satisfies the data
 contract. The batch goes through the normal ingest (validation, PII, snapshot, ``batches`` row), and
-the feedback rows are marked with the batch id so they are used once.
+the feedback rows are marked with the batch id so they are used once. The batch file is deleted
+once ingested: its rows live on in the snapshot (or the quarantine copy).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import and_, select, update
 
 from evergreen.config import Settings
 from evergreen.data.ingest import IngestResult, ingest_paths
+from evergreen.files import make_private, private_dir
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store, as_utc, utcnow
 from evergreen.store.tables import feedback, predictions
@@ -91,11 +93,16 @@ def assemble_feedback_batch(
         id_column=settings.data.id_column,
         timestamp_column=settings.data.timestamp_column,
     )
-    out_dir = directory or settings.state_dir / "feedback"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = private_dir(directory or settings.state_dir / "feedback")
     path = out_dir / f"feedback-{utcnow():%Y%m%dT%H%M%S%f}.parquet"
-    frame.to_parquet(path, index=False)
-    result = ingest_paths(settings, store, [path])[0]
+    try:
+        frame.to_parquet(path, index=False)
+        make_private(path)
+        # The records were put through data.pii when they were logged: hashing them again would
+        # break the joins with ingested batches.
+        result = ingest_paths(settings, store, [path], pii_applied=True)[0]
+    finally:
+        path.unlink(missing_ok=True)  # ingested (snapshot) or quarantined (copy): not kept twice
     batch_id = result.batch_id if result.batch_id is not None else 0
     with store.begin() as conn:
         conn.execute(

@@ -93,6 +93,7 @@ def test_down_channel_gives_up_never_blocks_others_nor_leaks_secrets(
                 "smtp": f"smtp://alerts:{SMTP_PASSWORD}@127.0.0.1:{smtp_server.port}",
                 "to": ["ops@example.com"],
                 "min_level": "warning",
+                "allow_plaintext_auth": True,  # the test's SMTP server speaks no TLS
             },
         ],
     )

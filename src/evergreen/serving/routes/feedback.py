@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -52,6 +53,8 @@ async def post_feedback(request: Request) -> dict[str, Any]:
         max_items=s.serving.max_batch_records,
         extra=s.serving.extra_fields,
     )
+    if ctx.pii.active:  # a labelled record is stored (and becomes training data): never raw
+        items = [it if it.record is None else replace(it, record=ctx.pii.record(it.record)) for it in items]
     ids = [it.prediction_id for it in items if it.prediction_id]
     # A prediction made a moment ago may still be on its way to the database: wait for the log, but
     # only while it is healthy (a log that spills or loses rows would make every call wait in vain).

@@ -62,6 +62,10 @@ async def predict(request: Request) -> JSONResponse:
         records, many = predict_records(parse_json(await request.body()), s.max_batch_records)
         model = ctx.holder.require()
         clean = validate_records(model.schema, records, many=many, extra=s.extra_fields)
+        # PII rules before anything else sees the record: the model was trained on hashed and
+        # scrubbed values, and the log, spill, dead-letter and shadow rows are built from these.
+        if ctx.pii.active:
+            clean = [ctx.pii.record(r) for r in clean]
     except BaseException:
         batcher.arriving -= 1
         raise
