@@ -150,3 +150,20 @@ def test_missing_path_is_reported_not_raised(project: Project) -> None:
     [res] = ingest_paths(project.settings, project.store, [project.root / "nope.csv"], ENV)
     assert (res.status, res.reason) == ("quarantined", "file_not_found")
     assert res.message.startswith("nope.csv: ")
+
+
+def test_a_symlink_in_the_landing_dir_is_quarantined_without_being_read(project: Project) -> None:
+    import os
+
+    secret = project.root / "outside" / "secret.csv"
+    secret.parent.mkdir()
+    churn(4).to_csv(secret, index=False)
+    landing = project.settings.data.landing
+    landing.mkdir(parents=True)
+    os.symlink(secret, landing / "innocent.csv")
+    [result] = ingest_landing(project.settings, project.store, ENV)
+    assert (result.status, result.reason) == ("quarantined", "symlink")
+    assert not (landing / "innocent.csv").is_symlink() and secret.is_file()  # the link gone, not its target
+    quarantined = list(project.settings.storage.quarantine_dir.iterdir())
+    assert [p.name.endswith(".reason.json") for p in quarantined] == [True]  # no copy of the target
+    assert project.state()["accepted"] == 0

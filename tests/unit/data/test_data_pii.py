@@ -79,3 +79,44 @@ def test_missing_salt_is_config_error_naming_variable() -> None:
 def test_no_salt_needed_without_hash_columns() -> None:
     out = apply_pii(pd.DataFrame({"a": [1], "b": [np.nan]}), PIIConfig(drop=("b", "missing")), {})
     assert list(out.columns) == ["a"]
+
+
+def test_a_record_gets_the_same_rules_as_a_batch() -> None:
+    from evergreen.config import PIIConfig
+    from evergreen.data.pii import RecordPII, apply_pii, hash_value
+
+    pii = PIIConfig(drop=("email",), hash=("customer_id",), scrub_text=("note",))
+    rules = RecordPII.from_config(pii, {"EVERGREEN_PII_SALT": "s"})
+    record = {"customer_id": "C-1", "email": "a@b.co", "note": "mail a@b.co or +44 20 7946 1234", "x": 1}
+    out = rules.record(record)
+    assert out == {"customer_id": hash_value("C-1", "s"), "note": "mail <EMAIL> or <PHONE>", "x": 1}
+    assert record["customer_id"] == "C-1"  # the input is not changed
+    frame = apply_pii(pd.DataFrame([record]), pii, {"EVERGREEN_PII_SALT": "s"})
+    assert frame.to_dict(orient="records") == [out]  # the same values as ingest: joins still work
+    assert rules.record({"customer_id": None}) == {"customer_id": None}
+    assert "pepper-91" not in repr(RecordPII.from_config(pii, {"EVERGREEN_PII_SALT": "pepper-91"}))
+    assert not RecordPII().active and RecordPII().record(record) is record
+
+
+def test_record_rules_need_the_salt_when_a_column_is_hashed() -> None:
+    from evergreen.config import PIIConfig
+    from evergreen.data.pii import RecordPII
+    from evergreen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="EVERGREEN_PII_SALT"):
+        RecordPII.from_config(PIIConfig(hash=("id",)), {})
+    assert RecordPII.from_config(PIIConfig(drop=("email",)), {}).active
+
+
+def test_expired_files_are_chosen_by_age() -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from evergreen.data.quarantine import expired
+
+    now = datetime(2026, 3, 10, tzinfo=UTC)
+    day = 86400.0
+    entries = [(Path("a"), now.timestamp() - 8 * day), (Path("b"), now.timestamp() - 6 * day)]
+    assert expired(entries, now, 7) == [Path("a")]
+    assert expired(entries, now, 0) == [Path("a"), Path("b")]
+    assert expired(entries, now, 30) == []
