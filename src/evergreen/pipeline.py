@@ -39,6 +39,7 @@ from evergreen.store.runs import (
 from evergreen.training import MLFLOW_SERIALIZATION_FORMAT, skops_trusted_types
 from evergreen.training.fit import TrainingResult, train_candidates
 from evergreen.training.preprocessing import FeatureKinds
+from evergreen.training.signature import signature_example
 
 ProgressFn = Callable[[str, dict[str, Any]], None]
 
@@ -426,7 +427,8 @@ class RetrainRunner:
             outcome.timings["evaluate"] = time.perf_counter() - t
 
             t = self._step(outcome, "register")
-            example = train[list(kinds.columns)].head(5)
+            # In the users' types (integers as long): plain MLflow clients predict on their own frames.
+            example = signature_example(train[list(kinds.columns)], dataset.contract)
             version, size_mb = register_candidate(
                 p, run_id, request.trigger, dataset.version, winner_run, result, example
             )

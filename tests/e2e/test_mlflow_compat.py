@@ -45,7 +45,6 @@ def test_mlflow_models_serve_serves_the_champion(trained_project, tmp_path: Path
         frame = churn.make_batch(3, 5, drifted=False)[
             ["tenure", "monthly_fee", "support_calls", "plan", "region", "last_ticket"]
         ]
-        frame["support_calls"] = frame["support_calls"].astype(float)
         res = httpx.post(
             f"http://127.0.0.1:{port}/invocations",
             json={"dataframe_records": frame.to_dict(orient="records")},

@@ -47,6 +47,11 @@ _DTYPES: dict[Kind, str] = {
 }
 
 
+# double ↔ long is not a break: earlier signatures declared integer columns double, and a client
+# sending a whole number is valid for both (a fractional one for a long field gets a 422 naming it).
+_NUMERIC = frozenset({"number", "integer"})
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -79,7 +84,7 @@ class InputSchema:
         for f in self.fields:
             if f.name not in old and f.required:
                 return f"new required field {f.name!r}"
-            if f.name in old and old[f.name].kind != f.kind:
+            if f.name in old and old[f.name].kind != f.kind and {old[f.name].kind, f.kind} != _NUMERIC:
                 return f"field {f.name!r} changes type from {old[f.name].type} to {f.type}"
         return None
 
