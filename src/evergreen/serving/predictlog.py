@@ -16,6 +16,8 @@ the thread is caught and logged; :attr:`PredictionLog.health` says what state th
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 import time
 from collections import deque
@@ -29,8 +31,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from evergreen.errors import StoreError, one_line
 from evergreen.logs import get_logger
-from evergreen.serving.spill import DeadLetterFile, SpillFile, encode
-from evergreen.store.engine import Store
+from evergreen.serving.spill import DeadLetterFile, SpillFile
+from evergreen.store.engine import EncodedJSON, Store
 from evergreen.store.tables import predictions
 
 log = get_logger(__name__)
@@ -47,7 +49,8 @@ def _noop(_n: int) -> None:
 
 
 def insert_predictions(store: Store, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows, ignoring ids already stored (a replay after a write whose commit was not seen)."""
+    """Insert rows, ignoring ids already stored (a replay after a write whose commit was not seen).
+    JSON columns may be plain values or :class:`EncodedJSON` text (see :func:`prepare_row`)."""
     values = [{**r, "created_at": _ts(r["created_at"])} for r in rows]
     stmt: Insert
     if store.engine.dialect.name == "postgresql":
@@ -64,34 +67,53 @@ def _ts(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-def row_problem(row: dict[str, Any]) -> str | None:
-    """Why ``row`` can never be stored (pure), or None. The database has the last word; this only
-    catches what one backend would accept and the other refuse."""
+_JSON_COLUMNS = ("record", "prediction", "probabilities")
+
+
+def prepare_row(row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(the row ready to insert, None) or (None, why it can never be stored). Pure.
+
+    JSON columns are encoded here, strictly (NaN/Infinity refused), and handed to the database as
+    text: the check costs no second encoding. The database has the last word; this catches what one
+    backend would take and the other refuse (SQLite enforces neither lengths nor JSON).
+    """
     if not isinstance(row.get("record"), dict):
-        return "record is not a JSON object"
+        return None, "record is not a JSON object"
     for name, size in _TEXT_COLUMNS.items():
         value = row.get(name)
         if value is None and name == "shadow_of":
             continue
         if not isinstance(value, str) or not value:
-            return f"{name} must be a non-empty string"
+            return None, f"{name} must be a non-empty string"
         if len(value) > size:
-            return f"{name} longer than {size} characters"
+            return None, f"{name} longer than {size} characters"
         if "\x00" in value:
-            return f"{name} contains a NUL character"
+            return None, f"{name} contains a NUL character"
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return f"{name} is not valid unicode"
+            return None, f"{name} is not valid unicode"
+    latency = row.get("latency_ms")
+    if latency is not None and (
+        isinstance(latency, bool) or not isinstance(latency, int | float) or not math.isfinite(latency)
+    ):
+        return None, "latency_ms is not a finite number"
     try:
-        _ts(row.get("created_at"))
+        out = {**row, "created_at": _ts(row.get("created_at"))}
     except (TypeError, ValueError):
-        return "created_at is not a timestamp"
+        return None, "created_at is not a timestamp"
     try:
-        encode(row)
+        for name in _JSON_COLUMNS:
+            if out.get(name) is not None:
+                out[name] = EncodedJSON(json.dumps(out[name], allow_nan=False))
     except (TypeError, ValueError) as exc:
-        return f"not storable as JSON: {exc}"
-    return None
+        return None, f"{name} not storable as JSON: {exc}"[:300]
+    return out, None
+
+
+def row_problem(row: dict[str, Any]) -> str | None:
+    """Why ``row`` can never be stored, or None."""
+    return prepare_row(row)[1]
 
 
 def is_row_error(exc: BaseException) -> bool:
@@ -259,25 +281,25 @@ class PredictionLog:
     def _store(self, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows``; a row-level refusal is retried row by row and the bad rows dead-lettered.
         Raises only when the database cannot be reached (the caller spills, or stops a replay)."""
-        good = []
+        good: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (as given, as inserted)
         for r in rows:
-            problem = row_problem(r)
-            if problem is None:
-                good.append(r)
+            ready, problem = prepare_row(r)
+            if ready is None:
+                self._dead([r], problem or "unstorable")
             else:
-                self._dead([r], problem)
+                good.append((r, ready))
         if not good:
             return
         try:
-            self._insert(good)
+            self._insert([ready for _, ready in good])
             return
         except Exception as exc:
             if not is_row_error(exc):
                 raise
             log.warning("prediction_log_batch_refused", rows=len(good), error=one_line(exc)[:300])
-        for r in good:
+        for r, ready in good:
             try:
-                self._insert([r])
+                self._insert([ready])
             except Exception as exc:
                 if not is_row_error(exc):
                     raise

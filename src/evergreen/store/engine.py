@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,15 +44,29 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+class EncodedJSON(str):
+    """A JSON column value already encoded (strictly) by the caller: stored as-is, not encoded again.
+
+    The prediction log encodes each row once to check it (NaN/Infinity refused) and hands the text
+    over, so its hot path does not pay for two encodings. Every other value is encoded as before.
+    """
+
+
+def dump_json(value: Any) -> str:
+    return str(value) if isinstance(value, EncodedJSON) else json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        engine = create_engine(
+            url, poolclass=NullPool, connect_args={"timeout": 30}, json_serializer=dump_json
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, json_serializer=dump_json)
 
 
 def migrate(engine: Engine) -> None:

@@ -43,13 +43,32 @@ def _poison(dialect: str) -> list[dict[str, Any]]:
         _row(0, id="bad-nul\x00id"),
         _row(0, id="bad-nul-version", model_version="1\x00"),
         _row(0, id="bad-" + "x" * 40),  # longer than the id column
-        _row(0, id="bad-not-json", record={"tenure": b"\x00\x01"}),  # passes the check, not the driver
+        _row(0, id="bad-not-json", record={"tenure": b"\x00\x01"}),
         _row(0, id="bad-record", record=None),
+        _row(0, id="bad-latency", latency_ms="fast"),  # SQLite would store the text
+        # Passes every check of ours: only the database refuses it (see _refuse_evil_rows).
+        _row(0, id="bad-db-refuses", model_version="evil"),
     ]
-    if dialect == "postgresql":
-        # Only PostgreSQL types its columns: the database itself refuses this row, not our check.
-        rows.append(_row(0, id="bad-latency", latency_ms="fast"))
     return rows
+
+
+def _refuse_evil_rows(store: Any) -> None:
+    """A rule only the database knows, so the batch insert fails and the row-by-row retry must find
+    the row: a CHECK constraint on PostgreSQL, an aborting trigger on SQLite (no ALTER … CHECK)."""
+    from sqlalchemy import text
+
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "postgresql":
+            conn.execute(
+                text("ALTER TABLE predictions ADD CONSTRAINT no_evil CHECK (model_version <> 'evil')")
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER no_evil BEFORE INSERT ON predictions WHEN NEW.model_version = 'evil' "
+                    "BEGIN SELECT RAISE(ABORT, 'evil row'); END"
+                )
+            )
 
 
 def _stored(store: Any) -> set[str]:
@@ -73,11 +92,12 @@ def test_poison_rows_go_to_the_dead_letter_file_and_every_good_row_is_stored(
         on_dropped=lambda n: counts.__setitem__("dropped", counts["dropped"] + n),
     )
     poison = _poison(store.engine.dialect.name)
+    _refuse_evil_rows(store)
     good = [_row(i) for i in range(1000)]
     log.start()
     # Poison spread through the stream: each one shares a batch with good rows.
-    for k, start in enumerate(range(0, 1000, 125)):
-        log.submit(good[start : start + 125])
+    for k, start in enumerate(range(0, 1000, 100)):
+        log.submit(good[start : start + 100])
         if k < len(poison):
             log.submit([poison[k]])
     assert log.flush(60)
@@ -87,6 +107,8 @@ def test_poison_rows_go_to_the_dead_letter_file_and_every_good_row_is_stored(
     entries = dead.entries()
     assert sorted(e["row"]["id"] for e in entries) == sorted(r["id"] for r in poison)
     assert all(e["reason"] for e in entries)
+    by_id = {e["row"]["id"]: e["reason"] for e in entries}
+    assert "evil" in by_id["bad-db-refuses"] or "no_evil" in by_id["bad-db-refuses"]  # the database's words
     assert counts == {"dead": len(poison), "dropped": 0}
     assert log.health == "ok" and not spill.has_data()
     assert stat.S_IMODE(dead.path.stat().st_mode) == 0o600
