@@ -89,10 +89,11 @@ def prepare_row(row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]
             return None, f"{name} longer than {size} characters"
         if "\x00" in value:
             return None, f"{name} contains a NUL character"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return None, f"{name} is not valid unicode"
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return None, f"{name} is not valid unicode"
     latency = row.get("latency_ms")
     if latency is not None and (
         isinstance(latency, bool) or not isinstance(latency, int | float) or not math.isfinite(latency)
