@@ -33,26 +33,43 @@ class FeedbackItem:
     record: dict[str, Any] | None = None
 
 
+_MAX_ID = 36
+
+
+def _finite(value: int | float) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # a 400-digit integer
+        return False
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "…"
+
+
 def normalise_label(label: Any, classes: tuple[Any, ...] | None, where: str) -> Any:
     """The label as the model's class value; InvalidLabelError (422) otherwise."""
     if classes is None:
-        ok = isinstance(label, int | float) and not isinstance(label, bool) and math.isfinite(label)
+        ok = isinstance(label, int | float) and not isinstance(label, bool) and _finite(label)
         if not ok:
             raise InvalidLabelError(
-                f"{where}label must be a finite number for a regression model, got {label!r}",
+                f"{where}label must be a finite number for a regression model, got {_shown(label)}",
                 details={"field": "label"},
             )
         return label
     if label is None or isinstance(label, dict | list):
         raise InvalidLabelError(
-            f"{where}label must be one of {list(classes)}, got {label!r}",
+            f"{where}label must be one of {list(classes)}, got {_shown(label)}",
             details={"field": "label", "allowed": list(classes)},
         )
     by_text = {canonical_str(c): c for c in classes}
     key = canonical_str(label)
     if key not in by_text:
         raise InvalidLabelError(
-            f"{where}label {label!r} is not a class of the model: {list(classes)}",
+            f"{where}label {_shown(label)} is not a class of the model: {list(classes)}",
             details={"field": "label", "allowed": list(classes)},
         )
     return by_text[key]
@@ -108,9 +125,12 @@ def _obj(value: Any, name: str) -> dict[str, Any]:
 def _by_id(item: Any, model: LoadedModel, where: str) -> FeedbackItem:
     item = _obj(item, "feedback")
     pid = item.get("prediction_id")
-    if not isinstance(pid, str) or not pid:
+    # Ids are UUIDs: anything longer, or with NUL or non-ASCII characters, is refused here rather
+    # than sent to the database (PostgreSQL refuses a NUL in a query parameter: that would be a 500).
+    if not isinstance(pid, str) or not pid or len(pid) > _MAX_ID or not (pid.isascii() and pid.isprintable()):
         raise InvalidRequestError(
-            f"{where}'prediction_id' must be a non-empty string",
+            f"{where}'prediction_id' must be a prediction id from /predict (a string of at most "
+            f"{_MAX_ID} printable ASCII characters)",
             details={"field": "prediction_id"},
         )
     if "label" not in item:

@@ -106,3 +106,14 @@ def test_odd_field_names_are_named_safely(name: str) -> None:
 def test_an_answer_with_a_non_finite_number_is_rendered_as_null() -> None:
     resp = json_answer({"predictions": [float("nan"), 1.0]})
     assert json.loads(resp.body) == {"predictions": [None, 1.0]}
+
+
+def test_a_regression_label_too_large_for_a_float_is_refused() -> None:
+    from evergreen.errors import InvalidLabelError
+    from evergreen.serving.feedback import normalise_label
+
+    for label in (int("9" * 400), float("nan"), "3"):
+        with pytest.raises(InvalidLabelError) as info:
+            normalise_label(label, None, "")
+        assert len(info.value.message) < 200
+    assert normalise_label(2**70, None, "") == 2**70
