@@ -13,14 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from evergreen.config import Settings
 from evergreen.errors import one_line
 from evergreen.files import private_dir, tighten_dir
 from evergreen.logs import get_logger
-from evergreen.registry import Registry
+from evergreen.registry_read import RegistryReader, open_reader
 from evergreen.store import Store, open_store
+
+if TYPE_CHECKING:
+    from evergreen.registry import Registry
 
 log = get_logger(__name__)
 
@@ -41,9 +44,19 @@ class Project:
 
     @cached_property
     def registry(self) -> Registry:
-        # MLflow's client is slow to create on a new store (it migrates its schema): only on demand.
+        # MLflow's client is slow to import and to create on a new store (it migrates its schema):
+        # only on demand, and never for a command that only reads (see registry_reader).
+        from evergreen.registry import Registry
+
         s = self.settings
         return Registry(s.storage.mlflow_tracking_uri, s.storage.artifact_root, s.project)
+
+    @cached_property
+    def registry_reader(self) -> RegistryReader:
+        """Aliases and versions, read without importing MLflow where the tracking store allows it."""
+        return open_reader(
+            self.settings.storage.mlflow_tracking_uri, self.settings.project, lambda: self.registry
+        )
 
     def service(self, key: str, make: Callable[[], C]) -> C:
         """This project's one ``make()`` under ``key``, made on first use and closed by :meth:`close`."""

@@ -10,7 +10,6 @@ import json
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as pkg_version
 from pathlib import Path
@@ -27,9 +26,12 @@ from mlflow.models import infer_signature
 from evergreen.errors import ChampionUnavailableError, NotFoundError, RegistryError, one_line
 from evergreen.telemetry import disable_mlflow_telemetry
 
-CHAMPION = "champion"
-PREVIOUS = "previous"
-TAG_PREFIX = "evergreen."
+# The names and the version record live with the MLflow-free reader; re-exported for callers here.
+from evergreen.registry_read import CHAMPION as CHAMPION
+from evergreen.registry_read import PREVIOUS as PREVIOUS
+from evergreen.registry_read import TAG_PREFIX as TAG_PREFIX
+from evergreen.registry_read import VersionInfo as VersionInfo
+
 MODEL_ARTIFACT = "model"
 
 # Packages a served model needs; listing them avoids MLflow's slow requirement inference
@@ -45,30 +47,6 @@ def _pip_requirements() -> list[str]:
         except PackageNotFoundError:
             continue
     return reqs
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    version: str
-    run_id: str | None
-    created_at: float
-    tags: dict[str, str]
-    aliases: tuple[str, ...]
-    source: str
-
-    @property
-    def dataset_version(self) -> str | None:
-        return self.tags.get(TAG_PREFIX + "dataset_version")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "mlflow_run_id": self.run_id,
-            "created_at": self.created_at,
-            "aliases": list(self.aliases),
-            "tags": self.tags,
-            "source": self.source,
-        }
 
 
 def _metric_entities(metrics: Mapping[str, float], ts: int) -> list[Metric]:

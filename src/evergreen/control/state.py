@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from evergreen.project import Project
-from evergreen.registry import CHAMPION, PREVIOUS
+from evergreen.registry_read import CHAMPION, PREVIOUS
 from evergreen.store.overrides import load_overrides
 from evergreen.store.runs import list_runs
 from evergreen.store.status import batch_counts
 
 
 def status(project: Project) -> dict[str, Any]:
-    reg = project.registry
+    reg = project.registry_reader  # no MLflow import: `evergreen status` starts fast
     aliases = reg.aliases()
     champ = None
     if CHAMPION in aliases:

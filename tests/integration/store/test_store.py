@@ -91,3 +91,33 @@ def test_audit_is_append_only_and_filterable(store):
     assert [a["action"] for a in list_actions(store)] == ["promote", "rollback"]
     only = list_actions(store, actor="cli:ann")
     assert len(only) == 1 and only[0]["before"] == {"c": "3"} and only[0]["after"] == {"c": "2"}
+
+
+def test_schema_head_is_alembics_head():
+    # open_store skips alembic when the database records SCHEMA_HEAD: a new migration must move it.
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from evergreen.store.engine import MIGRATIONS, SCHEMA_HEAD
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [SCHEMA_HEAD]
+
+
+def test_a_database_behind_head_is_upgraded_on_open(store, database_url):
+    from alembic import command
+    from alembic.config import Config
+
+    from evergreen.store.engine import MIGRATIONS, SCHEMA_HEAD, schema_revision
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    assert "alert_deliveries" not in inspect(store.engine).get_table_names()
+    again = open_store(database_url, "testproj")
+    assert schema_revision(again.engine) == SCHEMA_HEAD
+    assert "alert_deliveries" in inspect(again.engine).get_table_names()
+    again.engine.dispose()

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from evergreen.cli.common import ConfigOpt
+from evergreen.config import load_settings
+from evergreen.errors import BadInputError
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
 
 def serve(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Path to evergreen.yaml or its directory.")
-    ] = None,
+    config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="Bind address (default: serving.host).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default: serving.port).")] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request (slower).")] = False,
@@ -26,17 +29,15 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the champion: /predict, /feedback, /health, /ready, /version, /metrics; follows the alias."""
+    settings = load_settings(config)
+    bind = host or settings.serving.host
+    if insecure_local and bind not in LOOPBACK:
+        raise BadInputError(f"--insecure-local needs a loopback bind address, not {bind!r}")
     import uvicorn
 
-    from evergreen.config import load_settings
-    from evergreen.errors import BadInputError
     from evergreen.serving.app import create_app
     from evergreen.serving.auth import TokenTable
 
-    settings = load_settings(config)
-    bind = host or settings.serving.host
-    if insecure_local and bind not in ("127.0.0.1", "::1", "localhost"):
-        raise BadInputError(f"--insecure-local needs a loopback bind address, not {bind!r}")
     TokenTable.from_env(settings.auth.tokens_env)  # a malformed token list stops here, exit 2
     # freeze_heap: this process owns the heap, so each loaded model (and the libraries around it) is
     # frozen out of the GC's full collections, which otherwise stop every request for ~0.2 s.
@@ -59,4 +60,4 @@ def serve(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
+    app.command()(serve)

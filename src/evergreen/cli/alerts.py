@@ -1,21 +1,21 @@
-"""``evergreen alerts [--ack ID] [--resolve ID] [--check]``: list alerts and act on them locally.
-
-Imports of ``evergreen.cli`` stay inside the command: ``cli`` imports this module while it is itself
-being imported. Acting here is audited with the CLI user as actor, like the other human actions.
-"""
+"""``evergreen alerts [--ack ID] [--resolve ID] [--check]``: list alerts and act on them (audited)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from evergreen.config import CONFIG_FILE
-
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help=f"Path to {CONFIG_FILE} or its directory.")
-]
+from evergreen.cli.common import (
+    ActorOpt,
+    ConfigOpt,
+    JsonOpt,
+    ReasonOpt,
+    echo,
+    open_project,
+    print_json,
+    print_table,
+)
 
 
 def alerts(
@@ -30,18 +30,17 @@ def alerts(
     ] = None,
     show_all: Annotated[bool, typer.Option("--all", help="Include resolved alerts.")] = False,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many alerts.")] = 50,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded in the audit).")] = None,
-    actor: Annotated[str | None, typer.Option("--actor", help="Who is acting (default: cli:$USER).")] = None,
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
     config: ConfigOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Open alerts, newest first; --ack / --resolve act on one (audited)."""
     from evergreen.alerts import service_for
     from evergreen.alerts.repository import list_alerts
-    from evergreen.cli import _print_json, _project, _table, out
     from evergreen.store.audit import cli_actor
 
-    project = _project(config)
+    project = open_project(config)
     svc = service_for(project)
     try:
         if ack is not None or resolve is not None:
@@ -52,9 +51,9 @@ def alerts(
                 else svc.resolve(int(resolve or 0), actor=who, reason=reason)
             )
             if as_json:
-                _print_json(row)
+                print_json(row)
             else:
-                out.print(f"alert {row['id']} is now {row['status']}: {row['title']}", highlight=False)
+                echo(f"alert {row['id']} is now {row['status']}: {row['title']}")
             return
         if check:
             svc.evaluate()
@@ -62,21 +61,16 @@ def alerts(
         if not status and not show_all:
             rows = [r for r in rows if r["status"] != "resolved"]
         if as_json:
-            _print_json(rows)
+            print_json(rows)
             return
-        table = [
-            [r["id"], r["level"], r["status"], r["kind"], r["updated_at"], r["title"][:90]] for r in rows
-        ]
-        out.print(
-            _table(
-                f"alerts of {project.settings.project}",
-                ["id", "level", "status", "kind", "updated", "title"],
-                table,
-            )
+        print_table(
+            f"alerts of {project.settings.project}",
+            ["id", "level", "status", "kind", "updated", "title"],
+            [[r["id"], r["level"], r["status"], r["kind"], r["updated_at"], r["title"]] for r in rows],
         )
     finally:
         project.close()  # a short-lived process: let queued deliveries go out (bounded wait)
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="alerts")(alerts)
+    app.command()(alerts)

@@ -1,24 +1,16 @@
-"""``evergreen monitor``: compare a window of live traffic with the champion's data, store the report.
-
-Imports of ``evergreen.cli`` stay inside the command: ``cli`` imports this module while it is
-itself being imported, so a module-level import would see it half-initialised.
-"""
+"""``evergreen monitor``: compare a window of live traffic with the champion's data, store the report."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from evergreen.config import CONFIG_FILE
+from evergreen.cli.common import ConfigOpt, echo, open_project, print_json, print_table
 
 WindowOpt = Annotated[
     str | None,
     typer.Option("--window", "-w", help="7d, 24h, 90m, 2w or batch:ID (default: monitoring.window)."),
-]
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help=f"Path to {CONFIG_FILE} or its directory.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")]
 
@@ -69,62 +61,50 @@ def performance_rows(performance: dict[str, Any]) -> list[list[str]]:
 
 def monitor(window: WindowOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Data drift, prediction drift and live performance of a window vs the champion's reference."""
-    from evergreen.cli import _print_json, _project, _table, out
     from evergreen.monitoring.job import run_monitoring
 
-    project = _project(config)
+    project = open_project(config)
     report = run_monitoring(project, window)
     data = report.to_dict()
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     d = data["details"]
-    out.print(
-        _table(
-            f"drift: {report.window} vs champion v{report.model_version}",
-            ["column", "kind", "method", "statistic", "p-value", "threshold", "verdict"],
-            summary_rows(d),
-        )
+    print_table(
+        f"drift: {report.window} vs champion v{report.model_version}",
+        ["column", "kind", "method", "statistic", "p-value", "threshold", "verdict"],
+        summary_rows(d),
     )
     dd = d["data_drift"]
     verdict = {"drift": "DRIFT", "ok": "ok"}.get(
         dd.get("status"), f"no verdict (fewer than {d['min_rows']} rows)"
     )
-    out.print(
+    echo(
         f"data drift: {_fmt(dd['number_of_drifted_columns'])} of {dd['number_of_columns']} columns "
-        f"(share {_fmt(dd['share'])}, dataset drift at >= {_fmt(dd['drift_share'])}): {verdict}",
-        highlight=False,
+        f"(share {_fmt(dd['share'])}, dataset drift at >= {_fmt(dd['drift_share'])}): {verdict}"
     )
     mv = d.get("multivariate_drift")
     if mv is not None:
-        out.print(
+        echo(
             f"multivariate drift: domain classifier ROC AUC {_fmt(mv['auc'])} (drift above "
             f"{_fmt(mv['threshold'])}): {'DRIFT' if mv['drifted'] else 'ok'}; separating columns: "
-            f"{', '.join(mv['top_columns']) or '-'}",
-            highlight=False,
+            f"{', '.join(mv['top_columns']) or '-'}"
         )
     p = d["performance"]
-    out.print(
-        _table(
-            f"performance vs holdout {p['metric']} {_fmt(p['baseline'])} ({p['labelled_rows']} labelled "
-            f"of {p['rows']} rows; band = value +- {_fmt(p['band_sigmas'])} sigma)",
-            ["metric", "source", "value", "sigma", "band", "verdict"],
-            performance_rows(p),
-        )
+    print_table(
+        f"performance vs holdout {p['metric']} {_fmt(p['baseline'])} ({p['labelled_rows']} labelled "
+        f"of {p['rows']} rows; band = value +- {_fmt(p['band_sigmas'])} sigma)",
+        ["metric", "source", "value", "sigma", "band", "verdict"],
+        performance_rows(p),
     )
     state = {"degraded": "DEGRADED", "ok": "ok"}.get(p["verdict"], "insufficient data")
-    out.print(
+    echo(
         f"performance ({p['metric']}): {p['source'] or '-'} {_fmt(p['value'])}, band {_fmt(p['lower'])} to "
-        f"{_fmt(p['upper'])}, drop {_fmt(p['drop'])} (threshold {_fmt(p['threshold'])}): {state}",
-        highlight=False,
+        f"{_fmt(p['upper'])}, drop {_fmt(p['drop'])} (threshold {_fmt(p['threshold'])}): {state}"
     )
     for note in d["notes"]:
-        out.print(f"note: {note}", highlight=False)
-    out.print(
-        f"drift detected: {_detected(report.drift_detected)}; report {report.id}: {report.html_path}",
-        highlight=False,
-        soft_wrap=True,
-    )
+        echo(f"note: {note}")
+    echo(f"drift detected: {_detected(report.drift_detected)}; report {report.id}: {report.html_path}")
 
 
 def _detected(value: bool | None) -> str:
@@ -132,4 +112,4 @@ def _detected(value: bool | None) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("monitor")(monitor)
+    app.command()(monitor)

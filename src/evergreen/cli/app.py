@@ -1,0 +1,111 @@
+"""The ``evergreen`` Typer app: the group's options, the verb modules, and :func:`main`.
+
+Exit codes (DESIGN.md §2): 0 success (a rejected candidate or a skipped run is a success and says
+why), 2 bad input, bad config or a usage error, 1 anything else. Every error prints one line;
+``--verbose`` adds the details and the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from evergreen.cli import actions, alerts, monitor, orchestrators, project, retrain, scheduler, serve, state
+from evergreen.cli.common import CliState, echo, error_line, note_line
+from evergreen.errors import EvergreenError, one_line
+from evergreen.telemetry import disable_mlflow_telemetry
+
+# In the order ``evergreen --help`` lists them.
+VERB_MODULES = (project, retrain, state, actions, monitor, alerts, serve, scheduler, orchestrators)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="evergreen",
+        help="Keep a machine-learning model fresh: ingest, retrain, compare, promote, serve, monitor.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def _group(
+        ctx: typer.Context,
+        verbose: Annotated[
+            bool, typer.Option("--verbose", "-v", help="Show error details and debug logs.")
+        ] = False,
+        version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    ) -> None:
+        if version:
+            from evergreen import __version__
+
+            echo(f"evergreen {__version__}")
+            raise typer.Exit(0)
+        ctx.ensure_object(CliState).verbose = verbose
+        from evergreen.logs import configure_logging
+
+        configure_logging(logging.DEBUG if verbose else logging.WARNING)
+
+    for module in VERB_MODULES:
+        module.register(app)
+    return app
+
+
+app = build_app()
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    # Typer 0.29 vendors click, so its exceptions are not ``click``'s: recognise them by their shape
+    # (a ClickException has ``exit_code`` and ``format_message``; usage errors exit 2).
+    return callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def _usage_line(exc: Exception) -> str:
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"{exc.format_message()}{hint}"  # type: ignore[attr-defined]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script: run the app, turn every failure into one line and an exit code."""
+    state = CliState()
+    disable_mlflow_telemetry()  # before any command imports MLflow (it decides at import)
+    try:
+        # standalone_mode=False: click returns (instead of exiting) and lets errors reach us.
+        rc = app(
+            args=list(argv) if argv is not None else None,
+            prog_name="evergreen",
+            standalone_mode=False,
+            obj=state,
+        )
+        sys.exit(rc if isinstance(rc, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except EvergreenError as exc:
+        error_line(one_line(exc))
+        if state.verbose:
+            if exc.details is not None:
+                note_line(json.dumps(exc.details, default=str, indent=2))
+            note_line(traceback.format_exc())
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt as exc:
+        error_line(one_line(exc))
+        sys.exit(130)
+    except typer.Abort:
+        error_line("aborted")
+        sys.exit(1)
+    except Exception as exc:  # a usage error, or a bug / an I/O failure: one line, details with -v
+        if _is_usage_error(exc):
+            error_line(_usage_line(exc))
+            sys.exit(int(exc.exit_code))  # type: ignore[attr-defined]
+        # Unexpected: the first line names it (a driver's message may go on with the SQL), -v has the rest.
+        error_line(one_line(exc))
+        if state.verbose:
+            note_line(traceback.format_exc())
+        sys.exit(1)

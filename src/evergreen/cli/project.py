@@ -1,0 +1,100 @@
+"""``evergreen init``, ``ingest`` and ``demo``: make a project and bring data into it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evergreen.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    console,
+    echo,
+    error_line,
+    open_project,
+    print_json,
+    print_table,
+)
+from evergreen.config import CONFIG_FILE
+from evergreen.errors import BadInputError
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
+    example: Annotated[str, typer.Option("--example", help="Example to start from: churn.")] = "churn",
+    force: Annotated[bool, typer.Option("--force", help=f"Overwrite an existing {CONFIG_FILE}.")] = False,
+) -> None:
+    """Write a commented evergreen.yaml and an example data set."""
+    if example != "churn":
+        raise BadInputError(f"--example {example!r}: unknown example (available: churn)")
+    from evergreen.examples import churn
+
+    directory.mkdir(parents=True, exist_ok=True)
+    cfg = directory / CONFIG_FILE
+    if cfg.exists() and not force:
+        raise BadInputError(f"{cfg}: already exists (use --force to overwrite)")
+    churn.write_config(str(cfg))
+    landing = directory / "landing"
+    landing.mkdir(exist_ok=True)
+    stream = churn.make_stream(batches=2, start=churn.recent_start(2))
+    for i, frame in enumerate(stream):
+        frame.to_csv(landing / f"customers-week{i:02d}.csv", index=False)
+    echo(f"wrote {cfg} and {len(stream)} example batches in {landing}")
+    echo(f"next: cd {directory} && evergreen retrain")
+
+
+def ingest(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files to ingest (default: the landing dir).")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate, scrub PII and snapshot data files. Exit 2 if any file was quarantined."""
+    from evergreen.data.ingest import ingest_landing, ingest_paths
+
+    project = open_project(config)
+    results = (
+        ingest_paths(project.settings, project.store, paths)
+        if paths
+        else ingest_landing(project.settings, project.store)
+    )
+    if as_json:
+        print_json([r.__dict__ for r in results])
+    elif results:
+        rows = [
+            [Path(r.source).name, r.status, r.batch_id, r.rows, r.labelled_rows, r.reason or ""]
+            for r in results
+        ]
+        print_table("ingest", ["file", "status", "batch", "rows", "labelled", "reason"], rows)
+    else:
+        echo("nothing to ingest")
+    bad = [r for r in results if r.status == "quarantined"]
+    for r in bad:
+        error_line(r.message)
+    if bad:
+        raise typer.Exit(2)
+
+
+def demo(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Where to create the demo project (default: temp).")
+    ] = None,
+    batches: Annotated[int, typer.Option("--batches", help="How many weekly batches to replay.")] = 10,
+    rows: Annotated[int, typer.Option("--rows", help="Rows per batch.")] = 1500,
+) -> None:
+    """Replay a churn data stream with a change half-way: ingest and retrain after each batch."""
+    import os
+
+    from evergreen.demo import DEMO_SALT, run_demo
+
+    os.environ.setdefault(*DEMO_SALT)  # the entry point sets the demo's salt; the library never does
+    run_demo(directory, batches=batches, rows=rows, console=console())
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(ingest)
+    app.command()(demo)

@@ -1,0 +1,108 @@
+"""``evergreen status``, ``models`` and ``runs``: read the project's state (no MLflow import)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from evergreen.cli.common import ConfigOpt, JsonOpt, echo, open_project, print_json, print_table
+
+
+def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """The champion, the last runs and the data."""
+    from evergreen import __version__, control
+
+    st = control.status(open_project(config))
+    if as_json:
+        print_json(st)
+        return
+    champ = st["champion"]
+    echo(f"[bold]{escape(st['project'])}[/bold] ({st['task']})  evergreen {__version__}", markup=True)
+    echo(
+        f"champion: v{champ['version']}  dataset {champ['dataset_version']}"
+        if champ
+        else "champion: none yet"
+    )
+    if st["previous"]:
+        echo(f"previous: v{st['previous']}")
+    b = st["batches"]
+    echo(
+        f"batches: {b['accepted']} accepted ({b['rows']} rows), {b['quarantined']} quarantined, "
+        f"{b['duplicate']} duplicate"
+    )
+    if st.get("overrides"):
+        shown = ", ".join(f"{k}={v['value']} (by {v['actor']})" for k, v in sorted(st["overrides"].items()))
+        echo(f"run-time thresholds: {shown}")
+    if st["pending_approval"]:
+        echo(f"waiting for approval: {', '.join(st['pending_approval'])}")
+    rows = [
+        [r["id"], r["trigger"], r["status"], r["started_at"], r["candidate_version"], r["dataset_version"]]
+        for r in st["runs"]
+    ]
+    print_table("recent runs", ["run", "trigger", "status", "started", "candidate", "dataset"], rows)
+
+
+def models(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Registered versions with aliases and decisions."""
+    project = open_project(config)
+    versions = project.registry_reader.list_versions()
+    if as_json:
+        print_json([v.to_dict() for v in versions])
+        return
+    rows = [
+        [
+            v.version,
+            ",".join(v.aliases),
+            v.tags.get("evergreen.decision"),
+            v.tags.get("evergreen.candidate"),
+            v.tags.get("evergreen.dataset_version"),
+            v.tags.get("evergreen.run_id"),
+        ]
+        for v in versions
+    ]
+    print_table(
+        f"models of {project.settings.project}",
+        ["version", "aliases", "decision", "candidate", "dataset", "run"],
+        rows,
+    )
+
+
+def _run_reason(run: dict[str, Any]) -> str:
+    return str(run.get("error") or (run.get("details") or {}).get("reason") or "")
+
+
+def runs(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.")] = 20,
+    run_status: Annotated[str | None, typer.Option("--status", help="Only runs with this status.")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pipeline runs, newest first."""
+    from evergreen.store.runs import list_runs
+
+    project = open_project(config)
+    found = list_runs(project.store, limit=limit, status=run_status)
+    if as_json:
+        print_json(found)
+        return
+    rows = [
+        [
+            r["id"],
+            r["trigger"],
+            r["status"],
+            r["started_at"],
+            r["dataset_version"],
+            r["candidate_version"],
+            _run_reason(r),
+        ]
+        for r in found
+    ]
+    print_table("runs", ["run", "trigger", "status", "started", "dataset", "candidate", "reason"], rows)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(status)
+    app.command()(models)
+    app.command()(runs)

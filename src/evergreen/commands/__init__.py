@@ -1,1 +1,0 @@
-"""CLI commands of the serving, monitoring, trigger, alert and orchestrator components."""

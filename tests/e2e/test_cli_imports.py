@@ -1,0 +1,64 @@
+"""Short commands import no heavy library: ``--help``, ``status``, ``runs``, ``alerts`` and ``models``
+run in a fresh interpreter on a project with a real MLflow store, and the modules they loaded are
+checked (start-up time itself is measured by benchmarks/cli_startup.py, not asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from evergreen.config import load_settings
+from evergreen.project import open_project
+from tests.e2e.conftest import cli_env
+
+HEAVY = {"mlflow", "sklearn", "pandas", "numpy", "scipy", "pyarrow", "fastapi", "uvicorn", "alembic"}
+
+PROBE = """
+import json, sys
+from evergreen.cli import main
+code = 0
+try:
+    main(sys.argv[2:])
+except SystemExit as exc:
+    code = exc.code
+with open(sys.argv[1], "w") as f:
+    json.dump({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}, f)
+"""
+
+
+@pytest.fixture
+def project_with_champion(project_dir: Path) -> Path:
+    """The init project with its metadata DB migrated and v1 of ``churn`` as champion in MLflow."""
+    settings = load_settings(project_dir)
+    open_project(settings).store.engine.dispose()
+    client = MlflowClient(settings.storage.mlflow_tracking_uri)
+    client.create_registered_model("churn")
+    client.create_model_version("churn", "file:///m1", tags={"evergreen.dataset_version": "d1"})
+    client.set_registered_model_alias("churn", "champion", "1")
+    return project_dir
+
+
+def test_short_commands_import_no_heavy_library(project_with_champion: Path, tmp_path: Path) -> None:
+    # One project for all the commands: making it (init, MLflow's migrations) costs more than they do.
+    for args in (["--help"], ["status"], ["status", "--json"], ["runs"], ["alerts"], ["models", "--json"]):
+        out = tmp_path / "probe.json"
+        res = subprocess.run(
+            [sys.executable, "-c", PROBE, str(out), *args],
+            cwd=project_with_champion,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        probe = json.loads(out.read_text())
+        assert probe["code"] == 0, (args, res.stderr)
+        assert HEAVY & set(probe["modules"]) == set(), args
+        if args == ["status", "--json"]:
+            assert json.loads(res.stdout)["champion"]["version"] == "1"
+        if args == ["models", "--json"]:
+            assert [(v["version"], v["aliases"]) for v in json.loads(res.stdout)] == [("1", ["champion"])]

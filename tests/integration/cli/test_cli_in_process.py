@@ -1,0 +1,69 @@
+"""``evergreen runs`` / ``status`` run in this process (``cli.main``) on a real SQLite project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evergreen.cli.app import main
+from evergreen.config import load_settings
+from evergreen.examples import churn
+from evergreen.project import open_project
+from evergreen.store.runs import create_run, finish_run
+
+
+@pytest.fixture
+def project_root(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    churn.write_config(str(root / "evergreen.yaml"))
+    return root
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    captured = capsys.readouterr()
+    return int(exit_.value.code or 0), captured.out, captured.err
+
+
+def test_runs_table_shows_a_long_failure_whole(
+    project_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = open_project(load_settings(project_root))
+    error = "TrainingError: every candidate failed: " + "; ".join(
+        f"candidate{i}: fit diverged" for i in range(30)
+    )
+    rid = create_run(project.store, trigger="manual", reason="test", actor="cli:me")
+    finish_run(project.store, rid, "failed", error=error)
+    project.store.engine.dispose()
+
+    code, out, err = _run(capsys, "runs", "--config", str(project_root))
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if rid in line)
+    assert error in row and "failed" in row
+
+    code, out, _ = _run(capsys, "runs", "--json", "--config", str(project_root))
+    assert code == 0 and [(r["id"], r["error"]) for r in json.loads(out)] == [(rid, error)]
+
+
+def test_status_of_a_new_project(project_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "status", "--json", "--config", str(project_root))
+    assert code == 0, err
+    st = json.loads(out)
+    assert (st["project"], st["champion"], st["previous"], st["runs"]) == ("churn", None, None, [])
+    assert not (project_root / ".evergreen" / "mlflow.db").exists()  # reading created no MLflow store
+    code, out, err = _run(capsys, "status", "--config", str(project_root))
+    assert code == 0 and "champion: none yet" in out
+
+
+def test_bad_config_is_one_line_naming_the_key(
+    project_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = project_root / "evergreen.yaml"
+    cfg.write_text(cfg.read_text().replace("min_improvement: 0.", "min_improvement: lots #"))
+    code, out, err = _run(capsys, "status", "--config", str(project_root))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: config key promotion.min_improvement:")

@@ -1,0 +1,102 @@
+"""The MLflow-free registry reader answers exactly what the MLflow client (via Registry) answers,
+on a real MLflow store (SQLite and PostgreSQL) whose aliases, tags and versions MlflowClient moved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from evergreen.errors import NotFoundError
+from evergreen.registry import CHAMPION, PREVIOUS, Registry
+from evergreen.registry_read import RegistryReader, SqlRegistryReader, open_reader
+
+
+def _same(reader: RegistryReader, registry: Registry) -> None:
+    assert reader.aliases() == registry.aliases()
+    assert reader.list_versions() == registry.list_versions()
+    for info in registry.list_versions():
+        assert reader.get_version(info.version) == registry.get_version(info.version)
+    for missing in ("99", "abc", "0"):
+        with pytest.raises(NotFoundError, match=f"model version {missing} of churn not found"):
+            registry.get_version(missing)
+        with pytest.raises(NotFoundError, match=f"model version {missing} of churn not found"):
+            reader.get_version(missing)
+
+
+def _fallback_unused() -> RegistryReader:
+    raise AssertionError("the reader fell back to the MLflow client")
+
+
+@pytest.mark.slow
+def test_reader_matches_the_mlflow_client(database_url: str, tmp_path: Path) -> None:
+    registry = Registry(database_url, tmp_path / "artifacts", "churn")
+    client: MlflowClient = registry.client
+    reader = open_reader(database_url, "churn", _fallback_unused)
+    assert isinstance(reader, SqlRegistryReader)
+    _same(reader, registry)  # no registered model yet: no aliases, no versions
+
+    client.create_registered_model("churn")
+    client.create_registered_model("other")  # another model's versions and aliases stay apart
+    for i in range(1, 5):
+        client.create_model_version(
+            "churn", f"file:///tmp/m{i}", run_id=None, tags={"evergreen.dataset_version": f"d{i}"}
+        )
+    other = client.create_model_version("other", "file:///tmp/o1")
+    client.set_registered_model_alias("other", CHAMPION, other.version)
+    client.set_model_version_tag("churn", "2", "evergreen.decision", "promoted")
+    client.set_registered_model_alias("churn", CHAMPION, "2")
+    _same(reader, registry)
+
+    # Moved as Registry.set_champion moves them: previous <- old champion, champion <- new.
+    assert registry.set_champion("3") == "2"
+    client.set_registered_model_alias("churn", "shadow", "3")
+    client.set_model_version_tag("churn", "3", "evergreen.decision", "promoted")
+    client.delete_model_version_tag("churn", "2", "evergreen.decision")
+    _same(reader, registry)
+    assert reader.aliases() == {CHAMPION: "3", PREVIOUS: "2", "shadow": "3"}
+    assert reader.get_version("3").dataset_version == "d3"
+    assert [v.aliases for v in reader.list_versions()] == [(), (PREVIOUS,), (CHAMPION, "shadow"), ()]
+
+    client.delete_model_version("churn", "4")  # deleted versions are hidden, as MLflow hides them
+    client.delete_registered_model_alias("churn", "shadow")
+    _same(reader, registry)
+    assert [v.version for v in reader.list_versions()] == ["1", "2", "3"]
+
+
+def test_a_missing_sqlite_store_is_empty_and_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "nothing-yet.db"
+    reader = open_reader(f"sqlite:///{path}", "churn", _fallback_unused)
+    assert reader.aliases() == {} and reader.list_versions() == []
+    with pytest.raises(NotFoundError):
+        reader.get_version("1")
+    assert not path.exists()
+
+
+def test_a_store_without_mlflow_tables_and_other_uris_use_the_client(tmp_path: Path) -> None:
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "empty.db").close()  # a file MLflow has not initialised
+    calls: list[str] = []
+
+    class Client:
+        def aliases(self) -> dict[str, str]:
+            calls.append("aliases")
+            return {CHAMPION: "7"}
+
+        def get_version(self, version: str) -> object:
+            raise NotImplementedError
+
+        def list_versions(self) -> list[object]:
+            calls.append("list")
+            return []
+
+    def fallback() -> RegistryReader:
+        return Client()  # type: ignore[return-value]
+
+    reader = open_reader(f"sqlite:///{tmp_path}/empty.db", "churn", fallback)
+    assert reader.aliases() == {CHAMPION: "7"} and reader.list_versions() == []
+    assert calls == ["aliases", "list"]
+    assert isinstance(open_reader("http://127.0.0.1:5000", "churn", fallback), Client)
+    assert isinstance(open_reader("databricks", "churn", fallback), Client)

@@ -1,0 +1,57 @@
+"""The CLI's output rules (DESIGN.md §2) on a stdout and stderr that are not terminals."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from evergreen.cli.app import main
+from evergreen.cli.common import NO_TTY_WIDTH, error_line, one_line, print_json, print_table
+
+
+def test_a_long_error_is_one_unwrapped_line(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    name = "no-such-example-" + "x" * 400
+    with pytest.raises(SystemExit) as exit_:
+        main(["init", "--example", name, str(tmp_path / "p")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --example {name!r}: unknown example (available: churn)\n"
+
+
+def test_a_multi_line_message_becomes_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    error_line("data/x.csv: column tenure\n  expected a number\n\n  got 'abc'")
+    assert capsys.readouterr().err == "error: data/x.csv: column tenure; expected a number; got 'abc'\n"
+    assert one_line("  a  \n\n b ") == "a; b"
+
+
+def test_a_usage_error_is_one_line_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["status", "--no-such-option"])
+    assert exit_.value.code == 2
+    assert (
+        capsys.readouterr().err == "error: No such option: --no-such-option (see 'evergreen status --help')\n"
+    )
+    with pytest.raises(SystemExit) as exit_:
+        main(["no-such-verb"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith("error: No such command 'no-such-verb'.")
+
+
+def test_a_table_is_not_truncated_without_a_tty(capsys: pytest.CaptureFixture[str]) -> None:
+    long_value = "reason " + "-".join(str(i) for i in range(200))  # ~700 characters, no spaces to wrap at
+    words = " ".join(f"word{i}" for i in range(150))  # ~1000 characters a width-limited table would fold
+    print_table("runs", ["run", "reason", "notes"], [["r1", long_value, words], ["r2", None, "short"]])
+    out = capsys.readouterr().out
+    assert long_value in out and words in out
+    assert "…" not in out
+    row = next(line for line in out.splitlines() if "r1" in line)
+    assert long_value in row and words in row  # on one line, not folded over several
+    assert len(row) < NO_TTY_WIDTH
+
+
+def test_json_without_a_tty_is_plain_parseable_json(capsys: pytest.CaptureFixture[str]) -> None:
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    print_json({"at": at, "title": "é" * 300})
+    assert json.loads(capsys.readouterr().out) == {"at": str(at), "title": "é" * 300}
