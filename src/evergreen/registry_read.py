@@ -149,11 +149,17 @@ class SqlRegistryReader:
             return {}
         from sqlalchemy import column, select, table
 
-        t = table("registered_model_aliases", column("name"), column("alias"), column("version"))
+        t = table(
+            "registered_model_aliases",
+            column("name"),
+            column("alias"),
+            column("version"),
+            column("workspace"),
+        )
 
         def build(workspace: bool) -> Any:
             q = select(t.c.alias, t.c.version).where(t.c.name == self.model_name)
-            return q.where(column("workspace") == _DEFAULT_WORKSPACE) if workspace else q
+            return q.where(t.c.workspace == _DEFAULT_WORKSPACE) if workspace else q
 
         return {str(alias): str(version) for alias, version in self._run(build)}
 
@@ -174,8 +180,14 @@ class SqlRegistryReader:
             column("current_stage"),
             column("workspace"),
         )
-        tags = table("model_version_tags", column("name"), column("version"), column("key"), column("value"))
-        tags_ws = column("workspace")
+        tags = table(
+            "model_version_tags",
+            column("name"),
+            column("version"),
+            column("key"),
+            column("value"),
+            column("workspace"),
+        )
 
         def versions_query(workspace: bool) -> Any:
             q = select(mv.c.version, mv.c.run_id, mv.c.creation_time, mv.c.source).where(
@@ -189,7 +201,7 @@ class SqlRegistryReader:
             q = select(tags.c.version, tags.c.key, tags.c.value).where(tags.c.name == self.model_name)
             if version is not None:
                 q = q.where(tags.c.version == int(version))
-            return q.where(tags_ws == _DEFAULT_WORKSPACE) if workspace else q
+            return q.where(tags.c.workspace == _DEFAULT_WORKSPACE) if workspace else q
 
         rows = self._run(versions_query)
         if not rows:
