@@ -1,11 +1,12 @@
 """Orchestration benchmark: file arrival → retrain started, and per-run overhead of each runner.
 
-    .venv/bin/python benchmarks/orchestration.py [--runs 3] [--arrivals 5]
+    .venv/bin/python benchmarks/orchestration.py [--runs 3] [--arrivals 5] [--only-arrivals]
 
 On the demo (churn) project with one fast candidate (logistic regression, ~0.1 s fit):
-(a) the embedded scheduler (``Scheduler.start()``, filesystem events) on a trained project: a file is
-    renamed into the landing dir, and the time until its retrain's ``pipeline_runs`` row exists is
-    measured (``started_at`` minus the rename);
+(a) ``evergreen scheduler`` as a real process (filesystem events) on a trained project, once it has
+    logged ``scheduler_started``: a file is renamed into the landing dir, and the time until its
+    retrain's ``pipeline_runs`` row exists is measured (``started_at`` minus the rename). The first
+    arrival is reported apart from the next ones (it pays what the process did not load at start);
 (b) per-run overhead = a run's wall time minus the time spent inside the step functions themselves,
     for the embedded runner (``RetrainRunner.run``), the Airflow adapter under ``dag.test()`` (in
     .venv-airflow) and the Prefect adapter (in .venv-prefect, ``prefect_test_harness``). Each run is
@@ -20,9 +21,11 @@ import functools
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -170,29 +173,52 @@ def embedded_overhead(cfg: Path, runs: int) -> dict[str, Any]:
     }
 
 
-def arrival_latency(cfg: Path, arrivals: int) -> list[float]:
-    from sqlalchemy import func, select
+def arrival_latency(cfg: Path, arrivals: int) -> dict[str, Any]:
+    """File arrivals into the landing dir of a running ``evergreen scheduler`` process.
+
+    The process is started and waited for until it logs ``scheduler_started`` (it is ready); then
+    each file is renamed into the landing dir once the previous run finished, and the latency is the
+    new ``pipeline_runs.started_at`` minus the rename. The first arrival is reported on its own: it
+    pays whatever the process did not load before saying it was ready.
+    """
+    from sqlalchemy import create_engine, func, select
 
     from evergreen.config import load_settings
     from evergreen.examples import churn
-    from evergreen.project import open_project
     from evergreen.store.engine import as_utc
     from evergreen.store.tables import pipeline_runs
-    from evergreen.triggers.scheduler import Scheduler
 
-    project = open_project(load_settings(cfg))
+    settings = load_settings(cfg)
+    engine = create_engine(settings.storage.database_url)
     staging = cfg.parent / "staging"
     staging.mkdir(exist_ok=True)
-    sched = Scheduler(project).start()
-    out = []
+    env = {**os.environ, "EVERGREEN_LOG_FORMAT": "json"}
+    t_spawn = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evergreen", "scheduler", "--config", str(cfg)],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    out: list[float] = []
     try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the structured log: one JSON object per line
+            if '"scheduler_started"' in line:
+                break
+        else:
+            raise SystemExit(f"the scheduler exited ({proc.wait()}) before it was ready")
+        ready_s = time.perf_counter() - t_spawn
+        # Keep reading its log so the pipe never fills and blocks the scheduler.
+        threading.Thread(target=lambda: proc.stderr.read() if proc.stderr else None, daemon=True).start()
 
         def count() -> int:
-            with project.store.connect() as c:
+            with engine.connect() as c:
                 return int(c.execute(select(func.count()).select_from(pipeline_runs)).scalar() or 0)
 
         def idle() -> bool:
-            with project.store.connect() as c:
+            with engine.connect() as c:
                 return not c.execute(
                     select(pipeline_runs.c.id).where(pipeline_runs.c.status == "running")
                 ).first()
@@ -206,15 +232,21 @@ def arrival_latency(cfg: Path, arrivals: int) -> list[float]:
                 src, index=False
             )
             t0 = time.time()
-            os.rename(src, project.settings.data.landing / src.name)  # atomic: the file appears whole
+            os.rename(src, settings.data.landing / src.name)  # atomic: the file appears whole
             while count() == before:
+                if proc.poll() is not None:
+                    raise SystemExit(f"the scheduler exited ({proc.returncode})")
                 time.sleep(0.005)
-            with project.store.connect() as c:
+            with engine.connect() as c:
                 started = c.execute(select(func.max(pipeline_runs.c.started_at))).scalar()
             out.append(as_utc(started).timestamp() - t0)  # type: ignore[union-attr]
+        while not idle():
+            time.sleep(0.05)
     finally:
-        sched.stop(timeout=120)
-    return out
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(120)
+        engine.dispose()
+    return {"ready_s": ready_s, "first_s": out[0], "next_s": out[1:]}
 
 
 def _venv_worker(venv: str, kind: str, cfg: Path, runs: int) -> dict[str, Any]:
@@ -240,6 +272,9 @@ def main() -> None:
     ap.add_argument("--arrivals", type=int, default=5)
     ap.add_argument("--worker", choices=["airflow", "prefect"])
     ap.add_argument("--config", type=Path)
+    ap.add_argument(
+        "--only-arrivals", action="store_true", help="Only (a): skip the per-run overhead of the runners."
+    )
     args = ap.parse_args()
     if args.worker:
         fn = worker_airflow if args.worker == "airflow" else worker_prefect
@@ -255,12 +290,19 @@ def main() -> None:
     RetrainRunner(open_project(load_settings(cfg))).run(
         RetrainRequest(trigger="manual", reason="first model")
     )
-    results["arrival_to_start_s"] = arrival_latency(cfg, args.arrivals)
+    a = results["arrival_to_start_s"] = arrival_latency(cfg, args.arrivals)
+    print(
+        "(a) file arrival -> retrain started (`evergreen scheduler` process, "
+        f"ready after {a['ready_s']:.2f} s): first arrival {a['first_s']:.3f} s; "
+        f"next arrivals {_fmt(a['next_s'])}"
+    )
+    if args.only_arrivals:
+        print(json.dumps(results, indent=None, default=float))
+        return
     results["embedded"] = embedded_overhead(cfg, args.runs)
     for name in ("airflow", "prefect"):
         results[name] = _venv_worker(name, name, make_project(WORK / name), args.runs)
 
-    print(f"(a) file arrival -> retrain started (embedded scheduler): {_fmt(results['arrival_to_start_s'])}")
     print(
         "(b) per-run overhead = wall time - time inside the step functions (steady state after 1 warm-up run)"
     )

@@ -40,6 +40,7 @@ from evergreen.store.runs import finish_run, get_run, mark_abandoned
 from evergreen.triggers.evaluate import Evaluation, evaluate
 from evergreen.triggers.execute import Attempt, RetrainExecutor
 from evergreen.triggers.state import gather_state
+from evergreen.triggers.warmup import warm_up
 
 log = get_logger("evergreen.scheduler")
 Clock = Callable[[], datetime]
@@ -110,6 +111,8 @@ class Scheduler:
             if abandoned:
                 log.warning("runs_abandoned", runs=abandoned)
         requeued = requeue_orphans(store)
+        # Before saying it is ready: the first arrival must not wait for cold imports (issue 9).
+        warm_up(self.project)
         log.info("scheduler_started", project=self.settings.project, pid=os.getpid(), requeued=requeued)
 
     def close(self) -> None:
