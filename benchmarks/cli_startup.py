@@ -1,13 +1,17 @@
 """CLI start-up benchmark: each verb timed as a whole process, beside ``mlflow --help``.
 
-    .venv/bin/python benchmarks/cli_startup.py [--repeat 5] [--project DIR]
+    .venv/bin/python benchmarks/cli_startup.py [--repeat 5] [--src DIR ...] [--project DIR]
 
 A small project is made first (``evergreen init`` + one ``evergreen retrain`` with one fast
 candidate), so ``status``, ``models``, ``runs`` and ``alerts`` read a real champion, runs and an
-MLflow store. Each command then runs once to warm the disk cache, then ``--repeat`` times; the median
-wall time of the whole process (interpreter start to exit) is reported. ``evergreen`` runs as
-``python -m evergreen`` with the interpreter running this script, so ``PYTHONPATH`` picks the source
-tree; ``mlflow --help`` is the console script of the same venv.
+MLflow store. Each command runs once to warm the disk cache, then ``--repeat`` times; the median wall
+time of the whole process (interpreter start to exit) is reported, with the median CPU time (user +
+system) of the process, which a busy machine inflates less than the wall time.
+
+``evergreen`` runs as ``python -m evergreen`` with the interpreter running this script. ``--src``
+(repeatable) puts a source tree first on ``PYTHONPATH`` — e.g. the code before and after a change —
+and the runs of the trees are interleaved, so both see the same load. ``mlflow --help`` is the console
+script of the same venv.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -36,57 +41,70 @@ VERBS: list[tuple[str, ...]] = [
 ]
 
 
-def _env() -> dict[str, str]:
+def _env(src: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "EVERGREEN_PII_SALT": "bench-salt", "NO_COLOR": "1"})
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     return env
 
 
-def make_project(d: Path) -> Path:
+def make_project(d: Path, src: Path | None) -> Path:
     import yaml
 
     shutil.rmtree(d, ignore_errors=True)
     evergreen = [sys.executable, "-m", "evergreen"]
-    subprocess.run([*evergreen, "init", str(d)], check=True, capture_output=True, env=_env())
+    subprocess.run([*evergreen, "init", str(d)], check=True, capture_output=True, env=_env(src))
     cfg = yaml.safe_load((d / "evergreen.yaml").read_text())
     cfg["training"]["candidates"] = ["logistic_regression"]
     (d / "evergreen.yaml").write_text(yaml.safe_dump(cfg))
-    subprocess.run([*evergreen, "retrain"], check=True, capture_output=True, cwd=d, env=_env())
+    subprocess.run([*evergreen, "retrain"], check=True, capture_output=True, cwd=d, env=_env(src))
     return d
 
 
-def time_command(cmd: list[str], cwd: Path, repeat: int) -> list[float]:
-    """Wall times of ``repeat`` runs after one warm-up run; a failing command stops the benchmark."""
-    times = []
-    for i in range(repeat + 1):
-        t = time.perf_counter()
-        res = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True)
-        wall = time.perf_counter() - t
-        if res.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stderr[-2000:]}")
-        if i:
-            times.append(wall)
-    return times
+def run_once(cmd: list[str], cwd: Path, src: Path | None) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one whole process; a failing command stops the run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    res = subprocess.run(cmd, cwd=cwd, env=_env(src), capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if res.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--src", type=Path, action="append", help="A source tree to time (repeatable).")
     ap.add_argument("--project", type=Path, help="Reuse this project instead of making one.")
     args = ap.parse_args()
-    project = args.project or make_project(WORK / "proj")
+    sources: list[Path | None] = list(args.src) if args.src else [None]
+    project = args.project or make_project(WORK / "proj", sources[-1])
 
-    rows: list[tuple[str, list[float]]] = []
     mlflow = Path(sys.executable).parent / "mlflow"
-    rows.append(("mlflow --help", time_command([str(mlflow), "--help"], project, args.repeat)))
+    cases: list[tuple[str, list[str], Path | None]] = [("mlflow --help", [str(mlflow), "--help"], None)]
     for verb in VERBS:
-        cmd = [sys.executable, "-m", "evergreen", *verb]
-        rows.append((f"evergreen {' '.join(verb)}", time_command(cmd, project, args.repeat)))
+        for src in sources:
+            name = f"evergreen {' '.join(verb)}" + (f"  [{src}]" if len(sources) > 1 else "")
+            cases.append((name, [sys.executable, "-m", "evergreen", *verb], src))
 
-    print(f"whole-process wall time, median of {args.repeat} after 1 warm-up run")
-    for name, ts in rows:
-        print(f"  {name:26s} {statistics.median(ts):6.3f} s  (min {min(ts):.3f}, max {max(ts):.3f})")
-    print(json.dumps({name: ts for name, ts in rows}))
+    for _, cmd, src in cases:  # warm the disk cache once
+        run_once(cmd, project, src)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in cases}
+    for _ in range(args.repeat):  # interleaved: every case sees the same load over the run
+        for name, cmd, src in cases:
+            samples[name].append(run_once(cmd, project, src))
+
+    print(f"whole process, median of {args.repeat} after 1 warm-up run: wall time (CPU time user+sys)")
+    for name, runs in samples.items():
+        walls, cpus = [w for w, _ in runs], [c for _, c in runs]
+        print(
+            f"  {name:60s} {statistics.median(walls):6.3f} s  (cpu {statistics.median(cpus):.3f} s; "
+            f"wall min {min(walls):.3f}, max {max(walls):.3f})"
+        )
+    print(json.dumps(samples))
 
 
 if __name__ == "__main__":

@@ -36,40 +36,40 @@ def alerts(
     as_json: JsonOpt = False,
 ) -> None:
     """Open alerts, newest first; --ack / --resolve act on one (audited)."""
-    from evergreen.alerts import service_for
     from evergreen.alerts.repository import list_alerts
-    from evergreen.store.audit import cli_actor
 
-    project = open_project(config)
-    svc = service_for(project)
-    try:
+    # Closing the project as the command ends lets queued alert deliveries go out (bounded wait).
+    with open_project(config) as project:
         if ack is not None or resolve is not None:
+            from evergreen import control
+            from evergreen.store.audit import cli_actor
+
             who = cli_actor(actor)
             row = (
-                svc.acknowledge(ack, actor=who, reason=reason)
+                control.acknowledge_alert(project, ack, actor=who, reason=reason)
                 if ack is not None
-                else svc.resolve(int(resolve or 0), actor=who, reason=reason)
+                else control.resolve_alert(project, int(resolve or 0), actor=who, reason=reason)
             )
             if as_json:
                 print_json(row)
             else:
                 echo(f"alert {row['id']} is now {row['status']}: {row['title']}")
             return
-        if check:
-            svc.evaluate()
+        if check:  # evaluating starts the alert service (channels, a delivery thread); listing does not
+            from evergreen.alerts import raise_alerts
+
+            raise_alerts(project)
         rows = list_alerts(project.store, status=status, limit=limit)
-        if not status and not show_all:
-            rows = [r for r in rows if r["status"] != "resolved"]
-        if as_json:
-            print_json(rows)
-            return
-        print_table(
-            f"alerts of {project.settings.project}",
-            ["id", "level", "status", "kind", "updated", "title"],
-            [[r["id"], r["level"], r["status"], r["kind"], r["updated_at"], r["title"]] for r in rows],
-        )
-    finally:
-        project.close()  # a short-lived process: let queued deliveries go out (bounded wait)
+    if not status and not show_all:
+        rows = [r for r in rows if r["status"] != "resolved"]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        f"alerts of {project.settings.project}",
+        ["id", "level", "status", "kind", "updated", "title"],
+        [[r["id"], r["level"], r["status"], r["kind"], r["updated_at"], r["title"]] for r in rows],
+    )
 
 
 def register(app: typer.Typer) -> None:
