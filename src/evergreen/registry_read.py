@@ -7,7 +7,8 @@ own tables with SQLAlchemy Core: ``registered_model_aliases``, ``model_versions`
 ``model_version_tags``, filtered as MLflow's store filters them (versions marked ``Deleted_Internal``
 hidden; the ``default`` workspace, which is the only one when workspaces are off). Any other URI, or
 a database whose schema does not fit the queries, is read through the MLflow client
-(:class:`evergreen.registry.Registry`) instead. Nothing here writes.
+(:class:`evergreen.registry.Registry`) instead. For an ``mlflow server`` (``http(s)://``), the same
+REST calls MLflow's client makes are made with httpx. Nothing here writes.
 
 The answers are exactly what :class:`~evergreen.registry.Registry` returns for the same calls
 (``tests/integration/test_registry_read.py`` checks them side by side).
@@ -15,6 +16,7 @@ The answers are exactly what :class:`~evergreen.registry.Registry` returns for t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,8 +71,9 @@ class RegistryReader(Protocol):
     def list_versions(self) -> list[VersionInfo]: ...
 
 
-class _SchemaMismatch(Exception):
-    """MLflow's tables are missing or shaped differently: read through the client instead."""
+class _UseClient(Exception):
+    """This store cannot be read directly (tables missing or shaped differently, an HTTP answer we
+    do not handle): read through the MLflow client instead, which reports any real error."""
 
 
 class SqlRegistryReader:
@@ -87,13 +90,13 @@ class SqlRegistryReader:
     def aliases(self) -> dict[str, str]:
         try:
             return self._aliases()
-        except _SchemaMismatch:
+        except _UseClient:
             return self._fallback().aliases()
 
     def get_version(self, version: str) -> VersionInfo:
         try:
             found = self._versions(version=str(version))
-        except _SchemaMismatch:
+        except _UseClient:
             return self._fallback().get_version(version)
         if not found:
             raise NotFoundError(f"model version {version} of {self.model_name} not found")
@@ -102,7 +105,7 @@ class SqlRegistryReader:
     def list_versions(self) -> list[VersionInfo]:
         try:
             return self._versions(version=None)
-        except _SchemaMismatch:
+        except _UseClient:
             return self._fallback().list_versions()
 
     # ---- queries -------------------------------------------------------------------------
@@ -125,10 +128,10 @@ class SqlRegistryReader:
                     insp = inspect(conn)
                     tables = set(insp.get_table_names())
                     if not {"registered_model_aliases", "model_versions", "model_version_tags"} <= tables:
-                        raise _SchemaMismatch("MLflow's registry tables are missing")
+                        raise _UseClient("MLflow's registry tables are missing")
                     columns = {c["name"] for c in insp.get_columns("model_versions")}
             except (SQLAlchemyError, ImportError) as exc:  # ImportError: the URI names a missing driver
-                raise _SchemaMismatch(str(exc)) from exc
+                raise _UseClient(str(exc)) from exc
             self._workspace = "workspace" in columns
             self._engine = engine
         return self._engine
@@ -142,7 +145,7 @@ class SqlRegistryReader:
             with engine.connect() as conn:
                 return list(conn.execute(build(self._workspace)).all())
         except SQLAlchemyError as exc:
-            raise _SchemaMismatch(str(exc)) from exc
+            raise _UseClient(str(exc)) from exc
 
     def _aliases(self) -> dict[str, str]:
         if self._missing_sqlite_file():
@@ -228,9 +231,140 @@ class SqlRegistryReader:
         return sorted(out, key=lambda info: int(info.version))
 
 
-def open_reader(tracking_uri: str, model_name: str, fallback: Callable[[], RegistryReader]) -> RegistryReader:
-    """The fastest reader for ``tracking_uri``: SQL for MLflow's SQLAlchemy stores, else ``fallback()``."""
+# Client set-ups the REST reader does not reproduce (auth plugins, SigV4, client certificates,
+# workspaces): with any of them set, the MLflow client reads instead.
+_REST_UNSUPPORTED_ENV = (
+    "MLFLOW_TRACKING_AUTH",
+    "MLFLOW_TRACKING_AWS_SIGV4",
+    "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+    "MLFLOW_WORKSPACE",
+)
+
+
+class RestRegistryReader:
+    """Reads an ``mlflow server``'s registry over its REST API (the calls MLflow's client makes).
+
+    Authentication as MLflow's client does it from the environment: ``MLFLOW_TRACKING_TOKEN``
+    (bearer) or ``MLFLOW_TRACKING_USERNAME``/``PASSWORD`` (basic); ``MLFLOW_TRACKING_INSECURE_TLS``
+    and ``MLFLOW_TRACKING_SERVER_CERT_PATH`` for TLS. Any answer other than a success or "does not
+    exist" (an auth error, a server error, no server) is left to the client, which reports it.
+    """
+
+    PAGE = 1000
+
+    def __init__(
+        self, base_url: str, model_name: str, fallback: Callable[[], RegistryReader], env: dict[str, str]
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model_name = model_name
+        self._fallback = fallback
+        self._env = env
+
+    def _get(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The JSON of ``GET /api/2.0/mlflow/<endpoint>``; None when the object does not exist."""
+        import httpx
+
+        env = self._env
+        headers = {}
+        auth: tuple[str, str] | None = None
+        if env.get("MLFLOW_TRACKING_TOKEN"):
+            headers["Authorization"] = f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"
+        elif env.get("MLFLOW_TRACKING_USERNAME"):
+            auth = (env["MLFLOW_TRACKING_USERNAME"], env.get("MLFLOW_TRACKING_PASSWORD", ""))
+        verify: bool | str = env.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or True
+        if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() in ("true", "1"):
+            verify = False
+        try:
+            resp = httpx.get(
+                f"{self.base_url}/api/2.0/mlflow/{endpoint}",
+                params=params,
+                headers=headers,
+                auth=auth,
+                verify=verify,
+                timeout=30,
+            )
+        except httpx.HTTPError as exc:
+            raise _UseClient(str(exc)) from exc
+        if resp.status_code == 404 and "RESOURCE_DOES_NOT_EXIST" in resp.text:
+            return None
+        if resp.status_code != 200:
+            raise _UseClient(f"{endpoint}: HTTP {resp.status_code}")
+        data: dict[str, Any] = resp.json()
+        return data
+
+    def aliases(self) -> dict[str, str]:
+        try:
+            return self._aliases()
+        except _UseClient:
+            return self._fallback().aliases()
+
+    def get_version(self, version: str) -> VersionInfo:
+        try:
+            found = (
+                self._get("model-versions/get", {"name": self.model_name, "version": str(version)})
+                if str(version).isdigit()
+                else None
+            )
+            aliases = self._aliases() if found else {}
+        except _UseClient:
+            return self._fallback().get_version(version)
+        if found is None:
+            raise NotFoundError(f"model version {version} of {self.model_name} not found")
+        mv = found["model_version"]
+        return _rest_version(mv, tuple(a for a, v in aliases.items() if v == str(mv["version"])))
+
+    def list_versions(self) -> list[VersionInfo]:
+        try:
+            found: list[dict[str, Any]] = []
+            token: str | None = None
+            while True:
+                params: dict[str, Any] = {"filter": f"name='{self.model_name}'", "max_results": self.PAGE}
+                if token:
+                    params["page_token"] = token
+                page = self._get("model-versions/search", params) or {}
+                found.extend(page.get("model_versions", []))
+                token = page.get("next_page_token")
+                if not token:
+                    break
+            aliases = self._aliases() if found else {}
+        except _UseClient:
+            return self._fallback().list_versions()
+        by_version: dict[str, list[str]] = {}
+        for alias, v in aliases.items():
+            by_version.setdefault(v, []).append(alias)
+        out = [_rest_version(mv, tuple(sorted(by_version.get(str(mv["version"]), [])))) for mv in found]
+        return sorted(out, key=lambda info: int(info.version))
+
+    def _aliases(self) -> dict[str, str]:
+        found = self._get("registered-models/get", {"name": self.model_name})
+        if found is None:
+            return {}
+        return {str(a["alias"]): str(a["version"]) for a in found["registered_model"].get("aliases", [])}
+
+
+def _rest_version(mv: dict[str, Any], aliases: tuple[str, ...]) -> VersionInfo:
+    return VersionInfo(
+        version=str(mv["version"]),
+        run_id=mv.get("run_id", ""),  # as MLflow's client reads it from REST: "" when there is none
+        created_at=int(mv.get("creation_timestamp", 0)) / 1000.0,
+        tags={t["key"]: t.get("value", "") for t in mv.get("tags", [])},
+        aliases=aliases,
+        source=mv.get("source") or "",
+    )
+
+
+def open_reader(
+    tracking_uri: str,
+    model_name: str,
+    fallback: Callable[[], RegistryReader],
+    env: dict[str, str] | None = None,
+) -> RegistryReader:
+    """The fastest reader for ``tracking_uri``: SQL for MLflow's SQLAlchemy stores, REST for an
+    ``mlflow server`` (http/https), else ``fallback()`` (the MLflow client)."""
+    env = dict(os.environ) if env is None else env
     scheme = tracking_uri.split(":", 1)[0].split("+", 1)[0].lower()
     if scheme in ("sqlite", "postgresql"):
         return SqlRegistryReader(tracking_uri, model_name, fallback)
+    if scheme in ("http", "https") and not any(env.get(k) for k in _REST_UNSUPPORTED_ENV):
+        return RestRegistryReader(tracking_uri, model_name, fallback, env)
     return fallback()

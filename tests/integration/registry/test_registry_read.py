@@ -3,6 +3,10 @@ on a real MLflow store (SQLite and PostgreSQL) whose aliases, tags and versions 
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +14,8 @@ from mlflow import MlflowClient
 
 from evergreen.errors import NotFoundError
 from evergreen.registry import CHAMPION, PREVIOUS, Registry
-from evergreen.registry_read import RegistryReader, SqlRegistryReader, open_reader
+from evergreen.registry_read import RegistryReader, RestRegistryReader, SqlRegistryReader, open_reader
+from tests.support.net import free_port, wait_http
 
 
 def _same(reader: RegistryReader, registry: Registry) -> None:
@@ -98,5 +103,49 @@ def test_a_store_without_mlflow_tables_and_other_uris_use_the_client(tmp_path: P
     reader = open_reader(f"sqlite:///{tmp_path}/empty.db", "churn", fallback)
     assert reader.aliases() == {CHAMPION: "7"} and reader.list_versions() == []
     assert calls == ["aliases", "list"]
-    assert isinstance(open_reader("http://127.0.0.1:5000", "churn", fallback), Client)
     assert isinstance(open_reader("databricks", "churn", fallback), Client)
+    auth_plugin = {"MLFLOW_TRACKING_AUTH": "my_plugin"}
+    assert isinstance(open_reader("http://127.0.0.1:5000", "churn", fallback, auth_plugin), Client)
+    calls.clear()
+    nothing_there = open_reader(f"http://127.0.0.1:{free_port()}", "churn", fallback, {})
+    assert isinstance(nothing_there, RestRegistryReader)
+    assert nothing_there.aliases() == {CHAMPION: "7"} and calls == ["aliases"]  # the client reports it
+
+
+@pytest.mark.slow
+def test_rest_reader_matches_the_mlflow_client(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+        ],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        uri = f"http://127.0.0.1:{port}"
+        wait_http(f"{uri}/health", proc)
+        registry = Registry(uri, tmp_path / "artifacts", "churn")
+        reader = open_reader(uri, "churn", _fallback_unused, {})
+        assert isinstance(reader, RestRegistryReader)
+        reader.PAGE = 2  # several pages of versions
+        _same(reader, registry)
+        client: MlflowClient = registry.client
+        client.create_registered_model("churn")
+        for i in range(1, 6):  # a remote source: the server refuses a local path outside a run
+            client.create_model_version("churn", f"s3://b/m{i}", tags={"evergreen.dataset_version": f"d{i}"})
+        client.set_registered_model_alias("churn", CHAMPION, "2")
+        assert registry.set_champion("4") == "2"
+        client.set_registered_model_alias("churn", "shadow", "4")
+        client.delete_model_version("churn", "5")
+        _same(reader, registry)
+        assert [(v.version, v.aliases) for v in reader.list_versions()] == [
+            ("1", ()), ("2", (PREVIOUS,)), ("3", ()), ("4", (CHAMPION, "shadow")),
+        ]  # fmt: skip
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and the workers it started
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
