@@ -24,13 +24,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from evergreen.errors import ChampionUnavailableError, NotFoundError, RegistryError, one_line
-from evergreen.telemetry import disable_mlflow_telemetry
 
 # The names and the version record live with the MLflow-free reader; re-exported for callers here.
 from evergreen.registry_read import CHAMPION as CHAMPION
 from evergreen.registry_read import PREVIOUS as PREVIOUS
 from evergreen.registry_read import TAG_PREFIX as TAG_PREFIX
 from evergreen.registry_read import VersionInfo as VersionInfo
+from evergreen.telemetry import disable_mlflow_telemetry
 
 MODEL_ARTIFACT = "model"
 

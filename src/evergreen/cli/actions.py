@@ -32,7 +32,8 @@ def promote(
     """Make VERSION the champion by hand (audited)."""
     from evergreen import control
 
-    _report(control.promote(open_project(config), version, actor=_who(actor), reason=reason), as_json)
+    with open_project(config) as project:
+        _report(control.promote(project, version, actor=_who(actor), reason=reason), as_json)
 
 
 def rollback(
@@ -47,7 +48,8 @@ def rollback(
     """Point champion back at the previous (or given) version (audited)."""
     from evergreen import control
 
-    _report(control.rollback(open_project(config), to=to, actor=_who(actor), reason=reason), as_json)
+    with open_project(config) as project:
+        _report(control.rollback(project, to=to, actor=_who(actor), reason=reason), as_json)
 
 
 def approve(
@@ -60,7 +62,8 @@ def approve(
     """Approve a candidate waiting for approval (promotes it if still better)."""
     from evergreen import control
 
-    _report(control.approve(open_project(config), run_id, actor=_who(actor), reason=reason), as_json)
+    with open_project(config) as project:
+        _report(control.approve(project, run_id, actor=_who(actor), reason=reason), as_json)
 
 
 def reject(
@@ -73,10 +76,9 @@ def reject(
     """Reject a candidate waiting for approval."""
     from evergreen import control
 
-    result = control.reject(
-        open_project(config), run_id, actor=_who(actor), reason=reason or "rejected by hand"
-    )
-    _report(result, as_json)
+    with open_project(config) as project:
+        result = control.reject(project, run_id, actor=_who(actor), reason=reason or "rejected by hand")
+        _report(result, as_json)
 
 
 def register(app: typer.Typer) -> None:

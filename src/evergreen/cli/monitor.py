@@ -63,8 +63,8 @@ def monitor(window: WindowOpt = None, config: ConfigOpt = None, as_json: JsonOpt
     """Data drift, prediction drift and live performance of a window vs the champion's reference."""
     from evergreen.monitoring.job import run_monitoring
 
-    project = open_project(config)
-    report = run_monitoring(project, window)
+    with open_project(config) as project:
+        report = run_monitoring(project, window)
     data = report.to_dict()
     if as_json:
         print_json(data)

@@ -55,12 +55,12 @@ def ingest(
     """Validate, scrub PII and snapshot data files. Exit 2 if any file was quarantined."""
     from evergreen.data.ingest import ingest_landing, ingest_paths
 
-    project = open_project(config)
-    results = (
-        ingest_paths(project.settings, project.store, paths)
-        if paths
-        else ingest_landing(project.settings, project.store)
-    )
+    with open_project(config) as project:
+        results = (
+            ingest_paths(project.settings, project.store, paths)
+            if paths
+            else ingest_landing(project.settings, project.store)
+        )
     if as_json:
         print_json([r.__dict__ for r in results])
     elif results:

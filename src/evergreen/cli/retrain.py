@@ -38,8 +38,10 @@ def retrain(
     from evergreen.progress import RetrainProgress, outcome_table
     from evergreen.store.audit import cli_actor
 
-    project = open_project(config)
-    with RetrainProgress(console(stderr=True), enabled=not as_json) as progress:
+    with (
+        open_project(config) as project,
+        RetrainProgress(console(stderr=True), enabled=not as_json) as progress,
+    ):
         ticket = control.request_retrain(
             project,
             actor=cli_actor(actor),

@@ -29,31 +29,31 @@ def scheduler(
     # The loop's progress is its structured log, so it logs at INFO unless --verbose asked for more.
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         configure_logging(logging.INFO)
-    project = open_project(config)
-    sched = Scheduler(project)
-    if once:
-        sched.open()
-        try:
-            result = describe(sched.tick())
-        finally:
-            sched.close()
-        typer.echo(
-            json.dumps(result, default=str)
-            if as_json
-            else f"fired: {', '.join(result['fired']) or 'nothing'}; run: {result['run_id'] or '-'}"
-        )
-        return
-    t = project.settings.triggers
-    metrics = None
-    if t.metrics_port is not None:
-        from evergreen.observability import start_scheduler_metrics
+    with open_project(config) as project:  # closing it flushes queued alert deliveries
+        sched = Scheduler(project)
+        if once:
+            sched.open()
+            try:
+                result = describe(sched.tick())
+            finally:
+                sched.close()
+            typer.echo(
+                json.dumps(result, default=str)
+                if as_json
+                else f"fired: {', '.join(result['fired']) or 'nothing'}; run: {result['run_id'] or '-'}"
+            )
+            return
+        t = project.settings.triggers
+        metrics = None
+        if t.metrics_port is not None:
+            from evergreen.observability import start_scheduler_metrics
 
-        metrics = start_scheduler_metrics(project, sched, t.metrics_host, t.metrics_port)
-    try:
-        sched.run_forever()
-    finally:
-        if metrics is not None:
-            metrics.stop()
+            metrics = start_scheduler_metrics(project, sched, t.metrics_host, t.metrics_port)
+        try:
+            sched.run_forever()
+        finally:
+            if metrics is not None:
+                metrics.stop()
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,8 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """The champion, the last runs and the data."""
     from evergreen import __version__, control
 
-    st = control.status(open_project(config))
+    with open_project(config) as project:
+        st = control.status(project)
     if as_json:
         print_json(st)
         return
@@ -46,8 +47,8 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 def models(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Registered versions with aliases and decisions."""
-    project = open_project(config)
-    versions = project.registry_reader.list_versions()
+    with open_project(config) as project:
+        versions = project.registry_reader.list_versions()
     if as_json:
         print_json([v.to_dict() for v in versions])
         return
@@ -82,8 +83,8 @@ def runs(
     """Pipeline runs, newest first."""
     from evergreen.store.runs import list_runs
 
-    project = open_project(config)
-    found = list_runs(project.store, limit=limit, status=run_status)
+    with open_project(config) as project:
+        found = list_runs(project.store, limit=limit, status=run_status)
     if as_json:
         print_json(found)
         return

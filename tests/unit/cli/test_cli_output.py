@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from evergreen.cli.app import main
-from evergreen.cli.common import NO_TTY_WIDTH, error_line, one_line, print_json, print_table
+from evergreen.cli.common import NO_TTY_WIDTH, error_line, print_json, print_table
 
 
 def test_a_long_error_is_one_unwrapped_line(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
@@ -23,7 +23,6 @@ def test_a_long_error_is_one_unwrapped_line(capsys: pytest.CaptureFixture[str], 
 def test_a_multi_line_message_becomes_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     error_line("data/x.csv: column tenure\n  expected a number\n\n  got 'abc'")
     assert capsys.readouterr().err == "error: data/x.csv: column tenure; expected a number; got 'abc'\n"
-    assert one_line("  a  \n\n b ") == "a; b"
 
 
 def test_a_usage_error_is_one_line_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
