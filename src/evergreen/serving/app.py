@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 from evergreen import __version__
 from evergreen.config import Settings
 from evergreen.data.pii import RecordPII
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.observability import loop_state_collector
 from evergreen.project import Project, open_project
@@ -108,7 +109,7 @@ async def _feedback_loop(ctx: ServingContext) -> None:
                 assemble_feedback_batch, s, ctx.project.store, min_rows=s.serving.feedback_batch_min_rows
             )
         except Exception as exc:  # the next round tries again; serving goes on
-            log.error("feedback_batch_failed", error=str(exc))
+            log.error("feedback_batch_failed", error=one_line(exc))
 
 
 @asynccontextmanager

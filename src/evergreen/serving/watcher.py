@@ -74,7 +74,7 @@ class ModelWatcher:
             try:
                 await self.check()
             except Exception as exc:  # never let the watcher die: the next poll tries again
-                log.error("model_watch_failed", error=str(exc), exc_info=True)
+                log.error("model_watch_failed", error=one_line(exc), exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
@@ -156,4 +156,4 @@ class ModelWatcher:
                 after={"serving": serving, "role": role},
             )
         except Exception as exc:  # the database being down must not stop the serving
-            log.error("swap_failure_not_recorded", error=str(exc))
+            log.error("swap_failure_not_recorded", error=one_line(exc))
