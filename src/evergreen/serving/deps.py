@@ -1,6 +1,7 @@
-"""What the control API's routes depend on, as ``Annotated`` dependencies.
+"""What the routes depend on, as ``Annotated`` dependencies.
 
-``ProjectDep`` is the project the app serves (``app.state.project``, or the serving context's);
+``ContextDep`` is the serving context the app factory built (``app.state.ctx``); ``ProjectDep`` is
+the project the app serves (``app.state.project``, or the serving context's);
 ``Viewer``, ``Operator`` and ``Admin`` are the caller, authenticated by bearer token and allowed that
 role or a higher one (:mod:`evergreen.serving.auth`). A route names what it needs in its signature::
 
@@ -18,9 +19,12 @@ from fastapi import Depends, Path, Query, Request
 from evergreen.errors import NotConfiguredError
 from evergreen.project import Project
 from evergreen.serving.auth import Principal, TokenTable, authorize
+from evergreen.serving.context import ServingContext, get_context
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as bad input, not a 500
 MAX_INT = 2**31 - 1
+
+ContextDep = Annotated[ServingContext, Depends(get_context)]
 
 
 def get_project(request: Request) -> Project:

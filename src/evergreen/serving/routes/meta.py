@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from evergreen import __version__
 from evergreen.errors import NotReadyError
-from evergreen.serving.context import ServingContext, get_context
+from evergreen.serving.deps import ContextDep
 from evergreen.serving.errors import render
 
 router = APIRouter(tags=["service"])
@@ -22,7 +22,7 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/ready", summary="Readiness: a champion model is loaded", response_model=None)
-async def ready(ctx: ServingContext = Depends(get_context)) -> JSONResponse | dict[str, Any]:
+async def ready(ctx: ContextDep) -> JSONResponse | dict[str, Any]:
     # The status follows the model alone: a degraded prediction log still answers predictions, so a
     # load balancer must keep routing here; the log's state is in the body (and in the metrics).
     version = ctx.holder.version
@@ -34,7 +34,7 @@ async def ready(ctx: ServingContext = Depends(get_context)) -> JSONResponse | di
 
 
 @router.get("/version", summary="Package and model versions")
-async def version(ctx: ServingContext = Depends(get_context)) -> dict[str, Any]:
+async def version(ctx: ContextDep) -> dict[str, Any]:
     import mlflow
 
     cur, shadow = ctx.holder.current, ctx.holder.shadow
@@ -50,5 +50,5 @@ async def version(ctx: ServingContext = Depends(get_context)) -> dict[str, Any]:
 
 
 @router.get("/metrics", summary="Prometheus metrics")
-async def metrics(ctx: ServingContext = Depends(get_context)) -> Response:
+async def metrics(ctx: ContextDep) -> Response:
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
