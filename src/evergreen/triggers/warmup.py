@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import time
 
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.project import Project
 
@@ -49,7 +50,7 @@ def warm_up(project: Project) -> float:
         # trigger evaluation reads first.
         project.registry.aliases()
     except Exception as exc:  # a broken candidate or an unreachable store: the first retrain says so
-        log.warning("warm_up_failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        log.warning("warm_up_failed", error=one_line(exc))
     seconds = time.perf_counter() - started
     log.info("warmed_up", seconds=round(seconds, 3))
     return seconds
