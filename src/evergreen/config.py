@@ -274,11 +274,11 @@ class ServingConfig(_Frozen):
 
 
 class RetentionConfig(_Frozen):
-    """How long evergreen keeps what it no longer needs (DESIGN.md §3)."""
+    """How long evergreen keeps what it no longer needs (DESIGN.md §3; `evergreen gc`)."""
 
-    keep_versions: int = Field(10, ge=1)
-    min_version_age_days: float = Field(30.0, ge=0)
-    predictions_days: float = Field(90.0, ge=0)
+    keep_versions: int = Field(10, ge=1)  # newest N versions, plus every aliased or pending one
+    min_version_age_days: float = Field(30.0, ge=0)  # never delete a version younger than this
+    predictions_days: float = Field(90.0, ge=0)  # prediction log + feedback rows older than this go
     # Ingested landing files (landing/.processed) and quarantine files: raw user bytes, PII included.
     processed_days: float = Field(7.0, ge=0)
 

@@ -21,7 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from evergreen.config import RetentionConfig
 
 FileKind = Literal["processed", "quarantine"]
 
@@ -39,6 +42,12 @@ class RetentionPolicy:
         for name in ("min_version_age_days", "predictions_days", "processed_days"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+
+
+def policy_from(config: RetentionConfig) -> RetentionPolicy:
+    return RetentionPolicy(
+        config.keep_versions, config.min_version_age_days, config.predictions_days, config.processed_days
+    )
 
 
 @dataclass(frozen=True)

@@ -106,3 +106,14 @@ def test_rows_and_files_past_their_limits() -> None:
 def test_negative_limits_are_refused(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         RetentionPolicy(**{field: -1})
+
+
+def test_the_policy_comes_from_the_retention_section_of_the_config(tmp_path: object) -> None:
+    from evergreen.config import RetentionConfig, settings_from_dict
+    from evergreen.retention.plan import policy_from
+
+    assert policy_from(RetentionConfig()) == RetentionPolicy(10, 30.0, 90.0, 7.0)
+    raw = {"project": "p", "task": "binary", "data": {"target": "y"}, "retention": {"keep_versions": 3}}
+    assert policy_from(settings_from_dict(raw, tmp_path, env={}).retention).keep_versions == 3  # type: ignore[arg-type]
+    with pytest.raises(Exception, match=r"retention\.keep_versions"):
+        settings_from_dict({**raw, "retention": {"keep_versions": -1}}, tmp_path, env={})  # type: ignore[arg-type]

@@ -1,0 +1,204 @@
+"""Carry out a retention plan: gather the facts, plan (pure), delete in a safe order, audit each step.
+
+Versions go one at a time, oldest first, each in the order that never leaves a live reference to
+something missing: the model version (re-checked just before: no alias, not pending), then its
+logged model, then its run, then the run's artifacts. A version an alias reached after the plan was
+made (a promotion during the pass) is skipped, never deleted; the pass holds the project's retrain
+lock, so no retrain promotes meanwhile. Every deletion is a row in the audit trail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, func, select
+
+from evergreen.data.quarantine import PROCESSED_DIR
+from evergreen.logs import get_logger
+from evergreen.registry import TAG_PREFIX
+from evergreen.retention.plan import FileFacts, RetentionPlan, RetentionPolicy, VersionFacts, plan_retention
+from evergreen.store.audit import record_action
+from evergreen.store.engine import as_utc
+from evergreen.store.locks import LeaseLock, retrain_lock_name
+from evergreen.store.tables import feedback, pipeline_runs, predictions
+
+if TYPE_CHECKING:
+    from evergreen.project import Project
+
+log = get_logger(__name__)
+PENDING = "pending_approval"
+
+
+@dataclass(frozen=True)
+class GcResult:
+    plan: RetentionPlan
+    dry_run: bool
+    deleted_versions: tuple[str, ...] = ()
+    skipped_versions: tuple[tuple[str, str], ...] = ()  # (version, why) re-checked just before deleting
+    deleted_predictions: int = 0
+    deleted_feedback: int = 0
+    deleted_files: tuple[str, ...] = ()
+
+
+def gather(project: Project) -> tuple[list[VersionFacts], list[FileFacts]]:
+    """The registry's versions with their aliases, pending state and last use; the deletable files."""
+    store, s = project.store, project.settings
+    with store.connect() as conn:
+        last_used = {
+            str(v): as_utc(at)
+            for v, at in conn.execute(
+                select(predictions.c.model_version, func.max(predictions.c.created_at))
+                .where(predictions.c.project == store.project)
+                .group_by(predictions.c.model_version)
+            ).all()
+        }
+        pending = {
+            str(v)
+            for (v,) in conn.execute(
+                select(pipeline_runs.c.candidate_version).where(
+                    pipeline_runs.c.project == store.project, pipeline_runs.c.status == PENDING
+                )
+            ).all()
+            if v is not None
+        }
+    versions = [
+        VersionFacts(
+            version=v.version,
+            created_at=datetime.fromtimestamp(v.created_at, UTC),
+            aliases=v.aliases,
+            pending=v.version in pending or v.tags.get(TAG_PREFIX + "decision") == PENDING,
+            last_predicted_at=last_used.get(v.version),
+        )
+        for v in project.registry.list_versions()
+    ]
+    files: list[FileFacts] = []
+    for kind, folder in (
+        ("processed", s.data.landing / PROCESSED_DIR),
+        ("quarantine", s.storage.quarantine_dir),
+    ):
+        if folder.is_dir():
+            for p in sorted(folder.iterdir()):
+                if p.is_file():
+                    mtime = datetime.fromtimestamp(p.stat().st_mtime, UTC)
+                    files.append(FileFacts(str(p), mtime, kind))  # type: ignore[arg-type]
+    return versions, files
+
+
+def run_gc(
+    project: Project,
+    policy: RetentionPolicy,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    actor: str = "system",
+    before_delete: Callable[[str], None] | None = None,
+) -> GcResult:
+    """Plan and (unless ``dry_run``) delete. ``before_delete(version)`` runs between the plan and each
+    version's re-check (tests use it to move an alias mid-pass)."""
+    versions, files = gather(project)
+    plan = plan_retention(versions, files, policy, now)
+    if dry_run:
+        return GcResult(plan, dry_run=True)
+    with LeaseLock(project.store, retrain_lock_name(project.settings.project)):
+        deleted, skipped = _delete_versions(project, plan, actor, before_delete)
+    n_pred, n_fb = _prune_rows(project, plan, actor)
+    gone = _delete_files(project, plan, actor)
+    return GcResult(plan, False, tuple(deleted), tuple(skipped), n_pred, n_fb, tuple(gone))
+
+
+def _delete_versions(
+    project: Project, plan: RetentionPlan, actor: str, before_delete: Callable[[str], None] | None
+) -> tuple[list[str], list[tuple[str, str]]]:
+    reg = project.registry
+    client, name = reg.client, reg.model_name
+    deleted: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for version in plan.delete_versions:
+        if before_delete is not None:
+            before_delete(version)
+        info = reg.get_version(version)  # fresh: aliases as they are now
+        if info.aliases or info.tags.get(TAG_PREFIX + "decision") == PENDING:
+            why = f"alias {', '.join(info.aliases)}" if info.aliases else "waiting for approval"
+            skipped.append((version, why))
+            log.warning("gc_version_skipped", version=version, reason=why)
+            continue
+        mv = client.get_model_version(name, version)
+        client.delete_model_version(name, version)
+        model_id = getattr(mv, "model_id", None)
+        if model_id:
+            client.delete_logged_model(model_id)
+        run_removed = False
+        if info.run_id and not any(v.run_id == info.run_id for v in reg.list_versions()):
+            artifact_uri = client.get_run(info.run_id).info.artifact_uri
+            client.delete_run(info.run_id)
+            _delete_artifacts(artifact_uri)
+            run_removed = True
+        record_action(
+            project.store,
+            actor=actor,
+            action="gc_delete_version",
+            target=f"version:{version}",
+            reason="retention: no alias, not pending, older than the limits and unused by recent predictions",
+            before={"version": version, "run_id": info.run_id, "source": info.source},
+            after={"run_deleted": run_removed},
+        )
+        deleted.append(version)
+    return deleted, skipped
+
+
+def _delete_artifacts(artifact_uri: str) -> None:
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    try:
+        get_artifact_repository(artifact_uri).delete_artifacts()
+    except Exception as exc:  # the run is deleted already; leftover files are garbage, not a hazard
+        log.warning(
+            "gc_artifacts_left", uri=artifact_uri, error=f"{type(exc).__name__}: {exc}".splitlines()[0]
+        )
+
+
+def _prune_rows(project: Project, plan: RetentionPlan, actor: str) -> tuple[int, int]:
+    store, cutoff = project.store, plan.rows_before
+    with store.begin() as conn:
+        n_fb = conn.execute(
+            delete(feedback).where(feedback.c.project == store.project, feedback.c.received_at < cutoff)
+        ).rowcount
+        n_pred = conn.execute(
+            delete(predictions).where(
+                predictions.c.project == store.project, predictions.c.created_at < cutoff
+            )
+        ).rowcount
+    if n_pred or n_fb:
+        record_action(
+            store,
+            actor=actor,
+            action="gc_prune_rows",
+            target="predictions,feedback",
+            reason=f"retention: rows older than {cutoff.isoformat()}",
+            after={"predictions": n_pred, "feedback": n_fb, "before": cutoff.isoformat()},
+        )
+    return int(n_pred or 0), int(n_fb or 0)
+
+
+def _delete_files(project: Project, plan: RetentionPlan, actor: str) -> list[str]:
+    gone = []
+    for path in plan.files:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            continue
+        record_action(
+            project.store,
+            actor=actor,
+            action="gc_delete_file",
+            target=f"file:{Path(path).name}",
+            reason="retention: processed or quarantined file older than processed_days",
+            before={"path": path},
+        )
+        gone.append(path)
+    return gone

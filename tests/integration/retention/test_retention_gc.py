@@ -1,0 +1,126 @@
+"""Retention against real MLflow (SQLite store, local artifacts) and a real metadata DB."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sqlalchemy import func, insert, select
+
+from evergreen.retention.apply import run_gc
+from evergreen.retention.plan import RetentionPolicy
+from evergreen.store.audit import list_actions
+from evergreen.store.engine import utcnow
+from evergreen.store.tables import feedback, predictions
+
+pytestmark = pytest.mark.slow
+POLICY = RetentionPolicy(keep_versions=1, min_version_age_days=30, predictions_days=90, processed_days=7)
+LATER = timedelta(days=400)  # every version is older than every limit at "now"
+
+
+def add_version(project: Any) -> str:
+    """A real registered version with its own run and artifacts (a tiny model: fast)."""
+    x = pd.DataFrame({"a": np.arange(20, dtype=float), "b": np.arange(20, dtype=float) % 3})
+    model = LogisticRegression().fit(x, np.arange(20) % 2)
+    reg = project.registry
+    run_id = reg.start_run("extra", {})
+    version, _ = reg.register_model(run_id, model, x.head(3), {"evergreen.decision": "rejected"})
+    reg.end_run(run_id)
+    return version
+
+
+def log_prediction(project: Any, version: str, at: Any) -> None:
+    with project.store.begin() as conn:
+        conn.execute(
+            insert(predictions).values(
+                id=uuid.uuid4().hex, project=project.store.project, created_at=at,
+                model_version=version, record={}, role="champion",
+            )
+        )  # fmt: skip
+
+
+def artifact_dir(project: Any, version: str) -> Path:
+    source = project.registry.get_version(version).source
+    return Path(source.removeprefix("file://")).parent
+
+
+def test_gc_keeps_the_champion_and_recently_used_versions_and_deletes_the_rest(trained_project: Any) -> None:
+    p = trained_project
+    v2, v3, v4 = add_version(p), add_version(p), add_version(p)
+    now = utcnow() + LATER
+    log_prediction(p, v3, now - timedelta(days=1))
+    v2_dir = artifact_dir(p, v2)
+    assert v2_dir.exists()
+
+    dry = run_gc(p, POLICY, now, dry_run=True)
+    assert dry.plan.delete_versions == (v2,) and dry.deleted_versions == ()
+    assert {v.version for v in p.registry.list_versions()} == {"1", v2, v3, v4}
+    kept = {d.version: d.kept_because for d in dry.plan.versions if not d.delete}
+    assert kept == {
+        "1": ("alias champion",),
+        v3: ("in the prediction log of the last 90 days",),
+        v4: ("one of the newest 1",),
+    }
+
+    result = run_gc(p, POLICY, now, actor="test")
+    assert result.deleted_versions == (v2,) and result.skipped_versions == ()
+    assert {v.version for v in p.registry.list_versions()} == {"1", v3, v4}
+    assert not v2_dir.exists()
+    assert p.registry.aliases()["champion"] == "1"
+    import mlflow
+
+    mlflow.set_tracking_uri(p.settings.storage.mlflow_tracking_uri)
+    champion = mlflow.pyfunc.load_model("models:/churn@champion")  # still loads, files intact
+    assert champion is not None
+    [audit] = list_actions(p.store, action="gc_delete_version")
+    assert (audit["actor"], audit["target"]) == ("test", f"version:{v2}")
+
+
+def test_a_promotion_during_the_pass_saves_the_version_it_reaches(trained_project: Any) -> None:
+    p = trained_project
+    v2, _v3 = add_version(p), add_version(p)
+
+    def promote_mid_pass(version: str) -> None:
+        if version == v2:
+            p.registry.set_champion(v2)  # between the plan and the delete
+
+    result = run_gc(p, POLICY, utcnow() + LATER, before_delete=promote_mid_pass)
+    assert result.plan.delete_versions == (v2,)
+    assert result.deleted_versions == () and result.skipped_versions == ((v2, "alias champion"),)
+    assert p.registry.aliases() == {"champion": v2, "previous": "1"}
+    assert list_actions(p.store, action="gc_delete_version") == []
+
+
+def test_rows_and_files_past_their_limits_go(trained_project: Any) -> None:
+    p = trained_project
+    now = utcnow()
+    log_prediction(p, "1", now - timedelta(days=91))
+    log_prediction(p, "1", now - timedelta(days=89))
+    with p.store.begin() as conn:
+        for age in (100, 10):
+            conn.execute(
+                insert(feedback).values(
+                    project=p.store.project, prediction_id="x", label=1, received_at=now - timedelta(days=age)
+                )
+            )
+    processed = p.settings.data.landing / ".processed"
+    old, new = processed / "old.csv", processed / "new.csv"
+    for f in (old, new):
+        f.write_text("a\n1\n")
+    week_ago = (now - timedelta(days=8)).timestamp()
+    os.utime(old, (week_ago, week_ago))
+
+    result = run_gc(p, POLICY, now)
+    assert (result.deleted_predictions, result.deleted_feedback) == (1, 1)
+    assert str(old) in result.deleted_files and not old.exists() and new.exists()
+    with p.store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(predictions)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(feedback)).scalar_one() == 1
+    assert [a["target"] for a in list_actions(p.store, action="gc_delete_file")] == ["file:old.csv"]
