@@ -43,6 +43,7 @@ class GcResult:
     deleted_predictions: int = 0
     deleted_feedback: int = 0
     deleted_files: tuple[str, ...] = ()
+    deleted_reports: tuple[str, ...] = ()  # HTML reports beyond monitoring.keep_reports (rows stay)
 
 
 def gather(project: Project) -> tuple[list[VersionFacts], list[FileFacts]]:
@@ -108,7 +109,24 @@ def run_gc(
         deleted, skipped = _delete_versions(project, plan, actor, before_delete)
     n_pred, n_fb = _prune_rows(project, plan, actor)
     gone = _delete_files(project, plan, actor)
-    return GcResult(plan, False, tuple(deleted), tuple(skipped), n_pred, n_fb, tuple(gone))
+    reports = _prune_reports(project, actor)
+    return GcResult(plan, False, tuple(deleted), tuple(skipped), n_pred, n_fb, tuple(gone), tuple(reports))
+
+
+def _prune_reports(project: Project, actor: str) -> list[str]:
+    from evergreen.monitoring.report import prune_html
+
+    removed = [p for p in prune_html(project.store, project.settings.monitoring.keep_reports) if p]
+    for path in removed:
+        record_action(
+            project.store,
+            actor=actor,
+            action="gc_delete_file",
+            target=f"file:{Path(path).name}",
+            reason="retention: HTML report beyond monitoring.keep_reports (its row stays)",
+            before={"path": path},
+        )
+    return removed
 
 
 def _delete_versions(

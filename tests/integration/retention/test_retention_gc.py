@@ -124,3 +124,31 @@ def test_rows_and_files_past_their_limits_go(trained_project: Any) -> None:
         assert conn.execute(select(func.count()).select_from(predictions)).scalar_one() == 1
         assert conn.execute(select(func.count()).select_from(feedback)).scalar_one() == 1
     assert [a["target"] for a in list_actions(p.store, action="gc_delete_file")] == ["file:old.csv"]
+
+
+def test_html_reports_beyond_keep_reports_go_and_their_rows_stay(
+    trained_project: Any, tmp_path: Path
+) -> None:
+    from evergreen.project import Project
+    from evergreen.store.tables import drift_reports
+
+    p = trained_project
+    paths = []
+    with p.store.begin() as conn:
+        for age in (2, 1):
+            html = tmp_path / f"report-{age}.html"
+            html.write_text("<html/>")
+            paths.append(html)
+            conn.execute(
+                insert(drift_reports).values(
+                    project=p.store.project, report_date=utcnow() - timedelta(days=age), window="7d",
+                    drift_detected=False, html_path=str(html),
+                )
+            )  # fmt: skip
+    s = p.settings
+    one_report = s.model_copy(update={"monitoring": s.monitoring.model_copy(update={"keep_reports": 1})})
+    result = run_gc(Project(settings=one_report, store=p.store), POLICY, utcnow())
+    assert result.deleted_reports == (str(paths[0]),)
+    assert not paths[0].exists() and paths[1].exists()
+    with p.store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(drift_reports)).scalar_one() == 2
