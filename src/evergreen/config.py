@@ -281,6 +281,7 @@ class RetentionConfig(_Frozen):
     predictions_days: float = Field(90.0, ge=0)  # prediction log + feedback rows older than this go
     # Ingested landing files (landing/.processed) and quarantine files: raw user bytes, PII included.
     processed_days: float = Field(7.0, ge=0)
+    schedule: str | None = "30 3 * * *"  # the scheduler's daily pass (cron); null: only `evergreen gc`
 
 
 class StorageConfig(_Frozen):

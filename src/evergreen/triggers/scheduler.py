@@ -75,6 +75,7 @@ class TickReport:
 
     ingested: list[IngestResult] = field(default_factory=list)
     monitoring: str | None = None
+    gc: str | None = None  # retention pass: ran | failed | None (not due)
     evaluation: Evaluation | None = None
     attempt: Attempt | None = None
 
@@ -94,6 +95,7 @@ class Scheduler:
         self.started_at: datetime | None = None
         self.last_tick_at: datetime | None = None  # exported on /metrics: the loop is alive
         self.last_monitoring: datetime | None = None
+        self.last_gc: datetime | None = None
         self.retry_at: datetime | None = None
         self.next_look: float = 0.0  # monotonic time a young landing file is due
 
@@ -104,7 +106,7 @@ class Scheduler:
             return
         store = self.project.store
         self._lease = LeaseLock(store, scheduler_lock_name(self.settings.project)).acquire()
-        self.started_at = self.last_monitoring = self.clock()
+        self.started_at = self.last_monitoring = self.last_gc = self.clock()
         retrain = LeaseLock(store, retrain_lock_name(self.settings.project)).current()
         if retrain is None or holder_is_dead(retrain):
             abandoned = mark_abandoned(store, lock_free=retrain is None or retrain.expired)
@@ -230,6 +232,7 @@ class Scheduler:
         report = TickReport(ingested=self.ingest_new())
         now = self.clock()
         report.monitoring = self.monitor_if_due(now)
+        report.gc = self.gc_if_due(now)
         if self.retry_at is not None and now < self.retry_at:
             return report
         self.retry_at = None
@@ -265,6 +268,23 @@ class Scheduler:
         for r in results:
             log.info("ingested", file=Path(r.source).name, status=r.status, rows=r.rows, reason=r.reason)
         return results
+
+    def gc_if_due(self, now: datetime) -> str | None:
+        """The retention pass on ``retention.schedule`` (daily); a failure is logged, never raised."""
+        schedule = self.settings.retention.schedule
+        since = self.last_gc or now
+        if not schedule or croniter(schedule, now).get_prev(datetime) <= since:
+            return None
+        self.last_gc = now
+        from evergreen.retention.apply import run_gc
+        from evergreen.retention.plan import policy_from
+
+        try:
+            run_gc(self.project, policy_from(self.settings.retention), now)
+            return "ran"
+        except Exception as exc:  # e.g. a retrain holds the lock: the next day's pass tries again
+            log.error("gc_failed", error=one_line(exc))
+            return "failed"
 
     def monitor_if_due(self, now: datetime) -> str | None:
         schedule = self.settings.monitoring.schedule
@@ -309,6 +329,7 @@ def describe(tick: TickReport) -> dict[str, Any]:
     return {
         "ingested": [r.source for r in tick.ingested],
         "monitoring": tick.monitoring,
+        "gc": tick.gc,
         "fired": [f.kind for f in ev.firings] if ev else [],
         "suppressed": [f.kind for f in ev.suppressed] if ev else [],
         "attempt": tick.attempt.status if tick.attempt else None,

@@ -152,3 +152,30 @@ def test_html_reports_beyond_keep_reports_go_and_their_rows_stay(
     assert not paths[0].exists() and paths[1].exists()
     with p.store.connect() as conn:
         assert conn.execute(select(func.count()).select_from(drift_reports)).scalar_one() == 2
+
+
+def test_the_scheduler_runs_retention_once_when_its_schedule_comes(trained_project: Any) -> None:
+    from datetime import datetime
+
+    from evergreen.project import Project
+    from evergreen.triggers.scheduler import Scheduler
+
+    p = trained_project
+    v2, _v3 = add_version(p), add_version(p)
+    s = p.settings
+    retention = s.retention.model_copy(
+        update={"schedule": "0 3 * * *", "keep_versions": 1, "min_version_age_days": 0, "predictions_days": 0}
+    )
+    settings = s.model_copy(update={"retention": retention})
+    clock = [datetime(2030, 1, 1, 2, 59, tzinfo=utcnow().tzinfo)]
+    sched = Scheduler(Project(settings=settings, store=p.store), clock=lambda: clock[0])
+    sched.open()
+    try:
+        assert sched.tick().gc is None  # 02:59: not due yet
+        clock[0] = clock[0].replace(hour=3, minute=1)
+        assert sched.tick().gc == "ran"
+        assert sched.tick().gc is None  # once per schedule
+    finally:
+        sched.close()
+    assert {v.version for v in p.registry.list_versions()} == {"1", _v3}
+    assert [a["target"] for a in list_actions(p.store, action="gc_delete_version")] == [f"version:{v2}"]
