@@ -8,14 +8,15 @@ from typing import Any
 from tests.e2e.conftest import set_config
 
 
-def test_gc_dry_run_then_delete_keeps_every_aliased_version(project_dir: Path, run_cli: Any) -> None:
+def test_gc_dry_run_then_delete_keeps_aliased_and_newest_versions(project_dir: Path, run_cli: Any) -> None:
     for reason in ("first", "second", "third"):
         assert run_cli("retrain", "--reason", reason, "--force").code == 0
-    set_config(project_dir, "retention", keep_versions=0, min_version_age_days=0, predictions_days=0)
+    set_config(project_dir, "retention", keep_versions=1, min_version_age_days=0, predictions_days=0)
     before = {v["version"]: v["aliases"] for v in run_cli("models", "--json").json()}
     assert len(before) == 3
-    aliased = sorted(v for v, a in before.items() if a)
-    others = sorted((v for v, a in before.items() if not a), key=int)
+    newest = max(before, key=int)
+    kept = sorted(v for v, a in before.items() if a or v == newest)
+    others = sorted((v for v in before if v not in kept), key=int)
 
     dry = run_cli("gc", "--dry-run", "--json")
     assert dry.code == 0, dry.stderr
@@ -27,6 +28,6 @@ def test_gc_dry_run_then_delete_keeps_every_aliased_version(project_dir: Path, r
     assert done.code == 0, done.stderr
     assert done.json()["deleted_versions"] == others
     after = {v["version"]: v["aliases"] for v in run_cli("models", "--json").json()}
-    assert after == {v: before[v] for v in aliased}
+    assert after == {v: before[v] for v in kept}
     text = run_cli("gc", "--dry-run")
     assert text.code == 0 and "alias champion" in text.stdout

@@ -9,7 +9,6 @@ lock, so no retrain promotes meanwhile. Every deletion is a row in the audit tra
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from sqlalchemy import delete, func, select
 from evergreen.data.quarantine import PROCESSED_DIR
 from evergreen.logs import get_logger
 from evergreen.registry import TAG_PREFIX
-from evergreen.retention.plan import FileFacts, RetentionPlan, RetentionPolicy, VersionFacts, plan_retention
+from evergreen.retention.plan import RetentionPlan, RetentionPolicy, VersionFacts, plan_retention
 from evergreen.store.audit import record_action
 from evergreen.store.engine import as_utc
 from evergreen.store.locks import LeaseLock, retrain_lock_name
@@ -46,7 +45,7 @@ class GcResult:
     deleted_reports: tuple[str, ...] = ()  # HTML reports beyond monitoring.keep_reports (rows stay)
 
 
-def gather(project: Project) -> tuple[list[VersionFacts], list[FileFacts]]:
+def gather(project: Project) -> tuple[list[VersionFacts], list[tuple[Path, float]]]:
     """The registry's versions with their aliases, pending state and last use; the deletable files."""
     store, s = project.store, project.settings
     with store.connect() as conn:
@@ -77,16 +76,13 @@ def gather(project: Project) -> tuple[list[VersionFacts], list[FileFacts]]:
         )
         for v in project.registry.list_versions()
     ]
-    files: list[FileFacts] = []
-    for kind, folder in (
-        ("processed", s.data.landing / PROCESSED_DIR),
-        ("quarantine", s.storage.quarantine_dir),
-    ):
+    files: list[tuple[Path, float]] = []
+    for folder in (s.data.landing / PROCESSED_DIR, s.storage.quarantine_dir):
         if folder.is_dir():
-            for p in sorted(folder.iterdir()):
-                if p.is_file():
-                    mtime = datetime.fromtimestamp(p.stat().st_mtime, UTC)
-                    files.append(FileFacts(str(p), mtime, kind))  # type: ignore[arg-type]
+            for p in folder.iterdir():
+                st = p.lstat()  # never follow a link: the link itself is what goes
+                if not p.is_dir() or p.is_symlink():
+                    files.append((p, st.st_mtime))
     return versions, files
 
 
@@ -108,7 +104,7 @@ def run_gc(
     with LeaseLock(project.store, retrain_lock_name(project.settings.project)):
         deleted, skipped = _delete_versions(project, plan, actor, before_delete)
     n_pred, n_fb = _prune_rows(project, plan, actor)
-    gone = _delete_files(project, plan, actor)
+    gone = _delete_files(project, policy, now, actor)
     reports = _prune_reports(project, actor)
     return GcResult(plan, False, tuple(deleted), tuple(skipped), n_pred, n_fb, tuple(gone), tuple(reports))
 
@@ -203,13 +199,14 @@ def _prune_rows(project: Project, plan: RetentionPlan, actor: str) -> tuple[int,
     return int(n_pred or 0), int(n_fb or 0)
 
 
-def _delete_files(project: Project, plan: RetentionPlan, actor: str) -> list[str]:
-    gone = []
-    for path in plan.files:
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            continue
+def _delete_files(project: Project, policy: RetentionPolicy, now: datetime, actor: str) -> list[str]:
+    """The same removal as at each ingest (never following a link), each removed file audited."""
+    from evergreen.data.quarantine import remove_expired
+
+    s = project.settings
+    dirs = (s.data.landing / PROCESSED_DIR, s.storage.quarantine_dir)
+    gone = [str(p) for p in remove_expired(dirs, now, policy.processed_days)]
+    for path in gone:
         record_action(
             project.store,
             actor=actor,
@@ -218,5 +215,4 @@ def _delete_files(project: Project, plan: RetentionPlan, actor: str) -> list[str
             reason="retention: processed or quarantined file older than processed_days",
             before={"path": path},
         )
-        gone.append(path)
     return gone

@@ -21,12 +21,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from evergreen.config import RetentionConfig
-
-FileKind = Literal["processed", "quarantine"]
 
 
 @dataclass(frozen=True)
@@ -57,13 +56,6 @@ class VersionFacts:
     aliases: tuple[str, ...] = ()
     pending: bool = False  # a run waits for approval of this version
     last_predicted_at: datetime | None = None  # newest prediction-log row naming this version
-
-
-@dataclass(frozen=True)
-class FileFacts:
-    path: str
-    modified_at: datetime
-    kind: FileKind
 
 
 @dataclass(frozen=True)
@@ -114,11 +106,16 @@ def plan_versions(
 
 
 def plan_retention(
-    versions: Iterable[VersionFacts], files: Iterable[FileFacts], policy: RetentionPolicy, now: datetime
+    versions: Iterable[VersionFacts],
+    files: Iterable[tuple[Path, float]],
+    policy: RetentionPolicy,
+    now: datetime,
 ) -> RetentionPlan:
-    files_before = now - timedelta(days=policy.processed_days)
+    """``files``: (path, mtime) of processed landing and quarantine files; the age rule is ingest's own."""
+    from evergreen.data.quarantine import expired
+
     return RetentionPlan(
         versions=plan_versions(versions, policy, now),
         rows_before=now - timedelta(days=policy.predictions_days),
-        files=tuple(sorted(f.path for f in files if f.modified_at < files_before)),
+        files=tuple(sorted(str(p) for p in expired(files, now, policy.processed_days))),
     )

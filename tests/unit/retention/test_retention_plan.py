@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from evergreen.retention.plan import (
-    FileFacts,
     RetentionPolicy,
     VersionFacts,
     plan_retention,
@@ -87,12 +87,15 @@ def test_keep_versions_zero_keeps_only_what_another_rule_protects() -> None:
 
 
 def test_rows_and_files_past_their_limits() -> None:
+    def entry(path: str, age_days: float) -> tuple[Path, float]:
+        return Path(path), days_ago(age_days).timestamp()
+
     files = [
-        FileFacts("landing/.processed/a.csv", days_ago(8), "processed"),
-        FileFacts("landing/.processed/b.csv", days_ago(7), "processed"),  # exactly 7 days: kept
-        FileFacts("quarantine/x.csv", days_ago(30), "quarantine"),
-        FileFacts("quarantine/x.csv.reason.json", days_ago(30), "quarantine"),
-        FileFacts("quarantine/y.csv", days_ago(1), "quarantine"),
+        entry("landing/.processed/a.csv", 8),
+        entry("landing/.processed/b.csv", 7),  # exactly 7 days: kept
+        entry("quarantine/x.csv", 30),
+        entry("quarantine/x.csv.reason.json", 30),
+        entry("quarantine/y.csv", 1),
     ]
     plan = plan_retention([], files, POLICY, NOW)
     assert plan.rows_before == days_ago(90)
