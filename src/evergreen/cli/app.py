@@ -16,13 +16,24 @@ from typing import Annotated
 
 import typer
 
-from evergreen.cli import actions, alerts, monitor, orchestrators, project, retrain, scheduler, serve, state
+from evergreen.cli import (
+    actions,
+    alerts,
+    gc,
+    monitor,
+    orchestrators,
+    project,
+    retrain,
+    scheduler,
+    serve,
+    state,
+)
 from evergreen.cli.common import CliState, echo, error_line, note_line
 from evergreen.errors import EvergreenError, one_line
 from evergreen.telemetry import disable_mlflow_telemetry
 
 # In the order ``evergreen --help`` lists them.
-VERB_MODULES = (project, retrain, state, actions, monitor, alerts, serve, scheduler, orchestrators)
+VERB_MODULES = (project, retrain, state, actions, monitor, alerts, serve, scheduler, orchestrators, gc)
 
 
 def build_app() -> typer.Typer:
