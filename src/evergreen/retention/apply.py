@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select
 
 from evergreen.data.quarantine import PROCESSED_DIR
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.registry import TAG_PREFIX
 from evergreen.retention.plan import RetentionPlan, RetentionPolicy, VersionFacts, plan_retention
@@ -171,9 +172,7 @@ def _delete_artifacts(artifact_uri: str) -> None:
     try:
         get_artifact_repository(artifact_uri).delete_artifacts()
     except Exception as exc:  # the run is deleted already; leftover files are garbage, not a hazard
-        log.warning(
-            "gc_artifacts_left", uri=artifact_uri, error=f"{type(exc).__name__}: {exc}".splitlines()[0]
-        )
+        log.warning("gc_artifacts_left", uri=artifact_uri, error=one_line(exc))
 
 
 def _prune_rows(project: Project, plan: RetentionPlan, actor: str) -> tuple[int, int]:
