@@ -239,6 +239,11 @@ class _FlakyReader:
 
 
 def test_collector_reads_once_per_ttl_and_keeps_the_last_state_when_the_database_is_down() -> None:
+    import structlog
+
+    # The failed read is logged; a CLI test earlier in the process may have left structlog printing to
+    # a captured stream that is closed by now (logs.configure_logging binds sys.stderr at call time).
+    structlog.reset_defaults()
     reader = _FlakyReader()
     c = LoopStateCollector(
         reader, project="churn", levels={}, ttl_seconds=3600, clock=lambda: at(60).timestamp()
