@@ -1,6 +1,6 @@
 """CLI start-up benchmark: each verb timed as a whole process, beside ``mlflow --help``.
 
-    .venv/bin/python benchmarks/cli_startup.py [--repeat 5] [--src DIR ...] [--project DIR]
+    .venv/bin/python benchmarks/cli_startup.py [--repeat 5] [--src DIR ...]
 
 A small project is made first (``evergreen init`` + one ``evergreen retrain`` with one fast
 candidate), so ``status``, ``models``, ``runs`` and ``alerts`` read a real champion, runs and an
@@ -10,7 +10,8 @@ system) of the process, which a busy machine inflates less than the wall time.
 
 ``evergreen`` runs as ``python -m evergreen`` with the interpreter running this script. ``--src``
 (repeatable) puts a source tree first on ``PYTHONPATH`` — e.g. the code before and after a change —
-and the runs of the trees are interleaved, so both see the same load. ``mlflow --help`` is the console
+with a project made by that tree, and the runs of the trees are interleaved, so both see the same
+load. ``mlflow --help`` is the console
 script of the same venv.
 """
 
@@ -78,23 +79,25 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--src", type=Path, action="append", help="A source tree to time (repeatable).")
-    ap.add_argument("--project", type=Path, help="Reuse this project instead of making one.")
     args = ap.parse_args()
     sources: list[Path | None] = list(args.src) if args.src else [None]
-    project = args.project or make_project(WORK / "proj", sources[-1])
+    # One project per source tree: each tree's own migrations made its metadata database.
+    projects = [make_project(WORK / f"proj{i}", src) for i, src in enumerate(sources)]
 
     mlflow = Path(sys.executable).parent / "mlflow"
-    cases: list[tuple[str, list[str], Path | None]] = [("mlflow --help", [str(mlflow), "--help"], None)]
+    cases: list[tuple[str, list[str], Path | None, Path]] = [
+        ("mlflow --help", [str(mlflow), "--help"], None, projects[0])
+    ]
     for verb in VERBS:
-        for src in sources:
+        for src, project in zip(sources, projects, strict=True):
             name = f"evergreen {' '.join(verb)}" + (f"  [{src}]" if len(sources) > 1 else "")
-            cases.append((name, [sys.executable, "-m", "evergreen", *verb], src))
+            cases.append((name, [sys.executable, "-m", "evergreen", *verb], src, project))
 
-    for _, cmd, src in cases:  # warm the disk cache once
+    for _, cmd, src, project in cases:  # warm the disk cache once
         run_once(cmd, project, src)
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in cases}
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _, _ in cases}
     for _ in range(args.repeat):  # interleaved: every case sees the same load over the run
-        for name, cmd, src in cases:
+        for name, cmd, src, project in cases:
             samples[name].append(run_once(cmd, project, src))
 
     print(f"whole process, median of {args.repeat} after 1 warm-up run: wall time (CPU time user+sys)")

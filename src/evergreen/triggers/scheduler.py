@@ -89,6 +89,7 @@ class Scheduler:
         self.executor = RetrainExecutor(project, self.cfg)
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._watching = threading.Event()  # the landing watcher is (about to be) watching
         self._threads: list[threading.Thread] = []
         self._lease: LeaseLock | None = None
         self._busy = False
@@ -171,8 +172,12 @@ class Scheduler:
     def _start_watcher(self) -> None:
         if not self.cfg.watch_landing:
             return
+        self._watching.clear()
         t = threading.Thread(target=self._watch, name="evergreen-landing-watch", daemon=True)
         t.start()
+        # The first tick lists the landing dir after this: a file that lands before the watcher
+        # watches is found by that listing, not left to the scan interval.
+        self._watching.wait(5.0)
         self._threads.append(t)
 
     def _watch(self) -> None:
@@ -181,9 +186,11 @@ class Scheduler:
             from watchfiles import watch
         except ImportError:
             log.info("landing_watch_unavailable", fallback_seconds=self.cfg.scan_interval_seconds)
+            self._watching.set()
             return
         landing = self.settings.data.landing
         landing.mkdir(parents=True, exist_ok=True)
+        self._watching.set()
         try:
             for _changes in watch(
                 landing,

@@ -9,6 +9,7 @@ fits run in forked processes, so what is imported here is imported there too.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import time
 
@@ -29,6 +30,8 @@ MODULES = (
     "skops.io",  # the model format evergreen logs
     "pyarrow.dataset",  # reading the snapshots of the training window
 )
+# Imported when installed: the landing watcher (an optional dependency) starts at once after this.
+OPTIONAL_MODULES = ("watchfiles",)
 
 
 def warm_up(project: Project) -> float:
@@ -41,6 +44,9 @@ def warm_up(project: Project) -> float:
     try:
         for name in MODULES:
             importlib.import_module(name)
+        for name in OPTIONAL_MODULES:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
         from evergreen.training.candidates import load_factory
 
         for spec in project.settings.training.candidates:
