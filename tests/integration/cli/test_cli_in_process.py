@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,13 @@ from evergreen.config import load_settings
 from evergreen.examples import churn
 from evergreen.project import open_project
 from evergreen.store.runs import create_run, finish_run
+from tests.support.logging_state import restored_logging
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    with restored_logging():  # main() configures logging on this test's captured stderr
+        yield
 
 
 @pytest.fixture

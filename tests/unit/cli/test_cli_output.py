@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from evergreen.cli.app import main
 from evergreen.cli.common import NO_TTY_WIDTH, error_line, print_json, print_table
+from tests.support.logging_state import restored_logging
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    with restored_logging():  # main() configures logging on this test's captured stderr
+        yield
 
 
 def test_a_long_error_is_one_unwrapped_line(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
