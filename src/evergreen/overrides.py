@@ -98,6 +98,9 @@ def effective_settings(project: Project) -> Settings:
 def with_overrides(project: Project) -> Project:
     """The same project (same store, same MLflow client) with :func:`effective_settings`."""
     out = dataclasses.replace(project, settings=effective_settings(project))
-    if "registry" in project.__dict__:  # keep the cached client: creating one is slow
-        out.__dict__["registry"] = project.__dict__["registry"]
+    for cached in ("registry", "registry_reader"):  # keep the cached clients: creating one is slow
+        if cached in project.__dict__:
+            out.__dict__[cached] = project.__dict__[cached]
+    # One owner: services made through the copy (the alert service) are closed with the project.
+    out._services, out._guard = project._services, project._guard
     return out

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from evergreen.pipeline import RetrainOutcome
 
-STEPS = ("ingest", "dataset", "train", "evaluate", "register", "decide")
+STEPS = ("ingest", "dataset", "train", "register", "evaluate", "decide", "promote")
 
 
 class RetrainProgress:

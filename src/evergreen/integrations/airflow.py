@@ -1,6 +1,7 @@
-"""Airflow 3 adapter: the retrain steps of :mod:`evergreen.triggers.steps` as a TaskFlow DAG.
+"""Airflow 3 adapter: the retrain's stages (:data:`evergreen.pipeline.stages.STAGES`) as a TaskFlow DAG.
 
-Every task is a one-line call of a step function with the config path and the previous step's small
+ingest → check_triggers → (no_trigger, or) one task per stage of the list. Every task is a one-line
+call (:mod:`evergreen.pipeline.tasks`) with the config path and the previous task's small
 reference; the only Airflow-specific thing here is the wiring (schedule, branch, retries). Install
 with ``pip install "evergreen-ml[airflow]"``; ``evergreen airflow-dag`` writes a DAG file for you.
 """
@@ -14,7 +15,9 @@ from typing import Any
 from airflow.sdk import DAG, Asset, AssetWatcher, task
 
 from evergreen.config import load_settings
-from evergreen.triggers import steps
+from evergreen.pipeline import tasks
+from evergreen.pipeline.stages import STAGES
+from evergreen.triggers import check
 
 READY_FLAG = "_READY"  # touched by a producer after its files are in the landing dir (Asset variant)
 
@@ -73,47 +76,31 @@ def build_dag(
 
         @task
         def ingest() -> dict[str, Any]:
-            return steps.ingest(cfg)
+            return tasks.ingest_task(cfg)
 
         @task
         def check_triggers(_ingested: dict[str, Any]) -> dict[str, Any]:
-            return steps.check_triggers(cfg)
+            return check.check_triggers(cfg)
 
         @task.branch
-        def fire_or_skip(firing: dict[str, Any]) -> str:
-            return "assemble" if firing["fire"] else "no_trigger"
+        def fire_or_skip(checked: dict[str, Any]) -> str:
+            return STAGES[0].name if check.fires(checked) else "no_trigger"
 
         @task
         def no_trigger() -> None:
             return None
 
-        @task
-        def assemble(firing: dict[str, Any]) -> dict[str, Any]:
-            return steps.assemble(cfg, firing)
+        def stage_task(name: str, last: bool) -> Any:
+            def run(ref: dict[str, Any]) -> dict[str, Any]:
+                return tasks.run_task(cfg, name, ref)
 
-        @task
-        def train(ref: dict[str, Any]) -> dict[str, Any]:
-            return steps.train(cfg, ref)
+            # The last stage reports a finished run: retrying it would report it twice.
+            return task(run, task_id=name, **({"retries": 0} if last else {}))
 
-        @task
-        def evaluate(ref: dict[str, Any]) -> dict[str, Any]:
-            return steps.evaluate_candidate(cfg, ref)
-
-        @task
-        def decide(ref: dict[str, Any]) -> dict[str, Any]:
-            return steps.decide_candidate(cfg, ref)
-
-        @task
-        def promote(ref: dict[str, Any]) -> dict[str, Any]:
-            return steps.promote(cfg, ref)
-
-        @task(retries=0)
-        def notify(ref: dict[str, Any]) -> dict[str, Any]:
-            return steps.notify(cfg, ref)
-
-        firing = check_triggers(ingest())
-        branch = fire_or_skip(firing)
-        assembled = assemble(firing)
-        branch >> [assembled, no_trigger()]
-        notify(promote(decide(evaluate(train(assembled)))))
+        checked = check_triggers(ingest())
+        branch = fire_or_skip(checked)
+        ref = first = stage_task(STAGES[0].name, False)(checked)
+        branch >> [first, no_trigger()]
+        for i, stage in enumerate(STAGES[1:], start=2):
+            ref = stage_task(stage.name, i == len(STAGES))(ref)
     return dag

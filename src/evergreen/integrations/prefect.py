@@ -1,6 +1,7 @@
-"""Prefect 3 adapter: the retrain steps of :mod:`evergreen.triggers.steps` as tasks of one flow.
+"""Prefect 3 adapter: the retrain's stages (:data:`evergreen.pipeline.stages.STAGES`) as tasks of one flow.
 
-Each task is a one-line call of a step function; retries come from ``triggers.max_retries`` and
+ingest → check triggers → (skip, or) one task per stage of the list. Each task is a one-line call
+(:mod:`evergreen.pipeline.tasks`); retries come from ``triggers.max_retries`` and
 ``triggers.backoff_seconds`` (doubling). Install with ``pip install "evergreen-ml[prefect]"``;
 ``evergreen prefect-flow`` writes a file that serves this flow on the project's cron.
 """
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
+from prefect import Task, flow, task
 
 from evergreen.config import load_settings
-from evergreen.triggers import steps
+from evergreen.pipeline import tasks
+from evergreen.pipeline.stages import STAGES, Stage
+from evergreen.triggers import check
 
 Ref = dict[str, Any]
 
@@ -25,58 +28,35 @@ def _retry_delays(config_path: str) -> tuple[int, list[float]]:
 
 @task(name="ingest")
 def ingest(config_path: str) -> Ref:
-    return steps.ingest(config_path)
+    return tasks.ingest_task(config_path)
 
 
 @task(name="check-triggers")
 def check_triggers(config_path: str) -> Ref:
-    return steps.check_triggers(config_path)
+    return check.check_triggers(config_path)
 
 
-@task(name="assemble")
-def assemble(config_path: str, firing: Ref) -> Ref:
-    return steps.assemble(config_path, firing)
-
-
-@task(name="train")
-def train(config_path: str, ref: Ref) -> Ref:
-    return steps.train(config_path, ref)
-
-
-@task(name="evaluate")
-def evaluate(config_path: str, ref: Ref) -> Ref:
-    return steps.evaluate_candidate(config_path, ref)
-
-
-@task(name="decide")
-def decide(config_path: str, ref: Ref) -> Ref:
-    return steps.decide_candidate(config_path, ref)
-
-
-@task(name="promote")
-def promote(config_path: str, ref: Ref) -> Ref:
-    return steps.promote(config_path, ref)
-
-
-@task(name="notify")
-def notify(config_path: str, ref: Ref) -> Ref:
-    return steps.notify(config_path, ref)
-
-
-RETRIED = (ingest, check_triggers, assemble, train, evaluate, decide, promote)
+@task
+def run_stage(config_path: str, name: str, ref: Ref) -> Ref:
+    return tasks.run_task(config_path, name, ref)
 
 
 @flow(name="evergreen-retrain", log_prints=True)
 def retrain_flow(config_path: str) -> Ref:
-    """ingest → check triggers → (skip, or) assemble → train → evaluate → decide → promote → notify."""
+    """ingest → check triggers → (skip, or) every stage of STAGES (a finished run goes to notify)."""
     retries, delays = _retry_delays(config_path)
-    run = {t.name: t.with_options(retries=retries, retry_delay_seconds=delays) for t in RETRIED}
-    firing = run["check-triggers"](config_path, wait_for=[run["ingest"](config_path)])
-    if not firing["fire"]:
-        return {"status": "no_trigger", "reason": firing["reason"]}
-    ref = run["assemble"](config_path, firing)
-    for name in ("train", "evaluate", "decide", "promote"):
-        if ref.get("skipped"):
-            break
-        ref = run[name](config_path, ref)
-    return notify(config_path, ref)
+    retried = {"retries": retries, "retry_delay_seconds": delays}
+    checked = check_triggers.with_options(**retried)(
+        config_path, wait_for=[ingest.with_options(**retried)(config_path)]
+    )
+    if not check.fires(checked):
+        return {"status": "no_trigger", "reason": checked["reason"]}
+
+    def call(stage: Stage, ref: Ref) -> Ref:
+        # The last stage reports a finished run: retrying it would report it twice.
+        options = retried if stage is not STAGES[-1] else {"retries": 0}
+        named: Task[..., Ref] = run_stage.with_options(name=stage.name, **options)
+        return named(config_path, stage.name, ref)
+
+    summary = tasks.run_stages(checked, call)
+    return {k: v for k, v in summary.items() if k != "kind"}

@@ -11,6 +11,7 @@ import json
 
 from sqlalchemy import text
 
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store
 
@@ -33,6 +34,6 @@ def notify_champion_changed(store: Store, version: str | None) -> bool:
                 text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
             )
     except Exception as exc:  # a promote must not fail because a hint could not be sent
-        log.warning("champion_notify_failed", error=str(exc))
+        log.warning("champion_notify_failed", error=one_line(exc))
         return False
     return True

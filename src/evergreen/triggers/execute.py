@@ -17,8 +17,8 @@ from evergreen.config import TriggersConfig
 from evergreen.errors import ChampionUnavailableError, LockHeldError, RegistryError, StoreError, one_line
 from evergreen.logs import get_logger
 from evergreen.pipeline import ProgressFn, RetrainOutcome, RetrainRequest, RetrainRunner
+from evergreen.pipeline.records import report_failure
 from evergreen.project import Project
-from evergreen.store.audit import record_action
 from evergreen.store.requests import DONE, FAILED, QUEUED, RUNNING, mark_requests
 from evergreen.triggers.evaluate import TriggerFiring, combine
 
@@ -57,43 +57,6 @@ class Attempt:
     run_id: str | None = None
     error: str | None = None
     retry_at: datetime | None = None
-
-
-def report_failure(
-    project: Project,
-    run_id: str | None,
-    firings: Sequence[TriggerFiring],
-    error: str,
-    *,
-    transient: bool,
-    attempts: int,
-) -> None:
-    """Tell the alerting layer: its hook when it has one, and always the audit trail it reads."""
-    details = {
-        "run_id": run_id,
-        "triggers": [f.kind for f in firings],
-        "causes": [f.cause for f in firings],
-        "transient": transient,
-        "attempts": attempts,
-        "error": error,
-    }
-    try:
-        from evergreen.alerts import report_retrain_failure
-
-        report_retrain_failure(project, details)
-    except Exception as exc:  # alerting must never hide the failure it reports
-        log.warning("alert_hook_failed", error=str(exc))
-    try:
-        record_action(
-            project.store,
-            actor="system",
-            action="retrain_failed",
-            target=f"run:{run_id}" if run_id else None,
-            reason=error[:2000],
-            after=details,
-        )
-    except Exception as exc:  # the database may be the thing that is down
-        log.error("retrain_failure_not_recorded", error=str(exc), **details)
 
 
 @dataclass
@@ -138,8 +101,26 @@ class RetrainExecutor:
         mark_requests(
             store, request_ids, DONE, run_id=outcome.run_id, result=f"{outcome.status}: {outcome.reason}"
         )
-        log.info("retrain_finished", run_id=outcome.run_id, status=outcome.status, reason=outcome.reason)
         return Attempt("ran", outcome=outcome, run_id=outcome.run_id)
+
+    def _report(
+        self,
+        run_id: str | None,
+        firings: Sequence[TriggerFiring],
+        msg: str,
+        *,
+        transient: bool,
+        attempts: int,
+    ) -> None:
+        report_failure(
+            self.project,
+            run_id,
+            msg,
+            triggers=[f.kind for f in firings],
+            causes=[f.cause for f in firings],
+            transient=transient,
+            attempts=attempts,
+        )
 
     def _failed(
         self, firings: Sequence[TriggerFiring], request_ids: list[str], exc: Exception, now: datetime
@@ -157,7 +138,7 @@ class RetrainExecutor:
                 attempt=self.attempts,
                 retry_in_seconds=delay,
             )
-            report_failure(self.project, run_id, firings, msg, transient=True, attempts=self.attempts)
+            self._report(run_id, firings, msg, transient=True, attempts=self.attempts)
             # If this write fails too, the requests stay "running": the next scheduler start requeues them.
             with contextlib.suppress(StoreError):
                 mark_requests(self.project.store, request_ids, QUEUED)
@@ -166,7 +147,7 @@ class RetrainExecutor:
         # Deterministic, or out of retries: these causes are done until something new happens.
         self.exhausted.update(f.cause for f in firings)
         log.error("retrain_failed", run_id=run_id, error=msg, transient=transient, attempts=attempts)
-        report_failure(self.project, run_id, firings, msg, transient=transient, attempts=attempts)
+        self._report(run_id, firings, msg, transient=transient, attempts=attempts)
         with contextlib.suppress(StoreError):
             mark_requests(self.project.store, request_ids, FAILED, run_id=run_id, result=msg)
         return Attempt("failed", run_id=run_id, error=msg)

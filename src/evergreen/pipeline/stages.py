@@ -1,0 +1,268 @@
+"""The retrain's stages, declared once in :data:`STAGES`: dataset → train → evaluate → decide →
+promote → notify. Ingest (:data:`INGEST`) comes before them: the embedded runner ingests inside its
+run; an orchestrator ingests first and then checks its triggers (``evergreen.triggers.check``).
+
+Each stage is a function ``(StageContext, input reference) -> output reference`` (see
+:mod:`evergreen.pipeline.refs`). A :class:`~evergreen.pipeline.refs.Finished` run (skipped, or
+decided and promoted) passes through the stages after it; only ``notify`` acts on it. The runner,
+the Airflow tasks and the Prefect tasks all run this one list; :func:`run_stage` is what they call.
+The ``champion`` alias is the last thing a run touches (``promote``), so a run that fails at any
+earlier stage leaves the champion, and the served model, exactly as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from evergreen.champion import move_champion
+from evergreen.data.dataset import assemble_dataset
+from evergreen.data.ingest import IngestResult, ingest_landing
+from evergreen.errors import DataValidationError, one_line
+from evergreen.evaluation.holdout import compare_on_holdout, score_champion, score_on_holdout
+from evergreen.evaluation.policy import ModelScore
+from evergreen.logs import get_logger
+from evergreen.pipeline.context import StageContext
+from evergreen.pipeline.records import (
+    decide_and_record,
+    finish_with_reason,
+    log_candidates,
+    log_dataset,
+    record_dataset,
+    register_candidate,
+    start_parent_run,
+    unchanged_dataset_reason,
+)
+from evergreen.pipeline.refs import (
+    DatasetRef,
+    Decided,
+    Evaluated,
+    Finished,
+    RunOrder,
+    RunStatus,
+    StageRef,
+    Summary,
+    Trained,
+)
+from evergreen.registry import CHAMPION
+from evergreen.store.audit import record_action
+from evergreen.store.requests import DONE, mark_requests
+from evergreen.store.runs import get_run, update_run
+from evergreen.training.fit import train_candidates
+from evergreen.training.signature import signature_example
+
+log = get_logger("evergreen.pipeline")
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What ingest took in: the accepted batch ids, the quarantined files, every file's result."""
+
+    batch_ids: tuple[int, ...]
+    quarantined: tuple[str, ...]
+    results: tuple[IngestResult, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"batch_ids": list(self.batch_ids), "quarantined": list(self.quarantined)}
+
+
+INGEST_STEP = "ingest"
+
+
+def ingest(ctx: StageContext) -> Ingested:
+    """Validate, scrub and snapshot the landing directory's files (bad files are quarantined)."""
+    results = tuple(ingest_landing(ctx.project.settings, ctx.project.store))
+    return Ingested(
+        batch_ids=tuple(r.batch_id for r in results if r.status == "accepted" and r.batch_id is not None),
+        quarantined=tuple(Path(r.source).name for r in results if r.status == "quarantined"),
+        results=results,
+    )
+
+
+def _finish(ctx: StageContext, run_id: str, status: RunStatus, reason: str, **values: Any) -> Finished:
+    finish_with_reason(ctx.project, run_id, status, reason, error=None, **values)
+    ctx.progress("finished", {"run_id": run_id, "status": status, "reason": reason})
+    return Finished(run_id, status, reason, values.get("candidate_version"))
+
+
+# ---- the stages ----------------------------------------------------------------------------------
+def dataset(ctx: StageContext, order: RunOrder) -> DatasetRef | Finished:
+    """Fix the run's dataset; skipped when there is no labelled data or the champion has this one."""
+    p = ctx.project
+    run_id = order.run_id
+    assert run_id is not None, "the driver opens the run before its first stage"
+    try:
+        ds = assemble_dataset(p.settings, p.store, as_of=order.as_of)
+    except DataValidationError as exc:
+        if exc.reason == "no_training_data":
+            reason = f"no labelled data to train on: {exc.message}"
+            return _finish(ctx, run_id, "skipped", reason, details={"candidates": [], "fit_seconds": 0.0})
+        raise
+    ctx.datasets[ds.version] = ds
+    champion = p.registry.version_by_alias(CHAMPION)
+    extra = {"request_ids": list(order.request_ids)} if order.request_ids else {}
+    record_dataset(p, run_id, ds, champion, **extra)
+    if not order.force:
+        unchanged = unchanged_dataset_reason(p, champion, ds.version)
+        if unchanged:
+            return _finish(ctx, run_id, "skipped", unchanged, details={"candidates": [], "fit_seconds": 0.0})
+    return DatasetRef(run_id, order.trigger, ds.version, ds.batch_ids, ds.as_of, ds.rows, champion)
+
+
+def train(ctx: StageContext, ref: DatasetRef) -> Trained:
+    """Fit the candidates, log each as a child MLflow run, register the winner (decision pending)."""
+    p, s = ctx.project, ctx.project.settings
+    ds = ctx.dataset(ref)
+    split = ctx.split(ref)
+    parent = start_parent_run(p, ref.run_id, ref.trigger, ds.version)
+    log_dataset(p, parent, ds)
+    result = train_candidates(
+        split.train, s.data.target, split.kinds, s.task, s.training, s.selection_metric, on_event=ctx.progress
+    )
+    winner_run, candidates = log_candidates(p, parent, result, ref.run_id, ds)
+    existing = get_run(p.store, ref.run_id).get("details") or {}
+    details = {
+        **existing,
+        "candidates": [c.to_dict() for c in candidates],
+        "fit_seconds": result.fit_seconds_total,
+    }
+    update_run(p.store, ref.run_id, details=details)
+
+    ctx.begin(ref.run_id, "register")
+    # In the users' types (integers as long): plain MLflow clients predict on their own frames.
+    example = signature_example(split.train[list(split.kinds.columns)], ds.contract)
+    version, size_mb = register_candidate(p, ref.run_id, ref.trigger, ds.version, winner_run, result, example)
+    ctx.models[version] = result.model
+    p.registry.log(winner_run, metrics={"model_size_mb": size_mb})
+    update_run(p.store, ref.run_id, candidate_version=version)
+    return Trained(ref, version, parent, winner_run, result.best_name, candidates, result.fit_seconds_total)
+
+
+def evaluate(ctx: StageContext, ref: Trained) -> Evaluated:
+    """Score the candidate and the champion on the same holdout; the paired bootstrap of the delta."""
+    p, s = ctx.project, ctx.project.settings
+    split = ctx.split(ref.dataset)
+    columns = split.kinds.columns
+    cand = score_on_holdout(
+        ctx.model(ref.candidate_version), ref.candidate_version, split.holdout, s, columns
+    )
+    champion = ref.dataset.champion_version
+    champ, champ_error = score_champion(p.registry.load_model, champion, split.holdout, s, columns)
+    comparison = compare_on_holdout(s, cand, champ, split.holdout)
+    p.registry.log(ref.winner_run, metrics={f"holdout_{k}": v for k, v in cand.score.metrics.items()})
+    return Evaluated(ref, cand.score, champ.score if champ else None, champ_error, comparison)
+
+
+def decide(ctx: StageContext, ref: Evaluated) -> Decided:
+    """The pure policy on the evaluation's numbers, under the thresholds in force (file + overrides)."""
+    trained = ref.trained
+    decision = decide_and_record(
+        ctx.project,
+        trained.run_id,
+        trained.mlflow_run_id,
+        ModelScore(trained.candidate_version, dict(ref.candidate.metrics), dict(ref.candidate.slices)),
+        ref.champion,
+        ref.comparison,
+        trained.dataset.champion_version,
+        ref.champion_error,
+    )
+    return Decided(ref, decision.outcome, decision.justification, decision.to_dict())
+
+
+def promote(ctx: StageContext, ref: Decided) -> Finished:
+    """Move the champion if the decision promoted (last: nothing earlier touches serving); finish."""
+    p = ctx.project
+    trained = ref.evaluated.trained
+    version, champion = trained.candidate_version, trained.dataset.champion_version
+    if ref.outcome == "promoted":
+        # decide_and_record wrote the policy's decision row; the move adds alias, tags, NOTIFY, audit.
+        move_champion(
+            p, version, actor="system", action="promote", reason=ref.justification, record_decision_row=False
+        )
+    else:
+        record_action(
+            p.store,
+            actor="system",
+            action=ref.outcome,
+            target=f"version:{version}",
+            reason=ref.justification,
+            before={"champion": champion},
+            after={"champion": champion},
+        )
+    p.registry.end_run(trained.mlflow_run_id)
+    return _finish(ctx, trained.run_id, ref.outcome, ref.justification, decision=ref.outcome)
+
+
+def notify(ctx: StageContext, ref: Finished) -> Summary:
+    """Close the manual requests the run served; hand the outcome to the alerting layer."""
+    p = ctx.project
+    run = get_run(p.store, ref.run_id)
+    request_ids = (run.get("details") or {}).get("request_ids", [])
+    mark_requests(p.store, request_ids, DONE, run_id=run["id"], result=f"{run['status']}: {ref.reason}")
+    summary = Summary(
+        run_id=run["id"],
+        status=run["status"],
+        reason=ref.reason,
+        trigger=run["trigger"],
+        candidate_version=run["candidate_version"],
+        champion_version=p.registry.version_by_alias(CHAMPION),
+    )
+    if ctx.alerts:
+        try:
+            from evergreen.alerts import raise_alerts
+
+            # Facts come from the store (the run, the decision, the aliases): promotion, pending approval.
+            raise_alerts(p)
+        except Exception as exc:  # a failed notification must not turn a finished run into a failure
+            log.warning("notify_failed", error=one_line(exc))
+    log.info("retrain_finished", **asdict(summary))
+    return summary
+
+
+# ---- the list ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[StageContext, Any], StageRef]
+    takes: tuple[type, ...]  # the reference types it acts on (anything else passes through)
+    holds_lock: bool = True  # runs under the project's retrain lock (an orchestrator task takes it)
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("dataset", dataset, (RunOrder,)),
+    Stage("train", train, (DatasetRef,)),
+    Stage("evaluate", evaluate, (Trained,)),
+    Stage("decide", decide, (Evaluated,)),
+    Stage("promote", promote, (Decided,)),
+    Stage("notify", notify, (Finished,), holds_lock=False),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+
+def stage_named(name: str) -> Stage:
+    for stage in STAGES:
+        if stage.name == name:
+            return stage
+    raise KeyError(f"no retrain stage {name!r} (stages: {', '.join(STAGE_NAMES)})")
+
+
+def acts_on(stage: Stage, ref: StageRef) -> bool:
+    """Whether ``stage`` works on ``ref``; a finished run passes through every stage but notify."""
+    return isinstance(ref, stage.takes)
+
+
+def run_stage(ctx: StageContext, stage: Stage, ref: StageRef) -> StageRef:
+    """Run one stage on ``ref`` (or pass it through), timed and shown as the run's step."""
+    if not acts_on(stage, ref):
+        return ref
+    run_id = getattr(ref, "run_id", None)
+    ctx.begin(run_id, stage.name)
+    try:
+        out = stage.run(ctx, ref)
+    except BaseException:
+        ctx.abort()
+        raise
+    ctx.end()
+    return out

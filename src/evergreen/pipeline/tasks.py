@@ -1,0 +1,112 @@
+"""The retrain's stages as orchestrator tasks (Airflow, Prefect): one stage per call, JSON in and out.
+
+A task may run in another process or on another worker, so each call opens the project from the
+config path again, takes the project's retrain lock while it works (an embedded scheduler or a CLI
+retrain never runs at the same time) and hands back a JSON-able dict (:mod:`.refs`). A failure is
+recorded on the run (failed, candidate rejected, MLflow parent run FAILED) and reported to the
+alerting layer before it propagates to the orchestrator, which may retry the task.
+
+The adapters only wire these calls: ``ingest`` → ``evergreen.triggers.check.check_triggers`` → one
+task per entry of :data:`~evergreen.pipeline.stages.STAGES` (:func:`run_stages` is the loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from evergreen.config import load_settings
+from evergreen.errors import StoreError
+from evergreen.pipeline.context import StageContext
+from evergreen.pipeline.records import fail_run, report_failure
+from evergreen.pipeline.refs import Finished, RunOrder, StageRef, ref_from_dict
+from evergreen.pipeline.stages import STAGES, Stage, acts_on, ingest, run_stage, stage_named
+from evergreen.project import Project, open_project
+from evergreen.store.locks import LeaseLock, retrain_lock_name
+from evergreen.store.requests import FAILED, RUNNING, mark_requests
+from evergreen.store.runs import create_run, get_run, mark_abandoned
+
+Ref = dict[str, Any]
+
+
+def open_config(config_path: str | Path) -> Project:
+    return open_project(load_settings(config_path))
+
+
+@contextmanager
+def locked(project: Project, run_id: str | None = None) -> Iterator[LeaseLock]:
+    lock = LeaseLock(project.store, retrain_lock_name(project.settings.project)).acquire()
+    try:
+        if run_id:
+            lock.set_run(run_id)
+        yield lock
+    finally:
+        lock.release()
+
+
+def ingest_task(config_path: str) -> Ref:
+    """Ingest the landing directory (before the triggers are checked: new data counts ingested rows)."""
+    with open_config(config_path) as project:
+        return ingest(StageContext.open(project)).to_dict()
+
+
+def open_run(project: Project, order: RunOrder) -> RunOrder:
+    """Open the pipeline run an order asks for; its queued requests are now running."""
+    with locked(project):
+        mark_abandoned(project.store, lock_free=True)
+        run_id = create_run(
+            project.store, trigger=order.trigger, reason=order.reason, actor=order.actor or "system"
+        )
+    mark_requests(project.store, list(order.request_ids), RUNNING, run_id=run_id)
+    return RunOrder(
+        order.trigger, order.reason, order.actor, order.force, order.as_of, order.request_ids, run_id
+    )
+
+
+def _failed(project: Project, run_id: str, exc: Exception) -> None:
+    msg = fail_run(project, run_id, exc)
+    if msg is None:  # the run had already finished: nothing of it to undo or report
+        return
+    report_failure(project, run_id, msg, transient=isinstance(exc, StoreError), attempts=1)
+    request_ids = (get_run(project.store, run_id).get("details") or {}).get("request_ids", [])
+    mark_requests(project.store, request_ids, FAILED, run_id=run_id, result=msg)
+
+
+def run_task(config_path: str, name: str, ref: Mapping[str, Any]) -> Ref:
+    """Run the stage ``name`` on ``ref`` (a dict made by a ``to_dict``) in this process."""
+    stage = stage_named(name)
+    value: StageRef = ref_from_dict(ref)
+    if not acts_on(stage, value):
+        return value.to_dict()
+    # This task's process may end when it returns: closing the project lets alert deliveries go out.
+    with open_config(config_path) as project:
+        if isinstance(value, RunOrder) and value.run_id is None:
+            value = open_run(project, value)
+        run_id = getattr(value, "run_id", None)
+        assert isinstance(run_id, str)
+        ctx = StageContext.open(project, alerts=True)
+        with locked(project, run_id) if stage.holds_lock else _unlocked():
+            try:
+                out = run_stage(ctx, stage, value)
+            except Exception as exc:
+                _failed(ctx.project, run_id, exc)
+                raise
+        return out.to_dict()
+
+
+@contextmanager
+def _unlocked() -> Iterator[None]:
+    yield None
+
+
+def run_stages(first: Mapping[str, Any], call: Callable[[Stage, Ref], Ref]) -> Ref:
+    """Every stage in order from ``first`` (a run order), through ``call`` (one orchestrator task
+    per stage); a finished run goes straight to the stages that act on it (``notify``)."""
+    ref: Ref = dict(first)
+    for stage in STAGES:
+        if ref.get("kind") == Finished.kind and Finished not in stage.takes:
+            continue
+        ref = call(stage, ref)
+    return ref

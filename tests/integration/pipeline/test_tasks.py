@@ -1,0 +1,107 @@
+"""The orchestrator tasks in-process (no orchestrator): the stages of STAGES, one call each, JSON between."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EVERGREEN_PII_SALT", "steps-salt")
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    d = tmp_path / "proj"
+    subprocess.run(
+        [sys.executable, "-m", "evergreen", "init", str(d)],
+        check=True,
+        env=dict(os.environ),
+        capture_output=True,
+    )
+    cfg = yaml.safe_load((d / "evergreen.yaml").read_text())
+    cfg["training"]["candidates"] = ["logistic_regression"]
+    (d / "evergreen.yaml").write_text(yaml.safe_dump(cfg))
+    return d / "evergreen.yaml"
+
+
+def run_all(cfg: str) -> dict[str, Any]:
+    """What the adapters do, without an orchestrator: every dict goes through JSON on the way."""
+    from evergreen.pipeline import tasks
+    from evergreen.triggers import check
+
+    tasks.ingest_task(cfg)
+    checked = check.check_triggers(cfg)
+    if not check.fires(checked):
+        return {"status": "no_trigger", "reason": checked["reason"]}
+
+    def call(stage: Any, ref: dict[str, Any]) -> dict[str, Any]:
+        return json.loads(json.dumps(tasks.run_task(cfg, stage.name, json.loads(json.dumps(ref)))))
+
+    return tasks.run_stages(checked, call)
+
+
+def test_all_tasks_promote_then_find_nothing_to_do(config: Path) -> None:
+    first = run_all(str(config))
+    assert (first["status"], first["candidate_version"], first["champion_version"]) == ("promoted", "1", "1")
+    assert run_all(str(config)) == {"status": "no_trigger", "reason": "no trigger fired"}
+
+
+def test_a_failing_stage_fails_the_run_keeps_its_timings_and_closes_its_mlflow_run(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evergreen.pipeline import stages, tasks
+    from evergreen.registry import TAG_PREFIX
+    from evergreen.store.audit import list_actions
+    from evergreen.store.runs import get_run
+    from evergreen.triggers import check
+
+    cfg = str(config)
+    tasks.ingest_task(cfg)
+    ref = check.check_triggers(cfg)
+    for name in ("dataset", "train", "evaluate", "decide"):
+        ref = tasks.run_task(cfg, name, ref)
+    assert ref["kind"] == "decided" and ref["outcome"] == "promoted"
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise RuntimeError("registry went away")
+
+    monkeypatch.setattr(stages, "move_champion", boom)
+    with pytest.raises(RuntimeError):
+        tasks.run_task(cfg, "promote", ref)
+    project = tasks.open_config(cfg)
+    run = get_run(project.store, ref["evaluated"]["trained"]["dataset"]["run_id"])
+    assert run["status"] == "failed" and run["error"].startswith("RuntimeError: registry went away")
+    assert {"dataset", "train", "register", "evaluate", "decide"} <= set(run["timings"])
+    assert project.registry.version_by_alias("champion") is None
+    version = ref["evaluated"]["trained"]["candidate_version"]
+    assert project.registry.get_version(version).tags[TAG_PREFIX + "decision"] == "rejected"
+    # The retrain's MLflow parent run is closed as failed, not left running.
+    parent = project.registry.client.get_run(run["mlflow_run_id"])
+    assert parent.info.status == "FAILED"
+    [failed] = list_actions(project.store, action="retrain_failed")
+    assert failed["target"] == f"run:{run['id']}"
+
+
+def test_a_promotion_override_changes_the_task_decision(config: Path) -> None:
+    from evergreen.control import set_thresholds
+    from evergreen.pipeline import tasks
+    from evergreen.store.runs import get_run
+
+    first = run_all(str(config))
+    assert first["status"] == "promoted"
+    project = tasks.open_config(config)
+    # A forced retrain on the same data cannot improve by 0.5: rejected, because of the override.
+    set_thresholds(project, {"promotion.min_improvement": 0.5}, actor="api:ops")
+    order = {"kind": "order", "trigger": "manual", "reason": "forced", "actor": "ops", "force": True}
+    ref: dict[str, Any] = order
+    for name in ("dataset", "train", "evaluate", "decide", "promote"):
+        ref = tasks.run_task(str(config), name, ref)
+    assert ref["status"] == "rejected"
+    [decision] = get_run(project.store, ref["run_id"])["decisions"]
+    assert "0.5" in decision["justification"]
