@@ -23,7 +23,7 @@ def cli_actor(explicit: str | None = None) -> str:
         return explicit
     try:
         return f"cli:{getpass.getuser()}"
-    except Exception:  # no passwd entry in some containers
+    except (KeyError, OSError):  # no passwd entry (nor $USER) in some containers
         return "cli:unknown"
 
 

@@ -18,11 +18,13 @@ from types import TracebackType
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from evergreen.errors import LockHeldError
+from evergreen.errors import LockHeldError, one_line
+from evergreen.logs import get_logger
 from evergreen.store.engine import Store, as_utc, utcnow
 from evergreen.store.tables import locks
 
 HOST = socket.gethostname()
+log = get_logger(__name__)
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -134,8 +136,8 @@ class LeaseLock:
                         .where(locks.c.name == self.name, locks.c.holder == self.holder)
                         .values(expires_at=utcnow() + timedelta(seconds=self.lease_seconds))
                     )
-            except Exception:  # a missed beat only shortens the lease; the next one retries
-                continue
+            except Exception as exc:  # a missed beat only shortens the lease; the next one retries
+                log.warning("lease_heartbeat_failed", lock=self.name, error=one_line(exc))
 
     def set_run(self, run_id: str) -> None:
         self.run_id = run_id

@@ -8,7 +8,6 @@ back pickled through a pipe.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import multiprocessing
 import time
@@ -26,10 +25,13 @@ from sklearn.pipeline import Pipeline
 from evergreen.config import LOWER_IS_BETTER, TrainingConfig
 from evergreen.errors import TrainingError, one_line
 from evergreen.evaluation.metrics import compute_metrics, is_classification
+from evergreen.logs import get_logger
 from evergreen.training.candidates import build_pipeline, validate_candidates
 from evergreen.training.preprocessing import FeatureKinds
 
 EventHook = Callable[[str, dict[str, Any]], None]
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -74,7 +76,8 @@ def json_safe_params(model: Any) -> dict[str, Any]:
     """The model step's constructor params, scalars only (nested estimators are flattened by sklearn)."""
     try:
         raw = model.get_params(deep=True)
-    except Exception:
+    except Exception as exc:  # a custom estimator without sklearn's params API: log no params
+        log.warning("params_unreadable", model=type(model).__name__, error=one_line(exc))
         return {}
     out: dict[str, Any] = {}
     for key, value in sorted(raw.items()):
@@ -106,9 +109,10 @@ def _child(conn: Connection, pipeline: Pipeline, X: pd.DataFrame, y: Any, X_val:
                     outcome.classes = np.asarray(pipeline.classes_)
         conn.send(outcome)
     except BaseException as exc:
-        # If even this fails, the parent sees the closed pipe and records the exit code.
-        with contextlib.suppress(BaseException):
+        try:
             conn.send(_Outcome("failed", error=one_line(exc)[:500]))
+        except BaseException as send_exc:  # the parent sees the closed pipe and records the exit code
+            log.error("candidate_result_not_sent", error=one_line(exc), send_error=one_line(send_exc))
     finally:
         conn.close()
 

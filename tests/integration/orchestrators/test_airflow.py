@@ -100,9 +100,7 @@ def test_generated_dag_promotes_then_skips_on_unchanged_data(
     assert str(second.state) == "success"
     states = _states(second)
     assert states["no_trigger"] == "success"
-    assert {states[t] for t in ("assemble", "train", "evaluate", "decide", "promote", "notify")} == {
-        "skipped"
-    }
+    assert {states[t] for t in ("dataset", "train", "evaluate", "decide", "promote", "notify")} == {"skipped"}
     assert len(list_runs(project.store)) == 1
 
 
@@ -110,6 +108,49 @@ def _decisions(project: Any, run_id: str) -> list[dict[str, Any]]:
     from evergreen.store.runs import get_run
 
     return list(get_run(project.store, run_id)["decisions"])
+
+
+def _generated_dag(airflow_home: Path, project_config: Path, name: str) -> Any:
+    dag_file = airflow_home / "dags" / f"evergreen_{name}.py"
+    subprocess.run(
+        [sys.executable, "-m", "evergreen", "airflow-dag", "-c", str(project_config), "-o", str(dag_file)],
+        check=True,
+        capture_output=True,
+    )
+    spec = importlib.util.spec_from_file_location(f"evergreen_{name}_dag", dag_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_run_time_min_improvement_override_changes_the_dag_decision(
+    airflow_home: Path, project_config: Path
+):
+    from evergreen.config import load_settings
+    from evergreen.control import set_thresholds
+    from evergreen.project import open_project
+    from evergreen.store.requests import enqueue_retrain
+    from evergreen.store.runs import list_runs
+
+    cfg = yaml.safe_load(project_config.read_text())
+    cfg["project"] = "override"  # its own DAG id in the module's shared Airflow DB
+    cfg["promotion"]["significance"] = None  # the decision turns on min_improvement alone
+    project_config.write_text(yaml.safe_dump(cfg))
+    dag = _generated_dag(airflow_home, project_config, "override").dag
+    assert str(dag.test().state) == "success"
+    project = open_project(load_settings(project_config))
+    assert [r["status"] for r in list_runs(project.store)] == ["promoted"]
+
+    # A forced retrain on the same data makes the same model: a delta of exactly 0. evergreen.yaml
+    # (min_improvement 0.02) rejects it; the override accepting any change must promote it.
+    set_thresholds(project, {"promotion.min_improvement": -0.5}, actor="api:ops", reason="test")
+    enqueue_retrain(project.store, "same data, new threshold", "api:ops", force=True)
+    dr = dag.test()
+    assert str(dr.state) == "success" and _states(dr)["promote"] == "success"
+    newest = list_runs(project.store)[0]
+    assert (newest["trigger"], newest["status"], newest["candidate_version"]) == ("manual", "promoted", "2")
+    assert project.registry.version_by_alias("champion") == "2"
 
 
 # ---- the Asset variant: a watcher on <landing>/_READY schedules ``dag_on_landing`` ---------------------

@@ -58,3 +58,27 @@ def test_generated_flow_file_imports_and_names_the_cron(project_config: Path, tm
     text = out.read_text()
     assert "retrain_flow.serve(" in text and "cron='0 2 * * 1'" in text and str(project_config) in text
     compile(text, str(out), "exec")
+
+
+def test_a_run_time_min_improvement_override_changes_the_flow_decision(harness: None, project_config: Path):
+    import yaml
+
+    from evergreen.config import load_settings
+    from evergreen.control import set_thresholds
+    from evergreen.integrations.prefect import retrain_flow
+    from evergreen.project import open_project
+    from evergreen.store.requests import enqueue_retrain
+
+    cfg = yaml.safe_load(project_config.read_text())
+    cfg["promotion"]["significance"] = None  # the decision turns on min_improvement alone
+    project_config.write_text(yaml.safe_dump(cfg))
+    assert retrain_flow(str(project_config))["status"] == "promoted"
+    project = open_project(load_settings(project_config))
+
+    # A forced retrain on the same data makes the same model: a delta of exactly 0. evergreen.yaml
+    # (min_improvement 0.02) rejects it; the override accepting any change must promote it.
+    set_thresholds(project, {"promotion.min_improvement": -0.5}, actor="api:ops", reason="test")
+    enqueue_retrain(project.store, "same data, new threshold", "api:ops", force=True)
+    out = retrain_flow(str(project_config))
+    assert (out["trigger"], out["status"], out["candidate_version"]) == ("manual", "promoted", "2")
+    assert out["champion_version"] == "2"
