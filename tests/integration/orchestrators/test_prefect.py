@@ -13,7 +13,8 @@ import pytest
 def harness():
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    # The ephemeral server's 30 s default is too short on a loaded CI machine.
+    with prefect_test_harness(server_startup_timeout=180):
         yield
 
 

@@ -30,6 +30,9 @@ def test_retrain_on_postgres_metadata(tmp_path: Path, postgres_url: str):
         out = RetrainRunner(project).run(RetrainRequest(trigger="schedule"))
         assert out.status == "promoted"
         run = get_run(project.store, out.run_id)
+        # Every stage's timing is on the run row, the last ones (decide, promote) included.
+        stages = {"ingest", "dataset", "train", "register", "evaluate", "decide", "promote"}
+        assert stages <= set(run["timings"]) and stages <= set(out.timings)
         assert (
             run["status"] == "promoted"
             and run["trigger"] == "schedule"
