@@ -143,7 +143,7 @@ def test_a_run_time_min_improvement_override_changes_the_dag_decision(
     assert [r["status"] for r in list_runs(project.store)] == ["promoted"]
 
     # A forced retrain on the same data makes the same model: a delta of exactly 0. evergreen.yaml
-    # (min_improvement 0.02) rejects it; the override accepting any change must promote it.
+    # (min_improvement 0.01) rejects it; the override accepting any change must promote it.
     set_thresholds(project, {"promotion.min_improvement": -0.5}, actor="api:ops", reason="test")
     enqueue_retrain(project.store, "same data, new threshold", "api:ops", force=True)
     dr = dag.test()
