@@ -2,8 +2,10 @@
 
 Queue when a scheduler holds the project's lease (it owns retrains; racing it would only meet its
 lock), unless the request is one a queue cannot carry (``as_of`` given, or a trigger other than
-``manual``). Otherwise run: in the foreground (``wait=True``, the CLI) or on a background thread
-(``wait=False``, the control API), after checking that no live retrain holds the lock.
+``manual``). Otherwise run: in the foreground (``wait=True``, the CLI, with a progress callback) or
+on a background thread (``wait=False``, the control API), after checking that no live retrain holds
+the lock; the background run lets the alerts follow it (:func:`~evergreen.control.alerts.after_action`),
+as the API always did.
 """
 
 from __future__ import annotations
