@@ -34,12 +34,13 @@ test: $(STAMP)
 	touch $@
 
 test-orchestrators: .venv-airflow/.installed .venv-prefect/.installed
-	EVERGREEN_ORCHESTRATOR=airflow .venv-airflow/bin/python -m pytest -p no:cacheprovider tests/integration/orchestrators/test_airflow.py $(PYTEST_ARGS)
-	EVERGREEN_ORCHESTRATOR=prefect .venv-prefect/bin/python -m pytest -p no:cacheprovider tests/integration/orchestrators/test_prefect.py $(PYTEST_ARGS)
+	EVERGREEN_ORCHESTRATOR=airflow .venv-airflow/bin/python -m pytest -p no:cacheprovider tests/integration/integrations/test_airflow.py $(PYTEST_ARGS)
+	EVERGREEN_ORCHESTRATOR=prefect .venv-prefect/bin/python -m pytest -p no:cacheprovider tests/integration/integrations/test_prefect.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports  # the layers contract of DESIGN.md §7 (pyproject: tool.importlinter)
 
 types: $(STAMP)
 	$(VENV)/bin/mypy

@@ -6,9 +6,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from evergreen.project import Project
+from evergreen.store import Store
+from tests.support.project import make_project_settings
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("EVERGREEN_PII_SALT", "test-salt")
@@ -54,7 +57,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(database_url: str) -> Any:
+def store(database_url: str) -> Iterator[Store]:
     from evergreen.store import open_store
 
     s = open_store(database_url, "testproj")
@@ -62,28 +65,8 @@ def store(database_url: str) -> Any:
     s.engine.dispose()
 
 
-def make_project_settings(
-    root: Path, *, database_url: str | None = None, task: str | None = None, **sections: Any
-) -> Any:
-    """Settings of the churn example project in ``root`` (fast candidates), with section overrides."""
-    import yaml
-
-    from evergreen.config import settings_from_dict
-    from evergreen.examples import churn
-
-    raw = yaml.safe_load(churn.CONFIG.format(project="churn", window_days=10000))
-    raw["training"]["candidates"] = ["logistic_regression", "hist_gradient_boosting"]
-    if database_url:
-        raw["storage"] = {"database_url": database_url}
-    if task:
-        raw["task"] = task
-    for key, value in sections.items():
-        raw.setdefault(key, {}).update(value)
-    return settings_from_dict(raw, root, env=dict(os.environ))
-
-
 @pytest.fixture
-def churn_project(tmp_path: Path) -> Any:
+def churn_project(tmp_path: Path) -> Iterator[Project]:
     """An opened churn project with two weekly batches in its landing dir (no model yet)."""
     from evergreen.examples import churn
     from evergreen.project import open_project
@@ -98,7 +81,7 @@ def churn_project(tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def trained_project(churn_project: Any) -> Any:
+def trained_project(churn_project: Project) -> Project:
     """``churn_project`` after one retrain: version 1 is the champion."""
     from evergreen.pipeline import RetrainRequest, RetrainRunner
 

@@ -2,80 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.support.net import free_port, wait_http
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"  # tests.support candidates
-    env.update(
-        {
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "EVERGREEN_PII_SALT": "e2e-salt",
-            "COLUMNS": "200",
-            "NO_COLOR": "1",
-        }
-    )
-    env.update(extra or {})
-    return env
-
-
-Runner = Callable[..., CliResult]
-
-
-class ServeProcess:
-    """``evergreen serve`` in a real process on a free port, ready to answer when entered."""
-
-    def __init__(self, project_dir: Path, *args: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "evergreen", "serve", "--port", str(self.port), *args],
-            cwd=project_dir,
-            env=cli_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def __enter__(self) -> ServeProcess:
-        wait_http(self.url + "/ready", self.proc)
-        return self
-
-    def stop(self, timeout: float = 90) -> int:
-        """SIGTERM, as an orchestrator stops it; returns the exit code."""
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+from tests.support.cli import Runner, cli_env, cli_runner
 
 
 @pytest.fixture
@@ -94,22 +28,4 @@ def project_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run_cli(project_dir: Path) -> Runner:
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
-        res = subprocess.run(
-            [sys.executable, "-m", "evergreen", *args],
-            cwd=project_dir,
-            capture_output=True,
-            text=True,
-            env=cli_env(env),
-            timeout=timeout,
-        )
-        return CliResult(res.returncode, res.stdout, res.stderr)
-
-    return run
-
-
-def set_config(project_dir: Path, section: str, **values: Any) -> None:
-    path = project_dir / "evergreen.yaml"
-    cfg = yaml.safe_load(path.read_text())
-    cfg.setdefault(section, {}).update(values)
-    path.write_text(yaml.safe_dump(cfg))
+    return cli_runner(project_dir)

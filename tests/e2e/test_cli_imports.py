@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 
 from evergreen.config import load_settings
 from evergreen.project import open_project
-from tests.e2e.conftest import cli_env
+from tests.support.cli import cli_env
 
 HEAVY = {"mlflow", "sklearn", "pandas", "numpy", "scipy", "pyarrow", "fastapi", "uvicorn", "alembic"}
 

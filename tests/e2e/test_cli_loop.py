@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from evergreen.examples import churn
-from tests.e2e.conftest import Runner, cli_env, set_config
+from tests.support.cli import Runner, cli_env, set_config
 
 
 def _db(project_dir: Path) -> Engine:

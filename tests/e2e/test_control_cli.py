@@ -8,7 +8,7 @@ from pathlib import Path
 from evergreen.config import load_settings
 from evergreen.store import open_store
 from evergreen.store.audit import list_actions
-from tests.e2e.conftest import Runner, set_config
+from tests.support.cli import Runner, set_config
 
 
 def test_human_actions_by_cli_are_audited_and_alerted(project_dir: Path, run_cli: Runner) -> None:

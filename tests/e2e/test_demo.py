@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import cli_env
+from tests.support.cli import cli_env
 
 
 def test_demo_shows_promotions_a_rejection_and_a_quarantine(tmp_path: Path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import set_config
+from tests.support.cli import set_config
 
 
 def test_gc_dry_run_then_delete_keeps_aliased_and_newest_versions(project_dir: Path, run_cli: Any) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from evergreen.config import load_settings
 from evergreen.examples import churn
 from evergreen.project import open_project
-from tests.e2e.conftest import Runner
-from tests.integration.monitoring.monitoring_helpers import log_predictions
+from tests.support.cli import Runner
+from tests.support.monitoring import log_predictions
 
 
 def test_monitor_command(project_dir: Path, run_cli: Runner) -> None:

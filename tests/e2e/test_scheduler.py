@@ -22,7 +22,7 @@ from evergreen.examples import churn
 from evergreen.project import open_project
 from evergreen.store.requests import enqueue_retrain
 from evergreen.store.tables import drift_reports
-from tests.e2e.conftest import Runner, cli_env, set_config
+from tests.support.cli import Runner, cli_env, set_config
 
 WAIT = 240.0  # generous: a deadline for a state to appear, never a performance assertion
 

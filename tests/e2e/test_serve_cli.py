@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import create_engine, func, select
 
 from evergreen.store.tables import predictions
-from tests.e2e.conftest import ServeProcess
+from tests.support.cli import ServeProcess
 
 RECORD = {
     "tenure": 13.0,

@@ -8,7 +8,7 @@ import pytest
 
 from evergreen.errors import BadInputError
 from evergreen.overrides import apply_overrides, get_value, set_value
-from tests.conftest import make_project_settings
+from tests.support.project import make_project_settings
 
 
 def test_overrides_apply_on_top_of_the_file_and_a_stale_one_is_skipped(tmp_path: Path) -> None:

@@ -10,52 +10,23 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evergreen.errors import BadInputError
 from evergreen.monitoring import stattests as st
+from evergreen.monitoring.columntests import (
+    DOMAIN_CLASSIFIER,
+    INTEGER_CARDINALITY_LIMIT,
+    KINDS,
+    ColumnDrift,
+    Kind,
+    auto_method,
+    numeric_test,
+)
 from evergreen.monitoring.stattests import FloatArray, IntArray, TestResult
-
-Kind = Literal["numeric", "categorical", "text"]
-KINDS: tuple[Kind, ...] = ("numeric", "categorical", "text")
-SMALL_REFERENCE_ROWS = 1000  # Evidently switches from p-value tests to distances above this
-INTEGER_CARDINALITY_LIMIT = 10  # integer columns with at most this many values are categorical
-DOMAIN_CLASSIFIER = "domain_classifier"
-
-
-@dataclass(frozen=True)
-class ColumnDrift:
-    column: str
-    kind: Kind
-    method: str
-    statistic: float
-    p_value: float | None
-    threshold: float
-    drifted: bool
-    details: dict[str, Any] | None = None
-
-    @property
-    def score(self) -> float:
-        """What Evidently reports as drift_score: the p-value of a test, else the distance."""
-        return self.statistic if self.p_value is None else self.p_value
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "method": self.method,
-            "statistic": self.statistic,
-            "p_value": self.p_value,
-            "threshold": self.threshold,
-            "drifted": self.drifted,
-            "score": self.score,
-        }
-        if self.details is not None:
-            out["details"] = self.details
-        return out
-
 
 INSUFFICIENT = "insufficient_data"
 
@@ -141,17 +112,6 @@ def infer_kind(series: pd.Series) -> Kind | None:
     return None
 
 
-def auto_method(kind: Kind, reference_rows: int, n_unique: int) -> str:
-    """Evidently's ``_get_default_stattest`` for numeric and categorical columns."""
-    if kind == "text":
-        return DOMAIN_CLASSIFIER
-    if reference_rows <= SMALL_REFERENCE_ROWS:
-        if kind == "numeric" and n_unique > 5:
-            return "ks"
-        return "chisquare" if n_unique > 2 else "z"
-    return "wasserstein" if kind == "numeric" and n_unique > 5 else "jensenshannon"
-
-
 # --- preparing a column -------------------------------------------------------------------------
 
 
@@ -211,24 +171,6 @@ def _union_distinct(ref_sorted: FloatArray, cur_sorted: FloatArray, cap: int) ->
 
 
 # --- one column ---------------------------------------------------------------------------------
-
-
-def numeric_test(
-    method: str, reference: FloatArray, current: FloatArray, integer: bool = False
-) -> TestResult:
-    """Run ``method`` on a numeric column's finite values, binning the way Evidently does.
-
-    ``integer``: both columns had an integer dtype before conversion to float (Sturges bins differ).
-    """
-    if method in st.SAMPLE_TEST_FUNCS:
-        return st.SAMPLE_TEST_FUNCS[method](reference, current)
-    if method == "hellinger":
-        ref_counts, cur_counts = st.hellinger_bin_counts(reference, current, integer)
-    elif method in st.BINNED_TESTS and np.unique(reference).size > 20:
-        ref_counts, cur_counts = st.sturges_counts(reference, current, integer)
-    else:
-        _, ref_counts, cur_counts = st.value_counts(reference, current)
-    return st.FREQUENCY_TESTS[method](ref_counts, cur_counts)
 
 
 def _numeric_drift(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evergreen.monitoring.drift import ColumnDrift, auto_method, numeric_test
+from evergreen.monitoring.columntests import ColumnDrift, auto_method, numeric_test
 from evergreen.monitoring.stattests import DEFAULT_THRESHOLDS, is_drift
 
 DEFAULT_AUC_THRESHOLD = 0.55

@@ -1,4 +1,4 @@
-"""Fixtures for the data integration tests (helpers live in data_project.py)."""
+"""Fixtures for the data integration tests (helpers live in tests/support/data.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from data_project import ENV, Project
 
 from evergreen.config import settings_from_dict
 from evergreen.store.engine import open_store
+from tests.support.data import ENV, Project
 
 
 @pytest.fixture

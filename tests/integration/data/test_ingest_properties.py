@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from data_project import ENV, churn
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +25,7 @@ from evergreen.data.ingest import IngestResult, ingest_file
 from evergreen.data.read import read_batch
 from evergreen.errors import DataValidationError
 from evergreen.store.engine import Store, open_store
+from tests.support.data import ENV, churn
 
 FORMATS = (".csv", ".parquet", ".jsonl")
 READ_EXAMPLES = 300

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from data_project import ENV, Project, churn
 from sqlalchemy import func, select
 
 from evergreen.data.ingest import ingest_landing, ingest_paths
 from evergreen.store.tables import batches, contracts
+from tests.support.data import ENV, Project, churn
 
 
 def _missing_column(p: Project) -> Path:

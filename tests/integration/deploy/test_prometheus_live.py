@@ -22,7 +22,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.conftest import ServeProcess, cli_env
+from tests.support.cli import ServeProcess, cli_env
 from tests.support.net import free_port, wait_http
 from tests.support.tools import DEPLOY, system_tool
 

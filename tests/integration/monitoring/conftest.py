@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monitoring_helpers import train_project
+
+from tests.support.monitoring import train_project
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

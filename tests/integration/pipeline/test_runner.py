@@ -9,7 +9,7 @@ from evergreen.pipeline import RetrainRequest, RetrainRunner
 from evergreen.project import Project, open_project
 from evergreen.store.audit import list_actions
 from evergreen.store.runs import get_run
-from tests.conftest import make_project_settings
+from tests.support.project import make_project_settings
 
 
 def test_trained_project_fixture(trained_project):

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # serving_support
-
-from serving_support import settings_with
+from tests.support.serving import settings_with
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from evergreen.alerts.repository import list_alerts
 from evergreen.examples import churn
 from evergreen.monitoring.report import list_reports
 from evergreen.triggers.scheduler import Scheduler
-from tests.integration.monitoring.monitoring_helpers import log_predictions, train_project
+from tests.support.monitoring import log_predictions, train_project
 
 
 def test_monitoring_pass_writes_reports_and_raises_a_drift_alert(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from evergreen.project import Project, open_project
 from evergreen.store.engine import utcnow
 from evergreen.store.tables import drift_reports
 from evergreen.triggers.scheduler import Scheduler
-from tests.conftest import make_project_settings
-from tests.integration.control.control_helpers import ADMIN, control_app
+from tests.support.control import ADMIN, control_app
+from tests.support.project import make_project_settings
 
 
 def _project(root: Path) -> Project:

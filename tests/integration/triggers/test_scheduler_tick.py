@@ -20,7 +20,7 @@ from evergreen.store.tables import drift_reports
 from evergreen.triggers.evaluate import TriggerFiring
 from evergreen.triggers.execute import RetrainExecutor
 from evergreen.triggers.scheduler import Scheduler
-from tests.conftest import make_project_settings
+from tests.support.project import make_project_settings
 
 WED = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ from evergreen.store.requests import (
 )
 from evergreen.store.tables import batches, drift_reports
 from evergreen.triggers.state import gather_state
-from tests.conftest import make_project_settings
+from tests.support.project import make_project_settings
 
 T = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from evergreen.examples import churn
-from tests.e2e.conftest import ROOT
+from tests.support.cli import ROOT
 
 PROBE = """
 import json, sys

@@ -13,21 +13,24 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-NEW_ALERT_COLUMNS = (
-    sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("acknowledged_by", sa.String(length=100), nullable=True),
-    sa.Column("resolved_by", sa.String(length=100), nullable=True),
-    sa.Column("occurrence", sa.String(length=200), nullable=True),
-    sa.Column("sent_level", sa.String(length=20), nullable=True),
-    sa.Column("seen_count", sa.Integer(), nullable=False, server_default="1"),
-)
+
+def new_alert_columns() -> tuple[sa.Column, ...]:  # type: ignore[type-arg]
+    # A Column belongs to one table: each upgrade builds fresh ones (Column.copy() is deprecated).
+    return (
+        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_by", sa.String(length=100), nullable=True),
+        sa.Column("resolved_by", sa.String(length=100), nullable=True),
+        sa.Column("occurrence", sa.String(length=200), nullable=True),
+        sa.Column("sent_level", sa.String(length=20), nullable=True),
+        sa.Column("seen_count", sa.Integer(), nullable=False, server_default="1"),
+    )
 
 
 def upgrade() -> None:
     # batch mode: SQLite cannot ALTER a table in place beyond adding columns; harmless on PostgreSQL.
     with op.batch_alter_table("alerts") as batch:
-        for col in NEW_ALERT_COLUMNS:
-            batch.add_column(col.copy())
+        for col in new_alert_columns():
+            batch.add_column(col)
         batch.create_index("ix_alerts_project_status", ["project", "status"])
     op.create_table(
         "alert_deliveries",
@@ -53,5 +56,5 @@ def downgrade() -> None:
     op.drop_table("alert_deliveries")
     with op.batch_alter_table("alerts") as batch:
         batch.drop_index("ix_alerts_project_status")
-        for col in reversed(NEW_ALERT_COLUMNS):
+        for col in reversed(new_alert_columns()):
             batch.drop_column(col.name)

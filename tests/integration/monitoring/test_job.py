@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monitoring_helpers import log_predictions
 from sklearn.metrics import accuracy_score, f1_score
 from sqlalchemy import JSON, Integer, String, insert, select, text, update
 
@@ -19,6 +18,7 @@ from evergreen.monitoring.job import run_monitoring, run_scheduled_monitoring
 from evergreen.monitoring.report import list_reports
 from evergreen.project import Project
 from evergreen.store.tables import decisions, drift_reports, feedback, predictions
+from tests.support.monitoring import log_predictions
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import skops.io
-from evergreen_training_helpers import make_frame, seeded_factory
 
 from evergreen.errors import ConfigError, TrainingError
 from evergreen.training import MLFLOW_SERIALIZATION_FORMAT, SKOPS_TRUSTED_TYPES, skops_trusted_types
@@ -18,6 +17,7 @@ from evergreen.training.preprocessing import (
     categories_as_str,
     text_column,
 )
+from tests.support.training import make_frame, seeded_factory
 
 KINDS = FeatureKinds(numeric=("x1", "x2"), categorical=("plan",), text=("note",))
 UNSEEN = pd.DataFrame(
@@ -111,7 +111,7 @@ def test_unknown_candidate_and_bad_param_are_config_errors() -> None:
 
 
 def test_custom_factory_receives_only_the_arguments_it_accepts() -> None:
-    pipe = build_pipeline("evergreen_training_helpers:seeded_factory", "binary", KINDS, seed=11)
+    pipe = build_pipeline("tests.support.training:seeded_factory", "binary", KINDS, seed=11)
     assert pipe.named_steps["model"].random_state == 11
     assert seeded_factory(2).random_state == 2
 
@@ -120,12 +120,12 @@ def test_custom_factory_receives_only_the_arguments_it_accepts() -> None:
     ("spec", "message"),
     [
         ("no_such_module_xyz:make", "cannot import module 'no_such_module_xyz': ModuleNotFoundError"),
-        ("evergreen_training_helpers:missing", "has no callable 'missing'"),
+        ("tests.support.training:missing", "has no callable 'missing'"),
         (
-            "evergreen_training_helpers:not_an_estimator",
+            "tests.support.training:not_an_estimator",
             "returned str, which is not a scikit-learn estimator",
         ),
-        ("evergreen_training_helpers:raising_factory", "factory raised RuntimeError: no GPU here"),
+        ("tests.support.training:raising_factory", "factory raised RuntimeError: no GPU here"),
         (":make", "must look like 'package.module:factory'"),
     ],
 )

@@ -18,7 +18,7 @@ from evergreen.pipeline import RetrainRequest, RetrainRunner
 from evergreen.project import open_project
 from evergreen.registry import CHAMPION
 from evergreen.store.tables import feedback, predictions
-from tests.conftest import make_project_settings
+from tests.support.project import make_project_settings
 
 
 def _jsonable(record: dict[str, Any]) -> dict[str, Any]:

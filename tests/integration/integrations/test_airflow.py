@@ -54,7 +54,7 @@ def _states(dr: Any) -> dict[str, str]:
 def test_generated_dag_promotes_then_skips_on_unchanged_data(
     airflow_home: Path, project_config: Path, tmp_path: Path
 ):
-    from tests.integration.orchestrators.conftest import twin
+    from tests.integration.integrations.conftest import twin
 
     embedded_cfg = twin(project_config, tmp_path)
     dag_file = airflow_home / "dags" / "evergreen_churn.py"

@@ -9,10 +9,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.dummy import DummyClassifier, DummyRegressor
 
-SLOW = "evergreen_training_helpers:slow_factory"
-BROKEN = "evergreen_training_helpers:broken_factory"
-CONSTANT = "evergreen_training_helpers:constant_factory"
-CONSTANT_TWIN = "evergreen_training_helpers:constant_twin_factory"
+SLOW = "tests.support.training:slow_factory"
+BROKEN = "tests.support.training:broken_factory"
+CONSTANT = "tests.support.training:constant_factory"
+CONSTANT_TWIN = "tests.support.training:constant_twin_factory"
 
 
 class SleepyClassifier(ClassifierMixin, BaseEstimator):

@@ -11,7 +11,7 @@ from evergreen.alerts import raise_alerts
 from evergreen.pipeline import RetrainRequest, RetrainRunner
 from evergreen.serving.auth import TokenTable
 from evergreen.store.audit import list_actions
-from tests.integration.control.control_helpers import ADMIN, OPERATOR, TOKENS, VIEWER, control_app
+from tests.support.control import ADMIN, OPERATOR, TOKENS, VIEWER, control_app
 
 MUTATING = [
     ("post", "/api/retrain", {"reason": "r"}),

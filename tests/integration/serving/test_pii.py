@@ -20,8 +20,6 @@ from typing import Any
 import pandas as pd
 import pytest
 import structlog
-from pg_instance import PgInstance
-from serving_support import RECORD, live, settings_with, wait_until
 from sqlalchemy import MetaData, select
 
 from evergreen.data.ingest import ingest_landing
@@ -29,6 +27,8 @@ from evergreen.data.pii import hash_value
 from evergreen.serving.feedback_batches import assemble_feedback_batch
 from evergreen.serving.model import Scored
 from evergreen.serving.rows import prediction_rows
+from tests.support.postgres import PgInstance
+from tests.support.serving import RECORD, live, settings_with, wait_until
 
 RAW_ID = "CUST-SECRET-0042"
 RAW_EMAIL = "jane.doe.secret@example.org"

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from data_project import ENV, Project, churn
 from sqlalchemy import update
 
 from evergreen.data.dataset import assemble_dataset, split_holdout
 from evergreen.data.ingest import ingest_paths
 from evergreen.errors import DataValidationError
 from evergreen.store.tables import batches
+from tests.support.data import ENV, Project, churn
 
 AS_OF = datetime(2024, 6, 30, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from evergreen.store.tables import drift_reports
-from tests.integration.control.control_helpers import VIEWER, control_app
+from tests.support.control import VIEWER, control_app
 
 
 def test_a_report_without_a_verdict_is_served(trained_project: Any) -> None:

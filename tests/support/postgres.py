@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from serving_support import free_port
+from tests.support.net import free_port
 
 
 def _bin_dir() -> Path | None:

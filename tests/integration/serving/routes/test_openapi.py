@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
 from evergreen.alerts import raise_alerts
-from tests.integration.control.control_helpers import ADMIN, VIEWER, control_app
+from tests.support.control import ADMIN, VIEWER, control_app
 
 
 def test_openapi_is_complete_and_schemathesis_finds_no_failure(trained_project: Any) -> None:

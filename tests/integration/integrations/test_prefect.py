@@ -26,7 +26,7 @@ def test_flow_promotes_then_skips_and_matches_the_embedded_runner(
     from evergreen.pipeline import RetrainRequest, RetrainRunner
     from evergreen.project import open_project
     from evergreen.store.runs import get_run, list_runs
-    from tests.integration.orchestrators.conftest import twin
+    from tests.integration.integrations.conftest import twin
 
     embedded_cfg = twin(project_config, tmp_path)
     assert _retry_delays(str(project_config)) == (3, [30.0, 60.0, 120.0])

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from data_project import ENV, Project, churn
 from sqlalchemy import select
 
 from evergreen.data.catalog import load_contract
@@ -18,6 +17,7 @@ from evergreen.data.snapshot import read_snapshot
 from evergreen.errors import ConfigError
 from evergreen.store.engine import as_utc
 from evergreen.store.tables import contracts
+from tests.support.data import ENV, Project, churn
 
 
 def test_accepted_batch_is_snapshotted_with_contract(project: Project) -> None:

@@ -14,7 +14,7 @@ from evergreen.store.audit import list_actions
 from evergreen.store.locks import LeaseLock, retrain_lock_name
 from evergreen.store.requests import get_request, queued_requests, scheduler_lock_name
 from evergreen.store.runs import list_runs
-from tests.conftest import make_project_settings
+from tests.support.project import make_project_settings
 
 
 @pytest.fixture

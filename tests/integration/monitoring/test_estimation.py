@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from monitoring_helpers import log_predictions, train_project
 
 from evergreen.examples import churn
 from evergreen.monitoring.job import run_monitoring
 from evergreen.monitoring.reference import build_reference
+from tests.support.monitoring import log_predictions, train_project
 
 DAY0 = datetime(2026, 4, 1, tzinfo=UTC)
 

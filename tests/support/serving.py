@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -18,6 +17,7 @@ import uvicorn
 from sqlalchemy import func, select
 
 from evergreen.store.tables import predictions
+from tests.support.net import free_port  # re-exported: serving tests start servers
 
 RECORD = {
     "tenure": 13.0,
@@ -39,12 +39,6 @@ def settings_with(project: Any, **serving: Any) -> Any:
             "storage": s.storage.model_copy(update=storage),
         }
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 60.0, every: float = 0.05) -> Any:

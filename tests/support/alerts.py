@@ -12,7 +12,7 @@ from evergreen.project import Project
 from evergreen.store import open_store
 from evergreen.store.engine import utcnow
 from evergreen.store.tables import drift_reports
-from tests.conftest import make_project_settings
+from tests.support.project import make_project_settings
 
 
 def make_project(root: Path, database_url: str, **alerts: Any) -> Project:

@@ -12,7 +12,7 @@ from evergreen.alerts import Facts
 from evergreen.alerts.facts import RetrainFailure, RetrainState
 from evergreen.alerts.repository import list_alerts, list_deliveries
 from evergreen.alerts.service import AlertService
-from tests.integration.alerts.alert_helpers import make_project
+from tests.support.alerts import make_project
 
 HOOK_SECRET = "/hook/SECRET-PATH-123"
 TOKEN = "tok-very-secret-456"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from serving_support import (
+from evergreen.control import promote
+from evergreen.store.audit import list_actions
+from tests.support.serving import (
     RECORD,
     clone_version,
     count_predictions,
@@ -16,9 +18,6 @@ from serving_support import (
     wait_until,
     warmup_failing_version,
 )
-
-from evergreen.control import promote
-from evergreen.store.audit import list_actions
 
 
 class Load:

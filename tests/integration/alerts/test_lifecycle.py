@@ -15,7 +15,7 @@ from evergreen.alerts.repository import gather_drift, list_alerts, list_deliveri
 from evergreen.alerts.service import AlertService
 from evergreen.store.audit import list_actions
 from evergreen.store.tables import alerts
-from tests.integration.alerts.alert_helpers import add_report, make_project
+from tests.support.alerts import add_report, make_project
 
 
 def test_drift_levels_one_alert_escalated_sent_by_level_then_resolved(

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from serving_support import RECORD, live
+from tests.support.serving import RECORD, live
 
 DEEP = b"[" * 50_000 + b"]" * 50_000
 

@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 import httpx
-from serving_support import RECORD, count_predictions, live, stored_ids
+
+from tests.support.serving import RECORD, count_predictions, live, stored_ids
 
 
 def test_predict_one_and_many_validation_and_logging(make_app: Any, trained_project: Any) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from evergreen_training_helpers import BROKEN, CONSTANT, CONSTANT_TWIN, SLOW, make_frame
 
 from evergreen.config import TrainingConfig
 from evergreen.errors import ConfigError, TrainingError
@@ -16,6 +15,7 @@ from evergreen.evaluation.metrics import compute_metrics
 from evergreen.training.candidates import build_pipeline
 from evergreen.training.fit import split_validation, train_candidates
 from evergreen.training.preprocessing import FeatureKinds
+from tests.support.training import BROKEN, CONSTANT, CONSTANT_TWIN, SLOW, make_frame
 
 KINDS = FeatureKinds(numeric=("x1", "x2"), categorical=("plan",), text=("note",))
 
@@ -127,7 +127,7 @@ def test_every_candidate_failing_raises() -> None:
             "y",
             KINDS,
             "binary",
-            _config(BROKEN, "evergreen_training_helpers:not_an_estimator"),
+            _config(BROKEN, "tests.support.training:not_an_estimator"),
             "f1_macro",
         )
     assert "not a scikit-learn estimator" in info.value.message

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from serving_support import RECORD, live
 from sqlalchemy import select
 
 from evergreen.data.dataset import assemble_dataset
 from evergreen.serving.feedback_batches import assemble_feedback_batch
 from evergreen.store.tables import batches, feedback
+from tests.support.serving import RECORD, live
 
 
 def test_feedback_by_id_and_labelled_records_become_a_training_batch(

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pg_instance import PgInstance
-from serving_support import RECORD, count_predictions, live, settings_with, stored_ids, wait_until
+
+from tests.support.postgres import PgInstance
+from tests.support.serving import RECORD, count_predictions, live, settings_with, stored_ids, wait_until
 
 
 @pytest.fixture

@@ -1,0 +1,29 @@
+"""Settings of the churn example project for tests, with per-test section overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from evergreen.config import Settings
+
+
+def make_project_settings(
+    root: Path, *, database_url: str | None = None, task: str | None = None, **sections: Any
+) -> Settings:
+    """Settings of the churn example project in ``root`` (fast candidates), with section overrides."""
+    import yaml
+
+    from evergreen.config import settings_from_dict
+    from evergreen.examples import churn
+
+    raw = yaml.safe_load(churn.CONFIG.format(project="churn", window_days=10000))
+    raw["training"]["candidates"] = ["logistic_regression", "hist_gradient_boosting"]
+    if database_url:
+        raw["storage"] = {"database_url": database_url}
+    if task:
+        raw["task"] = task
+    for key, value in sections.items():
+        raw.setdefault(key, {}).update(value)
+    return settings_from_dict(raw, root, env=dict(os.environ))
