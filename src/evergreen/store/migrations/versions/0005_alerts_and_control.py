@@ -14,7 +14,7 @@ branch_labels = None
 depends_on = None
 
 
-def new_alert_columns() -> tuple[sa.Column, ...]:  # type: ignore[type-arg]
+def new_alert_columns() -> tuple[sa.Column, ...]:
     # A Column belongs to one table: each upgrade builds fresh ones (Column.copy() is deprecated).
     return (
         sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
