@@ -9,9 +9,11 @@ for an orchestrator (XCom, Prefect results) and back. Every dict carries its ``k
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
+
+from pydantic import TypeAdapter
 
 from evergreen.evaluation.bootstrap import BootstrapResult
 from evergreen.evaluation.policy import ModelScore, Outcome
@@ -20,16 +22,25 @@ RunStatus = Literal["promoted", "rejected", "pending_approval", "skipped"]
 CandidateStatus = Literal["ok", "failed", "timeout"]
 
 
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat() if ts is not None else None
+class _Ref:
+    """JSON both ways through pydantic (the dataclass fields are the schema), tagged with ``kind``.
 
+    A few conversions per run: the adapter is built on each call rather than cached module-wide.
+    """
 
-def _ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    kind: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **TypeAdapter(type(self)).dump_python(self, mode="json")}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
+        out: Self = TypeAdapter(cls).validate_python({k: v for k, v in d.items() if k != "kind"})
+        return out
 
 
 @dataclass(frozen=True)
-class RunOrder:
+class RunOrder(_Ref):
     """What to run: the first stage's input. ``run_id`` None: the driver opens a run for it."""
 
     kind: ClassVar[str] = "order"
@@ -41,33 +52,9 @@ class RunOrder:
     request_ids: tuple[str, ...] = ()
     run_id: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "trigger": self.trigger,
-            "reason": self.reason,
-            "actor": self.actor,
-            "force": self.force,
-            "as_of": _iso(self.as_of),
-            "request_ids": list(self.request_ids),
-            "run_id": self.run_id,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RunOrder:
-        return cls(
-            trigger=d["trigger"],
-            reason=d.get("reason"),
-            actor=d.get("actor"),
-            force=bool(d.get("force", False)),
-            as_of=_ts(d.get("as_of")),
-            request_ids=tuple(d.get("request_ids") or ()),
-            run_id=d.get("run_id"),
-        )
-
 
 @dataclass(frozen=True)
-class DatasetRef:
+class DatasetRef(_Ref):
     """A run's dataset: its version and the batch ids and ``as_of`` that rebuild it exactly."""
 
     kind: ClassVar[str] = "dataset"
@@ -79,33 +66,10 @@ class DatasetRef:
     rows: int
     champion_version: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "run_id": self.run_id,
-            "trigger": self.trigger,
-            "dataset_version": self.dataset_version,
-            "batch_ids": list(self.batch_ids),
-            "as_of": self.as_of.isoformat(),
-            "rows": self.rows,
-            "champion_version": self.champion_version,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> DatasetRef:
-        return cls(
-            run_id=d["run_id"],
-            trigger=d["trigger"],
-            dataset_version=d["dataset_version"],
-            batch_ids=tuple(int(i) for i in d["batch_ids"]),
-            as_of=datetime.fromisoformat(d["as_of"]),
-            rows=int(d["rows"]),
-            champion_version=d.get("champion_version"),
-        )
-
 
 @dataclass(frozen=True)
-class CandidateSummary:
+class CandidateSummary(_Ref):
+    kind: ClassVar[str] = "candidate"
     name: str
     status: CandidateStatus
     fit_seconds: float
@@ -113,23 +77,9 @@ class CandidateSummary:
     error: str | None
     winner: bool
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "val_metrics": dict(self.val_metrics)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CandidateSummary:
-        return cls(
-            d["name"],
-            d["status"],
-            float(d["fit_seconds"]),
-            dict(d["val_metrics"]),
-            d.get("error"),
-            d["winner"],
-        )
-
 
 @dataclass(frozen=True)
-class Trained:
+class Trained(_Ref):
     """The winner, registered as a model version whose decision is still to come."""
 
     kind: ClassVar[str] = "trained"
@@ -145,43 +95,9 @@ class Trained:
     def run_id(self) -> str:
         return self.dataset.run_id
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "dataset": self.dataset.to_dict(),
-            "candidate_version": self.candidate_version,
-            "mlflow_run_id": self.mlflow_run_id,
-            "winner_run": self.winner_run,
-            "winner": self.winner,
-            "candidates": [c.to_dict() for c in self.candidates],
-            "fit_seconds": self.fit_seconds,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Trained:
-        return cls(
-            dataset=DatasetRef.from_dict(d["dataset"]),
-            candidate_version=d["candidate_version"],
-            mlflow_run_id=d["mlflow_run_id"],
-            winner_run=d["winner_run"],
-            winner=d["winner"],
-            candidates=tuple(CandidateSummary.from_dict(c) for c in d["candidates"]),
-            fit_seconds=float(d["fit_seconds"]),
-        )
-
-
-def _score_dict(s: ModelScore | None) -> dict[str, Any] | None:
-    return None if s is None else {"version": s.version, "metrics": dict(s.metrics), "slices": dict(s.slices)}
-
-
-def _score(d: Mapping[str, Any] | None) -> ModelScore | None:
-    return (
-        None if d is None else ModelScore(d.get("version"), dict(d["metrics"]), dict(d.get("slices") or {}))
-    )
-
 
 @dataclass(frozen=True)
-class Evaluated:
+class Evaluated(_Ref):
     """Both models scored on the same holdout, and the paired comparison of the promotion metric."""
 
     kind: ClassVar[str] = "evaluated"
@@ -195,31 +111,9 @@ class Evaluated:
     def run_id(self) -> str:
         return self.trained.run_id
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "trained": self.trained.to_dict(),
-            "candidate": _score_dict(self.candidate),
-            "champion": _score_dict(self.champion),
-            "champion_error": self.champion_error,
-            "comparison": asdict(self.comparison) if self.comparison else None,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Evaluated:
-        cand = _score(d["candidate"])
-        assert cand is not None
-        return cls(
-            trained=Trained.from_dict(d["trained"]),
-            candidate=cand,
-            champion=_score(d.get("champion")),
-            champion_error=d.get("champion_error"),
-            comparison=BootstrapResult(**d["comparison"]) if d.get("comparison") else None,
-        )
-
 
 @dataclass(frozen=True)
-class Decided:
+class Decided(_Ref):
     """The policy's decision, recorded and tagged, not yet acted on."""
 
     kind: ClassVar[str] = "decided"
@@ -232,22 +126,9 @@ class Decided:
     def run_id(self) -> str:
         return self.evaluated.run_id
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "evaluated": self.evaluated.to_dict(),
-            "outcome": self.outcome,
-            "justification": self.justification,
-            "decision": dict(self.decision),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Decided:
-        return cls(Evaluated.from_dict(d["evaluated"]), d["outcome"], d["justification"], dict(d["decision"]))
-
 
 @dataclass(frozen=True)
-class Finished:
+class Finished(_Ref):
     """A finished run; later stages pass it through to ``notify``."""
 
     kind: ClassVar[str] = "finished"
@@ -261,22 +142,11 @@ class Finished:
         return self.status == "skipped"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "run_id": self.run_id,
-            "status": self.status,
-            "reason": self.reason,
-            "candidate_version": self.candidate_version,
-            "skipped": self.skipped,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Finished:
-        return cls(d["run_id"], d["status"], d["reason"], d.get("candidate_version"))
+        return {**super().to_dict(), "skipped": self.skipped}  # orchestrators branch on it
 
 
 @dataclass(frozen=True)
-class Summary:
+class Summary(_Ref):
     """What ``notify`` reports: the run's outcome and the champion after it."""
 
     kind: ClassVar[str] = "summary"
@@ -286,28 +156,6 @@ class Summary:
     trigger: str
     candidate_version: str | None
     champion_version: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "run_id": self.run_id,
-            "status": self.status,
-            "reason": self.reason,
-            "trigger": self.trigger,
-            "candidate_version": self.candidate_version,
-            "champion_version": self.champion_version,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Summary:
-        return cls(
-            d["run_id"],
-            d["status"],
-            d.get("reason"),
-            d["trigger"],
-            d.get("candidate_version"),
-            d.get("champion_version"),
-        )
 
 
 StageRef = RunOrder | DatasetRef | Trained | Evaluated | Decided | Finished | Summary
