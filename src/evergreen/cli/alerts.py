@@ -38,6 +38,10 @@ def alerts(
     """Open alerts, newest first; --ack / --resolve act on one (audited)."""
     from evergreen.alerts.repository import list_alerts
 
+    if ack is not None and resolve is not None:  # one action per call: never drop one silently
+        from evergreen.errors import BadInputError
+
+        raise BadInputError("--ack and --resolve: give one of them, not both")
     # Closing the project as the command ends lets queued alert deliveries go out (bounded wait).
     with open_project(config) as project:
         if ack is not None or resolve is not None:

@@ -75,3 +75,12 @@ def test_bad_config_is_one_line_naming_the_key(
     code, out, err = _run(capsys, "status", "--config", str(project_root))
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: config key promotion.min_improvement:")
+
+
+def test_alerts_refuses_ack_and_resolve_together(
+    project_root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project_root)
+    code, _out, err = _run(capsys, "alerts", "--ack", "1", "--resolve", "2")
+    assert code == 2
+    assert err.strip() == "error: --ack and --resolve: give one of them, not both"
