@@ -12,7 +12,7 @@ def restored_logging() -> Iterator[None]:
     """The CLI's ``configure_logging`` binds structlog and the root handler to the sys.stderr of the
     moment (pytest's capture stream, closed after the test): restore both, or a later test's log
     line fails with "I/O operation on closed file"."""
-    import structlog
+    from evergreen.logs import reset_logging
 
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
@@ -21,4 +21,4 @@ def restored_logging() -> Iterator[None]:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
-        structlog.reset_defaults()
+        reset_logging()
