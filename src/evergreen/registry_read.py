@@ -76,17 +76,14 @@ class _UseClient(Exception):
     do not handle): read through the MLflow client instead, which reports any real error."""
 
 
-class SqlRegistryReader:
-    """Reads a SQLAlchemy-backed MLflow registry directly; falls back to ``fallback()`` on a mismatch."""
+class _DirectReader:
+    """A :class:`RegistryReader` that reads the store itself and hands every call it cannot answer
+    (:class:`_UseClient`) to ``fallback()``, the MLflow client. Subclasses say how to read."""
 
-    def __init__(self, url: str, model_name: str, fallback: Callable[[], RegistryReader]) -> None:
-        self.url = url
+    def __init__(self, model_name: str, fallback: Callable[[], RegistryReader]) -> None:
         self.model_name = model_name
         self._fallback = fallback
-        self._engine: Engine | None = None
-        self._workspace: bool | None = None  # does model_versions have MLflow 3's workspace column?
 
-    # ---- RegistryReader ------------------------------------------------------------------
     def aliases(self) -> dict[str, str]:
         try:
             return self._aliases()
@@ -95,18 +92,44 @@ class SqlRegistryReader:
 
     def get_version(self, version: str) -> VersionInfo:
         try:
-            found = self._versions(version=str(version))
+            found = self._one_version(str(version))
         except _UseClient:
             return self._fallback().get_version(version)
-        if not found:
+        if found is None:
             raise NotFoundError(f"model version {version} of {self.model_name} not found")
-        return found[0]
+        return found
 
     def list_versions(self) -> list[VersionInfo]:
         try:
-            return self._versions(version=None)
+            return self._all_versions()
         except _UseClient:
             return self._fallback().list_versions()
+
+    def _aliases(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _one_version(self, version: str) -> VersionInfo | None:
+        raise NotImplementedError
+
+    def _all_versions(self) -> list[VersionInfo]:
+        raise NotImplementedError
+
+
+class SqlRegistryReader(_DirectReader):
+    """Reads a SQLAlchemy-backed MLflow registry directly; falls back to ``fallback()`` on a mismatch."""
+
+    def __init__(self, url: str, model_name: str, fallback: Callable[[], RegistryReader]) -> None:
+        super().__init__(model_name, fallback)
+        self.url = url
+        self._engine: Engine | None = None
+        self._workspace: bool | None = None  # does model_versions have MLflow 3's workspace column?
+
+    def _one_version(self, version: str) -> VersionInfo | None:
+        found = self._versions(version=version)
+        return found[0] if found else None
+
+    def _all_versions(self) -> list[VersionInfo]:
+        return self._versions(version=None)
 
     # ---- queries -------------------------------------------------------------------------
     def _missing_sqlite_file(self) -> bool:
@@ -241,7 +264,7 @@ _REST_UNSUPPORTED_ENV = (
 )
 
 
-class RestRegistryReader:
+class RestRegistryReader(_DirectReader):
     """Reads an ``mlflow server``'s registry over its REST API (the calls MLflow's client makes).
 
     Authentication as MLflow's client does it from the environment: ``MLFLOW_TRACKING_TOKEN``
@@ -255,9 +278,8 @@ class RestRegistryReader:
     def __init__(
         self, base_url: str, model_name: str, fallback: Callable[[], RegistryReader], env: dict[str, str]
     ) -> None:
+        super().__init__(model_name, fallback)
         self.base_url = base_url.rstrip("/")
-        self.model_name = model_name
-        self._fallback = fallback
         self._env = env
 
     def _get(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -292,43 +314,29 @@ class RestRegistryReader:
         data: dict[str, Any] = resp.json()
         return data
 
-    def aliases(self) -> dict[str, str]:
-        try:
-            return self._aliases()
-        except _UseClient:
-            return self._fallback().aliases()
-
-    def get_version(self, version: str) -> VersionInfo:
-        try:
-            found = (
-                self._get("model-versions/get", {"name": self.model_name, "version": str(version)})
-                if str(version).isdigit()
-                else None
-            )
-            aliases = self._aliases() if found else {}
-        except _UseClient:
-            return self._fallback().get_version(version)
+    def _one_version(self, version: str) -> VersionInfo | None:
+        if not version.isdigit():
+            return None
+        found = self._get("model-versions/get", {"name": self.model_name, "version": version})
         if found is None:
-            raise NotFoundError(f"model version {version} of {self.model_name} not found")
+            return None
         mv = found["model_version"]
+        aliases = self._aliases()
         return _rest_version(mv, tuple(a for a, v in aliases.items() if v == str(mv["version"])))
 
-    def list_versions(self) -> list[VersionInfo]:
-        try:
-            found: list[dict[str, Any]] = []
-            token: str | None = None
-            while True:
-                params: dict[str, Any] = {"filter": f"name='{self.model_name}'", "max_results": self.PAGE}
-                if token:
-                    params["page_token"] = token
-                page = self._get("model-versions/search", params) or {}
-                found.extend(page.get("model_versions", []))
-                token = page.get("next_page_token")
-                if not token:
-                    break
-            aliases = self._aliases() if found else {}
-        except _UseClient:
-            return self._fallback().list_versions()
+    def _all_versions(self) -> list[VersionInfo]:
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"filter": f"name='{self.model_name}'", "max_results": self.PAGE}
+            if token:
+                params["page_token"] = token
+            page = self._get("model-versions/search", params) or {}
+            found.extend(page.get("model_versions", []))
+            token = page.get("next_page_token")
+            if not token:
+                break
+        aliases = self._aliases() if found else {}
         by_version: dict[str, list[str]] = {}
         for alias, v in aliases.items():
             by_version.setdefault(v, []).append(alias)

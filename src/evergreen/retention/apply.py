@@ -114,16 +114,23 @@ def _prune_reports(project: Project, actor: str) -> list[str]:
     from evergreen.monitoring.report import prune_html
 
     removed = [p for p in prune_html(project.store, project.settings.monitoring.keep_reports) if p]
-    for path in removed:
+    _audit_files(
+        project, actor, removed, "retention: HTML report beyond monitoring.keep_reports (its row stays)"
+    )
+    return removed
+
+
+def _audit_files(project: Project, actor: str, paths: list[str], reason: str) -> None:
+    """One ``gc_delete_file`` row in the audit trail per removed file."""
+    for path in paths:
         record_action(
             project.store,
             actor=actor,
             action="gc_delete_file",
             target=f"file:{Path(path).name}",
-            reason="retention: HTML report beyond monitoring.keep_reports (its row stays)",
+            reason=reason,
             before={"path": path},
         )
-    return removed
 
 
 def _delete_versions(
@@ -205,13 +212,5 @@ def _delete_files(project: Project, policy: RetentionPolicy, now: datetime, acto
     s = project.settings
     dirs = (s.data.landing / PROCESSED_DIR, s.storage.quarantine_dir)
     gone = [str(p) for p in remove_expired(dirs, now, policy.processed_days)]
-    for path in gone:
-        record_action(
-            project.store,
-            actor=actor,
-            action="gc_delete_file",
-            target=f"file:{Path(path).name}",
-            reason="retention: processed or quarantined file older than processed_days",
-            before={"path": path},
-        )
+    _audit_files(project, actor, gone, "retention: processed or quarantined file older than processed_days")
     return gone
