@@ -88,6 +88,24 @@ class TrainingConfig(_Frozen):
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
+class RecentConfig(_Frozen):
+    """Which rows are "the newest data": the newest ``batches`` labelled batches, or (when ``days`` is
+    set) the rows of the last ``days`` days before the run's ``as_of``."""
+
+    batches: int = Field(1, ge=1)
+    days: float | None = Field(None, gt=0)
+
+
+class WatchConfig(_Frozen):
+    """After a promotion the replaced champion keeps scoring live traffic in shadow until ``rows``
+    paired predictions were logged or ``days`` went by; ``min_labels`` labelled pairs are needed
+    before the two are judged (fewer: no verdict, no rollback)."""
+
+    rows: int = Field(2000, ge=1)
+    days: float = Field(7.0, gt=0)
+    min_labels: int = Field(200, ge=2)
+
+
 class PromotionConfig(_Frozen):
     metric: str | None = None
     min_metrics: dict[str, float] = Field(default_factory=dict)
@@ -98,6 +116,14 @@ class PromotionConfig(_Frozen):
     slice_columns: tuple[str, ...] = ()
     min_slice_rows: int = 30
     require_approval: bool = False
+    # Which holdout rows decide: the whole window's, the newest data's, or (auto) the newest data's
+    # only when the champion's metric there moved beyond its band or a drift trigger fired.
+    evaluate_on: Literal["window", "recent", "auto"] = "auto"
+    recent: RecentConfig = RecentConfig()
+    # After a detected change of concept, train on the newest data only (not the whole window).
+    train_on_change: bool = True
+    watch: WatchConfig = WatchConfig()
+    auto_rollback: bool = True
 
 
 class NewDataTrigger(_Frozen):

@@ -39,6 +39,10 @@ class Dataset:
     rows: int
     contract: Contract
     as_of: datetime
+    # Per row of ``frame`` (by position): the batch it came from and when it was seen (its timestamp,
+    # else its batch's arrival), so the newest data's rows can be told apart (promotion.recent).
+    row_batches: np.ndarray | None = None
+    row_times: np.ndarray | None = None
 
 
 def _no_data(why: str) -> DataValidationError:
@@ -129,6 +133,8 @@ def assemble_dataset(
     frame = _dedupe(pd.concat(parts, ignore_index=True), contract)
     frame = frame.sort_values([_BATCH, _ROW], kind="stable")
     batch_ids = tuple(sorted(int(b) for b in frame[_BATCH].unique()))
+    row_batches = frame[_BATCH].to_numpy(dtype=np.int64)
+    row_times = pd.to_datetime(frame[_TIME], utc=True).to_numpy()
     frame = frame.drop(columns=[_BATCH, _ROW, _TIME]).reset_index(drop=True)
     target = contract.target
     if str(frame[target].dtype) in ("Int64", "boolean"):
@@ -142,6 +148,8 @@ def assemble_dataset(
         rows=len(frame),
         contract=contract,
         as_of=as_of,
+        row_batches=row_batches,
+        row_times=row_times,
     )
 
 

@@ -22,12 +22,14 @@ from typing import Any, Literal
 
 from evergreen.config import LOWER_IS_BETTER, PromotionConfig
 from evergreen.evaluation.bootstrap import BootstrapResult
+from evergreen.evaluation.recent import EvaluationBasis
 
 Outcome = Literal["promoted", "rejected", "pending_approval"]
 
 # Metric arithmetic is float arithmetic: 0.82 - 0.80 is 0.01999999999999990, which must still meet
 # a 0.02 requirement. Differences below this are treated as exact ties.
 EPS = 1e-12
+BASIS_CHECK = "evaluation_rows"  # not a gate: the record of which holdout rows decided
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,14 @@ def decide(
     policy: Policy,
     comparison: BootstrapResult | None = None,
     champion_error: str | None = None,
+    basis: EvaluationBasis | None = None,
 ) -> Decision:
-    """Apply the gates in order; every gate that applies is recorded as a :class:`Check`."""
+    """Apply the gates in order; every gate that applies is recorded as a :class:`Check`.
+
+    ``basis``: which holdout rows the scores come from (window or newest data) and why; recorded as
+    the ``evaluation_rows`` entry of the checks (always passed: it is not a gate) and told in the
+    justification.
+    """
     checks = list(_value_gates(candidate, policy))
     cand_value = candidate.metrics.get(policy.metric)
     champ_value = champion.metrics.get(policy.metric) if champion is not None else None
@@ -150,6 +158,9 @@ def decide(
     text = _justification(
         outcome, checks, policy, comparison, champion, cand_value, champ_value, delta, ci_low, ci_high
     )
+    if basis is not None:
+        text = f"{text} {basis.describe()}"
+        checks.append(Check(BASIS_CHECK, True, basis.describe(), basis.to_dict()))
     return Decision(
         outcome=outcome,
         checks=tuple(checks),

@@ -15,6 +15,7 @@ from evergreen.data.dataset import Dataset
 from evergreen.errors import one_line
 from evergreen.evaluation.bootstrap import BootstrapResult
 from evergreen.evaluation.policy import Decision, ModelScore, Policy, decide
+from evergreen.evaluation.recent import EvaluationBasis
 from evergreen.logs import get_logger
 from evergreen.pipeline.refs import CandidateStatus, CandidateSummary
 from evergreen.project import Project
@@ -166,6 +167,7 @@ def decide_and_record(
     comparison: BootstrapResult | None,
     champion_version: str | None,
     champion_error: str | None,
+    basis: EvaluationBasis | None = None,
 ) -> Decision:
     """The pure policy on the scores; the decision is tagged, logged and recorded, not yet acted on."""
     s, reg = project.settings, project.registry
@@ -175,6 +177,7 @@ def decide_and_record(
         Policy.from_config(s.promotion, s.promotion_metric),
         comparison,
         champion_error=champion_error,
+        basis=basis,
     )
     version = cand.version
     assert version is not None

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 
 from evergreen.evaluation.bootstrap import BootstrapResult
 from evergreen.evaluation.policy import ModelScore, Outcome
+from evergreen.evaluation.recent import EvaluationBasis
 
 RunStatus = Literal["promoted", "rejected", "pending_approval", "skipped"]
 CandidateStatus = Literal["ok", "failed", "timeout"]
@@ -65,6 +66,7 @@ class DatasetRef(_Ref):
     as_of: datetime
     rows: int
     champion_version: str | None
+    basis: EvaluationBasis | None = None  # which holdout rows will decide, and why
 
 
 @dataclass(frozen=True)

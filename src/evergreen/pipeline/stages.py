@@ -24,6 +24,7 @@ from evergreen.errors import DataValidationError, one_line
 from evergreen.evaluation.holdout import compare_on_holdout, score_champion, score_on_holdout
 from evergreen.evaluation.policy import ModelScore
 from evergreen.logs import get_logger
+from evergreen.pipeline.change import assess_change, evaluation_holdout
 from evergreen.pipeline.context import StageContext
 from evergreen.pipeline.records import (
     decide_and_record,
@@ -100,15 +101,25 @@ def dataset(ctx: StageContext, order: RunOrder) -> DatasetRef | Finished:
             reason = f"no labelled data to train on: {exc.message}"
             return _finish(ctx, run_id, "skipped", reason, details={"candidates": [], "fit_seconds": 0.0})
         raise
-    ctx.datasets[ds.version] = ds
     champion = p.registry.version_by_alias(CHAMPION)
     extra = {"request_ids": list(order.request_ids)} if order.request_ids else {}
-    record_dataset(p, run_id, ds, champion, **extra)
-    if not order.force:
-        unchanged = unchanged_dataset_reason(p, champion, ds.version)
-        if unchanged:
-            return _finish(ctx, run_id, "skipped", unchanged, details={"candidates": [], "fit_seconds": 0.0})
-    return DatasetRef(run_id, order.trigger, ds.version, ds.batch_ids, ds.as_of, ds.rows, champion)
+    basis = None
+    for attempt in ("window", "after_change"):
+        ctx.datasets[ds.version] = ds
+        record_dataset(p, run_id, ds, champion, **extra)
+        if not order.force:
+            unchanged = unchanged_dataset_reason(p, champion, ds.version)
+            if unchanged:
+                return _finish(
+                    ctx, run_id, "skipped", unchanged, details={"candidates": [], "fit_seconds": 0.0}
+                )
+        if attempt == "window":
+            # After a change of concept: judge on the newest data's holdout rows (maybe train on them).
+            before = ds.version
+            ds, basis = assess_change(ctx, ds, champion, order.trigger)
+            if ds.version == before:
+                break
+    return DatasetRef(run_id, order.trigger, ds.version, ds.batch_ids, ds.as_of, ds.rows, champion, basis)
 
 
 def train(ctx: StageContext, ref: DatasetRef) -> Trained:
@@ -145,12 +156,11 @@ def evaluate(ctx: StageContext, ref: Trained) -> Evaluated:
     p, s = ctx.project, ctx.project.settings
     split = ctx.split(ref.dataset)
     columns = split.kinds.columns
-    cand = score_on_holdout(
-        ctx.model(ref.candidate_version), ref.candidate_version, split.holdout, s, columns
-    )
+    holdout = evaluation_holdout(ctx.dataset(ref.dataset), split.holdout, ref.dataset.basis, s)
+    cand = score_on_holdout(ctx.model(ref.candidate_version), ref.candidate_version, holdout, s, columns)
     champion = ref.dataset.champion_version
-    champ, champ_error = score_champion(p.registry.load_model, champion, split.holdout, s, columns)
-    comparison = compare_on_holdout(s, cand, champ, split.holdout)
+    champ, champ_error = score_champion(ctx.model, champion, holdout, s, columns)
+    comparison = compare_on_holdout(s, cand, champ, holdout)
     p.registry.log(ref.winner_run, metrics={f"holdout_{k}": v for k, v in cand.score.metrics.items()})
     return Evaluated(ref, cand.score, champ.score if champ else None, champ_error, comparison)
 
@@ -167,6 +177,7 @@ def decide(ctx: StageContext, ref: Evaluated) -> Decided:
         ref.comparison,
         trained.dataset.champion_version,
         ref.champion_error,
+        trained.dataset.basis,
     )
     return Decided(ref, decision.outcome, decision.justification, decision.to_dict())
 

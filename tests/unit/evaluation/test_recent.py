@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from evergreen.config import RecentConfig
+from evergreen.evaluation.bootstrap import resample_indices
+from evergreen.evaluation.policy import ModelScore, Policy, decide
+from evergreen.evaluation.recent import (
+    ChampionOnRows,
+    EvaluationBasis,
+    champion_on_rows,
+    choose_basis,
+    detect_change,
+    recent_mask,
+)
+
+AS_OF = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def test_recent_mask_by_batches_and_by_days() -> None:
+    batches = np.array([1, 1, 2, 3, 3])
+    assert recent_mask(batches, None, AS_OF, RecentConfig(batches=1)).tolist() == [0, 0, 0, 1, 1]
+    assert recent_mask(batches, None, AS_OF, RecentConfig(batches=2)).tolist() == [0, 0, 1, 1, 1]
+    times = np.array(
+        ["2024-02-01", "2024-02-20", "2024-02-26", "2024-02-28", "2024-03-01"], dtype="datetime64[ns]"
+    )
+    assert recent_mask(batches, times, AS_OF, RecentConfig(days=4)).tolist() == [0, 0, 1, 1, 1]
+
+
+def test_champion_on_rows_values_and_bootstrap_sigma() -> None:
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    pred = np.array([1, 1, 0, 0, 1, 0, 1, 0])  # older 4/4 right, recent 2/4
+    recent = np.array([0, 0, 0, 0, 1, 1, 1, 1], dtype=bool)
+    got = champion_on_rows("binary", "accuracy", y, pred, None, [0, 1], recent, samples=200, seed=7)
+    right = (y == pred)[recent].astype(float)
+    expected = float(np.std(right[resample_indices(4, 200, 7)].mean(axis=1)))
+    assert (got.recent, got.older, got.recent_rows, got.older_rows) == (0.5, 1.0, 4, 4)
+    assert got.recent_sigma == pytest.approx(expected, abs=1e-12)
+
+
+def _check(recent: float, sigma: float, older: float, n: int = 200) -> ChampionOnRows:
+    return ChampionOnRows("accuracy", recent, sigma, older, n, 2 * n)
+
+
+def test_detect_change_needs_both_the_drop_and_the_band() -> None:
+    changed, change, low, high = detect_change(_check(0.49, 0.03, 0.99), drop_limit=0.05, sigmas=3)
+    assert changed and change == pytest.approx(-0.5) and (low, high) == pytest.approx((0.40, 0.58))
+    assert not detect_change(_check(0.96, 0.01, 0.99), drop_limit=0.05, sigmas=3)[0]  # small drop
+    assert not detect_change(_check(0.90, 0.04, 0.99), drop_limit=0.05, sigmas=3)[0]  # band holds 0.99
+    assert detect_change(_check(0.97, 0.01, 0.73), drop_limit=0.05, sigmas=3)[0]  # a rise counts too
+    # exactly the limit is not beyond it (0.85 - 0.80 is 0.04999999999999993 in binary)
+    assert not detect_change(_check(0.80, 0.0, 0.85), drop_limit=0.05, sigmas=3)[0]
+
+
+def _basis(mode: str, check: ChampionOnRows | None, trigger: str = "manual", **kw: object) -> EvaluationBasis:
+    args: dict[str, object] = {
+        "trigger": trigger,
+        "drop_limit": 0.05,
+        "sigmas": 3.0,
+        "min_rows": 30,
+        "train_on_change": True,
+        "recent_batches": [7],
+        "older_batches": [5, 6],
+    }
+    args.update(kw)
+    return choose_basis(mode, check, **args)  # type: ignore[arg-type]
+
+
+def test_choose_basis_auto_switches_to_recent_after_a_change() -> None:
+    b = _basis("auto", _check(0.49, 0.03, 0.99))
+    assert (b.rows, b.reason, b.train_on_recent) == ("recent", "performance_change", True)
+    assert b.describe() == (
+        "Judged on the 200 holdout rows of the newest data (batch 7), not on the window's 600: "
+        "the champion's accuracy on them, 0.4900 (band [0.4000, 0.5800]), against 0.9900 on the older "
+        "holdout rows (batches 5, 6), fell by 0.5000: the concept changed under the champion. "
+        "The candidate was trained on the newest data only (batch 7)."
+    )
+    rise = _basis("auto", _check(0.97, 0.01, 0.73), train_on_change=False)
+    assert (rise.rows, rise.train_on_recent) == ("recent", False)
+    assert "rose by 0.2400: the older rows belong to a concept the champion no longer fits" in rise.describe()
+
+
+def test_choose_basis_keeps_the_window_without_evidence_of_a_change() -> None:
+    b = _basis("auto", _check(0.96, 0.01, 0.97))
+    assert (b.rows, b.reason) == ("window", "no_change")
+    assert b.describe().startswith("Judged on the window's 600 holdout rows (batches 5, 6, 7): the champion's")
+    assert _basis("auto", None).reason == "no_champion"
+    assert _basis("auto", _check(0.2, 0.01, 0.99, n=20)).reason == "too_few_rows"  # 20 < min_rows
+    assert _basis("window", _check(0.49, 0.03, 0.99)).reason == "configured_window"
+    drift = _basis("auto", _check(0.96, 0.01, 0.97), trigger="drift")
+    assert (drift.rows, drift.reason, drift.train_on_recent) == ("recent", "drift_trigger", False)
+    assert (_basis("recent", _check(0.96, 0.01, 0.97)).reason) == "configured_recent"
+
+
+def test_decide_records_and_tells_the_rows_that_decided() -> None:
+    basis = _basis("auto", _check(0.49, 0.03, 0.99))
+    cand = ModelScore("3", {"accuracy": 0.9})
+    champ = ModelScore("2", {"accuracy": 0.49})
+    d = decide(cand, champ, Policy(metric="accuracy"), basis=basis)
+    assert d.outcome == "promoted"
+    assert d.justification.startswith(
+        "Promoted: candidate accuracy 0.9000 vs champion (version 2) 0.4900, delta +0.4100. "
+        "All 1 gates passed. Judged on the 200 holdout rows of the newest data (batch 7)"
+    )
+    assert d.checks[-1].name == "evaluation_rows" and d.checks[-1].numbers["recent_batches"] == (7,)
