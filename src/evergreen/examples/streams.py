@@ -17,7 +17,6 @@ stream's rows are) and a ``batch`` index. Used by ``benchmarks/concept_change.py
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,8 +27,6 @@ SIZES = ("small", "medium", "large")
 COLORS = ("red", "green", "blue")
 SHAPES = ("square", "circle", "triangle")
 SEA_THETA = (8.0, 9.0, 7.0, 9.5)
-
-Frame = Callable[[np.random.Generator, int], pd.DataFrame]
 
 
 def stagger_attributes(rng: np.random.Generator, n: int) -> pd.DataFrame:
@@ -93,9 +90,8 @@ class Stream:
     def batch(self, i: int) -> pd.DataFrame:
         """Batch ``i`` (seeded by the stream's seed and ``i``: any batch can be made alone)."""
         rng = np.random.default_rng([self.seed, i])
-        attrs, label = (
-            (stagger_attributes, stagger_label) if self.generator == "stagger" else (sea_attributes, sea_label)
-        )
+        stagger = self.generator == "stagger"
+        attrs, label = (stagger_attributes, stagger_label) if stagger else (sea_attributes, sea_label)
         x = attrs(rng, self.rows)
         t = np.arange(i * self.rows, (i + 1) * self.rows)
         new = rng.random(self.rows) < self.new_concept_probability(t)

@@ -86,7 +86,7 @@ def test_choose_basis_auto_switches_to_recent_after_a_change() -> None:
 def test_choose_basis_keeps_the_window_without_evidence_of_a_change() -> None:
     b = _basis("auto", _check(0.96, 0.01, 0.97))
     assert (b.rows, b.reason) == ("window", "no_change")
-    assert b.describe().startswith("Judged on the window's 600 holdout rows (batches 5, 6, 7): the champion's")
+    assert b.describe().startswith("Judged on the window's 600 holdout rows (batches 5, 6, 7): the champion")
     assert _basis("auto", None).reason == "no_champion"
     assert _basis("auto", _check(0.2, 0.01, 0.99, n=20)).reason == "too_few_rows"  # 20 < min_rows
     assert _basis("window", _check(0.49, 0.03, 0.99)).reason == "configured_window"
