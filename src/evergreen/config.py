@@ -37,7 +37,9 @@ LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss", "mse"})
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: each section's validator is built when first used, not at import; loading the
+    # settings builds the one for the whole tree (about 0.05 s less CLI start-up, issue 9).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class FeaturesConfig(_Frozen):

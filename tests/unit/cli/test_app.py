@@ -1,0 +1,35 @@
+"""``evergreen.cli.app``: a run builds only the verb it names; help and unknown verbs see them all."""
+
+from __future__ import annotations
+
+import pytest
+
+from evergreen.cli.app import _command_name, app_for, build_app
+
+ALL_VERBS = sorted(_command_name(c) for c in build_app().registered_commands)
+
+
+def _verbs(args: list[str]) -> list[str]:
+    return sorted(_command_name(c) for c in app_for(args).registered_commands)
+
+
+def test_every_verb_is_registered_once() -> None:
+    assert len(ALL_VERBS) == len(set(ALL_VERBS)) > 10
+    assert {"status", "runs", "alerts", "models", "airflow-dag", "prefect-flow"} <= set(ALL_VERBS)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["runs"], ["runs"]),
+        (["-v", "status", "--json"], ["status"]),
+        (["airflow-dag", "--help"], ["airflow-dag"]),
+    ],
+)
+def test_a_named_verb_builds_only_its_command(args: list[str], expected: list[str]) -> None:
+    assert _verbs(args) == expected
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["no-such-verb"]])
+def test_without_a_known_verb_every_command_is_there(args: list[str]) -> None:
+    assert _verbs(args) == ALL_VERBS
