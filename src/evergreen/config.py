@@ -323,6 +323,10 @@ class StorageConfig(_Frozen):
 
 class AuthConfig(_Frozen):
     tokens_env: str = "EVERGREEN_TOKENS"
+    # The dashboard's session cookie is signed with this variable's value; unset, a random secret per
+    # process (a restart logs everyone out). A session lasts at most session_max_age_seconds.
+    session_secret_env: str = "EVERGREEN_SESSION_SECRET"
+    session_max_age_seconds: int = Field(8 * 3600, ge=60, le=30 * 86400)
 
 
 class Settings(_Frozen):

@@ -24,6 +24,7 @@ from evergreen.observability import loop_state_collector
 from evergreen.project import Project, open_project
 from evergreen.serving.batcher import Batcher
 from evergreen.serving.context import ServingContext, dead_letter_path, spill_path
+from evergreen.serving.dashboard import mount_dashboard
 from evergreen.serving.errors import install_error_handlers
 from evergreen.serving.feedback_batches import assemble_feedback_batch
 from evergreen.serving.limits import BodyLimitMiddleware
@@ -179,6 +180,7 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    mount_dashboard(app, ctx, insecure_local=insecure_local)  # GET / and the pages (DESIGN.md §5)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
     return app

@@ -45,9 +45,14 @@ _OPENAPI: dict[str, Any] = {
 @router.post("/feedback", summary="Attach ground truth to predictions", openapi_extra=_OPENAPI)
 async def post_feedback(request: Request) -> dict[str, Any]:
     ctx: ServingContext = request.app.state.ctx
+    return await accept(ctx, parse_json(await request.body()))
+
+
+async def accept(ctx: ServingContext, payload: Any) -> dict[str, Any]:
+    """Store a parsed feedback payload: ``/feedback``'s answer (the dashboard's label control uses it)."""
     s = ctx.settings
     items = parse_feedback(
-        parse_json(await request.body()),
+        payload,
         ctx.holder.require(),
         s.data.target,
         max_items=s.serving.max_batch_records,

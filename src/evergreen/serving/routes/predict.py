@@ -56,10 +56,23 @@ async def predict(request: Request) -> JSONResponse:
     # which changes with a swap, and this path runs for every prediction.
     start = time.perf_counter()
     ctx: ServingContext = request.app.state.ctx
-    batcher, s = ctx.batcher, ctx.settings.serving
-    batcher.arriving += 1
+    ctx.batcher.arriving += 1
     try:
-        records, many = predict_records(parse_json(await request.body()), s.max_batch_records)
+        payload = parse_json(await request.body())
+    except BaseException:
+        ctx.batcher.arriving -= 1
+        raise
+    return json_answer(await answer(ctx, payload, start))
+
+
+async def answer(ctx: ServingContext, payload: Any, start: float) -> dict[str, Any]:
+    """Score a parsed payload and log it: ``/predict``'s answer (the dashboard's predict form uses it).
+
+    The caller has counted the request in ``batcher.arriving``.
+    """
+    batcher, s = ctx.batcher, ctx.settings.serving
+    try:
+        records, many = predict_records(payload, s.max_batch_records)
         model = ctx.holder.require()
         clean = validate_records(model.schema, records, many=many, extra=s.extra_fields)
         # PII rules before anything else sees the record: the model was trained on hashed and
@@ -87,4 +100,4 @@ async def predict(request: Request) -> JSONResponse:
     except Exception as exc:
         ctx.metrics.post_answer_errors.inc()
         log.error("prediction_bookkeeping_failed", error=one_line(exc)[:300])
-    return json_answer(body)
+    return body

@@ -1,0 +1,112 @@
+"""Templates to responses: the Jinja2 environment, the navigation bar, redirects after an action."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from evergreen.dashboard.context import Visit
+from evergreen.dashboard.session import CSRF_FIELD, Session, SessionCodec
+
+
+@dataclass(frozen=True)
+class NavItem:
+    path: str
+    label: str
+    role: str  # the lowest role that sees it
+
+
+NAV = (
+    NavItem("/", "Overview", "viewer"),
+    NavItem("/runs", "Runs", "viewer"),
+    NavItem("/models", "Models", "viewer"),
+)
+
+
+def _age(iso: str | None, now: datetime | None = None) -> str:
+    """'3d 4h ago'-style age of an ISO timestamp (empty for none)."""
+    if not iso:
+        return ""
+    try:
+        then = datetime.fromisoformat(iso)
+    except ValueError:
+        return ""
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    secs = int(((now or datetime.now(UTC)) - then).total_seconds())
+    if secs < 60:
+        return f"{max(secs, 0)}s ago"
+    mins, hours, days = secs // 60, secs // 3600, secs // 86400
+    if days:
+        return f"{days}d {hours % 24}h ago"
+    return f"{hours}h {mins % 60}m ago" if hours else f"{mins}m ago"
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "\N{EN DASH}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _short_time(iso: str | None) -> str:
+    return (iso or "")[:19].replace("T", " ")
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("evergreen.dashboard", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["age"] = _age
+    env.filters["num"] = _num
+    env.filters["when"] = _short_time
+    env.globals["urlencode"] = urlencode
+    return env
+
+
+def page(
+    request: Request, visit: Visit, template: str, *, status: int = 200, title: str = "", **values: Any
+) -> Response:
+    env: Environment = request.app.state.dashboard_templates
+    nav = [n for n in NAV if visit.who is not None and visit.can(n.role)]
+    html = env.get_template(template).render(
+        request=request,
+        visit=visit,
+        who=visit.who,
+        nav=nav,
+        path=request.url.path,
+        title=title,
+        project=visit.services.project.settings.project,
+        csrf_input=Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{visit.csrf}">'),
+        notice=request.query_params.get("notice", "")[:500],
+        notice_ok=request.query_params.get("ok") == "1",
+        **values,
+    )
+    response = HTMLResponse(html, status_code=status)
+    save_session(request, visit.codec, visit.session, response)
+    return response
+
+
+def save_session(request: Request, codec: SessionCodec, session: Session, response: Response) -> None:
+    codec.save(response, session, secure=request.url.scheme == "https")
+
+
+def done(path: str, message: str, *, ok: bool = True) -> RedirectResponse:
+    """After a POST: back to a page (303, so a reload does not repeat the action), with a notice."""
+    sep = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{sep}{urlencode({'notice': message, 'ok': '1' if ok else '0'})}", 303)

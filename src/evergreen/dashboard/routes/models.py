@@ -1,0 +1,79 @@
+"""GET /models (versions with alias badges); POST promote / rollback (operator, reason + confirmation)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from evergreen import control
+from evergreen.dashboard.context import DashboardError, Operator, Viewer, posted_form, required
+from evergreen.dashboard.render import done, page
+from evergreen.dashboard.views.models import version_rows
+from evergreen.errors import EvergreenError
+
+router = APIRouter()
+Form = Annotated[dict[str, str], Depends(posted_form("operator"))]
+PAGE = "/models"
+
+
+@router.get("/models")
+def models(
+    request: Request,
+    visit: Viewer,
+    alias: Annotated[str | None, Query(max_length=50)] = None,
+    decision: Annotated[str | None, Query(max_length=50)] = None,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
+) -> Response:
+    reader = visit.services.project.registry_reader
+    rows = version_rows(reader.list_versions(), alias=alias or None, decision=decision or None)
+    size = visit.services.page_size
+    pages = max(1, -(-len(rows) // size))
+    shown = rows[(page_no - 1) * size : page_no * size]
+    return page(
+        request,
+        visit,
+        "models.html",
+        title="Models",
+        rows=shown,
+        page_no=page_no,
+        pages=pages,
+        total=len(rows),
+        filters={"alias": alias or "", "decision": decision or ""},
+        decisions=("promoted", "rejected", "pending_approval", "rolled_back"),
+    )
+
+
+def _confirmed(form: dict[str, str]) -> str:
+    reason = required(form, "reason", "a reason")
+    if form.get("confirm") != "yes":
+        raise DashboardError("tick the confirmation box")
+    return reason
+
+
+@router.post("/models/promote")
+async def promote(visit: Operator, form: Form) -> Response:
+    version = required(form, "version", "version", max_len=20)
+    reason = _confirmed(form)
+    try:
+        result = await run_in_threadpool(
+            control.promote, visit.services.project, version, actor=visit.actor, reason=reason
+        )
+    except EvergreenError as exc:
+        return done(PAGE, exc.message, ok=False)
+    return done(PAGE, result.message)
+
+
+@router.post("/models/rollback")
+async def rollback(visit: Operator, form: Form) -> Response:
+    reason = _confirmed(form)
+    to = form.get("to", "").strip() or None
+    try:
+        result = await run_in_threadpool(
+            control.rollback, visit.services.project, to=to, actor=visit.actor, reason=reason
+        )
+    except EvergreenError as exc:
+        return done(PAGE, exc.message, ok=False)
+    return done(PAGE, result.message)

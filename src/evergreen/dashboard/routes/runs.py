@@ -1,0 +1,80 @@
+"""GET /runs (filter by status and trigger, paginated) and GET /runs/{id}: the decision side by side."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from evergreen.dashboard import queries
+from evergreen.dashboard.context import PageNotFound, Viewer
+from evergreen.dashboard.render import page
+from evergreen.dashboard.views.runs import comparison, run_row
+from evergreen.errors import NotFoundError
+from evergreen.store.runs import get_run
+
+router = APIRouter()
+
+PageNo = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
+Word = Annotated[str | None, Query(max_length=50, pattern=r"^[A-Za-z0-9_.:-]*$")]
+STATUSES = (
+    "running",
+    "promoted",
+    "rejected",
+    "pending_approval",
+    "approved",
+    "skipped",
+    "failed",
+    "abandoned",
+)
+TRIGGERS = ("manual", "schedule", "new_data", "drift", "performance", "approval")
+
+
+@router.get("/runs")
+def runs(
+    request: Request,
+    visit: Viewer,
+    page_no: Annotated[PageNo, Query(alias="page")] = 1,
+    status: Word = None,
+    trigger: Word = None,
+) -> Response:
+    result = queries.runs_page(
+        visit.services.project.store,
+        page=page_no,
+        size=visit.services.page_size,
+        status=status,
+        trigger=trigger,
+    )
+    return page(
+        request,
+        visit,
+        "runs.html",
+        title="Runs",
+        result=result,
+        rows=[run_row(r) for r in result.rows],
+        filters={"status": status or "", "trigger": trigger or ""},
+        statuses=STATUSES,
+        triggers=TRIGGERS,
+    )
+
+
+@router.get("/runs/{run_id}")
+def run_detail(
+    request: Request, visit: Viewer, run_id: Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+) -> Response:
+    try:
+        run = get_run(visit.services.project.store, run_id)
+    except NotFoundError as exc:
+        raise PageNotFound(exc.message) from exc
+    decisions = [comparison(d) for d in run.get("decisions", [])]
+    return page(
+        request,
+        visit,
+        "run.html",
+        title=f"Run {run_id}",
+        run=run,
+        row=run_row(run),
+        decisions=decisions,
+        comparison=next((d for d in reversed(decisions) if d.rows), None),
+    )

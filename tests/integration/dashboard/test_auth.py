@@ -1,0 +1,128 @@
+"""Dashboard sessions: login, roles, CSRF, origin, insecure-local; over TestClient and real uvicorn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from evergreen.serving.auth import TokenTable
+from evergreen.store.audit import list_actions
+from tests.support.dashboard import OPERATOR_TOKEN, VIEWER_TOKEN, csrf_of, dashboard_app, login
+from tests.support.serving import live
+
+
+@pytest.fixture
+def app(trained_project: Any) -> Any:
+    return dashboard_app(trained_project)
+
+
+def test_login_sets_a_strict_httponly_cookie_without_the_token(app: Any) -> None:
+    with TestClient(app) as c:
+        r = c.get("/", follow_redirects=False)
+        assert (r.status_code, r.headers["location"]) == (303, "/login?next=/")
+        page = c.get("/login")
+        assert page.status_code == 200 and 'type="password"' in page.text
+        # A wrong token: 401, the form again, no session.
+        bad = c.post("/login", data={"token": "nope", "csrf_token": csrf_of(page.text)})
+        assert bad.status_code == 401 and "unknown token" in bad.text
+        r = c.post(
+            "/login",
+            data={"token": OPERATOR_TOKEN, "csrf_token": csrf_of(bad.text), "next": "/runs"},
+            follow_redirects=False,
+        )
+        assert (r.status_code, r.headers["location"]) == (303, "/runs")
+        cookie = r.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and OPERATOR_TOKEN not in cookie
+        assert "otto (operator)" in c.get("/").text
+
+
+def test_login_needs_the_csrf_token_and_refuses_an_open_redirect(app: Any) -> None:
+    with TestClient(app) as c:
+        c.get("/login")
+        assert c.post("/login", data={"token": OPERATOR_TOKEN}).status_code == 403
+        page = c.get("/login")
+        r = c.post(
+            "/login",
+            data={"token": OPERATOR_TOKEN, "csrf_token": csrf_of(page.text), "next": "//evil.example/x"},
+            follow_redirects=False,
+        )
+        assert r.headers["location"] == "/"
+
+
+def test_viewer_sees_pages_but_no_action_and_a_forged_post_is_refused(app: Any, trained_project: Any) -> None:
+    with TestClient(app) as c:
+        csrf = login(c, VIEWER_TOKEN)
+        for path in ("/", "/runs", "/models"):
+            assert c.get(path).status_code == 200, path
+        models = c.get("/models").text
+        assert "v1" in models and 'class="badge champion"' in models
+        assert "/models/rollback" not in models and "/models/promote" not in models
+        before = len(list_actions(trained_project.store))
+        r = c.post("/models/rollback", data={"reason": "x", "confirm": "yes", "csrf_token": csrf})
+        assert r.status_code == 403 and "vera is viewer; this needs operator" in r.text
+        assert len(list_actions(trained_project.store)) == before
+
+
+def test_operator_post_without_csrf_or_from_another_origin_is_refused(app: Any, trained_project: Any) -> None:
+    with TestClient(app) as c:
+        csrf = login(c, OPERATOR_TOKEN)
+        form = {"reason": "x", "confirm": "yes"}
+        r = c.post("/models/rollback", data=form)
+        assert r.status_code == 403 and "CSRF" in r.text, r.text
+        r = c.post("/models/rollback", data={**form, "csrf_token": "0" * 64})
+        assert r.status_code == 403
+        r = c.post(
+            "/models/rollback", data={**form, "csrf_token": csrf}, headers={"Origin": "http://evil.example"}
+        )
+        assert r.status_code == 403 and "another site" in r.text
+        assert list_actions(trained_project.store, action="rollback") == []
+        # Logged out, the same POST is refused too (and the old CSRF token is dead with the session).
+        assert c.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+        assert c.post("/models/rollback", data={**form, "csrf_token": csrf}).status_code == 403
+        assert c.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_removed_token_ends_its_session(app: Any) -> None:
+    with TestClient(app) as c:
+        login(c, OPERATOR_TOKEN)
+        assert c.get("/", follow_redirects=False).status_code == 200
+        app.state.control_tokens = TokenTable.parse("vera:viewer:view-tok-1", "EVERGREEN_TOKENS")
+        assert c.get("/", follow_redirects=False).status_code == 303
+
+
+def test_insecure_local_serves_loopback_without_login_and_nobody_else(trained_project: Any) -> None:
+    app = dashboard_app(trained_project, tokens="", insecure_local=True)
+    with TestClient(app, client=("127.0.0.1", 5000)) as c:
+        page = c.get("/")
+        assert page.status_code == 200 and "local (admin)" in page.text
+    remote = dashboard_app(trained_project, tokens="", insecure_local=True)
+    with TestClient(remote, client=("10.1.2.3", 5000)) as c:
+        r = c.get("/", follow_redirects=False)
+        assert r.status_code == 403 and "the dashboard is disabled" in r.text
+    closed = dashboard_app(trained_project, tokens="")
+    with TestClient(closed, client=("127.0.0.1", 5000)) as c:
+        assert c.get("/", follow_redirects=False).status_code == 403
+        assert "no API tokens are configured" in c.get("/login").text
+
+
+def test_over_real_http_login_then_an_action_with_the_cookie_and_token(
+    app: Any, trained_project: Any
+) -> None:
+    with live(app) as srv, srv.client() as c:
+        page = c.get("/login")
+        r = c.post(
+            "/login", data={"token": OPERATOR_TOKEN, "csrf_token": csrf_of(page.text)}, follow_redirects=True
+        )
+        assert r.status_code == 200 and "otto (operator)" in r.text
+        csrf = csrf_of(r.text)
+        r = c.post(
+            "/models/rollback",
+            data={"reason": "no previous yet", "confirm": "yes", "csrf_token": csrf},
+            headers={"Origin": srv.url},
+            follow_redirects=True,
+        )
+        # The control layer refuses (nothing to roll back to) and the page says why.
+        assert r.status_code == 200 and "nothing to roll back to" in r.text
+        assert c.get("/api/models").status_code == 401  # the session cookie is not an API credential

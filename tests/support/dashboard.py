@@ -1,0 +1,37 @@
+"""Dashboard test helpers: the serving app with known tokens, logging in, CSRF tokens from a page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI
+
+from evergreen.serving.auth import TokenTable
+from tests.support.control import TOKENS
+
+VIEWER_TOKEN, OPERATOR_TOKEN, ADMIN_TOKEN = "view-tok-1", "op-tok-2", "admin-tok-3"
+_CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+def dashboard_app(project: Any, tokens: str = TOKENS, *, insecure_local: bool = False) -> FastAPI:
+    """``create_app`` on the project, its token table set as if read from $EVERGREEN_TOKENS."""
+    from evergreen.serving.app import create_app
+
+    app = create_app(project.settings, project, insecure_local=insecure_local)
+    app.state.control_tokens = TokenTable.parse(tokens, "EVERGREEN_TOKENS")
+    return app
+
+
+def csrf_of(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def login(client: Any, token: str) -> str:
+    """Log ``client`` in with ``token``; the CSRF token of the new session."""
+    page = client.get("/login")
+    r = client.post("/login", data={"token": token, "csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return csrf_of(client.get("/").text)
