@@ -63,8 +63,18 @@ class WindowConfig(_Frozen):
     max_batches: int | None = None
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 class DataConfig(_Frozen):
-    landing: Path = Path("landing")
+    # A directory, or an fsspec URL (s3://bucket/prefix/, gs://…, file:///…) kept as the URL string.
+    landing: Path | str = Path("landing")
+    # When a landed file is complete: unchanged for triggers.settle_seconds, or a _SUCCESS marker
+    # beside it (object stores: newer than the file). What happens to an object-store file after
+    # ingest: moved under <prefix>/.processed/ (or .quarantine/), or kept where it is (read-only
+    # buckets; the (key, version) record alone keeps it from being ingested twice).
+    landing_ready: Literal["settle", "marker"] = "settle"
+    landing_after: Literal["move", "keep"] = "move"
     target: str
     id_column: str | None = None
     timestamp_column: str | None = None
@@ -78,6 +88,23 @@ class DataConfig(_Frozen):
     max_null_rate: float = Field(0.5, ge=0.0, le=1.0)
     duplicate_rows: Literal["reject", "drop"] = "reject"
     max_file_mb: float = Field(512.0, gt=0)
+
+    @field_validator("landing", mode="before")
+    @classmethod
+    def _landing(cls, v: Any) -> Any:
+        if isinstance(v, str) and _URL.match(v):
+            return v if v.endswith("/") else v + "/"  # a prefix: "s3://b/in" and "s3://b/in/" alike
+        return Path(v) if isinstance(v, str) else v
+
+    @property
+    def landing_url(self) -> str | None:
+        """The fsspec URL of an object-store (or ``file://``) landing; None for a plain directory."""
+        return self.landing if isinstance(self.landing, str) else None
+
+    @property
+    def landing_dir(self) -> Path | None:
+        """The landing directory when it is a plain path (watched with filesystem events)."""
+        return self.landing if isinstance(self.landing, Path) else None
 
 
 class TrainingConfig(_Frozen):
@@ -357,7 +384,7 @@ class Settings(_Frozen):
         # Build new section objects: defaults are shared instances and must never be mutated.
         root = self.root.resolve()
         data = self.data
-        if not data.landing.is_absolute():
+        if isinstance(data.landing, Path) and not data.landing.is_absolute():
             data = data.model_copy(update={"landing": root / data.landing})
         st = self.storage
         update: dict[str, Any] = {

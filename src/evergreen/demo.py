@@ -11,7 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from evergreen.config import CONFIG_FILE, load_settings
-from evergreen.data.ingest import ingest_landing
+from evergreen.data.landing import ingest_landing
+from evergreen.errors import ConfigError
 from evergreen.examples import churn
 from evergreen.pipeline import RetrainOutcome, RetrainRequest, RetrainRunner
 from evergreen.project import Project, open_project
@@ -89,7 +90,9 @@ def run_demo(
 
 def _replay(project: Project, root: Path, batches: int, rows: int, console: Console) -> list[RetrainOutcome]:
     settings = project.settings
-    landing = settings.data.landing
+    landing = settings.data.landing_dir
+    if landing is None:
+        raise ConfigError("data.landing: the demo replays files into a local directory, not a URL")
     landing.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]evergreen demo[/bold]: project {settings.project} in {root}")
     console.print(

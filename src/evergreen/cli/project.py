@@ -53,7 +53,8 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate, scrub PII and snapshot data files. Exit 2 if any file was quarantined."""
-    from evergreen.data.ingest import ingest_landing, ingest_paths
+    from evergreen.data.ingest import ingest_paths
+    from evergreen.data.landing import ingest_landing
 
     with open_project(config) as project:
         results = (

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from evergreen.data.contract import Contract
 from evergreen.store.engine import as_utc
-from evergreen.store.tables import batches, contracts
+from evergreen.store.tables import batches, contracts, landing_objects
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,22 @@ def labelled_batches(conn: Connection, project: str) -> list[BatchRow]:
         )
         for r in rows
     ]
+
+
+def landing_taken(conn: Connection, project: str, source: str, version: str) -> bool:
+    """Whether this version of an object-store landing file was ingested already."""
+    row = conn.execute(
+        select(landing_objects.c.id).where(
+            landing_objects.c.project == project,
+            landing_objects.c.source == source,
+            landing_objects.c.version == version,
+        )
+    ).first()
+    return row is not None
+
+
+def record_landing(conn: Connection, project: str, **values: Any) -> None:
+    """Record an object-store landing file as taken; a second record of it is a no-op."""
+    if landing_taken(conn, project, values["source"], values["version"]):
+        return
+    conn.execute(insert(landing_objects).values(project=project, **values))

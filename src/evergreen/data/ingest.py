@@ -25,7 +25,7 @@ from evergreen.data import catalog, snapshot
 from evergreen.data.contract import Contract, ValidationResult, check_batch, infer_contract
 from evergreen.data.pii import apply_pii
 from evergreen.data.quarantine import PROCESSED_DIR, move_processed, quarantine, remove_expired
-from evergreen.data.read import FORMATS, read_batch
+from evergreen.data.read import read_batch
 from evergreen.errors import DataValidationError
 from evergreen.store.engine import Store, utcnow
 
@@ -68,7 +68,7 @@ def _timestamp_bounds(frame: pd.DataFrame, column: str | None) -> tuple[datetime
 
 def _record_unaccepted(
     store: Store,
-    path: Path,
+    src: str,
     file_hash: str,
     now: datetime,
     *,
@@ -84,7 +84,7 @@ def _record_unaccepted(
         batch_id = catalog.insert_batch(
             conn,
             store.project,
-            source=str(path),
+            source=src,
             content_hash=file_hash,
             rows=0,
             labelled_rows=0,
@@ -95,7 +95,7 @@ def _record_unaccepted(
             received_at=now,
         )
     return IngestResult(
-        source=str(path),
+        source=src,
         status=status,
         batch_id=batch_id,
         rows=0,
@@ -107,10 +107,12 @@ def _record_unaccepted(
     )
 
 
-def _duplicate(store: Store, path: Path, file_hash: str, original: int, now: datetime) -> IngestResult:
+def _duplicate(
+    store: Store, path: Path, src: str, file_hash: str, original: int, now: datetime
+) -> IngestResult:
     return _record_unaccepted(
         store,
-        path,
+        src,
         file_hash,
         now,
         status="duplicate",
@@ -129,6 +131,8 @@ def _reject(
     now: datetime,
     *,
     move: bool,
+    src: str,
+    copy: bool = True,
 ) -> IngestResult:
     details = dict(exc.details or {})
     record = {
@@ -146,13 +150,14 @@ def _reject(
         now,
         record,
         move=move and not link,
-        copy=exc.reason not in ("file_too_large", "symlink"),
+        copy=copy and exc.reason not in ("file_too_large", "symlink"),
+        original=src,
     )
     if link and move:
         path.unlink(missing_ok=True)  # the link itself, never its target
     return _record_unaccepted(
         store,
-        path,
+        src,
         file_hash,
         now,
         status="quarantined",
@@ -168,6 +173,7 @@ def _commit(
     settings: Settings,
     store: Store,
     path: Path,
+    src: str,
     file_hash: str,
     result: ValidationResult,
     loaded: tuple[int, Contract] | None,
@@ -189,7 +195,7 @@ def _commit(
             batch_id = catalog.insert_batch(
                 conn,
                 store.project,
-                source=str(path),
+                source=src,
                 content_hash=file_hash,
                 rows=len(frame),
                 labelled_rows=result.labelled_rows,
@@ -220,7 +226,7 @@ def _commit(
         tmp.unlink(missing_ok=True)
     notes = "".join(f"; {n}" for n in result.notes)
     return IngestResult(
-        source=str(path),
+        source=src,
         status="accepted",
         batch_id=batch_id,
         rows=len(frame),
@@ -254,10 +260,15 @@ def ingest_file(
     *,
     move: bool,
     pii_applied: bool = False,
+    source: str | None = None,
+    quarantine_copy: bool = True,
 ) -> IngestResult:
     """Ingest one file. ``move`` (landing directory) moves it away afterwards; otherwise it is copied.
-    ``pii_applied``: the rows were put through ``data.pii`` already (feedback batches)."""
+    ``pii_applied``: the rows were put through ``data.pii`` already (feedback batches).
+    ``source``: what the batch row records when it is not ``path`` (an object-store URL, ``path``
+    then being a downloaded copy); ``quarantine_copy=False`` quarantines the sidecar alone."""
     now = utcnow()
+    src = str(path) if source is None else source
     if move and path.is_symlink():
         # Never followed: a link in the landing dir could make evergreen read (and keep a copy of)
         # any file the process can read.
@@ -266,10 +277,10 @@ def ingest_file(
             reason="symlink",
             file=path.name,
         )
-        return _reject(settings, store, path, "", exc, now, move=move)
+        return _reject(settings, store, path, "", exc, now, move=move, src=src)
     if not path.is_file():
         return IngestResult(
-            source=str(path),
+            source=src,
             status="quarantined",
             batch_id=None,
             rows=0,
@@ -289,19 +300,27 @@ def ingest_file(
                 break
             result, loaded = _validated(settings, store, path, env, pii_applied)
             try:
-                outcome = _commit(settings, store, path, file_hash, result, loaded, now)
+                outcome = _commit(settings, store, path, src, file_hash, result, loaded, now)
                 break
             except _ContractChanged:
                 continue
     except DataValidationError as exc:
-        return _reject(settings, store, path, file_hash, exc, now, move=move)
+        return _reject(settings, store, path, file_hash, exc, now, move=move, src=src, copy=quarantine_copy)
     if outcome is None:
         raise RuntimeError(f"{path.name}: the data contract kept changing during ingest; try again")
     if isinstance(outcome, int):
-        outcome = _duplicate(store, path, file_hash, outcome, now)
-    if move:
-        move_processed(path, settings.data.landing, now)
+        outcome = _duplicate(store, path, src, file_hash, outcome, now)
+    if move and settings.data.landing_dir is not None:
+        move_processed(path, settings.data.landing_dir, now)
     return outcome
+
+
+def refuse_unread(
+    settings: Settings, store: Store, name: str, source: str, exc: DataValidationError
+) -> IngestResult:
+    """Quarantine (sidecar only) and record a file refused before it was read, e.g. too large to
+    download from an object store."""
+    return _reject(settings, store, Path(name), "", exc, utcnow(), move=False, src=source, copy=False)
 
 
 def _accepted_twin(store: Store, file_hash: str) -> int | None:
@@ -324,30 +343,13 @@ def ingest_paths(
     return out
 
 
-def landing_files(settings: Settings) -> list[Path]:
-    """Supported files in the landing dir, by name; symbolic links too (they are quarantined unread)."""
-    landing = settings.data.landing
-    if not landing.is_dir():
-        return []
-    return sorted(
-        (p for p in landing.iterdir() if (p.is_symlink() or p.is_file()) and p.suffix.lower() in FORMATS),
-        key=lambda p: p.name,
-    )
-
-
-def ingest_landing(
-    settings: Settings, store: Store, env: Mapping[str, str] | None = None
-) -> list[IngestResult]:
-    """Ingest every supported file in ``data.landing`` (by name) and move each one out of it."""
-    env = os.environ if env is None else env
-    out = [ingest_file(settings, store, p, env, move=True) for p in landing_files(settings)]
-    prune_processed(settings, utcnow())
-    return out
-
-
 def prune_processed(settings: Settings, now: datetime) -> list[Path]:
-    """Delete ingested landing files and quarantine files older than ``retention.processed_days``."""
-    dirs = (settings.data.landing / PROCESSED_DIR, settings.storage.quarantine_dir)
+    """Delete ingested landing files and quarantine files older than ``retention.processed_days``
+    (local ones: an object-store landing is pruned by ``evergreen gc``)."""
+    landing = settings.data.landing_dir
+    dirs = [settings.storage.quarantine_dir]
+    if landing is not None:
+        dirs.insert(0, landing / PROCESSED_DIR)
     return remove_expired(dirs, now, settings.retention.processed_days)
 
 

@@ -46,7 +46,14 @@ def _free_name(directory: Path, name: str) -> Path:
 
 
 def quarantine(
-    source: Path, quarantine_dir: Path, at: datetime, record: dict[str, Any], *, move: bool, copy: bool = True
+    source: Path,
+    quarantine_dir: Path,
+    at: datetime,
+    record: dict[str, Any],
+    *,
+    move: bool,
+    copy: bool = True,
+    original: str | None = None,
 ) -> Quarantined:
     """Move or copy ``source`` into ``quarantine_dir`` and write the reason sidecar next to it.
 
@@ -65,7 +72,11 @@ def quarantine(
     if stored is not None:
         _processed_now(stored, at)
     sidecar = dest.with_name(dest.name + ".reason.json")
-    body = {**record, "original": str(source), "quarantined_file": None if stored is None else str(stored)}
+    body = {
+        **record,
+        "original": original or str(source),
+        "quarantined_file": None if stored is None else str(stored),
+    }
     with open_private(sidecar, "w") as f:
         f.write(json.dumps(body, indent=2, default=str) + "\n")
     return Quarantined(file=stored, sidecar=sidecar)

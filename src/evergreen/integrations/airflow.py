@@ -15,6 +15,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, AssetWatcher, task
 
 from evergreen.config import load_settings
+from evergreen.errors import ConfigError
 from evergreen.pipeline import tasks
 from evergreen.pipeline.stages import STAGES
 from evergreen.triggers import check
@@ -27,7 +28,15 @@ def landing_asset(config_path: str | Path, flag: str = READY_FLAG, poke_interval
     from airflow.providers.standard.triggers.file import FileDeleteTrigger
 
     s = load_settings(config_path)
-    trigger = FileDeleteTrigger(filepath=str(s.data.landing / flag), poke_interval=poke_interval)
+    if s.data.landing_dir is None:
+        # Airflow's file triggers watch a local path; an object-store prefix needs the cron DAG,
+        # whose ingest task reads the prefix.
+        raise ConfigError(
+            "data.landing: the Asset variant watches a local directory; for an object-store landing "
+            "generate the DAG with --no-asset",
+            details={"key": "data.landing"},
+        )
+    trigger = FileDeleteTrigger(filepath=str(s.data.landing_dir / flag), poke_interval=poke_interval)
     return Asset(
         name=f"evergreen-{s.project}-landing",
         uri=f"file://{s.data.landing}",

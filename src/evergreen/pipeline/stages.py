@@ -19,7 +19,8 @@ from typing import Any
 
 from evergreen.champion import move_champion
 from evergreen.data.dataset import assemble_dataset
-from evergreen.data.ingest import IngestResult, ingest_landing
+from evergreen.data.ingest import IngestResult
+from evergreen.data.landing import ingest_landing
 from evergreen.errors import DataValidationError, one_line
 from evergreen.evaluation.holdout import compare_on_holdout, score_champion, score_on_holdout
 from evergreen.evaluation.policy import ModelScore

@@ -78,7 +78,8 @@ def gather(project: Project) -> tuple[list[VersionFacts], list[tuple[Path, float
         for v in project.registry.list_versions()
     ]
     files: list[tuple[Path, float]] = []
-    for folder in (s.data.landing / PROCESSED_DIR, s.storage.quarantine_dir):
+    local = s.data.landing_dir
+    for folder in (s.storage.quarantine_dir, *(() if local is None else (local / PROCESSED_DIR,))):
         if folder.is_dir():
             for p in folder.iterdir():
                 st = p.lstat()  # never follow a link: the link itself is what goes
@@ -210,7 +211,12 @@ def _delete_files(project: Project, policy: RetentionPolicy, now: datetime, acto
     from evergreen.data.quarantine import remove_expired
 
     s = project.settings
-    dirs = (s.data.landing / PROCESSED_DIR, s.storage.quarantine_dir)
+    local = s.data.landing_dir
+    dirs = (s.storage.quarantine_dir, *(() if local is None else (local / PROCESSED_DIR,)))
     gone = [str(p) for p in remove_expired(dirs, now, policy.processed_days)]
+    if s.data.landing_url is not None:  # an object-store landing's .processed/ and .quarantine/
+        from evergreen.data.objectstore import ObjectLanding
+
+        gone += ObjectLanding(s.data.landing_url).prune(now, policy.processed_days)
     _audit_files(project, actor, gone, "retention: processed or quarantined file older than processed_days")
     return gone

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -238,4 +239,20 @@ retrain_requests = Table(
     Column("run_id", String(32)),
     Column("result", Text),
     Index("ix_retrain_requests_project_status", "project", "status"),
+)
+
+# Object-store landing files taken, by key and version (ETag, VersionId, generation): never twice,
+# whether the object was moved aside afterwards or left in place (data.landing_after: keep).
+landing_objects = Table(
+    "landing_objects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(100), nullable=False),
+    Column("source", String(1024), nullable=False),  # the object's URL in the landing prefix
+    Column("version", String(255), nullable=False),
+    Column("status", String(20), nullable=False),  # accepted | quarantined | duplicate
+    Column("batch_id", Integer),
+    Column("moved_to", String(1024)),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("project", "source", "version", name="uq_landing_objects_key_version"),
 )

@@ -28,7 +28,9 @@ from typing import Any
 
 from croniter import croniter
 
-from evergreen.data.ingest import IngestResult, ingest_file, landing_files
+from evergreen.data.ingest import IngestResult, ingest_file
+from evergreen.data.landing import landing_files
+from evergreen.data.remote_landing import RemoteWatch
 from evergreen.errors import EvergreenError, one_line
 from evergreen.logs import get_logger
 from evergreen.overrides import effective_settings
@@ -99,6 +101,7 @@ class Scheduler:
         self.last_gc: datetime | None = None
         self.retry_at: datetime | None = None
         self.next_look: float = 0.0  # monotonic time a young landing file is due
+        self._remote: RemoteWatch | None = None  # an object-store landing, opened at the first pass
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def open(self) -> None:
@@ -170,7 +173,8 @@ class Scheduler:
 
     # ---- loop ----------------------------------------------------------------------------------
     def _start_watcher(self) -> None:
-        if not self.cfg.watch_landing:
+        if not self.cfg.watch_landing or self.settings.data.landing_dir is None:
+            # An object-store prefix sends no events here: the loop lists it every scan interval.
             return
         self._watching.clear()
         t = threading.Thread(target=self._watch, name="evergreen-landing-watch", daemon=True)
@@ -188,7 +192,8 @@ class Scheduler:
             log.info("landing_watch_unavailable", fallback_seconds=self.cfg.scan_interval_seconds)
             self._watching.set()
             return
-        landing = self.settings.data.landing
+        landing = self.settings.data.landing_dir
+        assert landing is not None  # _start_watcher watches directories only
         landing.mkdir(parents=True, exist_ok=True)
         self._watching.set()
         try:
@@ -265,6 +270,8 @@ class Scheduler:
             log.error("alerts_failed", error=one_line(exc))
 
     def ingest_new(self) -> list[IngestResult]:
+        if self.settings.data.landing_url is not None:
+            return self._ingest_remote()
         files = landing_files(self.settings)
         if not files:
             self.next_look = 0.0
@@ -274,6 +281,25 @@ class Scheduler:
         results = [ingest_file(self.settings, self.project.store, p, os.environ, move=True) for p in ready]
         for r in results:
             log.info("ingested", file=Path(r.source).name, status=r.status, rows=r.rows, reason=r.reason)
+        return results
+
+    def _ingest_remote(self) -> list[IngestResult]:
+        """List the prefix; ingest what is complete. The store being unreachable is logged and
+        tried again at the next pass: it must not keep monitoring or the other triggers from running."""
+        from evergreen.data.remote_landing import ingest_objects, open_watch
+
+        try:
+            if self._remote is None:
+                self._remote = open_watch(self.settings)
+            due, wait = self._remote.due(self.settings, self.cfg.settle_seconds)
+            self.next_look = time.monotonic() + wait if wait is not None else 0.0
+            results = ingest_objects(self.settings, self.project.store, self._remote.landing, due, os.environ)
+        except OSError as exc:  # s3fs/gcsfs: connection and permission errors are OSErrors
+            shown = self._remote.landing.shown if self._remote else "data.landing"
+            log.error("landing_unavailable", landing=shown, error=str(exc).splitlines()[0])
+            return []
+        for r in results:
+            log.info("ingested", file=r.source, status=r.status, rows=r.rows, reason=r.reason)
         return results
 
     def gc_if_due(self, now: datetime) -> str | None:

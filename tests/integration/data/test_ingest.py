@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from evergreen.data.catalog import load_contract
 from evergreen.data.dataset import assemble_dataset
-from evergreen.data.ingest import ingest_landing, ingest_paths
+from evergreen.data.ingest import ingest_paths
+from evergreen.data.landing import ingest_landing
 from evergreen.data.snapshot import read_snapshot
 from evergreen.errors import ConfigError
 from evergreen.store.engine import as_utc

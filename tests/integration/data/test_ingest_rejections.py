@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from evergreen.data.ingest import ingest_landing, ingest_paths
+from evergreen.data.ingest import ingest_paths
+from evergreen.data.landing import ingest_landing
 from evergreen.store.tables import batches, contracts
 from tests.support.data import ENV, Project, churn
 

@@ -22,7 +22,7 @@ import pytest
 import structlog
 from sqlalchemy import MetaData, select
 
-from evergreen.data.ingest import ingest_landing
+from evergreen.data.landing import ingest_landing
 from evergreen.data.pii import hash_value
 from evergreen.serving.feedback_batches import assemble_feedback_batch
 from evergreen.serving.model import Scored

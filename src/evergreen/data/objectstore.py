@@ -1,0 +1,219 @@
+"""An object-store landing (``data.landing: s3://bucket/prefix/``, ``gs://…``, ``file:///…``) via fsspec.
+
+Objects directly under the prefix with a supported suffix are candidates. Each is known by its key
+and its version (the S3 ``VersionId`` or ``ETag``, GCS ``generation``, or size and mtime for
+``file://``): the metadata DB records every (key, version) ingested, so a file is never taken twice,
+even when moving it aside fails or ``data.landing_after: keep`` leaves it in place (a read-only
+bucket). By default a processed object is moved within the bucket, under ``<prefix>/.processed/``
+(accepted, duplicate) or ``<prefix>/.quarantine/`` (with its ``.reason.json`` sidecar).
+
+When is an object complete? S3 shows an object only once its upload finished, but a producer may
+rewrite it, or write several files that belong together:
+
+- ``landing_ready: settle``: the same version has been seen for ``triggers.settle_seconds`` (by the
+  watcher's own clock: the store's clock may differ from ours);
+- ``landing_ready: marker``: a ``_SUCCESS`` object beside it is at least as new as the file.
+
+Credentials and the endpoint come from the environment, as for any fsspec/boto client
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_PROFILE``,
+``FSSPEC_S3_*``, ``GOOGLE_APPLICATION_CREDENTIALS``); nothing here logs or stores them, and URLs are
+shown without any user-info part.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from evergreen.errors import ConfigError
+from evergreen.files import FILE_MODE, private_dir
+
+MARKER = "_SUCCESS"
+PROCESSED = ".processed"
+QUARANTINE = ".quarantine"
+Ready = Literal["settle", "marker"]
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    key: str  # the filesystem path fsspec uses (bucket/prefix/name for s3)
+    name: str
+    version: str
+    size: int
+    modified: float | None  # epoch seconds by the store's clock, when it says
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A version of a key first seen at ``since`` (the watcher's monotonic clock)."""
+
+    version: str
+    since: float
+
+
+def display_url(url: str) -> str:
+    """``url`` without user-info (``s3://key:secret@bucket`` would otherwise print the secret)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def _epoch(value: Any) -> float | None:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def describe(info: Mapping[str, Any]) -> RemoteObject:
+    """A listing entry (s3fs, gcsfs or the local filesystem) as a :class:`RemoteObject`."""
+    key = str(info["name"]).rstrip("/")
+    modified = _epoch(info.get("LastModified") or info.get("updated") or info.get("mtime"))
+    size = int(info.get("size") or 0)
+    version = (
+        info.get("VersionId")
+        or info.get("generation")
+        or info.get("ETag")
+        or info.get("etag")
+        or f"{size}:{modified}"
+    )
+    return RemoteObject(key, key.rsplit("/", 1)[-1], str(version).strip('"'), size, modified)
+
+
+def ready(
+    objects: Iterable[RemoteObject],
+    marker: RemoteObject | None,
+    mode: Ready,
+    seen: Mapping[str, Sighting],
+    now: float,
+    settle_seconds: float,
+) -> tuple[list[RemoteObject], float | None, dict[str, Sighting]]:
+    """Which objects are complete (pure): ``(ready, seconds until the next may be, sightings)``.
+
+    ``seen`` is what the previous call returned (a key whose version changed starts again);
+    ``now`` is the caller's monotonic clock.
+    """
+    out, wait, sightings = [], None, {}
+    for obj in objects:
+        prior = seen.get(obj.key)
+        sighting = prior if prior is not None and prior.version == obj.version else Sighting(obj.version, now)
+        sightings[obj.key] = sighting
+        if mode == "marker":
+            if marker is not None and (
+                marker.modified is None or obj.modified is None or obj.modified <= marker.modified
+            ):
+                out.append(obj)
+            continue
+        age = now - sighting.since
+        if age >= settle_seconds:
+            out.append(obj)
+        else:
+            wait = max(wait or 0.0, settle_seconds - age)
+    return out, wait, sightings
+
+
+class ObjectLanding:
+    """The landing prefix behind an fsspec URL: list, fetch, move aside, prune."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            import fsspec
+        except ImportError:
+            raise ConfigError(
+                "data.landing: an object-store URL needs fsspec: pip install 'evergreen-ml[s3]'",
+                details={"key": "data.landing"},
+            ) from None
+        self.url = url
+        try:
+            self.fs, root = fsspec.core.url_to_fs(url)
+        except (ImportError, ValueError) as exc:
+            scheme = urlsplit(url).scheme
+            raise ConfigError(
+                f"data.landing: no filesystem for {scheme}:// ({exc}); for s3:// install "
+                "'evergreen-ml[s3]', for gs:// gcsfs",
+                details={"key": "data.landing"},
+            ) from None
+        self.root = str(root).rstrip("/")
+        self.shown = display_url(url)
+
+    def url_of(self, key: str) -> str:
+        """A key as a URL with this landing's scheme (what ``batches.source`` records)."""
+        rel = key[len(self.root) :].lstrip("/") if key.startswith(self.root) else key
+        return self.shown + rel
+
+    def _entries(self, prefix: str) -> list[dict[str, Any]]:
+        self.fs.invalidate_cache(prefix)  # s3fs caches listings: a new file must show at once
+        try:
+            return list(self.fs.ls(prefix, detail=True))
+        except FileNotFoundError:
+            return []
+
+    def scan(self, suffixes: Iterable[str]) -> tuple[list[RemoteObject], RemoteObject | None]:
+        """Candidate objects by name, and the ``_SUCCESS`` marker if there is one."""
+        allowed = {s.lower() for s in suffixes}
+        objects, marker = [], None
+        for info in self._entries(self.root):
+            if info.get("type") != "file":
+                continue
+            obj = describe(info)
+            if obj.name == MARKER:
+                marker = obj
+            elif not obj.name.startswith(".") and Path(obj.name).suffix.lower() in allowed:
+                objects.append(obj)
+        return sorted(objects, key=lambda o: o.name), marker
+
+    def fetch(self, obj: RemoteObject, work_dir: Path) -> Path:
+        """Download ``obj`` to an owner-only file named like it (its suffix says the format)."""
+        folder = private_dir(work_dir / uuid.uuid4().hex)
+        dest = folder / obj.name
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with os.fdopen(fd, "wb") as out, self.fs.open(obj.key, "rb") as src:
+            shutil.copyfileobj(src, out, 1024 * 1024)
+        return dest
+
+    def _aside(self, folder: str, obj: RemoteObject, at: datetime) -> str:
+        dest = f"{self.root}/{folder}/{at.strftime('%Y%m%dT%H%M%S%fZ')}-{obj.name}"
+        self.fs.makedirs(f"{self.root}/{folder}", exist_ok=True)  # object stores: no-op; file://: needed
+        self.fs.mv(obj.key, dest)
+        return dest
+
+    def move_processed(self, obj: RemoteObject, at: datetime) -> str:
+        """Move an accepted or duplicate object under ``<prefix>/.processed/``; returns its URL."""
+        return self.url_of(self._aside(PROCESSED, obj, at))
+
+    def move_quarantined(self, obj: RemoteObject, at: datetime, record: Mapping[str, Any]) -> str:
+        """Move a refused object under ``<prefix>/.quarantine/`` with its ``.reason.json``; its URL."""
+        dest = self._aside(QUARANTINE, obj, at)
+        body = {**record, "original": self.url_of(obj.key), "quarantined_file": self.url_of(dest)}
+        self.fs.pipe_file(dest + ".reason.json", (json.dumps(body, indent=2, default=str) + "\n").encode())
+        return self.url_of(dest)
+
+    def prune(self, now: datetime, days: float) -> list[str]:
+        """Delete objects under ``.processed/`` and ``.quarantine/`` moved there over ``days`` ago.
+
+        A move is a copy on S3, so an object's modification time there is when it was processed.
+        """
+        cutoff = (now - timedelta(days=days)).timestamp()
+        gone = []
+        for folder in (PROCESSED, QUARANTINE):
+            for info in self._entries(f"{self.root}/{folder}"):
+                obj = describe(info)
+                if info.get("type") == "file" and obj.modified is not None and obj.modified < cutoff:
+                    self.fs.rm_file(obj.key)
+                    gone.append(self.url_of(obj.key))
+        return gone

@@ -1,0 +1,136 @@
+"""Ingest from an object-store landing: list → which are complete → not taken before → download →
+the same ingest as a local file → record (key, version) → move aside within the bucket.
+
+The record is written whether or not the move worked, so a failed move (a read-only bucket, a lost
+connection) never makes a file ingested twice; ``data.landing_after: keep`` does not move at all.
+A crash after the batch's commit but before both the move and the record leaves the object to the
+next pass, where the content hash makes it a ``duplicate`` (nothing stored twice).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from evergreen.config import Settings
+from evergreen.data import catalog
+from evergreen.data.ingest import IngestResult, ingest_file, refuse_unread
+from evergreen.data.objectstore import ObjectLanding, RemoteObject, Sighting, ready
+from evergreen.data.read import FORMATS
+from evergreen.errors import DataValidationError
+from evergreen.logs import get_logger
+from evergreen.store.engine import Store, utcnow
+
+log = get_logger("evergreen.landing")
+_MB = 1024 * 1024
+
+
+@dataclass
+class RemoteWatch:
+    """What a long-running watcher (the scheduler) keeps between passes over the prefix."""
+
+    landing: ObjectLanding
+    sightings: dict[str, Sighting] = field(default_factory=dict)
+
+    def due(self, settings: Settings, settle_seconds: float) -> tuple[list[RemoteObject], float | None]:
+        """The complete objects now, and in how many seconds a settling one may be."""
+        objects, marker = self.landing.scan(FORMATS)
+        out, wait, self.sightings = ready(
+            objects, marker, settings.data.landing_ready, self.sightings, time.monotonic(), settle_seconds
+        )
+        return out, wait
+
+
+def open_watch(settings: Settings) -> RemoteWatch:
+    url = settings.data.landing_url
+    if url is None:
+        raise ValueError("data.landing is a directory, not an object-store URL")
+    return RemoteWatch(ObjectLanding(url))
+
+
+def ingest_remote_landing(
+    settings: Settings, store: Store, env: Mapping[str, str] | None = None
+) -> list[IngestResult]:
+    """One pass (``evergreen ingest``, the retrain's ingest stage): every complete object now. Without
+    a watcher there is no history to settle against: as for a local directory, every file is taken
+    (``marker`` mode still waits for its marker)."""
+    watch = open_watch(settings)
+    objects, _ = watch.due(settings, settle_seconds=0.0)
+    return ingest_objects(settings, store, watch.landing, objects, os.environ if env is None else env)
+
+
+def ingest_objects(
+    settings: Settings,
+    store: Store,
+    landing: ObjectLanding,
+    objects: Sequence[RemoteObject],
+    env: Mapping[str, str],
+) -> list[IngestResult]:
+    out = []
+    for obj in objects:
+        result = ingest_object(settings, store, landing, obj, env)
+        if result is not None:
+            out.append(result)
+    return out
+
+
+def ingest_object(
+    settings: Settings, store: Store, landing: ObjectLanding, obj: RemoteObject, env: Mapping[str, str]
+) -> IngestResult | None:
+    """Ingest one object unless this version of it was taken before (then None)."""
+    source = landing.url_of(obj.key)
+    with store.connect() as conn:
+        if catalog.landing_taken(conn, store.project, source, obj.version):
+            return None
+    if obj.size > settings.data.max_file_mb * _MB:
+        exc = DataValidationError(
+            f"{obj.name}: file is {obj.size / _MB:.1f} MB, over the limit of "
+            f"{settings.data.max_file_mb:g} MB (data.max_file_mb)",
+            reason="file_too_large",
+            file=obj.name,
+            extra={"size_bytes": obj.size, "limit_mb": settings.data.max_file_mb},
+        )
+        result = refuse_unread(settings, store, obj.name, source, exc)
+    else:
+        path = landing.fetch(obj, settings.state_dir / "incoming")
+        try:
+            result = ingest_file(settings, store, path, env, move=False, source=source, quarantine_copy=False)
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
+    moved = _move_aside(settings, landing, obj, result)
+    with store.begin() as conn:
+        catalog.record_landing(
+            conn,
+            store.project,
+            source=source,
+            version=obj.version,
+            status=result.status,
+            batch_id=result.batch_id,
+            moved_to=moved,
+            recorded_at=utcnow(),
+        )
+    return result
+
+
+def _move_aside(
+    settings: Settings, landing: ObjectLanding, obj: RemoteObject, result: IngestResult
+) -> str | None:
+    if settings.data.landing_after != "move":
+        return None
+    at = utcnow()
+    try:
+        if result.quarantined:
+            record = {
+                "reason": result.reason,
+                "file": obj.name,
+                "column": result.column,
+                "message": result.message,
+            }
+            return landing.move_quarantined(obj, at, record)
+        return landing.move_processed(obj, at)
+    except OSError as exc:  # s3fs maps access and connection errors to OSError subclasses
+        log.warning("landing_move_failed", file=landing.url_of(obj.key), error=str(exc).splitlines()[0])
+        return None

@@ -1,0 +1,140 @@
+"""An object-store landing through fsspec, here ``file://`` (the same code path as ``s3://``; the real
+S3 of SeaweedFS is in test_s3_landing.py): taken once by (key, version), moved aside within the
+store, quarantined with a sidecar there, gated by a _SUCCESS marker; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from evergreen.data.landing import ingest_landing
+from evergreen.data.remote_landing import open_watch
+from evergreen.store.tables import landing_objects
+from tests.support.data import ENV, Project, churn
+
+
+@pytest.fixture
+def bucket(tmp_path: Path) -> Path:
+    path = tmp_path / "bucket" / "in"
+    path.mkdir(parents=True)
+    return path
+
+
+def _records(project: Project) -> list[tuple[str, str, str]]:
+    with project.store.connect() as conn:
+        rows = conn.execute(select(landing_objects).order_by(landing_objects.c.id)).all()
+    return [(Path(r.source).name, r.status, r.moved_to and Path(r.moved_to).parent.name) for r in rows]
+
+
+def test_file_is_ingested_recorded_and_moved_aside(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    project = make_project(landing=f"file://{bucket}")
+    churn().to_csv(bucket / "week01.csv", index=False)
+    [res] = ingest_landing(project.settings, project.store, ENV)
+    assert (res.status, res.rows, res.source) == ("accepted", 10, f"file://{bucket}/week01.csv")
+    assert project.batch_rows()[0].source == f"file://{bucket}/week01.csv"
+    assert sorted(p.name for p in bucket.iterdir()) == [".processed"]
+    [moved] = (bucket / ".processed").iterdir()
+    assert moved.name.endswith("-week01.csv")
+    assert _records(project) == [("week01.csv", "accepted", ".processed")]
+    assert not list((project.settings.state_dir / "incoming").iterdir())  # the download is gone
+    assert ingest_landing(project.settings, project.store, ENV) == []
+
+
+def test_kept_file_is_never_taken_twice_until_it_changes(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    project = make_project(landing=f"file://{bucket}", landing_after="keep")
+    churn().to_csv(bucket / "week01.csv", index=False)
+    assert [r.status for r in ingest_landing(project.settings, project.store, ENV)] == ["accepted"]
+    assert ingest_landing(project.settings, project.store, ENV) == []
+    assert (bucket / "week01.csv").exists()
+    # A new version of the same key is a new file: taken (here different rows, so accepted).
+    churn(start=100).to_csv(bucket / "week01.csv", index=False)
+    os.utime(bucket / "week01.csv", (1_900_000_000, 1_900_000_000))
+    assert [r.status for r in ingest_landing(project.settings, project.store, ENV)] == ["accepted"]
+    assert [r[1] for r in _records(project)] == ["accepted", "accepted"]
+    assert len(project.batch_rows()) == 2
+
+
+def test_bad_file_is_quarantined_within_the_store_with_its_reason(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    project = make_project(landing=f"file://{bucket}")
+    churn().to_csv(bucket / "good.csv", index=False)
+    ingest_landing(project.settings, project.store, ENV)
+    churn(start=50).drop(columns=["churned"]).assign(tenure="abc").to_csv(bucket / "bad.csv", index=False)
+    [res] = ingest_landing(project.settings, project.store, ENV)
+    assert res.status == "quarantined"
+    q = bucket / ".quarantine"
+    [data] = [p for p in q.iterdir() if p.name.endswith("-bad.csv")]
+    sidecar = json.loads((q / (data.name + ".reason.json")).read_text())
+    assert sidecar["reason"] == res.reason
+    assert sidecar["original"] == f"file://{bucket}/bad.csv"
+    assert sidecar["quarantined_file"] == f"file://{data}"
+    # Locally only the reason is kept (the bytes stay in the store, not duplicated on this host).
+    local = list(project.settings.storage.quarantine_dir.iterdir())
+    assert [p.name.endswith("-bad.csv.reason.json") for p in local] == [True]
+    assert json.loads(local[0].read_text())["original"] == f"file://{bucket}/bad.csv"
+    assert _records(project)[-1] == ("bad.csv", "quarantined", ".quarantine")
+
+
+def test_too_large_object_is_refused_without_download(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    project = make_project(landing=f"file://{bucket}", max_file_mb=0.0001)
+    churn(n=100).to_csv(bucket / "big.csv", index=False)
+    [res] = ingest_landing(project.settings, project.store, ENV)
+    assert (res.status, res.reason) == ("quarantined", "file_too_large")
+    assert not (project.settings.state_dir / "incoming").exists()
+
+
+def test_marker_mode_waits_for_success_newer_than_the_file(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    project = make_project(landing=f"file://{bucket}", landing_ready="marker")
+    churn().to_csv(bucket / "part-0.csv", index=False)
+    os.utime(bucket / "part-0.csv", (1000, 1000))
+    assert ingest_landing(project.settings, project.store, ENV) == []
+    (bucket / "_SUCCESS").touch()
+    os.utime(bucket / "_SUCCESS", (2000, 2000))
+    churn(start=20).to_csv(bucket / "part-1.csv", index=False)
+    os.utime(bucket / "part-1.csv", (3000, 3000))  # written after the marker: not complete yet
+    assert [r.source.rsplit("/", 1)[1] for r in ingest_landing(project.settings, project.store, ENV)] == [
+        "part-0.csv"
+    ]
+    assert (bucket / "_SUCCESS").exists() and (bucket / "part-1.csv").exists()
+
+
+def test_watch_settles_across_passes(make_project: Callable[..., Project], bucket: Path) -> None:
+    project = make_project(landing=f"file://{bucket}")
+    churn().to_csv(bucket / "a.csv", index=False)
+    watch = open_watch(project.settings)
+    due, wait = watch.due(project.settings, settle_seconds=3600)
+    assert due == [] and wait is not None and 3599 < wait <= 3600
+    due, _ = watch.due(project.settings, settle_seconds=0)
+    assert [o.name for o in due] == ["a.csv"]
+
+
+def test_local_directory_marker_mode(make_project: Callable[..., Project], tmp_path: Path) -> None:
+    project = make_project(landing="landing", landing_ready="marker")
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    churn().to_csv(landing / "a.csv", index=False)
+    assert ingest_landing(project.settings, project.store, ENV) == []
+    (landing / "_SUCCESS").touch()
+    assert [r.status for r in ingest_landing(project.settings, project.store, ENV)] == ["accepted"]
+
+
+def test_unknown_scheme_is_a_config_error(make_project: Callable[..., Project]) -> None:
+    from evergreen.errors import ConfigError
+
+    project = make_project(landing="nosuchfs://bucket/in/")
+    with pytest.raises(ConfigError, match=r"data\.landing: no filesystem for nosuchfs://"):
+        ingest_landing(project.settings, project.store, ENV)

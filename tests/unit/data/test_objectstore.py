@@ -1,0 +1,132 @@
+"""The object-store landing's pure parts: when a listed object is complete, what a listing entry
+says about it, and URLs shown without secrets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from evergreen.config import settings_from_dict
+from evergreen.data.objectstore import RemoteObject, Sighting, describe, display_url, ready
+
+
+def obj(name: str, version: str = "e1", modified: float | None = 100.0) -> RemoteObject:
+    return RemoteObject(f"bucket/in/{name}", name, version, 10, modified)
+
+
+def test_settle_takes_a_version_seen_unchanged_for_settle_seconds() -> None:
+    a, b = obj("a.csv"), obj("b.csv")
+    got, wait, seen = ready([a], None, "settle", {}, now=50.0, settle_seconds=2.0)
+    assert (got, wait, seen) == ([], 2.0, {a.key: Sighting("e1", 50.0)})
+    got, wait, seen = ready([a, b], None, "settle", seen, now=51.5, settle_seconds=2.0)
+    assert (got, wait) == ([], 2.0)  # b just appeared: the longest wait
+    assert seen == {a.key: Sighting("e1", 50.0), b.key: Sighting("e1", 51.5)}
+    got, wait, seen = ready([a, b], None, "settle", seen, now=52.0, settle_seconds=2.0)
+    assert (got, wait) == ([a], 1.5)
+
+
+def test_settle_starts_again_when_the_version_changes() -> None:
+    seen = {"bucket/in/a.csv": Sighting("e1", 0.0)}
+    rewritten = obj("a.csv", version="e2")
+    got, wait, seen = ready([rewritten], None, "settle", seen, now=10.0, settle_seconds=3.0)
+    assert (got, wait, seen) == ([], 3.0, {rewritten.key: Sighting("e2", 10.0)})
+
+
+def test_settle_forgets_keys_no_longer_listed() -> None:
+    seen = {"bucket/in/gone.csv": Sighting("e1", 0.0)}
+    assert ready([], None, "settle", seen, now=1.0, settle_seconds=1.0) == ([], None, {})
+
+
+def test_zero_settle_takes_everything_at_once() -> None:
+    a = obj("a.csv")
+    assert ready([a], None, "settle", {}, now=5.0, settle_seconds=0.0)[:2] == ([a], None)
+
+
+def test_marker_takes_files_no_newer_than_it() -> None:
+    old, same, new = (
+        obj("old.csv", modified=90.0),
+        obj("same.csv", modified=100.0),
+        obj("new.csv", modified=101.0),
+    )
+    marker = obj("_SUCCESS", modified=100.0)
+    assert ready([old, same, new], None, "marker", {}, 0.0, 0.0)[:2] == ([], None)
+    assert ready([old, same, new], marker, "marker", {}, 0.0, 99.0)[:2] == ([old, same], None)
+
+
+def test_marker_without_timestamps_takes_every_file() -> None:
+    a = obj("a.csv", modified=None)
+    assert ready([a], obj("_SUCCESS", modified=None), "marker", {}, 0.0, 0.0)[0] == [a]
+
+
+def test_describe_s3_entry_uses_the_etag() -> None:
+    info = {
+        "name": "landing/in/a.csv",
+        "size": 8,
+        "type": "file",
+        "ETag": '"344fd2323dd33d5c058b7cf27de029e8"',
+        "LastModified": datetime(2026, 12, 1, 15, 37, 12, tzinfo=UTC),
+    }
+    got = describe(info)
+    assert got == RemoteObject(
+        "landing/in/a.csv", "a.csv", "344fd2323dd33d5c058b7cf27de029e8", 8, 1796139432.0
+    )
+
+
+def test_describe_prefers_the_version_id_of_a_versioned_bucket() -> None:
+    info = {"name": "b/a.csv", "size": 1, "ETag": '"x"', "VersionId": "v7", "LastModified": None}
+    assert describe(info).version == "v7"
+
+
+def test_describe_gcs_generation_and_iso_time() -> None:
+    info = {
+        "name": "b/in/a.csv",
+        "size": 3,
+        "generation": "1700000000123456",
+        "updated": "2026-12-01T00:00:00Z",
+    }
+    got = describe(info)
+    assert (got.version, got.modified) == ("1700000000123456", 1796083200.0)
+
+
+def test_describe_local_file_by_size_and_mtime() -> None:
+    got = describe({"name": "/tmp/in/a.csv", "size": 12, "mtime": 1.5, "type": "file"})
+    assert (got.name, got.version, got.modified) == ("a.csv", "12:1.5", 1.5)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("s3://bucket/in/", "s3://bucket/in/"),
+        ("s3://AKIA:s3cr3t@bucket/in/", "s3://bucket/in/"),
+        ("file:///srv/landing/", "file:///srv/landing/"),
+    ],
+)
+def test_display_url_drops_user_info(url: str, shown: str) -> None:
+    assert display_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "url", "directory"),
+    [
+        ("s3://bucket/in", "s3://bucket/in/", None),
+        ("gs://bucket/in/", "gs://bucket/in/", None),
+        ("file:///srv/landing", "file:///srv/landing/", None),
+        ("landing", None, Path("/proj/landing")),
+        ("/abs/landing", None, Path("/abs/landing")),
+    ],
+)
+def test_landing_is_a_directory_or_a_url(value: str, url: str | None, directory: Path | None) -> None:
+    raw = {"project": "p", "task": "binary", "data": {"target": "y", "landing": value}}
+    data = settings_from_dict(raw, Path("/proj"), {}).data
+    assert (data.landing_url, data.landing_dir) == (url, directory)
+    assert (data.landing_ready, data.landing_after) == ("settle", "move")
+
+
+def test_landing_ready_must_be_settle_or_marker() -> None:
+    from evergreen.errors import ConfigError
+
+    raw = {"project": "p", "task": "binary", "data": {"target": "y", "landing_ready": "soon"}}
+    with pytest.raises(ConfigError, match="landing_ready"):
+        settings_from_dict(raw, Path("/proj"), {})
