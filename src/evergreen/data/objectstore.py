@@ -140,7 +140,8 @@ class ObjectLanding:
             ) from None
         self.url = url
         try:
-            self.fs, root = fsspec.core.url_to_fs(url)
+            # Its own instance: fsspec's cache would keep the credentials of an earlier one.
+            self.fs, root = fsspec.core.url_to_fs(url, skip_instance_cache=True)
         except (ImportError, ValueError) as exc:
             scheme = urlsplit(url).scheme
             raise ConfigError(

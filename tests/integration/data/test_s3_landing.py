@@ -1,0 +1,135 @@
+"""The object-store landing against real S3 (SeaweedFS on 127.0.0.1): the scheduler's pass settles,
+ingests, records and moves an object aside; a kept object is never taken twice; a store it cannot
+reach is logged without the secret and does not stop the pass; old processed objects are pruned."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from evergreen.data.objectstore import ObjectLanding
+from evergreen.examples import churn
+from evergreen.project import Project, open_project
+from evergreen.store.engine import utcnow
+from evergreen.store.tables import batches, landing_objects
+from evergreen.triggers.scheduler import Scheduler
+from tests.support.project import make_project_settings
+from tests.support.s3 import S3Server, seaweed_s3
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with seaweed_s3(tmp_path_factory.mktemp("s3"), buckets=("landing",)) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    for key, value in s3.env().items():
+        monkeypatch.setenv(key, value)
+    return s3
+
+
+def _project(root: Path, prefix: str, **data: Any) -> Project:
+    settings = make_project_settings(
+        root,
+        data={"landing": f"s3://landing/{prefix}/", **data},
+        triggers={"settle_seconds": 0.3, "watch_landing": True},
+        monitoring={"schedule": None},
+    )
+    return open_project(settings)
+
+
+def _put(s3: S3Server, key: str, index: int, rows: int = 200) -> None:
+    buf = io.StringIO()
+    churn.make_batch(index, rows, drifted=False).to_csv(buf, index=False)
+    s3.fs().pipe_file(key, buf.getvalue().encode())
+
+
+def _until(fn: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout  # a liveness bound, not a timing assertion
+    while time.monotonic() < deadline:
+        got = fn()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError("gave up waiting")
+
+
+def test_scheduler_settles_ingests_records_and_moves_aside(
+    s3_env: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with _project(tmp_path, "settle") as project:
+        sched = Scheduler(project)
+        _put(s3_env, "landing/settle/week01.csv", 1)
+        assert sched.ingest_new() == []  # first sighting: not settled yet
+        [res] = _until(sched.ingest_new)
+        assert (res.status, res.rows, res.source) == ("accepted", 200, "s3://landing/settle/week01.csv")
+        fs = s3_env.fs()
+        assert fs.ls("landing/settle") == ["landing/settle/.processed"]
+        [moved] = fs.ls("landing/settle/.processed")
+        assert moved.endswith("-week01.csv")
+        with project.store.connect() as conn:
+            [rec] = conn.execute(select(landing_objects)).all()
+            [batch] = conn.execute(select(batches)).all()
+        assert (rec.source, rec.status, rec.batch_id) == (res.source, "accepted", batch.id)
+        assert rec.moved_to == "s3://" + moved
+        assert len(rec.version) == 32  # the ETag (an MD5 for a single-part upload)
+        assert sched.ingest_new() == []
+    assert s3_env.secret_key not in capsys.readouterr().out
+
+
+def test_kept_object_is_taken_once_per_version(s3_env: S3Server, tmp_path: Path) -> None:
+    with _project(tmp_path, "keep", landing_after="keep") as project:
+        sched = Scheduler(project)
+        _put(s3_env, "landing/keep/a.csv", 1)
+        [first] = _until(sched.ingest_new)
+        assert first.status == "accepted"
+        for _ in range(3):
+            assert sched.ingest_new() == []
+        assert s3_env.fs().exists("landing/keep/a.csv")
+        _put(s3_env, "landing/keep/a.csv", 2)  # a new version (new ETag) of the same key
+        [second] = _until(sched.ingest_new)
+        assert second.status == "accepted" and second.batch_id != first.batch_id
+
+
+def test_marker_mode_on_s3(s3_env: S3Server, tmp_path: Path) -> None:
+    with _project(tmp_path, "marker", landing_ready="marker") as project:
+        sched = Scheduler(project)
+        _put(s3_env, "landing/marker/part-0.csv", 1)
+        time.sleep(0.3)
+        assert sched.ingest_new() == []
+        time.sleep(1.1)  # S3 times are whole seconds: the marker must be visibly newer
+        s3_env.fs().pipe_file("landing/marker/_SUCCESS", b"")
+        [res] = _until(sched.ingest_new)
+        assert res.source == "s3://landing/marker/part-0.csv"
+
+
+def test_unreachable_store_is_logged_without_the_secret(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-abcdef")
+    with _project(tmp_path, "denied") as project:
+        sched = Scheduler(project)
+        assert sched.ingest_new() == []
+    out = capsys.readouterr().out
+    assert "landing_unavailable" in out and "s3://landing/denied/" in out
+    assert "wrong-secret-abcdef" not in out and s3_env.secret_key not in out
+
+
+def test_prune_deletes_processed_objects_past_retention(s3_env: S3Server) -> None:
+    _put(s3_env, "landing/prune/.processed/20260101T000000000000Z-old.csv", 1, rows=5)
+    landing = ObjectLanding("s3://landing/prune/")
+    assert landing.prune(utcnow(), days=7) == []
+    gone = landing.prune(utcnow() + timedelta(days=8), days=7)
+    assert gone == ["s3://landing/prune/.processed/20260101T000000000000Z-old.csv"]
+    assert [p for p in s3_env.fs().find("landing/prune") if p.endswith(".csv")] == []
