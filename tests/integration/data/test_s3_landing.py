@@ -85,7 +85,8 @@ def test_scheduler_settles_ingests_records_and_moves_aside(
         assert rec.moved_to == "s3://" + moved
         assert len(rec.version) == 32  # the ETag (an MD5 for a single-part upload)
         assert sched.ingest_new() == []
-    assert s3_env.secret_key not in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert s3_env.secret_key not in captured.out + captured.err
 
 
 def test_kept_object_is_taken_once_per_version(s3_env: S3Server, tmp_path: Path) -> None:
@@ -121,7 +122,8 @@ def test_unreachable_store_is_logged_without_the_secret(
     with _project(tmp_path, "denied") as project:
         sched = Scheduler(project)
         assert sched.ingest_new() == []
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
     assert "landing_unavailable" in out and "s3://landing/denied/" in out
     assert "wrong-secret-abcdef" not in out and s3_env.secret_key not in out
 
