@@ -326,6 +326,8 @@ class ServingConfig(_Frozen):
     spill_path: Path | None = None  # default: <state dir>/prediction_spill.jsonl
     feedback_batch_interval_seconds: float = Field(300.0, gt=0)
     feedback_batch_min_rows: int = Field(100, ge=1)
+    # A second label for the same prediction: refuse (409) or latest (the newest label replaces it).
+    feedback_relabel: Literal["refuse", "latest"] = "refuse"
 
 
 class RetentionConfig(_Frozen):
@@ -349,7 +351,10 @@ class StorageConfig(_Frozen):
 
 
 class AuthConfig(_Frozen):
-    tokens_env: str = "EVERGREEN_TOKENS"
+    tokens_env: str = "EVERGREEN_TOKENS"  # "name:role:token,..." roles client < viewer < operator < admin
+    # Data endpoints that need a token of role client or higher (default: open to anyone).
+    require_token_for: tuple[Literal["predict", "feedback"], ...] = ()
+    rate_limit_per_minute: int | None = Field(None, ge=1)  # per token; beyond it 429 with Retry-After
     # The dashboard's session cookie is signed with this variable's value; unset, a random secret per
     # process (a restart logs everyone out). A session lasts at most session_max_age_seconds.
     session_secret_env: str = "EVERGREEN_SESSION_SECRET"

@@ -19,12 +19,15 @@ to its exit code and the HTTP API to its status, each in exactly one place (``ex
     │   │   ├── InvalidRecordError      invalid_record
     │   │   └── InvalidLabelError       invalid_label
     │   ├── ModelInputError             model_rejected_record
-    │   └── BodyTooLargeError           body_too_large                HTTP 413
+    │   ├── BodyTooLargeError           body_too_large                HTTP 413
+    │   └── UnsupportedMediaTypeError   unsupported_media_type        HTTP 415
     ├── NotFoundError                   not_found             exit 2  HTTP 404
     │   └── UnknownPredictionError      unknown_prediction
     ├── MethodNotAllowedError           method_not_allowed    exit 2  HTTP 405
     ├── ConflictError                   conflict                      HTTP 409
-    │   └── LockHeldError               lock_held
+    │   ├── LockHeldError               lock_held
+    │   └── AlreadyLabelledError        already_labelled
+    ├── RateLimitedError                rate_limited                  HTTP 429
     ├── TrainingError                   training_failed
     ├── RegistryError                   registry_error                HTTP 503
     │   └── ChampionUnavailableError    champion_unavailable
@@ -36,7 +39,10 @@ to its exit code and the HTTP API to its status, each in exactly one place (``ex
     ├── NotConfiguredError              not_configured
     └── AuthError                       unauthorized          exit 2  HTTP 401
         └── ForbiddenError              forbidden                     HTTP 403
-            └── ControlAPIDisabledError control_api_disabled
+            ├── ControlAPIDisabledError control_api_disabled
+            ├── UnknownTokenError       unknown_token
+            ├── ForeignHostError        foreign_host
+            └── ForeignOriginError      foreign_origin
 
 A subclass keeps its parent's exit code and status unless the tree says otherwise. ``HTTP_ERROR``
 is the code of an HTTP error no class above describes (a status Starlette raised itself).
@@ -48,6 +54,7 @@ from typing import Any
 
 __all__ = [
     "HTTP_ERROR",
+    "AlreadyLabelledError",
     "AuthError",
     "BadInputError",
     "BodyTooLargeError",
@@ -59,6 +66,8 @@ __all__ = [
     "DuplicateKeyError",
     "EvergreenError",
     "ForbiddenError",
+    "ForeignHostError",
+    "ForeignOriginError",
     "IncompatibleSchemaError",
     "InvalidLabelError",
     "InvalidRecordError",
@@ -74,12 +83,15 @@ __all__ = [
     "NotFoundError",
     "NotReadyError",
     "PredictionNotStoredError",
+    "RateLimitedError",
     "RegistryError",
     "ShuttingDownError",
     "StoreError",
     "TooManyRecordsError",
     "TrainingError",
     "UnknownPredictionError",
+    "UnknownTokenError",
+    "UnsupportedMediaTypeError",
     "one_line",
 ]
 
@@ -207,6 +219,13 @@ class BodyTooLargeError(BadInputError):
     http_status = 413
 
 
+class UnsupportedMediaTypeError(BadInputError):
+    """A request body is not ``application/json`` where only JSON is taken (``details`` names the type)."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
 class NotFoundError(EvergreenError):
     """What was asked for (a run, a version, an alert, a route) does not exist."""
 
@@ -241,6 +260,19 @@ class LockHeldError(ConflictError):
     """Another live process holds the project's retrain lock."""
 
     code = "lock_held"
+
+
+class AlreadyLabelledError(ConflictError):
+    """Feedback labels a prediction that already has a label (``serving.feedback_relabel: refuse``)."""
+
+    code = "already_labelled"
+
+
+class RateLimitedError(EvergreenError):
+    """A token made more requests than ``auth.rate_limit_per_minute`` allows (HTTP answers Retry-After)."""
+
+    code = "rate_limited"
+    http_status = 429
 
 
 class TrainingError(EvergreenError):
@@ -318,6 +350,24 @@ class ControlAPIDisabledError(ForbiddenError):
     """The control API has no tokens configured and is not opened to loopback clients."""
 
     code = "control_api_disabled"
+
+
+class UnknownTokenError(ForbiddenError):
+    """A data endpoint that requires a token got one nobody issued."""
+
+    code = "unknown_token"
+
+
+class ForeignHostError(ForbiddenError):
+    """A local-only server (``--insecure-local``) got a request whose Host is not a loopback name."""
+
+    code = "foreign_host"
+
+
+class ForeignOriginError(ForbiddenError):
+    """A local-only server (``--insecure-local``) got a request sent by a page of another origin."""
+
+    code = "foreign_origin"
 
 
 def one_line(exc: BaseException, *, with_code: bool = False) -> str:

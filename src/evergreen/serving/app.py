@@ -18,15 +18,17 @@ from fastapi import APIRouter, FastAPI
 from evergreen import __version__
 from evergreen.config import Settings
 from evergreen.data.pii import RecordPII
-from evergreen.errors import one_line
+from evergreen.errors import ConfigError, one_line
 from evergreen.logs import get_logger
 from evergreen.observability import loop_state_collector
 from evergreen.project import Project, open_project
+from evergreen.serving.auth import RateLimiter, TokenTable
 from evergreen.serving.batcher import Batcher
 from evergreen.serving.context import ServingContext, dead_letter_path, spill_path
 from evergreen.serving.dashboard import mount_dashboard
 from evergreen.serving.errors import install_error_handlers
 from evergreen.serving.feedback_batches import assemble_feedback_batch
+from evergreen.serving.guards import GuardMiddleware
 from evergreen.serving.limits import BodyLimitMiddleware
 from evergreen.serving.metrics import MetricsMiddleware, ServingMetrics
 from evergreen.serving.model import LoadedModel, ModelHolder
@@ -170,6 +172,13 @@ def create_app(
     process that owns the heap, ``evergreen serve``: see :mod:`evergreen.serving.heap`).
     """
     disable_mlflow_telemetry()  # this app loads models with MLflow: opt out before its first use
+    auth = settings.auth
+    tokens = TokenTable.from_env(auth.tokens_env)  # read once: the environment is fixed at start
+    if auth.require_token_for and not tokens.enabled and not insecure_local:
+        raise ConfigError(
+            f"auth.require_token_for: {', '.join(auth.require_token_for)} need a token, but "
+            f"${auth.tokens_env} holds none (name:role:token,...)"
+        )
     owns_project = project is None
     ctx = build_context(settings, project or open_project(settings), freeze_heap=freeze_heap)
     app = FastAPI(title=f"evergreen: {settings.project}", version=__version__, lifespan=_lifespan)
@@ -177,10 +186,14 @@ def create_app(
     app.state.insecure_local = insecure_local
     app.state.with_scheduler = with_scheduler
     app.state.owns_project = owns_project  # a project the app opened, the app closes at shutdown
+    app.state.control_tokens = tokens
+    app.state.rate_limiter = RateLimiter(auth.rate_limit_per_minute) if auth.rate_limit_per_minute else None
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     mount_dashboard(app, ctx, insecure_local=insecure_local)  # GET / and the pages (DESIGN.md §5)
+    # Starlette wraps the last added outermost: guards (Host, Origin, JSON) run before the body limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_body_bytes)
+    app.add_middleware(GuardMiddleware, local_only=insecure_local)
     app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
     return app

@@ -1,28 +1,52 @@
-"""Control-API authentication: bearer tokens from the environment, roles viewer < operator < admin.
+"""Bearer tokens from the environment, roles client < viewer < operator < admin (``ROLES``).
+
+``ROLES`` is the one place the roles and their order are written; everything that compares roles
+(the control API, the data endpoints, the dashboard) asks :func:`has_role`.
 
 ``auth.tokens_env`` names a variable holding ``name:role:token,...``. Only the SHA-256 of each token
 is kept, and a presented token is hashed and compared with every stored hash using
 ``hmac.compare_digest``, so neither the comparison nor which entry matched leaks through timing.
 No tokens configured: the control API is disabled, unless the server was started with
 ``--insecure-local`` (``app.state.insecure_local``), and then only for loopback clients.
+
+The data endpoints (``/predict``, ``/feedback``) are open unless ``auth.require_token_for`` names
+them; then they need a ``client`` token or higher: 401 without a token, 403 with one nobody issued.
+:class:`RateLimiter` caps each token's requests per minute (``auth.rate_limit_per_minute``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-from evergreen.errors import AuthError, ConfigError, ControlAPIDisabledError, ForbiddenError
+from evergreen.errors import (
+    AuthError,
+    ConfigError,
+    ControlAPIDisabledError,
+    ForbiddenError,
+    RateLimitedError,
+    UnknownTokenError,
+)
 
-ROLES = ("viewer", "operator", "admin")
+# Lowest first: a role may do everything the roles before it may.
+ROLES = ("client", "viewer", "operator", "admin")
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def role_rank(role: str) -> int:
     return ROLES.index(role)
+
+
+def has_role(role: str, need: str) -> bool:
+    """Whether ``role`` grants what ``need`` grants (it is ``need`` or higher)."""
+    return role_rank(role) >= role_rank(need)
 
 
 def _digest(token: str) -> bytes:
@@ -95,9 +119,16 @@ def bearer(header: str | None) -> str | None:
 
 
 def authorize(
-    table: TokenTable, header: str | None, need: str, *, insecure_local: bool, client_host: str | None
+    table: TokenTable,
+    header: str | None,
+    need: str,
+    *,
+    insecure_local: bool,
+    client_host: str | None,
+    unknown: type[AuthError] = AuthError,
 ) -> Principal:
-    """The caller, if allowed ``need``; else 401 (no or unknown token) or 403 (role too low, disabled)."""
+    """The caller, if allowed ``need``; else 401 (no token, or an unknown one raised as ``unknown``)
+    or 403 (role too low, or no tokens configured and not a local server)."""
     if not table.enabled:
         if insecure_local and client_host in LOOPBACK:
             return Principal("local", "admin")
@@ -110,10 +141,64 @@ def authorize(
         raise AuthError("missing bearer token (Authorization: Bearer <token>)")
     principal = table.lookup(token)
     if principal is None:
-        raise AuthError("unknown token")
-    if role_rank(principal.role) < role_rank(need):
+        raise unknown("unknown token")
+    if not has_role(principal.role, need):
         raise ForbiddenError(
             f"{principal.name} is {principal.role}; this needs {need} or higher",
             details={"role": principal.role, "required": need},
         )
     return principal
+
+
+def authorize_data(
+    table: TokenTable, header: str | None, *, insecure_local: bool, client_host: str | None
+) -> Principal:
+    """The caller of a data endpoint that requires a token: ``client`` or higher; an unknown token is
+    a 403 (``unknown_token``): the client did present credentials, they open nothing here."""
+    return authorize(
+        table,
+        header,
+        "client",
+        insecure_local=insecure_local,
+        client_host=client_host,
+        unknown=UnknownTokenError,
+    )
+
+
+@dataclass
+class RateLimiter:
+    """At most ``per_minute`` requests per key in any 60-second window (a sliding log).
+
+    :meth:`retry_after` is pure apart from its lock (the caller passes the instant, so tests give
+    exact ones); :meth:`check` reads ``clock``. Memory is ``per_minute`` timestamps per key, and keys
+    are token names (a fixed, configured set). A 25-line sliding log rather than a rate-limit library:
+    the rule is this one sentence, and it is tested with exact instants.
+    """
+
+    per_minute: int
+    window: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    _seen: dict[str, deque[float]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def retry_after(self, key: str, now: float) -> float | None:
+        """None if the request at ``now`` is allowed (and counted); else seconds until it would be."""
+        with self._lock:
+            seen = self._seen.setdefault(key, deque())
+            while seen and now - seen[0] >= self.window:
+                seen.popleft()
+            if len(seen) >= self.per_minute:
+                return self.window - (now - seen[0])
+            seen.append(now)
+            return None
+
+    def check(self, principal: Principal) -> None:
+        """RateLimitedError (429, with the whole seconds to wait) when ``principal`` is over its rate."""
+        wait = self.retry_after(principal.name, self.clock())
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            raise RateLimitedError(
+                f"{principal.name} made {self.per_minute} requests in the last minute "
+                f"(auth.rate_limit_per_minute); retry in {seconds} s",
+                details={"limit_per_minute": self.per_minute, "retry_after_seconds": seconds},
+            )

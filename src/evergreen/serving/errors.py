@@ -24,6 +24,7 @@ from evergreen.errors import (
     MalformedJSONError,
     MethodNotAllowedError,
     NotFoundError,
+    RateLimitedError,
 )
 from evergreen.logs import get_logger
 
@@ -43,6 +44,8 @@ def error_response(
 def render(exc: EvergreenError, headers: Mapping[str, str] | None = None) -> JSONResponse:
     if exc.http_status == 401:  # RFC 9110: a 401 says which scheme would be accepted
         headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
+    if isinstance(exc, RateLimitedError):  # RFC 6585: a 429 says when to come back
+        headers = {"Retry-After": str(exc.details["retry_after_seconds"]), **(headers or {})}
     return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
 
 

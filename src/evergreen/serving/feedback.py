@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from evergreen.data.values import canonical_str
 from evergreen.errors import (
+    AlreadyLabelledError,
     InvalidLabelError,
     InvalidRequestError,
     TooManyRecordsError,
@@ -34,6 +36,7 @@ class FeedbackItem:
 
 
 _MAX_ID = 36
+Relabel = Literal["refuse", "latest"]
 
 
 def _finite(value: int | float) -> bool:
@@ -164,8 +167,20 @@ def known_predictions(store: Store, ids: Sequence[str]) -> set[str]:
     return {r.id for r in rows}
 
 
-def store_feedback(store: Store, items: Sequence[FeedbackItem]) -> int:
-    """Insert the feedback; UnknownPredictionError (404) names the first unknown id, nothing stored."""
+def store_feedback(
+    store: Store,
+    items: Sequence[FeedbackItem],
+    *,
+    relabel: Relabel = "refuse",
+    labelled_by: str | None = None,
+) -> int:
+    """Insert the feedback; UnknownPredictionError (404) names the first unknown id, nothing stored.
+
+    A prediction holds one label: a second one is refused (AlreadyLabelledError, 409, nothing stored)
+    or, with ``relabel="latest"``, replaces the first. The unique index on (project, prediction_id)
+    settles two processes labelling the same prediction at once: the loser gets the same 409, or
+    (``latest``) tries once more and updates the winner's row.
+    """
     ids = [it.prediction_id for it in items if it.prediction_id]
     missing = sorted(set(ids) - known_predictions(store, ids)) if ids else []
     if missing:
@@ -173,19 +188,67 @@ def store_feedback(store: Store, items: Sequence[FeedbackItem]) -> int:
             f"unknown prediction_id {missing[0]!r}",
             details={"field": "prediction_id", "unknown": missing[:50]},
         )
+    if relabel == "refuse":
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise _already(repeated, "appears more than once in this request")
+    else:  # the last label sent for an id is the one kept
+        last = {it.prediction_id: n for n, it in enumerate(items) if it.prediction_id}
+        items = [it for n, it in enumerate(items) if not it.prediction_id or last[it.prediction_id] == n]
+    for attempt in (1, 2):
+        try:
+            _write(store, items, relabel, labelled_by)
+            return len(items)
+        except IntegrityError:
+            if relabel == "refuse" or attempt == 2:
+                raise _already(sorted(set(ids)), "was labelled by another request just now") from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _already(ids: list[str], why: str) -> AlreadyLabelledError:
+    return AlreadyLabelledError(
+        f"prediction_id {ids[0]!r} {why}; a prediction keeps its first label "
+        "(serving.feedback_relabel: refuse)",
+        details={"field": "prediction_id", "labelled": ids[:50]},
+    )
+
+
+def _write(store: Store, items: Sequence[FeedbackItem], relabel: Relabel, labelled_by: str | None) -> None:
     now = utcnow()
+    ids = [it.prediction_id for it in items if it.prediction_id]
     with store.begin() as conn:
-        conn.execute(
-            insert(feedback),
-            [
-                {
-                    "project": store.project,
-                    "prediction_id": it.prediction_id,
-                    "record": it.record,
-                    "label": it.label,
-                    "received_at": now,
-                }
-                for it in items
-            ],
-        )
-    return len(items)
+        labelled: set[str] = set()
+        if ids:
+            labelled = set(
+                conn.execute(
+                    select(feedback.c.prediction_id).where(
+                        feedback.c.project == store.project, feedback.c.prediction_id.in_(ids)
+                    )
+                ).scalars()
+            )
+        if labelled and relabel == "refuse":
+            raise _already(sorted(labelled), "already has a label")
+        for it in items:
+            if it.prediction_id in labelled:
+                # The newest label, and out of any batch again so that it reaches the training data.
+                conn.execute(
+                    update(feedback)
+                    .where(feedback.c.project == store.project, feedback.c.prediction_id == it.prediction_id)
+                    .values(label=it.label, labelled_by=labelled_by, received_at=now, batch_id=None)
+                )
+        fresh = [it for it in items if it.prediction_id not in labelled]
+        if fresh:
+            conn.execute(
+                insert(feedback),
+                [
+                    {
+                        "project": store.project,
+                        "prediction_id": it.prediction_id,
+                        "record": it.record,
+                        "label": it.label,
+                        "received_at": now,
+                        "labelled_by": labelled_by,
+                    }
+                    for it in fresh
+                ],
+            )

@@ -124,6 +124,9 @@ feedback = Table(
     Column("label", JSON, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("batch_id", Integer),  # set once assembled into a training batch
+    Column("labelled_by", String(100)),  # the token name that gave the label; NULL on an open endpoint
+    # One label per prediction (serving.feedback_relabel); labelled records have no id (NULLs differ).
+    Index("ux_feedback_project_prediction", "project", "prediction_id", unique=True),
 )
 
 drift_reports = Table(

@@ -9,6 +9,8 @@ import httpx
 
 from tests.support.serving import RECORD, count_predictions, live, stored_ids
 
+JSON = {"content-type": "application/json"}
+
 
 def test_predict_one_and_many_validation_and_logging(make_app: Any, trained_project: Any) -> None:
     app = make_app(max_batch_records=3, max_body_bytes=4096)
@@ -42,7 +44,7 @@ def test_predict_one_and_many_validation_and_logging(make_app: Any, trained_proj
                 None,
             ),
             "wrong shape": (c.post("/predict", json=[RECORD]), 422, "(body)"),
-            "huge": (c.post("/predict", content=b"{" + b" " * 10_000 + b"}"), 413, None),
+            "huge": (c.post("/predict", content=b"{" + b" " * 10_000 + b"}", headers=JSON), 413, None),
         }
         for name, (resp, status, field) in bad.items():
             assert resp.status_code == status, (name, resp.text)
@@ -65,7 +67,7 @@ def test_chunked_body_over_the_limit_is_refused(make_app: Any) -> None:
             yield b" " * 1024
 
     with live(make_app(max_body_bytes=4096)) as srv, srv.client() as c:
-        resp = c.post("/predict", content=chunks())
+        resp = c.post("/predict", content=chunks(), headers={"content-type": "application/json"})
         assert resp.status_code == 413
         assert resp.json()["error"]["details"] == {"max_body_bytes": 4096}
 

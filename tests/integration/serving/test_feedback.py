@@ -35,7 +35,10 @@ def test_feedback_by_id_and_labelled_records_become_a_training_batch(
         assert unknown.status_code == 404 and unknown.json()["error"]["details"]["unknown"] == ["no-such-id"]
         invalid = c.post("/feedback", json={"prediction_id": ids[0], "label": "perhaps"})
         assert invalid.status_code == 422 and invalid.json()["error"]["code"] == "invalid_label"
-        assert c.post("/feedback", content=b"{oops").status_code == 400
+        assert (
+            c.post("/feedback", content=b"{oops", headers={"content-type": "application/json"}).status_code
+            == 400
+        )
         assert 'serving_feedback_total{kind="prediction"} 2.0' in c.get("/metrics").text
 
     with p.store.connect() as conn:

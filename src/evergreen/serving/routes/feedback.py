@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 
 from evergreen.errors import PredictionNotStoredError
 from evergreen.serving.context import ServingContext
+from evergreen.serving.deps import FeedbackCaller
 from evergreen.serving.feedback import known_predictions, parse_feedback, store_feedback
 from evergreen.serving.payload import parse_json
 
@@ -36,20 +37,27 @@ _OPENAPI: dict[str, Any] = {
         },
     },
     "responses": {
+        "401": {"description": "auth.require_token_for names feedback and no token was sent"},
+        "403": {"description": "a token nobody issued"},
         "404": {"description": "unknown prediction_id"},
+        "409": {"description": "the prediction already has a label (serving.feedback_relabel: refuse)"},
         "422": {"description": "a label invalid for the task, or a bad record"},
+        "429": {"description": "the token is over auth.rate_limit_per_minute (see Retry-After)"},
     },
 }
 
 
 @router.post("/feedback", summary="Attach ground truth to predictions", openapi_extra=_OPENAPI)
-async def post_feedback(request: Request) -> dict[str, Any]:
+async def post_feedback(request: Request, who: FeedbackCaller) -> dict[str, Any]:
     ctx: ServingContext = request.app.state.ctx
-    return await accept(ctx, parse_json(await request.body()))
+    return await accept(ctx, parse_json(await request.body()), labelled_by=who.name if who else None)
 
 
-async def accept(ctx: ServingContext, payload: Any) -> dict[str, Any]:
-    """Store a parsed feedback payload: ``/feedback``'s answer (the dashboard's label control uses it)."""
+async def accept(ctx: ServingContext, payload: Any, *, labelled_by: str | None = None) -> dict[str, Any]:
+    """Store a parsed feedback payload: ``/feedback``'s answer (the dashboard's label control uses it).
+
+    ``labelled_by`` is the token name recorded with the label (None: an open endpoint).
+    """
     s = ctx.settings
     items = parse_feedback(
         payload,
@@ -72,6 +80,12 @@ async def accept(ctx: ServingContext, payload: Any) -> dict[str, Any]:
                 "the prediction log cannot reach the database yet; send the feedback again later",
                 details={"field": "prediction_id", "prediction_log": ctx.log.health},
             )
-    count = await asyncio.to_thread(store_feedback, ctx.project.store, items)
+    count = await asyncio.to_thread(
+        store_feedback,
+        ctx.project.store,
+        items,
+        relabel=s.serving.feedback_relabel,
+        labelled_by=labelled_by,
+    )
     ctx.metrics.feedback.labels("prediction" if ids else "record").inc(count)
     return {"accepted": count}

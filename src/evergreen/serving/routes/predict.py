@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.serving.context import ServingContext
+from evergreen.serving.deps import PredictCaller
 from evergreen.serving.payload import json_answer, parse_json, predict_records
 from evergreen.serving.rows import new_ids, prediction_rows
 from evergreen.serving.schema import validate_records
@@ -44,14 +45,17 @@ _OPENAPI: dict[str, Any] = {
     },
     "responses": {
         "422": {"description": "a field is missing, mistyped or unknown (named in the error)"},
+        "401": {"description": "auth.require_token_for names predict and no token was sent"},
+        "403": {"description": "a token nobody issued"},
         "413": {"description": "body over serving.max_body_bytes"},
+        "429": {"description": "the token is over auth.rate_limit_per_minute (see Retry-After)"},
         "503": {"description": "no champion loaded yet"},
     },
 }
 
 
 @router.post("/predict", summary="Predict with the champion", openapi_extra=_OPENAPI)
-async def predict(request: Request) -> JSONResponse:
+async def predict(request: Request, _who: PredictCaller) -> JSONResponse:
     # The body is parsed by hand, not by a pydantic model: the schema is the champion's signature,
     # which changes with a swap, and this path runs for every prediction.
     start = time.perf_counter()

@@ -212,7 +212,8 @@ def test_router_in_the_serving_app_reads_its_context(trained_project: Any) -> No
     assert c.get("/api/models", headers=VIEWER).json()["champion"] == "1"
     r = c.post("/api/rollback", headers=OPERATOR, json={})
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"  # nothing to roll back to
-    assert c.post("/api/rollback").status_code == 401
+    assert c.post("/api/rollback", json={}).status_code == 401
+    assert c.post("/api/rollback", headers=OPERATOR).status_code == 415  # no body, no type: not JSON
 
 
 def test_audit_since_with_a_utc_offset_means_the_same_instant(
