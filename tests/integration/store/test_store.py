@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, update
@@ -121,3 +122,15 @@ def test_a_database_behind_head_is_upgraded_on_open(store, database_url):
     assert schema_revision(again.engine) == SCHEMA_HEAD
     assert "alert_deliveries" in inspect(again.engine).get_table_names()
     again.engine.dispose()
+
+
+def test_feedback_table_matches_its_migration(store: Any) -> None:
+    """0007: ``labelled_by`` and the one-label-per-prediction index, as ``tables.py`` declares them."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from evergreen.store.tables import metadata
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in diff if "feedback" in repr(d)] == []
