@@ -94,11 +94,12 @@ def test_a_removed_token_ends_its_session(app: Any) -> None:
 
 def test_insecure_local_serves_loopback_without_login_and_nobody_else(trained_project: Any) -> None:
     app = dashboard_app(trained_project, tokens="", insecure_local=True)
-    with TestClient(app, client=("127.0.0.1", 5000)) as c:
+    # A local-only server answers loopback Host names only (serving.guards): address it as such.
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 5000)) as c:
         page = c.get("/")
         assert page.status_code == 200 and "local (admin)" in page.text
     remote = dashboard_app(trained_project, tokens="", insecure_local=True)
-    with TestClient(remote, client=("10.1.2.3", 5000)) as c:
+    with TestClient(remote, base_url="http://127.0.0.1", client=("10.1.2.3", 5000)) as c:
         r = c.get("/", follow_redirects=False)
         assert r.status_code == 403 and "the dashboard is disabled" in r.text
     closed = dashboard_app(trained_project, tokens="")
