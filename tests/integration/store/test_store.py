@@ -125,7 +125,7 @@ def test_a_database_behind_head_is_upgraded_on_open(store, database_url):
 
 
 def test_feedback_table_matches_its_migration(store: Any) -> None:
-    """0007: ``labelled_by`` and the one-label-per-prediction index, as ``tables.py`` declares them."""
+    """0008: ``labelled_by`` and the one-label-per-prediction index, as ``tables.py`` declares them."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 

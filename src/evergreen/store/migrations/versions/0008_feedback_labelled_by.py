@@ -5,16 +5,16 @@ A unique index on (project, prediction_id) makes "one label per prediction"
 (``serving.feedback_relabel``) hold across processes; rows of labelled records have no prediction id,
 and NULLs never collide. Duplicates from before this revision are reduced to the newest label.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
