@@ -19,8 +19,11 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# The replay through a running server, then the dashboard's URL and a log-in token; the server stays up
+# until Ctrl-C. DEMO_ARGS=--no-serve exits after the replay (CI).
+DEMO_ARGS ?=
 demo: $(STAMP)
-	$(VENV)/bin/evergreen demo
+	$(VENV)/bin/evergreen demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

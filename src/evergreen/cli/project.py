@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from evergreen.cli.common import (
+    CliState,
     ConfigOpt,
     JsonOpt,
-    console,
     echo,
     error_line,
     open_project,
@@ -80,19 +80,41 @@ def ingest(
 
 
 def demo(
+    ctx: typer.Context,
     directory: Annotated[
         Path | None, typer.Argument(help="Where to create the demo project (default: temp).")
     ] = None,
     batches: Annotated[int, typer.Option("--batches", help="How many weekly batches to replay.")] = 10,
     rows: Annotated[int, typer.Option("--rows", help="Rows per batch.")] = 1500,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Exit after the replay instead of serving until Ctrl-C.")
+    ] = False,
 ) -> None:
-    """Replay a churn data stream with a change half-way: ingest and retrain after each batch."""
+    """Replay a churn stream through a running server: predictions, feedback, drift, retrain, swap."""
+    import logging
     import os
+    import secrets
+    import warnings
 
+    from evergreen.config import AuthConfig
     from evergreen.demo import DEMO_SALT, run_demo
+    from evergreen.logs import configure_logging
 
     os.environ.setdefault(*DEMO_SALT)  # the entry point sets the demo's salt; the library never does
-    run_demo(directory, batches=batches, rows=rows, console=console())
+    if not ctx.ensure_object(CliState).verbose:
+        # The demo prints one line per event itself; the JSON logs (alerts too) are for --verbose.
+        configure_logging(logging.CRITICAL)
+    # MLflow's hint about integer columns at each model logged: the demo's columns have no nulls.
+    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
+    token = None
+    if not no_serve:
+        # A log-in token for the dashboard, made the way auth.tokens_env says ("name:role:token"),
+        # added to any the environment already holds; it lives as long as this process.
+        token = secrets.token_urlsafe(24)
+        var = AuthConfig().tokens_env  # the demo's evergreen.yaml keeps the default
+        current = os.environ.get(var, "")
+        os.environ[var] = ",".join(p for p in (current, f"demo:admin:{token}") if p)
+    run_demo(directory, batches=batches, rows=rows, keep_serving=not no_serve, token=token)
 
 
 def register(app: typer.Typer) -> None:

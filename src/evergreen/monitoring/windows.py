@@ -21,9 +21,9 @@ from evergreen.errors import BadInputError, NotFoundError, StoreError
 from evergreen.store.engine import Store, as_utc
 from evergreen.store.tables import batches, feedback, predictions
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _BATCH = re.compile(r"^\s*(?:batch[:=]?)?\s*(\d+)\s*$")
-_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 PREDICTION_COLUMNS = ("id", "created_at", "model_version", "record", "prediction", "probabilities", "label")
 
 
@@ -41,7 +41,7 @@ class WindowSpec:
 
 
 def parse_window(text: str) -> WindowSpec:
-    """``7d``, ``24h``, ``90m``, ``2w``; a batch id as ``12`` or ``batch:12``."""
+    """``7d``, ``24h``, ``90m``, ``2w``, ``45s``; a batch id as ``12`` or ``batch:12``."""
     m = _DURATION.match(text)
     if m:
         amount, unit = int(m.group(1)), m.group(2)

@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 from evergreen.overrides import effective_settings
 from evergreen.pipeline.refs import RunOrder
 from evergreen.pipeline.tasks import open_config
+from evergreen.project import Project
 from evergreen.store.engine import utcnow
-from evergreen.triggers.evaluate import evaluate
+from evergreen.triggers.evaluate import Evaluation, evaluate
 from evergreen.triggers.execute import retrain_request
 from evergreen.triggers.state import gather_state
 
@@ -35,8 +36,18 @@ class NoTrigger:
 def check(config_path: str, now: datetime | None = None) -> RunOrder | NoTrigger:
     at = now or utcnow()
     with open_config(config_path) as project:
-        cfg = effective_settings(project).triggers.model_copy(update={"schedule": None})
-        ev = evaluate(gather_state(project, at), cfg, at)
+        return order_from(evaluate_project(project, at))
+
+
+def evaluate_project(project: Project, at: datetime, watching_since: datetime | None = None) -> Evaluation:
+    """The triggers of an open project at ``at``, with the thresholds in force; the cron schedule is
+    left to whoever drives the loop (an orchestrator; ``evergreen demo``, which replays weeks)."""
+    cfg = effective_settings(project).triggers.model_copy(update={"schedule": None})
+    return evaluate(gather_state(project, watching_since or at), cfg, at)
+
+
+def order_from(ev: Evaluation) -> RunOrder | NoTrigger:
+    """One run order for what fired, or why nothing runs."""
     if not ev.firings:
         why = "cooldown until " + ev.cooldown_until.isoformat() if ev.suppressed and ev.cooldown_until else ""
         return NoTrigger(why or "no trigger fired", tuple(f.kind for f in ev.suppressed))
