@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
         ("24h", "24h", 86400, None),
         (" 90m ", "90m", 5400, None),
         ("2w", "2w", 14 * 86400, None),
+        ("45s", "45s", 45, None),
         ("12", "batch:12", None, 12),
         ("batch:3", "batch:3", None, 3),
     ],
