@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from tests.support.cli import cli_env
+from tests.support.dashboard import login
 
 
 def _db(root: Path) -> dict[str, list[tuple]]:
@@ -133,6 +134,12 @@ def test_demo_keeps_serving_with_a_login_token_until_ctrl_c(tmp_path: Path):
             auth = {"Authorization": f"Bearer {token.group(1)}"}
             models = c.get("/api/models", headers=auth)
             assert models.status_code == 200, models.text
+            # The dashboard at the printed URL: the token logs in, the overview names the champion.
+            login(c, token.group(1))
+            overview = c.get("/")
+            champion = re.search(r"^champion: +churn@champion = v(\d+)$", out, re.MULTILINE)
+            assert champion, out
+            assert overview.status_code == 200 and f">v{champion.group(1)}</a>" in overview.text
             # The token the environment already held still works: the demo's was added to it.
             assert (
                 c.get("/api/models", headers={"Authorization": "Bearer an-existing-token"}).status_code == 200
