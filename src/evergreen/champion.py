@@ -9,7 +9,9 @@ pipeline and the control layer that call it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from evergreen.project import Project
 from evergreen.registry import TAG_PREFIX
@@ -41,11 +43,14 @@ def move_champion(
     reason: str,
     run_id: str | None = None,
     record_decision_row: bool = True,
+    decision_values: Mapping[str, Any] | None = None,
 ) -> ChampionMove:
     """Make ``version`` the champion; tag, notify, record and audit the move.
 
     ``record_decision_row``: False when the caller already recorded the full decision (a retrain
     records the policy's decision with both models' metrics before it promotes).
+    ``decision_values``: more columns of the decision row (metrics, deltas, checks), e.g. the numbers
+    an automatic rollback was decided on.
     """
     reg = project.registry
     old = reg.set_champion(version)
@@ -60,6 +65,7 @@ def move_champion(
             candidate_version=version,
             champion_version=old,
             justification=f"{action} by {actor}: {reason}",
+            **dict(decision_values or {}),
         )
     record_action(
         project.store,

@@ -205,7 +205,8 @@ def evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
             AlertCandidate(
                 "champion_changed",
                 "champion_changed",
-                "info",
+                # evergreen rolled back by itself (a regression on live data): someone should look.
+                "alert" if c.action == "rollback" and c.actor == "system" else "info",
                 f"{c.actor} {verb} v{c.version} "
                 + (f"(was v{c.previous})" if c.previous else "(first champion)")
                 + (f": {c.reason}" if c.reason else ""),

@@ -7,6 +7,7 @@ the control API, the dashboard).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -43,9 +44,24 @@ class ActionResult:
 
 
 def _moved(
-    project: Project, version: str, *, actor: str, action: Action, reason: str, run_id: str | None = None
+    project: Project,
+    version: str,
+    *,
+    actor: str,
+    action: Action,
+    reason: str,
+    run_id: str | None = None,
+    decision_values: Mapping[str, Any] | None = None,
 ) -> ActionResult:
-    move = move_champion(project, version, actor=actor, action=action, reason=reason, run_id=run_id)
+    move = move_champion(
+        project,
+        version,
+        actor=actor,
+        action=action,
+        reason=reason,
+        run_id=run_id,
+        decision_values=decision_values,
+    )
     return ActionResult(action, move.version, move.previous, move.message)
 
 
@@ -77,9 +93,17 @@ def _known_run(project: Project, run_id: str | None) -> str | None:
 
 
 def rollback(
-    project: Project, *, to: str | None = None, actor: str, reason: str | None = None
+    project: Project,
+    *,
+    to: str | None = None,
+    actor: str,
+    reason: str | None = None,
+    decision_values: Mapping[str, Any] | None = None,
 ) -> ActionResult:
-    """Point the champion back at ``previous`` (or at ``to``); the replaced one is tagged rolled_back."""
+    """Point the champion back at ``previous`` (or at ``to``); the replaced one is tagged rolled_back.
+
+    ``decision_values``: the numbers behind an automatic rollback, kept on its decision row.
+    """
     reg = project.registry
     current = reg.version_by_alias(CHAMPION)
     target = to or reg.version_by_alias(PREVIOUS)
@@ -97,7 +121,12 @@ def rollback(
             },
         )
     result = _moved(
-        project, str(target), actor=actor, action="rollback", reason=reason or f"rolled back from v{current}"
+        project,
+        str(target),
+        actor=actor,
+        action="rollback",
+        reason=reason or f"rolled back from v{current}",
+        decision_values=decision_values,
     )
     after_action(project)
     return result

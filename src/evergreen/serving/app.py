@@ -74,13 +74,16 @@ def build_context(settings: Settings, project: Project, *, freeze_heap: bool = F
     metrics.model_loaded_at.set_function(lambda: holder.current.loaded_at if holder.current else math.nan)
     metrics.registry.register(loop_state_collector(project))
     passthrough = tuple(c for c in (settings.data.id_column, settings.data.timestamp_column) if c)
+    # The replaced champion scores in shadow during the watch after a promotion (auto-rollback).
+    watch = settings.promotion.watch if settings.promotion.auto_rollback else None
+    shadowing = s.shadow or watch is not None
     watcher = ModelWatcher(
         project,
         holder,
         metrics,
         interval=s.reload_interval_seconds,
         passthrough=passthrough,
-        shadow=shadow_resolver(s.shadow_version) if s.shadow else None,
+        shadow=shadow_resolver(s.shadow_version, challengers=s.shadow, watch=watch) if shadowing else None,
         freeze_heap=freeze_heap,
     )
     batcher = Batcher(
@@ -91,7 +94,7 @@ def build_context(settings: Settings, project: Project, *, freeze_heap: bool = F
         on_size=metrics.batch_size.observe,
     )
     shadow = None
-    if s.shadow:
+    if shadowing:
         shadow = ShadowScorer(
             holder,
             plog.submit,

@@ -1,8 +1,10 @@
 """Shadow challenger: score a second model on live traffic, off the request path, and log it beside.
 
 Which version: ``serving.shadow_version`` if set, else the candidate of the newest run waiting for
-approval. Scoring happens in its own thread after the champion answered; records pile up in a bounded
-queue and are scored together. When the queue is full, records are skipped (and counted): the shadow
+approval (both with ``serving.shadow``), else - for ``promotion.watch`` after a promotion, with
+``promotion.auto_rollback`` - the champion it replaced, so both score the same live records.
+Scoring happens in its own thread after the champion answered; records pile up in a bounded queue
+and are scored together. When the queue is full, records are skipped (and counted): the shadow
 must never slow the champion down.
 """
 
@@ -13,23 +15,42 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from evergreen.config import WatchConfig
+from evergreen.evaluation.watch import watch_open
 from evergreen.logs import get_logger
 from evergreen.project import Project
 from evergreen.serving.model import ModelHolder
 from evergreen.serving.rows import prediction_rows
+from evergreen.store.engine import utcnow
 from evergreen.store.runs import list_runs
+from evergreen.store.watch import current_watch, paired_count
 
 log = get_logger(__name__)
 
 
-def shadow_resolver(configured: str | None) -> Callable[[Project], str | None]:
+def shadow_resolver(
+    configured: str | None, *, challengers: bool = True, watch: WatchConfig | None = None
+) -> Callable[[Project], str | None]:
+    """``challengers``: shadow ``configured`` or the pending candidate (``serving.shadow``);
+    ``watch``: else, after a promotion, the replaced champion until ``watch.rows`` live records were
+    scored by both or ``watch.days`` went by (``promotion.auto_rollback`` judges those pairs)."""
+
     def resolve(project: Project) -> str | None:
-        if configured:
-            return configured
-        pending = list_runs(project.store, limit=1, status="pending_approval")
-        return (
-            str(pending[0]["candidate_version"]) if pending and pending[0].get("candidate_version") else None
-        )
+        if challengers:
+            if configured:
+                return configured
+            pending = list_runs(project.store, limit=1, status="pending_approval")
+            if pending and pending[0].get("candidate_version"):
+                return str(pending[0]["candidate_version"])
+        if watch is not None:
+            w = current_watch(project.store)
+            if (
+                w is not None
+                and watch_open(w.started_at, utcnow(), watch.days)
+                and paired_count(project.store, w) < watch.rows
+            ):
+                return w.previous
+        return None
 
     return resolve
 

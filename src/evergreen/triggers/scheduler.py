@@ -78,6 +78,7 @@ class TickReport:
     ingested: list[IngestResult] = field(default_factory=list)
     monitoring: str | None = None
     gc: str | None = None  # retention pass: ran | failed | None (not due)
+    watch: str | None = None  # the watch after a promotion: kept | regressed | insufficient_data | failed
     evaluation: Evaluation | None = None
     attempt: Attempt | None = None
 
@@ -245,6 +246,7 @@ class Scheduler:
         now = self.clock()
         report.monitoring = self.monitor_if_due(now)
         report.gc = self.gc_if_due(now)
+        report.watch = self.check_watch(now)
         if self.retry_at is not None and now < self.retry_at:
             return report
         self.retry_at = None
@@ -301,6 +303,17 @@ class Scheduler:
         for r in results:
             log.info("ingested", file=r.source, status=r.status, rows=r.rows, reason=r.reason)
         return results
+
+    def check_watch(self, now: datetime) -> str | None:
+        """The watch after a promotion (auto-rollback); a failure is logged, never raised."""
+        from evergreen.control.watch import check_watch
+
+        try:
+            judgement = check_watch(self.project, now)
+        except Exception as exc:  # e.g. MLflow unreachable for the rollback: the next tick tries again
+            log.error("watch_failed", error=one_line(exc))
+            return "failed"
+        return judgement.verdict if judgement else None
 
     def gc_if_due(self, now: datetime) -> str | None:
         """The retention pass on ``retention.schedule`` (daily); a failure is logged, never raised."""
@@ -363,6 +376,7 @@ def describe(tick: TickReport) -> dict[str, Any]:
         "ingested": [r.source for r in tick.ingested],
         "monitoring": tick.monitoring,
         "gc": tick.gc,
+        "watch": tick.watch,
         "fired": [f.kind for f in ev.firings] if ev else [],
         "suppressed": [f.kind for f in ev.suppressed] if ev else [],
         "attempt": tick.attempt.status if tick.attempt else None,

@@ -1,0 +1,94 @@
+"""What the watch after a promotion reads: the newest champion move, and the paired live predictions.
+
+A *watch* starts with a promotion (a retrain's, a person's promote or approve): its audit row says
+which version became the champion (``after.champion``) and which one it replaced
+(``before.champion``). While it lasts the replaced one scores live traffic in shadow; its
+predictions are ``predictions`` rows of role ``shadow`` pointing at the champion's row
+(``shadow_of``, migration 0002), and labels arrive in ``feedback`` against the champion's row.
+A rollback (or any later move) ends it: only the newest move counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from evergreen.store.engine import Store, as_utc
+from evergreen.store.tables import alert_actions, feedback, predictions
+
+MOVES = ("promote", "approve", "rollback")
+WATCHED = ("promote", "approve")
+
+
+@dataclass(frozen=True)
+class Watch:
+    """The newest promotion, when it replaced a champion: ``champion`` is watched against ``previous``."""
+
+    audit_id: int
+    champion: str
+    previous: str
+    started_at: datetime
+
+
+def current_watch(store: Store) -> Watch | None:
+    """The watch the newest champion move opened, or None (a rollback, a first champion, no move)."""
+    a = alert_actions
+    query = (
+        select(a.c.id, a.c.action, a.c.before, a.c.after, a.c.at)
+        .where(a.c.project == store.project, a.c.action.in_(MOVES), a.c.target.like("version:%"))
+        .order_by(a.c.id.desc())
+        .limit(1)
+    )
+    with store.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    if row is None or row["action"] not in WATCHED:
+        return None
+    champion = (row["after"] or {}).get("champion")
+    previous = (row["before"] or {}).get("champion")
+    at = as_utc(row["at"])
+    if not champion or not previous or str(champion) == str(previous) or at is None:
+        return None
+    return Watch(int(row["id"]), str(champion), str(previous), at)
+
+
+def _pairs(store: Store, watch: Watch) -> Any:
+    champ, shadow = predictions.alias("champ"), predictions.alias("shadow")
+    joined = champ.join(shadow, (shadow.c.shadow_of == champ.c.id) & (shadow.c.project == champ.c.project))
+    where = (
+        (champ.c.project == store.project)
+        & (champ.c.role == "champion")
+        & (champ.c.model_version == watch.champion)
+        & (shadow.c.role == "shadow")
+        & (shadow.c.model_version == watch.previous)
+        & (champ.c.created_at >= watch.started_at)
+    )
+    return champ, shadow, joined, where
+
+
+def paired_count(store: Store, watch: Watch) -> int:
+    """Live records both models scored since the watch began (labelled or not)."""
+    _champ, _shadow, joined, where = _pairs(store, watch)
+    with store.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one())
+
+
+def labelled_pairs(store: Store, watch: Watch, limit: int) -> list[tuple[Any, Any, Any]]:
+    """(new champion's prediction, replaced champion's, label) for the first ``limit`` paired live
+    records of the watch that carry a label (the newest label of a record wins)."""
+    champ, shadow, joined, where = _pairs(store, watch)
+    f = feedback
+    query = (
+        select(champ.c.id, champ.c.prediction, shadow.c.prediction, f.c.label)
+        .select_from(joined.join(f, (f.c.prediction_id == champ.c.id) & (f.c.project == champ.c.project)))
+        .where(where)
+        .order_by(champ.c.created_at, champ.c.id, f.c.id)
+    )
+    out: dict[str, tuple[Any, Any, Any]] = {}
+    with store.connect() as conn:
+        for pid, new, old, label in conn.execute(query):
+            if pid in out or len(out) < limit:
+                out[pid] = (new, old, label)  # a later feedback row on the same record corrects it
+    return list(out.values())
