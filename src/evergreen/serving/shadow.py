@@ -19,6 +19,7 @@ from evergreen.config import WatchConfig
 from evergreen.evaluation.watch import watch_open
 from evergreen.logs import get_logger
 from evergreen.project import Project
+from evergreen.registry import CHAMPION
 from evergreen.serving.model import ModelHolder
 from evergreen.serving.rows import prediction_rows
 from evergreen.store.engine import utcnow
@@ -48,6 +49,8 @@ def shadow_resolver(
                 w is not None
                 and watch_open(w.started_at, utcnow(), watch.days)
                 and paired_count(project.store, w) < watch.rows
+                # the alias may have been moved outside evergreen since: then this watch is void
+                and project.registry.version_by_alias(CHAMPION) == w.champion
             ):
                 return w.previous
         return None
