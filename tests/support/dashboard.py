@@ -35,3 +35,23 @@ def login(client: Any, token: str) -> str:
     r = client.post("/login", data={"token": token, "csrf_token": csrf_of(page.text)}, follow_redirects=False)
     assert r.status_code == 303, r.text
     return csrf_of(client.get("/").text)
+
+
+def seed_history(project: Any, weeks: int = 3) -> None:
+    """Real history on a trained project: a week of logged, half-labelled predictions per drift report
+    (the last week drifted), then the alerts those reports raise."""
+    from datetime import timedelta
+
+    from evergreen.alerts import raise_alerts
+    from evergreen.examples import churn
+    from evergreen.monitoring.job import run_monitoring
+    from evergreen.store.engine import utcnow
+    from tests.support.monitoring import log_predictions
+
+    now = utcnow()
+    for week in range(weeks - 1, -1, -1):
+        end = now - timedelta(days=7 * week)
+        frame = churn.make_batch(20 + week, 600, drifted=week == 0)
+        log_predictions(project, frame, end=end, labelled=0.5, seed=week)
+        run_monitoring(project, "7d", now=end)
+    raise_alerts(project)

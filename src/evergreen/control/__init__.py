@@ -2,7 +2,8 @@
 
 - models (:mod:`.models`): :func:`promote`, :func:`rollback`, :func:`approve`, :func:`reject`
 - retrain (:mod:`.retrain`): :func:`request_retrain` (queue for the scheduler, or run)
-- alerts (:mod:`.alerts`): :func:`acknowledge_alert`, :func:`resolve_alert`, :func:`after_action`
+- alerts (:mod:`.alerts`): :func:`acknowledge_alert`, :func:`resolve_alert`, :func:`note_alert`,
+  :func:`after_action`
 - thresholds (:mod:`.thresholds`): :func:`get_thresholds`, :func:`set_thresholds`
 - state (:mod:`.state`): :func:`status`
 
@@ -17,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from evergreen.control.alerts import acknowledge_alert, after_action, resolve_alert
+    from evergreen.control.alerts import acknowledge_alert, after_action, note_alert, resolve_alert
     from evergreen.control.models import ActionResult, approve, promote, reject, rescore, rollback
     from evergreen.control.retrain import RetrainTicket, request_retrain
     from evergreen.control.state import status
@@ -27,6 +28,7 @@ _WHERE = {
     "acknowledge_alert": "alerts",
     "after_action": "alerts",
     "resolve_alert": "alerts",
+    "note_alert": "alerts",
     "ActionResult": "models",
     "approve": "models",
     "promote": "models",
@@ -46,6 +48,7 @@ __all__ = [
     "after_action",
     "approve",
     "get_thresholds",
+    "note_alert",
     "promote",
     "reject",
     "request_retrain",

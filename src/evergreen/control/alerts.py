@@ -40,3 +40,27 @@ def resolve_alert(
     from evergreen.alerts import service_for
 
     return service_for(project).resolve(alert_id, actor=actor, reason=reason)
+
+
+def note_alert(
+    project: Project, alert_id: int, *, actor: str, decision: str, reason: str | None = None
+) -> dict[str, Any]:
+    """Record what a person decided about an alert without changing it (``investigating``: do nothing yet).
+
+    The alert stays as it is; the audit trail gets ``alert_<decision>`` on ``alert:<id>``, so History
+    shows the alert, the decision and who took it. NotFoundError for an unknown alert.
+    """
+    from evergreen.alerts.repository import get_alert
+    from evergreen.store.audit import record_action
+
+    row = get_alert(project.store, alert_id)
+    record_action(
+        project.store,
+        actor=actor,
+        action=f"alert_{decision}",
+        target=f"alert:{alert_id}",
+        reason=reason,
+        before={"status": row["status"]},
+        after={"status": row["status"]},
+    )
+    return row

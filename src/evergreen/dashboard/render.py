@@ -27,6 +27,12 @@ NAV = (
     NavItem("/", "Overview", "viewer"),
     NavItem("/runs", "Runs", "viewer"),
     NavItem("/models", "Models", "viewer"),
+    NavItem("/monitoring", "Monitoring", "viewer"),
+    NavItem("/alerts", "Alerts", "viewer"),
+    NavItem("/approvals", "Approvals", "viewer"),
+    NavItem("/history", "History", "viewer"),
+    NavItem("/settings", "Settings", "viewer"),
+    NavItem("/predict/form", "Predict", "viewer"),
 )
 
 

@@ -1,0 +1,118 @@
+"""GET /alerts (open, acknowledged, resolved; by level); acknowledge, resolve, retrain now, investigating."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from evergreen import control
+from evergreen.dashboard import queries
+from evergreen.dashboard.context import Operator, Viewer, posted_form, required
+from evergreen.dashboard.render import done, page
+from evergreen.dashboard.views.alerts import evidence
+from evergreen.errors import EvergreenError
+
+router = APIRouter()
+Form = Annotated[dict[str, str], Depends(posted_form("operator"))]
+AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Word = Annotated[str | None, Query(max_length=30, pattern=r"^[a-z_]*$")]
+STATUSES = ("open", "acknowledged", "resolved")
+LEVELS = ("info", "warning", "alert", "critical")
+
+
+@router.get("/alerts")
+def alerts(
+    request: Request,
+    visit: Viewer,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=queries.MAX_PAGE)] = 1,
+    status: Word = None,
+    level: Word = None,
+) -> Response:
+    store = visit.services.project.store
+    result = queries.alerts_page(
+        store, page=page_no, size=visit.services.page_size, status=status, level=level
+    )
+    deliveries = queries.deliveries_for(store, [int(r["id"]) for r in result.rows])
+    rows = [
+        {**r, "evidence": evidence(r.get("details")), "deliveries": deliveries.get(int(r["id"]), [])}
+        for r in result.rows
+    ]
+    return page(
+        request,
+        visit,
+        "alerts.html",
+        title="Alerts",
+        result=result,
+        rows=rows,
+        statuses=STATUSES,
+        levels=LEVELS,
+        filters={"status": status or "", "level": level or ""},
+    )
+
+
+async def _act(fn: Callable[[], Any], ok: Callable[[Any], str], back: str) -> Response:
+    try:
+        result = await run_in_threadpool(fn)
+    except EvergreenError as exc:
+        return done(back, exc.message, ok=False)
+    return done(back, ok(result))
+
+
+def _back(form: dict[str, str]) -> str:
+    target = form.get("back", "")
+    return target if target.startswith("/alerts") else "/alerts"
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+async def acknowledge(alert_id: AlertId, visit: Operator, form: Form) -> Response:
+    comment = required(form, "comment", "a comment")
+    p = visit.services.project
+    return await _act(
+        lambda: control.acknowledge_alert(p, alert_id, actor=visit.actor, reason=comment),
+        lambda _: f"alert {alert_id} acknowledged",
+        _back(form),
+    )
+
+
+@router.post("/alerts/{alert_id}/resolve")
+async def resolve(alert_id: AlertId, visit: Operator, form: Form) -> Response:
+    comment = required(form, "comment", "a comment")
+    p = visit.services.project
+    return await _act(
+        lambda: control.resolve_alert(p, alert_id, actor=visit.actor, reason=comment),
+        lambda _: f"alert {alert_id} resolved",
+        _back(form),
+    )
+
+
+@router.post("/alerts/{alert_id}/retrain")
+async def retrain_now(request: Request, alert_id: AlertId, visit: Operator, form: Form) -> Response:
+    comment = required(form, "comment", "a comment")
+    p = visit.services.project
+
+    def run() -> Any:
+        control.note_alert(p, alert_id, actor=visit.actor, decision="retrain", reason=comment)
+        ticket = control.request_retrain(
+            p, actor=visit.actor, reason=f"alert {alert_id}: {comment}", force=True, wait=False
+        )
+        if ticket.thread is not None:  # tests join it; the server never waits for it
+            threads = getattr(request.app.state, "dashboard_threads", [])
+            request.app.state.dashboard_threads = [*threads, ticket.thread]
+        return ticket
+
+    return await _act(run, lambda t: t.message, _back(form))
+
+
+@router.post("/alerts/{alert_id}/investigate")
+async def investigate(alert_id: AlertId, visit: Operator, form: Form) -> Response:
+    comment = required(form, "comment", "a comment")
+    p = visit.services.project
+    return await _act(
+        lambda: control.note_alert(p, alert_id, actor=visit.actor, decision="investigating", reason=comment),
+        lambda _: f"recorded: investigating alert {alert_id}, no action yet",
+        _back(form),
+    )

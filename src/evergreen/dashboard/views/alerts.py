@@ -1,0 +1,35 @@
+"""Alerts as the Alerts page shows them: the evidence (the numbers that raised it) made readable (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+MAX_ITEMS = 40
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def evidence(details: Mapping[str, Any] | None, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:
+    """``details`` flattened to ``(dotted.key, text)`` pairs, two levels deep, at most MAX_ITEMS."""
+    out: list[tuple[str, str]] = []
+    for key in sorted(details or {}):
+        value = (details or {})[key]
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and depth < 1:
+            out.extend(evidence(value, f"{name}.", depth + 1))
+        else:
+            out.append((name, _show(value)))
+    return out[:MAX_ITEMS]
+
+
+def alert_target(alert_id: int) -> str:
+    """How the audit trail names an alert (History links back here)."""
+    return f"alert:{alert_id}"

@@ -1,0 +1,72 @@
+"""The Settings page: each run-time threshold with the file's value beside the override (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from evergreen.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class ThresholdRow:
+    key: str
+    file_value: str  # JSON text, as typed in the form
+    override: str | None
+    in_force: str
+    actor: str
+    updated_at: str
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def threshold_rows(
+    keys: tuple[str, ...],
+    file_values: Mapping[str, Any],
+    in_force: Mapping[str, Any],
+    overrides: Mapping[str, Mapping[str, Any]],
+) -> list[ThresholdRow]:
+    rows = []
+    for key in keys:
+        o = overrides.get(key)
+        rows.append(
+            ThresholdRow(
+                key=key,
+                file_value=as_json(file_values.get(key)),
+                override=None if o is None else as_json(o.get("value")),
+                in_force=as_json(in_force.get(key)),
+                actor="" if o is None else str(o.get("actor") or ""),
+                updated_at="" if o is None else str(o.get("updated_at") or ""),
+            )
+        )
+    return rows
+
+
+def parse_changes(
+    form: Mapping[str, str], keys: tuple[str, ...], current: Mapping[str, str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The edits: ``value:<key>`` fields whose JSON differs from the value in force; ``reset:<key>`` boxes.
+
+    A field left as shown is no change; BadInputError (naming the key) for text that is not JSON.
+    """
+    values: dict[str, Any] = {}
+    reset = [k for k in keys if form.get(f"reset:{k}") == "yes"]
+    for key in keys:
+        text = form.get(f"value:{key}")
+        if text is None or key in reset or text.strip() == current.get(key, "").strip():
+            continue
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(
+                f"thresholds key {key}: {text[:60]!r} is not a JSON value (numbers as 0.1, true/false, null, "
+                '{"accuracy": 0.8})',
+                details={"key": key},
+            ) from exc
+        if as_json(parsed) != current.get(key):
+            values[key] = parsed
+    return values, reset

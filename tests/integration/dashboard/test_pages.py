@@ -1,0 +1,153 @@
+"""Every page on a project with real history (runs, drift reports, alerts, predictions), and every action.
+
+Actions go through the control layer and land in the audit trail as ``dashboard:<token name>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from evergreen import control
+from evergreen.pipeline import RetrainRequest, RetrainRunner
+from evergreen.store.audit import list_actions
+from evergreen.store.tables import feedback
+from tests.support.dashboard import (
+    ADMIN_TOKEN,
+    OPERATOR_TOKEN,
+    VIEWER_TOKEN,
+    csrf_of,
+    dashboard_app,
+    login,
+    seed_history,
+)
+
+PAGES = (
+    "/",
+    "/runs",
+    "/models",
+    "/monitoring",
+    "/alerts",
+    "/approvals",
+    "/history",
+    "/settings",
+    "/predict/form",
+)
+
+
+def test_pages_for_a_viewer_and_the_operator_and_admin_actions(trained_project: Any) -> None:
+    p = trained_project
+    seed_history(p)
+    with TestClient(dashboard_app(p)) as c:
+        login(c, VIEWER_TOKEN)
+        for path in PAGES:
+            r = c.get(path)
+            assert r.status_code == 200, (path, r.text[-2000:])
+            if path != "/predict/form":  # predicting is open to viewers; no other action is
+                assert 'method="post"' not in r.text.split("<main")[1], path
+            assert all(f'href="{item}"' in r.text for item in PAGES), path
+        monitoring = c.get("/monitoring").text
+        assert monitoring.count("<svg") >= 4 and 'class="threshold"' in monitoring
+        assert 'href="/monitoring/reports/3"' in monitoring and "drift_share 0.3000" in monitoring
+        report = c.get("/monitoring/reports/3")
+        assert report.status_code == 200 and report.headers["content-security-policy"] == "sandbox"
+        assert c.get("/monitoring/reports/999").status_code == 404
+        alerts = c.get("/alerts", params={"status": "open", "level": "critical"}).text
+        assert "data drift score 0.333" in alerts and "champion_changed" not in alerts
+        assert 'name="value:' not in c.get("/settings").text  # thresholds are read-only below admin
+
+        csrf = login(c, OPERATOR_TOKEN)
+        drift_alert = 1
+        r = c.post(
+            f"/alerts/{drift_alert}/investigate", data={"comment": "checking upstream", "csrf_token": csrf}
+        )
+        assert r.status_code == 200 and "investigating alert 1" in r.text
+        r = c.post(f"/alerts/{drift_alert}/acknowledge", data={"comment": " ", "csrf_token": csrf})
+        assert r.status_code == 400 and "a comment is required" in r.text
+        r = c.post(f"/alerts/{drift_alert}/acknowledge", data={"comment": "on it", "csrf_token": csrf})
+        assert "alert 1 acknowledged" in r.text
+        r = c.post(f"/alerts/{drift_alert}/acknowledge", data={"comment": "again", "csrf_token": csrf})
+        assert "cannot be acknowledged" in r.text  # the control layer's 409, shown on the page
+        r = c.post("/alerts/2/resolve", data={"comment": "labels were late", "csrf_token": csrf})
+        assert "alert 2 resolved" in r.text
+
+        csrf = login(c, ADMIN_TOKEN)
+        page = c.get("/settings").text
+        assert 'name="value:promotion.require_approval" value="false"' in page
+        r = c.post(
+            "/settings",
+            data={
+                "value:promotion.require_approval": "true",
+                "value:promotion.min_improvement": "-1",
+                "value:promotion.significance": "null",
+                "value:triggers.drift.share": "0.3",  # unchanged: not an override
+                "reason": "review every model",
+                "csrf_token": csrf_of(page),
+            },
+        )
+        assert (
+            "changed: promotion.min_improvement, promotion.require_approval, promotion.significance" in r.text
+        )
+        assert "by dashboard:ada" in r.text
+        bad = c.post("/settings", data={"value:triggers.drift.share": "lots", "csrf_token": csrf})
+        assert "triggers.drift.share" in bad.text and "not a JSON value" in bad.text
+
+    # The next decision uses the thresholds set from the page: the candidate waits for approval.
+    pending = RetrainRunner(p).run(RetrainRequest(force=True, reason="weekly"))
+    assert pending.status == "pending_approval", pending.reason
+    with TestClient(dashboard_app(p)) as c:
+        csrf = login(c, OPERATOR_TOKEN)
+        page = c.get("/approvals").text
+        assert f"Candidate v{pending.candidate_version} of run" in page and "weekly" in page
+        r = c.post(f"/approvals/{pending.run_id}/approve", data={"comment": "", "csrf_token": csrf})
+        assert r.status_code == 400
+        r = c.post(
+            f"/approvals/{pending.run_id}/approve", data={"comment": "looks right", "csrf_token": csrf}
+        )
+        assert f"champion is now v{pending.candidate_version}" in r.text, r.text[-1500:]
+        history = c.get("/history", params={"actor": "dashboard:otto"}).text
+        for action in ("approve", "alert_acknowledged", "alert_investigating", "alert_resolved"):
+            assert f"<td>{action}</td>" in history, action
+        only = c.get("/history", params={"version": pending.candidate_version, "action": "approve"}).text
+        assert "looks right" in only and "<td>alert_acknowledged</td>" not in only
+    rows = {(a["action"], a["target"], a["reason"]) for a in list_actions(p.store, actor="dashboard:otto")}
+    assert rows == {
+        ("alert_investigating", "alert:1", "checking upstream"),
+        ("alert_acknowledged", "alert:1", "on it"),
+        ("alert_resolved", "alert:2", "labels were late"),
+        ("approve", f"version:{pending.candidate_version}", "looks right"),
+    }
+    (changed,) = list_actions(p.store, action="thresholds_changed", actor="dashboard:ada")
+    assert changed["reason"] == "review every model"
+    assert control.get_thresholds(p)["values"]["promotion.require_approval"] is True
+
+
+def test_predict_form_predicts_and_the_label_is_stored(trained_project: Any) -> None:
+    with TestClient(dashboard_app(trained_project)) as c:
+        csrf = login(c, VIEWER_TOKEN)
+        form = c.get("/predict/form").text
+        assert 'name="f:tenure" type="number" step="any"' in form
+        assert 'name="f:support_calls" type="number" step="1"' in form
+        record = {
+            "f:tenure": "13",
+            "f:monthly_fee": "44.07",
+            "f:support_calls": "0",
+            "f:plan": "standard",
+            "f:region": "east",
+            "f:last_ticket": "thanks",
+        }
+        r = c.post("/predict/form", data={**record, "f:support_calls": "1.5", "csrf_token": csrf})
+        assert r.status_code == 422 and "support_calls" in r.text and "whole number" in r.text
+        r = c.post("/predict/form", data={**record, "csrf_token": csrf})
+        assert r.status_code == 200 and "Model version</dt><dd>v1" in r.text
+        assert "<caption>Probabilities</caption>" in r.text
+        pid = r.text.split('name="prediction_id" value="')[1].split('"')[0]
+        r = c.post("/predict/feedback", data={"prediction_id": pid, "label": "maybe", "csrf_token": csrf})
+        assert r.status_code == 422 and "not a class of the model" in r.text
+        r = c.post("/predict/feedback", data={"prediction_id": pid, "label": "yes", "csrf_token": csrf})
+        assert r.status_code == 200 and f"stored for prediction <code>{pid}</code>" in r.text
+    with trained_project.store.connect() as conn:
+        labels = conn.execute(select(feedback.c.label).where(feedback.c.prediction_id == pid)).scalars().all()
+    assert labels == ["yes"]
