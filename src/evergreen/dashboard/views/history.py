@@ -54,7 +54,7 @@ def link_of(target: str | None) -> str | None:
 
 
 def _short(value: Any) -> str:
-    return "" if value is None else json.dumps(value, sort_keys=True, default=str)
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def change_of(before: Any, after: Any) -> str:

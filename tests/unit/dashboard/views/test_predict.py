@@ -1,0 +1,53 @@
+"""The predict form from a signature, the typed record from the form, the label as the model's class."""
+
+from __future__ import annotations
+
+import pytest
+
+from evergreen.dashboard.services import InputField
+from evergreen.dashboard.views.predict import form_inputs, label_from_form, record_from_form
+from evergreen.errors import BadInputError
+
+FIELDS = (
+    InputField("tenure", "double"),
+    InputField("calls", "long"),
+    InputField("plan", "string"),
+    InputField("vip", "boolean"),
+    InputField("seen", "datetime"),
+)
+
+
+def test_inputs_typed_by_column() -> None:
+    assert [(i.name, i.html_type, i.step, i.options) for i in form_inputs(FIELDS)] == [
+        ("tenure", "number", "any", ()),
+        ("calls", "number", "1", ()),
+        ("plan", "text", None, ()),
+        ("vip", "select", None, ("", "true", "false")),
+        ("seen", "datetime-local", None, ()),
+    ]
+
+
+def test_record_typed_and_empty_is_null() -> None:
+    form = {"f:tenure": "12.5", "f:calls": "3", "f:plan": " basic ", "f:vip": "false", "f:seen": ""}
+    assert record_from_form(FIELDS, form) == {
+        "tenure": 12.5,
+        "calls": 3,
+        "plan": "basic",
+        "vip": False,
+        "seen": None,
+    }
+    with pytest.raises(BadInputError, match=r"calls: '2\.5' is not a whole number"):
+        record_from_form(FIELDS, {"f:calls": "2.5"})
+    with pytest.raises(BadInputError, match="tenure: 'ten' is not a number"):
+        record_from_form(FIELDS, {"f:tenure": "ten"})
+    with pytest.raises(BadInputError, match="tenure: must be a finite number"):
+        record_from_form(FIELDS, {"f:tenure": "inf"})
+
+
+def test_label_is_the_class_value_or_a_number() -> None:
+    assert label_from_form("1", (0, 1)) == 1 and label_from_form("yes", ("no", "yes")) == "yes"
+    assert label_from_form("2.5", None) == 2.5
+    with pytest.raises(BadInputError, match="not a class of the model"):
+        label_from_form("maybe", ("no", "yes"))
+    with pytest.raises(BadInputError, match="give the true outcome"):
+        label_from_form(" ", ("no", "yes"))

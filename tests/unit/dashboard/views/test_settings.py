@@ -1,0 +1,44 @@
+"""Settings rows and the form's edits: JSON values, unchanged fields ignored, resets, bad JSON named."""
+
+from __future__ import annotations
+
+import pytest
+
+from evergreen.dashboard.views.settings import parse_changes, threshold_rows
+from evergreen.errors import BadInputError
+
+KEYS = ("promotion.min_improvement", "promotion.require_approval", "alerts.levels")
+CURRENT = {
+    "promotion.min_improvement": "0.02",
+    "promotion.require_approval": "false",
+    "alerts.levels": '{"a": 1}',
+}
+
+
+def test_rows_show_file_override_and_value_in_force() -> None:
+    rows = threshold_rows(
+        KEYS[:2],
+        {"promotion.min_improvement": 0.02, "promotion.require_approval": False},
+        {"promotion.min_improvement": 0.05, "promotion.require_approval": False},
+        {"promotion.min_improvement": {"value": 0.05, "actor": "dashboard:ada", "updated_at": "t"}},
+    )
+    assert [(r.key, r.file_value, r.override, r.in_force, r.actor) for r in rows] == [
+        ("promotion.min_improvement", "0.02", "0.05", "0.05", "dashboard:ada"),
+        ("promotion.require_approval", "false", None, "false", ""),
+    ]
+
+
+def test_only_changed_fields_and_resets() -> None:
+    form = {
+        "value:promotion.min_improvement": " 0.02 ",  # as shown: no change
+        "value:promotion.require_approval": "true",
+        "value:alerts.levels": '{"a":1}',  # same JSON, other spacing: no change
+    }
+    assert parse_changes(form, KEYS, CURRENT) == ({"promotion.require_approval": True}, [])
+    form = {"value:promotion.min_improvement": "0.5", "reset:promotion.min_improvement": "yes"}
+    assert parse_changes(form, KEYS, CURRENT) == ({}, ["promotion.min_improvement"])
+
+
+def test_text_that_is_not_json_names_the_key() -> None:
+    with pytest.raises(BadInputError, match=r"thresholds key alerts.levels: 'lots' is not a JSON value"):
+        parse_changes({"value:alerts.levels": "lots"}, KEYS, CURRENT)
