@@ -55,3 +55,14 @@ def seed_history(project: Any, weeks: int = 3) -> None:
         log_predictions(project, frame, end=end, labelled=0.5, seed=week)
         run_monitoring(project, "7d", now=end)
     raise_alerts(project)
+
+
+def browser_login(browser: Any, url: str, token: str) -> Any:
+    """A new browser context logged in through the login form; its page on the Overview."""
+    context = browser.new_context(base_url=url)
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{url}/")
+    return page

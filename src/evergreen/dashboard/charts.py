@@ -65,16 +65,18 @@ def _scale(chart: Chart) -> tuple[list[float], float, float]:
 
 
 def render_svg(chart: Chart) -> str:
-    """The chart as one ``<svg>`` element, with a ``<title>`` and ``role="img"`` for screen readers."""
+    """The chart as one ``<svg>`` element with a ``<title>`` and an ARIA role and label for screen readers."""
     xs, lo, hi = _scale(chart)
     inner_h = chart.height - PAD_T - PAD_B
 
     def y(v: float) -> float:
         return PAD_T + inner_h * (1 - (v - lo) / (hi - lo))
 
+    # A chart whose points are links is a group of links (an "img" may hold nothing interactive).
+    role = "group" if any(chart.links) else "img"
     out = [
         f'<svg class="chart" viewBox="0 0 {chart.width} {chart.height}" width="{chart.width}" '
-        f'height="{chart.height}" role="img" aria-label="{escape(chart.title)}">',
+        f'height="{chart.height}" role="{role}" aria-label="{escape(chart.title)}">',
         f"<title>{escape(chart.title)}</title>",
         f'<line class="axis" x1="{PAD_L}" y1="{PAD_T + inner_h}" x2="{chart.width - PAD_R}" '
         f'y2="{PAD_T + inner_h}" stroke="#555"/>',

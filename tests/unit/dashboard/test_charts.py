@@ -21,7 +21,7 @@ def test_line_with_gap_threshold_and_links_exact() -> None:
     )
     assert render_svg(chart) == "\n".join(
         [
-            '<svg class="chart" viewBox="0 0 200 100" width="200" height="100" role="img" '
+            '<svg class="chart" viewBox="0 0 200 100" width="200" height="100" role="group" '
             'aria-label="drift of tenure">',
             "<title>drift of tenure</title>",
             '<line class="axis" x1="48" y1="72" x2="188" y2="72" stroke="#555"/>',
@@ -54,6 +54,7 @@ def test_band_is_a_polygon_upper_then_lower_reversed() -> None:
         height=100,
     )
     svg = render_svg(chart)
+    assert 'role="img"' in svg  # no links: a picture
     # upper 0.75 -> 27, 1.0 -> 12; lower 0.25 -> 57 (both x), walked back from right to left
     assert '<polygon class="band" points="48.0,27.0 188.0,12.0 188.0,57.0 48.0,57.0" ' in svg
     assert (
