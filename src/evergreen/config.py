@@ -115,6 +115,10 @@ class TrainingConfig(_Frozen):
     seed: int = 42
     timeout_minutes: float = Field(30.0, gt=0)
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Where the candidates are fitted (joblib's backend): loky, forked processes of this machine one
+    # at a time (killed past the timeout); dask or ray, every candidate at once on that cluster.
+    parallel_backend: Literal["loky", "dask", "ray"] = "loky"
+    cluster_address: str | None = None  # dask: tcp://scheduler:8786, ray: ray://head:10001; unset: local
 
 
 class RecentConfig(_Frozen):

@@ -1,19 +1,15 @@
 """Fit every candidate, pick the best on a validation split, refit the winner on all training rows.
 
-Each fit runs in its own forked process so a candidate that hangs past ``timeout_minutes`` can be
-killed without taking the run down, and a crash (even a segfault in a native library) is recorded
-as that candidate's failure. The child sends the fitted pipeline and its validation predictions
-back pickled through a pipe.
+Where the fits run is :mod:`evergreen.training.runners`' business (``training.parallel_backend``):
+each in its own forked process on this machine (``loky``, the default), or as tasks of a Dask or
+Ray cluster through joblib's backend.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
@@ -28,6 +24,7 @@ from evergreen.evaluation.metrics import compute_metrics, is_classification
 from evergreen.logs import get_logger
 from evergreen.training.candidates import build_pipeline, validate_candidates
 from evergreen.training.preprocessing import FeatureKinds
+from evergreen.training.runners import FitJob, FitOutcome, fit_jobs
 
 EventHook = Callable[[str, dict[str, Any]], None]
 
@@ -61,17 +58,6 @@ class TrainingResult:
         return next(c for c in self.candidates if c.name == self.best_name)
 
 
-@dataclass
-class _Outcome:
-    status: str
-    pipeline: Pipeline | None = None
-    fit_seconds: float = 0.0
-    y_pred: Any = None
-    proba: Any = None
-    classes: Any = None
-    error: str | None = None
-
-
 def json_safe_params(model: Any) -> dict[str, Any]:
     """The model step's constructor params, scalars only (nested estimators are flattened by sklearn)."""
     try:
@@ -88,66 +74,6 @@ def json_safe_params(model: Any) -> dict[str, Any]:
         elif isinstance(value, np.generic):
             out[key] = value.item()
     return out
-
-
-def _child(conn: Connection, pipeline: Pipeline, X: pd.DataFrame, y: Any, X_val: pd.DataFrame | None) -> None:
-    """Runs in the forked process: fit, predict the validation rows, send everything back."""
-    try:
-        from threadpoolctl import threadpool_limits
-
-        # One OpenMP thread: candidates are meant to be cheap, and an OpenMP pool inherited across
-        # fork is a known source of hangs.
-        with threadpool_limits(limits=1):
-            start = time.perf_counter()
-            pipeline.fit(X, y)
-            seconds = time.perf_counter() - start
-            outcome = _Outcome("ok", pipeline, seconds)
-            if X_val is not None:
-                outcome.y_pred = np.asarray(pipeline.predict(X_val))
-                if hasattr(pipeline, "predict_proba") and hasattr(pipeline, "classes_"):
-                    outcome.proba = np.asarray(pipeline.predict_proba(X_val), dtype=np.float64)
-                    outcome.classes = np.asarray(pipeline.classes_)
-        conn.send(outcome)
-    except BaseException as exc:
-        try:
-            conn.send(_Outcome("failed", error=one_line(exc)[:500]))
-        except BaseException as send_exc:  # the parent sees the closed pipe and records the exit code
-            log.error("candidate_result_not_sent", error=one_line(exc), send_error=one_line(send_exc))
-    finally:
-        conn.close()
-
-
-def run_isolated(
-    pipeline: Pipeline, X: pd.DataFrame, y: Any, X_val: pd.DataFrame | None, timeout_seconds: float
-) -> _Outcome:
-    """Fit ``pipeline`` in a forked child; kill it after ``timeout_seconds``."""
-    ctx = multiprocessing.get_context("fork")
-    receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(sender, pipeline, X, y, X_val), daemon=True)
-    process.start()
-    # Close our copy of the sending end, so a child that dies without sending shows up as EOF.
-    sender.close()
-    try:
-        if not receiver.poll(timeout_seconds):
-            process.kill()
-            process.join()
-            return _Outcome(
-                "timeout",
-                fit_seconds=timeout_seconds,
-                error=f"fit exceeded the timeout of {timeout_seconds:g} s and was killed",
-            )
-        try:
-            outcome: _Outcome = receiver.recv()
-        except (EOFError, OSError):
-            process.join(5)
-            return _Outcome("failed", error=f"candidate process died (exit code {process.exitcode})")
-        process.join(5)
-        return outcome
-    finally:
-        receiver.close()
-        if process.is_alive():
-            process.kill()
-            process.join()
 
 
 def split_validation(
@@ -202,16 +128,17 @@ def train_candidates(
     X_val, y_val = val_part[list(kinds.columns)], val_part[target].to_numpy()
     timeout = config.timeout_minutes * 60.0
 
-    results: list[CandidateResult] = []
+    total = len(config.candidates)
+    results: dict[int, CandidateResult] = {}
     templates: dict[str, Pipeline] = {}
-    for index, name in enumerate(config.candidates):
-        emit("candidate_started", {"name": name, "index": index, "total": len(config.candidates)})
-        result = _fit_candidate(name, task, kinds, config, X_fit, y_fit, X_val, y_val, timeout, templates)
-        results.append(result)
+    jobs: list[FitJob] = []
+
+    def finished(index: int, result: CandidateResult) -> None:
+        results[index] = result
         emit(
             "candidate_finished",
             {
-                "name": name,
+                "name": result.name,
                 "status": result.status,
                 "fit_seconds": result.fit_seconds,
                 "error": result.error,
@@ -220,48 +147,70 @@ def train_candidates(
             },
         )
 
-    ok = [r for r in results if r.status == "ok"]
+    for index, name in enumerate(config.candidates):
+        try:
+            templates[name] = build_pipeline(name, task, kinds, config.seed, config.params.get(name))
+        except TrainingError as exc:
+            emit("candidate_started", {"name": name, "index": index, "total": total})
+            finished(index, CandidateResult(name, "failed", error=exc.message))
+            continue
+        jobs.append(FitJob(index, name, clone(templates[name]), X_fit, y_fit, X_val))
+    fit_jobs(
+        jobs,
+        config.parallel_backend,
+        config.cluster_address,
+        timeout,
+        on_start=lambda job: emit(
+            "candidate_started", {"name": job.name, "index": job.index, "total": total}
+        ),
+        on_done=lambda job, outcome: finished(
+            job.index, _scored(job.name, task, templates[job.name], outcome, y_val)
+        ),
+    )
+    results_in_order = [results[i] for i in sorted(results)]
+
+    ok = [r for r in results_in_order if r.status == "ok"]
     if not ok:
-        summary = "; ".join(f"{r.name}: {r.status} ({r.error})" for r in results)
+        summary = "; ".join(f"{r.name}: {r.status} ({r.error})" for r in results_in_order)
         raise TrainingError(f"every candidate failed: {summary}", details={"candidates": summary})
     # max() keeps the first of equal values, so ties go to the earlier candidate in config order.
     best = max(ok, key=lambda r: _rank_value(r.val_metrics, selection_metric))
     emit("refit_started", {"name": best.name, "rows": len(frame)})
-    refit = run_isolated(
-        clone(templates[best.name]), frame[list(kinds.columns)], frame[target].to_numpy(), None, timeout
+    refits: list[FitOutcome] = []
+    fit_jobs(
+        [
+            FitJob(
+                -1,
+                best.name,
+                clone(templates[best.name]),
+                frame[list(kinds.columns)],
+                frame[target].to_numpy(),
+                None,
+            )
+        ],
+        config.parallel_backend,
+        config.cluster_address,
+        timeout,
+        on_start=lambda _job: None,
+        on_done=lambda _job, outcome: refits.append(outcome),
     )
+    refit = refits[0]
     if refit.status != "ok" or refit.pipeline is None:
         raise TrainingError(f"refitting the winner {best.name!r} on all rows {refit.status}: {refit.error}")
     emit("refit_finished", {"name": best.name, "fit_seconds": refit.fit_seconds})
     return TrainingResult(
-        candidates=results,
+        candidates=results_in_order,
         best_name=best.name,
         model=refit.pipeline,
-        fit_seconds_total=sum(r.fit_seconds for r in results) + refit.fit_seconds,
+        fit_seconds_total=sum(r.fit_seconds for r in results_in_order) + refit.fit_seconds,
         validation_rows=len(val_part),
         training_rows=len(frame),
     )
 
 
-def _fit_candidate(
-    name: str,
-    task: str,
-    kinds: FeatureKinds,
-    config: TrainingConfig,
-    X_fit: pd.DataFrame,
-    y_fit: Any,
-    X_val: pd.DataFrame,
-    y_val: Any,
-    timeout: float,
-    templates: dict[str, Pipeline],
-) -> CandidateResult:
-    try:
-        pipeline = build_pipeline(name, task, kinds, config.seed, config.params.get(name))
-    except TrainingError as exc:
-        return CandidateResult(name, "failed", error=exc.message)
-    templates[name] = pipeline
+def _scored(name: str, task: str, pipeline: Pipeline, outcome: FitOutcome, y_val: Any) -> CandidateResult:
+    """A candidate's result: its fit's outcome, scored on the validation rows."""
     params = json_safe_params(pipeline.named_steps["model"])
-    outcome = run_isolated(clone(pipeline), X_fit, y_fit, X_val, timeout)
     if outcome.status != "ok":
         return CandidateResult(
             name, outcome.status, params, fit_seconds=outcome.fit_seconds, error=outcome.error

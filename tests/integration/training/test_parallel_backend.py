@@ -1,0 +1,95 @@
+"""training.parallel_backend: the candidates fitted by a real Dask cluster through joblib's backend.
+
+A ``LocalCluster`` in this process (one worker, two threads: light on a shared machine) stands in
+for a remote one: the scheduler address is all evergreen is given, as in production.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from evergreen.config import TrainingConfig
+from evergreen.errors import ConfigError
+from evergreen.training.fit import train_candidates
+from evergreen.training.preprocessing import FeatureKinds
+from tests.support.training import BROKEN, CONSTANT, make_frame
+
+distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+
+KINDS = FeatureKinds(numeric=("x1", "x2"), categorical=("plan",), text=("note",))
+CANDIDATES = (CONSTANT, "logistic_regression", "random_forest")
+
+
+def _config(*candidates: str, **kw: Any) -> TrainingConfig:
+    return TrainingConfig(candidates=candidates, seed=7, **kw)
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_dask_fits_every_candidate_and_the_refit_with_the_same_numbers_as_loky(scheduler: str) -> None:
+    frame = make_frame("binary", n=200)
+    local = train_candidates(frame, "y", KINDS, "binary", _config(*CANDIDATES), "f1_macro")
+    events: list[tuple[str, dict[str, Any]]] = []
+    with distributed.Client(scheduler) as client, distributed.get_task_stream(client) as stream:
+        on_dask = train_candidates(
+            frame,
+            "y",
+            KINDS,
+            "binary",
+            _config(*CANDIDATES, parallel_backend="dask", cluster_address=scheduler),
+            "f1_macro",
+            on_event=lambda e, p: events.append((e, p)),
+        )
+    # The cluster ran the fits: three candidates and the refit, each a joblib batch on the worker.
+    ran = [t["key"] for t in stream.data if "_remote" in str(t["key"])]
+    assert len(ran) == 4, ran
+    # Seeded fits give the same validation numbers wherever they run.
+    assert [c.name for c in on_dask.candidates] == list(CANDIDATES)
+    assert [c.status for c in on_dask.candidates] == ["ok", "ok", "ok"]
+    for a, b in zip(local.candidates, on_dask.candidates, strict=True):
+        assert a.val_metrics == b.val_metrics
+    assert on_dask.best_name == local.best_name
+    assert on_dask.model.predict(frame).tolist() == local.model.predict(frame).tolist()
+    # Every candidate was started before any finished (handed to the cluster at once), each finished once.
+    names = [e for e, _ in events]
+    assert names[:3] == ["candidate_started"] * 3
+    assert sorted(p["name"] for e, p in events if e == "candidate_finished") == sorted(CANDIDATES)
+
+
+def test_a_candidate_failing_on_the_cluster_fails_alone(scheduler: str) -> None:
+    frame = make_frame("binary", n=160)
+    result = train_candidates(
+        frame,
+        "y",
+        KINDS,
+        "binary",
+        _config(BROKEN, "logistic_regression", parallel_backend="dask", cluster_address=scheduler),
+        "f1_macro",
+    )
+    broken, logistic = result.candidates
+    assert (broken.status, logistic.status) == ("failed", "ok")
+    assert broken.error and "boom" in broken.error.lower()
+    assert result.best_name == "logistic_regression"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is not None, reason="ray is installed here")
+def test_a_backend_whose_package_is_missing_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"training\.parallel_backend: ray needs ray.*evergreen-ml\[ray\]"):
+        train_candidates(
+            make_frame("binary", n=80),
+            "y",
+            KINDS,
+            "binary",
+            _config("logistic_regression", parallel_backend="ray"),
+            "f1_macro",
+        )
