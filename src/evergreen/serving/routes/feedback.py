@@ -37,12 +37,16 @@ _OPENAPI: dict[str, Any] = {
         },
     },
     "responses": {
+        "400": {"description": "the body is not JSON (or too deep, or repeats a key)"},
         "401": {"description": "auth.require_token_for names feedback and no token was sent"},
         "403": {"description": "a token nobody issued"},
         "404": {"description": "unknown prediction_id"},
         "409": {"description": "the prediction already has a label (serving.feedback_relabel: refuse)"},
+        "413": {"description": "body over serving.max_body_bytes"},
+        "415": {"description": "the body is not application/json"},
         "422": {"description": "a label invalid for the task, or a bad record"},
         "429": {"description": "the token is over auth.rate_limit_per_minute (see Retry-After)"},
+        "503": {"description": "no champion loaded yet, or the prediction log cannot reach the database"},
     },
 }
 

@@ -21,7 +21,12 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Readiness: a champion model is loaded", response_model=None)
+@router.get(
+    "/ready",
+    summary="Readiness: a champion model is loaded",
+    response_model=None,
+    responses={503: {"description": "no champion loaded yet (the body names the prediction log's state)"}},
+)
 async def ready(ctx: ContextDep) -> JSONResponse | dict[str, Any]:
     # The status follows the model alone: a degraded prediction log still answers predictions, so a
     # load balancer must keep routing here; the log's state is in the body (and in the metrics).
@@ -49,6 +54,11 @@ async def version(ctx: ContextDep) -> dict[str, Any]:
     }
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}},
+)
 async def metrics(ctx: ContextDep) -> Response:
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -45,9 +45,11 @@ _OPENAPI: dict[str, Any] = {
     },
     "responses": {
         "422": {"description": "a field is missing, mistyped or unknown (named in the error)"},
+        "400": {"description": "the body is not JSON (or too deep, or repeats a key)"},
         "401": {"description": "auth.require_token_for names predict and no token was sent"},
         "403": {"description": "a token nobody issued"},
         "413": {"description": "body over serving.max_body_bytes"},
+        "415": {"description": "the body is not application/json"},
         "429": {"description": "the token is over auth.rate_limit_per_minute (see Retry-After)"},
         "503": {"description": "no champion loaded yet"},
     },

@@ -29,7 +29,7 @@ class ErrorResponse(Out):
 
 # Every control route documents these error statuses with the one error shape.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorResponse} for s in (400, 401, 403, 404, 409, 422, 503)
+    s: {"model": ErrorResponse} for s in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 }
 
 
