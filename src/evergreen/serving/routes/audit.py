@@ -3,16 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
+from evergreen.errors import InvalidRequestError
 from evergreen.serving.deps import Filter, Limit, ProjectDep, Viewer
 from evergreen.serving.routes.schemas import Out
 from evergreen.store.audit import list_actions
 from evergreen.store.engine import as_utc
 
 router = APIRouter()
+
+# An RFC 3339 date-time, as the schema says: pydantic's lax datetime would also take "0" or "1e9"
+# (seconds since 1970), which no reader of the schema expects to mean anything.
+Since = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        pattern=r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?$",
+        description="only entries at or after this ISO 8601 date-time (UTC unless it has an offset)",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+
+
+def parse_since(since: str | None) -> datetime | None:
+    if since is None:
+        return None
+    try:
+        return datetime.fromisoformat(since)
+    except ValueError:  # matches the pattern, names no real instant (month 13, hour 25)
+        raise InvalidRequestError(
+            f"since: {since!r} is not a date-time (e.g. 2026-03-01T00:00:00Z)", details={"field": "since"}
+        ) from None
 
 
 class AuditEntry(Out):
@@ -33,9 +57,14 @@ def audit(
     actor: Filter = None,
     action: Filter = None,
     target: Filter = None,
-    since: datetime | None = None,
+    since: Since = None,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
     return list_actions(
-        project.store, actor=actor, action=action, target=target, since=as_utc(since), limit=limit
+        project.store,
+        actor=actor,
+        action=action,
+        target=target,
+        since=as_utc(parse_since(since)),
+        limit=limit,
     )
