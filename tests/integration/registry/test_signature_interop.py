@@ -7,56 +7,20 @@ dropped, nothing converted: the signature must describe those columns as they ar
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from evergreen.config import settings_from_dict
-from evergreen.pipeline import RetrainRequest, RetrainRunner
-from evergreen.project import open_project
 from evergreen.serving.model import load_version
-
-
-def _frame(n: int, seed: int = 3) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    visits = rng.integers(0, 20, n)
-    spend = rng.gamma(2.0, 30.0, n).round(2)
-    member = rng.random(n) < 0.4
-    plan = rng.choice(["basic", "plus", "pro"], n)
-    score = 0.15 * visits - 0.02 * spend + 1.2 * member + (plan == "pro") * 0.8
-    return pd.DataFrame(
-        {
-            "customer_id": [f"K{i:05d}" for i in range(n)],
-            "event_time": [datetime(2026, 1, 5, tzinfo=UTC) + timedelta(minutes=i) for i in range(n)],
-            "visits": visits,
-            "spend": spend,
-            "member": member,
-            "plan": plan,
-            "left": np.where(score + rng.normal(0, 0.5, n) > 0.5, "yes", "no"),
-        }
-    )
+from tests.support.interop import trained_mixed_project
 
 
 def test_the_champion_predicts_on_a_frame_read_from_the_ingested_csv(tmp_path: Path) -> None:
     import mlflow
 
-    raw = {
-        "project": "interop",
-        "task": "binary",
-        "data": {"target": "left", "id_column": "customer_id", "timestamp_column": "event_time"},
-        "training": {"candidates": ["logistic_regression"]},
-        "promotion": {"min_metrics": {}, "significance": None},
-    }
-    settings = settings_from_dict(raw, tmp_path / "p", env={"EVERGREEN_PII_SALT": "s"})
-    settings.data.landing.mkdir(parents=True)
-    _frame(600).to_csv(settings.data.landing / "batch.csv", index=False)
-    project = open_project(settings)
+    project = trained_mixed_project(tmp_path / "p")
+    settings = project.settings
     try:
-        out = RetrainRunner(project).run(RetrainRequest(trigger="manual"))
-        assert out.status == "promoted", out.reason
-
         mlflow.set_tracking_uri(settings.storage.mlflow_tracking_uri)
         try:
             model = mlflow.pyfunc.load_model("models:/interop@champion")
