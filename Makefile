@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test check lint types install lock clean test-orchestrators lock-orchestrators up down logs
+.PHONY: demo test check lint types install lock clean test-orchestrators lock-orchestrators up down logs venv-mlserver
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ test: $(STAMP)
 	$(UV) pip install -q --python .venv-$*/bin/python --no-deps -e .
 	touch $@
 
+# MLServer 1.7 for benchmarks/serving.py, in its own venv (it pins fastapi<0.116, needs uvloop<0.22).
+venv-mlserver: .venv-mlserver/.installed
+.venv-mlserver/.installed: requirements-mlserver.lock $(STAMP)
+	test -x .venv-mlserver/bin/python || $(UV) venv -q -p 3.11 .venv-mlserver
+	$(UV) pip sync -q --compile-bytecode --python .venv-mlserver/bin/python requirements-mlserver.lock
+	touch $@
+
 test-orchestrators: .venv-airflow/.installed .venv-prefect/.installed
 	EVERGREEN_ORCHESTRATOR=airflow .venv-airflow/bin/python -m pytest -p no:cacheprovider tests/integration/integrations/test_airflow.py $(PYTEST_ARGS)
 	EVERGREEN_ORCHESTRATOR=prefect .venv-prefect/bin/python -m pytest -p no:cacheprovider tests/integration/integrations/test_prefect.py $(PYTEST_ARGS)
@@ -59,7 +66,7 @@ lock-orchestrators: $(STAMP)
 	$(UV) pip compile pyproject.toml --extra prefect --extra dev --python-version 3.11 -o requirements-prefect.lock
 
 clean:
-	rm -rf $(VENV) .venv-airflow .venv-prefect .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-airflow .venv-prefect .venv-mlserver .pytest_cache .mypy_cache .ruff_cache
 
 # The production stack of deploy/compose.yaml (needs a Docker engine). Secrets: deploy/.env, made
 # from deploy/.env.example. PROFILE=airflow runs the generated DAG instead of `evergreen scheduler`.

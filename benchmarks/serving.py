@@ -1,11 +1,15 @@
-"""Benchmark: `evergreen serve` (prediction log on) vs `mlflow models serve`, same model, same load.
+"""Benchmark: `evergreen serve` (prediction log on) vs `mlflow models serve` and MLServer 1.7, same
+model, same load.
 
+    make venv-mlserver   # once: MLServer's own venv (.venv-mlserver, requirements-mlserver.lock)
     .venv/bin/python benchmarks/serving.py [--seconds 15] [--concurrency 1 8 32]
 
-Trains the churn demo, registers it, starts both servers on 127.0.0.1 (one worker each; MLflow with
-``--env-manager local``) and sends the same single-record requests with wrk at each concurrency.
-Prints requests/s, p50 and p99 for both, the ratios, and the in-process predict time (the floor).
-Needs wrk (Debian package ``wrk``).
+Trains the churn demo, registers it, starts each server on 127.0.0.1 in turn (one worker each;
+MLflow with ``--env-manager local``; MLServer's MLflow runtime with adaptive batching, max_batch_size
+32 / max_batch_time 5 ms, parallel_workers 0, on ``/v2/models/churn/infer``) and sends the same
+single-record requests with wrk at each concurrency. Prints requests/s, p50 and p99 for each, the
+ratios, and the in-process predict time (the floor). Needs wrk (Debian package ``wrk``); without
+``.venv-mlserver`` MLServer is left out (``--no-mlserver`` too).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import serving_mlserver
 from serving_common import (
     EVERGREEN,
     RECORD,
@@ -61,7 +66,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    ap.add_argument("--no-mlserver", action="store_true", help="Leave MLServer out.")
     args = ap.parse_args()
+    with_mlserver = not args.no_mlserver and serving_mlserver.available()
+    if not args.no_mlserver and not with_mlserver:
+        print("MLServer left out: make venv-mlserver builds .venv-mlserver", file=sys.stderr)
     if not have_wrk():
         sys.exit("wrk is needed: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="eg-bench-serving-"))
@@ -91,6 +100,27 @@ def main() -> None:
         "MLFLOW_REGISTRY_URI": s.storage.mlflow_tracking_uri,
     }
     results: dict[str, list[LoadResult]] = {"mlflow": [], "evergreen": []}
+    if with_mlserver:
+        results["mlserver"] = []
+        sport = free_port()
+        mls_cmd, model_dir = serving_mlserver.prepare(
+            project, "1", work / "mlserver", sport, free_port(), free_port()
+        )
+        mls = start_server(
+            mls_cmd,
+            sport,
+            cwd=work,
+            env=serving_mlserver.env(),
+            ready_path="/v2/health/ready",
+            log=work / "mlserver.log",
+        )
+        try:
+            body = serving_mlserver.infer_body(model_dir, RECORD)
+            for c in args.concurrency:
+                url = f"{mls.url}/v2/models/{serving_mlserver.MODEL}/infer"
+                results["mlserver"].append(wrk(url, body, c, args.seconds, work))
+        finally:
+            mls.stop()
     mlflow = start_server(
         mlflow_cmd, mport, cwd=s.root, env=mlflow_env, ready_path="/health", log=work / "mlflow.log"
     )
@@ -132,12 +162,15 @@ def main() -> None:
                 f"{name:<10}{r.concurrency:>5}{r.rps:>10.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.non_2xx:>9}"
                 f"{r.errors:>8}"
             )
-    print("ratios evergreen / mlflow:")
-    for m, e in zip(results["mlflow"], results["evergreen"], strict=True):
-        print(
-            f"  concurrency {m.concurrency:>2}: throughput x{e.rps / m.rps:.1f}, "
-            f"p99 {e.p99_ms / m.p99_ms:.2f} of mlflow's"
-        )
+    for other in ("mlflow", "mlserver"):
+        if other not in results:
+            continue
+        print(f"ratios evergreen / {other}:")
+        for m, e in zip(results[other], results["evergreen"], strict=True):
+            print(
+                f"  concurrency {m.concurrency:>2}: throughput x{e.rps / m.rps:.1f}, "
+                f"p99 {e.p99_ms / m.p99_ms:.2f} of {other}'s"
+            )
     print(
         f"prediction log: {logged} rows written for {served} answered requests "
         f"({'none lost' if logged >= served else 'MISSING ROWS'})"
