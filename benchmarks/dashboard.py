@@ -358,9 +358,10 @@ def main() -> None:
     t0 = time.perf_counter()
     project = make_project(WORK / "churn", args.database_url)
     fill(project, runs=args.runs, alerts=args.alerts, reports=args.reports, predictions=args.predictions)
+    driver = project.store.engine.url.drivername
     print(
         f"filled in {time.perf_counter() - t0:.0f} s: {args.runs} runs, {args.alerts} alerts, "
-        f"{args.reports} drift reports, {args.predictions} predictions ({project.store.engine.url.drivername})"
+        f"{args.reports} drift reports, {args.predictions} predictions ({driver})"
     )
     app = create_app(project.settings, project)
     timer = ServerTimer(app)
@@ -383,9 +384,8 @@ def main() -> None:
     for path, med, worst in results:
         flag = "" if med <= 200 else "  > 200 ms"
         print(f"{path:<45} {med:>10.1f} {worst:>8.1f}{flag}")
-    print(
-        f"\nslowest median: {max(m for _, m, _ in results):.1f} ms (target <= 200 ms); python {sys.version.split()[0]}"
-    )
+    slowest = max(m for _, m, _ in results)
+    print(f"\nslowest median: {slowest:.1f} ms (target <= 200 ms); python {sys.version.split()[0]}")
     project.close()
 
 

@@ -218,10 +218,3 @@ def version_decision(store: Store, version: str) -> dict[str, Any] | None:
     with store.connect() as conn:
         row = conn.execute(q).mappings().first()
     return None if row is None else _plain(row)
-
-
-def count_runs(store: Store, status: str) -> int:
-    t = pipeline_runs
-    q = select(func.count()).where(t.c.project == store.project, t.c.status == status)
-    with store.connect() as conn:
-        return int(conn.execute(q).scalar_one())

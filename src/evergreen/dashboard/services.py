@@ -53,8 +53,8 @@ class Predictor(Protocol):
     async def predict(self, record: dict[str, Any]) -> dict[str, Any]:
         """The same answer as ``POST /predict {"record": ...}`` (prediction logged)."""
 
-    async def feedback(self, prediction_id: str, label: Any) -> int:
-        """The same as ``POST /feedback {"prediction_id", "label"}``; rows stored."""
+    async def feedback(self, prediction_id: str, label: Any, labelled_by: str) -> int:
+        """The same as ``POST /feedback {"prediction_id", "label"}`` by ``labelled_by``; rows stored."""
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,9 @@ class ServedPredictor:
         self._ctx.batcher.arriving += 1  # predict.answer expects the caller counted itself
         return await predict.answer(self._ctx, {"record": record}, time.perf_counter())
 
-    async def feedback(self, prediction_id: str, label: Any) -> int:
-        body = await feedback.accept(self._ctx, {"prediction_id": prediction_id, "label": label})
+    async def feedback(self, prediction_id: str, label: Any, labelled_by: str) -> int:
+        payload = {"prediction_id": prediction_id, "label": label}
+        body = await feedback.accept(self._ctx, payload, labelled_by=labelled_by)
         return int(body.get("accepted", 0))
 
 

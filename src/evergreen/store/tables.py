@@ -74,6 +74,9 @@ pipeline_runs = Table(
     Column("details", JSON),  # batch ids, as_of, candidates summary: what approve needs to re-score
     Column("pid", Integer),
     Column("host", String(255)),
+    # 0009: the dashboard's pages and `evergreen status` list runs newest first, by status.
+    Index("ix_pipeline_runs_project_started", "project", "started_at"),
+    Index("ix_pipeline_runs_project_status_started", "project", "status", "started_at"),
 )
 
 decisions = Table(
@@ -95,6 +98,7 @@ decisions = Table(
     Column("justification", Text, nullable=False),
     Column("actor", String(100), nullable=False, default="system"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_decisions_project_candidate", "project", "candidate_version"),  # 0009
 )
 
 predictions = Table(
@@ -147,6 +151,7 @@ drift_reports = Table(
     Column("details", JSON),
     Column("html_path", Text),
     Index("ix_drift_reports_project_window_date", "project", "window", "report_date"),
+    Index("ix_drift_reports_project_date", "project", "report_date", "id"),  # 0009
 )
 
 alerts = Table(
@@ -202,6 +207,7 @@ alert_actions = Table(
     Column("before", JSON),
     Column("after", JSON),
     Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Index("ix_alert_actions_project_target", "project", "target"),  # 0009
 )
 
 settings_overrides = Table(

@@ -84,6 +84,16 @@ def test_operator_post_without_csrf_or_from_another_origin_is_refused(app: Any, 
         assert c.get("/", follow_redirects=False).status_code == 303
 
 
+def test_a_client_token_predicts_through_the_api_but_cannot_log_in(trained_project: Any) -> None:
+    from tests.support.control import TOKENS
+
+    with TestClient(dashboard_app(trained_project, TOKENS + ",cleo:client:client-tok-4")) as c:
+        page = c.get("/login")
+        r = c.post("/login", data={"token": "client-tok-4", "csrf_token": csrf_of(page.text)})
+        assert r.status_code == 401 and "cleo is client; the dashboard needs viewer" in r.text
+        assert c.get("/", follow_redirects=False).status_code == 303
+
+
 def test_a_removed_token_ends_its_session(app: Any) -> None:
     with TestClient(app) as c:
         login(c, OPERATOR_TOKEN)

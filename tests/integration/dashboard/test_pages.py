@@ -149,5 +149,7 @@ def test_predict_form_predicts_and_the_label_is_stored(trained_project: Any) -> 
         r = c.post("/predict/feedback", data={"prediction_id": pid, "label": "yes", "csrf_token": csrf})
         assert r.status_code == 200 and f"stored for prediction <code>{pid}</code>" in r.text
     with trained_project.store.connect() as conn:
-        labels = conn.execute(select(feedback.c.label).where(feedback.c.prediction_id == pid)).scalars().all()
-    assert labels == ["yes"]
+        rows = conn.execute(
+            select(feedback.c.label, feedback.c.labelled_by).where(feedback.c.prediction_id == pid)
+        ).all()
+    assert [tuple(r) for r in rows] == [("yes", "vera")]

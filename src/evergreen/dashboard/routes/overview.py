@@ -24,7 +24,6 @@ def overview(request: Request, visit: Viewer) -> Response:
     state = status(project)
     champ = state["champion"]
     settings = effective_settings(project)
-    runs = queries.runs_page(store, page=1, size=1)
     reports = queries.reports_page(store, page=1, size=1)
     tick = next_tick(settings.triggers.schedule, utcnow())
     view = build_overview(
@@ -32,10 +31,10 @@ def overview(request: Request, visit: Viewer) -> Response:
         champion_since=queries.champion_since(store, champ["version"]) if champ else "",
         champion_decision=queries.version_decision(store, champ["version"]) if champ else None,
         metric=settings.promotion_metric,
-        newest_run=runs.rows[0] if runs.rows else None,
+        newest_run=state["runs"][0] if state["runs"] else None,
         alert_counts=queries.alert_counts(store),
         report=reports.rows[0] if reports.rows else None,
         next_retrain=tick.isoformat() if tick else None,
-        pending_approvals=queries.count_runs(store, "pending_approval"),
+        pending_approvals=len(state["pending_approval"]),  # status lists at most 50
     )
     return page(request, visit, "overview.html", title="Overview", view=view)

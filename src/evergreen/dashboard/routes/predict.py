@@ -75,7 +75,8 @@ async def feedback(request: Request, visit: Viewer, posted: Form) -> Response:
     prediction_id = required(posted, "prediction_id", "prediction_id", max_len=36)
     try:
         label = label_from_form(posted.get("label", ""), form.classes if form else None)
-        stored = await predictor.feedback(prediction_id, label)
+        who = visit.who.name if visit.who else "local"
+        stored = await predictor.feedback(prediction_id, label, who)
     except EvergreenError as exc:
         return _page(request, visit, form, entered={}, status=exc.http_status, error=exc.message)
     return _page(request, visit, form, entered={}, stored=stored, labelled=prediction_id, label=label)
