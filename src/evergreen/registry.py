@@ -239,10 +239,21 @@ class Registry:
     def model_uri(self, version: str) -> str:
         return str(self.client.get_model_version_download_uri(self.model_name, str(version)))
 
-    def load_model(self, version: str) -> Any:
-        """Load a version's scikit-learn pipeline straight from its artifact location."""
+    def download(self, version: str) -> str:
+        """A version's model directory on this host. Through this registry's tracking URI, not the
+        process-wide one: with ``mlflow server --serve-artifacts`` the artifacts are
+        ``mlflow-artifacts:/…`` URIs that only the server can resolve (the host needs no S3 access)."""
+        return str(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=self.model_uri(version), tracking_uri=self.tracking_uri
+            )
+        )
+
+    def load_model(self, version: str, local: str | None = None) -> Any:
+        """Load a version's scikit-learn pipeline from ``local`` (what :meth:`download` returned) or
+        straight from its artifact location."""
         try:
-            return mlflow.sklearn.load_model(self.model_uri(version))
+            return mlflow.sklearn.load_model(local or self.download(version))
         except Exception as exc:
             raise ChampionUnavailableError(
                 f"model version {version} of {self.model_name} could not be loaded: {one_line(exc)}"

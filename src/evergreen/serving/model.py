@@ -95,12 +95,11 @@ def load_version(
     registry: Registry, version: str, *, passthrough: Sequence[str] = (), current: InputSchema | None = None
 ) -> LoadedModel:
     """Load ``version``, check its schema, warm it up; ChampionUnavailableError when any step fails."""
-    import mlflow
     from mlflow.models import Model
 
     start = time.perf_counter()
     try:
-        local = mlflow.artifacts.download_artifacts(registry.model_uri(version))
+        local = registry.download(version)  # once: the load below reads the same directory
         meta = Model.load(local)
         signature = meta.signature
     except Exception as exc:
@@ -113,7 +112,7 @@ def load_version(
         raise ChampionUnavailableError(f"v{version}: incompatible schema: {exc.message}") from exc
     if current is not None and (why := schema.compatible_with(current)):
         raise ChampionUnavailableError(f"v{version}: incompatible schema: {why}")
-    model = registry.load_model(version)  # raises ChampionUnavailableError itself
+    model = registry.load_model(version, local)  # raises ChampionUnavailableError itself
     classes = getattr(model, "classes_", None) if hasattr(model, "predict_proba") else None
     loaded = LoadedModel(version, model, schema, None if classes is None else tuple(classes))
     try:
