@@ -83,7 +83,7 @@ class ModelWatcher:
         """One poll: swap the champion (and the shadow) if their versions changed."""
         champion = await asyncio.to_thread(self.project.registry.version_by_alias, CHAMPION)
         if champion is not None and champion != self.holder.version and self._due("champion", champion):
-            loaded = await self._load(champion, "champion")
+            loaded = self._shadow_as(champion) or await self._load(champion, "champion")
             if loaded is not None:
                 old = self.holder.swap(loaded)
                 self.metrics.swaps.inc()
@@ -114,6 +114,16 @@ class ModelWatcher:
             if loaded is not None:
                 self.holder.set_shadow(loaded)
                 log.info("shadow_loaded", version=wanted)
+
+    def _shadow_as(self, champion: str) -> LoadedModel | None:
+        """The shadow model when it is the new champion (a rollback during the watch period): it is
+        loaded and warm already, so the swap needs no download."""
+        shadow, current = self.holder.shadow, self.holder.current
+        if shadow is None or shadow.version != champion:
+            return None
+        if current is not None and shadow.schema.compatible_with(current.schema):
+            return None  # let the load report the incompatibility as it would for any version
+        return shadow
 
     def _due(self, role: str, version: str) -> bool:
         return time.monotonic() >= self._failed.get((role, version), 0.0)

@@ -138,3 +138,16 @@ def test_shadow_version_is_scored_and_logged_beside_the_champion(make_app: Any, 
     assert set(ids) <= {r.shadow_of for r in shadow}
     champion = {r.record["plan"] for r in rows if r.role == "champion"}
     assert champion == {r.record["plan"] for r in shadow}
+
+
+def test_shadow_made_champion_swaps_in_without_a_new_load(make_app: Any, trained_project: Any) -> None:
+    # A rollback during the watch period makes the shadow (the replaced champion) champion again:
+    # the model already in memory is used, not downloaded and loaded a second time.
+    p = trained_project
+    v2 = clone_version(p, "1", lambda d: None)
+    with live(make_app(shadow=True, shadow_version=v2)) as srv:
+        shadow = wait_until(lambda: srv.ctx.holder.shadow, "the shadow model")
+        promote(p, v2, actor="test")
+        wait_until(lambda: srv.ctx.holder.version == v2, "the swap to the shadow's version")
+        assert srv.ctx.holder.current is shadow
+        assert _failures(srv) == 0
