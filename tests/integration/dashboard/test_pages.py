@@ -153,3 +153,27 @@ def test_predict_form_predicts_and_the_label_is_stored(trained_project: Any) -> 
             select(feedback.c.label, feedback.c.labelled_by).where(feedback.c.prediction_id == pid)
         ).all()
     assert [tuple(r) for r in rows] == [("yes", "vera")]
+
+
+def test_retrain_now_from_an_alert_runs_with_the_name_and_the_comment(trained_project: Any) -> None:
+    from evergreen.alerts import raise_alerts
+    from evergreen.store.runs import list_runs
+
+    raise_alerts(trained_project)  # v1's promotion: alert 1 (info)
+    app = dashboard_app(trained_project)
+    with TestClient(app) as c:
+        csrf = login(c, OPERATOR_TOKEN)
+        r = c.post("/alerts/1/retrain", data={"comment": "fresh labels arrived", "csrf_token": csrf})
+        assert r.status_code == 200 and "started in the background" in r.text
+        for thread in app.state.dashboard_threads:
+            thread.join()
+    newest = list_runs(trained_project.store, limit=1)[0]
+    assert (newest["actor"], newest["reason"], newest["trigger"]) == (
+        "dashboard:otto",
+        "alert 1: fresh labels arrived",
+        "manual",
+    )
+    actions = [
+        (a["action"], a["target"]) for a in list_actions(trained_project.store, actor="dashboard:otto")
+    ]
+    assert actions == [("retrain_requested", "retrain"), ("alert_retrain", "alert:1")]
