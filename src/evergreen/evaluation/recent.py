@@ -3,9 +3,10 @@
 A window of several batches spans a change of concept for a while after it happens. Judged on the
 whole window's holdout, a candidate that learnt the new concept loses to a champion that still fits
 the older rows, although the champion fails on what it will face next. So, before the comparison,
-the champion is scored on the newest holdout rows (``promotion.recent``: the newest batches, or
-days) and on the window's older holdout rows. Holdout rows are never trained on by any version
-(``data.dataset.holdout_mask``), so both numbers are fair.
+the champion is scored on the newest data (``promotion.recent``: the newest batches, or days) and on
+the window's older holdout rows. Holdout rows are never trained on by any version
+(``data.dataset.holdout_mask``), and of the newest data every row of a batch the champion was not
+trained on counts too (more rows, a tighter band), so both numbers are fair.
 
 ``promotion.evaluate_on``:
 
@@ -138,8 +139,9 @@ class EvaluationBasis:
     reason: Reason
     recent_batches: tuple[int, ...] = ()
     older_batches: tuple[int, ...] = ()
-    recent_rows: int = 0
-    window_rows: int = 0
+    recent_rows: int = 0  # holdout rows of the newest data
+    window_rows: int = 0  # holdout rows of the window
+    measured_rows: int = 0  # rows of the newest data the champion was measured on (never trained on)
     metric: str | None = None
     champion_recent: float | None = None
     champion_older: float | None = None
@@ -187,12 +189,13 @@ class EvaluationBasis:
         if self.champion_recent is None or self.champion_older is None:
             return "the champion could not be measured on both parts"
         where = (
-            f"the champion's {self.metric} on them, {self.champion_recent:.4f} "
+            f"the champion's {self.metric} on the newest data ({self.measured_rows} rows it was not "
+            f"trained on), {self.champion_recent:.4f} "
             f"(band [{_f(self.band_low)}, {_f(self.band_high)}]), against {self.champion_older:.4f} on the "
             f"older holdout rows ({_batches(self.older_batches)})"
         )
         if self.reason == "no_change":
-            return f"{where.replace('on them', 'on the newest data')} - no change beyond the band"
+            return f"{where} - no change beyond the band"
         assert self.change is not None
         worse = (self.change > 0) == (self.metric in LOWER_IS_BETTER)
         if worse:
@@ -261,8 +264,7 @@ def choose_basis(
     }
     if check is not None:
         base.update(
-            recent_rows=check.recent_rows,
-            window_rows=check.recent_rows + check.older_rows,
+            measured_rows=check.recent_rows,
             metric=check.metric,
             champion_recent=check.recent,
             champion_older=check.older,
@@ -272,7 +274,7 @@ def choose_basis(
         return EvaluationBasis("window", "configured_window", **base)
     if check is None:
         return EvaluationBasis("window", "no_champion", **base)
-    if check.recent_rows < min_rows:
+    if check.recent_rows < min_rows or holdout_rows[0] < min_rows:
         return EvaluationBasis("window", "too_few_rows", **base)
     changed = False
     if check.older_rows >= min_rows:

@@ -33,9 +33,11 @@ LIVE = Stream("stagger", "sudden", before=0, after=0, change_batch=99, rows=120,
 
 
 @pytest.fixture
-def promoted(tmp_path: Path) -> Iterator[Project]:
-    """v2 (concept 1) promoted by a retrain over v1 (concept 0): the watch is open."""
+def promoted(tmp_path: Path, database_url: str) -> Iterator[Project]:
+    """v2 (concept 1) promoted by a retrain over v1 (concept 0): the watch is open (SQLite and
+    PostgreSQL metadata: the paired-rows queries run on both)."""
     raw = yaml.safe_load(stream_config(STREAM, max_batches=1))
+    raw["storage"] = {"database_url": database_url}
     raw["promotion"]["watch"] = {"rows": 2000, "days": 7, "min_labels": 50}
     raw["serving"] = {"reload_interval_seconds": 0.2}
     raw["monitoring"] = {"schedule": None}

@@ -41,8 +41,8 @@ def test_champion_on_rows_values_and_bootstrap_sigma() -> None:
     assert got.recent_sigma == pytest.approx(expected, abs=1e-12)
 
 
-def _check(recent: float, sigma: float, older: float, n: int = 200) -> ChampionOnRows:
-    return ChampionOnRows("accuracy", recent, sigma, older, n, 2 * n)
+def _check(recent: float, sigma: float, older: float, n: int = 1000) -> ChampionOnRows:
+    return ChampionOnRows("accuracy", recent, sigma, older, n, 400)
 
 
 def test_detect_change_needs_both_the_drop_and_the_band() -> None:
@@ -64,6 +64,7 @@ def _basis(mode: str, check: ChampionOnRows | None, trigger: str = "manual", **k
         "train_on_change": True,
         "recent_batches": [7],
         "older_batches": [5, 6],
+        "holdout_rows": (200, 600),
     }
     args.update(kw)
     return choose_basis(mode, check, **args)  # type: ignore[arg-type]
@@ -74,8 +75,9 @@ def test_choose_basis_auto_switches_to_recent_after_a_change() -> None:
     assert (b.rows, b.reason, b.train_on_recent) == ("recent", "performance_change", True)
     assert b.describe() == (
         "Judged on the 200 holdout rows of the newest data (batch 7), not on the window's 600: "
-        "the champion's accuracy on them, 0.4900 (band [0.4000, 0.5800]), against 0.9900 on the older "
-        "holdout rows (batches 5, 6), fell by 0.5000: the concept changed under the champion. "
+        "the champion's accuracy on the newest data (1000 rows it was not trained on), 0.4900 "
+        "(band [0.4000, 0.5800]), against 0.9900 on the older holdout rows (batches 5, 6), fell by "
+        "0.5000: the concept changed under the champion. "
         "The candidate was trained on the newest data only (batch 7)."
     )
     rise = _basis("auto", _check(0.97, 0.01, 0.73), train_on_change=False)
@@ -89,6 +91,7 @@ def test_choose_basis_keeps_the_window_without_evidence_of_a_change() -> None:
     assert b.describe().startswith("Judged on the window's 600 holdout rows (batches 5, 6, 7): the champion")
     assert _basis("auto", None).reason == "no_champion"
     assert _basis("auto", _check(0.2, 0.01, 0.99, n=20)).reason == "too_few_rows"  # 20 < min_rows
+    assert _basis("auto", _check(0.2, 0.01, 0.99), holdout_rows=(20, 600)).reason == "too_few_rows"
     assert _basis("window", _check(0.49, 0.03, 0.99)).reason == "configured_window"
     drift = _basis("auto", _check(0.96, 0.01, 0.97), trigger="drift")
     assert (drift.rows, drift.reason, drift.train_on_recent) == ("recent", "drift_trigger", False)
