@@ -23,6 +23,8 @@ from evergreen.evaluation.recent import (
 )
 from evergreen.logs import get_logger
 from evergreen.pipeline.context import StageContext
+from evergreen.registry import TAG_PREFIX
+from evergreen.store.runs import get_run
 
 log = get_logger("evergreen.pipeline")
 
@@ -34,13 +36,27 @@ def _recent_of(ds: Dataset, positions: pd.Index, s: Settings) -> np.ndarray:
     return recent_mask(ds.row_batches[rows], times, ds.as_of, s.promotion.recent)
 
 
-def _score(ctx: StageContext, ds: Dataset, holdout: pd.DataFrame, champion: str) -> ChampionOnRows | None:
+def _champion_batches(ctx: StageContext, champion: str) -> set[int] | None:
+    """The batches the champion was trained on (its run's), or None when that is unknown."""
+    p = ctx.project
+    try:
+        run_id = p.registry.get_version(champion).tags.get(TAG_PREFIX + "run_id")
+        ids = (get_run(p.store, run_id).get("details") or {}).get("batch_ids") if run_id else None
+    except Exception as exc:  # a version registered outside evergreen: fall back on holdout rows
+        log.info("champion_batches_unknown", champion=champion, error=one_line(exc))
+        return None
+    return None if ids is None else {int(b) for b in ids}
+
+
+def _score(
+    ctx: StageContext, ds: Dataset, rows: pd.DataFrame, recent: np.ndarray, champion: str
+) -> ChampionOnRows | None:
     s = ctx.project.settings
     try:
         model = ctx.model(champion)
         ctx.models[champion] = model  # the evaluate stage scores it again on the chosen rows
         columns = [c for kind in feature_kinds(ds.contract) for c in kind]  # as the evaluate stage
-        X = holdout[columns]
+        X = rows[columns]
         pred = np.asarray(model.predict(X))
         proba = classes = None
         if s.task != "regression" and hasattr(model, "predict_proba"):
@@ -54,14 +70,28 @@ def _score(ctx: StageContext, ds: Dataset, holdout: pd.DataFrame, champion: str)
     return champion_on_rows(
         s.task,
         metric,
-        holdout[s.data.target].to_numpy(),
+        rows[s.data.target].to_numpy(),
         pred,
         proba,
         classes,
-        _recent_of(ds, holdout.index, s),
+        recent,
         samples=s.promotion.bootstrap_samples,
         seed=s.training.seed,
     )
+
+
+def _measured(ctx: StageContext, ds: Dataset, holdout: pd.DataFrame, champion: str) -> np.ndarray:
+    """The rows the champion is measured on: the window's holdout rows, and every row of a newest
+    batch it was not trained on (more evidence for the newest data: a tighter band)."""
+    assert ds.row_batches is not None
+    in_holdout = np.zeros(len(ds.frame), dtype=bool)
+    in_holdout[np.asarray(holdout.index, dtype=np.int64)] = True
+    seen = _champion_batches(ctx, champion)
+    if seen is None:
+        return in_holdout
+    recent = _recent_of(ds, ds.frame.index, ctx.project.settings)
+    unseen = ~np.isin(ds.row_batches, sorted(seen))
+    return in_holdout | (recent & unseen)
 
 
 def assess_change(
@@ -81,7 +111,8 @@ def assess_change(
     older_batches = sorted({int(b) for b in in_holdout[~recent]} - set(recent_batches))
     check = None
     if champion is not None and p.evaluate_on != "window" and len(holdout):
-        check = _score(ctx, ds, holdout, champion)
+        rows = ds.frame[_measured(ctx, ds, holdout, champion)]
+        check = _score(ctx, ds, rows, _recent_of(ds, rows.index, s), champion)
     basis = choose_basis(
         p.evaluate_on,
         check,
