@@ -7,7 +7,9 @@ No I/O here, so every rule is tested with exact numbers. Gates, in order:
 2. change gate (``min_improvement``): improvement = candidate - champion, oriented so that positive
    is better. With ``min_improvement == 0`` a tie is *not* an improvement: the candidate must be
    strictly better, otherwise a retrain on unchanged data would churn versions for nothing.
-3. significance: the oriented bootstrap CI of the delta must lie above 0.
+3. significance: the oriented bootstrap CI of the delta must lie above 0 - waived when the rows that
+   decide are the newest data's because the champion fell there beyond its band (``basis``): after
+   a detected change of concept the champion has no benefit of the doubt left.
 4. slices: no slice (present for both models) may be worse by more than ``max_slice_regression``.
 
 All gates pass → ``promoted`` (or ``pending_approval`` when approval is required); else ``rejected``.
@@ -146,7 +148,17 @@ def decide(
             delta = cand_value - champ_value
         checks.append(_improvement_gate(cand_value, champ_value, policy))
         if policy.significance is not None:
-            checks.append(_significance_gate(comparison, policy))
+            gate = _significance_gate(comparison, policy)
+            if not gate.passed and basis is not None and basis.reason == "performance_change":
+                # The champion's own drop on the newest data is significant already (beyond its band):
+                # it has no benefit of the doubt left, the better point estimate on those rows wins.
+                gate = Check(
+                    gate.name,
+                    True,
+                    f"{gate.detail}; waived: the champion fell beyond its band on the newest data",
+                    {**gate.numbers, "waived": True},
+                )
+            checks.append(gate)
         if comparison is not None:
             ci_low, ci_high = comparison.ci_low, comparison.ci_high
         if policy.max_slice_regression is not None:

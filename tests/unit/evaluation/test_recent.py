@@ -109,3 +109,24 @@ def test_decide_records_and_tells_the_rows_that_decided() -> None:
         "All 1 gates passed. Judged on the 200 holdout rows of the newest data (batch 7)"
     )
     assert d.checks[-1].name == "evaluation_rows" and d.checks[-1].numbers["recent_batches"] == (7,)
+
+
+def test_after_a_detected_change_the_significance_gate_is_waived() -> None:
+    from evergreen.evaluation.bootstrap import BootstrapResult
+
+    cand = ModelScore("3", {"accuracy": 0.78})
+    champ = ModelScore("2", {"accuracy": 0.76})
+    ci = BootstrapResult(delta=0.02, ci_low=-0.04, ci_high=0.07, samples=500, seed=42, alpha=0.05)
+    policy = Policy(metric="accuracy", significance=0.05)
+    changed = _basis("auto", _check(0.49, 0.03, 0.99))
+    d = decide(cand, champ, policy, ci, basis=changed)
+    gate = next(c for c in d.checks if c.name == "significance")
+    assert d.outcome == "promoted" and gate.passed and gate.numbers["waived"] is True
+    assert gate.detail.endswith("waived: the champion fell beyond its band on the newest data")
+    # configured recent rows, a drift trigger or no basis: the gate holds
+    for basis in (
+        _basis("recent", _check(0.96, 0.01, 0.97)),
+        _basis("auto", _check(0.96, 0.01, 0.97), trigger="drift"),
+        None,
+    ):
+        assert decide(cand, champ, policy, ci, basis=basis).outcome == "rejected"
