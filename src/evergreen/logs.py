@@ -5,6 +5,12 @@ pretty-printer, asyncio) it costs about 0.1 s, a fifth of a read-only CLI comman
 (``benchmarks/cli_startup.py``), and most such commands never log. Loggers are therefore small
 proxies, and a :func:`configure_logging` that runs before structlog is loaded is applied when the
 first log line is written.
+
+Every line passes a redactor (:mod:`evergreen.redact`) just before it is rendered: structlog events
+through :class:`RedactProcessor`, stdlib records (uvicorn, MLflow, SQLAlchemy) through
+:class:`RedactFilter` on each handler. :func:`configure_logging` starts with the settings-free rule
+(URL passwords); an entry point that has loaded the settings calls :func:`redact_logs` with the
+project's redactor so the configured secrets go too.
 """
 
 from __future__ import annotations
@@ -12,14 +18,85 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, cast
+
+from evergreen.redact import Redactor
 
 if TYPE_CHECKING:
     import structlog.typing
 
-# The level :func:`configure_logging` asked for while structlog was not loaded yet. Process-wide like
-# structlog's own configuration, which it stands in for until then.
+Redact = Callable[[str], str]
+
+# The level :func:`configure_logging` asked for while structlog was not loaded yet, and the redactor
+# its processor uses. Process-wide like structlog's own configuration, which they stand in for.
 _pending_level: list[int] = []
+_redactor: list[Redact] = [Redactor()]
+
+
+class RedactProcessor:
+    """structlog processor: every string in the event (exception text included) redacted."""
+
+    def __init__(self, redact: Redact) -> None:
+        self.redact = redact
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, dict):
+            return {k: self._value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._value(v) for v in value]
+        text = str(value)  # an exception or any object the renderer would print as text
+        cleaned = self.redact(text)
+        return value if cleaned == text else cleaned
+
+    def __call__(self, _logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> Any:
+        return {k: self._value(v) for k, v in event_dict.items()}
+
+
+class RedactFilter(logging.Filter):
+    """stdlib filter: the message, its arguments and the formatted exception redacted in place."""
+
+    def __init__(self, redact: Redact) -> None:
+        super().__init__("evergreen-redact")
+        self.redact = redact
+
+    def _arg(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, BaseException):
+            return self.redact(str(value))
+        return value
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = self.redact(record.msg)
+        elif isinstance(record.msg, BaseException):
+            record.msg = self.redact(str(record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._arg(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: self._arg(v) for k, v in record.args.items()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def _filter_handlers(redact: Redact) -> None:
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    for handler in [h for lg in loggers for h in lg.handlers]:
+        for f in [f for f in handler.filters if isinstance(f, RedactFilter)]:
+            handler.removeFilter(f)
+        handler.addFilter(RedactFilter(redact))
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -27,14 +104,35 @@ def configure_logging(level: int = logging.INFO) -> None:
     # MLflow and alembic are chatty at INFO; their warnings still come through.
     for name in ("mlflow", "alembic", "urllib3"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    _filter_handlers(_redactor[0])
     _pending_level[:] = [level]
     if "structlog" in sys.modules:
         _apply_pending()
 
 
+def redact_logs(redact: Redact) -> None:
+    """From now on every log line of this process passes ``redact`` (the project's redactor).
+
+    Called by entry points once the settings are loaded, and again after a library installs its own
+    handlers (uvicorn does when its config is made). Keeps everything else ``configure_logging`` set.
+    """
+    _redactor[:] = [redact]
+    _filter_handlers(redact)
+    if "structlog" in sys.modules:
+        import structlog
+
+        if structlog.is_configured():
+            processors = [
+                RedactProcessor(redact) if isinstance(p, RedactProcessor) else p
+                for p in structlog.get_config()["processors"]
+            ]
+            structlog.configure(processors=processors)
+
+
 def reset_logging() -> None:
     """Forget the structlog configuration (tests that run the CLI in-process restore with this)."""
     _pending_level.clear()
+    _redactor[:] = [Redactor()]
     if "structlog" in sys.modules:
         import structlog
 
@@ -73,6 +171,7 @@ def _apply_pending() -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            RedactProcessor(_redactor[0]),  # last before rendering: sees the exception text too
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

@@ -19,6 +19,7 @@ from evergreen.config import Settings
 from evergreen.errors import one_line
 from evergreen.files import private_dir, tighten_dir
 from evergreen.logs import get_logger
+from evergreen.redact import Redactor, redactor_for
 from evergreen.registry_read import RegistryReader, open_reader
 from evergreen.store import Store, open_store
 
@@ -39,6 +40,9 @@ C = TypeVar("C", bound=Closable)
 class Project:
     settings: Settings
     store: Store
+    # The one redaction step (evergreen.redact), built from these settings: the store, the HTTP error
+    # renderer, the alert channels and the entry points' logging all use this one.
+    redactor: Redactor = field(default_factory=Redactor)
     _services: dict[str, Closable] = field(default_factory=dict, init=False, repr=False, compare=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
@@ -90,4 +94,6 @@ def open_project(settings: Settings) -> Project:
     for d in (settings.state_dir, settings.storage.data_dir, settings.storage.quarantine_dir):
         private_dir(d)
     tighten_dir(settings.state_dir)  # it holds the databases and data: owner-only (DESIGN.md §3)
-    return Project(settings=settings, store=open_store(settings.storage.database_url, settings.project))
+    redactor = redactor_for(settings)
+    store = open_store(settings.storage.database_url, settings.project, redact=redactor)
+    return Project(settings=settings, store=store, redactor=redactor)

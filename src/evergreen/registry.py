@@ -24,6 +24,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from evergreen.errors import ChampionUnavailableError, NotFoundError, RegistryError, one_line
+from evergreen.redact import Redactor
 
 # The names and the version record live with the MLflow-free reader; re-exported for callers here.
 from evergreen.registry_read import CHAMPION as CHAMPION
@@ -69,7 +70,8 @@ class Registry:
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         except Exception as exc:  # MLflow raises many types when the store is unreachable
-            raise RegistryError(f"MLflow tracking store unavailable at {tracking_uri}: {exc}") from exc
+            where = Redactor()(tracking_uri)  # the URI may carry a password: never in the message
+            raise RegistryError(f"MLflow tracking store unavailable at {where}: {one_line(exc)}") from exc
         self._experiment_id: str | None = None
 
     # ---- experiment and runs -------------------------------------------------------------

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -21,6 +21,7 @@ from evergreen.alerts.messages import AlertMessage, email_message, slack_payload
 from evergreen.config import ChannelConfig
 from evergreen.errors import one_line
 from evergreen.logs import get_logger
+from evergreen.redact import Redactor
 
 log = get_logger("evergreen.alerts")
 LOG_METHOD = {"info": "info", "warning": "warning", "alert": "error", "critical": "critical"}
@@ -28,14 +29,6 @@ LOG_METHOD = {"info": "info", "warning": "warning", "alert": "error", "critical"
 
 class DeliveryError(Exception):
     """A send failed; the message is already free of secrets."""
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    for s in secrets:
-        if s:
-            for form in {s, quote(s, safe=""), quote(s, safe=":/")}:
-                text = text.replace(form, "***")
-    return text
 
 
 @dataclass(frozen=True)
@@ -54,13 +47,13 @@ class Channel:
 
     def send(self, msg: AlertMessage) -> None:
         """One attempt; raises :class:`DeliveryError` with a redacted message."""
+        redact = Redactor.of(self.secrets())  # the project's redactor redacts again where it is stored
         try:
             SENDERS[self.type](self.config, msg)
         except DeliveryError as exc:
-            raise DeliveryError(redact(str(exc), self.secrets())) from None
+            raise DeliveryError(redact(str(exc))) from None
         except Exception as exc:  # every transport error becomes one redacted line
-            text = one_line(exc)
-            raise DeliveryError(redact(text, self.secrets())[:500]) from None
+            raise DeliveryError(redact(one_line(exc))[:500]) from None
 
 
 def _send_log(_cfg: ChannelConfig, msg: AlertMessage) -> None:

@@ -8,7 +8,7 @@ because a channel is down: delivery happens on the dispatcher's thread.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -155,6 +155,10 @@ class AlertService:
             dashboard_url=dashboard_url(s),
             details=row["details"] or {},
         )
+        # What leaves the process passes the project's redactor (the row was redacted when stored;
+        # this also covers rows written before a secret was configured).
+        r = self.project.redactor
+        msg = replace(msg, title=r(msg.title), details=r.value(msg.details))
         for channel in self.channels:
             if channel.accepts(level):
                 self.dispatcher.submit(msg, channel)

@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except EvergreenError as exc:
-        error_line(one_line(exc))
+        error_line(one_line(exc))  # error_line drops URL passwords (no settings here to know more)
         if state.verbose:
             if exc.details is not None:
                 note_line(json.dumps(exc.details, default=str, indent=2))

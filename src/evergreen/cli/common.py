@@ -51,9 +51,12 @@ def open_project(config: Path | None) -> Project:
     The command owns the project: ``with open_project(config) as project:``, so that closing it as
     the command ends lets the services made for it (queued alert deliveries) finish.
     """
+    from evergreen.logs import redact_logs
     from evergreen.project import open_project as _open
 
-    return _open(load_settings(config))
+    project = _open(load_settings(config))
+    redact_logs(project.redactor)  # from here on no log line of this command holds a configured secret
+    return project
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -97,8 +100,10 @@ def error_line(message: str, stream: TextIO | None = None) -> None:
 
     ``message`` is normally one already (``errors.one_line(exc)``); a stray line break is joined.
     """
+    from evergreen.redact import Redactor
+
     out = stream or sys.stderr
-    text = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    text = "; ".join(line.strip() for line in Redactor()(message).splitlines() if line.strip())
     out.write(f"error: {text}\n")
     out.flush()
 

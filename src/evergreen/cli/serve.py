@@ -29,7 +29,12 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the champion: /predict, /feedback, /health, /ready, /version, /metrics; follows the alias."""
+    from evergreen.logs import redact_logs
+    from evergreen.redact import redactor_for
+
     settings = load_settings(config)
+    redactor = redactor_for(settings)
+    redact_logs(redactor)
     bind = host or settings.serving.host
     if insecure_local and bind not in LOOPBACK:
         raise BadInputError(f"--insecure-local needs a loopback bind address, not {bind!r}")
@@ -53,6 +58,7 @@ def serve(
         log_level="warning",
         timeout_graceful_shutdown=30,
     )
+    redact_logs(redactor)  # again: making the config installed uvicorn's own handlers
     # uvicorn shuts down gracefully on SIGTERM (answers in-flight requests, then the lifespan flushes the
     # prediction log) and re-raises the signal afterwards; a no-op handler makes that a clean exit 0.
     signal.signal(signal.SIGTERM, lambda *_: None)

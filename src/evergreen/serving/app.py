@@ -191,7 +191,7 @@ def create_app(
     app.state.owns_project = owns_project  # a project the app opened, the app closes at shutdown
     app.state.control_tokens = tokens
     app.state.rate_limiter = RateLimiter(auth.rate_limit_per_minute) if auth.rate_limit_per_minute else None
-    install_error_handlers(app)
+    install_error_handlers(app, ctx.project.redactor)
     for router in ROUTERS:
         app.include_router(router)
     mount_dashboard(app, ctx, insecure_local=insecure_local)  # GET / and the pages (DESIGN.md §5)

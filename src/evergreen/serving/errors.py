@@ -4,7 +4,8 @@
 control API alike. An :class:`~evergreen.errors.EvergreenError` keeps its ``http_status``; FastAPI's
 validation errors become ``invalid_request`` (422) naming the field, or ``malformed_json`` (400) when
 the body is not JSON at all, the same code ``/predict`` raises for it; Starlette's HTTP errors (404
-route, 405 method) keep their status in the same shape.
+route, 405 method) keep their status in the same shape. Every message and detail passes the
+project's redactor (``app.state.redact``) on its way out: no secret in a response.
 """
 
 from __future__ import annotations
@@ -27,26 +28,42 @@ from evergreen.errors import (
     RateLimitedError,
 )
 from evergreen.logs import get_logger
+from evergreen.redact import Redactor
 
 log = get_logger(__name__)
 
 
+_URL_PASSWORDS = Redactor()  # for a response made outside a request (no app state to read)
+
+
 def error_response(
-    status: int, code: str, message: str, details: Any = None, headers: Mapping[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+    redact: Redactor = _URL_PASSWORDS,
 ) -> JSONResponse:
     return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details}},
+        {"error": {"code": code, "message": redact(message), "details": redact.value(details)}},
         status_code=status,
         headers=dict(headers) if headers else None,
     )
 
 
-def render(exc: EvergreenError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+def render(
+    exc: EvergreenError, headers: Mapping[str, str] | None = None, redact: Redactor = _URL_PASSWORDS
+) -> JSONResponse:
     if exc.http_status == 401:  # RFC 9110: a 401 says which scheme would be accepted
         headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     if isinstance(exc, RateLimitedError):  # RFC 6585: a 429 says when to come back
         headers = {"Retry-After": str(exc.details["retry_after_seconds"]), **(headers or {})}
-    return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
+    return error_response(exc.http_status, exc.code, exc.message, exc.details, headers, redact)
+
+
+def _redactor(request: Request) -> Redactor:
+    redact = getattr(request.app.state, "redact", None)
+    return redact if isinstance(redact, Redactor) else _URL_PASSWORDS
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -61,7 +78,7 @@ async def _evergreen_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EvergreenError)
     if exc.http_status >= 500:
         log.error("request_failed", code=exc.code, error=exc.message, path=request.url.path)
-    return render(exc)
+    return render(exc, redact=_redactor(request))
 
 
 def validation_error(exc: RequestValidationError) -> EvergreenError:
@@ -80,18 +97,19 @@ def validation_error(exc: RequestValidationError) -> EvergreenError:
     )
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return render(validation_error(exc))
+    return render(validation_error(exc), redact=_redactor(request))
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: NotFoundError.code, 405: MethodNotAllowedError.code}.get(exc.status_code, HTTP_ERROR)
-    return error_response(exc.status_code, code, str(exc.detail), None, headers=exc.headers)
+    return error_response(exc.status_code, code, str(exc.detail), None, exc.headers, _redactor(request))
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, redact: Redactor | None = None) -> None:
+    app.state.redact = redact or _URL_PASSWORDS
     app.add_exception_handler(EvergreenError, _evergreen_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from evergreen.alerts.channels import redact
 from evergreen.alerts.facts import DriftFact, Facts, PendingApproval, PerformanceFact, SwapFailure
 from evergreen.alerts.lifecycle import ExistingAlert, can_transition, send_event
 from evergreen.alerts.messages import AlertMessage, slack_payload
 from evergreen.alerts.rules import AlertCandidate, RuleConfig, drift_level, evaluate
+from evergreen.redact import Redactor
 
 LEVELS = {"warning": 0.1, "alert": 0.2, "critical": 0.3}
 CFG = RuleConfig(
@@ -195,4 +195,5 @@ def test_slack_message_format() -> None:
 
 def test_redact_plain_and_url_quoted() -> None:
     secret = "https://hooks.slack.com/services/T/B/x y"
-    assert redact(f"failed {secret} and {secret.replace(' ', '%20')}", [secret]) == "failed *** and ***"
+    redact = Redactor.of([secret])
+    assert redact(f"failed {secret} and {secret.replace(' ', '%20')}") == "failed *** and ***"

@@ -1,0 +1,107 @@
+"""The one redaction step: secrets out of every log line, stored row, HTTP error and alert.
+
+A :class:`Redactor` is built from the loaded settings (:func:`redactor_for`) by whoever opens the
+project, and handed to the sinks: the metadata store (every string bound to a statement), the
+structlog processor and stdlib logging filter (:mod:`evergreen.logs`), the HTTP error renderer and
+the alert channels. What it removes:
+
+- the password of any URL (``scheme://user:password@host``), configured or not;
+- every configured secret verbatim (and URL-encoded): the passwords of ``storage.database_url`` and
+  ``storage.mlflow_tracking_uri``, alert channel URLs, tokens and SMTP passwords, the API tokens in
+  ``auth.tokens_env`` and the dashboard's session secret.
+
+Secrets shorter than :data:`MIN_SECRET_LENGTH` are not searched for verbatim (a 2-letter password
+would blank every word containing it); inside a URL they are still removed by the URL rule.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from evergreen.config import Settings
+
+__all__ = ["MASK", "MIN_SECRET_LENGTH", "Redactor", "redactor_for"]
+
+MASK = "***"
+MIN_SECRET_LENGTH = 6
+# scheme://[user]:password@ — the password stops at '@', whitespace or '/', so a path is never eaten.
+_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@")
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Replaces secrets in text; ``Redactor()`` alone still removes URL passwords."""
+
+    secrets: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, secrets: Iterable[str]) -> Redactor:
+        forms: set[str] = set()
+        for s in secrets:
+            if s and len(s) >= MIN_SECRET_LENGTH:
+                forms.update({s, quote(s, safe=""), quote(s, safe=":/"), unquote(s)})
+        # Longest first, so a URL is replaced whole before a secret inside it.
+        return cls(tuple(sorted((f for f in forms if len(f) >= MIN_SECRET_LENGTH), key=len, reverse=True)))
+
+    def __call__(self, text: str) -> str:
+        for s in self.secrets:
+            if s in text:
+                text = text.replace(s, MASK)
+        if "://" in text:
+            text = _URL_PASSWORD.sub(rf"\g<pre>{MASK}@", text)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """``value`` with every string inside it (dicts, lists, tuples) redacted; others as they are."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, Mapping):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.value(v) for v in value)
+        return value
+
+
+def _url_secrets(url: str | None) -> list[str]:
+    if not url or "://" not in url:
+        return []
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # an unparsable URL: the URL rule still covers "user:pass@"
+        return []
+    return [password, unquote(password)] if password else []
+
+
+def _token_values(spec: str) -> list[str]:
+    # "name:role:token,…" (older lists: "name:token"): the token is the last field of each entry.
+    return [entry.rsplit(":", 1)[-1].strip() for entry in spec.split(",") if ":" in entry]
+
+
+def redactor_for(settings: Settings, env: Mapping[str, str] | None = None) -> Redactor:
+    """The redactor for one project's settings (and the environment its tokens are read from)."""
+    env = os.environ if env is None else env
+    st = settings.storage
+    secrets: list[str] = [*_url_secrets(st.database_url), *_url_secrets(st.mlflow_tracking_uri)]
+    for ch in settings.alerts.channels:
+        for sec in (ch.url, ch.token, ch.password):
+            if sec is not None:
+                value = sec.get_secret_value()
+                secrets.append(value)
+                secrets.extend(_url_secrets(value))
+                path = urlsplit(value).path if "://" in value else ""
+                if len(path) >= 16:  # a Slack-style URL's secret is its path; a short one ("/hook") is not
+                    secrets.append(path)
+    auth = settings.auth
+    tokens = env.get(auth.tokens_env, "") if auth.tokens_env else ""
+    secrets.extend(_token_values(tokens))
+    session_env = getattr(auth, "session_secret_env", None)
+    if session_env and env.get(session_env):
+        secrets.append(env[session_env])
+    return Redactor.of(secrets)
