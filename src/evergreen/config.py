@@ -119,6 +119,9 @@ class TrainingConfig(_Frozen):
     # at a time (killed past the timeout); dask or ray, every candidate at once on that cluster.
     parallel_backend: Literal["loky", "dask", "ray"] = "loky"
     cluster_address: str | None = None  # dask: tcp://scheduler:8786, ray: ray://head:10001; unset: local
+    # Extra skops types a custom candidate needs ("pkg.module.Class"); evergreen's own list is built in.
+    # Listing a type lets its code run when a model is loaded: list only code you trust.
+    trusted_types: tuple[str, ...] = ()
 
 
 class RecentConfig(_Frozen):
@@ -149,6 +152,9 @@ class PromotionConfig(_Frozen):
     slice_columns: tuple[str, ...] = ()
     min_slice_rows: int = 30
     require_approval: bool = False
+    # The champion could not be scored (its artifact was refused as untrusted, or it cannot read the
+    # current columns): judge the candidate on the value gates alone, or reject it and keep the champion.
+    unscorable_champion: Literal["value_gates", "reject"] = "value_gates"
     # Which holdout rows decide: the whole window's, the newest data's, or (auto) the newest data's
     # only when the champion's metric there moved beyond its band or a drift trigger fired.
     evaluate_on: Literal["window", "recent", "auto"] = "auto"

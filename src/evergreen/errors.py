@@ -31,6 +31,7 @@ to its exit code and the HTTP API to its status, each in exactly one place (``ex
     ├── TrainingError                   training_failed
     ├── RegistryError                   registry_error                HTTP 503
     │   └── ChampionUnavailableError    champion_unavailable
+    │       ├── UntrustedModelError     untrusted_model
     │       ├── NotReadyError           not_ready
     │       ├── ShuttingDownError       shutting_down
     │       └── ModelFailedError        model_failed
@@ -92,6 +93,7 @@ __all__ = [
     "UnknownPredictionError",
     "UnknownTokenError",
     "UnsupportedMediaTypeError",
+    "UntrustedModelError",
     "one_line",
 ]
 
@@ -292,6 +294,13 @@ class ChampionUnavailableError(RegistryError):
     """The champion model cannot be loaded or used."""
 
     code = "champion_unavailable"
+
+
+class UntrustedModelError(ChampionUnavailableError):
+    """A model version failed a load check: its artifact changed since registration (sha256), it is
+    not a skops file, or it holds a type outside evergreen's trusted list; it is never loaded."""
+
+    code = "untrusted_model"
 
 
 class NotReadyError(ChampionUnavailableError):

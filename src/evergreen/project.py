@@ -53,7 +53,9 @@ class Project:
         from evergreen.registry import Registry
 
         s = self.settings
-        return Registry(s.storage.mlflow_tracking_uri, s.storage.artifact_root, s.project)
+        return Registry(
+            s.storage.mlflow_tracking_uri, s.storage.artifact_root, s.project, s.training.trusted_types
+        )
 
     @cached_property
     def registry_reader(self) -> RegistryReader:

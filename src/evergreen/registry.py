@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as pkg_version
 from pathlib import Path
@@ -23,7 +23,13 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from evergreen.errors import ChampionUnavailableError, NotFoundError, RegistryError, one_line
+from evergreen.errors import (
+    ChampionUnavailableError,
+    NotFoundError,
+    RegistryError,
+    UntrustedModelError,
+    one_line,
+)
 from evergreen.redact import Redactor
 
 # The names and the version record live with the MLflow-free reader; re-exported for callers here.
@@ -32,6 +38,14 @@ from evergreen.registry_read import PREVIOUS as PREVIOUS
 from evergreen.registry_read import TAG_PREFIX as TAG_PREFIX
 from evergreen.registry_read import VersionInfo as VersionInfo
 from evergreen.telemetry import disable_mlflow_telemetry
+from evergreen.trust import (
+    ARTIFACT_SHA256_TAG,
+    MODEL_FILE,
+    check_registrable,
+    load_trusted,
+    sha256_of,
+    trusted_types,
+)
 
 MODEL_ARTIFACT = "model"
 
@@ -62,10 +76,14 @@ def is_tracking_server(tracking_uri: str) -> bool:
 class Registry:
     """One project's registered model and experiment in MLflow."""
 
-    def __init__(self, tracking_uri: str, artifact_root: Path, model_name: str) -> None:
+    def __init__(
+        self, tracking_uri: str, artifact_root: Path, model_name: str, extra_trusted_types: Sequence[str] = ()
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.artifact_root = artifact_root
+        # The only types a model may contain, at registration and at load (evergreen.trust).
+        self.trusted_types = trusted_types(extra_trusted_types)
         disable_mlflow_telemetry()  # before our first MLflow call (MLflow checks it on every event)
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -142,18 +160,20 @@ class Registry:
         model: Any,
         input_example: pd.DataFrame,
         tags: Mapping[str, str],
-        serialization_format: str | None = None,
-        trusted_types: list[str] | None = None,
+        serialization_format: str = "skops",
     ) -> tuple[str, float]:
-        """Save ``model`` under the run, register it as a new version; return (version, size MB)."""
+        """Save ``model`` under the run, register it as a new version; return (version, size MB).
+
+        Saved with skops and evergreen's trusted types only (a model needing another type is refused
+        here, by skops); the version is tagged with the sha256 of the saved file, checked at load.
+        """
+        if serialization_format != "skops":
+            raise RegistryError(f"models are saved as skops only, not {serialization_format!r}")
+        check_registrable(model, self.trusted_types, f"a new version of {self.model_name}")
         prediction = model.predict(input_example)
         signature = infer_signature(input_example, prediction)
-        extra: dict[str, Any] = {}
-        if serialization_format:
-            extra["serialization_format"] = serialization_format
-        if trusted_types:
-            # skops refuses unknown types at save time; MLflow stores the list in MLmodel for loading.
-            extra["skops_trusted_types"] = trusted_types
+        # skops loads the file back at save time with this list: an untrusted type fails right here.
+        extra: dict[str, Any] = {"serialization_format": "skops", "skops_trusted_types": self.trusted_types}
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / MODEL_ARTIFACT
             mlflow.sklearn.save_model(
@@ -165,6 +185,7 @@ class Registry:
                 **extra,
             )
             size_mb = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+            digest = sha256_of(path / MODEL_FILE)
             self.client.log_artifacts(run_id, str(path), MODEL_ARTIFACT)
         run = self.client.get_run(run_id)
         try:
@@ -175,7 +196,7 @@ class Registry:
             self.model_name,
             source=f"{run.info.artifact_uri}/{MODEL_ARTIFACT}",
             run_id=run_id,
-            tags=dict(tags),
+            tags={**tags, ARTIFACT_SHA256_TAG: digest},
         )
         return str(mv.version), size_mb
 
@@ -251,12 +272,26 @@ class Registry:
             )
         )
 
-    def load_model(self, version: str, local: str | None = None) -> Any:
-        """Load a version's scikit-learn pipeline from ``local`` (what :meth:`download` returned) or
-        straight from its artifact location."""
+    def load_model(self, version: str, local: str | Path | None = None) -> Any:
+        """A version's scikit-learn pipeline, loaded only if trusted (:func:`evergreen.trust.load_trusted`).
+
+        ``local``: the version's directory already downloaded (:meth:`download`; serving reads its
+        MLmodel first). Raises :class:`UntrustedModelError` when a check fails,
+        ``ChampionUnavailableError`` when the artifact cannot be read.
+        """
+        what = f"model version {version} of {self.model_name}"
         try:
-            return mlflow.sklearn.load_model(local or self.download(version))
+            expected = self.get_version(version).tags.get(ARTIFACT_SHA256_TAG)
+            if local is not None:
+                return load_trusted(Path(local) / MODEL_FILE, expected, self.trusted_types, what)
+            with tempfile.TemporaryDirectory(prefix="evergreen-model-") as tmp:
+                path = mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"{self.model_uri(version).rstrip('/')}/{MODEL_FILE}",
+                    dst_path=tmp,
+                    tracking_uri=self.tracking_uri,
+                )
+                return load_trusted(Path(path), expected, self.trusted_types, what)
+        except UntrustedModelError:
+            raise
         except Exception as exc:
-            raise ChampionUnavailableError(
-                f"model version {version} of {self.model_name} could not be loaded: {one_line(exc)}"
-            ) from exc
+            raise ChampionUnavailableError(f"{what} could not be loaded: {one_line(exc)}") from exc

@@ -34,3 +34,11 @@ def broken() -> Broken:
 def constant(seed: int = 0) -> DummyClassifier:
     """A model that cannot pass value gates: predicts the majority class."""
     return DummyClassifier(strategy="most_frequent")
+
+
+class CustomLogistic(LogisticRegression):
+    """A custom candidate's own class: loadable only when listed in ``training.trusted_types``."""
+
+
+def custom_logistic(seed: int = 0) -> CustomLogistic:
+    return CustomLogistic(random_state=seed)

@@ -134,10 +134,26 @@ def clone_version(project: Any, version: str, edit: Callable[[Path], None]) -> s
     dest = Path(tempfile.mkdtemp(prefix="eg-broken-", dir=project.settings.state_dir)) / "model"
     shutil.copytree(src, dest)
     edit(dest)
+    # The clone claims the original's artifact digest: same bytes load, changed bytes are refused.
+    sha = reg.get_version(version).tags.get("evergreen.artifact_sha256", "")
     mv = reg.client.create_model_version(
-        reg.model_name, source=str(dest), run_id=None, tags={"evergreen.decision": "test"}
+        reg.model_name,
+        source=str(dest),
+        run_id=None,
+        tags={"evergreen.decision": "test", "evergreen.artifact_sha256": sha},
     )
     return str(mv.version)
+
+
+def tampered_version(project: Any, version: str) -> str:
+    """The same version with one byte of its skops file changed after registration."""
+
+    def edit(d: Path) -> None:
+        data = bytearray((d / "model.skops").read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (d / "model.skops").write_bytes(bytes(data))
+
+    return clone_version(project, version, edit)
 
 
 def missing_artifact_version(project: Any, version: str) -> str:

@@ -50,6 +50,7 @@ class Policy:
     max_slice_regression: float | None = None
     require_approval: bool = False
     lower_is_better: bool = False
+    unscorable_champion: Literal["value_gates", "reject"] = "value_gates"
 
     @classmethod
     def from_config(cls, config: PromotionConfig, metric: str) -> Policy:
@@ -61,6 +62,7 @@ class Policy:
             max_slice_regression=config.max_slice_regression,
             require_approval=config.require_approval,
             lower_is_better=metric in LOWER_IS_BETTER,
+            unscorable_champion=config.unscorable_champion,
         )
 
 
@@ -137,11 +139,18 @@ def decide(
     champ_value = champion.metrics.get(policy.metric) if champion is not None else None
     delta = ci_low = ci_high = None
     if champion is None:
-        if champion_error:
+        passed = True
+        if champion_error and policy.unscorable_champion == "reject":
+            passed = False
+            detail = (
+                f"champion could not be scored ({champion_error}); "
+                "promotion.unscorable_champion is reject: the champion stays"
+            )
+        elif champion_error:
             detail = f"champion could not be scored ({champion_error}); judged on value gates alone"
         else:
             detail = "no champion yet: first model, judged on value gates alone"
-        checks.append(Check("champion", True, detail, {"champion_error": champion_error}))
+        checks.append(Check("champion", passed, detail, {"champion_error": champion_error}))
     else:
         if _usable(cand_value) and _usable(champ_value):
             assert cand_value is not None and champ_value is not None

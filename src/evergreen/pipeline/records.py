@@ -22,7 +22,7 @@ from evergreen.project import Project
 from evergreen.registry import TAG_PREFIX
 from evergreen.store.audit import record_action
 from evergreen.store.runs import finish_run, get_run, record_decision, update_run
-from evergreen.training import MLFLOW_SERIALIZATION_FORMAT, skops_trusted_types
+from evergreen.training import MLFLOW_SERIALIZATION_FORMAT
 from evergreen.training.fit import TrainingResult
 
 log = get_logger("evergreen.pipeline")
@@ -154,7 +154,6 @@ def register_candidate(
             TAG_PREFIX + "candidate": result.best_name,
         },
         serialization_format=MLFLOW_SERIALIZATION_FORMAT,
-        trusted_types=skops_trusted_types(result.model),
     )
 
 

@@ -112,7 +112,7 @@ def load_version(
         raise ChampionUnavailableError(f"v{version}: incompatible schema: {exc.message}") from exc
     if current is not None and (why := schema.compatible_with(current)):
         raise ChampionUnavailableError(f"v{version}: incompatible schema: {why}")
-    model = registry.load_model(version, local)  # raises ChampionUnavailableError itself
+    model = registry.load_model(version, local)  # checked (sha256, trusted types); raises itself
     classes = getattr(model, "classes_", None) if hasattr(model, "predict_proba") else None
     loaded = LoadedModel(version, model, schema, None if classes is None else tuple(classes))
     try:

@@ -3,37 +3,22 @@
 MLflow 3 saves scikit-learn models with skops by default. skops refuses, at save time already (MLflow
 loads the file back to check it), every type it does not know, and our pipelines contain some: the
 preprocessing helper functions, the XGBoost label wrapper, boosters and sklearn tree internals.
-Pass :func:`skops_trusted_types` as ``skops_trusted_types=`` to ``mlflow.sklearn.log_model`` /
-``save_model``; MLflow stores the list in the MLmodel file and uses it again on load.
-
-MLflow (>= 3.x) also refuses to *load* any sklearn model, skops included, unless the environment
-has ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true``; whoever loads the champion must set it.
+The registry saves with evergreen's list plus ``training.trusted_types`` (:func:`evergreen.trust.
+trusted_types`), so a model needing anything else is refused at registration already. MLflow stores
+that list in the MLmodel file for other MLflow clients; evergreen itself never reads it back: it loads
+the skops file with its own list (:func:`evergreen.trust.load_trusted`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from evergreen.trust import BUILTIN_TRUSTED_TYPES
+
 MLFLOW_SERIALIZATION_FORMAT = "skops"
 
-# Every non-default type the built-in candidates need (binary, multiclass and regression).
-SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
-    "collections.OrderedDict",
-    "evergreen.training.candidates.LabelEncodedClassifier",
-    "evergreen.training.preprocessing.categories_as_str",
-    "evergreen.training.preprocessing.text_column",
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-    "lightgbm.sklearn.LGBMRegressor",
-    "numpy.dtype",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.tree._tree.Tree",
-    "xgboost.core.Booster",
-    "xgboost.sklearn.XGBClassifier",
-    "xgboost.sklearn.XGBRegressor",
-)
+# evergreen's own list lives with the loader (evergreen.trust), which never reads one from an artifact.
+SKOPS_TRUSTED_TYPES: tuple[str, ...] = BUILTIN_TRUSTED_TYPES
 
 
 def skops_trusted_types(model: Any) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -75,3 +77,65 @@ def test_missing_artifact_is_champion_unavailable(registry: Registry):
     shutil.rmtree(Path(urlparse(registry.model_uri(v)).path))
     with pytest.raises(ChampionUnavailableError, match="could not be loaded"):
         registry.load_model(v)
+
+
+def _artifact(registry: Registry, version: str):
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    return Path(urlparse(registry.model_uri(version)).path) / "model.skops"
+
+
+def test_registration_records_the_artifact_sha256(registry: Registry):
+    import hashlib
+
+    v = _register(registry, 5)
+    digest = hashlib.sha256(_artifact(registry, v).read_bytes()).hexdigest()
+    assert registry.get_version(v).tags["evergreen.artifact_sha256"] == digest
+
+
+def test_a_tampered_artifact_is_refused(registry: Registry):
+    from evergreen.errors import UntrustedModelError
+
+    v = _register(registry, 6)
+    path = _artifact(registry, v)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte changed after registration
+    path.write_bytes(bytes(data))
+    with pytest.raises(UntrustedModelError, match="changed after registration") as err:
+        registry.load_model(v)
+    assert err.value.code == "untrusted_model"
+
+
+def test_a_version_without_the_tag_is_refused(registry: Registry):
+    from evergreen.errors import UntrustedModelError
+
+    v = _register(registry, 7)
+    registry.client.delete_model_version_tag("churn", v, "evergreen.artifact_sha256")
+    with pytest.raises(UntrustedModelError, match=r"no evergreen\.artifact_sha256 tag"):
+        registry.load_model(v)
+
+
+def test_an_untrusted_type_is_refused_at_registration_and_at_load(registry: Registry, tmp_path):
+    from evergreen.errors import UntrustedModelError
+    from tests.support.candidates import CustomLogistic
+
+    model, X = _model(8)
+    custom = CustomLogistic().fit(X, model.predict(X))
+    run = registry.start_run("r8", tags={})
+    # Not on the list: skops refuses to write it, so no version is registered.
+    with pytest.raises(Exception, match="CustomLogistic"):
+        registry.register_model(run, custom, X.head(5), tags={})
+    assert registry.list_versions() == []
+    # Listed in training.trusted_types by one process: registered; another without it refuses to load.
+    trusting = Registry(registry.tracking_uri, registry.artifact_root, "churn", [CUSTOM])
+    v, _ = trusting.register_model(run, custom, X.head(5), tags={})
+    assert list(trusting.load_model(v).predict(X)) == list(custom.predict(X))
+    with pytest.raises(
+        UntrustedModelError, match=re.escape("types evergreen does not trust: " + CUSTOM)
+    ) as err:
+        registry.load_model(v)
+    assert err.value.details == {"untrusted_types": [CUSTOM]}
+
+
+CUSTOM = "tests.support.candidates.CustomLogistic"

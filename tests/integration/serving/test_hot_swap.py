@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from evergreen.alerts import raise_alerts
 from evergreen.control import promote
 from evergreen.store.audit import list_actions
 from tests.support.serving import (
@@ -15,6 +16,7 @@ from tests.support.serving import (
     live,
     missing_artifact_version,
     settings_with,
+    tampered_version,
     wait_until,
     warmup_failing_version,
 )
@@ -51,6 +53,7 @@ def test_swaps_under_load_keep_every_request_and_follow_the_alias(
         missing_artifact_version(p, "1"),
         warmup_failing_version(p, "1"),
         incompatible_schema_version(p, "1"),
+        tampered_version(p, "1"),
     ]
     with live(make_app()) as srv, srv.client() as c:
         load = Load(srv.client())
@@ -70,6 +73,8 @@ def test_swaps_under_load_keep_every_request_and_follow_the_alias(
             p.registry.set_champion(bad)
             wait_until(lambda n=n: _failures(srv) >= n, f"failure {n} to be noticed")
             assert c.get("/ready").json()["model_version"] == v2  # the old model keeps serving
+        # A refused version raises an alert (the rule reads the swap_failed audit rows).
+        opened = {ch.fingerprint for ch in raise_alerts(p) if ch.change == "opened"}
         promote(p, "1", actor="test")
         srv.wait_ready("1")
         mark = len(load.results)
@@ -86,6 +91,9 @@ def test_swaps_under_load_keep_every_request_and_follow_the_alias(
     reasons = " | ".join(a["reason"] for a in failed)
     assert "artifact unavailable" in reasons and "warm-up prediction failed" in reasons
     assert "incompatible schema: new required field 'brand_new_field'" in reasons
+    assert f"model version {broken[-1]} of churn: the artifact's sha256" in reasons
+    assert "changed after registration" in reasons
+    assert f"swap_failed:champion:{broken[-1]}" in opened
     # Every request logged once (the promotions also opened a watch: the replaced champion's shadow
     # rows are extra, role "shadow").
     assert count_predictions(p.store, role="champion") == len(load.results)

@@ -69,6 +69,19 @@ def test_champion_that_cannot_be_scored() -> None:
     assert "champion could not be scored (model file missing)" in d.justification
 
 
+def test_an_unscorable_champion_rejects_the_candidate_when_the_policy_says_so() -> None:
+    why = "untrusted_model: model version 1 of churn: the artifact changed after registration"
+    d = decide(CAND, None, _policy(unscorable_champion="reject"), champion_error=why)
+    assert d.outcome == "rejected"
+    check = _check(d, "champion")
+    assert (check.passed, check.numbers) == (False, {"champion_error": why})
+    assert check.detail == (
+        f"champion could not be scored ({why}); promotion.unscorable_champion is reject: the champion stays"
+    )
+    # No champion at all is still a first model: the option only speaks of an unscorable one.
+    assert decide(CAND, None, _policy(unscorable_champion="reject")).outcome == "promoted"
+
+
 def test_clear_improvement_with_significant_ci_is_promoted() -> None:
     policy = _policy(min_improvement=0.02, significance=0.05)
     d = decide(CAND, CHAMP, policy, comparison=_ci(0.005, 0.035, 0.02))
