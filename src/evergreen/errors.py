@@ -297,8 +297,7 @@ class ChampionUnavailableError(RegistryError):
 
 
 class UntrustedModelError(ChampionUnavailableError):
-    """A model version failed a load check: its artifact changed since registration (sha256), it is
-    not a skops file, or it holds a type outside evergreen's trusted list; it is never loaded."""
+    """A model version failed a trust check (sha256, skops only, trusted types) and is never loaded."""
 
     code = "untrusted_model"
 

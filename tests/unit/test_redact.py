@@ -5,11 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import text
-
 from evergreen.logs import RedactFilter, RedactProcessor
 from evergreen.redact import Redactor, redactor_for
-from evergreen.store.engine import make_engine
 from tests.support.project import make_project_settings
 
 
@@ -77,15 +74,24 @@ def test_stdlib_filter_redacts_message_args_and_traceback() -> None:
     assert rec.exc_text is not None and "Token-123456" not in rec.exc_text and "boom ***" in rec.exc_text
 
 
-def test_store_engine_never_binds_a_secret(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}", Redactor.of(["Secret-424242"]))
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE t (a TEXT, b INTEGER)"))
-        conn.execute(
-            text("INSERT INTO t VALUES (:a, :b)"), {"a": "err Secret-424242 at sqlite://u:pw@h", "b": 1}
-        )
-        conn.execute(
-            text("INSERT INTO t VALUES (:a, :b)"), [{"a": "Secret-424242", "b": 2}, {"a": "ok", "b": 3}]
-        )
-        rows = conn.execute(text("SELECT a, b FROM t ORDER BY b")).all()
-    assert [tuple(r) for r in rows] == [("err *** at sqlite://u:***@h", 1), ("***", 2), ("ok", 3)]
+def test_the_store_writes_messages_redacted_and_data_as_is(tmp_path: Path) -> None:
+    from evergreen.store import open_store
+    from evergreen.store.audit import list_actions, record_action
+    from evergreen.store.runs import create_run, finish_run, get_run
+
+    # A weak password ("evergreen") is a word too: messages lose it, data columns keep it.
+    store = open_store(
+        f"sqlite:///{tmp_path / 'm.db'}", "churn", redact=Redactor.of(["evergreen", "Tok-424242"])
+    )
+    rid = create_run(store, trigger="manual", reason="why Tok-424242", actor="me")
+    finish_run(store, rid, "failed", error="at http://u:pw@h: Tok-424242", details={"k": ["evergreen"]})
+    record_action(store, actor="me", action="x", reason="Tok-424242", after={"path": "/srv/.evergreen/d"})
+    run = get_run(store, rid)
+    assert (run["reason"], run["error"], run["details"]) == (
+        "why ***",
+        "at http://u:***@h: ***",
+        {"k": ["***"]},
+    )
+    assert [(a["reason"], a["after"]) for a in list_actions(store, action="x")] == [
+        ("***", {"path": "/srv/.***/d"})
+    ]

@@ -72,8 +72,8 @@ def insert_alert(store: Store, cand: AlertCandidate, now: datetime) -> int:
                 kind=cand.kind,
                 level=cand.level,
                 status="open",
-                title=cand.title,
-                details=cand.details,
+                title=store.redact(cand.title),
+                details=store.redact.value(cand.details),
                 opened_at=now,
                 updated_at=now,
                 occurrence=cand.occurrence,
@@ -90,8 +90,8 @@ def update_alert(store: Store, existing: ExistingAlert, cand: AlertCandidate, no
             .where(alerts.c.id == existing.id)
             .values(
                 level=cand.level,
-                title=cand.title,
-                details=cand.details,
+                title=store.redact(cand.title),
+                details=store.redact.value(cand.details),
                 updated_at=now,
                 occurrence=cand.occurrence,
                 seen_count=alerts.c.seen_count + 1,
@@ -166,7 +166,7 @@ def record_delivery(
                 level=level,
                 attempt=attempt,
                 status=status,
-                error=error,
+                error=store.redact(error) if error else error,
                 at=utcnow(),
             )
         )

@@ -44,9 +44,9 @@ def record_action(
                 actor=actor,
                 action=action,
                 target=target,
-                reason=reason,
-                before=before,
-                after=after,
+                reason=store.redact.value(reason),
+                before=store.redact.value(before),
+                after=store.redact.value(after),
                 at=utcnow(),
             )
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from evergreen.errors import StoreError
+from evergreen.redact import Redactor
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (a test pins it to alembic's head). A database already
@@ -57,41 +58,7 @@ def dump_json(value: Any) -> str:
     return str(value) if isinstance(value, EncodedJSON) else json.dumps(value)
 
 
-def _redact_params(redact: Callable[[str], str]) -> Callable[..., tuple[str, Any]]:
-    """A ``before_cursor_execute`` hook: every string bound to a statement passes ``redact``.
-
-    This is where "no secret in a database row" is kept for every table at once (run errors, alerts,
-    audit reasons, decisions): whatever message a caller stores, the secret never reaches the driver.
-    """
-
-    def one(value: Any) -> Any:
-        return redact(value) if isinstance(value, str) else value
-
-    def params(p: Any) -> Any:
-        if isinstance(p, dict):
-            return {k: one(v) for k, v in p.items()}
-        if isinstance(p, tuple | list):
-            return type(p)(one(v) for v in p)
-        return p
-
-    def hook(
-        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
-    ) -> tuple[str, Any]:
-        if executemany and isinstance(parameters, list | tuple):
-            return statement, type(parameters)(params(p) for p in parameters)
-        return statement, params(parameters)
-
-    return hook
-
-
-def make_engine(url: str, redact: Callable[[str], str] | None = None) -> Engine:
-    engine = _make_engine(url)
-    if redact is not None:
-        event.listen(engine, "before_cursor_execute", _redact_params(redact), retval=True)
-    return engine
-
-
-def _make_engine(url: str) -> Engine:
+def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -127,10 +94,16 @@ def migrate(engine: Engine) -> None:
 
 @dataclass(frozen=True)
 class Store:
-    """A migrated metadata database for one project."""
+    """A migrated metadata database for one project.
+
+    ``redact`` is the project's redactor: every message the store writes (run errors and reasons,
+    decisions, audit reasons and before/after, alert titles, details and delivery errors) passes it.
+    Only messages: a data column (a path, a record) is never rewritten.
+    """
 
     engine: Engine
     project: str
+    redact: Redactor = field(default_factory=Redactor)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -149,15 +122,13 @@ class Store:
             raise StoreError(f"metadata database unavailable: {exc.orig}") from exc
 
 
-def open_store(
-    url: str, project: str, *, upgrade: bool = True, redact: Callable[[str], str] | None = None
-) -> Store:
-    """The project's metadata store; with ``redact``, no string it binds to a statement holds a secret."""
-    engine = make_engine(url, redact)
+def open_store(url: str, project: str, *, upgrade: bool = True, redact: Redactor | None = None) -> Store:
+    """The project's metadata store; ``redact`` (the project's redactor) cleans every message it writes."""
+    engine = make_engine(url)
     if upgrade:
         try:
             if schema_revision(engine) != SCHEMA_HEAD:
                 migrate(engine)
         except OperationalError as exc:
             raise StoreError(f"metadata database unavailable: {exc.orig}") from exc
-    return Store(engine=engine, project=project)
+    return Store(engine=engine, project=project, redact=redact or Redactor())

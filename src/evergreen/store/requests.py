@@ -114,7 +114,7 @@ def mark_requests(
     if run_id is not None:
         values["run_id"] = run_id
     if result is not None:
-        values["result"] = result[:4000]
+        values["result"] = store.redact(result)[:4000]
     with store.begin() as conn:
         conn.execute(update(retrain_requests).where(retrain_requests.c.id.in_(ids)).values(**values))
 

@@ -31,7 +31,7 @@ def create_run(
                 id=rid,
                 project=store.project,
                 trigger=trigger,
-                reason=reason,
+                reason=store.redact(reason) if reason else reason,
                 actor=actor,
                 status=RUNNING,
                 step="start",
@@ -44,7 +44,11 @@ def create_run(
     return rid
 
 
+_MESSAGES = ("error", "reason", "details")  # what a run row says in words: passes the redactor
+
+
 def update_run(store: Store, run_id: str, **values: Any) -> None:
+    values = {k: store.redact.value(v) if k in _MESSAGES else v for k, v in values.items()}
     with store.begin() as conn:
         conn.execute(update(pipeline_runs).where(pipeline_runs.c.id == run_id).values(**values))
 
@@ -112,6 +116,7 @@ def mark_abandoned(store: Store, *, lock_free: bool) -> list[str]:
 
 
 def record_decision(store: Store, run_id: str | None, *, actor: str = "system", **values: Any) -> int:
+    values = {k: store.redact.value(v) if k in ("justification", "checks") else v for k, v in values.items()}
     with store.begin() as conn:
         res = conn.execute(
             insert(decisions).values(
