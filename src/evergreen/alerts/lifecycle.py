@@ -14,6 +14,10 @@ from evergreen.alerts.facts import rank
 from evergreen.alerts.rules import AlertCandidate
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+# An alert is "sent" once a delivery of it is recorded. One opened longer ago than this and still not
+# sent lost its delivery (the process stopped first): the next evaluation sends it. Younger, its first
+# attempt may still be in flight in another process (a channel's default timeout is 10 s).
+UNSENT_GRACE = timedelta(minutes=1)
 LIVE = (OPEN, ACKNOWLEDGED)
 
 
@@ -27,6 +31,7 @@ class ExistingAlert:
     sent_level: str | None
     occurrence: str | None
     last_sent_at: datetime | None
+    opened_at: datetime | None = None
 
 
 def send_event(
@@ -35,6 +40,10 @@ def send_event(
     """Why this evaluation notifies the channels (``None``: update the row silently)."""
     if existing is None:
         return "opened"
+    if existing.sent_level is None and existing.last_sent_at is None:
+        if existing.status != OPEN or existing.opened_at is None or now - existing.opened_at < UNSENT_GRACE:
+            return None  # its first delivery may be in flight (or someone acknowledged it meanwhile)
+        return "opened"  # opened, never delivered (the process stopped first): send it now
     if rank(cand.level) > rank(existing.sent_level):
         return "escalated"
     if cand.occurrence is not None and cand.occurrence != existing.occurrence:

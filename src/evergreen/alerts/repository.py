@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from evergreen.alerts.facts import (
     ChampionChange,
@@ -60,26 +61,32 @@ def existing(r: Any) -> ExistingAlert:
         r["sent_level"],
         r["occurrence"],
         datetime.fromisoformat(last) if isinstance(last, str) else as_utc(last),
+        datetime.fromisoformat(opened) if isinstance(opened := r["opened_at"], str) else as_utc(opened),
     )
 
 
-def insert_alert(store: Store, cand: AlertCandidate, now: datetime) -> int:
-    with store.begin() as conn:
-        res = conn.execute(
-            insert(alerts).values(
-                project=store.project,
-                fingerprint=cand.fingerprint,
-                kind=cand.kind,
-                level=cand.level,
-                status="open",
-                title=store.redact(cand.title),
-                details=store.redact.value(cand.details),
-                opened_at=now,
-                updated_at=now,
-                occurrence=cand.occurrence,
-                seen_count=1,
+def insert_alert(store: Store, cand: AlertCandidate, now: datetime) -> int | None:
+    """The new alert's id; None when another process opened a live alert for this cause first
+    (the partial unique index of migration 0009 refuses the second one)."""
+    try:
+        with store.begin() as conn:
+            res = conn.execute(
+                insert(alerts).values(
+                    project=store.project,
+                    fingerprint=cand.fingerprint,
+                    kind=cand.kind,
+                    level=cand.level,
+                    status="open",
+                    title=store.redact(cand.title),
+                    details=store.redact.value(cand.details),
+                    opened_at=now,
+                    updated_at=now,
+                    occurrence=cand.occurrence,
+                    seen_count=1,
+                )
             )
-        )
+    except IntegrityError:
+        return None
     return int(res.inserted_primary_key[0])  # type: ignore[index]
 
 

@@ -53,6 +53,10 @@ class AlertService:
             self._record, RetryPolicy(a.retry_count, a.retry_backoff_seconds, a.retry_backoff_max_seconds)
         )
         self._lock = threading.Lock()  # one evaluation at a time per service: no duplicate alerts
+        # Alerts submitted by this process whose first delivery is not recorded yet (id → level): not
+        # submitted twice meanwhile. In memory on purpose: after a crash the next process sends them.
+        self._inflight: dict[int, str] = {}
+        self._lock_inflight = threading.Lock()  # the dispatcher's thread clears entries
 
     def settings(self) -> Settings:
         # Alert levels changed at run time (PUT /api/settings/thresholds) apply from the next evaluation.
@@ -92,7 +96,10 @@ class AlertService:
     ) -> AlertChange:
         event = send_event(existing, cand, now, repeat)
         if existing is None:
-            alert_id = repo.insert_alert(self.store, cand, now)
+            new_id = repo.insert_alert(self.store, cand, now)
+            if new_id is None:  # another process opened it this instant: its row, its message
+                return self._lost_race(cand, now)
+            alert_id = new_id
             record_action(
                 self.store,
                 actor=SYSTEM,
@@ -114,11 +121,20 @@ class AlertService:
                     before={"level": existing.level},
                     after={"level": cand.level},
                 )
+        if event in ("opened", "escalated") and self._inflight.get(alert_id) == cand.level:
+            event = None  # this process's message for it is queued and not delivered yet
         if event is not None:
-            self._send(alert_id, event, cand.level, now, s)
+            self._send(alert_id, event, cand.level, s)
         return AlertChange(
             alert_id, cand.fingerprint, "opened" if existing is None else "updated", event, cand.level
         )
+
+    def _lost_race(self, cand: AlertCandidate, now: datetime) -> AlertChange:
+        winner = repo.live_alerts(self.store).get(cand.fingerprint)
+        if winner is None:  # opened and resolved again in between: nothing left to update
+            return AlertChange(0, cand.fingerprint, "updated", None, cand.level)
+        repo.update_alert(self.store, winner, cand, now)
+        return AlertChange(winner.id, cand.fingerprint, "updated", None, cand.level)
 
     def _resolve(
         self, existing: ExistingAlert, actor: str, reason: str, now: datetime, s: Settings
@@ -134,12 +150,10 @@ class AlertService:
             after={"status": RESOLVED},
         )
         # The resolution goes to the channels that heard of the alert (at its highest sent level).
-        self._send(existing.id, "resolved", existing.sent_level, now, s, mark=False)
+        self._send(existing.id, "resolved", existing.sent_level, s)
         return AlertChange(existing.id, existing.fingerprint, "resolved", "resolved", existing.level)
 
-    def _send(
-        self, alert_id: int, event: str, level: str | None, now: datetime, s: Settings, mark: bool = True
-    ) -> None:
+    def _send(self, alert_id: int, event: str, level: str | None, s: Settings) -> None:
         row = repo.get_alert(self.store, alert_id)
         msg = AlertMessage(
             project=s.project,
@@ -159,15 +173,25 @@ class AlertService:
         # this also covers rows written before a secret was configured).
         r = self.project.redactor
         msg = replace(msg, title=r(msg.title), details=r.value(msg.details))
+        # Not marked sent here: the delivery record marks it (_record), so a process that dies before
+        # the dispatcher's first attempt leaves the alert unsent and the next evaluation sends it.
+        if event != "resolved" and level is not None:
+            with self._lock_inflight:
+                self._inflight[alert_id] = level
         for channel in self.channels:
             if channel.accepts(level):
                 self.dispatcher.submit(msg, channel)
-        if mark and level is not None:
-            repo.mark_sent(self.store, alert_id, level, now)
 
     def _record(
         self, msg: AlertMessage, channel: Channel, attempt: int, status: str, error: str | None
     ) -> None:
+        if attempt == 1 and msg.event != "resolved" and self._marks_sent(channel, msg.level):
+            # The first attempt on a real channel (or on the log when it is the only one) is the
+            # delivery record that makes the alert "sent"; retries from here are the dispatcher's.
+            # At the evaluation's time (the row's updated_at), which the repeat interval counts from.
+            repo.mark_sent(self.store, msg.alert_id, msg.level, datetime.fromisoformat(msg.updated_at))
+            with self._lock_inflight:
+                self._inflight.pop(msg.alert_id, None)
         repo.record_delivery(
             self.store,
             alert_id=msg.alert_id,
@@ -179,6 +203,11 @@ class AlertService:
             status=status,
             error=error,
         )
+
+    def _marks_sent(self, channel: Channel, level: str) -> bool:
+        if channel.type != "log":
+            return True
+        return not any(c.type != "log" and c.accepts(level) for c in self.channels)
 
     # ---- by hand -----------------------------------------------------------------------------
     def acknowledge(self, alert_id: int, *, actor: str, reason: str | None = None) -> dict[str, Any]:

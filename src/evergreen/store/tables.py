@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -177,6 +178,15 @@ alerts = Table(
     Column("sent_level", String(20)),
     Column("seen_count", Integer, nullable=False, default=1, server_default="1"),
     Index("ix_alerts_project_status", "project", "status"),
+    # 0009: one live alert per cause, even when two processes open it at the same instant.
+    Index(
+        "ux_alerts_live_fingerprint",
+        "project",
+        "fingerprint",
+        unique=True,
+        postgresql_where=text("status <> 'resolved'"),
+        sqlite_where=text("status <> 'resolved'"),
+    ),
 )
 
 alert_deliveries = Table(

@@ -156,6 +156,7 @@ def test_repeat_interval_ack_silences_and_new_condition_after_resolve(tmp_path: 
     add_report(project, 0.15)
     facts = Facts(drift=gather_drift(project.store))
     svc.raise_alerts(facts, now=t0)
+    assert svc.flush(30)  # its delivery record marks it sent (at t0), which the interval counts from
     svc.raise_alerts(facts, now=t0 + timedelta(minutes=30))  # inside the interval: silent
     svc.raise_alerts(facts, now=t0 + timedelta(minutes=61))  # repeated
     (alert,) = list_alerts(project.store)

@@ -1,0 +1,177 @@
+"""Alerts across processes: one live alert per cause (migration 0009's partial unique index), and an
+alert counts as sent only once a delivery is recorded, so a crash before delivery re-sends it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from evergreen.alerts import Facts
+from evergreen.alerts import repository as repo
+from evergreen.alerts.repository import gather_drift, list_alerts, list_deliveries
+from evergreen.alerts.service import AlertService
+from evergreen.store.tables import alerts
+from tests.support.alerts import add_report, make_project
+from tests.support.cli import ROOT
+
+
+def _live(project: Any) -> int:
+    with project.store.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(alerts).where(alerts.c.status != "resolved")
+            ).scalar()
+        )
+
+
+def test_two_services_racing_on_postgresql_open_one_alert(
+    tmp_path: Path, postgres_url: str, http_receiver
+) -> None:
+    channels = [{"type": "webhook", "url": http_receiver.url("/h"), "min_level": "warning"}]
+    a = make_project(tmp_path / "a", postgres_url, channels=channels)
+    b = make_project(tmp_path / "b", postgres_url, channels=channels)
+    add_report(a, 0.15)
+    facts = Facts(drift=gather_drift(a.store))
+    services = [AlertService(a), AlertService(b)]
+    for round_ in range(5):  # several rounds: each is a fresh race between two connections
+        barrier = threading.Barrier(2)
+
+        def evaluate(svc: AlertService, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            svc.raise_alerts(facts)
+
+        threads = [threading.Thread(target=evaluate, args=(s,)) for s in services]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert _live(a) == 1, f"round {round_}"
+    assert all(s.flush(30) for s in services)
+    assert [body["event"] for body in http_receiver.bodies("/h")] == ["opened"]
+    for s in services:
+        s.close()
+
+
+def test_the_process_that_loses_the_insert_updates_the_winners_alert(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The interleaving of a race, made exact: A read "no live alert", then B opened one, then A acts.
+    a = make_project(tmp_path / "a", postgres_url)
+    b = make_project(tmp_path / "b", postgres_url)
+    add_report(a, 0.15)
+    facts = Facts(drift=gather_drift(a.store))
+    stale = repo.live_alerts(a.store)
+    assert stale == {}
+    [opened] = AlertService(b).raise_alerts(facts)
+    reads = iter([stale])
+    real = repo.live_alerts
+    monkeypatch.setattr(repo, "live_alerts", lambda store: next(reads, None) or real(store))
+    [change] = AlertService(a).raise_alerts(facts)
+    assert (change.alert_id, change.change, change.event) == (opened.alert_id, "updated", None)
+    [row] = list_alerts(a.store)
+    assert (row["id"], row["seen_count"]) == (opened.alert_id, 2)
+
+
+@pytest.fixture
+def stalling_hook() -> Iterator[tuple[str, list[dict[str, Any]], threading.Event, threading.Event]]:
+    """A webhook that holds its first request until ``release`` is set, and answers the rest at once."""
+    import json
+
+    got: list[dict[str, Any]] = []
+    first_arrived, release = threading.Event(), threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            got.append(body)
+            if len(got) == 1:
+                first_arrived.set()
+                release.wait(60)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/h", got, first_arrived, release
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from evergreen.alerts import Facts
+    from evergreen.alerts.repository import gather_drift
+    from evergreen.alerts.service import AlertService
+    from tests.support.alerts import make_project
+
+    project = make_project(Path(sys.argv[1]), sys.argv[2], channels=[
+        {"type": "webhook", "url": sys.argv[3], "min_level": "warning", "timeout_seconds": 120}])
+    AlertService(project).raise_alerts(Facts(drift=gather_drift(project.store)))
+    print("opened", flush=True)
+    time.sleep(600)  # killed while its delivery is in flight
+    """
+)
+
+
+def test_a_crash_before_the_delivery_is_recorded_sends_the_alert_again(tmp_path: Path, stalling_hook) -> None:
+    url, got, first_arrived, release = stalling_hook
+    db = f"sqlite:///{tmp_path}/m.db"
+    project = make_project(
+        tmp_path / "p", db, channels=[{"type": "webhook", "url": url, "min_level": "warning"}]
+    )
+    add_report(project, 0.15)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path / "child"), db, url],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first_arrived.wait(120), "the child never sent its alert"
+        child.send_signal(signal.SIGKILL)  # dies mid-delivery: no delivery row, the alert not marked sent
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    release.set()
+    [row] = list_alerts(project.store)
+    assert (row["status"], row["sent_level"], row["last_sent_at"]) == ("open", None, None)
+    # Only the log channel's line was recorded; the webhook's attempt died with the process.
+    assert [(d["channel_type"], d["status"]) for d in list_deliveries(project.store, row["id"])] == [
+        ("log", "sent")
+    ]
+
+    # The next process evaluating the rules sends it, and this time the delivery marks it sent.
+    svc = AlertService(project)
+    facts = Facts(drift=gather_drift(project.store))
+    opened_at = datetime.fromisoformat(row["opened_at"])
+    # Within the grace its first delivery could still be in flight elsewhere: nothing is sent yet.
+    assert svc.raise_alerts(facts, now=opened_at + timedelta(seconds=30))[0].event is None
+    [change] = svc.raise_alerts(facts, now=opened_at + timedelta(minutes=2))
+    assert (change.alert_id, change.event) == (row["id"], "opened")
+    assert svc.flush(30)
+    assert [(b["event"], b["alert"]["id"]) for b in got] == [("opened", row["id"]), ("opened", row["id"])]
+    [after] = list_alerts(project.store)
+    assert after["sent_level"] == "warning" and after["last_sent_at"] is not None
+    deliveries = [(d["channel_type"], d["status"]) for d in list_deliveries(project.store, row["id"])]
+    assert deliveries == [("log", "sent"), ("log", "sent"), ("webhook", "sent")]
+    svc.close()
