@@ -26,6 +26,7 @@ to its exit code and the HTTP API to its status, each in exactly one place (``ex
     ├── MethodNotAllowedError           method_not_allowed    exit 2  HTTP 405
     ├── ConflictError                   conflict                      HTTP 409
     │   ├── LockHeldError               lock_held
+    │   ├── LeaseLostError              lease_lost
     │   └── AlreadyLabelledError        already_labelled
     ├── RateLimitedError                rate_limited                  HTTP 429
     ├── TrainingError                   training_failed
@@ -74,6 +75,7 @@ __all__ = [
     "InvalidRecordError",
     "InvalidRequestError",
     "JSONTooDeepError",
+    "LeaseLostError",
     "LockHeldError",
     "MalformedJSONError",
     "MethodNotAllowedError",
@@ -275,6 +277,12 @@ class RateLimitedError(EvergreenError):
 
     code = "rate_limited"
     http_status = 429
+
+
+class LeaseLostError(ConflictError):
+    """This process no longer holds the retrain lease (another took it over): the run stops, abandoned."""
+
+    code = "lease_lost"
 
 
 class TrainingError(EvergreenError):

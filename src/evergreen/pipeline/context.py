@@ -21,6 +21,7 @@ from evergreen.errors import DataValidationError
 from evergreen.overrides import with_overrides
 from evergreen.pipeline.refs import DatasetRef
 from evergreen.project import Project
+from evergreen.store.locks import LeaseLock
 from evergreen.store.runs import get_run, update_run
 from evergreen.training.preprocessing import FeatureKinds
 
@@ -54,6 +55,7 @@ class StageContext:
     timings: dict[str, float] = field(default_factory=dict)
     datasets: dict[str, Dataset] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)  # registered version -> fitted model
+    lease: LeaseLock | None = None  # the retrain lock this process holds for the run, if any
     _step: tuple[str, str, float] | None = None  # (run id, step, start)
 
     @classmethod
@@ -85,6 +87,12 @@ class StageContext:
     def abort(self) -> None:
         """Drop the current step's timing (it failed: it has no duration to report)."""
         self._step = None
+
+    def fence(self, before: str) -> None:
+        """Prove the retrain lease is still this process's before an act others could see
+        (registering a version, moving the alias); :class:`LeaseLostError` otherwise."""
+        if self.lease is not None:
+            self.lease.confirm(before)
 
     # ---- the memo ----------------------------------------------------------------------------
     def dataset(self, ref: DatasetRef) -> Dataset:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from evergreen.errors import LeaseLostError
 from evergreen.pipeline.context import ProgressFn, StageContext
 from evergreen.pipeline.records import fail_run
 from evergreen.pipeline.refs import DatasetRef, Decided, Evaluated, Finished, RunOrder, StageRef, Trained
@@ -31,7 +32,7 @@ class RetrainRequest:
 @dataclass
 class RetrainOutcome:
     run_id: str
-    status: str  # promoted | rejected | pending_approval | skipped | failed
+    status: str  # promoted | rejected | pending_approval | skipped | failed | abandoned (lease lost)
     reason: str
     dataset_version: str | None = None
     data_size: int | None = None
@@ -84,12 +85,13 @@ class RetrainRunner:
             abandoned = mark_abandoned(p.store, lock_free=True)
             run_id = create_run(p.store, trigger=request.trigger, reason=request.reason, actor=request.actor)
             lock.set_run(run_id)
+            ctx.lease = lock
             outcome = RetrainOutcome(run_id=run_id, status="running", reason="", abandoned=abandoned)
             try:
                 self._run_stages(ctx, request, outcome)
             except BaseException as exc:
                 ctx.abort()
-                outcome.status = "failed"
+                outcome.status = "abandoned" if isinstance(exc, LeaseLostError) else "failed"
                 outcome.reason = fail_run(p, run_id, exc) or outcome.reason
                 outcome.timings = dict(ctx.timings)
                 raise

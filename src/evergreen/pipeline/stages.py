@@ -145,6 +145,7 @@ def train(ctx: StageContext, ref: DatasetRef) -> Trained:
     ctx.begin(ref.run_id, "register")
     # In the users' types (integers as long): plain MLflow clients predict on their own frames.
     example = signature_example(split.train[list(split.kinds.columns)], ds.contract)
+    ctx.fence("registering the candidate")
     version, size_mb = register_candidate(p, ref.run_id, ref.trigger, ds.version, winner_run, result, example)
     ctx.models[version] = result.model
     p.registry.log(winner_run, metrics={"model_size_mb": size_mb})
@@ -189,6 +190,7 @@ def promote(ctx: StageContext, ref: Decided) -> Finished:
     trained = ref.evaluated.trained
     version, champion = trained.candidate_version, trained.dataset.champion_version
     if ref.outcome == "promoted":
+        ctx.fence("moving the champion alias")
         # decide_and_record wrote the policy's decision row; the move adds alias, tags, NOTIFY, audit.
         move_champion(
             p, version, actor="system", action="promote", reason=ref.justification, record_decision_row=False

@@ -87,7 +87,8 @@ def run_task(config_path: str, name: str, ref: Mapping[str, Any]) -> Ref:
         run_id = getattr(value, "run_id", None)
         assert isinstance(run_id, str)
         ctx = StageContext.open(project, alerts=True)
-        with locked(project, run_id) if stage.holds_lock else _unlocked():
+        with locked(project, run_id) if stage.holds_lock else _unlocked() as lease:
+            ctx.lease = lease
             try:
                 out = run_stage(ctx, stage, value)
             except Exception as exc:
@@ -97,7 +98,7 @@ def run_task(config_path: str, name: str, ref: Mapping[str, Any]) -> Ref:
 
 
 @contextmanager
-def _unlocked() -> Iterator[None]:
+def _unlocked() -> Iterator[LeaseLock | None]:
     yield None
 
 

@@ -18,7 +18,7 @@ from types import TracebackType
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from evergreen.errors import LockHeldError, one_line
+from evergreen.errors import LeaseLostError, LockHeldError, one_line
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store, as_utc, utcnow
 from evergreen.store.tables import locks
@@ -127,17 +127,43 @@ class LeaseLock:
         self._thread = threading.Thread(target=self._beat, name=f"lease-{self.name}", daemon=True)
         self._thread.start()
 
+    def _renew(self) -> bool:
+        """Extend the lease if this process still holds it: one row, matched on the holder."""
+        with self.store.begin() as conn:
+            res = conn.execute(
+                update(locks)
+                .where(locks.c.name == self.name, locks.c.holder == self.holder)
+                .values(expires_at=utcnow() + timedelta(seconds=self.lease_seconds))
+            )
+        return res.rowcount == 1
+
+    def confirm(self, before: str) -> None:
+        """Prove the lease is still ours right before ``before`` (register, move the alias): the fence.
+
+        A heartbeat that failed long enough lets another process take the lock over; from then on
+        this one must not act. Raises :class:`LeaseLostError` (also when the database cannot say).
+        """
+        try:
+            held = self._renew()
+        except Exception as exc:
+            raise LeaseLostError(
+                f"cannot confirm the lease {self.name!r} before {before}: {one_line(exc)}"
+            ) from exc
+        if not held:
+            state = self.current()
+            raise LeaseLostError(
+                f"the lease {self.name!r} was taken over (now held by {state.holder if state else 'nobody'}) "
+                f"before {before}: this run stops",
+                details={"holder": state.holder if state else None, "before": before},
+            )
+
     def _beat(self) -> None:
         while not self._stop.wait(self.lease_seconds / 3):
             try:
-                with self.store.begin() as conn:
-                    conn.execute(
-                        update(locks)
-                        .where(locks.c.name == self.name, locks.c.holder == self.holder)
-                        .values(expires_at=utcnow() + timedelta(seconds=self.lease_seconds))
-                    )
+                if not self._renew():
+                    log.error("lease_lost", lock=self.name, holder=self.holder, run_id=self.run_id)
             except Exception as exc:  # a missed beat only shortens the lease; the next one retries
-                log.warning("lease_heartbeat_failed", lock=self.name, error=one_line(exc))
+                log.warning("lease_heartbeat_failed", lock=self.name, run_id=self.run_id, error=one_line(exc))
 
     def set_run(self, run_id: str) -> None:
         self.run_id = run_id
