@@ -67,7 +67,7 @@ def existing(r: Any) -> ExistingAlert:
 
 def insert_alert(store: Store, cand: AlertCandidate, now: datetime) -> int | None:
     """The new alert's id; None when another process opened a live alert for this cause first
-    (the partial unique index of migration 0009 refuses the second one)."""
+    (the partial unique index of migration 0010 refuses the second one)."""
     try:
         with store.begin() as conn:
             res = conn.execute(

@@ -178,7 +178,7 @@ alerts = Table(
     Column("sent_level", String(20)),
     Column("seen_count", Integer, nullable=False, default=1, server_default="1"),
     Index("ix_alerts_project_status", "project", "status"),
-    # 0009: one live alert per cause, even when two processes open it at the same instant.
+    # 0010: one live alert per cause, even when two processes open it at the same instant.
     Index(
         "ux_alerts_live_fingerprint",
         "project",

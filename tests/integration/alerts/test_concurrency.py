@@ -1,4 +1,4 @@
-"""Alerts across processes: one live alert per cause (migration 0009's partial unique index), and an
+"""Alerts across processes: one live alert per cause (migration 0010's partial unique index), and an
 alert counts as sent only once a delivery is recorded, so a crash before delivery re-sends it."""
 
 from __future__ import annotations

@@ -5,16 +5,16 @@ cause" hold when two processes evaluate the rules at the same instant: the secon
 that process updates the winner's row instead. PostgreSQL and SQLite both support partial indexes.
 Duplicates from before this revision are resolved, keeping the newest live row of each cause.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -23,7 +23,7 @@ LIVE_ONLY = sa.text("status <> 'resolved'")
 
 def upgrade() -> None:
     op.execute(
-        "UPDATE alerts SET status = 'resolved', resolved_by = 'migration 0009' "
+        "UPDATE alerts SET status = 'resolved', resolved_by = 'migration 0010' "
         "WHERE status <> 'resolved' AND id NOT IN "
         "(SELECT MAX(id) FROM alerts WHERE status <> 'resolved' GROUP BY project, fingerprint)"
     )
