@@ -20,7 +20,7 @@ from evergreen.data import catalog
 from evergreen.data.ingest import IngestResult, ingest_file, refuse_unread
 from evergreen.data.objectstore import ObjectLanding, RemoteObject, Sighting, ready
 from evergreen.data.read import FORMATS
-from evergreen.errors import DataValidationError
+from evergreen.errors import DataValidationError, one_line
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store, utcnow
 
@@ -132,5 +132,5 @@ def _move_aside(
             return landing.move_quarantined(obj, at, record)
         return landing.move_processed(obj, at)
     except OSError as exc:  # s3fs maps access and connection errors to OSError subclasses
-        log.warning("landing_move_failed", file=landing.url_of(obj.key), error=str(exc).splitlines()[0])
+        log.warning("landing_move_failed", file=landing.url_of(obj.key), error=one_line(exc))
         return None

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from evergreen.errors import one_line
+
 CHUNK = 50  # records per /predict request: a client sending its customers in small lists
 WORKERS = 4  # clients at once
 # The steady load during a retrain: two clients, ten records a request, a short pause between.
@@ -49,7 +51,7 @@ class Traffic:
             if r.status_code != 200:
                 error = f"{path}: HTTP {r.status_code} {r.text[:200]}"
         except httpx.HTTPError as exc:
-            error = f"{path}: {type(exc).__name__}: {exc}"
+            error = f"{path}: {one_line(exc)}"
         with self._lock:
             self.requests += 1
             if error is not None:

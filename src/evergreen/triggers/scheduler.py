@@ -298,7 +298,7 @@ class Scheduler:
             results = ingest_objects(self.settings, self.project.store, self._remote.landing, due, os.environ)
         except OSError as exc:  # s3fs/gcsfs: connection and permission errors are OSErrors
             shown = self._remote.landing.shown if self._remote else "data.landing"
-            log.error("landing_unavailable", landing=shown, error=str(exc).splitlines()[0])
+            log.error("landing_unavailable", landing=shown, error=one_line(exc))
             return []
         for r in results:
             log.info("ingested", file=r.source, status=r.status, rows=r.rows, reason=r.reason)
