@@ -107,7 +107,10 @@ def test_rows_and_files_past_their_limits_go(trained_project: Any) -> None:
         for age in (100, 10):
             conn.execute(
                 insert(feedback).values(
-                    project=p.store.project, prediction_id="x", label=1, received_at=now - timedelta(days=age)
+                    project=p.store.project,
+                    prediction_id=f"x{age}",  # one label per prediction (migration 0008)
+                    label=1,
+                    received_at=now - timedelta(days=age),
                 )
             )
     processed = p.settings.data.landing / ".processed"
