@@ -27,6 +27,7 @@ to its exit code and the HTTP API to its status, each in exactly one place (``ex
     ├── ConflictError                   conflict                      HTTP 409
     │   ├── LockHeldError               lock_held
     │   ├── LeaseLostError              lease_lost
+    │   ├── RunStoppedError             run_stopped
     │   └── AlreadyLabelledError        already_labelled
     ├── RateLimitedError                rate_limited                  HTTP 429
     ├── TrainingError                   training_failed
@@ -88,6 +89,7 @@ __all__ = [
     "PredictionNotStoredError",
     "RateLimitedError",
     "RegistryError",
+    "RunStoppedError",
     "ShuttingDownError",
     "StoreError",
     "TooManyRecordsError",
@@ -283,6 +285,12 @@ class LeaseLostError(ConflictError):
     """This process no longer holds the retrain lease (another took it over): the run stops, abandoned."""
 
     code = "lease_lost"
+
+
+class RunStoppedError(ConflictError):
+    """The process was asked to stop (SIGTERM) and the run ended between two stages, abandoned."""
+
+    code = "run_stopped"
 
 
 class TrainingError(EvergreenError):

@@ -221,3 +221,51 @@ def test_sigterm_mid_training_abandons_the_run_and_releases_the_lock(run_cli: Ru
     assert run["status"] == "abandoned"
     with _db(project_dir).connect() as c:
         assert c.execute(text("select count(*) from locks")).scalar() == 0
+
+
+def test_sigterm_while_registering_ends_the_run_between_stages(run_cli: Runner, project_dir: Path):
+    """SIGTERM outside the fitting only sets a flag: the stage running finishes (the registration
+    here), the run stops before the next stage as abandoned, the champion untouched, exit 0."""
+    assert run_cli("retrain").code == 0  # v1 is the champion
+    start = _example_start(project_dir)
+    _fast_loop(project_dir)
+    set_config(
+        project_dir,
+        "training",
+        candidates=["tests.support.candidates:slow_predictor"],
+        trusted_types=["tests.support.candidates.SlowPredictor"],
+    )
+    churn.make_batch(2, 1500, drifted=False, start=start).to_csv(
+        project_dir / "landing" / "w02.csv", index=False
+    )
+    proc = _start_scheduler(project_dir, {"EVERGREEN_TEST_SLOW_PREDICT": "8"})
+    try:
+        run_id = _wait(
+            "the registration to start",
+            lambda: next(
+                (r["id"] for r in _runs(project_dir) if r["step"] == "register" and r["status"] == "running"),
+                None,
+            ),
+            proc,
+        )
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert code == 0
+    with _db(project_dir).connect() as c:
+        run = (
+            c.execute(
+                text("select status, step, error, candidate_version from pipeline_runs where id = :i"),
+                {"i": run_id},
+            )
+            .mappings()
+            .one()
+        )
+        assert c.execute(text("select count(*) from locks")).scalar() == 0
+    # The registration finished (v2 exists, rejected by the stop); the run ended before evaluating.
+    assert run["status"] == "abandoned" and run["candidate_version"] == "2", dict(run)
+    assert "run_stopped" in run["error"] and "before the evaluate stage" in run["error"]
+    status = run_cli("status", "--json").json()
+    assert status["champion"]["version"] == "1"

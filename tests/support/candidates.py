@@ -42,3 +42,19 @@ class CustomLogistic(LogisticRegression):
 
 def custom_logistic(seed: int = 0) -> CustomLogistic:
     return CustomLogistic(random_state=seed)
+
+
+class SlowPredictor(LogisticRegression):
+    """Predicts slowly in the retrain's own process (not in a fitting worker), so a test can signal the
+    process while the candidate is being registered (registration predicts on the input example)."""
+
+    def predict(self, X: Any) -> Any:
+        import multiprocessing
+
+        if multiprocessing.parent_process() is None:
+            time.sleep(float(os.environ.get("EVERGREEN_TEST_SLOW_PREDICT", "0")))
+        return super().predict(X)
+
+
+def slow_predictor(seed: int = 0) -> SlowPredictor:
+    return SlowPredictor(random_state=seed)

@@ -20,6 +20,7 @@ from evergreen.data.dataset import Dataset, assemble_dataset, feature_kinds, spl
 from evergreen.errors import DataValidationError
 from evergreen.overrides import with_overrides
 from evergreen.pipeline.refs import DatasetRef
+from evergreen.pipeline.stop import StopFlag
 from evergreen.project import Project
 from evergreen.store.locks import LeaseLock
 from evergreen.store.runs import get_run, update_run
@@ -56,6 +57,7 @@ class StageContext:
     datasets: dict[str, Dataset] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)  # registered version -> fitted model
     lease: LeaseLock | None = None  # the retrain lock this process holds for the run, if any
+    stop: StopFlag | None = None  # set by SIGTERM: the run ends at the next safe point
     _step: tuple[str, str, float] | None = None  # (run id, step, start)
 
     @classmethod
@@ -91,6 +93,8 @@ class StageContext:
     def fence(self, before: str) -> None:
         """Prove the retrain lease is still this process's before an act others could see
         (registering a version, moving the alias); :class:`LeaseLostError` otherwise."""
+        if self.stop is not None:
+            self.stop.check(before)
         if self.lease is not None:
             self.lease.confirm(before)
 

@@ -12,7 +12,7 @@ from typing import Any, cast
 import pandas as pd
 
 from evergreen.data.dataset import Dataset
-from evergreen.errors import LeaseLostError, one_line
+from evergreen.errors import LeaseLostError, RunStoppedError, one_line
 from evergreen.evaluation.bootstrap import BootstrapResult
 from evergreen.evaluation.policy import Decision, ModelScore, Policy, decide
 from evergreen.evaluation.recent import EvaluationBasis
@@ -234,8 +234,8 @@ def fail_run(project: Project, run_id: str, exc: BaseException) -> str | None:
         run = get_run(project.store, run_id)
         if run["status"] != "running":
             return None
-        # A lost lease is not a failure of the work: another process owns the project now.
-        status = "abandoned" if isinstance(exc, LeaseLostError) else "failed"
+        # A lost lease or a stop request is not a failure of the work: the run was abandoned.
+        status = "abandoned" if isinstance(exc, LeaseLostError | RunStoppedError) else "failed"
         finish_run(
             project.store,
             run_id,

@@ -10,11 +10,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from evergreen.errors import LeaseLostError
+from evergreen.errors import LeaseLostError, RunStoppedError
 from evergreen.pipeline.context import ProgressFn, StageContext
 from evergreen.pipeline.records import fail_run
 from evergreen.pipeline.refs import DatasetRef, Decided, Evaluated, Finished, RunOrder, StageRef, Trained
 from evergreen.pipeline.stages import INGEST_STEP, STAGES, ingest, run_stage
+from evergreen.pipeline.stop import StopFlag
 from evergreen.project import Project
 from evergreen.store.locks import LeaseLock, retrain_lock_name
 from evergreen.store.runs import create_run, mark_abandoned
@@ -71,9 +72,12 @@ class RetrainOutcome:
 class RetrainRunner:
     """Runs one retrain for a project under the project's retrain lock."""
 
-    def __init__(self, project: Project, progress: ProgressFn | None = None) -> None:
+    def __init__(
+        self, project: Project, progress: ProgressFn | None = None, stop: StopFlag | None = None
+    ) -> None:
         self.project = project  # as loaded: the run-time threshold overrides are re-read at every run
         self.progress = progress
+        self.stop = stop  # SIGTERM's flag (the scheduler's): checked between stages
 
     def run(self, request: RetrainRequest) -> RetrainOutcome:
         # Thresholds changed at run time (settings_overrides) apply from this run on.
@@ -85,13 +89,14 @@ class RetrainRunner:
             abandoned = mark_abandoned(p.store, lock_free=True)
             run_id = create_run(p.store, trigger=request.trigger, reason=request.reason, actor=request.actor)
             lock.set_run(run_id)
-            ctx.lease = lock
+            ctx.lease, ctx.stop = lock, self.stop
             outcome = RetrainOutcome(run_id=run_id, status="running", reason="", abandoned=abandoned)
             try:
                 self._run_stages(ctx, request, outcome)
             except BaseException as exc:
                 ctx.abort()
-                outcome.status = "abandoned" if isinstance(exc, LeaseLostError) else "failed"
+                stopped = isinstance(exc, LeaseLostError | RunStoppedError)
+                outcome.status = "abandoned" if stopped else "failed"
                 outcome.reason = fail_run(p, run_id, exc) or outcome.reason
                 outcome.timings = dict(ctx.timings)
                 raise

@@ -13,6 +13,7 @@ earlier stage leaves the champion, and the served model, exactly as they were.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -130,9 +131,16 @@ def train(ctx: StageContext, ref: DatasetRef) -> Trained:
     split = ctx.split(ref)
     parent = start_parent_run(p, ref.run_id, ref.trigger, ds.version)
     log_dataset(p, parent, ds)
-    result = train_candidates(
-        split.train, s.data.target, split.kinds, s.task, s.training, s.selection_metric, on_event=ctx.progress
-    )
+    with ctx.stop.fitting() if ctx.stop is not None else nullcontext():  # the one interruptible phase
+        result = train_candidates(
+            split.train,
+            s.data.target,
+            split.kinds,
+            s.task,
+            s.training,
+            s.selection_metric,
+            on_event=ctx.progress,
+        )
     winner_run, candidates = log_candidates(p, parent, result, ref.run_id, ds)
     existing = get_run(p.store, ref.run_id).get("details") or {}
     details = {
@@ -272,6 +280,8 @@ def run_stage(ctx: StageContext, stage: Stage, ref: StageRef) -> StageRef:
     if not acts_on(stage, ref):
         return ref
     run_id = getattr(ref, "run_id", None)
+    if ctx.stop is not None and stage.holds_lock:  # between stages: stop here if asked to
+        ctx.stop.check(f"the {stage.name} stage")
     ctx.begin(run_id, stage.name)
     try:
         out = stage.run(ctx, ref)

@@ -14,10 +14,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from evergreen.config import TriggersConfig
-from evergreen.errors import ChampionUnavailableError, LockHeldError, RegistryError, StoreError, one_line
+from evergreen.errors import (
+    ChampionUnavailableError,
+    LockHeldError,
+    RegistryError,
+    RunStoppedError,
+    StoreError,
+    one_line,
+)
 from evergreen.logs import get_logger
 from evergreen.pipeline import ProgressFn, RetrainOutcome, RetrainRequest, RetrainRunner
 from evergreen.pipeline.records import report_failure
+from evergreen.pipeline.stop import StopFlag
 from evergreen.project import Project
 from evergreen.store.requests import DONE, FAILED, QUEUED, RUNNING, mark_requests
 from evergreen.triggers.evaluate import TriggerFiring, combine
@@ -52,7 +60,7 @@ def retrain_request(firings: Sequence[TriggerFiring]) -> RetrainRequest:
 class Attempt:
     """What happened when the executor tried: ``outcome`` on success, else the error and the plan."""
 
-    status: str  # ran | lock_held | retry | failed
+    status: str  # ran | lock_held | retry | failed | stopped
     outcome: RetrainOutcome | None = None
     run_id: str | None = None
     error: str | None = None
@@ -67,6 +75,7 @@ class RetrainExecutor:
     attempts: int = 0  # consecutive transient failures of the current firings
     exhausted: set[str] = field(default_factory=set)  # causes that failed for good
     current_run: str | None = None
+    stop: StopFlag | None = None  # the scheduler's SIGTERM flag, handed to every run
 
     def _progress(self, event: str, data: dict[str, Any]) -> None:
         if event == "step" and data.get("run_id"):
@@ -87,7 +96,11 @@ class RetrainExecutor:
             causes=[f.cause for f in firings],
         )
         try:
-            outcome = RetrainRunner(self.project, progress=self._progress).run(request)
+            outcome = RetrainRunner(self.project, progress=self._progress, stop=self.stop).run(request)
+        except RunStoppedError as exc:
+            # Stopped between stages (SIGTERM): recorded as abandoned; a later scheduler runs them.
+            mark_requests(store, request_ids, QUEUED)
+            return Attempt("stopped", run_id=self.current_run, error=exc.message)
         except LockHeldError as exc:
             # Another process runs a retrain: these firings wait for it and form the follow-up run.
             mark_requests(store, request_ids, QUEUED)

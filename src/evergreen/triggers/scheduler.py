@@ -34,6 +34,7 @@ from evergreen.data.remote_landing import RemoteWatch
 from evergreen.errors import EvergreenError, one_line
 from evergreen.logs import get_logger
 from evergreen.overrides import effective_settings
+from evergreen.pipeline.stop import StopFlag
 from evergreen.project import Project
 from evergreen.store.engine import utcnow
 from evergreen.store.locks import LeaseLock, holder_is_dead, retrain_lock_name
@@ -89,7 +90,9 @@ class Scheduler:
         self.settings = project.settings
         self.cfg = project.settings.triggers
         self.clock = clock
-        self.executor = RetrainExecutor(project, self.cfg)
+        # SIGTERM sets it; the run checks it between stages (pipeline.stop): never mid alias move.
+        self.stop_flag = StopFlag()
+        self.executor = RetrainExecutor(project, self.cfg, stop=self.stop_flag)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._watching = threading.Event()  # the landing watcher is (about to be) watching
@@ -132,6 +135,7 @@ class Scheduler:
         """Run in background threads (for an app's lifespan); :meth:`stop` ends them."""
         self.open()
         self._stop.clear()
+        self.stop_flag.requested.clear()
         self._start_watcher()
         loop = threading.Thread(target=self._loop, name="evergreen-scheduler", daemon=True)
         loop.start()
@@ -139,9 +143,10 @@ class Scheduler:
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Ask the loop to stop; a retrain in progress finishes first (up to ``timeout``)."""
+        """Ask the loop to stop; a retrain in progress stops before its next stage (up to ``timeout``)."""
         self._stop.set()
         self._wake.set()
+        self.stop_flag.requested.set()
         for t in self._threads:
             t.join(timeout)
         self._threads.clear()
@@ -155,7 +160,11 @@ class Scheduler:
             log.info("scheduler_signal", signal=signal.Signals(signum).name, busy=self._busy)
             self._stop.set()
             self._wake.set()
-            if self._busy:
+            self.stop_flag.requested.set()
+            # Only the candidates' fitting is cut short at once (nothing outside saw it yet); any other
+            # stage runs to its end and the run stops before the next one (the alias move and its
+            # audit row are never split).
+            if self._busy and self.stop_flag.in_fitting:
                 raise SchedulerStopped(signal.Signals(signum).name)
 
         for s in previous:
