@@ -49,7 +49,7 @@ from evergreen.pipeline.refs import (
     Summary,
     Trained,
 )
-from evergreen.registry import CHAMPION
+from evergreen.registry import CHAMPION, TAG_PREFIX
 from evergreen.store.audit import record_action
 from evergreen.store.requests import DONE, mark_requests
 from evergreen.store.runs import get_run, update_run
@@ -157,6 +157,8 @@ def train(ctx: StageContext, ref: DatasetRef) -> Trained:
     version, size_mb = register_candidate(p, ref.run_id, ref.trigger, ds.version, winner_run, result, example)
     ctx.models[version] = result.model
     p.registry.log(winner_run, metrics={"model_size_mb": size_mb})
+    # Also on the version: the dashboard's Models page shows it without opening each MLflow run.
+    p.registry.tag_version(version, {TAG_PREFIX + "model_size_mb": f"{size_mb:.3f}"})
     update_run(p.store, ref.run_id, candidate_version=version)
     return Trained(ref, version, parent, winner_run, result.best_name, candidates, result.fit_seconds_total)
 

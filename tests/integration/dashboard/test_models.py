@@ -22,6 +22,8 @@ def test_rollback_and_promote_from_the_page_are_audited_with_the_name(trained_pr
         csrf = login(c, OPERATOR_TOKEN)
         page = c.get("/models").text
         assert 'action="/models/promote"' in page and 'action="/models/rollback"' in page
+        size = p.registry.get_version("2").tags["evergreen.model_size_mb"]
+        assert float(size) > 0 and f"<td>{float(size):.2f}</td>" in page
         # No reason, or no confirmation: refused before anything happens.
         r = c.post("/models/rollback", data={"reason": " ", "confirm": "yes", "csrf_token": csrf})
         assert r.status_code == 400 and "a reason is required" in r.text
