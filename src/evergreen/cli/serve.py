@@ -28,7 +28,8 @@ def serve(
         typer.Option("--scheduler", help="Also run the trigger scheduler here."),
     ] = False,
 ) -> None:
-    """Serve the champion: /predict, /feedback, /health, /ready, /version, /metrics; follows the alias."""
+    """Serve the champion (/predict, /feedback, /health, /ready, /version, /metrics), the control API and the
+    dashboard at /; follows the alias."""
     from evergreen.logs import redact_logs
     from evergreen.redact import redactor_for
 
