@@ -31,7 +31,7 @@ from croniter import croniter
 from evergreen.data.ingest import IngestResult, ingest_file
 from evergreen.data.landing import landing_files
 from evergreen.data.remote_landing import RemoteWatch
-from evergreen.errors import EvergreenError, one_line
+from evergreen.errors import EvergreenError, LockHeldError, one_line
 from evergreen.logs import get_logger
 from evergreen.overrides import effective_settings
 from evergreen.pipeline.stop import StopFlag
@@ -94,6 +94,7 @@ class Scheduler:
         self.stop_flag = StopFlag()
         self.executor = RetrainExecutor(project, self.cfg, stop=self.stop_flag)
         self._stop = threading.Event()
+        self.standby_poll_seconds = 2.0  # a standby replica tries the scheduler lease this often
         self._wake = threading.Event()
         self._watching = threading.Event()  # the landing watcher is (about to be) watching
         self._threads: list[threading.Thread] = []
@@ -132,15 +133,49 @@ class Scheduler:
         log.info("scheduler_stopped", project=self.settings.project)
 
     def start(self) -> Scheduler:
-        """Run in background threads (for an app's lifespan); :meth:`stop` ends them."""
-        self.open()
+        """Run in background threads (for an app's lifespan); :meth:`stop` ends them.
+
+        When another process holds the scheduler lease (a second ``serve --scheduler`` replica),
+        this one waits as a standby, trying the lease every :attr:`standby_poll_seconds`, and takes
+        over when the other stops (or dies and its lease runs out).
+        """
         self._stop.clear()
         self.stop_flag.requested.clear()
+        try:
+            self.open()
+        except LockHeldError as exc:
+            log.info(
+                "scheduler_standby", project=self.settings.project, holder=(exc.details or {}).get("holder")
+            )
+            self._spawn(self._standby, "evergreen-scheduler-standby")
+            return self
         self._start_watcher()
-        loop = threading.Thread(target=self._loop, name="evergreen-scheduler", daemon=True)
-        loop.start()
-        self._threads.append(loop)
+        self._spawn(self._loop, "evergreen-scheduler")
         return self
+
+    @property
+    def standby(self) -> bool:
+        """Waiting for another process's scheduler lease (not running the loop)."""
+        return self._lease is None and bool(self._threads)
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _standby(self) -> None:
+        while not self._stop.wait(self.standby_poll_seconds):
+            try:
+                self.open()
+            except LockHeldError:
+                continue
+            except Exception as exc:  # the database away for a moment: keep waiting
+                log.warning("scheduler_standby_failed", error=one_line(exc))
+                continue
+            log.info("scheduler_took_over", project=self.settings.project)
+            self._start_watcher()
+            self._loop()
+            return
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the loop to stop; a retrain in progress stops before its next stage (up to ``timeout``)."""
