@@ -80,8 +80,9 @@ def _url_secrets(url: str | None) -> list[str]:
 
 
 def _token_values(spec: str) -> list[str]:
-    # "name:role:token,…" (older lists: "name:token"): the token is the last field of each entry.
-    return [entry.rsplit(":", 1)[-1].strip() for entry in spec.split(",") if ":" in entry]
+    # "name:role:token,…" as serving.auth parses it (split at the first two colons: a token may hold
+    # colons itself); older lists "name:token".
+    return [entry.split(":", 2)[-1].strip() for entry in spec.split(",") if ":" in entry]
 
 
 def redactor_for(settings: Settings, env: Mapping[str, str] | None = None) -> Redactor:

@@ -35,9 +35,13 @@ def test_configured_secrets_in_every_form(tmp_path: Path) -> None:
             ]
         },
     )
-    r = redactor_for(settings, env={"EVERGREEN_TOKENS": "ops:admin:ApiToken-xyz1,bot:client:ApiToken-xyz2"})
+    r = redactor_for(
+        settings,
+        env={"EVERGREEN_TOKENS": "ops:admin:ApiToken-xyz1,bot:client:ApiToken-xyz2,c:viewer:Tok:with:colons"},
+    )
     assert r("password Db/Pass-123 or Db%2FPass-123") == "password *** or ***"
     assert r("MlPass-456 SmtpPass-789 HookToken-abc ApiToken-xyz1 ApiToken-xyz2") == "*** *** *** *** ***"
+    assert r("bearer Tok:with:colons") == "bearer ***"
     assert r("POST https://hooks.slack.com/services/T000/B000/XyzSecretPath: 500") == "POST ***: 500"
     assert r("path /services/T000/B000/XyzSecretPath only") == "path *** only"
     assert r("http://127.0.0.1:9/hook") == "***"  # a channel URL is a secret whole
