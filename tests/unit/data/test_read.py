@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -125,9 +124,8 @@ def test_too_large_is_refused_by_size_without_reading(tmp_path: Path) -> None:
     p = tmp_path / "big.csv"
     with p.open("wb") as f:
         f.truncate(1_100_000_000)  # sparse: takes no disk space, but would take seconds to read
-    started = time.perf_counter()
     err = _reason(p, 512)
-    assert time.perf_counter() - started < 0.5
+    # Read, its NUL bytes would be refused as a corrupt file or a bad encoding: the size decided first.
     assert err.reason == "file_too_large"
     assert "512 MB" in err.message
 

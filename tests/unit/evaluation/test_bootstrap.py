@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 
 import numpy as np
 import pytest
@@ -140,16 +139,3 @@ def test_always_right_vs_always_wrong() -> None:
     wrong = np.where(y == "a", "b", "a")
     r = paired_bootstrap("binary", "accuracy", y, y, wrong, samples=100)
     assert (r.delta, r.ci_low, r.ci_high) == (1.0, 1.0, 1.0)
-
-
-def test_fast_enough_for_every_retrain() -> None:
-    rng = np.random.default_rng(0)
-    n = 5000
-    y = rng.integers(0, 3, n)
-    a = np.where(rng.random(n) < 0.8, y, rng.integers(0, 3, n))
-    b = np.where(rng.random(n) < 0.7, y, rng.integers(0, 3, n))
-    paired_bootstrap("multiclass", "f1_macro", y[:50], a[:50], b[:50], samples=10)  # warm-up imports
-    start = time.perf_counter()
-    paired_bootstrap("multiclass", "f1_macro", y, a, b, samples=1000, seed=42)
-    # Target is 0.3 s on an idle machine; the bound leaves room for a loaded CI runner.
-    assert time.perf_counter() - start < 1.0
