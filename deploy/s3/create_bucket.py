@@ -1,4 +1,4 @@
-"""Create the artifact bucket (idempotent): the `s3-init` job of deploy/compose.yaml.
+"""Create the artifact and landing buckets (idempotent): the `s3-init` job of deploy/compose.yaml.
 
 Plain boto3 against any S3-compatible endpoint; retried while the storage starts.
 """
@@ -10,20 +10,31 @@ import time
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-bucket = os.environ["S3_BUCKET"]
+buckets = [os.environ["S3_BUCKET"], os.environ.get("S3_LANDING_BUCKET", "landing")]
 client = boto3.client("s3", endpoint_url=os.environ["MLFLOW_S3_ENDPOINT_URL"])
-for attempt in range(60):
+
+
+def create(bucket: str) -> bool:
+    """True once ``bucket`` exists; False while the storage is not answering yet."""
     try:
         client.create_bucket(Bucket=bucket)
         print(f"bucket {bucket} created")
-        sys.exit(0)
+        return True
     except ClientError as exc:
         if exc.response["Error"]["Code"] in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             print(f"bucket {bucket} exists")
-            sys.exit(0)
+            return True
         error = exc.response["Error"]["Code"]
     except BotoCoreError as exc:  # endpoint not answering yet
         error = type(exc).__name__
-    print(f"waiting for S3 ({error}), attempt {attempt + 1}", file=sys.stderr)
-    time.sleep(2)
-sys.exit(f"could not create bucket {bucket}")
+    print(f"waiting for S3 ({error}) to create {bucket}", file=sys.stderr)
+    return False
+
+
+for bucket in buckets:
+    for _attempt in range(60):
+        if create(bucket):
+            break
+        time.sleep(2)
+    else:
+        sys.exit(f"could not create bucket {bucket}")

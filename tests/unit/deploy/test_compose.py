@@ -63,7 +63,11 @@ def test_services_wait_for_what_they_need_and_report_their_health() -> None:
         name: {k: v["condition"] for k, v in s.get("depends_on", {}).items()} for name, s in services.items()
     }
     for name in ("serve", "scheduler", "airflow"):
-        assert deps[name] == {"postgres": "service_healthy", "mlflow": "service_healthy"}, name
+        assert deps[name] == {
+            "postgres": "service_healthy",
+            "mlflow": "service_healthy",
+            "s3-init": "service_completed_successfully",
+        }, name
     assert deps["mlflow"] == {"postgres": "service_healthy", "s3-init": "service_completed_successfully"}
     assert deps["s3-init"] == {"s3": "service_healthy"}
     assert deps["grafana"] == {"prometheus": "service_healthy"}
@@ -75,6 +79,18 @@ def test_services_wait_for_what_they_need_and_report_their_health() -> None:
     assert "--serve-artifacts" in mlflow_cmd and "--artifacts-destination=s3://mlflow/artifacts" in mlflow_cmd
     assert services["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg://")
     assert services["airflow"]["build"]["target"] == "airflow"
+
+
+def test_evergreen_lands_from_the_stacks_bucket() -> None:
+    services = {**rendered()["services"], **rendered("--profile", "airflow")["services"]}
+    for name in ("serve", "scheduler"):
+        env = services[name]["environment"]
+        assert env["EVERGREEN_LANDING"] == "s3://landing/incoming/", name
+        assert env["AWS_ENDPOINT_URL"] == "http://s3:8333", name
+        assert env["AWS_ACCESS_KEY_ID"] == "evergreen", name
+    assert services["s3-init"]["environment"]["S3_LANDING_BUCKET"] == "landing"
+    # Airflow's venv has no s3 extra: its profile lands in the project volume, watched by the Asset DAG.
+    assert services["airflow"]["environment"]["EVERGREEN_LANDING"] == "/srv/project/landing"
 
 
 def test_no_secret_is_committed() -> None:
@@ -100,5 +116,8 @@ def test_the_stack_project_config_loads(tmp_path: Any) -> None:
     assert s.storage.database_url == env["EVERGREEN_DATABASE_URL"]
     assert s.storage.mlflow_tracking_uri == "http://mlflow:5000"
     assert (s.triggers.metrics_port, s.triggers.metrics_host) == (9100, "0.0.0.0")
+    assert s.data.landing_url is None  # without the stack's environment: a local directory
+    in_stack = load_settings(tmp_path, env={**env, "EVERGREEN_LANDING": "s3://landing/incoming/"})
+    assert in_stack.data.landing_url == "s3://landing/incoming/"
     with pytest.raises(Exception, match="EVERGREEN_DATABASE_URL"):
         load_settings(tmp_path, env={})
