@@ -211,10 +211,18 @@ class ObjectLanding:
         """
         cutoff = (now - timedelta(days=days)).timestamp()
         gone = []
+        for key, modified in self.set_aside():
+            if modified < cutoff:
+                self.fs.rm_file(key)
+                gone.append(self.url_of(key))
+        return gone
+
+    def set_aside(self) -> list[tuple[str, float]]:
+        """(key, modification time) of every object under ``.processed/`` and ``.quarantine/``."""
+        out = []
         for folder in (PROCESSED, QUARANTINE):
             for info in self._entries(f"{self.root}/{folder}"):
                 obj = describe(info)
-                if info.get("type") == "file" and obj.modified is not None and obj.modified < cutoff:
-                    self.fs.rm_file(obj.key)
-                    gone.append(self.url_of(obj.key))
-        return gone
+                if info.get("type") == "file" and obj.modified is not None:
+                    out.append((obj.key, obj.modified))
+        return out

@@ -18,11 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from evergreen.files import make_private, open_private, private_dir
 
 PROCESSED_DIR = ".processed"
+_Where = TypeVar("_Where", bound=Path | str)  # a local path, or an object's URL in a bucket landing
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def move_processed(source: Path, landing: Path, at: datetime) -> Path:
     return dest
 
 
-def expired(entries: Iterable[tuple[Path, float]], now: datetime, days: float) -> list[Path]:
+def expired(entries: Iterable[tuple[_Where, float]], now: datetime, days: float) -> list[_Where]:
     """Which of (path, mtime) are older than ``days`` at ``now`` (pure)."""
     cutoff = (now - timedelta(days=days)).timestamp()
     return [p for p, mtime in entries if mtime < cutoff]

@@ -46,7 +46,7 @@ class GcResult:
     deleted_reports: tuple[str, ...] = ()  # HTML reports beyond monitoring.keep_reports (rows stay)
 
 
-def gather(project: Project) -> tuple[list[VersionFacts], list[tuple[Path, float]]]:
+def gather(project: Project) -> tuple[list[VersionFacts], list[tuple[Path | str, float]]]:
     """The registry's versions with their aliases, pending state and last use; the deletable files."""
     store, s = project.store, project.settings
     with store.connect() as conn:
@@ -77,7 +77,7 @@ def gather(project: Project) -> tuple[list[VersionFacts], list[tuple[Path, float
         )
         for v in project.registry.list_versions()
     ]
-    files: list[tuple[Path, float]] = []
+    files: list[tuple[Path | str, float]] = []
     local = s.data.landing_dir
     for folder in (s.storage.quarantine_dir, *(() if local is None else (local / PROCESSED_DIR,))):
         if folder.is_dir():
@@ -85,6 +85,11 @@ def gather(project: Project) -> tuple[list[VersionFacts], list[tuple[Path, float
                 st = p.lstat()  # never follow a link: the link itself is what goes
                 if not p.is_dir() or p.is_symlink():
                     files.append((p, st.st_mtime))
+    if s.data.landing_url is not None:  # an object-store landing's .processed/ and .quarantine/
+        from evergreen.data.objectstore import ObjectLanding
+
+        landing = ObjectLanding(s.data.landing_url)
+        files += [(landing.url_of(key), modified) for key, modified in landing.set_aside()]
     return versions, files
 
 

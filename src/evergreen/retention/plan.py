@@ -107,11 +107,12 @@ def plan_versions(
 
 def plan_retention(
     versions: Iterable[VersionFacts],
-    files: Iterable[tuple[Path, float]],
+    files: Iterable[tuple[Path | str, float]],
     policy: RetentionPolicy,
     now: datetime,
 ) -> RetentionPlan:
-    """``files``: (path, mtime) of processed landing and quarantine files; the age rule is ingest's own."""
+    """``files``: (path or object URL, mtime) of processed landing and quarantine files; the age rule
+    is ingest's own."""
     from evergreen.data.quarantine import expired
 
     return RetentionPlan(

@@ -135,3 +135,20 @@ def test_prune_deletes_processed_objects_past_retention(s3_env: S3Server) -> Non
     gone = landing.prune(utcnow() + timedelta(days=8), days=7)
     assert gone == ["s3://landing/prune/.processed/20260101T000000000000Z-old.csv"]
     assert [p for p in s3_env.fs().find("landing/prune") if p.endswith(".csv")] == []
+
+
+def test_gc_dry_run_lists_the_bucket_objects_it_would_delete(s3_env: S3Server, tmp_path: Path) -> None:
+    from evergreen.retention.apply import run_gc
+    from evergreen.retention.plan import RetentionPolicy
+
+    key = "landing/gcplan/.quarantine/20260101T000000000000Z-bad.csv"
+    _put(s3_env, key, 1, rows=5)
+    policy, later = RetentionPolicy(processed_days=7), utcnow() + timedelta(days=8)
+    with _project(tmp_path, "gcplan") as project:
+        assert run_gc(project, policy, utcnow(), dry_run=True).plan.files == ()  # not old enough yet
+        dry = run_gc(project, policy, later, dry_run=True)
+        assert dry.plan.files == (f"s3://{key}",)
+        assert s3_env.fs().exists(key)  # a dry run deletes nothing
+        done = run_gc(project, policy, later)
+    assert list(done.deleted_files) == [f"s3://{key}"]
+    assert not s3_env.fs().exists(key)
