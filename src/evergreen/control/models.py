@@ -17,8 +17,9 @@ from evergreen.control.alerts import after_action
 from evergreen.data.dataset import assemble_dataset, feature_kinds, split_holdout
 from evergreen.errors import ConflictError, NotFoundError
 from evergreen.evaluation.holdout import compare_on_holdout, score_on_holdout
-from evergreen.evaluation.policy import Decision, Policy, decide
+from evergreen.evaluation.policy import Decision, Policy, decide, recorded_basis
 from evergreen.overrides import effective_settings
+from evergreen.pipeline.change import evaluation_holdout
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, PREVIOUS, TAG_PREFIX
 from evergreen.store.audit import record_action
@@ -193,7 +194,8 @@ def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionR
 
 
 def rescore(project: Project, run: dict[str, Any], version: str, champion: str | None) -> Decision:
-    """Score a run's candidate and ``champion`` on the run's own holdout and decide again."""
+    """Score a run's candidate and ``champion`` on the run's own holdout and decide again: on the
+    same rows the run was judged on (the newest data's, after a change of concept)."""
     s = effective_settings(project)  # the promotion thresholds in force now, as a retrain would use
     details = run.get("details") or {}
     as_of = datetime.fromisoformat(details["as_of"]) if details.get("as_of") else None
@@ -203,6 +205,9 @@ def rescore(project: Project, run: dict[str, Any], version: str, champion: str |
             f"the data of run {run['id']} (dataset {run['dataset_version']}) can no longer be rebuilt"
         )
     _, holdout = split_holdout(dataset, s.training.holdout_fraction, s.training.seed, s.task)
+    first = (run.get("decisions") or [{}])[0]
+    basis = recorded_basis(first.get("checks"))
+    holdout = evaluation_holdout(dataset, holdout, basis, s)
     numeric, categorical, text = feature_kinds(dataset.contract)
     columns = [*numeric, *categorical, *text]
     reg = project.registry
@@ -212,4 +217,4 @@ def rescore(project: Project, run: dict[str, Any], version: str, champion: str |
         champ = score_on_holdout(reg.load_model(champion), champion, holdout, s, columns)
     policy = Policy.from_config(s.promotion, s.promotion_metric)
     comparison = compare_on_holdout(s, cand, champ, holdout)
-    return decide(cand.score, champ.score if champ else None, policy, comparison)
+    return decide(cand.score, champ.score if champ else None, policy, comparison, basis=basis)

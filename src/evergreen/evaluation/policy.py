@@ -34,6 +34,14 @@ EPS = 1e-12
 BASIS_CHECK = "evaluation_rows"  # not a gate: the record of which holdout rows decided
 
 
+def recorded_basis(checks: list[dict[str, Any]] | None) -> EvaluationBasis | None:
+    """The rows a recorded decision was judged on (its ``evaluation_rows`` check), if it says."""
+    for check in checks or []:
+        if check.get("name") == BASIS_CHECK and check.get("numbers"):
+            return EvaluationBasis.from_dict(check["numbers"])
+    return None
+
+
 @dataclass(frozen=True)
 class ModelScore:
     version: str | None

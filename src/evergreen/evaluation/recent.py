@@ -156,6 +156,14 @@ class EvaluationBasis:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationBasis:
+        """Back from :meth:`to_dict` (as stored in a decision's checks, lists for tuples)."""
+        known = {f: data[f] for f in cls.__dataclass_fields__ if f in data}
+        for name in ("recent_batches", "older_batches"):
+            known[name] = tuple(int(b) for b in known.get(name, ()))
+        return cls(**known)
+
     def describe(self) -> str:
         """One sentence for the justification: the rows that decided and why."""
         newest = _newest_words(self)

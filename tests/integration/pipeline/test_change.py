@@ -61,3 +61,42 @@ def test_window_keeps_the_old_concept_holdout(tmp_path: Path) -> None:
     rows = next(c for c in last["checks"] if c["name"] == "evaluation_rows")["numbers"]
     assert (rows["rows"], rows["reason"]) == ("window", "configured_window")
     assert runs[3]["details"]["batch_ids"] == [2, 3, 4]
+
+
+def test_approval_rescores_on_the_rows_the_run_was_judged_on(tmp_path: Path) -> None:
+    """A candidate judged on the newest batch after a change waits for approval; meanwhile an
+    old-concept version becomes champion. The approval's re-scoring uses the same newest rows (on the
+    window's, two-thirds old concept, the old model would win and the approval be refused)."""
+    from evergreen import control
+    from evergreen.registry import CHAMPION
+
+    raw = yaml.safe_load(stream_config(STREAM, evaluate_on="auto"))
+    # Trained on the window (with train_on_change the run's dataset is the newest batch alone, and
+    # any re-scoring of it sees only the newest rows anyway).
+    raw["promotion"]["train_on_change"] = False
+    settings = settings_from_dict(raw, tmp_path, env=dict(os.environ))
+    settings.data.landing.mkdir(parents=True)
+    project = open_project(settings)
+    try:
+        for i in range(3):
+            STREAM.batch(i).to_parquet(settings.data.landing / f"b{i}.parquet")
+            RetrainRunner(project).run(RetrainRequest(trigger="new_data"))
+    finally:
+        project.store.engine.dispose()
+    gated = settings.model_copy(
+        update={"promotion": settings.promotion.model_copy(update={"require_approval": True})}
+    )
+    project = open_project(gated)
+    try:
+        STREAM.batch(3).to_parquet(settings.data.landing / "b3.parquet")
+        out = RetrainRunner(project).run(RetrainRequest(trigger="new_data"))
+        run = get_run(project.store, out.run_id)
+        assert run["status"] == "pending_approval"
+        rows = next(c for c in run["decisions"][0]["checks"] if c["name"] == "evaluation_rows")["numbers"]
+        assert rows["rows"] == "recent"
+        old_concept = "3"  # the candidate of the run before the change (rejected then, old concept)
+        control.promote(project, old_concept, actor="test", reason="an old-concept champion")
+        control.approve(project, out.run_id, actor="test", reason="looks right")
+        assert project.registry.version_by_alias(CHAMPION) == run["candidate_version"]
+    finally:
+        project.store.engine.dispose()

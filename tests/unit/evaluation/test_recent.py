@@ -130,3 +130,22 @@ def test_after_a_detected_change_the_significance_gate_is_waived() -> None:
         None,
     ):
         assert decide(cand, champ, policy, ci, basis=basis).outcome == "rejected"
+
+
+def test_a_recorded_basis_reads_back_from_the_decision_checks() -> None:
+    import json
+
+    from evergreen.evaluation.policy import BASIS_CHECK, recorded_basis
+    from evergreen.evaluation.recent import EvaluationBasis
+
+    basis = EvaluationBasis(
+        "recent", "performance_change", (4,), (2, 3), recent_rows=103, window_rows=309, sigma=0.0125
+    )
+    stored = [
+        {"name": "min_accuracy", "numbers": {"value": 0.9}},
+        {"name": BASIS_CHECK, "numbers": basis.to_dict()},
+    ]
+
+    assert recorded_basis(json.loads(json.dumps(stored))) == basis  # lists in JSON, tuples back
+    assert recorded_basis([{"name": "min_accuracy", "numbers": {}}]) is None
+    assert recorded_basis(None) is None
