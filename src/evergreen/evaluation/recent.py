@@ -174,8 +174,7 @@ class EvaluationBasis:
             why = {
                 "configured_recent": "promotion.evaluate_on is recent",
                 "drift_trigger": "a drift trigger started this run",
-                "performance_change": self._change_words(),
-            }.get(self.reason, self.reason)
+            }.get(self.reason) or self._change_words()
             text = f"{head}: {why}."
             if self.train_on_recent:
                 text += f" The candidate was trained on the newest data only ({newest})."
@@ -185,8 +184,7 @@ class EvaluationBasis:
             "configured_window": "promotion.evaluate_on is window",
             "no_champion": "no champion to check for a change",
             "too_few_rows": "too few holdout rows of the newest or of the older data to check for a change",
-            "no_change": self._change_words(),
-        }.get(self.reason, self.reason)
+        }.get(self.reason) or self._change_words()
         return f"{head}: {why}."
 
     @property
@@ -204,7 +202,8 @@ class EvaluationBasis:
         )
         if self.reason == "no_change":
             return f"{where} - no change beyond the band"
-        assert self.change is not None
+        if self.change is None:  # not judged (too few older rows): the values alone
+            return where
         worse = (self.change > 0) == (self.metric in LOWER_IS_BETTER)
         if worse:
             return f"{where}, fell by {abs(self.change):.4f}: the concept changed under the champion"

@@ -149,3 +149,24 @@ def test_a_recorded_basis_reads_back_from_the_decision_checks() -> None:
     assert recorded_basis(json.loads(json.dumps(stored))) == basis  # lists in JSON, tuples back
     assert recorded_basis([{"name": "min_accuracy", "numbers": {}}]) is None
     assert recorded_basis(None) is None
+
+
+@pytest.mark.parametrize(
+    ("reason", "why"),
+    [
+        ("drift_trigger", "a drift trigger started this run."),
+        ("configured_recent", "promotion.evaluate_on is recent."),
+    ],
+)
+def test_recent_rows_chosen_without_a_judged_change_are_described(reason: str, why: str) -> None:
+    # The champion was measured on both parts, but too few older rows to judge a change: no `change`.
+    from evergreen.evaluation.recent import EvaluationBasis
+
+    basis = EvaluationBasis(
+        "recent", reason, (4,), (3,), recent_rows=40, window_rows=60, metric="accuracy",
+        champion_recent=0.8, champion_older=0.9,
+    )  # fmt: skip
+    assert (
+        basis.describe()
+        == f"Judged on the 40 holdout rows of the newest data (batch 4), not on the window's 60: {why}"
+    )
