@@ -101,6 +101,9 @@ def test_pages_for_a_viewer_and_the_operator_and_admin_actions(trained_project: 
         csrf = login(c, OPERATOR_TOKEN)
         page = c.get("/approvals").text
         assert f"Candidate v{pending.candidate_version} of run" in page and "weekly" in page
+        # Filtered by the trigger that started the run (RetrainRequest's default: manual).
+        assert f"Candidate v{pending.candidate_version}" in c.get("/approvals?trigger=manual").text
+        assert f"Candidate v{pending.candidate_version}" not in c.get("/approvals?trigger=drift").text
         r = c.post(f"/approvals/{pending.run_id}/approve", data={"comment": "", "csrf_token": csrf})
         assert r.status_code == 400
         r = c.post(

@@ -12,6 +12,7 @@ from evergreen import control
 from evergreen.dashboard import queries
 from evergreen.dashboard.context import Operator, Viewer, posted_form, required
 from evergreen.dashboard.render import done, page
+from evergreen.dashboard.routes.runs import TRIGGERS, Word
 from evergreen.dashboard.views.runs import comparison, run_row
 from evergreen.errors import EvergreenError
 
@@ -26,15 +27,23 @@ def approvals(
     request: Request,
     visit: Viewer,
     page_no: Annotated[int, Query(alias="page", ge=1, le=queries.MAX_PAGE)] = 1,
+    trigger: Word = None,
 ) -> Response:
     store = visit.services.project.store
-    result = queries.runs_page(store, page=page_no, size=10, status="pending_approval")
+    result = queries.runs_page(store, page=page_no, size=10, status="pending_approval", trigger=trigger)
     waiting = []
     for r in result.rows:
         decision = queries.run_decision(store, r["id"])
         waiting.append((run_row(r), comparison(decision) if decision else None))
     return page(
-        request, visit, "approvals.html", title="Approvals", result=result, waiting=waiting, filters={}
+        request,
+        visit,
+        "approvals.html",
+        title="Approvals",
+        result=result,
+        waiting=waiting,
+        filters={"trigger": trigger or ""},
+        triggers=TRIGGERS,
     )
 
 
