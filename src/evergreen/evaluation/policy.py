@@ -275,17 +275,30 @@ def _significance_gate(comparison: BootstrapResult | None, policy: Policy) -> Ch
 def _slice_gate(candidate: ModelScore, champion: ModelScore, policy: Policy, limit: float) -> Check:
     sign = -1.0 if policy.lower_is_better else 1.0
     worst: tuple[float, str, str] | None = None
-    compared = 0
+    compared: list[dict[str, Any]] = []  # each slice both models were scored on, for people to read
     for column, values in candidate.slices.items():
         for key, cand in values.items():
             champ = champion.slices.get(column, {}).get(key)
             if champ is None or not (_usable(cand.get("value")) and _usable(champ.get("value"))):
                 continue
-            compared += 1
             regression = sign * (float(champ["value"]) - float(cand["value"]))
+            compared.append(
+                {
+                    "column": column,
+                    "value": key,
+                    "rows": cand.get("rows"),
+                    "candidate": float(cand["value"]),
+                    "champion": float(champ["value"]),
+                    "regression": regression,
+                }
+            )
             if worst is None or regression > worst[0]:
                 worst = (regression, column, key)
-    numbers: dict[str, Any] = {"max_slice_regression": limit, "slices_compared": compared}
+    numbers: dict[str, Any] = {
+        "max_slice_regression": limit,
+        "slices_compared": len(compared),
+        "per_slice": compared,
+    }
     if worst is None:
         return Check("slices", True, "no slice present for both models", numbers)
     regression, column, key = worst

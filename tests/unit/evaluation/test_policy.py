@@ -173,6 +173,10 @@ def test_slice_regression_reports_worst_slice() -> None:
     assert s.numbers["worst_column"] == "plan" and s.numbers["worst_value"] == "a"
     assert s.numbers["worst_regression"] == pytest.approx(0.1, abs=1e-15)
     assert s.numbers["slices_compared"] == 2  # "c" has no champion value
+    per = {
+        (x["column"], x["value"]): (x["rows"], x["candidate"], x["champion"]) for x in s.numbers["per_slice"]
+    }
+    assert per == {("plan", "a"): (50, 0.70, 0.80), ("plan", "b"): (40, 0.90, 0.88)}
     assert "worst slice plan=a: f1_macro worse by +0.1000, exceeds the allowed 0.0500" in d.justification
     assert decide(cand, champ, _policy(max_slice_regression=0.1)).outcome == "promoted"
 
