@@ -23,9 +23,14 @@ class StopFlag:
 
     @contextmanager
     def fitting(self) -> Iterator[None]:
-        """Mark the fitting phase: the only time a signal handler may interrupt the run."""
+        """Mark the fitting phase: the only time a signal handler may interrupt the run.
+
+        The mark is set before the flag is read: a stop asked for just before (when the handler saw
+        no fitting yet and only set the flag) ends the run here instead of waiting for the whole fit.
+        """
         self._fitting.set()
         try:
+            self.check("the candidates' fitting")
             yield
         finally:
             self._fitting.clear()
