@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
-from sqlalchemy import JSON, Integer, String, insert, select, text, update
+from sqlalchemy import JSON, Integer, String, select, text, update
 
 from evergreen.data.ingest import ingest_paths
 from evergreen.errors import BadInputError, NotFoundError
@@ -69,7 +69,14 @@ def test_realised_performance_is_recomputed_from_prediction_and_feedback_rows(
         for pid, lab in zip(labelled["id"][:25], labelled["label"][:25], strict=True)
     ]
     with project.store.begin() as conn:
-        conn.execute(insert(feedback), corrections)  # newer feedback corrects the first label
+        # Newer feedback corrects the first label: one label per prediction, the newest kept
+        # (serving.feedback_relabel: latest replaces the row in place).
+        for c in corrections:
+            conn.execute(
+                update(feedback)
+                .where(feedback.c.project == c["project"], feedback.c.prediction_id == c["prediction_id"])
+                .values(label=c["label"], received_at=c["received_at"])
+            )
         conn.execute(
             update(predictions).where(predictions.c.id.in_(other["id"].tolist())).values(model_version="0")
         )  # served by an earlier champion
