@@ -37,7 +37,7 @@ def _live(project: Any) -> int:
 
 
 def test_two_services_racing_on_postgresql_open_one_alert(
-    tmp_path: Path, postgres_url: str, http_receiver
+    tmp_path: Path, postgres_url: str, http_receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     channels = [{"type": "webhook", "url": http_receiver.url("/h"), "min_level": "warning"}]
     a = make_project(tmp_path / "a", postgres_url, channels=channels)
@@ -45,19 +45,38 @@ def test_two_services_racing_on_postgresql_open_one_alert(
     add_report(a, 0.15)
     facts = Facts(drift=gather_drift(a.store))
     services = [AlertService(a), AlertService(b)]
-    for round_ in range(5):  # several rounds: each is a fresh race between two connections
-        barrier = threading.Barrier(2)
+    real = repo.live_alerts
+    for round_ in range(3):  # the first round races the insert, the next ones the update
+        # The race forced: neither service acts before both have read the live alerts, so in the
+        # first round both read "none" and both insert; the database refuses the second.
+        both_read = threading.Barrier(2)
+        first_read = threading.local()
 
-        def evaluate(svc: AlertService, barrier: threading.Barrier = barrier) -> None:
-            barrier.wait()
-            svc.raise_alerts(facts)
+        def live_alerts(store: Any, both_read: threading.Barrier = both_read, first: Any = first_read) -> Any:
+            found = real(store)
+            if not getattr(first, "done", False):  # only the evaluation's own read, not the loser's
+                first.done = True
+                both_read.wait(30)
+            return found
+
+        monkeypatch.setattr(repo, "live_alerts", live_alerts)
+        results: list[Any] = []
+
+        def evaluate(svc: AlertService, results: list[Any] = results) -> None:
+            try:
+                results.append(svc.raise_alerts(facts))
+            except BaseException as exc:  # a thread's error is lost unless the test keeps it
+                results.append(exc)
 
         threads = [threading.Thread(target=evaluate, args=(s,)) for s in services]
         for t in threads:
             t.start()
         for t in threads:
             t.join(60)
+        assert all(isinstance(r, list) for r in results) and len(results) == 2, results
+        assert len({change.alert_id for r in results for change in r}) == 1, results
         assert _live(a) == 1, f"round {round_}"
+    monkeypatch.setattr(repo, "live_alerts", real)
     assert all(s.flush(30) for s in services)
     assert [body["event"] for body in http_receiver.bodies("/h")] == ["opened"]
     for s in services:
