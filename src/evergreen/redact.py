@@ -30,8 +30,9 @@ __all__ = ["MASK", "MIN_SECRET_LENGTH", "Redactor", "redactor_for"]
 
 MASK = "***"
 MIN_SECRET_LENGTH = 6
-# scheme://[user]:password@ — the password stops at '@', whitespace or '/', so a path is never eaten.
-_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^@\s/]+@")
+# scheme://[user]:password@ — the password runs to the authority's last '@' (a raw '@' in it is
+# still the password), stopping at whitespace, a quote or '/', so a path is never eaten.
+_URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^\s/\"']+@")
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,12 @@ def _url_secrets(url: str | None) -> list[str]:
         password = parts.password
     except ValueError:  # an unparsable URL: the URL rule still covers "user:pass@"
         return []
-    return [password, unquote(password)] if password else []
+    if not password:
+        return []
+    # A raw '@' in the password: urlsplit reads up to the last '@', SQLAlchemy up to the first and
+    # takes the rest for the host, which the driver then echoes ("failed to resolve host
+    # 'rest@db'"). Each piece is a secret too.
+    return [password, unquote(password), *password.split("@")]
 
 
 def _token_values(spec: str) -> list[str]:

@@ -173,14 +173,16 @@ def test_unreachable_mlflow_and_failing_channels_leak_no_secret(
 
 
 def test_unreachable_database_leaks_no_password(project_dir: Path, run_cli: Runner) -> None:
-    configure(
-        project_dir, free_port(), database_url=f"postgresql+psycopg://ev:{DB_PW}@127.0.0.1:{free_port()}/ev"
-    )
+    # A well-formed URL's password reaches no message (psycopg and SQLAlchemy never print it), so
+    # that case would pass without any redaction. A raw '@' in the password does: SQLAlchemy splits
+    # at the first '@', and psycopg names the rest as the host it cannot resolve.
+    database_url = f"postgresql+psycopg://ev:Pw@{DB_PW}@127.0.0.1:{free_port()}/ev"
+    configure(project_dir, free_port(), database_url=database_url)
     seen = []
     for args in (("status",), ("runs", "--json"), ("retrain",), ("serve", "--port", str(free_port()))):
         res = run_cli(*args, env=ENV, timeout=120)
         assert res.code != 0, (args, res.stdout)
         seen += [res.stdout, res.stderr]
-    assert "metadata database unavailable" in seen[1]
+    assert "metadata database unavailable: failed to resolve host '***@127.0.0.1'" in seen[1], seen[1]
     assert not [(i, leaks(t)) for i, t in enumerate(seen) if leaks(t)]
     assert not files_leaking(project_dir)

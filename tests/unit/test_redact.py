@@ -18,6 +18,19 @@ def test_url_passwords_go_without_settings() -> None:
     )
     assert r("redis://:pw@h/0 and http://h:8080/p@x") == "redis://:***@h/0 and http://h:8080/p@x"
     assert r("no url here: a:b@c") == "no url here: a:b@c"
+    # A raw '@' or ':' in the password: all of it goes, up to the authority's last '@'.
+    assert r("at postgresql://ev:pa@ss:w0rd@db:5432/x") == "at postgresql://ev:***@db:5432/x"
+    # A quote ends it: the next string of a compact JSON document is not eaten.
+    assert r('{"u":"http://u:pw@h","to":"a@b"}') == '{"u":"http://u:***@h","to":"a@b"}'
+
+
+def test_a_password_with_a_raw_at_sign_goes_in_pieces(tmp_path: Path) -> None:
+    # SQLAlchemy splits at the first '@' and psycopg echoes the rest as the host it cannot resolve.
+    settings = make_project_settings(
+        tmp_path, storage={"database_url": "postgresql+psycopg://ev:Pw@Sekret-4242@db:5432/ev"}
+    )
+    r = redactor_for(settings, env={})
+    assert r("failed to resolve host 'Sekret-4242@db'") == "failed to resolve host '***@db'"
 
 
 def test_configured_secrets_in_every_form(tmp_path: Path) -> None:

@@ -111,7 +111,7 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
-            raise StoreError(f"metadata database unavailable: {exc.orig}") from exc
+            raise _unavailable(exc, self.redact) from exc
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -119,16 +119,23 @@ class Store:
             with self.engine.connect() as conn:
                 yield conn
         except OperationalError as exc:
-            raise StoreError(f"metadata database unavailable: {exc.orig}") from exc
+            raise _unavailable(exc, self.redact) from exc
+
+
+def _unavailable(exc: OperationalError, redact: Redactor) -> StoreError:
+    # The driver's text may echo part of the URL: a password with a raw '@' is read by SQLAlchemy
+    # as ending there, and psycopg names the rest as the host it cannot resolve.
+    return StoreError(redact(f"metadata database unavailable: {exc.orig}"))
 
 
 def open_store(url: str, project: str, *, upgrade: bool = True, redact: Redactor | None = None) -> Store:
     """The project's metadata store; ``redact`` (the project's redactor) cleans every message it writes."""
+    redact = redact or Redactor()
     engine = make_engine(url)
     if upgrade:
         try:
             if schema_revision(engine) != SCHEMA_HEAD:
                 migrate(engine)
         except OperationalError as exc:
-            raise StoreError(f"metadata database unavailable: {exc.orig}") from exc
-    return Store(engine=engine, project=project, redact=redact or Redactor())
+            raise _unavailable(exc, redact) from exc
+    return Store(engine=engine, project=project, redact=redact)
