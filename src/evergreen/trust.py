@@ -60,7 +60,11 @@ def check_registrable(model: Any, allowed: Iterable[str], what: str) -> None:
     """Refuse, before anything is written, a model holding a type outside ``allowed``."""
     import skops.io
 
-    untrusted = sorted(set(skops.io.get_untrusted_types(data=skops.io.dumps(model))) - set(allowed))
+    _refuse_untrusted(skops.io.get_untrusted_types(data=skops.io.dumps(model)), allowed, what)
+
+
+def _refuse_untrusted(found: Iterable[str], allowed: Iterable[str], what: str) -> None:
+    untrusted = sorted(set(found) - set(allowed))
     if untrusted:
         raise UntrustedModelError(
             f"{what}: contains types evergreen does not trust: {', '.join(untrusted)} "
@@ -101,11 +105,5 @@ def load_trusted(path: Path, expected_sha256: str | None, allowed: Iterable[str]
         found = skops.io.get_untrusted_types(data=data)
     except Exception as exc:  # not a skops file at all
         raise UntrustedModelError(f"{what}: not a readable skops file: {type(exc).__name__}") from exc
-    untrusted = sorted(set(found) - set(allowed))
-    if untrusted:
-        raise UntrustedModelError(
-            f"{what}: contains types evergreen does not trust: {', '.join(untrusted)} "
-            "(list them in training.trusted_types only if you trust their code)",
-            details={"untrusted_types": untrusted},
-        )
+    _refuse_untrusted(found, allowed, what)
     return skops.io.loads(data, trusted=allowed)
