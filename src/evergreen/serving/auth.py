@@ -91,6 +91,13 @@ class TokenTable:
                 raise ConfigError(
                     f"{source}: entry {i + 1} ({name}) has role {role!r}; use {', '.join(ROLES)}"
                 )
+            # Starlette reads a header's bytes as latin-1 and bearer() strips the value: a token
+            # outside printable ASCII, or with spaces around it, could never match (a silent 401).
+            if not (token.isascii() and token.isprintable()) or token != token.strip():
+                raise ConfigError(
+                    f"{source}: entry {i + 1} ({name}) has a token a header cannot carry as written: "
+                    "use printable ASCII, no spaces around it"
+                )
             entries.append(_Entry(name, role, _digest(token)))
         return cls(tuple(entries), source)
 

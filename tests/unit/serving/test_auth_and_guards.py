@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evergreen.errors import RateLimitedError
-from evergreen.serving.auth import ROLES, Principal, RateLimiter, TokenTable, has_role
+from evergreen.errors import ConfigError, RateLimitedError
+from evergreen.serving.auth import ROLES, Principal, RateLimiter, TokenTable, bearer, has_role
 from evergreen.serving.guards import host_error, is_json, json_only, origin_error
 
 
@@ -15,6 +15,22 @@ def test_roles_are_ordered_client_viewer_operator_admin() -> None:
     assert not has_role("client", "viewer") and not has_role("operator", "admin")
     table = TokenTable.parse("cl:client:c-1", "EVERGREEN_TOKENS")  # the new role is a valid entry
     assert table.lookup("c-1") == Principal("cl", "client")
+
+
+def test_a_token_may_hold_colons() -> None:
+    table = TokenTable.parse("bot:client:tok:with:colons", "EVERGREEN_TOKENS")
+    assert table.lookup(bearer("Bearer tok:with:colons") or "") == Principal("bot", "client")
+
+
+@pytest.mark.parametrize("token", ["Sekr\u00e9t-1", "Sekr\u00e9t\u2603", " Sekret-1", "Sekret\x07-1"])
+def test_a_token_no_header_can_match_is_refused_at_start_naming_no_token(token: str) -> None:
+    # What a client sends: the token's UTF-8 bytes, read back by Starlette as latin-1, and stripped
+    # (a control character is refused by the HTTP parser before that).
+    if token.isprintable():
+        assert bearer("Bearer " + token.encode().decode("latin-1")) != token  # it could never match
+    with pytest.raises(ConfigError, match=r"EVERGREEN_TOKENS: entry 1 \(ops\)") as exc:
+        TokenTable.parse(f"ops:admin:{token}", "EVERGREEN_TOKENS")
+    assert "Sekr" not in str(exc.value)
 
 
 def test_rate_limit_is_a_sliding_minute_per_key_with_exact_waits() -> None:
