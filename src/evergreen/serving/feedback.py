@@ -7,6 +7,7 @@ A label must be one of the champion's classes (classification; compared by canon
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -189,7 +190,7 @@ def store_feedback(
             details={"field": "prediction_id", "unknown": missing[:50]},
         )
     if relabel == "refuse":
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)  # one pass: ids may be thousands
         if repeated:
             raise _already(repeated, "appears more than once in this request")
     else:  # the last label sent for an id is the one kept

@@ -51,6 +51,21 @@ def test_refuse_keeps_the_first_label_and_stores_nothing_of_a_refused_request(st
     assert len(_rows(store)) == 3
 
 
+def test_one_request_labelling_a_prediction_twice(store: Any) -> None:
+    _predictions(store, "p1", "p2")
+    twice = [
+        FeedbackItem("yes", prediction_id="p1"),
+        FeedbackItem("no", prediction_id="p2"),
+        FeedbackItem("no", prediction_id="p1"),
+    ]
+    with pytest.raises(AlreadyLabelledError, match="'p1' appears more than once") as exc:
+        store_feedback(store, twice)
+    assert exc.value.details == {"field": "prediction_id", "labelled": ["p1"]}
+    assert _rows(store) == []
+    assert store_feedback(store, twice, relabel="latest") == 2  # the last label sent for p1 is kept
+    assert _rows(store) == [("p1", "no", None, None), ("p2", "no", None, None)]
+
+
 def test_latest_replaces_the_label_and_returns_it_to_the_next_batch(store: Any) -> None:
     _predictions(store, "p1")
     store_feedback(store, [FeedbackItem("yes", prediction_id="p1")], relabel="latest", labelled_by="a")
