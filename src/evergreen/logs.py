@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, cast
 
 from evergreen.redact import Redactor
@@ -26,60 +26,33 @@ from evergreen.redact import Redactor
 if TYPE_CHECKING:
     import structlog.typing
 
-Redact = Callable[[str], str]
-
 # The level :func:`configure_logging` asked for while structlog was not loaded yet, and the redactor
 # its processor uses. Process-wide like structlog's own configuration, which they stand in for.
 _pending_level: list[int] = []
-_redactor: list[Redact] = [Redactor()]
+_redactor: list[Redactor] = [Redactor()]
 
 
 class RedactProcessor:
-    """structlog processor: every string in the event (exception text included) redacted."""
+    """structlog processor: every value in the event (exception text included) redacted."""
 
-    def __init__(self, redact: Redact) -> None:
+    def __init__(self, redact: Redactor) -> None:
         self.redact = redact
 
-    def _value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.redact(value)
-        if value is None or isinstance(value, bool | int | float):
-            return value
-        if isinstance(value, dict):
-            return {k: self._value(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self._value(v) for v in value]
-        text = str(value)  # an exception or any object the renderer would print as text
-        cleaned = self.redact(text)
-        return value if cleaned == text else cleaned
-
     def __call__(self, _logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> Any:
-        return {k: self._value(v) for k, v in event_dict.items()}
+        return {k: self.redact.value(v) for k, v in event_dict.items()}
 
 
 class RedactFilter(logging.Filter):
     """stdlib filter: the message, its arguments and the formatted exception redacted in place."""
 
-    def __init__(self, redact: Redact) -> None:
+    def __init__(self, redact: Redactor) -> None:
         super().__init__("evergreen-redact")
         self.redact = redact
 
-    def _arg(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.redact(value)
-        if isinstance(value, BaseException):
-            return self.redact(str(value))
-        return value
-
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = self.redact(record.msg)
-        elif isinstance(record.msg, BaseException):
-            record.msg = self.redact(str(record.msg))
-        if isinstance(record.args, tuple):
-            record.args = tuple(self._arg(a) for a in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {k: self._arg(v) for k, v in record.args.items()}
+        record.msg = self.redact.value(record.msg)
+        if isinstance(record.args, tuple | dict):
+            record.args = self.redact.value(record.args)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -89,7 +62,7 @@ class RedactFilter(logging.Filter):
         return True
 
 
-def _filter_handlers(redact: Redact) -> None:
+def _filter_handlers(redact: Redactor) -> None:
     loggers = [logging.getLogger()] + [
         lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
     ]
@@ -110,7 +83,7 @@ def configure_logging(level: int = logging.INFO) -> None:
         _apply_pending()
 
 
-def redact_logs(redact: Redact) -> None:
+def redact_logs(redact: Redactor) -> None:
     """From now on every log line of this process passes ``redact`` (the project's redactor).
 
     Called by entry points once the settings are loaded, and again after a library installs its own

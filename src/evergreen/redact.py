@@ -59,14 +59,20 @@ class Redactor:
         return text
 
     def value(self, value: Any) -> Any:
-        """``value`` with every string inside it (dicts, lists, tuples) redacted; others as they are."""
+        """``value`` with every string inside it (dicts, lists, tuples) redacted; numbers, None and
+        objects whose text holds no secret as they are; any other object (an exception) as its
+        redacted text, which is how a log line or a message would show it."""
         if isinstance(value, str):
             return self(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
         if isinstance(value, Mapping):
             return {k: self.value(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return type(value)(self.value(v) for v in value)
-        return value
+        text = str(value)
+        cleaned = self(text)
+        return value if cleaned == text else cleaned
 
 
 def _url_secrets(url: str | None) -> list[str]:

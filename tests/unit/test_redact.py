@@ -91,6 +91,19 @@ def test_stdlib_filter_redacts_message_args_and_traceback() -> None:
     assert rec.exc_text is not None and "Token-123456" not in rec.exc_text and "boom ***" in rec.exc_text
 
 
+def test_stdlib_filter_redacts_inside_container_and_object_arguments() -> None:
+    f = RedactFilter(Redactor.of(["Token-123456"]))
+    rec = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "cfg %s %s %d", ({"url": "http://u:pw@h"}, ["Token-123456"], 7), None
+    )
+    assert f.filter(rec)
+    assert rec.getMessage() == "cfg {'url': 'http://u:***@h'} ['***'] 7"
+    named = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "%(e)s", ({"e": KeyError("Token-123456")},), None
+    )
+    assert f.filter(named) and named.getMessage() == "'***'"
+
+
 def test_the_store_writes_messages_redacted_and_data_as_is(tmp_path: Path) -> None:
     from evergreen.store import open_store
     from evergreen.store.audit import list_actions, record_action
