@@ -268,6 +268,18 @@ class LockHeldError(ConflictError):
     code = "lock_held"
 
 
+class LeaseLostError(ConflictError):
+    """This process no longer holds the retrain lease (another took it over): the run stops, abandoned."""
+
+    code = "lease_lost"
+
+
+class RunStoppedError(ConflictError):
+    """The process was asked to stop (SIGTERM) and the run ended between two stages, abandoned."""
+
+    code = "run_stopped"
+
+
 class AlreadyLabelledError(ConflictError):
     """Feedback labels a prediction that already has a label (``serving.feedback_relabel: refuse``)."""
 
@@ -279,18 +291,6 @@ class RateLimitedError(EvergreenError):
 
     code = "rate_limited"
     http_status = 429
-
-
-class LeaseLostError(ConflictError):
-    """This process no longer holds the retrain lease (another took it over): the run stops, abandoned."""
-
-    code = "lease_lost"
-
-
-class RunStoppedError(ConflictError):
-    """The process was asked to stop (SIGTERM) and the run ended between two stages, abandoned."""
-
-    code = "run_stopped"
 
 
 class TrainingError(EvergreenError):
