@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote, urlsplit
 if TYPE_CHECKING:
     from evergreen.config import Settings
 
-__all__ = ["MASK", "MIN_SECRET_LENGTH", "Redactor", "redactor_for"]
+__all__ = ["MASK", "MIN_SECRET_LENGTH", "Redactor", "redactor_for", "token_entries"]
 
 MASK = "***"
 MIN_SECRET_LENGTH = 6
@@ -91,10 +91,18 @@ def _url_secrets(url: str | None) -> list[str]:
     return [password, unquote(password), *password.split("@")]
 
 
+def token_entries(spec: str) -> list[list[str]]:
+    """The entries of an ``auth.tokens_env`` list (``name:role:token,...``), each stripped and split
+    at its first two colons (a token may hold colons itself); an empty entry is ``[""]``.
+
+    The one reading of the format: :class:`evergreen.serving.auth.TokenTable` checks and hashes these
+    entries; the redactor hides their last field, leniently (an older ``name:token`` list too).
+    """
+    return [entry.strip().split(":", 2) for entry in spec.split(",")]
+
+
 def _token_values(spec: str) -> list[str]:
-    # "name:role:token,…" as serving.auth parses it (split at the first two colons: a token may hold
-    # colons itself); older lists "name:token".
-    return [entry.split(":", 2)[-1].strip() for entry in spec.split(",") if ":" in entry]
+    return [fields[-1].strip() for fields in token_entries(spec) if len(fields) > 1]
 
 
 def redactor_for(settings: Settings, env: Mapping[str, str] | None = None) -> Redactor:

@@ -34,6 +34,7 @@ from evergreen.errors import (
     RateLimitedError,
     UnknownTokenError,
 )
+from evergreen.redact import token_entries
 
 # Lowest first: a role may do everything the roles before it may.
 ROLES = ("client", "viewer", "operator", "admin")
@@ -79,10 +80,9 @@ class TokenTable:
     @classmethod
     def parse(cls, raw: str, source: str) -> TokenTable:
         entries = []
-        for i, item in enumerate(p.strip() for p in raw.split(",")):
-            if not item:
+        for i, parts in enumerate(token_entries(raw)):
+            if parts == [""]:
                 continue
-            parts = item.split(":", 2)
             # The error names the position and the field, never the token itself.
             if len(parts) != 3 or not parts[0] or not parts[2]:
                 raise ConfigError(f"{source}: entry {i + 1} must be name:role:token")
