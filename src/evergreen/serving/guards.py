@@ -46,7 +46,13 @@ def is_json(content_type: str | None) -> bool:
 
 
 def _split_host(value: str) -> tuple[str, int | None] | None:
-    """``localhost:8000`` → (``localhost``, 8000); ``[::1]`` → (``::1``, None); None if unparsable."""
+    """``localhost:8000`` → (``localhost``, 8000); ``[::1]`` → (``::1``, None); None if unparsable.
+
+    A Host is a name and a port, nothing else: with user info, a path, a query or a space in it
+    (``evil.example@localhost``), urlsplit would pick some part as the host name, so it is refused.
+    """
+    if any(c in value for c in "@/?#\\ \t"):
+        return None
     try:
         parts = urlsplit(f"//{value}")
         return (parts.hostname or "", parts.port)

@@ -74,7 +74,13 @@ def test_loopback_hosts_pass(host: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "host", [None, "", "evil.example", "evil.example:8000", "127.0.0.1.evil.example", "10.0.0.1", "[::1"]
+    "host",
+    [
+        *(None, "", "evil.example", "evil.example:8000", "127.0.0.1.evil.example", "10.0.0.1", "[::1"),
+        # Not a host name and port: urlsplit would read "localhost" out of each.
+        *("evil.example@localhost", "x:y@127.0.0.1:8000", "localhost/evil", "localhost?x", "localhost#x"),
+        *("localhost\\evil", "evil.example localhost", "localhost:99999", "localhost:-1"),
+    ],
 )
 def test_other_hosts_are_foreign(host: str | None) -> None:
     err = host_error(host)
