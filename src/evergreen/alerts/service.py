@@ -189,9 +189,13 @@ class AlertService:
             # The first attempt on a real channel (or on the log when it is the only one) is the
             # delivery record that makes the alert "sent"; retries from here are the dispatcher's.
             # At the evaluation's time (the row's updated_at), which the repeat interval counts from.
-            repo.mark_sent(self.store, msg.alert_id, msg.level, datetime.fromisoformat(msg.updated_at))
-            with self._lock_inflight:
-                self._inflight.pop(msg.alert_id, None)
+            try:
+                repo.mark_sent(self.store, msg.alert_id, msg.level, datetime.fromisoformat(msg.updated_at))
+            finally:
+                # No longer in flight, marked or not: when the mark failed (the database is what is
+                # down), the alert is still unsent and the next evaluation sends it again.
+                with self._lock_inflight:
+                    self._inflight.pop(msg.alert_id, None)
         repo.record_delivery(
             self.store,
             alert_id=msg.alert_id,

@@ -194,3 +194,35 @@ def test_a_crash_before_the_delivery_is_recorded_sends_the_alert_again(tmp_path:
     deliveries = [(d["channel_type"], d["status"]) for d in list_deliveries(project.store, row["id"])]
     assert deliveries == [("log", "sent"), ("log", "sent"), ("webhook", "sent")]
     svc.close()
+
+
+def test_a_delivery_whose_mark_failed_is_sent_again_by_the_next_evaluation(
+    tmp_path: Path, http_receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(
+        tmp_path / "p",
+        f"sqlite:///{tmp_path}/m.db",
+        channels=[{"type": "webhook", "url": http_receiver.url("/h"), "min_level": "warning"}],
+    )
+    add_report(project, 0.15)
+    facts = Facts(drift=gather_drift(project.store))
+    real = repo.mark_sent
+    fails = iter([True])
+
+    def mark_sent(*args: Any) -> None:
+        if next(fails, False):
+            raise RuntimeError("metadata database unavailable")
+        real(*args)
+
+    monkeypatch.setattr(repo, "mark_sent", mark_sent)
+    svc = AlertService(project)
+    [first] = svc.raise_alerts(facts)
+    assert first.event == "opened" and svc.flush(30)
+    [row] = list_alerts(project.store)
+    assert row["sent_level"] is None  # delivered, but not marked: still unsent
+    # The same process sends it again (after the grace): its first message is no longer in flight.
+    [again] = svc.raise_alerts(facts, now=datetime.fromisoformat(row["opened_at"]) + timedelta(minutes=2))
+    assert again.event == "opened" and svc.flush(30)
+    assert [b["event"] for b in http_receiver.bodies("/h")] == ["opened", "opened"]
+    assert list_alerts(project.store)[0]["sent_level"] == "warning"
+    svc.close()
