@@ -122,7 +122,6 @@ def redactor_for(settings: Settings, env: Mapping[str, str] | None = None) -> Re
     auth = settings.auth
     tokens = env.get(auth.tokens_env, "") if auth.tokens_env else ""
     secrets.extend(_token_values(tokens))
-    session_env = getattr(auth, "session_secret_env", None)
-    if session_env and env.get(session_env):
-        secrets.append(env[session_env])
+    if auth.session_secret_env and env.get(auth.session_secret_env):
+        secrets.append(env[auth.session_secret_env])
     return Redactor.of(secrets)

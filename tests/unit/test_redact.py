@@ -50,8 +50,12 @@ def test_configured_secrets_in_every_form(tmp_path: Path) -> None:
     )
     r = redactor_for(
         settings,
-        env={"EVERGREEN_TOKENS": "ops:admin:ApiToken-xyz1,bot:client:ApiToken-xyz2,c:viewer:Tok:with:colons"},
+        env={
+            "EVERGREEN_TOKENS": "ops:admin:ApiToken-xyz1,bot:client:ApiToken-xyz2,c:viewer:Tok:with:colons",
+            "EVERGREEN_SESSION_SECRET": "SessionSecret-0123",
+        },
     )
+    assert r("cookie key SessionSecret-0123") == "cookie key ***"
     assert r("password Db/Pass-123 or Db%2FPass-123") == "password *** or ***"
     assert r("MlPass-456 SmtpPass-789 HookToken-abc ApiToken-xyz1 ApiToken-xyz2") == "*** *** *** *** ***"
     assert r("bearer Tok:with:colons") == "bearer ***"
