@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
-from evergreen.evaluation.metrics import is_classification, label_key, row_log_loss
+from evergreen.evaluation.metrics import PROBA_METRICS, is_classification, label_key, row_log_loss
 
 Counts = NDArray[np.float64]
 Floats = NDArray[np.float64]
@@ -150,7 +150,7 @@ def weighted_metric(
     if not is_classification(task):
         return _regression(metric, weights, y_true.astype(np.float64), y_pred.astype(np.float64))
     assert classes is not None
-    if metric in ("roc_auc", "log_loss"):
+    if metric in PROBA_METRICS:
         if proba is None:
             raise ValueError(f"metric {metric} needs probabilities for both models")
         p = np.asarray(proba, dtype=np.float64)
