@@ -16,6 +16,7 @@ import numpy as np
 
 from evergreen.control.models import rollback
 from evergreen.data.values import canonical_str, is_missing
+from evergreen.evaluation.metrics import PROBA_METRICS
 from evergreen.evaluation.watch import WatchJudgement, judge_watch, paired_score, watch_open
 from evergreen.logs import get_logger
 from evergreen.overrides import effective_settings
@@ -25,7 +26,6 @@ from evergreen.store.engine import as_utc, utcnow
 from evergreen.store.watch import current_watch, labelled_pairs
 
 log = get_logger(__name__)
-PROBA_METRICS = ("roc_auc", "log_loss")  # the shadow's labels are compared, not its probabilities
 
 
 def _arrays(task: str, pairs: list[tuple[Any, Any, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,7 +50,7 @@ def check_watch(project: Project, now: datetime | None = None) -> WatchJudgement
     if project.registry.version_by_alias(CHAMPION) != watch.champion:
         return None  # the alias moved outside evergreen: nothing of this watch applies
     metric = s.monitoring.metric or s.promotion_metric
-    if metric in PROBA_METRICS:
+    if metric in PROBA_METRICS:  # the shadow's labels are compared, not its probabilities
         metric = "accuracy"
     y, new, old = _arrays(s.task, labelled_pairs(project.store, watch, p.watch.rows))
     score = paired_score(s.task, metric, y, new, old, samples=p.bootstrap_samples, seed=s.training.seed)

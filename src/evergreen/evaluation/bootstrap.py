@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
-from evergreen.evaluation.metrics import is_classification, label_key, row_log_loss
+from evergreen.evaluation.metrics import PROBA_METRICS, is_classification, label_key, row_log_loss
 
 Counts = NDArray[np.float64]
 Floats = NDArray[np.float64]
@@ -57,6 +57,50 @@ def resample_indices(n: int, samples: int, seed: int) -> NDArray[np.int64]:
     return np.random.default_rng(seed).integers(0, n, size=(samples, n), dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class PairedResamples:
+    """Both models' metric on all rows, and ``a - b`` on each resample where it is defined."""
+
+    value_a: float
+    value_b: float
+    diffs: Floats  # finite differences only
+
+
+def paired_resamples(
+    task: str,
+    metric: str,
+    y_true: ArrayLike,
+    pred_a: ArrayLike,
+    pred_b: ArrayLike,
+    proba_a: ArrayLike | None = None,
+    proba_b: ArrayLike | None = None,
+    classes: Sequence[Any] | NDArray[Any] | None = None,
+    samples: int = 1000,
+    seed: int = 42,
+) -> PairedResamples:
+    """The paired bootstrap itself: both models scored on the same resampled rows. The promotion's
+    CI (:func:`paired_bootstrap`) and the watch's sigma (``evaluation.watch``) read it."""
+    yt = np.asarray(y_true)
+    n = len(yt)
+    if n == 0:
+        raise ValueError("cannot bootstrap on zero rows")
+    if samples < 1:
+        raise ValueError("samples must be at least 1")
+    full = np.ones((1, n))
+    counts = resample_counts(n, samples, seed)
+    cls = _classes(task, yt, pred_a, pred_b, classes)
+
+    def values(pred: ArrayLike, proba: ArrayLike | None, weights: Counts) -> Floats:
+        return weighted_metric(task, metric, weights, yt, np.asarray(pred), proba, cls)
+
+    diffs = values(pred_a, proba_a, counts) - values(pred_b, proba_b, counts)
+    return PairedResamples(
+        float(values(pred_a, proba_a, full)[0]),
+        float(values(pred_b, proba_b, full)[0]),
+        diffs[np.isfinite(diffs)],
+    )
+
+
 def paired_bootstrap(
     task: str,
     metric: str,
@@ -71,28 +115,15 @@ def paired_bootstrap(
     alpha: float = 0.05,
 ) -> BootstrapResult:
     """Percentile CI (``alpha/2``, ``1 - alpha/2``) of metric(candidate) - metric(champion)."""
-    yt = np.asarray(y_true)
-    n = len(yt)
-    if n == 0:
-        raise ValueError("cannot bootstrap on zero rows")
-    if samples < 1:
-        raise ValueError("samples must be at least 1")
-    full = np.ones((1, n))
-    counts = resample_counts(n, samples, seed)
-    cls = _classes(task, yt, pred_candidate, pred_champion, classes)
-
-    def values(pred: ArrayLike, proba: ArrayLike | None, weights: Counts) -> Floats:
-        return weighted_metric(task, metric, weights, yt, np.asarray(pred), proba, cls)
-
-    delta = float(
-        values(pred_candidate, proba_candidate, full)[0] - values(pred_champion, proba_champion, full)[0]
-    )
-    diffs = values(pred_candidate, proba_candidate, counts) - values(pred_champion, proba_champion, counts)
-    finite = diffs[np.isfinite(diffs)]
-    if finite.size == 0:
+    r = paired_resamples(
+        task, metric, y_true, pred_candidate, pred_champion, proba_candidate, proba_champion, classes,
+        samples=samples, seed=seed,
+    )  # fmt: skip
+    delta = r.value_a - r.value_b
+    if r.diffs.size == 0:
         low = high = float("nan")
     else:
-        low, high = (float(v) for v in np.percentile(finite, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
+        low, high = (float(v) for v in np.percentile(r.diffs, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
     return BootstrapResult(delta=delta, ci_low=low, ci_high=high, samples=samples, seed=seed, alpha=alpha)
 
 
@@ -119,7 +150,7 @@ def weighted_metric(
     if not is_classification(task):
         return _regression(metric, weights, y_true.astype(np.float64), y_pred.astype(np.float64))
     assert classes is not None
-    if metric in ("roc_auc", "log_loss"):
+    if metric in PROBA_METRICS:
         if proba is None:
             raise ValueError(f"metric {metric} needs probabilities for both models")
         p = np.asarray(proba, dtype=np.float64)

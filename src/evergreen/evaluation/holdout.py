@@ -17,13 +17,12 @@ import pandas as pd
 from evergreen.config import Settings
 from evergreen.errors import ChampionUnavailableError, one_line
 from evergreen.evaluation.bootstrap import BootstrapResult, paired_bootstrap
-from evergreen.evaluation.metrics import compute_metrics
+from evergreen.evaluation.metrics import PROBA_METRICS, compute_metrics
 from evergreen.evaluation.policy import ModelScore
 from evergreen.evaluation.slices import slice_metrics
 from evergreen.logs import get_logger
 
 log = get_logger(__name__)
-PROBA_METRICS = frozenset({"roc_auc", "log_loss"})
 
 
 @dataclass(frozen=True)

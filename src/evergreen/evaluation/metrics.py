@@ -25,6 +25,7 @@ from evergreen.data.values import canonical_str
 
 CLASSIFICATION_TASKS = frozenset({"binary", "multiclass"})
 TASKS = frozenset({"binary", "multiclass", "regression"})
+PROBA_METRICS = frozenset({"roc_auc", "log_loss"})  # computed from probabilities, not labels
 
 
 def is_classification(task: str) -> bool:

@@ -34,11 +34,24 @@ EPS = 1e-12
 BASIS_CHECK = "evaluation_rows"  # not a gate: the record of which holdout rows decided
 
 
-def recorded_basis(checks: list[dict[str, Any]] | None) -> EvaluationBasis | None:
-    """The rows a recorded decision was judged on (its ``evaluation_rows`` check), if it says."""
-    for check in checks or []:
-        if check.get("name") == BASIS_CHECK and check.get("numbers"):
-            return EvaluationBasis.from_dict(check["numbers"])
+def recorded_basis(checks: Any) -> EvaluationBasis | None:
+    """The rows a recorded decision was judged on (its ``evaluation_rows`` check), if it says.
+
+    ``checks`` is the decision row's JSON as stored: a record that is not readable (not a list of
+    checks, or an ``evaluation_rows`` entry that does not describe a basis) says nothing, like a
+    decision recorded before the basis was: the whole window's holdout."""
+    if not isinstance(checks, list):
+        return None
+    for check in checks:
+        if not isinstance(check, dict) or check.get("name") != BASIS_CHECK:
+            continue
+        numbers = check.get("numbers")
+        if not isinstance(numbers, dict) or not numbers:
+            return None
+        try:
+            return EvaluationBasis.from_dict(numbers)
+        except (TypeError, ValueError):
+            return None
     return None
 
 

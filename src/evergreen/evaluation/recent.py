@@ -29,7 +29,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -158,10 +158,15 @@ class EvaluationBasis:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvaluationBasis:
-        """Back from :meth:`to_dict` (as stored in a decision's checks, lists for tuples)."""
+        """Back from :meth:`to_dict` (as stored in a decision's checks, lists for tuples);
+        ``ValueError``/``TypeError`` when ``data`` does not describe a basis."""
         known = {f: data[f] for f in cls.__dataclass_fields__ if f in data}
+        if known.get("rows") not in get_args(Rows) or known.get("reason") not in get_args(Reason):
+            raise ValueError(
+                f"not an evaluation basis: rows {known.get('rows')!r}, reason {known.get('reason')!r}"
+            )
         for name in ("recent_batches", "older_batches"):
-            known[name] = tuple(int(b) for b in known.get(name, ()))
+            known[name] = tuple(int(b) for b in known.get(name) or ())
         return cls(**known)
 
     def describe(self) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evergreen.evaluation.bands import judge_performance
-from evergreen.evaluation.bootstrap import resample_counts, weighted_metric
+from evergreen.evaluation.bootstrap import paired_resamples
 
 WatchVerdict = Literal["insufficient_data", "kept", "regressed"]
 
@@ -53,26 +53,16 @@ def paired_score(
     seed: int = 42,
 ) -> PairedScore:
     """``metric`` of each model on the labelled pairs; sigma of new - old by the paired bootstrap."""
-    yt, a, b = np.asarray(y_true), np.asarray(pred_new), np.asarray(pred_old)
-    n = len(yt)
+    n = len(y_true)
     if n == 0:
         return PairedScore(metric, 0, None, None, None)
-    classes = None if task == "regression" else np.unique(np.concatenate([yt, a, b]))
+    r = paired_resamples(task, metric, y_true, pred_new, pred_old, samples=samples, seed=seed)
+    sigma = float(np.std(r.diffs)) if n >= 2 and r.diffs.size else None
+    return PairedScore(metric, n, _finite(r.value_a), _finite(r.value_b), sigma)
 
-    def values(pred: NDArray[Any], weights: NDArray[np.float64]) -> NDArray[np.float64]:
-        return weighted_metric(task, metric, weights, yt, pred, None, classes)
 
-    full = np.ones((1, n))
-    new, old = float(values(a, full)[0]), float(values(b, full)[0])
-    sigma = None
-    if n >= 2:
-        counts = resample_counts(n, samples, seed)
-        diffs = values(a, counts) - values(b, counts)
-        finite = diffs[np.isfinite(diffs)]
-        sigma = float(np.std(finite)) if finite.size else None
-    return PairedScore(
-        metric, n, new if math.isfinite(new) else None, old if math.isfinite(old) else None, sigma
-    )
+def _finite(v: float) -> float | None:
+    return v if math.isfinite(v) else None
 
 
 @dataclass(frozen=True)

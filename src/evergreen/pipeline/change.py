@@ -14,6 +14,7 @@ import pandas as pd
 from evergreen.config import Settings
 from evergreen.data.dataset import Dataset, assemble_dataset, feature_kinds, split_holdout
 from evergreen.errors import DataValidationError, one_line
+from evergreen.evaluation.metrics import PROBA_METRICS
 from evergreen.evaluation.recent import (
     ChampionOnRows,
     EvaluationBasis,
@@ -65,7 +66,7 @@ def _score(
         log.warning("change_check_skipped", champion=champion, error=one_line(exc))
         return None
     metric = s.promotion_metric
-    if proba is None and metric in ("roc_auc", "log_loss"):
+    if proba is None and metric in PROBA_METRICS:
         return None
     return champion_on_rows(
         s.task,

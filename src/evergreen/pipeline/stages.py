@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evergreen.champion import move_champion
-from evergreen.data.dataset import assemble_dataset
+from evergreen.data.dataset import Dataset, assemble_dataset
 from evergreen.data.ingest import IngestResult
 from evergreen.data.landing import ingest_landing
 from evergreen.errors import DataValidationError, one_line
@@ -105,23 +105,40 @@ def dataset(ctx: StageContext, order: RunOrder) -> DatasetRef | Finished:
         raise
     champion = p.registry.version_by_alias(CHAMPION)
     extra = {"request_ids": list(order.request_ids)} if order.request_ids else {}
-    basis = None
-    for attempt in ("window", "after_change"):
-        ctx.datasets[ds.version] = ds
-        record_dataset(p, run_id, ds, champion, **extra)
-        if not order.force:
-            unchanged = unchanged_dataset_reason(p, champion, ds.version)
-            if unchanged:
-                return _finish(
-                    ctx, run_id, "skipped", unchanged, details={"candidates": [], "fit_seconds": 0.0}
-                )
-        if attempt == "window":
-            # After a change of concept: judge on the newest data's holdout rows (maybe train on them).
-            before = ds.version
-            ds, basis = assess_change(ctx, ds, champion, order.trigger)
-            if ds.version == before:
-                break
-    return DatasetRef(run_id, order.trigger, ds.version, ds.batch_ids, ds.as_of, ds.rows, champion, basis)
+    skipped = _fix_dataset(ctx, order, ds, champion, extra)
+    if skipped is not None:
+        return skipped
+    # After a change of concept: judge on the newest data's holdout rows (maybe train on them).
+    narrowed, basis = assess_change(ctx, ds, champion, order.trigger)
+    if narrowed.version != ds.version:
+        skipped = _fix_dataset(ctx, order, narrowed, champion, extra)
+        if skipped is not None:
+            return skipped
+    return DatasetRef(
+        run_id,
+        order.trigger,
+        narrowed.version,
+        narrowed.batch_ids,
+        narrowed.as_of,
+        narrowed.rows,
+        champion,
+        basis,
+    )
+
+
+def _fix_dataset(
+    ctx: StageContext, order: RunOrder, ds: Dataset, champion: str | None, extra: dict[str, Any]
+) -> Finished | None:
+    """Record ``ds`` as the run's dataset; the run is skipped when the champion has this one."""
+    assert order.run_id is not None
+    ctx.datasets[ds.version] = ds
+    record_dataset(ctx.project, order.run_id, ds, champion, **extra)
+    unchanged = None if order.force else unchanged_dataset_reason(ctx.project, champion, ds.version)
+    if unchanged:
+        return _finish(
+            ctx, order.run_id, "skipped", unchanged, details={"candidates": [], "fit_seconds": 0.0}
+        )
+    return None
 
 
 def train(ctx: StageContext, ref: DatasetRef) -> Trained:

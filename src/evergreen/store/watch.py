@@ -77,18 +77,17 @@ def paired_count(store: Store, watch: Watch) -> int:
 
 def labelled_pairs(store: Store, watch: Watch, limit: int) -> list[tuple[Any, Any, Any]]:
     """(new champion's prediction, replaced champion's, label) for the first ``limit`` paired live
-    records of the watch that carry a label (the newest label of a record wins)."""
+    records of the watch that carry a label. A record has one label (the unique index on
+    ``feedback(project, prediction_id)``, migration 0008; a relabel updates it), so the database
+    stops at ``limit`` rows: the scheduler asks on every tick while the watch runs."""
     champ, shadow, joined, where = _pairs(store, watch)
     f = feedback
     query = (
-        select(champ.c.id, champ.c.prediction, shadow.c.prediction, f.c.label)
+        select(champ.c.prediction, shadow.c.prediction, f.c.label)
         .select_from(joined.join(f, (f.c.prediction_id == champ.c.id) & (f.c.project == champ.c.project)))
         .where(where)
-        .order_by(champ.c.created_at, champ.c.id, f.c.id)
+        .order_by(champ.c.created_at, champ.c.id)
+        .limit(limit)
     )
-    out: dict[str, tuple[Any, Any, Any]] = {}
     with store.connect() as conn:
-        for pid, new, old, label in conn.execute(query):
-            if pid in out or len(out) < limit:
-                out[pid] = (new, old, label)  # a later feedback row on the same record corrects it
-    return list(out.values())
+        return [(new, old, label) for new, old, label in conn.execute(query)]

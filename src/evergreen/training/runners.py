@@ -211,7 +211,8 @@ def fit_jobs(
                 n_jobs=max(len(jobs), 1), timeout=timeout, return_as="generator_unordered"
             )(tasks):
                 on_done(waiting.pop(index), outcome)
-        except TimeoutError:
+        except (TimeoutError, multiprocessing.TimeoutError):
+            # joblib raises multiprocessing's TimeoutError, which is not the builtin one.
             log.warning("cluster_fit_timeout", backend=backend, waiting=[j.name for j in waiting.values()])
     for job in waiting.values():
         on_done(

@@ -16,6 +16,7 @@ from typing import Any
 from evergreen.config import TriggersConfig
 from evergreen.errors import (
     ChampionUnavailableError,
+    LeaseLostError,
     LockHeldError,
     RegistryError,
     RunStoppedError,
@@ -60,7 +61,7 @@ def retrain_request(firings: Sequence[TriggerFiring]) -> RetrainRequest:
 class Attempt:
     """What happened when the executor tried: ``outcome`` on success, else the error and the plan."""
 
-    status: str  # ran | lock_held | retry | failed | stopped
+    status: str  # ran | lock_held | retry | failed | stopped | abandoned (lease taken over)
     outcome: RetrainOutcome | None = None
     run_id: str | None = None
     error: str | None = None
@@ -97,10 +98,15 @@ class RetrainExecutor:
         )
         try:
             outcome = RetrainRunner(self.project, progress=self._progress, stop=self.stop).run(request)
-        except RunStoppedError as exc:
-            # Stopped between stages (SIGTERM): recorded as abandoned; a later scheduler runs them.
-            mark_requests(store, request_ids, QUEUED)
-            return Attempt("stopped", run_id=self.current_run, error=exc.message)
+        except (RunStoppedError, LeaseLostError) as exc:
+            # Stopped between stages (SIGTERM), or another process took the retrain lease over: the
+            # run is recorded as abandoned, not failed (no failure alert, the causes stay live); a
+            # later run serves these firings. The database may be what lost the lease: the requests
+            # then stay "running" and the next scheduler start requeues them.
+            with contextlib.suppress(StoreError):
+                mark_requests(store, request_ids, QUEUED)
+            status = "stopped" if isinstance(exc, RunStoppedError) else "abandoned"
+            return Attempt(status, run_id=self.current_run, error=exc.message)
         except LockHeldError as exc:
             # Another process runs a retrain: these firings wait for it and form the follow-up run.
             mark_requests(store, request_ids, QUEUED)

@@ -16,7 +16,7 @@ from evergreen.config import TrainingConfig
 from evergreen.errors import ConfigError
 from evergreen.training.fit import train_candidates
 from evergreen.training.preprocessing import FeatureKinds
-from tests.support.training import BROKEN, CONSTANT, make_frame
+from tests.support.training import BROKEN, CONSTANT, SLOW, make_frame
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
@@ -93,3 +93,21 @@ def test_a_backend_whose_package_is_missing_is_a_config_error() -> None:
             _config("logistic_regression", parallel_backend="ray"),
             "f1_macro",
         )
+
+
+def test_a_fit_the_cluster_does_not_finish_in_time_is_a_timeout_alone(scheduler: str) -> None:
+    # A remote task cannot be killed: past timeout_minutes it is given up on, recorded as timed out,
+    # and the candidates that answered still compete (the sleeper occupies one of the two threads).
+    frame = make_frame("binary", n=120)
+    result = train_candidates(
+        frame,
+        "y",
+        KINDS,
+        "binary",
+        _config(SLOW, CONSTANT, timeout_minutes=0.1, parallel_backend="dask", cluster_address=scheduler),
+        "f1_macro",
+    )
+    slow, constant = result.candidates
+    assert (slow.status, constant.status) == ("timeout", "ok")
+    assert slow.error and "did not finish the fit within the timeout of 6 s" in slow.error
+    assert result.best_name == CONSTANT

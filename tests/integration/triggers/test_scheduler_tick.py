@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from evergreen.examples import churn
 from evergreen.pipeline import lock_name
@@ -16,7 +16,7 @@ from evergreen.store.engine import utcnow
 from evergreen.store.locks import LeaseLock
 from evergreen.store.requests import enqueue_retrain, get_request, scheduler_running
 from evergreen.store.runs import get_run, list_runs
-from evergreen.store.tables import drift_reports
+from evergreen.store.tables import drift_reports, locks
 from evergreen.triggers.evaluate import TriggerFiring
 from evergreen.triggers.execute import RetrainExecutor
 from evergreen.triggers.scheduler import Scheduler
@@ -197,3 +197,32 @@ def test_transient_failures_back_off_then_give_up(tmp_path: Path):
     actions = list_actions(broken.store, action="retrain_failed")
     assert [a["after"]["transient"] for a in actions] == [True, True, True]
     assert [a["after"]["attempts"] for a in actions] == [3, 2, 1]
+
+
+def test_a_lease_taken_over_mid_run_abandons_the_run_without_failing_its_firings(tmp_path: Path):
+    # The heartbeat stalled long enough for another process to take the retrain lease over: the
+    # fence stops the run before it registers. That is no failure of the work: no failure alert, the
+    # cause stays live and the manual request waits for the next run.
+    project = _project(tmp_path / "p")
+    _drop(project, 0)
+    _drop(project, 1)
+    lock = lock_name(project.settings.project)
+
+    def steal(event: str, data: dict[str, Any]) -> None:
+        if event == "step" and data.get("step") == "register":
+            with project.store.begin() as conn:
+                conn.execute(update(locks).where(locks.c.name == lock).values(holder="other-host:1:x"))
+
+    executor = RetrainExecutor(project, project.settings.triggers, progress=steal)
+    request = enqueue_retrain(project.store, "please", "cli:bob")
+    firings = [
+        TriggerFiring(kind="new_data", reason="test", cause="new_data:batch:2"),
+        TriggerFiring(kind="manual", reason="please", cause=f"manual:{request}", request_id=request),
+    ]
+    attempt = executor.run(firings, WED)
+    assert attempt.status == "abandoned"
+    assert attempt.error is not None and "taken over" in attempt.error
+    assert get_run(project.store, attempt.run_id or "")["status"] == "abandoned"
+    assert executor.exhausted == set()
+    assert list_actions(project.store, action="retrain_failed") == []
+    assert get_request(project.store, request).status == "queued"  # type: ignore[union-attr]

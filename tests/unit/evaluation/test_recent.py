@@ -152,6 +152,30 @@ def test_a_recorded_basis_reads_back_from_the_decision_checks() -> None:
 
 
 @pytest.mark.parametrize(
+    "checks",
+    [
+        {"name": "evaluation_rows"},  # a dict, not a list of checks
+        "evaluation_rows",
+        ["evaluation_rows", 3, None],
+        [{"name": "evaluation_rows", "numbers": "recent"}],
+        [{"name": "evaluation_rows", "numbers": {"reason": "performance_change"}}],  # no rows
+        [{"name": "evaluation_rows", "numbers": {"rows": "newest", "reason": "performance_change"}}],
+        [{"name": "evaluation_rows", "numbers": {"rows": "recent", "reason": "because"}}],
+        [{"name": "evaluation_rows", "numbers": {"rows": "recent", "reason": "drift_trigger",
+                                                 "recent_batches": ["four"]}}],
+        [{"name": "evaluation_rows", "numbers": {"rows": "recent", "reason": "drift_trigger",
+                                                 "older_batches": 3}}],
+    ],
+)  # fmt: skip
+def test_an_unreadable_recorded_basis_says_nothing(checks: object) -> None:
+    # A decision row's checks as edited by hand or damaged: approval judges on the whole window's
+    # holdout (as for a decision recorded before the basis was), never a crash or a guessed subset.
+    from evergreen.evaluation.policy import recorded_basis
+
+    assert recorded_basis(checks) is None
+
+
+@pytest.mark.parametrize(
     ("reason", "why"),
     [
         ("drift_trigger", "a drift trigger started this run."),

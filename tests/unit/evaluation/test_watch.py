@@ -59,3 +59,22 @@ def test_watch_open_for_days_after_the_promotion() -> None:
     assert watch_open(start, start + timedelta(days=6.99), 7)
     assert not watch_open(start, start + timedelta(days=7), 7)
     assert not watch_open(start, start - timedelta(seconds=1), 7)
+
+
+def test_the_watch_and_the_promotion_read_one_paired_bootstrap() -> None:
+    # One implementation of the paired resampling: the watch's sigma is the spread, and the promotion's
+    # CI the percentiles, of the very same differences (here for a regression metric).
+    from evergreen.evaluation.bootstrap import paired_bootstrap, paired_resamples
+
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=80)
+    new, old = y + rng.normal(scale=0.5, size=80), y + rng.normal(scale=0.3, size=80)
+    r = paired_resamples("regression", "rmse", y, new, old, samples=200, seed=9)
+    score = paired_score("regression", "rmse", y, new, old, samples=200, seed=9)
+    assert (score.new, score.old) == (r.value_a, r.value_b)
+    assert score.sigma == float(np.std(r.diffs))
+    ci = paired_bootstrap("regression", "rmse", y, new, old, samples=200, seed=9, alpha=0.1)
+    assert (ci.delta, ci.ci_low, ci.ci_high) == (
+        r.value_a - r.value_b,
+        *(float(v) for v in np.percentile(r.diffs, [5, 95])),
+    )
