@@ -130,3 +130,26 @@ def test_landing_ready_must_be_settle_or_marker() -> None:
     raw = {"project": "p", "task": "binary", "data": {"target": "y", "landing_ready": "soon"}}
     with pytest.raises(ConfigError, match="landing_ready"):
         settings_from_dict(raw, Path("/proj"), {})
+
+
+@pytest.mark.parametrize(
+    "value", ["s3://AKIA:s3cr3t@bucket/in/", "s3://s3cr3t@bucket/in", "gs://user:s3cr3t@bucket/in/"]
+)
+def test_landing_url_with_credentials_is_refused_without_echoing_them(value: str) -> None:
+    from evergreen.errors import ConfigError
+
+    raw = {"project": "p", "task": "binary", "data": {"target": "y", "landing": value}}
+    with pytest.raises(ConfigError, match=r"data\.landing.*credentials") as caught:
+        settings_from_dict(raw, Path("/proj"), {})
+    assert "s3cr3t" not in str(caught.value) and "s3cr3t" not in repr(caught.value.details)
+
+
+@pytest.mark.parametrize(
+    "value", ["http://example.com/in/", "memory://in/", "ftp://host/in/", "nosuchfs://b/in/"]
+)
+def test_landing_url_scheme_outside_the_object_stores_is_refused(value: str) -> None:
+    from evergreen.errors import ConfigError
+
+    raw = {"project": "p", "task": "binary", "data": {"target": "y", "landing": value}}
+    with pytest.raises(ConfigError, match=r"data\.landing.*scheme .*:// is not one of"):
+        settings_from_dict(raw, Path("/proj"), {})
