@@ -67,6 +67,16 @@ def display_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
+def local_name(name: str, limit: int = 200) -> str:
+    """``name`` cut to ``limit`` UTF-8 bytes, its suffix kept: an object's name may be up to 1024
+    bytes, a local file name (the download, the quarantine sidecar) at most 255."""
+    if len(name.encode()) <= limit:
+        return name
+    suffix = Path(name).suffix
+    room = max(limit - len(suffix.encode()), 1)
+    return name.encode()[:room].decode(errors="ignore") + suffix
+
+
 def _epoch(value: Any) -> float | None:
     if isinstance(value, datetime):
         return value.timestamp()
@@ -181,10 +191,14 @@ class ObjectLanding:
     def fetch(self, obj: RemoteObject, work_dir: Path) -> Path:
         """Download ``obj`` to an owner-only file named like it (its suffix says the format)."""
         folder = private_dir(work_dir / uuid.uuid4().hex)
-        dest = folder / obj.name
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        with os.fdopen(fd, "wb") as out, self.fs.open(obj.key, "rb") as src:
-            shutil.copyfileobj(src, out, 1024 * 1024)
+        dest = folder / local_name(obj.name)
+        try:
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with os.fdopen(fd, "wb") as out, self.fs.open(obj.key, "rb") as src:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # no partial download left behind
+            raise
         return dest
 
     def _aside(self, folder: str, obj: RemoteObject, at: datetime) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from evergreen.config import Settings
 from evergreen.data import catalog
 from evergreen.data.ingest import IngestResult, ingest_file, refuse_unread
-from evergreen.data.objectstore import ObjectLanding, RemoteObject, Sighting, ready
+from evergreen.data.objectstore import ObjectLanding, RemoteObject, Sighting, local_name, ready
 from evergreen.data.read import FORMATS
 from evergreen.errors import DataValidationError, one_line
 from evergreen.logs import get_logger
@@ -93,9 +93,15 @@ def ingest_object(
             file=obj.name,
             extra={"size_bytes": obj.size, "limit_mb": settings.data.max_file_mb},
         )
-        result = refuse_unread(settings, store, obj.name, source, exc)
+        result = refuse_unread(settings, store, local_name(obj.name), source, exc)
     else:
-        path = landing.fetch(obj, settings.state_dir / "incoming")
+        try:
+            path = landing.fetch(obj, settings.state_dir / "incoming")
+        except OSError as exc:
+            # Gone since the listing, or unreadable on its own (a per-object permission): not
+            # recorded, so the next pass tries it again; the objects after it are not held up.
+            log.warning("landing_fetch_failed", file=source, error=one_line(exc))
+            return None
         try:
             result = ingest_file(settings, store, path, env, move=False, source=source, quarantine_copy=False)
         finally:

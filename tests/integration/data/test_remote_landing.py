@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from evergreen.data.landing import ingest_landing
-from evergreen.data.remote_landing import open_watch
+from evergreen.data.remote_landing import ingest_objects, open_watch
 from evergreen.store.tables import landing_objects
 from tests.support.data import ENV, Project, churn
 
@@ -130,6 +130,22 @@ def test_local_directory_marker_mode(make_project: Callable[..., Project], tmp_p
     assert ingest_landing(project.settings, project.store, ENV) == []
     (landing / "_SUCCESS").touch()
     assert [r.status for r in ingest_landing(project.settings, project.store, ENV)] == ["accepted"]
+
+
+def test_object_gone_between_listing_and_download_does_not_stop_the_others(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    project = make_project(landing=f"file://{bucket}")
+    churn().to_csv(bucket / "a.csv", index=False)
+    churn(start=50).to_csv(bucket / "b.csv", index=False)
+    watch = open_watch(project.settings)
+    due, _ = watch.due(project.settings, settle_seconds=0)
+    assert [o.name for o in due] == ["a.csv", "b.csv"]
+    (bucket / "a.csv").unlink()  # the producer took it back after the listing
+    [res] = ingest_objects(project.settings, project.store, watch.landing, due, ENV)
+    assert (res.status, res.source) == ("accepted", f"file://{bucket}/b.csv")
+    assert _records(project) == [("b.csv", "accepted", ".processed")]  # a.csv: not taken, tried again
+    assert list((project.settings.state_dir / "incoming").iterdir()) == []  # no partial download
 
 
 def test_missing_filesystem_package_is_a_config_error(make_project: Callable[..., Project]) -> None:

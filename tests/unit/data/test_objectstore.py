@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evergreen.config import settings_from_dict
-from evergreen.data.objectstore import RemoteObject, Sighting, describe, display_url, ready
+from evergreen.data.objectstore import RemoteObject, Sighting, describe, display_url, local_name, ready
 
 
 def obj(name: str, version: str = "e1", modified: float | None = 100.0) -> RemoteObject:
@@ -153,3 +153,10 @@ def test_landing_url_scheme_outside_the_object_stores_is_refused(value: str) -> 
     raw = {"project": "p", "task": "binary", "data": {"target": "y", "landing": value}}
     with pytest.raises(ConfigError, match=r"data\.landing.*scheme .*:// is not one of"):
         settings_from_dict(raw, Path("/proj"), {})
+
+
+def test_local_name_bounds_bytes_and_keeps_the_suffix() -> None:
+    assert local_name("week01.csv") == "week01.csv"
+    cut = local_name("é" * 150 + ".parquet")  # 308 bytes: two-byte characters, never split
+    assert cut.endswith(".parquet") and len(cut.encode()) <= 200
+    assert cut == "é" * 96 + ".parquet"
