@@ -28,11 +28,12 @@ import shutil
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from evergreen.data.quarantine import expired
 from evergreen.errors import ConfigError
 from evergreen.files import FILE_MODE, private_dir
 
@@ -221,14 +222,13 @@ class ObjectLanding:
     def prune(self, now: datetime, days: float) -> list[str]:
         """Delete objects under ``.processed/`` and ``.quarantine/`` moved there over ``days`` ago.
 
-        A move is a copy on S3, so an object's modification time there is when it was processed.
+        A move is a copy on S3, so an object's modification time there is when it was processed; the
+        age rule is the local files' own (:func:`evergreen.data.quarantine.expired`).
         """
-        cutoff = (now - timedelta(days=days)).timestamp()
         gone = []
-        for key, modified in self.set_aside():
-            if modified < cutoff:
-                self.fs.rm_file(key)
-                gone.append(self.url_of(key))
+        for key in expired(self.set_aside(), now, days):
+            self.fs.rm_file(key)
+            gone.append(self.url_of(key))
         return gone
 
     def set_aside(self) -> list[tuple[str, float]]:
