@@ -19,13 +19,12 @@ from evergreen.config import Settings
 from evergreen.data import catalog
 from evergreen.data.ingest import IngestResult, ingest_file, refuse_unread
 from evergreen.data.objectstore import ObjectLanding, RemoteObject, Sighting, local_name, ready
-from evergreen.data.read import FORMATS
-from evergreen.errors import DataValidationError, one_line
+from evergreen.data.read import FORMATS, too_large
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store, utcnow
 
 log = get_logger("evergreen.landing")
-_MB = 1024 * 1024
 
 
 @dataclass
@@ -85,15 +84,9 @@ def ingest_object(
     with store.connect() as conn:
         if catalog.landing_taken(conn, store.project, source, obj.version):
             return None
-    if obj.size > settings.data.max_file_mb * _MB:
-        exc = DataValidationError(
-            f"{obj.name}: file is {obj.size / _MB:.1f} MB, over the limit of "
-            f"{settings.data.max_file_mb:g} MB (data.max_file_mb)",
-            reason="file_too_large",
-            file=obj.name,
-            extra={"size_bytes": obj.size, "limit_mb": settings.data.max_file_mb},
-        )
-        result = refuse_unread(settings, store, local_name(obj.name), source, exc)
+    refusal = too_large(obj.name, obj.size, settings.data.max_file_mb)  # never downloaded
+    if refusal is not None:
+        result = refuse_unread(settings, store, local_name(obj.name), source, refusal)
     else:
         try:
             path = landing.fetch(obj, settings.state_dir / "incoming")
