@@ -96,7 +96,7 @@ def ingest_object(
             log.warning("landing_fetch_failed", file=source, error=one_line(exc))
             return None
         try:
-            result = ingest_file(settings, store, path, env, move=False, source=source, quarantine_copy=False)
+            result = ingest_file(settings, store, path, env, move=False, source=source)
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
     moved = _move_aside(settings, landing, obj, result)
