@@ -68,8 +68,12 @@ def ingest_objects(
     objects: Sequence[RemoteObject],
     env: Mapping[str, str],
 ) -> list[IngestResult]:
+    with store.connect() as conn:  # one look at the records for the whole listing
+        taken = catalog.landing_taken_among(conn, store.project, (landing.url_of(o.key) for o in objects))
     out = []
     for obj in objects:
+        if (landing.url_of(obj.key), obj.version) in taken:
+            continue
         result = ingest_object(settings, store, landing, obj, env)
         if result is not None:
             out.append(result)

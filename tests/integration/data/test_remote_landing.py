@@ -132,6 +132,28 @@ def test_local_directory_marker_mode(make_project: Callable[..., Project], tmp_p
     assert [r.status for r in ingest_landing(project.settings, project.store, ENV)] == ["accepted"]
 
 
+def test_pass_over_kept_objects_looks_up_the_records_once(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    from sqlalchemy import event
+
+    project = make_project(landing=f"file://{bucket}", landing_after="keep")
+    for i in range(5):
+        churn(start=20 * i).to_csv(bucket / f"week{i}.csv", index=False)
+    assert len(ingest_landing(project.settings, project.store, ENV)) == 5
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(project.store.engine, "before_cursor_execute", count)
+    try:
+        assert ingest_landing(project.settings, project.store, ENV) == []
+    finally:
+        event.remove(project.store.engine, "before_cursor_execute", count)
+    assert len([s for s in statements if "landing_objects" in s]) == 1  # not one per object
+
+
 def test_object_gone_between_listing_and_download_does_not_stop_the_others(
     make_project: Callable[..., Project], bucket: Path
 ) -> None:
