@@ -202,6 +202,19 @@ class ObjectLanding:
             raise
         return dest
 
+    def unchanged(self, obj: RemoteObject) -> bool:
+        """Whether ``obj.key`` still holds the version listed (asked once more, a HEAD on S3).
+
+        A listing gives an S3 object's ETag and a HEAD its VersionId too (versioned bucket), so
+        the listed version matches either the version or the ETag read now.
+        """
+        try:
+            info = self.fs.info(obj.key)
+        except FileNotFoundError:
+            return False
+        now = {describe(info).version, str(info.get("ETag") or info.get("etag") or "").strip('"')}
+        return obj.version in now
+
     def _aside(self, folder: str, obj: RemoteObject, at: datetime) -> str:
         dest = f"{self.root}/{folder}/{at.strftime('%Y%m%dT%H%M%S%fZ')}-{obj.name}"
         self.fs.makedirs(f"{self.root}/{folder}", exist_ok=True)  # object stores: no-op; file://: needed

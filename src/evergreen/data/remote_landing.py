@@ -125,6 +125,11 @@ def _move_aside(
         return None
     at = utcnow()
     try:
+        if not landing.unchanged(obj):
+            # Rewritten since the listing: moving it would set aside a version never ingested. It
+            # stays; the next pass takes the new version (its content hash tells a duplicate).
+            log.warning("landing_changed_since_listing", file=landing.url_of(obj.key))
+            return None
         if result.quarantined:
             record = {
                 "reason": result.reason,

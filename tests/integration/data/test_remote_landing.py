@@ -132,6 +132,32 @@ def test_local_directory_marker_mode(make_project: Callable[..., Project], tmp_p
     assert [r.status for r in ingest_landing(project.settings, project.store, ENV)] == ["accepted"]
 
 
+def test_object_rewritten_after_download_is_not_moved_aside_unread(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    from evergreen.data.objectstore import ObjectLanding, RemoteObject
+
+    class ProducerRewritesDuringIngest(ObjectLanding):
+        def fetch(self, obj: RemoteObject, work_dir: Path) -> Path:
+            path = super().fetch(obj, work_dir)
+            churn(start=500).to_csv(bucket / obj.name, index=False)  # the producer's second write
+            os.utime(bucket / obj.name, (1_900_000_000, 1_900_000_000))
+            return path
+
+    project = make_project(landing=f"file://{bucket}")
+    churn().to_csv(bucket / "week01.csv", index=False)
+    watch = open_watch(project.settings)
+    due, _ = watch.due(project.settings, settle_seconds=0)
+    landing = ProducerRewritesDuringIngest(watch.landing.url)
+    [first] = ingest_objects(project.settings, project.store, landing, due, ENV)
+    assert first.status == "accepted"
+    assert (bucket / "week01.csv").exists()  # not moved: that version was never read
+    assert _records(project) == [("week01.csv", "accepted", None)]
+    [second] = ingest_landing(project.settings, project.store, ENV)  # the new version
+    assert (second.status, second.rows) == ("accepted", 10)
+    assert sorted(p.name for p in bucket.iterdir()) == [".processed"]
+
+
 def test_pass_over_kept_objects_looks_up_the_records_once(
     make_project: Callable[..., Project], bucket: Path
 ) -> None:
