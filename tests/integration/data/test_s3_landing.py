@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from evergreen.data.landing import ingest_landing
 from evergreen.data.objectstore import ObjectLanding
 from evergreen.examples import churn
 from evergreen.project import Project, open_project
@@ -169,3 +170,21 @@ def test_object_name_too_long_for_a_local_file_is_ingested(s3_env: S3Server, tmp
         ]
         local = list(project.settings.storage.quarantine_dir.iterdir())
         assert len(local) == 1 and local[0].name.endswith(".csv.reason.json")
+
+
+def test_hostile_keys_empty_objects_and_folder_markers(s3_env: S3Server, tmp_path: Path) -> None:
+    fs = s3_env.fs()
+    with _project(tmp_path, "hostile") as project:
+        _put(s3_env, "landing/hostile/week 01 café.csv", 1)  # spaces and an accent
+        fs.pipe_file("landing/hostile/empty.csv", b"")  # 0 bytes
+        fs.pipe_file("landing/hostile/folder.csv/", b"")  # a "folder" marker, not a file
+        results = ingest_landing(project.settings, project.store)
+        got = sorted((r.source, r.status, r.reason) for r in results)
+        assert got == [
+            ("s3://landing/hostile/empty.csv", "quarantined", "empty_file"),
+            ("s3://landing/hostile/week 01 café.csv", "accepted", None),
+        ]
+        assert ingest_landing(project.settings, project.store) == []
+        names = {p.rsplit("/", 1)[-1] for p in fs.find("landing/hostile")}
+        assert any(n.endswith("-week 01 café.csv") for n in names)
+        assert any(n.endswith("-empty.csv.reason.json") for n in names)
