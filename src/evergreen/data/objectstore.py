@@ -91,18 +91,15 @@ def _epoch(value: Any) -> float | None:
     return None
 
 
+_VERSION_KEYS = ("VersionId", "generation", "ETag", "etag")
+
+
 def describe(info: Mapping[str, Any]) -> RemoteObject:
     """A listing entry (s3fs, gcsfs or the local filesystem) as a :class:`RemoteObject`."""
     key = str(info["name"]).rstrip("/")
     modified = _epoch(info.get("LastModified") or info.get("updated") or info.get("mtime"))
     size = int(info.get("size") or 0)
-    version = (
-        info.get("VersionId")
-        or info.get("generation")
-        or info.get("ETag")
-        or info.get("etag")
-        or f"{size}:{modified}"
-    )
+    version = next((info[k] for k in _VERSION_KEYS if info.get(k)), f"{size}:{modified}")
     return RemoteObject(key, key.rsplit("/", 1)[-1], str(version).strip('"'), size, modified)
 
 
@@ -205,15 +202,17 @@ class ObjectLanding:
     def unchanged(self, obj: RemoteObject) -> bool:
         """Whether ``obj.key`` still holds the version listed (asked once more, a HEAD on S3).
 
-        A listing gives an S3 object's ETag and a HEAD its VersionId too (versioned bucket), so
-        the listed version matches either the version or the ETag read now.
+        A listing gives an S3 object's ETag and a HEAD its VersionId too (versioned bucket), and a
+        store whose listing has no ETag is known there by size and time: the listed version matches
+        any of the version, the ETag or the size and time read now.
         """
         try:
             info = self.fs.info(obj.key)
         except FileNotFoundError:
             return False
-        now = {describe(info).version, str(info.get("ETag") or info.get("etag") or "").strip('"')}
-        return obj.version in now
+        plain = {k: v for k, v in info.items() if k not in _VERSION_KEYS}
+        etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
+        return obj.version in {describe(info).version, describe(plain).version, etag}
 
     def _aside(self, folder: str, obj: RemoteObject, at: datetime) -> str:
         dest = f"{self.root}/{folder}/{at.strftime('%Y%m%dT%H%M%S%fZ')}-{obj.name}"

@@ -160,3 +160,20 @@ def test_local_name_bounds_bytes_and_keeps_the_suffix() -> None:
     cut = local_name("é" * 150 + ".parquet")  # 308 bytes: two-byte characters, never split
     assert cut.endswith(".parquet") and len(cut.encode()) <= 200
     assert cut == "é" * 96 + ".parquet"
+
+
+def test_unchanged_tells_a_rewritten_or_removed_object() -> None:
+    from evergreen.data.objectstore import ObjectLanding
+
+    landing = ObjectLanding("memory://evergreen-unchanged-test/in/")
+    landing.fs.pipe_file(f"{landing.root}/a.csv", b"a\n1\n")
+    try:
+        [obj], _ = landing.scan([".csv"])
+        assert landing.unchanged(obj)
+        landing.fs.pipe_file(obj.key, b"a\n1\n2\n")  # rewritten: another size, the same name
+        assert not landing.unchanged(obj)
+        landing.fs.rm_file(obj.key)
+        assert not landing.unchanged(obj)
+    finally:
+        if landing.fs.exists(landing.root):
+            landing.fs.rm(landing.root, recursive=True)
