@@ -63,7 +63,11 @@ class WindowConfig(_Frozen):
     max_batches: int | None = None
 
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<netloc>[^/]*)")
+# The object stores evergreen documents and tests (s3fs, gcsfs, the local filesystem). Any other
+# fsspec scheme (http://, memory://, ftp://, zip://, …) would be listed, read and "moved" with
+# semantics nobody checked: refused when the config is read.
+LANDING_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs", "file"})
 
 
 class DataConfig(_Frozen):
@@ -92,7 +96,18 @@ class DataConfig(_Frozen):
     @field_validator("landing", mode="before")
     @classmethod
     def _landing(cls, v: Any) -> Any:
-        if isinstance(v, str) and _URL.match(v):
+        url = _URL.match(v) if isinstance(v, str) else None
+        if url is not None:
+            # The messages never repeat the value: it may hold a secret.
+            if "@" in url["netloc"]:
+                raise ValueError(
+                    "credentials in the landing URL are refused (they would sit in the config and "
+                    "every copy of it); give them in the environment: AWS_ACCESS_KEY_ID / "
+                    "AWS_SECRET_ACCESS_KEY / AWS_PROFILE, or GOOGLE_APPLICATION_CREDENTIALS"
+                )
+            if url["scheme"].lower() not in LANDING_SCHEMES:
+                allowed = ", ".join(f"{s}://" for s in sorted(LANDING_SCHEMES))
+                raise ValueError(f"the landing URL scheme {url['scheme']}:// is not one of {allowed}")
             return v if v.endswith("/") else v + "/"  # a prefix: "s3://b/in" and "s3://b/in/" alike
         return Path(v) if isinstance(v, str) else v
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -108,6 +109,22 @@ def landing_taken(conn: Connection, project: str, source: str, version: str) -> 
         )
     ).first()
     return row is not None
+
+
+def landing_taken_among(conn: Connection, project: str, sources: Iterable[str]) -> set[tuple[str, str]]:
+    """The (source, version) pairs already taken among ``sources``: one query per 500 of them, so a
+    pass over a kept prefix of many objects is not a query per object."""
+    wanted = list(dict.fromkeys(sources))
+    taken: set[tuple[str, str]] = set()
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(
+            select(landing_objects.c.source, landing_objects.c.version).where(
+                landing_objects.c.project == project,
+                landing_objects.c.source.in_(wanted[start : start + 500]),
+            )
+        ).all()
+        taken.update((str(src), str(ver)) for src, ver in rows)
+    return taken
 
 
 def record_landing(conn: Connection, project: str, **values: Any) -> None:

@@ -261,12 +261,12 @@ def ingest_file(
     move: bool,
     pii_applied: bool = False,
     source: str | None = None,
-    quarantine_copy: bool = True,
 ) -> IngestResult:
     """Ingest one file. ``move`` (landing directory) moves it away afterwards; otherwise it is copied.
     ``pii_applied``: the rows were put through ``data.pii`` already (feedback batches).
     ``source``: what the batch row records when it is not ``path`` (an object-store URL, ``path``
-    then being a downloaded copy); ``quarantine_copy=False`` quarantines the sidecar alone."""
+    then being a downloaded copy): refused, it is quarantined by its sidecar alone, the bytes staying
+    in the store."""
     now = utcnow()
     src = str(path) if source is None else source
     if move and path.is_symlink():
@@ -305,7 +305,7 @@ def ingest_file(
             except _ContractChanged:
                 continue
     except DataValidationError as exc:
-        return _reject(settings, store, path, file_hash, exc, now, move=move, src=src, copy=quarantine_copy)
+        return _reject(settings, store, path, file_hash, exc, now, move=move, src=src, copy=source is None)
     if outcome is None:
         raise RuntimeError(f"{path.name}: the data contract kept changing during ingest; try again")
     if isinstance(outcome, int):

@@ -28,11 +28,12 @@ import shutil
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from evergreen.data.quarantine import expired
 from evergreen.errors import ConfigError
 from evergreen.files import FILE_MODE, private_dir
 
@@ -67,6 +68,16 @@ def display_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
+def local_name(name: str, limit: int = 200) -> str:
+    """``name`` cut to ``limit`` UTF-8 bytes, its suffix kept: an object's name may be up to 1024
+    bytes, a local file name (the download, the quarantine sidecar) at most 255."""
+    if len(name.encode()) <= limit:
+        return name
+    suffix = Path(name).suffix
+    room = max(limit - len(suffix.encode()), 1)
+    return name.encode()[:room].decode(errors="ignore") + suffix
+
+
 def _epoch(value: Any) -> float | None:
     if isinstance(value, datetime):
         return value.timestamp()
@@ -80,18 +91,15 @@ def _epoch(value: Any) -> float | None:
     return None
 
 
+_VERSION_KEYS = ("VersionId", "generation", "ETag", "etag")
+
+
 def describe(info: Mapping[str, Any]) -> RemoteObject:
     """A listing entry (s3fs, gcsfs or the local filesystem) as a :class:`RemoteObject`."""
     key = str(info["name"]).rstrip("/")
     modified = _epoch(info.get("LastModified") or info.get("updated") or info.get("mtime"))
     size = int(info.get("size") or 0)
-    version = (
-        info.get("VersionId")
-        or info.get("generation")
-        or info.get("ETag")
-        or info.get("etag")
-        or f"{size}:{modified}"
-    )
+    version = next((info[k] for k in _VERSION_KEYS if info.get(k)), f"{size}:{modified}")
     return RemoteObject(key, key.rsplit("/", 1)[-1], str(version).strip('"'), size, modified)
 
 
@@ -181,11 +189,30 @@ class ObjectLanding:
     def fetch(self, obj: RemoteObject, work_dir: Path) -> Path:
         """Download ``obj`` to an owner-only file named like it (its suffix says the format)."""
         folder = private_dir(work_dir / uuid.uuid4().hex)
-        dest = folder / obj.name
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        with os.fdopen(fd, "wb") as out, self.fs.open(obj.key, "rb") as src:
-            shutil.copyfileobj(src, out, 1024 * 1024)
+        dest = folder / local_name(obj.name)
+        try:
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with os.fdopen(fd, "wb") as out, self.fs.open(obj.key, "rb") as src:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # no partial download left behind
+            raise
         return dest
+
+    def unchanged(self, obj: RemoteObject) -> bool:
+        """Whether ``obj.key`` still holds the version listed (asked once more, a HEAD on S3).
+
+        A listing gives an S3 object's ETag and a HEAD its VersionId too (versioned bucket), and a
+        store whose listing has no ETag is known there by size and time: the listed version matches
+        any of the version, the ETag or the size and time read now.
+        """
+        try:
+            info = self.fs.info(obj.key)
+        except FileNotFoundError:
+            return False
+        plain = {k: v for k, v in info.items() if k not in _VERSION_KEYS}
+        etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
+        return obj.version in {describe(info).version, describe(plain).version, etag}
 
     def _aside(self, folder: str, obj: RemoteObject, at: datetime) -> str:
         dest = f"{self.root}/{folder}/{at.strftime('%Y%m%dT%H%M%S%fZ')}-{obj.name}"
@@ -207,14 +234,13 @@ class ObjectLanding:
     def prune(self, now: datetime, days: float) -> list[str]:
         """Delete objects under ``.processed/`` and ``.quarantine/`` moved there over ``days`` ago.
 
-        A move is a copy on S3, so an object's modification time there is when it was processed.
+        A move is a copy on S3, so an object's modification time there is when it was processed; the
+        age rule is the local files' own (:func:`evergreen.data.quarantine.expired`).
         """
-        cutoff = (now - timedelta(days=days)).timestamp()
         gone = []
-        for key, modified in self.set_aside():
-            if modified < cutoff:
-                self.fs.rm_file(key)
-                gone.append(self.url_of(key))
+        for key in expired(self.set_aside(), now, days):
+            self.fs.rm_file(key)
+            gone.append(self.url_of(key))
         return gone
 
     def set_aside(self) -> list[tuple[str, float]]:

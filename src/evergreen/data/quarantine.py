@@ -109,8 +109,9 @@ def expired(entries: Iterable[tuple[_Where, float]], now: datetime, days: float)
     return [p for p, mtime in entries if mtime < cutoff]
 
 
-def remove_expired(directories: Iterable[Path], now: datetime, days: float) -> list[Path]:
-    """Delete the files (never following a link) in ``directories`` older than ``days``; return them."""
+def aged_files(directories: Iterable[Path]) -> list[tuple[Path, float]]:
+    """(path, mtime) of the files and links (never followed) directly in ``directories``; a missing
+    directory or a file gone meanwhile is skipped."""
     entries = []
     for d in directories:
         if not d.is_dir():
@@ -120,8 +121,13 @@ def remove_expired(directories: Iterable[Path], now: datetime, days: float) -> l
                 st = p.lstat()
                 if not p.is_dir() or p.is_symlink():
                     entries.append((p, st.st_mtime))
+    return entries
+
+
+def remove_expired(directories: Iterable[Path], now: datetime, days: float) -> list[Path]:
+    """Delete the files (never following a link) in ``directories`` older than ``days``; return them."""
     removed = []
-    for p in expired(entries, now, days):
+    for p in expired(aged_files(directories), now, days):
         with contextlib.suppress(OSError):
             p.unlink()
             removed.append(p)

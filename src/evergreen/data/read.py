@@ -35,19 +35,28 @@ def _fail(path: Path, reason: str, text: str, **extra: Any) -> DataValidationErr
     return DataValidationError(one_line, reason=reason, file=path.name, extra=extra or None)
 
 
+def too_large(name: str, size: int, max_file_mb: float) -> DataValidationError | None:
+    """The refusal of a file of ``size`` bytes over ``data.max_file_mb`` (None: within it); an
+    object-store landing asks before downloading."""
+    if size <= max_file_mb * _MB:
+        return None
+    return _fail(
+        Path(name),
+        "file_too_large",
+        f"file is {size / _MB:.1f} MB, over the limit of {max_file_mb:g} MB (data.max_file_mb)",
+        size_bytes=size,
+        limit_mb=max_file_mb,
+    )
+
+
 def check_size(path: Path, max_file_mb: float) -> int:
     """Return the file size in bytes, refusing empty or oversized files without opening them."""
     size = path.stat().st_size
     if size == 0:
         raise _fail(path, "empty_file", "file is empty (0 bytes)")
-    if size > max_file_mb * _MB:
-        raise _fail(
-            path,
-            "file_too_large",
-            f"file is {size / _MB:.1f} MB, over the limit of {max_file_mb:g} MB (data.max_file_mb)",
-            size_bytes=size,
-            limit_mb=max_file_mb,
-        )
+    refusal = too_large(path.name, size, max_file_mb)
+    if refusal is not None:
+        raise refusal
     return size
 
 

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from evergreen.config import Settings
 from evergreen.data import catalog
 from evergreen.data.ingest import IngestResult, ingest_file, refuse_unread
-from evergreen.data.objectstore import ObjectLanding, RemoteObject, Sighting, ready
-from evergreen.data.read import FORMATS
-from evergreen.errors import DataValidationError, one_line
+from evergreen.data.objectstore import ObjectLanding, RemoteObject, Sighting, local_name, ready
+from evergreen.data.read import FORMATS, too_large
+from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store, utcnow
 
 log = get_logger("evergreen.landing")
-_MB = 1024 * 1024
 
 
 @dataclass
@@ -69,8 +68,12 @@ def ingest_objects(
     objects: Sequence[RemoteObject],
     env: Mapping[str, str],
 ) -> list[IngestResult]:
+    with store.connect() as conn:  # one look at the records for the whole listing
+        taken = catalog.landing_taken_among(conn, store.project, (landing.url_of(o.key) for o in objects))
     out = []
     for obj in objects:
+        if (landing.url_of(obj.key), obj.version) in taken:
+            continue
         result = ingest_object(settings, store, landing, obj, env)
         if result is not None:
             out.append(result)
@@ -85,19 +88,19 @@ def ingest_object(
     with store.connect() as conn:
         if catalog.landing_taken(conn, store.project, source, obj.version):
             return None
-    if obj.size > settings.data.max_file_mb * _MB:
-        exc = DataValidationError(
-            f"{obj.name}: file is {obj.size / _MB:.1f} MB, over the limit of "
-            f"{settings.data.max_file_mb:g} MB (data.max_file_mb)",
-            reason="file_too_large",
-            file=obj.name,
-            extra={"size_bytes": obj.size, "limit_mb": settings.data.max_file_mb},
-        )
-        result = refuse_unread(settings, store, obj.name, source, exc)
+    refusal = too_large(obj.name, obj.size, settings.data.max_file_mb)  # never downloaded
+    if refusal is not None:
+        result = refuse_unread(settings, store, local_name(obj.name), source, refusal)
     else:
-        path = landing.fetch(obj, settings.state_dir / "incoming")
         try:
-            result = ingest_file(settings, store, path, env, move=False, source=source, quarantine_copy=False)
+            path = landing.fetch(obj, settings.state_dir / "incoming")
+        except OSError as exc:
+            # Gone since the listing, or unreadable on its own (a per-object permission): not
+            # recorded, so the next pass tries it again; the objects after it are not held up.
+            log.warning("landing_fetch_failed", file=source, error=one_line(exc))
+            return None
+        try:
+            result = ingest_file(settings, store, path, env, move=False, source=source)
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
     moved = _move_aside(settings, landing, obj, result)
@@ -122,6 +125,11 @@ def _move_aside(
         return None
     at = utcnow()
     try:
+        if not landing.unchanged(obj):
+            # Rewritten since the listing: moving it would set aside a version never ingested. It
+            # stays; the next pass takes the new version (its content hash tells a duplicate).
+            log.warning("landing_changed_since_listing", file=landing.url_of(obj.key))
+            return None
         if result.quarantined:
             record = {
                 "reason": result.reason,

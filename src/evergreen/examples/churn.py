@@ -111,10 +111,8 @@ def bad_batch(index: int, rows: int = 200, seed: int = 7, start: datetime = STAR
     return df
 
 
-CONFIG = """\
-# evergreen project: {project}. Every key is documented in the README (Configuration reference).
-project: {project}
-task: binary                     # binary | multiclass | regression
+# What the example project and the demo share: the data, how candidates are trained and compared.
+_DATA_TO_PROMOTION = """\
 data:
   landing: ./landing             # files dropped here (*.csv, *.parquet, *.jsonl) are ingested
   target: churned
@@ -136,6 +134,16 @@ promotion:
   min_metrics: {{accuracy: 0.6, f1_macro: 0.55}}
   min_improvement: 0.01          # the candidate must beat the champion by this much...
   significance: 0.05             # ...and the paired bootstrap CI of the delta must exclude 0
+"""
+
+CONFIG = (
+    """\
+# evergreen project: {project}. Every key is documented in the README (Configuration reference).
+project: {project}
+task: binary                     # binary | multiclass | regression
+"""
+    + _DATA_TO_PROMOTION
+    + """\
   require_approval: false
 triggers:
   schedule: "0 2 * * 1"
@@ -143,34 +151,18 @@ triggers:
   cooldown_minutes: 60
 serving: {{host: 127.0.0.1, port: 8000, reload_interval_seconds: 2}}
 """
+)
 
 # `evergreen demo` replays ten weeks in about two minutes of wall time: the loop it drives must react
 # within seconds, and retrain because the behaviour changed rather than because a week of data came.
-DEMO_CONFIG = """\
+DEMO_CONFIG = (
+    """\
 # evergreen demo project: a replay of ten weeks in minutes, so the loop reacts within seconds.
 project: {project}
 task: binary
-data:
-  landing: ./landing
-  target: churned
-  id_column: customer_id
-  timestamp_column: event_time
-  pii:
-    drop: [email]
-    hash: [customer_id]
-    scrub_text: [last_ticket]
-  window: {{max_age_days: {window_days}}}
-training:
-  candidates: [logistic_regression, hist_gradient_boosting, random_forest]
-  selection_metric: f1_macro
-  holdout_fraction: 0.25
-  seed: 42
-  timeout_minutes: 10
-promotion:
-  metric: f1_macro
-  min_metrics: {{accuracy: 0.6, f1_macro: 0.55}}
-  min_improvement: 0.01
-  significance: 0.05
+"""
+    + _DATA_TO_PROMOTION
+    + """\
 triggers:
   schedule: null                 # the replay drives the loop week by week
   new_data: {{min_rows: 100000}}   # a week of data alone does not retrain: a change in behaviour does
@@ -190,6 +182,7 @@ serving:
   feedback_batch_interval_seconds: 1
   feedback_batch_min_rows: 1     # the week's last few labels too, not only full batches
 """
+)
 
 
 def write_config(path: str, project: str = "churn", window_days: int = 28, *, demo: bool = False) -> str:

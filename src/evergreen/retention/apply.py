@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
 
-from evergreen.data.quarantine import PROCESSED_DIR
+from evergreen.data.quarantine import PROCESSED_DIR, aged_files
 from evergreen.errors import one_line
 from evergreen.logs import get_logger
 from evergreen.registry import TAG_PREFIX
@@ -28,6 +28,7 @@ from evergreen.store.locks import LeaseLock, retrain_lock_name
 from evergreen.store.tables import feedback, pipeline_runs, predictions
 
 if TYPE_CHECKING:
+    from evergreen.config import Settings
     from evergreen.project import Project
 
 log = get_logger(__name__)
@@ -44,6 +45,12 @@ class GcResult:
     deleted_feedback: int = 0
     deleted_files: tuple[str, ...] = ()
     deleted_reports: tuple[str, ...] = ()  # HTML reports beyond monitoring.keep_reports (rows stay)
+
+
+def _local_dirs(s: Settings) -> list[Path]:
+    """The local folders of processed and quarantined files (a directory landing's .processed/)."""
+    local = s.data.landing_dir
+    return [s.storage.quarantine_dir, *(() if local is None else (local / PROCESSED_DIR,))]
 
 
 def gather(project: Project) -> tuple[list[VersionFacts], list[tuple[Path | str, float]]]:
@@ -77,14 +84,7 @@ def gather(project: Project) -> tuple[list[VersionFacts], list[tuple[Path | str,
         )
         for v in project.registry.list_versions()
     ]
-    files: list[tuple[Path | str, float]] = []
-    local = s.data.landing_dir
-    for folder in (s.storage.quarantine_dir, *(() if local is None else (local / PROCESSED_DIR,))):
-        if folder.is_dir():
-            for p in folder.iterdir():
-                st = p.lstat()  # never follow a link: the link itself is what goes
-                if not p.is_dir() or p.is_symlink():
-                    files.append((p, st.st_mtime))
+    files: list[tuple[Path | str, float]] = [*aged_files(_local_dirs(s))]
     if s.data.landing_url is not None:  # an object-store landing's .processed/ and .quarantine/
         from evergreen.data.objectstore import ObjectLanding
 
@@ -216,9 +216,7 @@ def _delete_files(project: Project, policy: RetentionPolicy, now: datetime, acto
     from evergreen.data.quarantine import remove_expired
 
     s = project.settings
-    local = s.data.landing_dir
-    dirs = (s.storage.quarantine_dir, *(() if local is None else (local / PROCESSED_DIR,)))
-    gone = [str(p) for p in remove_expired(dirs, now, policy.processed_days)]
+    gone = [str(p) for p in remove_expired(_local_dirs(s), now, policy.processed_days)]
     if s.data.landing_url is not None:  # an object-store landing's .processed/ and .quarantine/
         from evergreen.data.objectstore import ObjectLanding
 

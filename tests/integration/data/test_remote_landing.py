@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from evergreen.data.landing import ingest_landing
-from evergreen.data.remote_landing import open_watch
+from evergreen.data.remote_landing import ingest_objects, open_watch
 from evergreen.store.tables import landing_objects
 from tests.support.data import ENV, Project, churn
 
@@ -132,9 +132,77 @@ def test_local_directory_marker_mode(make_project: Callable[..., Project], tmp_p
     assert [r.status for r in ingest_landing(project.settings, project.store, ENV)] == ["accepted"]
 
 
-def test_unknown_scheme_is_a_config_error(make_project: Callable[..., Project]) -> None:
+def test_object_rewritten_after_download_is_not_moved_aside_unread(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    from evergreen.data.objectstore import ObjectLanding, RemoteObject
+
+    class ProducerRewritesDuringIngest(ObjectLanding):
+        def fetch(self, obj: RemoteObject, work_dir: Path) -> Path:
+            path = super().fetch(obj, work_dir)
+            churn(start=500).to_csv(bucket / obj.name, index=False)  # the producer's second write
+            os.utime(bucket / obj.name, (1_900_000_000, 1_900_000_000))
+            return path
+
+    project = make_project(landing=f"file://{bucket}")
+    churn().to_csv(bucket / "week01.csv", index=False)
+    watch = open_watch(project.settings)
+    due, _ = watch.due(project.settings, settle_seconds=0)
+    landing = ProducerRewritesDuringIngest(watch.landing.url)
+    [first] = ingest_objects(project.settings, project.store, landing, due, ENV)
+    assert first.status == "accepted"
+    assert (bucket / "week01.csv").exists()  # not moved: that version was never read
+    assert _records(project) == [("week01.csv", "accepted", None)]
+    [second] = ingest_landing(project.settings, project.store, ENV)  # the new version
+    assert (second.status, second.rows) == ("accepted", 10)
+    assert sorted(p.name for p in bucket.iterdir()) == [".processed"]
+
+
+def test_pass_over_kept_objects_looks_up_the_records_once(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    from sqlalchemy import event
+
+    project = make_project(landing=f"file://{bucket}", landing_after="keep")
+    for i in range(5):
+        churn(start=20 * i).to_csv(bucket / f"week{i}.csv", index=False)
+    assert len(ingest_landing(project.settings, project.store, ENV)) == 5
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(project.store.engine, "before_cursor_execute", count)
+    try:
+        assert ingest_landing(project.settings, project.store, ENV) == []
+    finally:
+        event.remove(project.store.engine, "before_cursor_execute", count)
+    assert len([s for s in statements if "landing_objects" in s]) == 1  # not one per object
+
+
+def test_object_gone_between_listing_and_download_does_not_stop_the_others(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    project = make_project(landing=f"file://{bucket}")
+    churn().to_csv(bucket / "a.csv", index=False)
+    churn(start=50).to_csv(bucket / "b.csv", index=False)
+    watch = open_watch(project.settings)
+    due, _ = watch.due(project.settings, settle_seconds=0)
+    assert [o.name for o in due] == ["a.csv", "b.csv"]
+    (bucket / "a.csv").unlink()  # the producer took it back after the listing
+    [res] = ingest_objects(project.settings, project.store, watch.landing, due, ENV)
+    assert (res.status, res.source) == ("accepted", f"file://{bucket}/b.csv")
+    assert _records(project) == [("b.csv", "accepted", ".processed")]  # a.csv: not taken, tried again
+    assert list((project.settings.state_dir / "incoming").iterdir()) == []  # no partial download
+
+
+def test_missing_filesystem_package_is_a_config_error(make_project: Callable[..., Project]) -> None:
+    import importlib.util
+
     from evergreen.errors import ConfigError
 
-    project = make_project(landing="nosuchfs://bucket/in/")
-    with pytest.raises(ConfigError, match=r"data\.landing: no filesystem for nosuchfs://"):
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed here: gs:// has a filesystem")
+    project = make_project(landing="gs://bucket/in/")
+    with pytest.raises(ConfigError, match=r"data\.landing: no filesystem for gs://"):
         ingest_landing(project.settings, project.store, ENV)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from evergreen.data.landing import ingest_landing
 from evergreen.data.objectstore import ObjectLanding
 from evergreen.examples import churn
 from evergreen.project import Project, open_project
@@ -152,3 +153,38 @@ def test_gc_dry_run_lists_the_bucket_objects_it_would_delete(s3_env: S3Server, t
         done = run_gc(project, policy, later)
     assert list(done.deleted_files) == [f"s3://{key}"]
     assert not s3_env.fs().exists(key)
+
+
+def test_object_name_too_long_for_a_local_file_is_ingested(s3_env: S3Server, tmp_path: Path) -> None:
+    # An S3 key may be 1024 bytes (SeaweedFS: a name up to 255); a local file name 255, and the local
+    # quarantine sidecar adds a 24-byte stamp and ".reason.json" to the name it was downloaded as.
+    name = "é" * 116 + ".csv"  # 236 bytes, "bad-" 240
+    with _project(tmp_path, "long") as project:
+        sched = Scheduler(project)
+        _put(s3_env, f"landing/long/{name}", 1)
+        _put(s3_env, f"landing/long/bad-{name}", 2, rows=0)  # no rows: quarantined
+        results = _until(sched.ingest_new)
+        assert sorted((r.source, r.status) for r in results) == [
+            (f"s3://landing/long/bad-{name}", "quarantined"),
+            (f"s3://landing/long/{name}", "accepted"),
+        ]
+        local = list(project.settings.storage.quarantine_dir.iterdir())
+        assert len(local) == 1 and local[0].name.endswith(".csv.reason.json")
+
+
+def test_hostile_keys_empty_objects_and_folder_markers(s3_env: S3Server, tmp_path: Path) -> None:
+    fs = s3_env.fs()
+    with _project(tmp_path, "hostile") as project:
+        _put(s3_env, "landing/hostile/week 01 café.csv", 1)  # spaces and an accent
+        fs.pipe_file("landing/hostile/empty.csv", b"")  # 0 bytes
+        fs.pipe_file("landing/hostile/folder.csv/", b"")  # a "folder" marker, not a file
+        results = ingest_landing(project.settings, project.store)
+        got = sorted((r.source, r.status, r.reason) for r in results)
+        assert got == [
+            ("s3://landing/hostile/empty.csv", "quarantined", "empty_file"),
+            ("s3://landing/hostile/week 01 café.csv", "accepted", None),
+        ]
+        assert ingest_landing(project.settings, project.store) == []
+        names = {p.rsplit("/", 1)[-1] for p in fs.find("landing/hostile")}
+        assert any(n.endswith("-week 01 café.csv") for n in names)
+        assert any(n.endswith("-empty.csv.reason.json") for n in names)

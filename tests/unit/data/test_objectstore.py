@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evergreen.config import settings_from_dict
-from evergreen.data.objectstore import RemoteObject, Sighting, describe, display_url, ready
+from evergreen.data.objectstore import RemoteObject, Sighting, describe, display_url, local_name, ready
 
 
 def obj(name: str, version: str = "e1", modified: float | None = 100.0) -> RemoteObject:
@@ -130,3 +130,50 @@ def test_landing_ready_must_be_settle_or_marker() -> None:
     raw = {"project": "p", "task": "binary", "data": {"target": "y", "landing_ready": "soon"}}
     with pytest.raises(ConfigError, match="landing_ready"):
         settings_from_dict(raw, Path("/proj"), {})
+
+
+@pytest.mark.parametrize(
+    "value", ["s3://AKIA:s3cr3t@bucket/in/", "s3://s3cr3t@bucket/in", "gs://user:s3cr3t@bucket/in/"]
+)
+def test_landing_url_with_credentials_is_refused_without_echoing_them(value: str) -> None:
+    from evergreen.errors import ConfigError
+
+    raw = {"project": "p", "task": "binary", "data": {"target": "y", "landing": value}}
+    with pytest.raises(ConfigError, match=r"data\.landing.*credentials") as caught:
+        settings_from_dict(raw, Path("/proj"), {})
+    assert "s3cr3t" not in str(caught.value) and "s3cr3t" not in repr(caught.value.details)
+
+
+@pytest.mark.parametrize(
+    "value", ["http://example.com/in/", "memory://in/", "ftp://host/in/", "nosuchfs://b/in/"]
+)
+def test_landing_url_scheme_outside_the_object_stores_is_refused(value: str) -> None:
+    from evergreen.errors import ConfigError
+
+    raw = {"project": "p", "task": "binary", "data": {"target": "y", "landing": value}}
+    with pytest.raises(ConfigError, match=r"data\.landing.*scheme .*:// is not one of"):
+        settings_from_dict(raw, Path("/proj"), {})
+
+
+def test_local_name_bounds_bytes_and_keeps_the_suffix() -> None:
+    assert local_name("week01.csv") == "week01.csv"
+    cut = local_name("é" * 150 + ".parquet")  # 308 bytes: two-byte characters, never split
+    assert cut.endswith(".parquet") and len(cut.encode()) <= 200
+    assert cut == "é" * 96 + ".parquet"
+
+
+def test_unchanged_tells_a_rewritten_or_removed_object() -> None:
+    from evergreen.data.objectstore import ObjectLanding
+
+    landing = ObjectLanding("memory://evergreen-unchanged-test/in/")
+    landing.fs.pipe_file(f"{landing.root}/a.csv", b"a\n1\n")
+    try:
+        [obj], _ = landing.scan([".csv"])
+        assert landing.unchanged(obj)
+        landing.fs.pipe_file(obj.key, b"a\n1\n2\n")  # rewritten: another size, the same name
+        assert not landing.unchanged(obj)
+        landing.fs.rm_file(obj.key)
+        assert not landing.unchanged(obj)
+    finally:
+        if landing.fs.exists(landing.root):
+            landing.fs.rm(landing.root, recursive=True)
