@@ -152,7 +152,9 @@ class WatchConfig(_Frozen):
     paired predictions were logged or ``days`` went by; ``min_labels`` labelled pairs are needed
     before the two are judged (fewer: no verdict, no rollback)."""
 
-    rows: int = Field(2000, ge=1)
+    # Bounded: the judge's paired bootstrap holds a bootstrap_samples x rows count matrix (16 bytes a
+    # cell: 50 000 rows is 0.8 GB at the default 1 000 samples; 10 million would be 160 GB).
+    rows: int = Field(2000, ge=1, le=50_000)
     days: float = Field(7.0, gt=0)
     min_labels: int = Field(200, ge=2)
 

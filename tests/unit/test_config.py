@@ -63,6 +63,7 @@ def test_missing_variable_is_named(tmp_path: Path):
         ({"monitoring": {"min_rows": 0}}, "monitoring.min_rows"),
         ({"monitoring": {"band_sigmas": -1}}, "monitoring.band_sigmas"),
         ({"monitoring": {"multivariate_threshold": 0.4}}, "monitoring.multivariate_threshold"),
+        ({"promotion": {"watch": {"rows": 10_000_000}}}, "promotion.watch.rows"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, patch, key):
