@@ -82,16 +82,16 @@ def runs_page(
     return _paged(store, select(*cols), where, [t.c.started_at.desc(), t.c.id.desc()], page, size)
 
 
-def run_decision(store: Store, run_id: str) -> dict[str, Any] | None:
-    """The newest decision of a run (a re-scored approval adds one)."""
+def run_decisions(store: Store, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The newest decision of each run (a re-scored approval adds one), in one query for a whole page."""
+    if not run_ids:
+        return {}
     t = decisions
+    out: dict[str, dict[str, Any]] = {}
     with store.connect() as conn:
-        row = (
-            conn.execute(select(t).where(t.c.run_id == run_id).order_by(t.c.id.desc()).limit(1))
-            .mappings()
-            .first()
-        )
-    return None if row is None else _plain(row)
+        for row in conn.execute(select(t).where(t.c.run_id.in_(run_ids)).order_by(t.c.id.desc())).mappings():
+            out.setdefault(row["run_id"], _plain(row))
+    return out
 
 
 def alerts_page(

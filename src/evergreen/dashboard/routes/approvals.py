@@ -31,10 +31,10 @@ def approvals(
 ) -> Response:
     store = visit.services.project.store
     result = queries.runs_page(store, page=page_no, size=10, status="pending_approval", trigger=trigger)
-    waiting = []
-    for r in result.rows:
-        decision = queries.run_decision(store, r["id"])
-        waiting.append((run_row(r), comparison(decision) if decision else None))
+    decisions = queries.run_decisions(store, [r["id"] for r in result.rows])
+    waiting = [
+        (run_row(r), comparison(decisions[r["id"]]) if r["id"] in decisions else None) for r in result.rows
+    ]
     return page(
         request,
         visit,
