@@ -1,7 +1,8 @@
-"""Templates to responses: the Jinja2 environment, the navigation bar, redirects after an action."""
+"""Templates to responses: the Jinja2 environment, the navigation bar, an action and its redirect."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -9,11 +10,13 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from evergreen.dashboard.context import Visit
 from evergreen.dashboard.session import CSRF_FIELD, Session, SessionCodec
+from evergreen.errors import EvergreenError
 
 
 @dataclass(frozen=True)
@@ -116,3 +119,17 @@ def done(path: str, message: str, *, ok: bool = True) -> RedirectResponse:
     """After a POST: back to a page (303, so a reload does not repeat the action), with a notice."""
     sep = "&" if "?" in path else "?"
     return RedirectResponse(f"{path}{sep}{urlencode({'notice': message, 'ok': '1' if ok else '0'})}", 303)
+
+
+def _message(result: Any) -> str:
+    return str(result.message)
+
+
+async def act(back: str, action: Callable[[], Any], ok: Callable[[Any], str] = _message) -> Response:
+    """Run a control action off the event loop, then :func:`done`: back to ``back`` with ``ok(result)``
+    (the result's ``message`` unless told), or with the control layer's refusal."""
+    try:
+        result = await run_in_threadpool(action)
+    except EvergreenError as exc:
+        return done(back, exc.message, ok=False)
+    return done(back, ok(result))

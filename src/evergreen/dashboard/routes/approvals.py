@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from evergreen import control
 from evergreen.dashboard import queries
 from evergreen.dashboard.context import Operator, Viewer, posted_form, required
-from evergreen.dashboard.render import done, page
+from evergreen.dashboard.render import act, page
 from evergreen.dashboard.routes.runs import TRIGGERS, Word
 from evergreen.dashboard.views.runs import comparison, run_row
-from evergreen.errors import EvergreenError
 
 router = APIRouter()
 Form = Annotated[dict[str, str], Depends(posted_form("operator"))]
@@ -50,22 +48,12 @@ def approvals(
 @router.post("/approvals/{run_id}/approve")
 async def approve(run_id: RunId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
-    try:
-        result = await run_in_threadpool(
-            control.approve, visit.services.project, run_id, actor=visit.actor, reason=comment
-        )
-    except EvergreenError as exc:
-        return done(PAGE, exc.message, ok=False)
-    return done(PAGE, result.message)
+    p = visit.services.project
+    return await act(PAGE, lambda: control.approve(p, run_id, actor=visit.actor, reason=comment))
 
 
 @router.post("/approvals/{run_id}/reject")
 async def reject(run_id: RunId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
-    try:
-        result = await run_in_threadpool(
-            control.reject, visit.services.project, run_id, actor=visit.actor, reason=comment
-        )
-    except EvergreenError as exc:
-        return done(PAGE, exc.message, ok=False)
-    return done(PAGE, result.message)
+    p = visit.services.project
+    return await act(PAGE, lambda: control.reject(p, run_id, actor=visit.actor, reason=comment))
