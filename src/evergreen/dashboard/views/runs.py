@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from evergreen.evaluation.bands import LOWER_IS_BETTER
+from evergreen.evaluation.policy import Check
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,6 @@ class MetricRow:
 
 
 @dataclass(frozen=True)
-class Gate:
-    name: str
-    passed: bool
-    detail: str
-    numbers: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class Comparison:
     outcome: str
     metric: str
@@ -51,8 +44,8 @@ class Comparison:
     rows: tuple[MetricRow, ...]
     ci_low: float | None
     ci_high: float | None
-    gates: tuple[Gate, ...]
-    slices: Gate | None
+    gates: tuple[Check, ...]  # the policy's checks as the decision row recorded them
+    slices: Check | None
     justification: str
     actor: str
     created_at: str
@@ -108,7 +101,7 @@ def metric_rows(candidate: dict[str, Any], champion: dict[str, Any], selection: 
 def comparison(decision: dict[str, Any]) -> Comparison:
     """A decision row as the side-by-side table, the CI and the gates."""
     checks = [
-        Gate(c.get("name", ""), bool(c.get("passed")), c.get("detail", ""), c.get("numbers") or {})
+        Check(c.get("name", ""), bool(c.get("passed")), c.get("detail", ""), c.get("numbers") or {})
         for c in decision.get("checks") or []
     ]
     metric = decision.get("metric") or ""
