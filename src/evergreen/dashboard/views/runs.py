@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from evergreen.evaluation.bands import LOWER_IS_BETTER
-from evergreen.evaluation.policy import Check
+from evergreen.evaluation.policy import BASIS_CHECK, Check
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def comparison(decision: dict[str, Any]) -> Comparison:
         ),
         ci_low=_finite(decision.get("ci_low")),
         ci_high=_finite(decision.get("ci_high")),
-        gates=tuple(g for g in checks if g.name != "slices"),
+        gates=tuple(g for g in checks if g.name not in ("slices", BASIS_CHECK)),  # the basis is no gate
         slices=next((g for g in checks if g.name == "slices"), None),
         justification=decision.get("justification") or "",
         actor=decision.get("actor") or "",
