@@ -68,9 +68,7 @@ class Visit:
         return self.who.actor
 
     def can(self, role: str) -> bool:
-        return self.who is not None and self.services.auth.rank(self.who.role) >= self.services.auth.rank(
-            role
-        )
+        return self.who is not None and self.services.auth.has_role(self.who.role, role)
 
 
 def get_services(request: Request) -> DashboardServices:

@@ -15,7 +15,7 @@ import hmac
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -93,10 +93,6 @@ class SessionCodec:
         if not presented or session.dirty:
             return False
         return hmac.compare_digest(self.csrf_token(session), presented)
-
-
-def clean(session: Session) -> Session:
-    return replace(session, dirty=False)
 
 
 def same_origin(request: Request) -> bool:
