@@ -135,3 +135,22 @@ def test_over_real_http_login_then_an_action_with_the_cookie_and_token(app: Any,
         # The control layer refuses (nothing to roll back to) and the page says why.
         assert r.status_code == 200 and "nothing to roll back to" in r.text
         assert c.get("/api/models").status_code == 401  # the session cookie is not an API credential
+
+
+def test_a_pasted_token_is_never_logged_nor_echoed(app: Any) -> None:
+    import structlog
+
+    secret = "sk-live-" + "9f" * 16  # a refused paste that holds some other secret
+    with TestClient(app) as c, structlog.testing.capture_logs() as logs:
+        page = c.get("/login")
+        bad = c.post("/login", data={"token": secret, "csrf_token": csrf_of(page.text)})
+        assert bad.status_code == 401 and secret not in bad.text
+        good = c.post(
+            "/login", data={"token": OPERATOR_TOKEN, "csrf_token": csrf_of(bad.text)}, follow_redirects=True
+        )
+        assert good.status_code == 200 and OPERATOR_TOKEN not in good.text
+    assert [e["event"] for e in logs if e["event"].startswith("dashboard_login")] == [
+        "dashboard_login_refused",
+        "dashboard_login",
+    ]
+    assert secret not in repr(logs) and OPERATOR_TOKEN not in repr(logs)
