@@ -14,14 +14,20 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
+from evergreen.dashboard.queries import MAX_PAGE
 from evergreen.dashboard.services import DashboardServices, Identity
 from evergreen.dashboard.session import CSRF_FIELD, CSRF_HEADER, Session, SessionCodec, same_origin
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 LOCAL = Identity("local", "admin")
 MAX_FORM_BYTES = 64 * 1024
+
+# What the pages take in their URLs: ``?page=`` of a list, a filter word, a run id.
+PageNo = Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)]
+Word = Annotated[str | None, Query(max_length=50, pattern=r"^[A-Za-z0-9_.:-]*$")]
+RunId = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class DashboardError(Exception):

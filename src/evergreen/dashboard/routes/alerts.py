@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from evergreen import control
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import Operator, Viewer, posted_form, required
+from evergreen.dashboard.context import Operator, PageNo, Viewer, Word, posted_form, required
 from evergreen.dashboard.render import act, page
 from evergreen.dashboard.views.alerts import evidence
 
 router = APIRouter()
 Form = Annotated[dict[str, str], Depends(posted_form("operator"))]
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Word = Annotated[str | None, Query(max_length=30, pattern=r"^[a-z_]*$")]
 STATUSES = ("open", "acknowledged", "resolved")
 LEVELS = ("info", "warning", "alert", "critical")
 
@@ -25,7 +24,7 @@ LEVELS = ("info", "warning", "alert", "critical")
 def alerts(
     request: Request,
     visit: Viewer,
-    page_no: Annotated[int, Query(alias="page", ge=1, le=queries.MAX_PAGE)] = 1,
+    page_no: PageNo = 1,
     status: Word = None,
     level: Word = None,
 ) -> Response:

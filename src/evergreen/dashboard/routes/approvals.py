@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from evergreen import control
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import Operator, Viewer, posted_form, required
+from evergreen.dashboard.context import Operator, PageNo, RunId, Viewer, Word, posted_form, required
 from evergreen.dashboard.render import act, page
-from evergreen.dashboard.routes.runs import TRIGGERS, Word
+from evergreen.dashboard.routes.runs import TRIGGERS
 from evergreen.dashboard.views.runs import comparison, run_row
 
 router = APIRouter()
 Form = Annotated[dict[str, str], Depends(posted_form("operator"))]
-RunId = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 PAGE = "/approvals"
 
 
@@ -24,7 +23,7 @@ PAGE = "/approvals"
 def approvals(
     request: Request,
     visit: Viewer,
-    page_no: Annotated[int, Query(alias="page", ge=1, le=queries.MAX_PAGE)] = 1,
+    page_no: PageNo = 1,
     trigger: Word = None,
 ) -> Response:
     store = visit.services.project.store

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from evergreen import control
-from evergreen.dashboard.context import DashboardError, Operator, Viewer, posted_form, required
+from evergreen.dashboard.context import DashboardError, Operator, PageNo, Viewer, posted_form, required
 from evergreen.dashboard.render import act, page
 from evergreen.dashboard.views.models import version_rows
 
@@ -23,7 +23,7 @@ def models(
     visit: Viewer,
     alias: Annotated[str | None, Query(max_length=50)] = None,
     decision: Annotated[str | None, Query(max_length=50)] = None,
-    page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
+    page_no: PageNo = 1,
 ) -> Response:
     reader = visit.services.project.registry_reader
     rows = version_rows(reader.list_versions(), alias=alias or None, decision=decision or None)
