@@ -88,6 +88,12 @@ class SessionCodec:
     def csrf_token(self, session: Session) -> str:
         return hmac.new(self._csrf_key, session.sid.encode("ascii"), hashlib.sha256).hexdigest()
 
+    def notice_mac(self, session: Session, notice: str, ok: bool) -> str:
+        """What lets a page show the ``?notice=`` after an action: only this session's action wrote it
+        (a link from elsewhere cannot put words, say "paste your token at ...", on this site's pages)."""
+        text = f"notice\x00{session.sid}\x00{int(ok)}\x00{notice}".encode()
+        return hmac.new(self._csrf_key, text, hashlib.sha256).hexdigest()[:32]
+
     def csrf_ok(self, session: Session, presented: str | None) -> bool:
         # A brand-new session has no form out there yet: nothing can carry its token.
         if not presented or session.dirty:

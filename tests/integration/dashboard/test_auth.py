@@ -154,3 +154,20 @@ def test_a_pasted_token_is_never_logged_nor_echoed(app: Any) -> None:
         "dashboard_login",
     ]
     assert secret not in repr(logs) and OPERATOR_TOKEN not in repr(logs)
+
+
+def test_a_page_shows_only_the_notice_its_own_sessions_action_wrote(app: Any) -> None:
+    with TestClient(app) as c:
+        csrf = login(c, OPERATOR_TOKEN)
+        form = {"reason": "no previous yet", "confirm": "yes", "csrf_token": csrf}
+        r = c.post("/models/rollback", data=form, follow_redirects=False)
+        back = r.headers["location"]
+        assert back.startswith("/models?notice=nothing+to+roll+back+to") and "&mac=" in back
+        assert "nothing to roll back to" in c.get(back).text
+        # Words a link from elsewhere puts in the URL are not shown...
+        spoof = c.get("/", params={"notice": "session expired: paste your token at evil.example", "ok": "1"})
+        assert spoof.status_code == 200 and "evil.example" not in spoof.text
+        # ...nor the same link in another session.
+        c.cookies.clear()
+        login(c, OPERATOR_TOKEN)
+        assert "nothing to roll back to" not in c.get(back).text

@@ -60,6 +60,7 @@ async def acknowledge(alert_id: AlertId, visit: Operator, form: Form) -> Respons
     comment = required(form, "comment", "a comment")
     p = visit.services.project
     return await act(
+        visit,
         _back(form),
         lambda: control.acknowledge_alert(p, alert_id, actor=visit.actor, reason=comment),
         lambda _: f"alert {alert_id} acknowledged",
@@ -71,6 +72,7 @@ async def resolve(alert_id: AlertId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
     p = visit.services.project
     return await act(
+        visit,
         _back(form),
         lambda: control.resolve_alert(p, alert_id, actor=visit.actor, reason=comment),
         lambda _: f"alert {alert_id} resolved",
@@ -92,7 +94,7 @@ async def retrain_now(request: Request, alert_id: AlertId, visit: Operator, form
             request.app.state.dashboard_threads = [*threads, ticket.thread]
         return ticket
 
-    return await act(_back(form), run)
+    return await act(visit, _back(form), run)
 
 
 @router.post("/alerts/{alert_id}/investigate")
@@ -100,6 +102,7 @@ async def investigate(alert_id: AlertId, visit: Operator, form: Form) -> Respons
     comment = required(form, "comment", "a comment")
     p = visit.services.project
     return await act(
+        visit,
         _back(form),
         lambda: control.note_alert(p, alert_id, actor=visit.actor, decision="investigating", reason=comment),
         lambda _: f"recorded: investigating alert {alert_id}, no action yet",

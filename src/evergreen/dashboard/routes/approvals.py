@@ -48,11 +48,11 @@ def approvals(
 async def approve(run_id: RunId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
     p = visit.services.project
-    return await act(PAGE, lambda: control.approve(p, run_id, actor=visit.actor, reason=comment))
+    return await act(visit, PAGE, lambda: control.approve(p, run_id, actor=visit.actor, reason=comment))
 
 
 @router.post("/approvals/{run_id}/reject")
 async def reject(run_id: RunId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
     p = visit.services.project
-    return await act(PAGE, lambda: control.reject(p, run_id, actor=visit.actor, reason=comment))
+    return await act(visit, PAGE, lambda: control.reject(p, run_id, actor=visit.actor, reason=comment))

@@ -56,7 +56,7 @@ async def promote(visit: Operator, form: Form) -> Response:
     version = required(form, "version", "version", max_len=20)
     reason = _confirmed(form)
     p = visit.services.project
-    return await act(PAGE, lambda: control.promote(p, version, actor=visit.actor, reason=reason))
+    return await act(visit, PAGE, lambda: control.promote(p, version, actor=visit.actor, reason=reason))
 
 
 @router.post("/models/rollback")
@@ -64,4 +64,4 @@ async def rollback(visit: Operator, form: Form) -> Response:
     reason = _confirmed(form)
     to = form.get("to", "").strip() or None
     p = visit.services.project
-    return await act(PAGE, lambda: control.rollback(p, to=to, actor=visit.actor, reason=reason))
+    return await act(visit, PAGE, lambda: control.rollback(p, to=to, actor=visit.actor, reason=reason))

@@ -44,4 +44,4 @@ async def change(visit: Admin, form: Form) -> Response:
         control.set_thresholds(project, values, reset, actor=visit.actor, reason=reason)
         return "changed: " + ", ".join(sorted([*values, *(f"{k} (reset)" for k in reset)]))
 
-    return await act(PAGE, run, str)
+    return await act(visit, PAGE, run, str)
