@@ -23,6 +23,7 @@ from evergreen.dashboard.session import CSRF_FIELD, CSRF_HEADER, Session, Sessio
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 LOCAL = Identity("local", "admin")
 MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 2000  # the predict form has one field per column of the champion's signature
 
 # What the pages take in their URLs: ``?page=`` of a list, a filter word, a run id.
 PageNo = Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)]
@@ -136,7 +137,7 @@ async def read_form(request: Request) -> dict[str, str]:
     if len(body) > MAX_FORM_BYTES:
         raise DashboardError("form too large")
     try:
-        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError) as exc:
         raise DashboardError(f"unreadable form: {exc}") from exc
     return {k: v[-1] for k, v in parsed.items()}
