@@ -11,19 +11,7 @@ from sqlalchemy import select
 
 from evergreen.store.audit import list_actions
 from evergreen.store.tables import feedback
-from tests.support.dashboard import ADMIN_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, browser_login
-
-PAGES = (
-    "/",
-    "/runs",
-    "/models",
-    "/monitoring",
-    "/alerts",
-    "/approvals",
-    "/history",
-    "/settings",
-    "/predict/form",
-)
+from tests.support.dashboard import ADMIN_TOKEN, OPERATOR_TOKEN, PAGES, VIEWER_TOKEN, browser_login
 
 
 def test_viewer_sees_the_champion_and_an_open_alert_but_no_action(browser: Any, server: Any) -> None:

@@ -11,6 +11,18 @@ from evergreen.serving.auth import TokenTable
 from tests.support.control import TOKENS
 
 VIEWER_TOKEN, OPERATOR_TOKEN, ADMIN_TOKEN = "view-tok-1", "op-tok-2", "admin-tok-3"
+# Every page in the navigation bar, in its order.
+PAGES = (
+    "/",
+    "/runs",
+    "/models",
+    "/monitoring",
+    "/alerts",
+    "/approvals",
+    "/history",
+    "/settings",
+    "/predict/form",
+)
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 

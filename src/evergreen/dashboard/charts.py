@@ -8,9 +8,11 @@ numbers are always shown as a table beside the chart by the template.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
 
@@ -38,6 +40,13 @@ class Chart:
 
 
 PAD_L, PAD_R, PAD_T, PAD_B = 48, 12, 12, 28
+
+
+def finite(v: Any) -> float | None:
+    """A stored value as a number to plot or show: None (a gap) for a bool, a non-number, NaN or ±inf."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return None
+    return float(v)
 
 
 def y_bounds(chart: Chart) -> tuple[float, float]:

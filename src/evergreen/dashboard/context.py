@@ -14,14 +14,21 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
+from evergreen.dashboard.queries import MAX_PAGE
 from evergreen.dashboard.services import DashboardServices, Identity
 from evergreen.dashboard.session import CSRF_FIELD, CSRF_HEADER, Session, SessionCodec, same_origin
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 LOCAL = Identity("local", "admin")
 MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 2000  # the predict form has one field per column of the champion's signature
+
+# What the pages take in their URLs: ``?page=`` of a list, a filter word, a run id.
+PageNo = Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)]
+Word = Annotated[str | None, Query(max_length=50, pattern=r"^[A-Za-z0-9_.:-]*$")]
+RunId = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class DashboardError(Exception):
@@ -68,9 +75,7 @@ class Visit:
         return self.who.actor
 
     def can(self, role: str) -> bool:
-        return self.who is not None and self.services.auth.rank(self.who.role) >= self.services.auth.rank(
-            role
-        )
+        return self.who is not None and self.services.auth.has_role(self.who.role, role)
 
 
 def get_services(request: Request) -> DashboardServices:
@@ -132,7 +137,7 @@ async def read_form(request: Request) -> dict[str, str]:
     if len(body) > MAX_FORM_BYTES:
         raise DashboardError("form too large")
     try:
-        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError) as exc:
         raise DashboardError(f"unreadable form: {exc}") from exc
     return {k: v[-1] for k, v in parsed.items()}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from evergreen.store.engine import Store, as_utc
@@ -56,6 +56,11 @@ def _plain(row: Any) -> dict[str, Any]:
     return out
 
 
+def _where(store: Store, t: Table, **equal: str | None) -> list[ColumnElement[bool]]:
+    """This project's rows, and ``column == value`` for each filter given (None or empty: any)."""
+    return [t.c.project == store.project, *(t.c[k] == v for k, v in equal.items() if v)]
+
+
 def _paged(
     store: Store, q: Select[Any], where: list[ColumnElement[bool]], order: list[Any], page: int, size: int
 ) -> Page:
@@ -71,38 +76,30 @@ def runs_page(
     store: Store, *, page: int = 1, size: int = 25, status: str | None = None, trigger: str | None = None
 ) -> Page:
     t = pipeline_runs
-    where = [t.c.project == store.project]
-    if status:
-        where.append(t.c.status == status)
-    if trigger:
-        where.append(t.c.trigger == trigger)
+    where = _where(store, t, status=status, trigger=trigger)
     cols = [t.c[c] for c in ("id", "trigger", "reason", "actor", "status", "step", "started_at")]
     cols += [t.c[c] for c in ("finished_at", "dataset_version", "candidate_version", "champion_version")]
     cols += [t.c.decision, t.c.error, t.c.timings]
     return _paged(store, select(*cols), where, [t.c.started_at.desc(), t.c.id.desc()], page, size)
 
 
-def run_decision(store: Store, run_id: str) -> dict[str, Any] | None:
-    """The newest decision of a run (a re-scored approval adds one)."""
+def run_decisions(store: Store, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The newest decision of each run (a re-scored approval adds one), in one query for a whole page."""
+    if not run_ids:
+        return {}
     t = decisions
+    out: dict[str, dict[str, Any]] = {}
     with store.connect() as conn:
-        row = (
-            conn.execute(select(t).where(t.c.run_id == run_id).order_by(t.c.id.desc()).limit(1))
-            .mappings()
-            .first()
-        )
-    return None if row is None else _plain(row)
+        for row in conn.execute(select(t).where(t.c.run_id.in_(run_ids)).order_by(t.c.id.desc())).mappings():
+            out.setdefault(row["run_id"], _plain(row))
+    return out
 
 
 def alerts_page(
     store: Store, *, page: int = 1, size: int = 25, status: str | None = None, level: str | None = None
 ) -> Page:
     t = alerts
-    where = [t.c.project == store.project]
-    if status:
-        where.append(t.c.status == status)
-    if level:
-        where.append(t.c.level == level)
+    where = _where(store, t, status=status, level=level)
     return _paged(store, select(t), where, [t.c.id.desc()], page, size)
 
 
@@ -137,9 +134,7 @@ def deliveries_for(store: Store, alert_ids: list[int], per_alert: int = 5) -> di
 
 def reports_page(store: Store, *, page: int = 1, size: int = 25, window: str | None = None) -> Page:
     t = drift_reports
-    where = [t.c.project == store.project]
-    if window:
-        where.append(t.c.window == window)
+    where = _where(store, t, window=window)
     return _paged(store, select(t), where, [t.c.report_date.desc(), t.c.id.desc()], page, size)
 
 
@@ -163,11 +158,9 @@ def audit_page(
     until: datetime | None = None,
 ) -> Page:
     t = alert_actions
-    where = [t.c.project == store.project]
+    where = _where(store, t, action=action)
     if actor:
         where.append(t.c.actor.contains(actor, autoescape=True))
-    if action:
-        where.append(t.c.action == action)
     if target:
         where.append(t.c.target.contains(target, autoescape=True))
     if since:

@@ -1,7 +1,9 @@
-"""Templates to responses: the Jinja2 environment, the navigation bar, redirects after an action."""
+"""Templates to responses: the Jinja2 environment, the navigation bar, an action and its redirect."""
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -9,11 +11,13 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from evergreen.dashboard.context import Visit
 from evergreen.dashboard.session import CSRF_FIELD, Session, SessionCodec
+from evergreen.errors import EvergreenError
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,10 @@ def page(
 ) -> Response:
     env: Environment = request.app.state.dashboard_templates
     nav = [n for n in NAV if visit.who is not None and visit.can(n.role)]
+    q = request.query_params
+    notice, notice_ok = q.get("notice", ""), q.get("ok") == "1"
+    if not hmac.compare_digest(visit.codec.notice_mac(visit.session, notice, notice_ok), q.get("mac", "")):
+        notice = ""  # not written by this session's action (see done)
     html = env.get_template(template).render(
         request=request,
         visit=visit,
@@ -99,8 +107,8 @@ def page(
         title=title,
         project=visit.services.project.settings.project,
         csrf_input=Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{visit.csrf}">'),
-        notice=request.query_params.get("notice", "")[:500],
-        notice_ok=request.query_params.get("ok") == "1",
+        notice=notice[:500],
+        notice_ok=notice_ok,
         **values,
     )
     response = HTMLResponse(html, status_code=status)
@@ -112,7 +120,26 @@ def save_session(request: Request, codec: SessionCodec, session: Session, respon
     codec.save(response, session, secure=request.url.scheme == "https")
 
 
-def done(path: str, message: str, *, ok: bool = True) -> RedirectResponse:
-    """After a POST: back to a page (303, so a reload does not repeat the action), with a notice."""
+def done(visit: Visit, path: str, message: str, *, ok: bool = True) -> RedirectResponse:
+    """After a POST: back to a page (303, so a reload does not repeat the action), with a notice that
+    the page shows only to this session (its MAC)."""
     sep = "&" if "?" in path else "?"
-    return RedirectResponse(f"{path}{sep}{urlencode({'notice': message, 'ok': '1' if ok else '0'})}", 303)
+    mac = visit.codec.notice_mac(visit.session, message, ok)
+    query = urlencode({"notice": message, "ok": "1" if ok else "0", "mac": mac})
+    return RedirectResponse(f"{path}{sep}{query}", 303)
+
+
+def _message(result: Any) -> str:
+    return str(result.message)
+
+
+async def act(
+    visit: Visit, back: str, action: Callable[[], Any], ok: Callable[[Any], str] = _message
+) -> Response:
+    """Run a control action off the event loop, then :func:`done`: back to ``back`` with ``ok(result)``
+    (the result's ``message`` unless told), or with the control layer's refusal."""
+    try:
+        result = await run_in_threadpool(action)
+    except EvergreenError as exc:
+        return done(visit, back, exc.message, ok=False)
+    return done(visit, back, ok(result))

@@ -8,7 +8,7 @@ not the serving internals. The app factory gives it the project, a way to turn a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -62,15 +62,15 @@ class Auth:
     """The API's authentication, seen from the dashboard.
 
     ``lookup`` turns a token into an Identity (None: unknown); ``holds`` says whether an identity in a
-    session still has a token (removed tokens end their sessions at the next request); ``rank`` is the
-    API's role order; ``enabled`` is False when no token is configured.
+    session still has a token (removed tokens end their sessions at the next request); ``has_role`` is
+    the API's own comparison (``serving.auth.has_role(role, need)``); ``enabled`` is False when no
+    token is configured.
     """
 
     lookup: Callable[[str], Identity | None]
     holds: Callable[[Identity], bool]
-    rank: Callable[[str], int]
+    has_role: Callable[[str, str], bool]
     enabled: Callable[[], bool]
-    roles: Sequence[str]
 
 
 @dataclass(frozen=True)

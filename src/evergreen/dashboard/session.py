@@ -15,7 +15,7 @@ import hmac
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -88,15 +88,17 @@ class SessionCodec:
     def csrf_token(self, session: Session) -> str:
         return hmac.new(self._csrf_key, session.sid.encode("ascii"), hashlib.sha256).hexdigest()
 
+    def notice_mac(self, session: Session, notice: str, ok: bool) -> str:
+        """What lets a page show the ``?notice=`` after an action: only this session's action wrote it
+        (a link from elsewhere cannot put words, say "paste your token at ...", on this site's pages)."""
+        text = f"notice\x00{session.sid}\x00{int(ok)}\x00{notice}".encode()
+        return hmac.new(self._csrf_key, text, hashlib.sha256).hexdigest()[:32]
+
     def csrf_ok(self, session: Session, presented: str | None) -> bool:
         # A brand-new session has no form out there yet: nothing can carry its token.
         if not presented or session.dirty:
             return False
         return hmac.compare_digest(self.csrf_token(session), presented)
-
-
-def clean(session: Session) -> Session:
-    return replace(session, dirty=False)
 
 
 def same_origin(request: Request) -> bool:

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from evergreen.dashboard import DashboardServices, mount
 from evergreen.dashboard.services import Auth, Identity, InputField, PredictForm
 from evergreen.dashboard.session import session_secret
-from evergreen.serving.auth import ROLES, TokenTable, role_rank
+from evergreen.serving.auth import TokenTable, has_role
 from evergreen.serving.context import ServingContext
 from evergreen.serving.routes import feedback, predict
 
@@ -62,9 +62,7 @@ def mount_dashboard(app: FastAPI, ctx: ServingContext, *, insecure_local: bool) 
     def holds(who: Identity) -> bool:
         return any(e.name == who.name and e.role == who.role for e in _tokens(app, ctx).entries)
 
-    auth = Auth(
-        lookup=lookup, holds=holds, rank=role_rank, enabled=lambda: _tokens(app, ctx).enabled, roles=ROLES
-    )
+    auth = Auth(lookup=lookup, holds=holds, has_role=has_role, enabled=lambda: _tokens(app, ctx).enabled)
     services = DashboardServices(
         project=ctx.project,
         auth=auth,

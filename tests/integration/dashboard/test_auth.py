@@ -135,3 +135,39 @@ def test_over_real_http_login_then_an_action_with_the_cookie_and_token(app: Any,
         # The control layer refuses (nothing to roll back to) and the page says why.
         assert r.status_code == 200 and "nothing to roll back to" in r.text
         assert c.get("/api/models").status_code == 401  # the session cookie is not an API credential
+
+
+def test_a_pasted_token_is_never_logged_nor_echoed(app: Any) -> None:
+    import structlog
+
+    secret = "sk-live-" + "9f" * 16  # a refused paste that holds some other secret
+    with TestClient(app) as c, structlog.testing.capture_logs() as logs:
+        page = c.get("/login")
+        bad = c.post("/login", data={"token": secret, "csrf_token": csrf_of(page.text)})
+        assert bad.status_code == 401 and secret not in bad.text
+        good = c.post(
+            "/login", data={"token": OPERATOR_TOKEN, "csrf_token": csrf_of(bad.text)}, follow_redirects=True
+        )
+        assert good.status_code == 200 and OPERATOR_TOKEN not in good.text
+    assert [e["event"] for e in logs if e["event"].startswith("dashboard_login")] == [
+        "dashboard_login_refused",
+        "dashboard_login",
+    ]
+    assert secret not in repr(logs) and OPERATOR_TOKEN not in repr(logs)
+
+
+def test_a_page_shows_only_the_notice_its_own_sessions_action_wrote(app: Any) -> None:
+    with TestClient(app) as c:
+        csrf = login(c, OPERATOR_TOKEN)
+        form = {"reason": "no previous yet", "confirm": "yes", "csrf_token": csrf}
+        r = c.post("/models/rollback", data=form, follow_redirects=False)
+        back = r.headers["location"]
+        assert back.startswith("/models?notice=nothing+to+roll+back+to") and "&mac=" in back
+        assert "nothing to roll back to" in c.get(back).text
+        # Words a link from elsewhere puts in the URL are not shown...
+        spoof = c.get("/", params={"notice": "session expired: paste your token at evil.example", "ok": "1"})
+        assert spoof.status_code == 200 and "evil.example" not in spoof.text
+        # ...nor the same link in another session.
+        c.cookies.clear()
+        login(c, OPERATOR_TOKEN)
+        assert "nothing to roll back to" not in c.get(back).text

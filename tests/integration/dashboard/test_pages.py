@@ -17,23 +17,12 @@ from evergreen.store.tables import feedback
 from tests.support.dashboard import (
     ADMIN_TOKEN,
     OPERATOR_TOKEN,
+    PAGES,
     VIEWER_TOKEN,
     csrf_of,
     dashboard_app,
     login,
     seed_history,
-)
-
-PAGES = (
-    "/",
-    "/runs",
-    "/models",
-    "/monitoring",
-    "/alerts",
-    "/approvals",
-    "/history",
-    "/settings",
-    "/predict/form",
 )
 
 

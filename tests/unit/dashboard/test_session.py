@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -74,3 +77,16 @@ def test_secret_from_the_environment_or_random_per_call() -> None:
     assert session_secret("SECRET_VAR", {"SECRET_VAR": "abc"}) == b"abc"
     a, b = session_secret("SECRET_VAR", {}), session_secret("SECRET_VAR", {})
     assert len(a) == 32 and a != b
+
+
+def test_an_expired_cookie_is_a_new_anonymous_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    import itsdangerous.timed
+
+    codec = SessionCodec(b"s" * 32, max_age=3600)
+    session = codec.login(Identity("otto", "operator"))
+    value, _ = _cookie_of(codec, session)
+    assert codec.load(_request(value)).who == Identity("otto", "operator")
+    later = time.time() + 3601
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)
+    expired = codec.load(_request(value))
+    assert expired.who is None and expired.dirty and expired.sid != session.sid

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from evergreen import control
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import Operator, Viewer, posted_form, required
-from evergreen.dashboard.render import done, page
+from evergreen.dashboard.context import Operator, PageNo, Viewer, Word, posted_form, required
+from evergreen.dashboard.render import act, page
 from evergreen.dashboard.views.alerts import evidence
-from evergreen.errors import EvergreenError
 
 router = APIRouter()
 Form = Annotated[dict[str, str], Depends(posted_form("operator"))]
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Word = Annotated[str | None, Query(max_length=30, pattern=r"^[a-z_]*$")]
 STATUSES = ("open", "acknowledged", "resolved")
 LEVELS = ("info", "warning", "alert", "critical")
 
@@ -28,7 +24,7 @@ LEVELS = ("info", "warning", "alert", "critical")
 def alerts(
     request: Request,
     visit: Viewer,
-    page_no: Annotated[int, Query(alias="page", ge=1, le=queries.MAX_PAGE)] = 1,
+    page_no: PageNo = 1,
     status: Word = None,
     level: Word = None,
 ) -> Response:
@@ -54,14 +50,6 @@ def alerts(
     )
 
 
-async def _act(fn: Callable[[], Any], ok: Callable[[Any], str], back: str) -> Response:
-    try:
-        result = await run_in_threadpool(fn)
-    except EvergreenError as exc:
-        return done(back, exc.message, ok=False)
-    return done(back, ok(result))
-
-
 def _back(form: dict[str, str]) -> str:
     target = form.get("back", "")
     return target if target.startswith("/alerts") else "/alerts"
@@ -71,10 +59,11 @@ def _back(form: dict[str, str]) -> str:
 async def acknowledge(alert_id: AlertId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
     p = visit.services.project
-    return await _act(
+    return await act(
+        visit,
+        _back(form),
         lambda: control.acknowledge_alert(p, alert_id, actor=visit.actor, reason=comment),
         lambda _: f"alert {alert_id} acknowledged",
-        _back(form),
     )
 
 
@@ -82,10 +71,11 @@ async def acknowledge(alert_id: AlertId, visit: Operator, form: Form) -> Respons
 async def resolve(alert_id: AlertId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
     p = visit.services.project
-    return await _act(
+    return await act(
+        visit,
+        _back(form),
         lambda: control.resolve_alert(p, alert_id, actor=visit.actor, reason=comment),
         lambda _: f"alert {alert_id} resolved",
-        _back(form),
     )
 
 
@@ -104,15 +94,16 @@ async def retrain_now(request: Request, alert_id: AlertId, visit: Operator, form
             request.app.state.dashboard_threads = [*threads, ticket.thread]
         return ticket
 
-    return await _act(run, lambda t: t.message, _back(form))
+    return await act(visit, _back(form), run)
 
 
 @router.post("/alerts/{alert_id}/investigate")
 async def investigate(alert_id: AlertId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
     p = visit.services.project
-    return await _act(
+    return await act(
+        visit,
+        _back(form),
         lambda: control.note_alert(p, alert_id, actor=visit.actor, decision="investigating", reason=comment),
         lambda _: f"recorded: investigating alert {alert_id}, no action yet",
-        _back(form),
     )

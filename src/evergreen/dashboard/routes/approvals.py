@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from evergreen import control
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import Operator, Viewer, posted_form, required
-from evergreen.dashboard.render import done, page
-from evergreen.dashboard.routes.runs import TRIGGERS, Word
+from evergreen.dashboard.context import Operator, PageNo, RunId, Viewer, Word, posted_form, required
+from evergreen.dashboard.render import act, page
+from evergreen.dashboard.routes.runs import TRIGGERS
 from evergreen.dashboard.views.runs import comparison, run_row
-from evergreen.errors import EvergreenError
 
 router = APIRouter()
 Form = Annotated[dict[str, str], Depends(posted_form("operator"))]
-RunId = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 PAGE = "/approvals"
 
 
@@ -26,15 +23,15 @@ PAGE = "/approvals"
 def approvals(
     request: Request,
     visit: Viewer,
-    page_no: Annotated[int, Query(alias="page", ge=1, le=queries.MAX_PAGE)] = 1,
+    page_no: PageNo = 1,
     trigger: Word = None,
 ) -> Response:
     store = visit.services.project.store
     result = queries.runs_page(store, page=page_no, size=10, status="pending_approval", trigger=trigger)
-    waiting = []
-    for r in result.rows:
-        decision = queries.run_decision(store, r["id"])
-        waiting.append((run_row(r), comparison(decision) if decision else None))
+    decisions = queries.run_decisions(store, [r["id"] for r in result.rows])
+    waiting = [
+        (run_row(r), comparison(decisions[r["id"]]) if r["id"] in decisions else None) for r in result.rows
+    ]
     return page(
         request,
         visit,
@@ -50,22 +47,12 @@ def approvals(
 @router.post("/approvals/{run_id}/approve")
 async def approve(run_id: RunId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
-    try:
-        result = await run_in_threadpool(
-            control.approve, visit.services.project, run_id, actor=visit.actor, reason=comment
-        )
-    except EvergreenError as exc:
-        return done(PAGE, exc.message, ok=False)
-    return done(PAGE, result.message)
+    p = visit.services.project
+    return await act(visit, PAGE, lambda: control.approve(p, run_id, actor=visit.actor, reason=comment))
 
 
 @router.post("/approvals/{run_id}/reject")
 async def reject(run_id: RunId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
-    try:
-        result = await run_in_threadpool(
-            control.reject, visit.services.project, run_id, actor=visit.actor, reason=comment
-        )
-    except EvergreenError as exc:
-        return done(PAGE, exc.message, ok=False)
-    return done(PAGE, result.message)
+    p = visit.services.project
+    return await act(visit, PAGE, lambda: control.reject(p, run_id, actor=visit.actor, reason=comment))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import Viewer
+from evergreen.dashboard.context import PageNo, Viewer
 from evergreen.dashboard.render import page
 from evergreen.dashboard.views.history import day_bounds, story_row
 
@@ -21,7 +21,7 @@ Text = Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")]
 def history(
     request: Request,
     visit: Viewer,
-    page_no: Annotated[int, Query(alias="page", ge=1, le=queries.MAX_PAGE)] = 1,
+    page_no: PageNo = 1,
     actor: Text = None,
     action: Text = None,
     version: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]*$")] = None,

@@ -43,7 +43,7 @@ async def login(request: Request, visit: VisitDep) -> Response:
     target = _safe_next(form.get("next"))
     auth = visit.services.auth
     who: Identity | None = auth.lookup(token) if token and auth.enabled() else None
-    if who is None or auth.rank(who.role) < auth.rank("viewer"):
+    if who is None or not auth.has_role(who.role, "viewer"):
         log.info("dashboard_login_refused")  # never the token, nor its name
         reason = "unknown token" if who is None else f"{who.name} is {who.role}; the dashboard needs viewer"
         return page(

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from evergreen import control
-from evergreen.dashboard.context import DashboardError, Operator, Viewer, posted_form, required
-from evergreen.dashboard.render import done, page
+from evergreen.dashboard.context import DashboardError, Operator, PageNo, Viewer, posted_form, required
+from evergreen.dashboard.render import act, page
 from evergreen.dashboard.views.models import version_rows
-from evergreen.errors import EvergreenError
 
 router = APIRouter()
 Form = Annotated[dict[str, str], Depends(posted_form("operator"))]
@@ -25,7 +23,7 @@ def models(
     visit: Viewer,
     alias: Annotated[str | None, Query(max_length=50)] = None,
     decision: Annotated[str | None, Query(max_length=50)] = None,
-    page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
+    page_no: PageNo = 1,
 ) -> Response:
     reader = visit.services.project.registry_reader
     rows = version_rows(reader.list_versions(), alias=alias or None, decision=decision or None)
@@ -57,23 +55,13 @@ def _confirmed(form: dict[str, str]) -> str:
 async def promote(visit: Operator, form: Form) -> Response:
     version = required(form, "version", "version", max_len=20)
     reason = _confirmed(form)
-    try:
-        result = await run_in_threadpool(
-            control.promote, visit.services.project, version, actor=visit.actor, reason=reason
-        )
-    except EvergreenError as exc:
-        return done(PAGE, exc.message, ok=False)
-    return done(PAGE, result.message)
+    p = visit.services.project
+    return await act(visit, PAGE, lambda: control.promote(p, version, actor=visit.actor, reason=reason))
 
 
 @router.post("/models/rollback")
 async def rollback(visit: Operator, form: Form) -> Response:
     reason = _confirmed(form)
     to = form.get("to", "").strip() or None
-    try:
-        result = await run_in_threadpool(
-            control.rollback, visit.services.project, to=to, actor=visit.actor, reason=reason
-        )
-    except EvergreenError as exc:
-        return done(PAGE, exc.message, ok=False)
-    return done(PAGE, result.message)
+    p = visit.services.project
+    return await act(visit, PAGE, lambda: control.rollback(p, to=to, actor=visit.actor, reason=reason))

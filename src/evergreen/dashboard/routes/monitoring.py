@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from markupsafe import Markup
 from starlette.responses import FileResponse, Response
 
 from evergreen.dashboard import queries
 from evergreen.dashboard.charts import render_svg, series_color
-from evergreen.dashboard.context import PageNotFound, Viewer
+from evergreen.dashboard.context import PageNo, PageNotFound, Viewer, Word
 from evergreen.dashboard.render import page
 from evergreen.dashboard.views.monitoring import monitoring_view
 from evergreen.overrides import effective_settings
@@ -25,8 +25,8 @@ CHART_POINTS = 30  # reports per chart page: older ones are a page further
 def monitoring(
     request: Request,
     visit: Viewer,
-    page_no: Annotated[int, Query(alias="page", ge=1, le=queries.MAX_PAGE)] = 1,
-    window: Annotated[str | None, Query(max_length=50, pattern=r"^[A-Za-z0-9_.:-]*$")] = None,
+    page_no: PageNo = 1,
+    window: Word = None,
 ) -> Response:
     project = visit.services.project
     result = queries.reports_page(project.store, page=page_no, size=CHART_POINTS, window=window or None)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import PageNotFound, Viewer
+from evergreen.dashboard.context import PageNo, PageNotFound, RunId, Viewer, Word
 from evergreen.dashboard.render import page
 from evergreen.dashboard.views.runs import comparison, run_row
 from evergreen.errors import NotFoundError
@@ -16,8 +14,6 @@ from evergreen.store.runs import get_run
 
 router = APIRouter()
 
-PageNo = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
-Word = Annotated[str | None, Query(max_length=50, pattern=r"^[A-Za-z0-9_.:-]*$")]
 STATUSES = (
     "running",
     "promoted",
@@ -35,7 +31,7 @@ TRIGGERS = ("manual", "schedule", "new_data", "drift", "performance", "approval"
 def runs(
     request: Request,
     visit: Viewer,
-    page_no: Annotated[PageNo, Query(alias="page")] = 1,
+    page_no: PageNo = 1,
     status: Word = None,
     trigger: Word = None,
 ) -> Response:
@@ -60,9 +56,7 @@ def runs(
 
 
 @router.get("/runs/{run_id}")
-def run_detail(
-    request: Request, visit: Viewer, run_id: Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
-) -> Response:
+def run_detail(request: Request, visit: Viewer, run_id: RunId) -> Response:
     try:
         run = get_run(visit.services.project.store, run_id)
     except NotFoundError as exc:

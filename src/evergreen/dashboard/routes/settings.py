@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from evergreen import control
 from evergreen.dashboard.context import Admin, Viewer, posted_form
-from evergreen.dashboard.render import done, page
+from evergreen.dashboard.render import act, page
 from evergreen.dashboard.views.settings import as_json, parse_changes, threshold_rows
-from evergreen.errors import EvergreenError
 from evergreen.overrides import OVERRIDABLE, get_value
 
 router = APIRouter()
@@ -46,8 +44,4 @@ async def change(visit: Admin, form: Form) -> Response:
         control.set_thresholds(project, values, reset, actor=visit.actor, reason=reason)
         return "changed: " + ", ".join(sorted([*values, *(f"{k} (reset)" for k in reset)]))
 
-    try:
-        message = await run_in_threadpool(run)
-    except EvergreenError as exc:
-        return done(PAGE, exc.message, ok=False)
-    return done(PAGE, message)
+    return await act(visit, PAGE, run, str)

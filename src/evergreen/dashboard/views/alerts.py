@@ -28,8 +28,3 @@ def evidence(details: Mapping[str, Any] | None, prefix: str = "", depth: int = 0
         else:
             out.append((name, _show(value)))
     return out[:MAX_ITEMS]
-
-
-def alert_target(alert_id: int) -> str:
-    """How the audit trail names an alert (History links back here)."""
-    return f"alert:{alert_id}"

@@ -87,7 +87,10 @@ def story_row(r: dict[str, Any]) -> StoryRow:
 
 
 def day_bounds(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:
-    """``since`` from its midnight UTC, ``until`` to the end of its day (both inclusive days)."""
+    """``since`` from its midnight UTC, ``until`` to the end of its day (both inclusive days).
+
+    The last day a date can name (9999-12-31) has no next midnight: it is no upper bound at all.
+    """
     start = datetime.combine(since, time(0), UTC) if since else None
-    end = datetime.combine(until, time(0), UTC) + timedelta(days=1) if until else None
+    end = datetime.combine(until, time(0), UTC) + timedelta(days=1) if until and until < date.max else None
     return start, end

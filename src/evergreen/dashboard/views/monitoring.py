@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evergreen.dashboard.charts import Chart, Series
+from evergreen.dashboard.charts import Chart, Series, finite
 
 MAX_COLUMNS = 30  # a wide table gets its first columns charted; every column stays in the report
 
@@ -30,10 +30,6 @@ class MonitoringView:
     prediction: Plot | None
     performance: Plot | None
     columns: tuple[Plot, ...]
-
-
-def _f(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
 def _cell(v: float | None) -> str:
@@ -68,11 +64,12 @@ def _plot(chart: Chart, reports: Sequence[dict[str, Any]]) -> Plot:
 
 def dataset_plot(reports: Sequence[dict[str, Any]]) -> Plot | None:
     drift = [(r.get("details") or {}).get("data_drift") or {} for r in reports]
-    shares = tuple(_f(d.get("share")) for d in drift)
+    shares = tuple(finite(d.get("share")) for d in drift)
     if not any(v is not None for v in shares):
         return None
     threshold = next(
-        (_f(d.get("drift_share")) for d in reversed(drift) if _f(d.get("drift_share")) is not None), None
+        (finite(d.get("drift_share")) for d in reversed(drift) if finite(d.get("drift_share")) is not None),
+        None,
     )
     chart = Chart(
         title="Share of drifted columns",
@@ -87,7 +84,7 @@ def dataset_plot(reports: Sequence[dict[str, Any]]) -> Plot | None:
 
 
 def prediction_plot(reports: Sequence[dict[str, Any]]) -> Plot | None:
-    scores = tuple(_f(r.get("prediction_drift_score")) for r in reports)
+    scores = tuple(finite(r.get("prediction_drift_score")) for r in reports)
     if not any(v is not None for v in scores):
         return None
     chart = Chart(
@@ -103,14 +100,14 @@ def performance_plot(reports: Sequence[dict[str, Any]], metric: str) -> Plot | N
     perf = [(r.get("details") or {}).get("performance") or {} for r in reports]
     series = []
     for source in ("realised", "estimated"):
-        values = tuple(_f((p.get(f"{source}_metrics") or {}).get(metric)) for p in perf)
+        values = tuple(finite((p.get(f"{source}_metrics") or {}).get(metric)) for p in perf)
         bands = [((p.get("metric_bands") or {}).get(metric) or {}).get(source) or {} for p in perf]
         series.append(
             Series(
                 f"{metric} {source}",
                 values,
-                lower=tuple(_f(b.get("lower")) for b in bands),
-                upper=tuple(_f(b.get("upper")) for b in bands),
+                lower=tuple(finite(b.get("lower")) for b in bands),
+                upper=tuple(finite(b.get("upper")) for b in bands),
                 dashed=source == "estimated",
             )
         )
@@ -118,7 +115,7 @@ def performance_plot(reports: Sequence[dict[str, Any]], metric: str) -> Plot | N
         return None
     baseline = next(
         (
-            _f((p.get("baseline_metrics") or {}).get(metric))
+            finite((p.get("baseline_metrics") or {}).get(metric))
             for p in reversed(perf)
             if p.get("baseline_metrics")
         ),
@@ -143,16 +140,16 @@ def column_plots(reports: Sequence[dict[str, Any]]) -> tuple[Plot, ...]:
     plots = []
     for name in names[:MAX_COLUMNS]:
         cells = [cols.get(name) or {} for cols in per_report]
-        scores = tuple(_f(c.get("score")) for c in cells)
+        scores = tuple(finite(c.get("score")) for c in cells)
         if not any(v is not None for v in scores):
             continue
-        newest = next(c for c in reversed(cells) if _f(c.get("score")) is not None)
+        newest = next(c for c in reversed(cells) if finite(c.get("score")) is not None)
         method = newest.get("method") or ""
         chart = Chart(
             title=f"{name} ({method}{', p-value' if newest.get('p_value') is not None else ''})",
             labels=_labels(reports),
             series=(Series(name, scores),),
-            threshold=_f(newest.get("threshold")),
+            threshold=finite(newest.get("threshold")),
             links=_links(reports),
             width=420,
             height=160,

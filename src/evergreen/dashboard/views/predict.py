@@ -62,6 +62,9 @@ def record_from_form(fields: Sequence[InputField], form: Mapping[str, str]) -> d
         elif f.type in ("double", "float", "long", "integer"):
             record[f.name] = _number(f.name, text, f.type in ("long", "integer"))
         elif f.type == "boolean":
+            if text not in ("true", "false"):  # the select's options; anything else is no answer
+                message = f"{f.name}: {text[:40]!r} is not true or false"
+                raise BadInputError(message, details={"field": f.name})
             record[f.name] = text == "true"
         else:
             record[f.name] = text

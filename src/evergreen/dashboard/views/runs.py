@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from evergreen.dashboard.charts import finite
 from evergreen.evaluation.bands import LOWER_IS_BETTER
+from evergreen.evaluation.policy import BASIS_CHECK, Check
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,6 @@ class MetricRow:
 
 
 @dataclass(frozen=True)
-class Gate:
-    name: str
-    passed: bool
-    detail: str
-    numbers: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class Comparison:
     outcome: str
     metric: str
@@ -51,8 +44,8 @@ class Comparison:
     rows: tuple[MetricRow, ...]
     ci_low: float | None
     ci_high: float | None
-    gates: tuple[Gate, ...]
-    slices: Gate | None
+    gates: tuple[Check, ...]  # the policy's checks as the decision row recorded them
+    slices: Check | None
     justification: str
     actor: str
     created_at: str
@@ -85,18 +78,12 @@ def run_row(r: dict[str, Any]) -> RunRow:
     )
 
 
-def _finite(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        return None
-    return float(v)
-
-
 def metric_rows(candidate: dict[str, Any], champion: dict[str, Any], selection: str) -> tuple[MetricRow, ...]:
     """Every scalar metric of either model, the selection metric first, then by name."""
-    names = {k for k, v in {**champion, **candidate}.items() if _finite(v) is not None or v is None}
+    names = {k for k, v in {**champion, **candidate}.items() if finite(v) is not None or v is None}
     rows = []
     for name in sorted(names, key=lambda n: (n != selection, n)):
-        c, p = _finite(candidate.get(name)), _finite(champion.get(name))
+        c, p = finite(candidate.get(name)), finite(champion.get(name))
         delta = None if c is None or p is None else round(c - p, 10)
         better = None
         if delta is not None and delta != 0:
@@ -108,7 +95,7 @@ def metric_rows(candidate: dict[str, Any], champion: dict[str, Any], selection: 
 def comparison(decision: dict[str, Any]) -> Comparison:
     """A decision row as the side-by-side table, the CI and the gates."""
     checks = [
-        Gate(c.get("name", ""), bool(c.get("passed")), c.get("detail", ""), c.get("numbers") or {})
+        Check(c.get("name", ""), bool(c.get("passed")), c.get("detail", ""), c.get("numbers") or {})
         for c in decision.get("checks") or []
     ]
     metric = decision.get("metric") or ""
@@ -120,9 +107,9 @@ def comparison(decision: dict[str, Any]) -> Comparison:
         rows=metric_rows(
             decision.get("candidate_metrics") or {}, decision.get("champion_metrics") or {}, metric
         ),
-        ci_low=_finite(decision.get("ci_low")),
-        ci_high=_finite(decision.get("ci_high")),
-        gates=tuple(g for g in checks if g.name != "slices"),
+        ci_low=finite(decision.get("ci_low")),
+        ci_high=finite(decision.get("ci_high")),
+        gates=tuple(g for g in checks if g.name not in ("slices", BASIS_CHECK)),  # the basis is no gate
         slices=next((g for g in checks if g.name == "slices"), None),
         justification=decision.get("justification") or "",
         actor=decision.get("actor") or "",

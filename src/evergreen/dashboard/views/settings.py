@@ -51,7 +51,9 @@ def parse_changes(
 ) -> tuple[dict[str, Any], list[str]]:
     """The edits: ``value:<key>`` fields whose JSON differs from the value in force; ``reset:<key>`` boxes.
 
-    A field left as shown is no change; BadInputError (naming the key) for text that is not JSON.
+    A field left as shown is no change; BadInputError (naming the key) for text that is not JSON, or
+    JSON no threshold holds: NaN or an infinity (``1e400`` too), an integer over Python's 4300-digit
+    limit, nesting too deep to decode (the same values the control API's body parser refuses).
     """
     values: dict[str, Any] = {}
     reset = [k for k in keys if form.get(f"reset:{k}") == "yes"]
@@ -61,7 +63,8 @@ def parse_changes(
             continue
         try:
             parsed = json.loads(text)
-        except json.JSONDecodeError as exc:
+            json.dumps(parsed, allow_nan=False)  # ValueError for a NaN or infinity anywhere inside
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
             raise BadInputError(
                 f"thresholds key {key}: {text[:60]!r} is not a JSON value (numbers as 0.1, true/false, null, "
                 '{"accuracy": 0.8})',

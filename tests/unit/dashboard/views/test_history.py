@@ -35,3 +35,5 @@ def test_day_bounds_cover_whole_days() -> None:
     start, end = day_bounds(date(2026, 1, 1), date(2026, 1, 1))
     assert start == datetime(2026, 1, 1, tzinfo=UTC) and end == datetime(2026, 1, 2, tzinfo=UTC)
     assert day_bounds(None, None) == (None, None)
+    # A URL's ?until=9999-12-31 has no next midnight: no upper bound, not an OverflowError (a 500).
+    assert day_bounds(date.max, date.max) == (datetime(9999, 12, 31, tzinfo=UTC), None)

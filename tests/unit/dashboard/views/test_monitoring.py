@@ -69,3 +69,21 @@ def test_one_chart_per_column_titled_by_its_test() -> None:
     assert col.chart.series[0].values == (0.5, 0.2, 0.01)
     empty = monitoring_view([], "f1_macro")
     assert (empty.dataset, empty.prediction, empty.performance, empty.columns) == (None, None, None, ())
+
+
+def test_a_stored_nan_or_infinity_is_a_gap_not_a_broken_chart() -> None:
+    # SQLite's JSON column keeps NaN and Infinity as json.dumps writes them.
+    from evergreen.dashboard.charts import render_svg
+
+    reports = [
+        _report(3, 0.4, 0.01, 0.7),
+        _report(2, float("nan"), float("inf"), None),
+        _report(1, 0.2, 0.2, 0.7),
+    ]
+    view = monitoring_view(reports, "f1_macro")
+    assert view.dataset is not None and view.dataset.chart.series[0].values == (0.2, None, 0.4)
+    (tenure,) = view.columns
+    assert tenure.chart.series[0].values == (0.2, None, 0.01)
+    for plot in (view.dataset, tenure):
+        svg = render_svg(plot.chart)
+        assert "nan" not in svg and "inf" not in svg

@@ -42,6 +42,9 @@ def test_record_typed_and_empty_is_null() -> None:
         record_from_form(FIELDS, {"f:tenure": "ten"})
     with pytest.raises(BadInputError, match="tenure: must be a finite number"):
         record_from_form(FIELDS, {"f:tenure": "inf"})
+    # A posted value the select never offers is refused, not read as false.
+    with pytest.raises(BadInputError, match="vip: 'yes' is not true or false"):
+        record_from_form(FIELDS, {"f:vip": "yes"})
 
 
 def test_label_is_the_class_value_or_a_number() -> None:

@@ -17,6 +17,8 @@ DECISION = {
         {"name": "min_improvement", "passed": True, "detail": "+0.02 >= 0.02", "numbers": {"delta": 0.02}},
         {"name": "significance", "passed": False, "detail": "CI includes 0", "numbers": {}},
         {"name": "slices", "passed": True, "detail": "worst plan=basic", "numbers": {"slices_compared": 3}},
+        # Not a gate: the record of which holdout rows decided (policy.BASIS_CHECK), always "passed".
+        {"name": "evaluation_rows", "passed": True, "detail": "Judged on 485 rows", "numbers": {"rows": 485}},
     ],
     "justification": "Rejected: the CI includes 0.",
     "actor": "system",

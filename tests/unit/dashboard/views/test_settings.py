@@ -42,3 +42,13 @@ def test_only_changed_fields_and_resets() -> None:
 def test_text_that_is_not_json_names_the_key() -> None:
     with pytest.raises(BadInputError, match=r"thresholds key alerts.levels: 'lots' is not a JSON value"):
         parse_changes({"value:alerts.levels": "lots"}, KEYS, CURRENT)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["NaN", "-Infinity", "1e400", '{"a": [1, NaN]}', "1" * 5000, '{"a":' * 3000 + "1" + "}" * 3000],
+)
+def test_values_no_threshold_holds_are_refused_not_a_server_error(text: str) -> None:
+    # Non-finite numbers, integers over the 4300-digit limit, and nesting past the recursion limit.
+    with pytest.raises(BadInputError, match=r"thresholds key alerts.levels: .* is not a JSON value"):
+        parse_changes({"value:alerts.levels": text}, KEYS, CURRENT)
