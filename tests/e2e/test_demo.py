@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from tests.support.cli import cli_env
+from tests.support.cli import cli_env, interruptible
 from tests.support.dashboard import login
 
 
@@ -109,6 +109,7 @@ def test_demo_keeps_serving_with_a_login_token_until_ctrl_c(tmp_path: Path):
         stderr=subprocess.PIPE,
         text=True,
         env=cli_env({"EVERGREEN_TOKENS": "ops:operator:an-existing-token"}),
+        preexec_fn=interruptible,
     )
     lines: list[str] = []
     ready = threading.Event()

@@ -44,6 +44,16 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def interruptible() -> None:
+    """``preexec_fn`` for a child the test will stop with SIGINT, as Ctrl-C would.
+
+    A test run started in the background by a non-interactive shell (``make test &``, nohup) has
+    SIGINT ignored, POSIX passes that on to every child, and Python keeps an ignored SIGINT ignored:
+    the child would never see the test's Ctrl-C.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 Runner = Callable[..., CliResult]
 
 
