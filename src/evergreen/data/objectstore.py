@@ -199,6 +199,23 @@ class ObjectLanding:
             raise
         return dest
 
+    def take(self, name: str) -> str | None:
+        """Delete ``<prefix>/<name>`` if it is there, returning its URL; None when it is not.
+
+        For a producer's flag (the Airflow watcher's ``_READY``): each one put is consumed once, so
+        the producer's next flag fires again. A flag deleted by someone else between the look and the
+        delete counts as not there.
+        """
+        key = f"{self.root}/{name}"
+        self.fs.invalidate_cache(self.root)  # s3fs caches listings and infos: a new flag must show
+        try:
+            if self.fs.info(key).get("type") != "file":
+                return None
+            self.fs.rm_file(key)
+        except FileNotFoundError:
+            return None
+        return self.url_of(key)
+
     def unchanged(self, obj: RemoteObject) -> bool:
         """Whether ``obj.key`` still holds the version listed (asked once more, a HEAD on S3).
 

@@ -15,31 +15,36 @@ from typing import Any
 from airflow.sdk import DAG, Asset, AssetWatcher, task
 
 from evergreen.config import load_settings
-from evergreen.errors import ConfigError
+from evergreen.integrations.airflow_landing import READY_FLAG, LandingFlagTrigger
 from evergreen.pipeline import tasks
 from evergreen.pipeline.stages import STAGES
 from evergreen.triggers import check
 
-READY_FLAG = "_READY"  # touched by a producer after its files are in the landing dir (Asset variant)
+__all__ = ["READY_FLAG", "LandingFlagTrigger", "build_dag", "landing_asset"]
 
 
 def landing_asset(config_path: str | Path, flag: str = READY_FLAG, poke_interval: float = 5.0) -> Asset:
-    """An Asset updated when ``<landing>/<flag>`` appears; the watcher deletes the flag as it fires."""
+    """An Asset updated when ``<landing>/<flag>`` appears; the watcher deletes the flag as it fires.
+
+    A landing directory is watched by Airflow's own ``FileDeleteTrigger``; an fsspec URL
+    (``s3://``, ``gs://``, ``file://``) by :class:`LandingFlagTrigger`, same contract, credentials
+    from the triggerer's environment (only the URL, which holds none, is stored with the trigger).
+    """
     from airflow.providers.standard.triggers.file import FileDeleteTrigger
 
     s = load_settings(config_path)
-    if s.data.landing_dir is None:
-        # Airflow's file triggers watch a local path; an object-store prefix needs the cron DAG,
-        # whose ingest task reads the prefix.
-        raise ConfigError(
-            "data.landing: the Asset variant watches a local directory; for an object-store landing "
-            "generate the DAG with --no-asset",
-            details={"key": "data.landing"},
-        )
-    trigger = FileDeleteTrigger(filepath=str(s.data.landing_dir / flag), poke_interval=poke_interval)
+    if s.data.landing_dir is not None:
+        # Airflow's own trigger rather than ours over file://: maintained with Airflow, needs no
+        # fsspec in the triggerer, and a DAG generated before keeps its stored trigger row.
+        landing = s.data.landing_dir
+        trigger: Any = FileDeleteTrigger(filepath=str(landing / flag), poke_interval=poke_interval)
+        uri = f"file://{landing}"
+    else:
+        uri = str(s.data.landing)  # the URL as configured: never with credentials (refused there)
+        trigger = LandingFlagTrigger(url=uri, flag=flag, poke_interval=poke_interval)
     return Asset(
         name=f"evergreen-{s.project}-landing",
-        uri=f"file://{s.data.landing}",
+        uri=uri,
         watchers=[AssetWatcher(name=f"evergreen-{s.project}-landing-watcher", trigger=trigger)],
     )
 
