@@ -69,7 +69,9 @@ class LandingFlagTrigger(BaseEventTrigger):
                 taken = await asyncio.to_thread(landing.take, self.flag)
             except PermissionError:
                 raise  # wrong credentials or policy: fail visibly in the UI, retrying will not help
-            except OSError as exc:  # a store unreachable for a while: try again at the next poll
+            except Exception as exc:
+                # A store unreachable for a while (botocore's connection errors are no OSError): a
+                # watcher that died here would stop the Asset for good, so try at the next poll.
                 self.log.warning("landing %s unavailable: %s", landing.shown, self._redacted(exc))
                 taken = None
             if taken is not None:

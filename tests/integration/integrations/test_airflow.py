@@ -8,6 +8,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
@@ -181,11 +182,13 @@ def _as_stored(trigger: Any) -> Any:
     return rebuilt
 
 
-def _watch(trigger: Any, steps_before_flag: list[Any], flag: Path, timeout: float = 10.0) -> Any:
+def _watch(
+    trigger: Any, steps_before_flag: list[Any], put_flag: Callable[[], object], timeout: float = 10.0
+) -> Any:
     """Run ``trigger.run()`` under asyncio as the triggerer does; no event may come before the flag.
 
     Polls a few times with nothing landed, then after each of ``steps_before_flag``, asserting that
-    no event came; then touches the flag and returns the first event, checking the generator ends
+    no event came; then puts the flag and returns the first event, checking the generator ends
     after it (a watcher trigger fires once per flag).
     """
 
@@ -194,10 +197,10 @@ def _watch(trigger: Any, steps_before_flag: list[Any], flag: Path, timeout: floa
         first = asyncio.ensure_future(anext(events))
         try:
             for step in [lambda: None, *steps_before_flag]:
-                step()
+                await asyncio.to_thread(step)  # an S3 client must not run on this loop (fsspec's rule)
                 await asyncio.sleep(POKE * 6)
-                assert not first.done(), "the watcher fired before the flag file landed"
-            flag.touch()
+                assert not first.done(), "the watcher fired before the flag landed"
+            await asyncio.to_thread(put_flag)
             event = await asyncio.wait_for(first, timeout)
             with pytest.raises(StopAsyncIteration):
                 await anext(events)
@@ -238,14 +241,14 @@ def test_landing_watcher_fires_when_the_flag_lands_and_deletes_it(project_config
         _as_stored(watcher.trigger),
         # A data file landing is not the signal (it may still be half written); only the flag is.
         [lambda: make_batch(2, 200, drifted=False).to_csv(new_file, index=False)],
-        flag,
+        flag.touch,
     )
     assert event.payload is True
     assert not flag.exists(), "the watcher deletes the flag, so the producer's next one fires again"
     assert sorted(p.name for p in landing.iterdir()) == sorted([*before, new_file.name])
 
     # The next producer cycle fires again.
-    assert _watch(_as_stored(watcher.trigger), [], flag).payload is True
+    assert _watch(_as_stored(watcher.trigger), [], flag.touch).payload is True
     assert not flag.exists()
 
 
@@ -350,7 +353,7 @@ def test_landing_dag_runs_on_the_asset_and_retrains_on_the_landed_files(
 
     watcher_trigger = _inflate(classpath, kwargs, poke_interval=POKE)  # faster polls, same trigger
     assert watcher_trigger.filepath == str(flag)
-    assert _watch(watcher_trigger, [land], flag).payload is True
+    assert _watch(watcher_trigger, [land], flag.touch).payload is True
     assert not flag.exists()
 
     # The run it schedules ingests the landed files and retrains: on a fresh project it promotes.
@@ -368,3 +371,224 @@ def test_landing_dag_runs_on_the_asset_and_retrains_on_the_landed_files(
     assert len(get_run(project.store, run["id"])["details"]["batch_ids"]) == len(produced) == 2
     assert project.registry.version_by_alias("champion") == "1"
     project.registry.load_model("1")
+
+
+# ---- the Asset variant on an object-store landing: LandingFlagTrigger on <url>/_READY -----------------
+TRIGGER_CLASSPATH = "evergreen.integrations.airflow_landing.LandingFlagTrigger"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real S3 (SeaweedFS's ``weed mini`` on 127.0.0.1), started once for the tests that need it."""
+    from tests.support.s3 import seaweed_s3
+
+    with seaweed_s3(tmp_path_factory.mktemp("s3"), buckets=("landing",)) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Its endpoint and keys in this process's environment: where the triggerer's would be."""
+    for key, value in s3.env().items():
+        monkeypatch.setenv(key, value)
+    return s3
+
+
+def _put(fs: Any, key: str, body: bytes = b"") -> None:
+    fs.pipe_file(key, body)
+    fs.invalidate_cache()
+
+
+def _exists(fs: Any, key: str) -> bool:
+    fs.invalidate_cache()
+    return bool(fs.exists(key))
+
+
+def test_object_landing_trigger_fires_when_the_flag_is_put_and_deletes_it(s3_env: Any):
+    from evergreen.integrations.airflow_landing import READY_FLAG, LandingFlagTrigger
+
+    fs = s3_env.fs()
+    flag_key = f"landing/flagged/{READY_FLAG}"
+    trigger = LandingFlagTrigger(url="s3://landing/flagged/", poke_interval=POKE)
+    event = _watch(
+        _as_stored(trigger),
+        [
+            # A data file landing is not the signal; nor another prefix's flag, nor a look-alike name.
+            lambda: _put(fs, "landing/flagged/customers-week02.csv", b"customer_id,churned\n1,0\n"),
+            lambda: _put(fs, f"landing/other/{READY_FLAG}"),
+            lambda: _put(fs, f"landing/flagged/{READY_FLAG}.tmp"),
+        ],
+        lambda: _put(fs, flag_key),
+    )
+    assert event.payload == {"flag": f"s3://{flag_key}"}
+    assert not _exists(fs, flag_key), "the watcher deletes the flag, so the producer's next one fires"
+    for kept in ("flagged/customers-week02.csv", f"other/{READY_FLAG}", f"flagged/{READY_FLAG}.tmp"):
+        assert _exists(fs, f"landing/{kept}"), kept
+
+    # The next producer cycle fires again, on a trigger rebuilt from its stored form.
+    assert _watch(_as_stored(trigger), [], lambda: _put(fs, flag_key)).payload == {"flag": f"s3://{flag_key}"}
+    assert not _exists(fs, flag_key)
+
+
+def test_object_landing_trigger_serializes_the_url_only(s3_env: Any):
+    from airflow.serialization.encoders import encode_trigger
+
+    from evergreen.integrations.airflow_landing import LandingFlagTrigger
+
+    trigger = LandingFlagTrigger(url="s3://landing/in/", poke_interval=2.5)
+    assert trigger.serialize() == (
+        TRIGGER_CLASSPATH,
+        {"url": "s3://landing/in/", "flag": "_READY", "poke_interval": 2.5},
+    )
+    rebuilt = _as_stored(trigger)  # encode_trigger → decode → the class by its path → same serialize()
+    assert (rebuilt.url, rebuilt.flag, rebuilt.poke_interval) == ("s3://landing/in/", "_READY", 2.5)
+    stored = repr(encode_trigger(trigger))
+    assert s3_env.secret_key not in stored and s3_env.access_key not in stored
+
+    with pytest.raises(ValueError, match="credentials") as refused:
+        LandingFlagTrigger(url="s3://AKIDEXAMPLE:hush-hush-secret@landing/in/")
+    assert "hush-hush-secret" not in str(refused.value)
+    with pytest.raises(ValueError, match="flag"):
+        LandingFlagTrigger(url="s3://landing/in/", flag="sub/_READY")
+
+
+def test_object_landing_trigger_fails_visibly_on_refused_credentials(
+    s3_env: Any, monkeypatch: pytest.MonkeyPatch
+):
+    from evergreen.integrations.airflow_landing import LandingFlagTrigger
+
+    fs = s3_env.fs()
+    _put(fs, "landing/denied/_READY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret-0123456789")
+    trigger = LandingFlagTrigger(url="s3://landing/denied/", poke_interval=POKE)
+
+    async def first() -> Any:
+        events = trigger.run()
+        try:
+            return await anext(events)
+        finally:
+            await events.aclose()
+
+    # Retrying cannot fix a refused key: the trigger fails (shown in Airflow's UI), the flag stays.
+    with pytest.raises(PermissionError):
+        asyncio.run(first())
+    assert _exists(fs, "landing/denied/_READY")
+
+
+def test_file_url_landing_is_watched_by_the_same_trigger(tmp_path: Path):
+    from evergreen.integrations.airflow_landing import READY_FLAG, LandingFlagTrigger
+
+    landing = tmp_path / "in"
+    landing.mkdir()
+    flag = landing / READY_FLAG
+    trigger = LandingFlagTrigger(url=f"file://{landing}/", poke_interval=POKE)
+    event = _watch(_as_stored(trigger), [lambda: (landing / "week02.csv").write_text("a\n1\n")], flag.touch)
+    assert event.payload == {"flag": f"file://{flag}"}
+    assert sorted(p.name for p in landing.iterdir()) == ["week02.csv"]
+
+
+@pytest.mark.slow  # a whole retrain under dag.test(), as the local-landing test above
+def test_s3_landing_dag_parses_with_the_watcher_and_retrains_on_the_landed_objects(
+    airflow_home: Path, project_config: Path, s3_env: Any
+):
+    from airflow.models.asset import AssetModel
+    from airflow.models.dag import DagModel
+    from airflow.models.trigger import Trigger
+    from airflow.sdk import Asset, AssetAll
+    from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from evergreen.config import load_settings
+    from evergreen.integrations.airflow_landing import READY_FLAG, LandingFlagTrigger
+    from evergreen.project import open_project
+    from evergreen.store.runs import get_run, list_runs
+
+    # The project of `evergreen init`, landing in a bucket prefix: its two example batches are the
+    # producer's files, still on its side.
+    cfg = yaml.safe_load(project_config.read_text())
+    local_landing = load_settings(project_config).data.landing
+    produced = sorted(p for p in Path(local_landing).iterdir() if p.is_file())
+    url = "s3://landing/dagged/"
+    cfg["project"] = "s3landed"  # its own asset name in the module's shared Airflow DB
+    cfg["data"]["landing"] = url
+    project_config.write_text(yaml.safe_dump(cfg))
+
+    dag_file = airflow_home / "dags" / "evergreen_s3landed.py"
+    subprocess.run(
+        [sys.executable, "-m", "evergreen", "airflow-dag", "-c", str(project_config), "-o", str(dag_file)],
+        check=True,
+        capture_output=True,
+    )
+    assert s3_env.secret_key not in dag_file.read_text()
+    spec = importlib.util.spec_from_file_location("evergreen_s3landed_dag", dag_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cron, dag = module.dag, module.dag_on_landing
+    assert dag.dag_id == "evergreen_s3landed_retrain_on_landing"
+
+    # Its schedule is the landing Asset (the prefix's URL), watched by LandingFlagTrigger on _READY.
+    assert isinstance(dag.timetable, AssetTriggeredTimetable)
+    condition = dag.timetable.asset_condition
+    assert isinstance(condition, AssetAll)
+    [scheduled] = condition.objects
+    assert isinstance(scheduled, Asset)
+    assert (scheduled.name, scheduled.uri) == ("evergreen-s3landed-landing", "s3://landing/dagged")
+    [watcher] = scheduled.watchers
+    assert isinstance(watcher.trigger, LandingFlagTrigger)
+    assert watcher.trigger.serialize() == (
+        TRIGGER_CLASSPATH,
+        {"url": url, "flag": READY_FLAG, "poke_interval": 5.0},
+    )
+
+    # Parsed and unpaused: the DAG is scheduled on the asset, and the watcher is a trigger row whose
+    # stored kwargs hold the URL and nothing secret.
+    _sync_dags_folder()
+    with create_session() as session:
+        session.scalars(select(DagModel).where(DagModel.dag_id == dag.dag_id)).one().is_paused = False
+    _sync_dags_folder()
+    with create_session() as session:
+        dm = session.scalars(select(DagModel).where(DagModel.dag_id == dag.dag_id)).one()
+        assert dm.asset_expression == {
+            "all": [{"asset": {"name": scheduled.name, "uri": scheduled.uri, "group": "asset", "id": ANY}}]
+        }
+        asset_row = session.scalars(select(AssetModel).where(AssetModel.name == scheduled.name)).one()
+        [row] = asset_row.triggers
+        classpath, kwargs = row.classpath, Trigger._decrypt_kwargs(row.encrypted_kwargs)
+    assert classpath == TRIGGER_CLASSPATH
+    assert {k: v for k, v in kwargs.items() if not k.startswith("__")} == {
+        "url": url,
+        "flag": READY_FLAG,
+        "poke_interval": 5.0,
+    }
+    assert s3_env.secret_key not in repr(kwargs) and s3_env.access_key not in repr(kwargs)
+
+    # The producer uploads its files, then the flag; the stored watcher fires (only then), consumes it.
+    fs = s3_env.fs()
+    flag_key = f"landing/dagged/{READY_FLAG}"
+
+    def land() -> None:
+        for path in produced:
+            fs.put_file(str(path), f"landing/dagged/{path.name}")
+
+    watcher_trigger = _inflate(classpath, kwargs, poke_interval=POKE)  # faster polls, same trigger
+    assert _watch(watcher_trigger, [land], lambda: _put(fs, flag_key)).payload == {"flag": f"s3://{flag_key}"}
+    assert not _exists(fs, flag_key)
+
+    # The run it schedules ingests the landed objects from the bucket and retrains: it promotes.
+    dr = dag.test()
+    assert str(dr.state) == "success"
+    states = _states(dr)
+    assert set(states) == set(cron.task_ids) and states["no_trigger"] == "skipped"
+    assert {states[t] for t in set(states) - {"no_trigger"}} == {"success"}
+    fs.invalidate_cache()
+    assert sorted(k.rsplit("/", 1)[-1].split("-", 1)[1] for k in fs.ls("landing/dagged/.processed")) == [
+        p.name for p in produced
+    ], "the landed objects were ingested and moved aside"
+
+    project = open_project(load_settings(project_config))
+    [run] = list_runs(project.store)
+    assert (run["trigger"], run["status"], run["candidate_version"]) == ("new_data", "promoted", "1")
+    assert len(get_run(project.store, run["id"])["details"]["batch_ids"]) == len(produced) == 2
+    assert project.registry.version_by_alias("champion") == "1"
