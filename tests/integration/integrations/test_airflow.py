@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import os
+import socket
+import socketserver
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -473,6 +478,81 @@ def test_object_landing_trigger_fails_visibly_on_refused_credentials(
     with pytest.raises(PermissionError):
         asyncio.run(first())
     assert _exists(fs, "landing/denied/_READY")
+
+
+@contextlib.contextmanager
+def _forwarder(port: int, upstream: tuple[str, int]) -> Iterator[None]:
+    """A TCP relay on 127.0.0.1:``port`` to ``upstream``: the store comes back at the same address."""
+
+    class Relay(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            with socket.create_connection(upstream) as up:
+                pipes = [(self.request, up), (up, self.request)]
+                threads = [threading.Thread(target=_pipe, args=p, daemon=True) for p in pipes]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+
+    class Server(socketserver.ThreadingTCPServer):
+        allow_reuse_address = True
+        daemon_threads = True  # a pooled connection still open at the end must not block the close
+
+    with Server(("127.0.0.1", port), Relay) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            server.shutdown()
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while chunk := src.recv(65536):
+            dst.sendall(chunk)
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def test_object_landing_trigger_outlives_an_unreachable_store(
+    s3_env: Any, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+):
+    """The store is down when the watcher starts: it logs (no secret), keeps polling, and fires once
+    the store answers again at the same address."""
+    from urllib.parse import urlsplit
+
+    from evergreen.integrations.airflow_landing import LandingFlagTrigger
+
+    with socket.socket() as probe:  # a free port, nothing listening on it yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own retries would only slow the polls
+    upstream = urlsplit(s3_env.endpoint)
+    fs = s3_env.fs()
+    flag_key = "landing/outage/_READY"
+    trigger = LandingFlagTrigger(url="s3://landing/outage/", poke_interval=POKE)
+    relay = _forwarder(port, (str(upstream.hostname), int(upstream.port or 80)))
+
+    logged: list[str] = []
+
+    def store_was_down() -> None:  # at least one poll failed (logged) before the store comes back
+        deadline = time.monotonic() + 30  # a liveness bound, not a timing assertion
+        while "unavailable" not in "".join(logged) and time.monotonic() < deadline:
+            logged.extend(capfd.readouterr())  # Airflow's structlog writes the trigger's log there
+            time.sleep(POKE)
+
+    event = _watch(trigger, [store_was_down, relay.__enter__], lambda: _put(fs, flag_key))
+    try:
+        assert event.payload == {"flag": f"s3://{flag_key}"}
+        assert not _exists(fs, flag_key)
+    finally:
+        relay.__exit__(None, None, None)
+    logged.extend(capfd.readouterr())
+    assert "landing s3://landing/outage/ unavailable: EndpointConnectionError" in "".join(logged)
+    assert s3_env.secret_key not in "".join(logged)
 
 
 def test_file_url_landing_is_watched_by_the_same_trigger(tmp_path: Path):
