@@ -43,6 +43,8 @@ def test_multi_stage_non_root_from_the_lock_with_a_readiness_healthcheck() -> No
     assert {"build", "runtime", "airflow"} <= set(s)
     assert any("-c requirements.lock" in line for line in s["build"])
     assert any("-c requirements-airflow.lock" in line for line in s["build-airflow"])
+    # The triggerer watches an s3:// landing's _READY flag and the tasks ingest from it: s3fs there too.
+    assert any('".[airflow,s3]"' in line for line in s["build-airflow"])
     for name in ("runtime", "airflow"):
         users = [line.split()[1] for line in s[name] if line.startswith("USER ")]
         assert users and users[-1].split(":")[0] not in ("0", "root"), name
