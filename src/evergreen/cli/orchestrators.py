@@ -28,7 +28,12 @@ def airflow_dag(
     config: ConfigOpt = None,
     output: OutOpt = None,
     no_asset: Annotated[
-        bool, typer.Option("--no-asset", help="Only the cron DAG, without the file-landing variant.")
+        bool,
+        typer.Option(
+            "--no-asset",
+            help="Only the cron DAG, without the variant run when <landing>/_READY appears "
+            "(a directory's file or a bucket prefix's object).",
+        ),
     ] = False,
 ) -> None:
     r"""An Airflow 3 DAG file running evergreen's retrain steps (needs evergreen-ml\[airflow])."""
