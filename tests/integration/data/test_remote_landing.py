@@ -206,3 +206,19 @@ def test_missing_filesystem_package_is_a_config_error(make_project: Callable[...
     project = make_project(landing="gs://bucket/in/")
     with pytest.raises(ConfigError, match=r"data\.landing: no filesystem for gs://"):
         ingest_landing(project.settings, project.store, ENV)
+
+
+def test_take_consumes_a_flag_once_and_only_that_name(bucket: Path) -> None:
+    """The Airflow watcher's step (``<prefix>/_READY``): deleted when there, None when not."""
+    from evergreen.data.objectstore import ObjectLanding
+
+    landing = ObjectLanding(f"file://{bucket}/")
+    (bucket / "week01.csv").write_text("a\n1\n")
+    (bucket / "_READY.tmp").write_text("")
+    (bucket / "_READY").mkdir()  # a folder of that name is no flag
+    assert landing.take("_READY") is None
+    (bucket / "_READY").rmdir()
+    (bucket / "_READY").write_text("")
+    assert landing.take("_READY") == f"file://{bucket}/_READY"
+    assert landing.take("_READY") is None  # consumed: the producer's next flag fires again
+    assert sorted(p.name for p in bucket.iterdir()) == ["_READY.tmp", "week01.csv"]
