@@ -70,8 +70,8 @@ class LandingFlagTrigger(BaseEventTrigger):
             except PermissionError:
                 raise  # wrong credentials or policy: fail visibly in the UI, retrying will not help
             except Exception as exc:
-                # A store unreachable for a while (botocore's connection errors are no OSError): a
-                # watcher that died here would stop the Asset for good, so try at the next poll.
+                # A store unreachable for a while (botocore's connection errors are no OSError):
+                # raising would end the watcher (the triggerer fails it), so log and poll again.
                 self.log.warning("landing %s unavailable: %s", landing.shown, self._redacted(exc))
                 taken = None
             if taken is not None:
