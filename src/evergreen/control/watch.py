@@ -9,6 +9,7 @@ change raises an alert (level ``alert`` for a rollback by the system).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,18 +24,75 @@ from evergreen.overrides import effective_settings
 from evergreen.project import Project
 from evergreen.registry import CHAMPION
 from evergreen.store.engine import as_utc, utcnow
-from evergreen.store.watch import current_watch, labelled_pairs
+from evergreen.store.watch import LabelledPair, current_watch, labelled_pairs
 
 log = get_logger(__name__)
 
 
-def _arrays(task: str, pairs: list[tuple[Any, Any, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    keep = [p for p in pairs if not any(is_missing(v) for v in p)]
+@dataclass(frozen=True)
+class _Inputs:
+    """What the judge gets: the metric it can compute, labels, predictions, probabilities if used."""
+
+    metric: str
+    y: np.ndarray
+    new: np.ndarray
+    old: np.ndarray
+    proba_new: np.ndarray | None = None
+    proba_old: np.ndarray | None = None
+    classes: tuple[str, ...] | None = None
+
+
+def _inputs(task: str, metric: str, pairs: list[LabelledPair]) -> _Inputs:
+    """Labels and predictions as arrays (a record missing either side is left out). ``roc_auc`` and
+    ``log_loss`` are judged on the probabilities both models logged; when a row has none (a model
+    without ``predict_proba``) or a label is not among their classes, the labels are judged by
+    ``accuracy`` instead, and the judgement names that metric."""
+    keep = [p for p in pairs if not any(is_missing(v) for v in (p.new, p.old, p.label))]
+    y, new, old = (_column(task, [getattr(p, side) for p in keep]) for side in ("label", "new", "old"))
+    base = _Inputs(metric, y, new, old)
+    if metric not in PROBA_METRICS:
+        return base
+    matrices = _probabilities(keep, base.y)
+    if matrices is None:
+        return _Inputs("accuracy", base.y, base.new, base.old)
+    classes, proba_new, proba_old = matrices
+    return _Inputs(metric, base.y, base.new, base.old, proba_new, proba_old, classes)
+
+
+def _column(task: str, values: list[Any]) -> np.ndarray:
+    # JSON keeps what the client sent: a label "1", 1 or 1.0 is the same class as a prediction 1.
     if task == "regression":
-        cols = [np.array([float(p[k]) for p in keep], dtype=np.float64) for k in (2, 0, 1)]
-    else:
-        cols = [np.array([canonical_str(p[k]) for p in keep], dtype=object) for k in (2, 0, 1)]
-    return cols[0], cols[1], cols[2]
+        return np.array([float(v) for v in values], dtype=np.float64)
+    return np.array([canonical_str(v) for v in values], dtype=object)
+
+
+def _probabilities(
+    pairs: list[LabelledPair], y: np.ndarray
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray] | None:
+    """Both models' probability rows over one sorted class list, or None when they cannot be used."""
+    rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for p in pairs:
+        if not isinstance(p.new_proba, dict) or not isinstance(p.old_proba, dict):
+            return None  # a model without predict_proba, or a row logged without them
+        rows.append((p.new_proba, p.old_proba))
+    if not rows or not all(d for pair in rows for d in pair):
+        return None
+    classes = tuple(sorted({canonical_str(k) for pair in rows for d in pair for k in d}))
+    if len(classes) < 2 or not set(y.tolist()) <= set(classes):
+        return None
+
+    def matrix(side: int) -> np.ndarray:
+        out = np.zeros((len(rows), len(classes)), dtype=np.float64)
+        index = {c: i for i, c in enumerate(classes)}
+        for r, pair in enumerate(rows):
+            for k, v in pair[side].items():
+                out[r, index[canonical_str(k)]] = float(v)
+        return out
+
+    try:
+        return classes, matrix(0), matrix(1)
+    except (TypeError, ValueError):  # a logged probability that is not a number: judge the labels
+        return None
 
 
 def check_watch(project: Project, now: datetime | None = None) -> WatchJudgement | None:
@@ -50,10 +108,12 @@ def check_watch(project: Project, now: datetime | None = None) -> WatchJudgement
     if project.registry.version_by_alias(CHAMPION) != watch.champion:
         return None  # the alias moved outside evergreen: nothing of this watch applies
     metric = s.monitoring.metric or s.promotion_metric
-    if metric in PROBA_METRICS:  # the shadow's labels are compared, not its probabilities
-        metric = "accuracy"
-    y, new, old = _arrays(s.task, labelled_pairs(project.store, watch, p.watch.rows))
-    score = paired_score(s.task, metric, y, new, old, samples=p.bootstrap_samples, seed=s.training.seed)
+    got = _inputs(s.task, metric, labelled_pairs(project.store, watch, p.watch.rows))
+    score = paired_score(
+        s.task, got.metric, got.y, got.new, got.old,
+        proba_new=got.proba_new, proba_old=got.proba_old, classes=got.classes,
+        samples=p.bootstrap_samples, seed=s.training.seed,
+    )  # fmt: skip
     judgement = judge_watch(
         score,
         new_version=watch.champion,

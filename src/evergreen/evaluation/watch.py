@@ -49,14 +49,20 @@ def paired_score(
     pred_new: Sequence[Any] | NDArray[Any],
     pred_old: Sequence[Any] | NDArray[Any],
     *,
+    proba_new: NDArray[np.float64] | None = None,
+    proba_old: NDArray[np.float64] | None = None,
+    classes: Sequence[Any] | None = None,
     samples: int = 1000,
     seed: int = 42,
 ) -> PairedScore:
-    """``metric`` of each model on the labelled pairs; sigma of new - old by the paired bootstrap."""
+    """``metric`` of each model on the labelled pairs; sigma of new - old by the paired bootstrap.
+    ``roc_auc`` and ``log_loss`` need both models' probabilities (rows x ``classes``)."""
     n = len(y_true)
     if n == 0:
         return PairedScore(metric, 0, None, None, None)
-    r = paired_resamples(task, metric, y_true, pred_new, pred_old, samples=samples, seed=seed)
+    r = paired_resamples(
+        task, metric, y_true, pred_new, pred_old, proba_new, proba_old, classes, samples=samples, seed=seed
+    )
     sigma = float(np.std(r.diffs)) if n >= 2 and r.diffs.size else None
     return PairedScore(metric, n, _finite(r.value_a), _finite(r.value_b), sigma)
 

@@ -33,6 +33,18 @@ class Watch:
     started_at: datetime
 
 
+@dataclass(frozen=True)
+class LabelledPair:
+    """One live record both models scored, with its label: each model's prediction and, for a
+    classifier, its probabilities as logged (``{class: probability}``, JSON keys are strings)."""
+
+    new: Any
+    old: Any
+    label: Any
+    new_proba: dict[str, Any] | None = None
+    old_proba: dict[str, Any] | None = None
+
+
 def current_watch(store: Store) -> Watch | None:
     """The watch the newest champion move opened, or None (a rollback, a first champion, no move)."""
     a = alert_actions
@@ -75,19 +87,21 @@ def paired_count(store: Store, watch: Watch) -> int:
         return int(conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one())
 
 
-def labelled_pairs(store: Store, watch: Watch, limit: int) -> list[tuple[Any, Any, Any]]:
-    """(new champion's prediction, replaced champion's, label) for the first ``limit`` paired live
-    records of the watch that carry a label. A record has one label (the unique index on
-    ``feedback(project, prediction_id)``, migration 0008; a relabel updates it), so the database
-    stops at ``limit`` rows: the scheduler asks on every tick while the watch runs."""
+def labelled_pairs(store: Store, watch: Watch, limit: int) -> list[LabelledPair]:
+    """The first ``limit`` paired live records of the watch that carry a label. A record has one
+    label (the unique index on ``feedback(project, prediction_id)``, migration 0008; a relabel
+    updates it), so the database stops at ``limit`` rows: the scheduler asks on every tick while the
+    watch runs."""
     champ, shadow, joined, where = _pairs(store, watch)
     f = feedback
     query = (
-        select(champ.c.prediction, shadow.c.prediction, f.c.label)
+        select(
+            champ.c.prediction, shadow.c.prediction, f.c.label, champ.c.probabilities, shadow.c.probabilities
+        )
         .select_from(joined.join(f, (f.c.prediction_id == champ.c.id) & (f.c.project == champ.c.project)))
         .where(where)
         .order_by(champ.c.created_at, champ.c.id)
         .limit(limit)
     )
     with store.connect() as conn:
-        return [(new, old, label) for new, old, label in conn.execute(query)]
+        return [LabelledPair(*row) for row in conn.execute(query)]

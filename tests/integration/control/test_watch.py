@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sklearn.metrics import roc_auc_score
 from sqlalchemy import select
 
 from evergreen.config import settings_from_dict
@@ -25,6 +26,7 @@ from evergreen.registry import CHAMPION
 from evergreen.serving.app import create_app
 from evergreen.store.audit import list_actions
 from evergreen.store.tables import alerts, decisions
+from evergreen.store.watch import current_watch, labelled_pairs
 from evergreen.triggers.scheduler import Scheduler
 from tests.support.serving import count_predictions, live, wait_until
 
@@ -33,14 +35,14 @@ LIVE = Stream("stagger", "sudden", before=0, after=0, change_batch=99, rows=120,
 
 
 @pytest.fixture
-def promoted(tmp_path: Path, database_url: str) -> Iterator[Project]:
+def promoted(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> Iterator[Project]:
     """v2 (concept 1) promoted by a retrain over v1 (concept 0): the watch is open (SQLite and
-    PostgreSQL metadata: the paired-rows queries run on both)."""
+    PostgreSQL metadata: the paired-rows queries run on both). ``indirect`` param: the watched metric."""
     raw = yaml.safe_load(stream_config(STREAM, max_batches=1))
+    raw["monitoring"] = {"schedule": None, "metric": getattr(request, "param", "accuracy")}
     raw["storage"] = {"database_url": database_url}
     raw["promotion"]["watch"] = {"rows": 2000, "days": 7, "min_labels": 50}
     raw["serving"] = {"reload_interval_seconds": 0.2}
-    raw["monitoring"] = {"schedule": None}
     settings = settings_from_dict(raw, tmp_path, env=dict(os.environ))
     settings.data.landing.mkdir(parents=True)
     project = open_project(settings)
@@ -113,3 +115,18 @@ def test_twenty_labelled_rows_are_left_alone(promoted: Project) -> None:
     assert judgement is not None and (judgement.verdict, judgement.rows) == ("insufficient_data", 20)
     assert promoted.registry.version_by_alias(CHAMPION) == "2"
     assert not list_actions(promoted.store, action="rollback")
+
+
+@pytest.mark.parametrize("promoted", ["roc_auc"], indirect=True)
+def test_a_probability_metric_is_judged_on_both_models_logged_probabilities(promoted: Project) -> None:
+    _serve_and_label(promoted, 60, concept=0)
+    watch = current_watch(promoted.store)
+    assert watch is not None
+    pairs = labelled_pairs(promoted.store, watch, 100)
+    truth = [p.label == "yes" for p in pairs]
+    judgement = check_watch(promoted)
+    assert judgement is not None and (judgement.metric, judgement.rows) == ("roc_auc", 60)
+    # Each model's value is sklearn's ROC AUC of the P("yes") it logged for the same 60 records.
+    assert judgement.new_value == pytest.approx(roc_auc_score(truth, [p.new_proba["yes"] for p in pairs]))
+    assert judgement.old_value == pytest.approx(roc_auc_score(truth, [p.old_proba["yes"] for p in pairs]))
+    assert judgement.verdict == "regressed" and promoted.registry.version_by_alias(CHAMPION) == "1"

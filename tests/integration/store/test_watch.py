@@ -46,7 +46,8 @@ def test_labelled_pairs_are_the_first_rows_and_the_database_stops_at_the_limit(s
         pairs = labelled_pairs(store, watch, 2)
     finally:
         event.remove(store.engine, "before_cursor_execute", seen)
-    assert pairs == [(0, 0, 0), (1, -1, 10)]
+    assert [(p.new, p.old, p.label) for p in pairs] == [(0, 0, 0), (1, -1, 10)]
     # The scheduler asks on every tick for a week: the rows beyond the limit never leave the database.
     assert any("LIMIT" in s.upper() for s in sent)
-    assert labelled_pairs(store, watch, 100) == [(i, -i, 10 * i) for i in range(6)]
+    everything = labelled_pairs(store, watch, 100)
+    assert [(p.new, p.old, p.label) for p in everything] == [(i, -i, 10 * i) for i in range(6)]
