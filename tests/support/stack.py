@@ -170,8 +170,22 @@ class ChampionNotices:
         self._thread.join(5)
 
     def at(self, version: str, after: float) -> float | None:
-        """When the notice that ``version`` is champion arrived (the first after ``after``)."""
-        return next((t for t, p in self.seen if p.get("version") == version and t >= after), None)
+        """When the notice that ``version`` is champion arrived (the first after ``after``); a notice
+        that it was registered (event ``registered``) is not one."""
+        return next(
+            (
+                t
+                for t, p in self.seen
+                if p.get("event", "champion") == "champion" and p.get("version") == version and t >= after
+            ),
+            None,
+        )
+
+    def registered_at(self, version: str) -> float | None:
+        """When the notice that ``version`` was registered arrived."""
+        return next(
+            (t for t, p in self.seen if p.get("event") == "registered" and p.get("version") == version), None
+        )
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from evergreen.pipeline.refs import CandidateStatus, CandidateSummary
 from evergreen.project import Project
 from evergreen.registry import TAG_PREFIX
 from evergreen.store.audit import record_action
+from evergreen.store.notify import notify_version_registered
 from evergreen.store.runs import finish_run, get_run, record_decision, update_run
 from evergreen.training import MLFLOW_SERIALIZATION_FORMAT
 from evergreen.training.fit import TrainingResult
@@ -142,8 +143,12 @@ def register_candidate(
     result: TrainingResult,
     example: pd.DataFrame,
 ) -> tuple[str, float]:
-    """Register the winner as a new model version (its decision still to come); (version, size in MB)."""
-    return project.registry.register_model(
+    """Register the winner as a new model version (its decision still to come); (version, size in MB).
+
+    Running servers are told (PostgreSQL NOTIFY), so they load it while it is evaluated or waits for
+    approval: its promotion, if it comes, is then a pointer swap.
+    """
+    version, size_mb = project.registry.register_model(
         winner_run,
         result.model,
         example,
@@ -155,6 +160,8 @@ def register_candidate(
         },
         serialization_format=MLFLOW_SERIALIZATION_FORMAT,
     )
+    notify_version_registered(project.store, version)
+    return version, size_mb
 
 
 def decide_and_record(

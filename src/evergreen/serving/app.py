@@ -128,7 +128,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.shadow.start()
     listener = None
     if is_postgres(ctx.project.store):
-        listener = ChampionListener(ctx.project.store, ctx.watcher.wake)
+        # A registered version is loaded ahead of its promotion (the watcher keeps it warm).
+        listener = ChampionListener(ctx.project.store, ctx.watcher.wake, on_registered=ctx.watcher.prewarm)
         listener.start()
     app.state.listener = listener
     scheduler = None

@@ -1,7 +1,9 @@
-"""Hear that the ``champion`` alias moved (PostgreSQL LISTEN on ``evergreen_champion``).
+"""Hear that the ``champion`` alias moved, or that a version was registered (PostgreSQL LISTEN on
+``evergreen_champion``).
 
-The sending side is :mod:`evergreen.store.notify` (the code that moves the champion sits below
-serving); polling the registry stays the guarantee, a notification only makes the swap immediate.
+The sending side is :mod:`evergreen.store.notify` (the code that moves the champion and the retrain
+that registers sit below serving); polling the registry stays the guarantee, a notification only
+makes the swap immediate, and a registration lets a replica load the candidate before its promotion.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ def libpq_dsn(url: URL) -> str:
 
 
 class ChampionListener:
-    """A thread holding ``LISTEN evergreen_champion``; calls ``on_change`` for this project's messages.
+    """A thread holding ``LISTEN evergreen_champion``; for this project's messages, calls ``on_change``
+    (the champion moved) or ``on_registered`` (a version was registered).
 
     The connection is re-opened after a failure (the database restarting must not end the listening).
+    ``poll_seconds`` only bounds how long :meth:`stop` waits: a notification is handed over as soon as
+    it arrives on the socket.
     """
 
     def __init__(
@@ -38,12 +43,14 @@ class ChampionListener:
         store: Store,
         on_change: Callable[[str | None], None],
         *,
+        on_registered: Callable[[str], None] | None = None,
         retry_seconds: float = 2.0,
         poll_seconds: float = 0.5,
     ) -> None:
         self._dsn = libpq_dsn(store.engine.url)
         self._project = store.project
         self._on_change = on_change
+        self._on_registered = on_registered
         self._retry = retry_seconds
         self._poll = poll_seconds
         self._stop = threading.Event()
@@ -78,6 +85,11 @@ class ChampionListener:
             msg = json.loads(payload)
         except ValueError:
             return
-        if isinstance(msg, dict) and msg.get("project") == self._project:
-            version = msg.get("version")
-            self._on_change(None if version is None else str(version))
+        if not isinstance(msg, dict) or msg.get("project") != self._project:
+            return
+        version = msg.get("version")
+        if msg.get("event", "champion") == "registered":  # a sender older than "event" meant champion
+            if self._on_registered is not None and version is not None:
+                self._on_registered(str(version))
+            return
+        self._on_change(None if version is None else str(version))

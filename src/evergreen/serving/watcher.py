@@ -6,6 +6,20 @@ assignment. When it cannot be loaded the old model keeps serving; the failure is
 A version that failed is retried only after a back-off, so a broken champion does not flood the logs.
 With ``freeze_heap`` (``evergreen serve``) each loaded version is frozen out of the cyclic garbage
 collector's full collections before it serves (see :mod:`evergreen.serving.heap`).
+
+A promotion should cost what a rollback costs: a pointer swap. So a version is loaded before its
+promotion when it can be: when one is registered (NOTIFY ``registered``, :meth:`ModelWatcher.prewarm`)
+it is loaded in the background by the same :meth:`ModelWatcher._load` (trusted types, sha256, schema,
+warm-up, heap) and kept warm; a version that fails is refused the same way (logged, counted, audited
+as ``swap_failed`` with role ``candidate``), never kept, so never served. When the alias then moves to
+a version in memory (the warm candidate, or the shadow after a rollback) it is swapped in as it is
+(recorded with ``source`` ``warm`` / ``shadow`` in :attr:`ModelWatcher.swaps`); any other version is
+loaded as before (``loaded``). The replaced champion, when it is the shadow wanted next (the watch
+after a promotion), is kept as the shadow instead of being loaded again.
+
+Memory: a replica holds at most THREE models: the champion and the shadow (in the holder) and one
+warm candidate (the newest registered; a newer registration replaces it). While versions load, at
+most two more are in flight: one by the warmer, one by a poll (a version nothing warmed).
 """
 
 from __future__ import annotations
@@ -13,7 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from evergreen.errors import one_line
 from evergreen.logs import get_logger
@@ -26,6 +43,20 @@ from evergreen.store.audit import record_action
 
 log = get_logger(__name__)
 ShadowResolver = Callable[[Project], str | None]
+# loaded: downloaded and loaded by this check; warm: loaded when it was registered; shadow: it was
+# the shadow (a rollback during the watch). Only "loaded" cost a download and a load at the swap.
+SwapSource = Literal["loaded", "warm", "shadow"]
+
+
+@dataclass(frozen=True)
+class Swap:
+    """One champion swap, as the watcher did it."""
+
+    version: str
+    previous: str | None
+    source: SwapSource
+    lookup_seconds: float  # asking the registry where the alias points
+    seconds: float  # from the check's start (a poll, or the wake-up of a NOTIFY) to the swap
 
 
 class ModelWatcher:
@@ -54,20 +85,71 @@ class ModelWatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self.checks = 0
+        self.loads = 0  # load_version calls (champion, shadow and candidate): each one a download
+        self.swaps: deque[Swap] = deque(maxlen=32)  # the latest champion swaps, newest last
+        # The warm candidate (at most one), the one being loaded, and the newest registration not
+        # started yet (a registration during a load waits; only the newest one is kept).
+        self._warm: LoadedModel | None = None
+        self._warming: tuple[str, asyncio.Task[LoadedModel | None]] | None = None
+        self._wanted: str | None = None
+        self._warmer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._task = self._loop.create_task(self._run(), name="evergreen-watcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks: list[asyncio.Task[Any]] = [t for t in (self._task, self._warmer) if t is not None]
+        if self._warming is not None:
+            tasks.append(self._warming[1])
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def wake(self, _version: str | None = None) -> None:
         """Thread-safe: check now (called by the LISTEN thread)."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def prewarm(self, version: str) -> None:
+        """Thread-safe: ``version`` was registered (called by the LISTEN thread); load it in the
+        background so that its promotion, if it comes, is a pointer swap."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._want_warm, version)
+
+    @property
+    def warm_version(self) -> str | None:
+        warm = self._warm
+        return None if warm is None else warm.version
+
+    def _in_memory(self) -> set[str]:
+        return {m.version for m in (self.holder.current, self.holder.shadow, self._warm) if m is not None}
+
+    def _want_warm(self, version: str) -> None:
+        self._wanted = version
+        if self._warmer is None or self._warmer.done():
+            assert self._loop is not None
+            self._warmer = self._loop.create_task(self._warm_newest(), name="evergreen-warm")
+
+    async def _warm_newest(self) -> None:
+        """Load the newest registered version not in memory yet; one load at a time."""
+        while (version := self._wanted) is not None:
+            self._wanted = None
+            if version in self._in_memory() or not self._due("candidate", version):
+                continue
+            assert self._loop is not None
+            task = self._loop.create_task(self._load(version, "candidate"), name="evergreen-warm-load")
+            self._warming = (version, task)
+            try:
+                loaded = await task
+            except Exception as exc:  # _load reports its own failures; anything else must not end warming
+                log.error("candidate_warm_failed", version=version, error=one_line(exc))
+                loaded = None
+            finally:
+                self._warming = None
+            if loaded is not None and version not in self._in_memory():  # a check may have taken it
+                self._warm = loaded  # replaces (drops) the candidate before it: one warm model at most
+                log.info("candidate_warmed", version=version, load_seconds=round(loaded.load_seconds, 3))
 
     async def _run(self) -> None:
         while True:
@@ -81,24 +163,42 @@ class ModelWatcher:
 
     async def check(self) -> None:
         """One poll: swap the champion (and the shadow) if their versions changed."""
+        start = time.perf_counter()
         champion = await asyncio.to_thread(self.project.registry.version_by_alias, CHAMPION)
+        lookup = time.perf_counter() - start
+        replaced = None
         if champion is not None and champion != self.holder.version and self._due("champion", champion):
-            loaded = self._shadow_as(champion) or await self._load(champion, "champion")
+            ready = await self._in_memory_as(champion)
+            source: SwapSource = ready[1] if ready else "loaded"
+            loaded = ready[0] if ready else await self._load(champion, "champion")
             if loaded is not None:
-                old = self.holder.swap(loaded)
+                replaced = self.holder.swap(loaded)
+                swap = Swap(
+                    loaded.version,
+                    replaced.version if replaced else None,
+                    source,
+                    lookup,
+                    time.perf_counter() - start,
+                )
+                self.swaps.append(swap)
                 self.metrics.swaps.inc()
                 self.metrics.champion.info({"version": loaded.version})
                 log.info(
                     "champion_swapped",
-                    version=loaded.version,
-                    previous=old.version if old else None,
+                    version=swap.version,
+                    previous=swap.previous,
+                    source=source,
+                    lookup_seconds=round(lookup, 3),
+                    seconds=round(swap.seconds, 3),
                     load_seconds=round(loaded.load_seconds, 3),
                 )
         if self.shadow is not None:
-            await self._check_shadow(champion)
+            await self._check_shadow(champion, replaced)
         self.checks += 1
 
-    async def _check_shadow(self, champion: str | None) -> None:
+    async def _check_shadow(self, champion: str | None, replaced: LoadedModel | None) -> None:
+        """``replaced``: the champion this check swapped out, kept as the shadow when it is the one
+        wanted (the watch after a promotion) instead of being loaded again."""
         assert self.shadow is not None
         wanted = await asyncio.to_thread(self.shadow, self.project)
         if wanted == champion:
@@ -109,27 +209,59 @@ class ModelWatcher:
         if wanted is None:
             self.holder.set_shadow(None)
             return
-        if self._due("shadow", wanted):
+        kept = self._compatible(next((m for m in (replaced, self._warm) if m and m.version == wanted), None))
+        if kept is not None:
+            self.holder.set_shadow(kept)
+            log.info("shadow_kept", version=wanted)
+        elif self._due("shadow", wanted):
             loaded = await self._load(wanted, "shadow")
             if loaded is not None:
                 self.holder.set_shadow(loaded)
                 log.info("shadow_loaded", version=wanted)
 
-    def _shadow_as(self, champion: str) -> LoadedModel | None:
-        """The shadow model when it is the new champion (a rollback during the watch period): it is
-        loaded and warm already, so the swap needs no download."""
-        shadow, current = self.holder.shadow, self.holder.current
-        if shadow is None or shadow.version != champion:
+    async def _in_memory_as(self, champion: str) -> tuple[LoadedModel, SwapSource] | None:
+        """The new champion when it is in memory already, so the swap needs no download: the shadow
+        (a rollback during the watch period) or the warm candidate. A candidate still being warmed
+        is waited for rather than loaded a second time."""
+        warming = self._warming
+        if warming is not None and warming[0] == champion:
+            with contextlib.suppress(Exception):  # a failure was reported by _load: load it below
+                loaded = await asyncio.shield(warming[1])
+                if loaded is not None and (ok := self._compatible(loaded)) is not None:
+                    self._take_warm(ok)
+                    return ok, "warm"
             return None
-        if current is not None and shadow.schema.compatible_with(current.schema):
-            return None  # let the load report the incompatibility as it would for any version
-        return shadow
+        shadow = self.holder.shadow
+        if shadow is not None and shadow.version == champion:
+            ok = self._compatible(shadow)
+            return None if ok is None else (ok, "shadow")
+        warm = self._warm
+        if warm is not None and warm.version == champion:
+            ok = self._compatible(warm)
+            if ok is not None:
+                self._take_warm(ok)
+                return ok, "warm"
+        return None
+
+    def _take_warm(self, model: LoadedModel) -> None:
+        """``model`` becomes the champion: the holder keeps it from now on, not the warm slot."""
+        if self._warm is model:
+            self._warm = None
+
+    def _compatible(self, model: LoadedModel | None) -> LoadedModel | None:
+        """``model`` unless its schema would break the clients of the current champion (then None,
+        and a load reports the incompatibility as it would for any version)."""
+        current = self.holder.current
+        if model is None or (current is not None and model.schema.compatible_with(current.schema)):
+            return None
+        return model
 
     def _due(self, role: str, version: str) -> bool:
         return time.monotonic() >= self._failed.get((role, version), 0.0)
 
     async def _load(self, version: str, role: str) -> LoadedModel | None:
         current = self.holder.current
+        self.loads += 1
         try:
             loaded = await asyncio.to_thread(
                 load_version,
