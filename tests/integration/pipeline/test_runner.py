@@ -10,6 +10,8 @@ from evergreen.project import Project, open_project
 from evergreen.store.audit import list_actions
 from evergreen.store.runs import get_run
 from tests.support.project import make_project_settings
+from tests.support.serving import wait_until
+from tests.support.stack import ChampionNotices
 
 
 def test_trained_project_fixture(trained_project):
@@ -27,8 +29,14 @@ def test_retrain_on_postgres_metadata(tmp_path: Path, postgres_url: str):
     churn.make_batch(0, 800, drifted=False).to_parquet(settings.data.landing / "w0.parquet")
     project = open_project(settings)
     try:
-        out = RetrainRunner(project).run(RetrainRequest(trigger="schedule"))
-        assert out.status == "promoted"
+        with ChampionNotices(postgres_url) as notices:
+            out = RetrainRunner(project).run(RetrainRequest(trigger="schedule"))
+            assert out.status == "promoted"
+            # Running servers heard of v1 when it was registered (they load it while it is
+            # evaluated), then that it became the champion.
+            champion_at = wait_until(lambda: notices.at("1", 0.0), "the champion notice")
+            registered_at = notices.registered_at("1")
+            assert registered_at is not None and registered_at <= champion_at
         run = get_run(project.store, out.run_id)
         # Every stage's timing is on the run row, the last ones (decide, promote) included.
         stages = {"ingest", "dataset", "train", "register", "evaluate", "decide", "promote"}
