@@ -2,8 +2,8 @@
 
 A retrain's promote stage, and the human actions promote, approve and rollback all come here, so
 every move does the same things in the same order: ``champion`` (and ``previous``) in MLflow, the
-hint to running servers (PostgreSQL NOTIFY), the version's decision tags, the decision row and the
-audit row. It sits beside the registry adapter (it needs the metadata store as well), below the
+decision row and the audit row, the hint to running servers (PostgreSQL NOTIFY), the version's
+decision tags. It sits beside the registry adapter (it needs the metadata store as well), below the
 pipeline and the control layer that call it.
 """
 
@@ -54,8 +54,6 @@ def move_champion(
     """
     reg = project.registry
     old = reg.set_champion(version)
-    notify_champion_changed(project.store, version)  # running servers swap now instead of at their next poll
-    reg.tag_version(version, {TAG_PREFIX + "decision": "promoted", TAG_PREFIX + "reason": reason[:MAX_TAG]})
     if record_decision_row:
         record_decision(
             project.store,
@@ -76,4 +74,9 @@ def move_champion(
         before={"champion": old},
         after={"champion": version, "previous": old},
     )
+    # Running servers swap now instead of at their next poll. Sent once the move is recorded: a
+    # replica that hears it and swaps at once (a warm version takes milliseconds) must find the
+    # audit row that opens the watch, or it would not keep the replaced champion as its shadow.
+    notify_champion_changed(project.store, version)
+    reg.tag_version(version, {TAG_PREFIX + "decision": "promoted", TAG_PREFIX + "reason": reason[:MAX_TAG]})
     return ChampionMove(version, old)
