@@ -86,6 +86,24 @@ class Proc:
             )
         return self
 
+    def events(self, name: str) -> list[dict[str, object]]:
+        """The process's structured log lines of event ``name``, each with ``at`` (epoch seconds)."""
+        import json
+        from datetime import datetime
+
+        out = []
+        for line in self.log.read_text(errors="replace").splitlines() if self.log.exists() else []:
+            if not line.startswith("{"):
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("event") == name:
+                event["at"] = datetime.fromisoformat(str(event["timestamp"])).timestamp()
+                out.append(event)
+        return out
+
     def tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 

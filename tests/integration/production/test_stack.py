@@ -10,7 +10,9 @@ process on a free loopback port:
   (so do the replicas: they are given none);
 - under steady load, an approval through the control API moves the champion and both replicas
   answer from it (woken by PostgreSQL NOTIFY) without one failed request; a rollback through the
-  control API reaches both the same way. The swap latency per replica is measured and printed (and
+  control API reaches both the same way. Both swaps take a model already in memory: v2 was loaded
+  when it was registered (NOTIFY ``registered``), v1 is the watch's shadow (asserted from the
+  replicas' ``champion_swapped`` lines). The swap latency per replica is measured and printed (and
   written to ``swap.json`` in the test's directory), not asserted: the machine is shared;
 - evergreen's metadata and MLflow's are in PostgreSQL.
 """
@@ -149,9 +151,10 @@ def stack(pg_base: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
             (project / "evergreen.yaml").write_text(yaml.safe_dump(_config(meta_url, server.url)))
             open_store(meta_url, "churn").engine.dispose()  # migrated once, before three processes open it
             common = {"EVERGREEN_PII_SALT": SALT, "EVERGREEN_TOKENS": TOKENS}
-            # The replicas get no S3 credentials: they load models through the MLflow server.
+            # The replicas get no S3 credentials: they load models through the MLflow server. Verbose:
+            # their info lines (champion_swapped: when, from where, the registry lookup) are read below.
             replicas = [
-                evergreen(project, f"serve-{i}", "serve", env=env_without_s3(common), port=free)
+                evergreen(project, f"serve-{i}", "-v", "serve", env=env_without_s3(common), port=free)
                 for i, free in enumerate(_ports(2))
             ]
             scheduler = evergreen(project, "scheduler", "scheduler", env={**s3_env, **common})
@@ -253,6 +256,16 @@ def test_production_stack(stack: dict[str, Any]) -> None:
     stale = [
         s for s in samples if s.version == "1" and promoted_at + swap[s.replica] < s.started < asked_back
     ]
+    # Each replica's own account of the two swaps: when (after the NOTIFY), from where (``warm``:
+    # loaded when v2 was registered; ``shadow``: v1 kept as the watch's shadow), and how long the
+    # registry lookup that confirms the alias took. The rest of a first answer is the request itself.
+    logged = [
+        {
+            v: next(e for e in r.events("champion_swapped") if e["version"] == v and e["at"] >= since)
+            for v, since in (("2", asked), ("1", asked_back))
+        }
+        for r in replicas
+    ]
     figures = {
         "requests": len(samples),
         "failed": len(failed),
@@ -261,11 +274,25 @@ def test_production_stack(stack: dict[str, Any]) -> None:
         "approve_request_to_notify_s": round(promoted_at - asked, 3),
         "notify_to_first_answer_v1_after_rollback_s": [round(x, 3) for x in back],
         "rollback_request_to_notify_s": round(rollback_at - asked_back, 3),
+        "replica_swaps": [
+            {
+                v: {
+                    "source": e["source"],
+                    "notify_to_swap_s": round(float(str(e["at"])) - at, 3),
+                    "lookup_s": e["lookup_seconds"],
+                }
+                for v, e, at in (("v2", log["2"], promoted_at), ("v1", log["1"], rollback_at))
+            }
+            for log in logged
+        ],
     }
     (stack["dir"] / "swap.json").write_text(json.dumps(figures, indent=2))
     print("production swap figures:", json.dumps(figures))
     assert failed == [] and stale == []
     assert len(samples) > 100
+    # A promotion costs what a rollback costs: both swaps took a model already in memory (no timing
+    # is asserted; the sources say no replica downloaded anything at the promotion).
+    assert [(log["2"]["source"], log["1"]["source"]) for log in logged] == [("warm", "shadow")] * 2
 
     # 4. The metadata is in PostgreSQL: evergreen's (batches from S3, runs, the audit) and MLflow's.
     meta = create_engine(stack["meta_url"])
