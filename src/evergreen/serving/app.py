@@ -128,8 +128,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.shadow.start()
     listener = None
     if is_postgres(ctx.project.store):
-        # A registered version is loaded ahead of its promotion (the watcher keeps it warm).
-        listener = ChampionListener(ctx.project.store, ctx.watcher.wake, on_registered=ctx.watcher.prewarm)
+        # A registered version is loaded ahead of its promotion (the watcher keeps it warm); so is
+        # one that waits for approval since before this replica listened.
+        w = ctx.watcher
+        listener = ChampionListener(
+            ctx.project.store, w.wake, on_registered=w.prewarm, on_listening=w.prewarm_pending
+        )
         listener.start()
     app.state.listener = listener
     scheduler = None

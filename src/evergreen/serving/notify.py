@@ -35,7 +35,8 @@ class ChampionListener:
 
     The connection is re-opened after a failure (the database restarting must not end the listening).
     ``poll_seconds`` only bounds how long :meth:`stop` waits: a notification is handed over as soon as
-    it arrives on the socket.
+    it arrives on the socket. ``on_listening`` runs each time the LISTEN is (re)established, in this
+    thread: what was announced while no one listened can be caught up on there.
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class ChampionListener:
         on_change: Callable[[str | None], None],
         *,
         on_registered: Callable[[str], None] | None = None,
+        on_listening: Callable[[], None] | None = None,
         retry_seconds: float = 2.0,
         poll_seconds: float = 0.5,
     ) -> None:
@@ -51,6 +53,7 @@ class ChampionListener:
         self._project = store.project
         self._on_change = on_change
         self._on_registered = on_registered
+        self._on_listening = on_listening
         self._retry = retry_seconds
         self._poll = poll_seconds
         self._stop = threading.Event()
@@ -72,6 +75,7 @@ class ChampionListener:
                 with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
+                    self._caught_up()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=self._poll):
                             self._handle(note.payload)
@@ -79,6 +83,14 @@ class ChampionListener:
                 self.listening.clear()
                 log.warning("champion_listen_failed", error=one_line(exc))
                 self._stop.wait(self._retry)
+
+    def _caught_up(self) -> None:
+        if self._on_listening is None:
+            return
+        try:
+            self._on_listening()
+        except Exception as exc:  # a hint missed is a load at the promotion, not a reason to stop listening
+            log.warning("listen_catch_up_failed", error=one_line(exc))
 
     def _handle(self, payload: str) -> None:
         try:

@@ -14,8 +14,10 @@ warm-up, heap) and kept warm; a version that fails is refused the same way (logg
 as ``swap_failed`` with role ``candidate``), never kept, so never served. When the alias then moves to
 a version in memory (the warm candidate, or the shadow after a rollback) it is swapped in as it is
 (recorded with ``source`` ``warm`` / ``shadow`` in :attr:`ModelWatcher.swaps`); any other version is
-loaded as before (``loaded``). The replaced champion, when it is the shadow wanted next (the watch
-after a promotion), is kept as the shadow instead of being loaded again.
+loaded as before (``loaded``). A replica that starts, or re-opens its LISTEN, while a candidate
+waits for approval warms that one (:meth:`ModelWatcher.prewarm_pending`). The replaced champion,
+when it is the shadow wanted next (the watch after a promotion), is kept as the shadow instead of
+being loaded again.
 
 Memory: a replica holds at most THREE models: the champion and the shadow (in the holder) and one
 warm candidate (the newest registered; a newer registration replaces it). While versions load, at
@@ -40,6 +42,7 @@ from evergreen.serving.heap import settle_heap
 from evergreen.serving.metrics import ServingMetrics
 from evergreen.serving.model import LoadedModel, ModelHolder, load_version
 from evergreen.store.audit import record_action
+from evergreen.store.runs import list_runs
 
 log = get_logger(__name__)
 ShadowResolver = Callable[[Project], str | None]
@@ -116,6 +119,14 @@ class ModelWatcher:
         background so that its promotion, if it comes, is a pointer swap."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._want_warm, version)
+
+    def prewarm_pending(self) -> None:
+        """Blocking, thread-safe (the LISTEN thread, each time it starts listening): warm the
+        candidate of the newest run waiting for approval, registered before this replica could hear
+        of it (it started later, or its LISTEN connection was down)."""
+        pending = list_runs(self.project.store, limit=1, status="pending_approval")
+        if pending and pending[0].get("candidate_version"):
+            self.prewarm(str(pending[0]["candidate_version"]))
 
     @property
     def warm_version(self) -> str | None:

@@ -148,3 +148,26 @@ def test_a_registration_notice_warms_every_listening_replica(trained_project: An
             assert w.swaps[-1].source == "warm" and w.loads == loads
     finally:
         project.store.engine.dispose()
+
+
+def test_a_replica_started_while_a_candidate_waits_warms_it(trained_project: Any, postgres_url: str) -> None:
+    # Registered (and its notice sent) before this replica listened: it catches up when LISTEN starts.
+    from evergreen.project import open_project
+    from evergreen.serving.app import create_app
+    from evergreen.store.runs import create_run, update_run
+
+    settings = settings_with(
+        trained_project, reload_interval_seconds=3600, storage={"database_url": postgres_url}
+    )
+    project = open_project(settings)
+    v2 = clone_version(trained_project, "1", lambda d: None)
+    run = create_run(project.store, trigger="manual", reason="test", actor="test")
+    update_run(project.store, run, status="pending_approval", candidate_version=v2)
+    app = create_app(settings, project)
+    try:
+        with live(app) as srv:
+            w = srv.ctx.watcher
+            wait_until(lambda: w.warm_version == v2, "the waiting candidate to be warm")
+            assert srv.ctx.holder.version == "1"
+    finally:
+        project.store.engine.dispose()
