@@ -7,6 +7,7 @@ from the test's thread, as that thread does); the last test sends the real Postg
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from evergreen.control import promote
@@ -25,12 +26,16 @@ def _failures(srv: Any, role: str) -> float:
     return float(srv.ctx.metrics.swap_failures.labels(role)._value.get())
 
 
-def _settled(srv: Any, version: str) -> Any:
-    """``version`` serves, and the check that swapped it (the shadow after it included) is over."""
+def _moved(srv: Any, move: Callable[[], Any]) -> None:
+    """``move`` the alias, then wake the watcher as the NOTIFY sent after the move's audit row would
+    (the poll is an hour: a poll landing between the alias and the audit row would not see the watch
+    yet); return once that check, the shadow's part included, is over."""
     w = srv.ctx.watcher
-    wait_until(lambda: srv.ctx.holder.version == version, f"v{version} to be served")
+    wait_until(lambda: w.checks >= 1, "the start-up check")
     checks = w.checks
-    return wait_until(lambda: w.checks > checks + 1, "a full check after the swap")
+    move()
+    w.wake()
+    wait_until(lambda: w.checks > checks, "the check after the move")
 
 
 def test_a_registered_version_is_warmed_and_its_promotion_swaps_without_a_load(
@@ -38,7 +43,7 @@ def test_a_registered_version_is_warmed_and_its_promotion_swaps_without_a_load(
 ) -> None:
     p = trained_project
     v2 = clone_version(p, "1", lambda d: None)
-    with live(make_app()) as srv, srv.client() as c:
+    with live(make_app(reload_interval_seconds=3600)) as srv, srv.client() as c:
         w = srv.ctx.watcher
         w.prewarm(v2)
         wait_until(lambda: w.warm_version == v2, "the candidate to be warm")
@@ -46,8 +51,7 @@ def test_a_registered_version_is_warmed_and_its_promotion_swaps_without_a_load(
         loads = w.loads
         assert srv.ctx.holder.version == "1"  # warm, not served: its decision is still to come
 
-        promote(p, v2, actor="test")
-        _settled(srv, v2)
+        _moved(srv, lambda: promote(p, v2, actor="test"))
         assert c.post("/predict", json={"record": RECORD}).json()["model_version"] == v2
         swap = w.swaps[-1]
         assert (swap.version, swap.previous, swap.source) == (v2, "1", "warm")
@@ -62,14 +66,16 @@ def test_a_registered_version_is_warmed_and_its_promotion_swaps_without_a_load(
 def test_a_version_not_warmed_loads_at_its_promotion(make_app: Any, trained_project: Any) -> None:
     p = trained_project
     v2 = clone_version(p, "1", lambda d: None)
-    with live(make_app()) as srv:
+    with live(make_app(reload_interval_seconds=3600)) as srv:
         w = srv.ctx.watcher
+        wait_until(lambda: w.checks >= 1, "the start-up check")
         loads = w.loads
-        promote(p, v2, actor="test")
-        _settled(srv, v2)
+        _moved(srv, lambda: promote(p, v2, actor="test"))
+        assert srv.ctx.holder.version == v2
         assert w.swaps[-1].source == "loaded" and w.loads == loads + 1
-        promote(p, "1", actor="test")  # a rollback during the watch: the shadow, already in memory
-        _settled(srv, "1")
+        # A rollback during the watch: the shadow (the replaced champion, kept), already in memory.
+        _moved(srv, lambda: promote(p, "1", actor="test"))
+        assert srv.ctx.holder.version == "1"
         assert w.swaps[-1].source == "shadow" and w.loads == loads + 1
 
 
@@ -78,18 +84,19 @@ def test_an_untrusted_registered_version_is_refused_and_never_served(
 ) -> None:
     p = trained_project
     bad = tampered_version(p, "1")  # one byte changed after registration: its sha256 does not match
-    with live(make_app()) as srv, srv.client() as c:
+    with live(make_app(reload_interval_seconds=3600)) as srv, srv.client() as c:
         w = srv.ctx.watcher
         w.prewarm(bad)
-        wait_until(lambda: _failures(srv, "candidate") == 1, "the candidate to be refused")
-        assert w.warm_version is None and w._warming is None
+        # The refusal is counted, then audited; the load ends after both.
+        wait_until(lambda: _failures(srv, "candidate") == 1 and w._warming is None, "the refusal")
+        assert w.warm_version is None
         failed = list_actions(p.store, action="swap_failed")
         assert [(a["target"], a["before"]["role"]) for a in failed] == [(f"version:{bad}", "candidate")]
         assert "sha256" in failed[0]["reason"]
 
         # Promoted anyway (the alias moved outside evergreen): the load refuses it again, v1 serves on.
-        p.registry.set_champion(bad)
-        wait_until(lambda: _failures(srv, "champion") == 1, "the champion load to be refused")
+        _moved(srv, lambda: p.registry.set_champion(bad))
+        assert _failures(srv, "champion") == 1
         assert srv.ctx.holder.version == "1"
         assert c.post("/predict", json={"record": RECORD}).json()["model_version"] == "1"
         assert [s.version for s in w.swaps] == ["1"]  # only the start-up load was ever swapped in
