@@ -20,8 +20,9 @@ when it is the shadow wanted next (the watch after a promotion), is kept as the 
 being loaded again.
 
 Memory: a replica holds at most THREE models: the champion and the shadow (in the holder) and one
-warm candidate (the newest registered; a newer registration replaces it). While versions load, at
-most two more are in flight: one by the warmer, one by a poll (a version nothing warmed).
+warm candidate (the newest registered; a newer registration replaces it, and a rejected one stays
+until then). While versions load, at most two more are in flight: one by the warmer, one by a poll
+(a version nothing warmed).
 """
 
 from __future__ import annotations
