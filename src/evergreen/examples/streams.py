@@ -7,6 +7,9 @@
 - SEA (Street & Kim, 2001): three attributes uniform on [0, 10], only the first two relevant; the
   label is ``x1 + x2 <= theta`` with theta 8, 9, 7 or 9.5 (concepts 0-3), and a share of labels
   flipped as noise (10 % in the paper).
+- SINE (Gama et al., 2004, "SINE1"): two attributes uniform on [0, 1]; concept 0 labels a row
+  positive when ``x2 < sin(x1)``, concept 1 is the reversal (``x2 >= sin(x1)``), so a sudden change
+  turns every answer of the old model into the wrong one.
 - A *gradual* change (Minku et al., 2010; river's ``ConceptDriftStream``): during a transition of
   ``width`` rows centred on ``position``, each row comes from the new concept with a probability that
   rises along a sigmoid, ``1 / (1 + exp(-4 (t - position) / width))``.
@@ -58,6 +61,29 @@ def sea_label(x: pd.DataFrame, concept: int) -> np.ndarray:
     return np.asarray(x["x1"] + x["x2"] <= SEA_THETA[concept])
 
 
+def sine_attributes(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    values = rng.uniform(0.0, 1.0, size=(n, 2))
+    return pd.DataFrame({"x1": values[:, 0], "x2": values[:, 1]})
+
+
+def sine_label(x: pd.DataFrame, concept: int) -> np.ndarray:
+    below = np.asarray(x["x2"] < np.sin(x["x1"]))
+    if concept == 0:
+        return below
+    if concept == 1:
+        return ~below
+    raise ValueError(f"SINE has concepts 0 and 1, not {concept}")
+
+
+Generator = Literal["stagger", "sea", "sine"]
+# name -> (attributes, label, numeric features, categorical features)
+GENERATORS = {
+    "stagger": (stagger_attributes, stagger_label, (), ("size", "color", "shape")),
+    "sea": (sea_attributes, sea_label, ("x1", "x2", "x3"), ()),
+    "sine": (sine_attributes, sine_label, ("x1", "x2"), ()),
+}
+
+
 @dataclass(frozen=True)
 class Stream:
     """``batches`` batches of ``rows`` rows; the concept goes from ``before`` to ``after``.
@@ -67,7 +93,7 @@ class Stream:
     ``width_batches`` batches wide.
     """
 
-    generator: Literal["stagger", "sea"]
+    generator: Generator
     kind: Literal["sudden", "gradual"]
     before: int
     after: int
@@ -87,11 +113,15 @@ class Stream:
         centre = start + width / 2
         return np.asarray(1.0 / (1.0 + np.exp(-4.0 * (t - centre) / width)))
 
+    def features(self, *, numeric: bool | None = None) -> tuple[str, ...]:
+        """The generator's attributes: all, or only the numeric (``True``) / categorical ones."""
+        _attrs, _label, num, cat = GENERATORS[self.generator]
+        return num if numeric else cat if numeric is False else (*num, *cat)
+
     def batch(self, i: int) -> pd.DataFrame:
         """Batch ``i`` (seeded by the stream's seed and ``i``: any batch can be made alone)."""
         rng = np.random.default_rng([self.seed, i])
-        stagger = self.generator == "stagger"
-        attrs, label = (stagger_attributes, stagger_label) if stagger else (sea_attributes, sea_label)
+        attrs, label, _numeric, _categorical = GENERATORS[self.generator]
         x = attrs(rng, self.rows)
         t = np.arange(i * self.rows, (i + 1) * self.rows)
         new = rng.random(self.rows) < self.new_concept_probability(t)
@@ -139,14 +169,10 @@ def stream_config(
     evaluate_on: str = "auto",
 ) -> str:
     """An ``evergreen.yaml`` for a stream's batches (``batch`` is kept out of the features)."""
-    if stream.generator == "stagger":
-        numeric, categorical = "[]", "[size, color, shape]"
-    else:
-        numeric, categorical = "[x1, x2, x3]", "[]"
     return STREAM_CONFIG.format(
         project=project,
-        numeric=numeric,
-        categorical=categorical,
+        numeric="[" + ", ".join(stream.features(numeric=True)) + "]",
+        categorical="[" + ", ".join(stream.features(numeric=False)) + "]",
         max_batches=max_batches,
         candidates="[" + ", ".join(candidates) + "]",
         evaluate_on=evaluate_on,
