@@ -24,9 +24,9 @@ from pydantic import (
 )
 
 from evergreen.errors import ConfigError, one_line
+from evergreen.layout import CONFIG_FILE as CONFIG_FILE
+from evergreen.layout import STATE_DIR as STATE_DIR
 
-CONFIG_FILE = "evergreen.yaml"
-STATE_DIR = ".evergreen"
 ENV_PREFIX = "EVERGREEN_"
 
 Task = Literal["binary", "multiclass", "regression"]

@@ -5,8 +5,8 @@ Output rules (DESIGN.md §2): an error is exactly one plain line on stderr, ``er
 go through Rich); without a TTY, tables and text are printed at a width that never truncates or wraps
 a value; ``--json`` prints the data, not the table.
 
-This module imports only what ``evergreen --help`` needs anyway (Typer, Rich, the settings model):
-commands import their heavy dependencies inside the command function.
+This module imports only what ``evergreen --help`` needs anyway (Typer, Rich): commands import
+their heavy dependencies inside the command function, the settings models included.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from evergreen.config import CONFIG_FILE, load_settings
+from evergreen.layout import CONFIG_FILE
 
 if TYPE_CHECKING:
     from evergreen.project import Project
@@ -51,6 +51,7 @@ def open_project(config: Path | None) -> Project:
     The command owns the project: ``with open_project(config) as project:``, so that closing it as
     the command ends lets the services made for it (queued alert deliveries) finish.
     """
+    from evergreen.config import load_settings
     from evergreen.logs import redact_logs
     from evergreen.project import open_project as _open
 

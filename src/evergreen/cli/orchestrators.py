@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from evergreen.cli.common import ConfigOpt
-from evergreen.config import find_config
 
 OutOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the file here instead of printing it.")
@@ -37,6 +36,7 @@ def airflow_dag(
     ] = False,
 ) -> None:
     r"""An Airflow 3 DAG file running evergreen's retrain steps (needs evergreen-ml\[airflow])."""
+    from evergreen.config import find_config
     from evergreen.integrations.files import airflow_dag_source
 
     _emit(airflow_dag_source(config or find_config(), on_file_landing=not no_asset), output)
@@ -44,6 +44,7 @@ def airflow_dag(
 
 def prefect_flow(config: ConfigOpt = None, output: OutOpt = None) -> None:
     r"""A Prefect 3 flow file serving evergreen's retrain steps on the cron (evergreen-ml\[prefect])."""
+    from evergreen.config import find_config
     from evergreen.integrations.files import prefect_flow_source
 
     _emit(prefect_flow_source(config or find_config()), output)

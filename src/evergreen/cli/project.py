@@ -17,8 +17,8 @@ from evergreen.cli.common import (
     print_json,
     print_table,
 )
-from evergreen.config import CONFIG_FILE
 from evergreen.errors import BadInputError
+from evergreen.layout import CONFIG_FILE
 
 
 def init(

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from evergreen.cli.common import ConfigOpt
-from evergreen.config import load_settings
 from evergreen.errors import BadInputError
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -30,6 +29,7 @@ def serve(
 ) -> None:
     """Serve the champion (/predict, /feedback, /health, /ready, /version, /metrics), the control API and the
     dashboard at /; follows the alias."""
+    from evergreen.config import load_settings
     from evergreen.logs import redact_logs
     from evergreen.redact import redactor_for
 
