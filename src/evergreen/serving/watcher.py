@@ -97,12 +97,16 @@ class ModelWatcher:
         self._warming: tuple[str, asyncio.Task[LoadedModel | None]] | None = None
         self._wanted: str | None = None
         self._warmer: asyncio.Task[None] | None = None
+        self._stopped = False
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._task = self._loop.create_task(self._run(), name="evergreen-watcher")
 
     async def stop(self) -> None:
+        # The LISTEN thread outlives this (the app stops it after): a registration it hears from now
+        # on must not start a load that nothing would cancel.
+        self._stopped = True
         tasks: list[asyncio.Task[Any]] = [t for t in (self._task, self._warmer) if t is not None]
         if self._warming is not None:
             tasks.append(self._warming[1])
@@ -138,6 +142,8 @@ class ModelWatcher:
         return {m.version for m in (self.holder.current, self.holder.shadow, self._warm) if m is not None}
 
     def _want_warm(self, version: str) -> None:
+        if self._stopped:
+            return
         self._wanted = version
         if self._warmer is None or self._warmer.done():
             assert self._loop is not None

@@ -178,3 +178,23 @@ def test_a_replica_started_while_a_candidate_waits_warms_it(trained_project: Any
             assert srv.ctx.holder.version == "1"
     finally:
         project.store.engine.dispose()
+
+
+def test_a_registration_heard_after_the_watcher_stopped_starts_no_load(
+    make_app: Any, trained_project: Any
+) -> None:
+    # At shutdown the app stops the watcher, then the LISTEN thread (which keeps reading notices
+    # until then): a registration in between must not start a load nothing will cancel.
+    import asyncio
+
+    v2 = clone_version(trained_project, "1", lambda d: None)
+    with live(make_app(reload_interval_seconds=3600)) as srv:
+        w = srv.ctx.watcher
+        loop = w._loop
+        assert loop is not None
+        asyncio.run_coroutine_threadsafe(w.stop(), loop).result()
+        w.prewarm(v2)  # from this thread, as the LISTEN thread calls it
+        # Queued after prewarm's callback, so that callback has run once this returns.
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result()
+        assert w._warmer is None
+        assert w.warm_version is None and w._warming is None
