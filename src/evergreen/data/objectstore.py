@@ -203,8 +203,9 @@ class ObjectLanding:
         """Delete ``<prefix>/<name>`` if it is there, returning its URL; None when it is not.
 
         For a producer's flag (the Airflow watcher's ``_READY``): each one put is consumed once, so
-        the producer's next flag fires again. A flag deleted by someone else between the look and the
-        delete counts as not there.
+        the producer's next flag fires again. Not atomic: a flag deleted by someone else between the
+        look and the delete counts as not there on a local path, but S3's DELETE of a missing key
+        succeeds, so two takers racing there may both get it (one watcher per landing is assumed).
         """
         key = f"{self.root}/{name}"
         self.fs.invalidate_cache(self.root)  # s3fs caches listings and infos: a new flag must show
