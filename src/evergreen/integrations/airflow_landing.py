@@ -64,11 +64,12 @@ class LandingFlagTrigger(BaseEventTrigger):
         # fsspec's sync API runs its own IO loop and must not be called from a running loop; a worker
         # thread also keeps a slow store from stalling the triggerer's other triggers.
         landing = await asyncio.to_thread(ObjectLanding, self.url)
+        fatal = await asyncio.to_thread(_fatal_errors)  # an import: not on the triggerer's loop
         while True:
             try:
                 taken = await asyncio.to_thread(landing.take, self.flag)
-            except PermissionError:
-                raise  # wrong credentials or policy: fail visibly in the UI, retrying will not help
+            except fatal:
+                raise  # wrong or missing keys, or policy: fail visibly in the UI, retrying will not help
             except Exception as exc:
                 # A store unreachable for a while (botocore's connection errors are no OSError):
                 # raising would end the watcher (the triggerer fails it), so log and poll again.
@@ -83,3 +84,13 @@ class LandingFlagTrigger(BaseEventTrigger):
     @staticmethod
     def _redacted(exc: BaseException) -> str:
         return Redactor.of(v for k in _SECRET_ENV if (v := os.environ.get(k)))(one_line(exc))
+
+
+def _fatal_errors() -> tuple[type[BaseException], ...]:
+    """What polling again cannot fix. botocore's NoCredentialsError (no keys in the triggerer's
+    environment) is no PermissionError; botocore is only there with the s3 extra."""
+    try:
+        from botocore.exceptions import NoCredentialsError
+    except ImportError:
+        return (PermissionError,)
+    return (PermissionError, NoCredentialsError)

@@ -480,6 +480,35 @@ def test_object_landing_trigger_fails_visibly_on_refused_credentials(
     assert _exists(fs, "landing/denied/_READY")
 
 
+def test_object_landing_trigger_fails_visibly_without_credentials(
+    s3_env: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    """The triggerer's environment holds no keys (the compose profile once had none): botocore's
+    NoCredentialsError is no PermissionError, but retrying cannot fix it either."""
+    from botocore.exceptions import NoCredentialsError
+
+    from evergreen.integrations.airflow_landing import LandingFlagTrigger
+
+    _put(s3_env.fs(), "landing/nokeys/_READY")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    trigger = LandingFlagTrigger(url="s3://landing/nokeys/", poke_interval=POKE)
+
+    async def first() -> Any:
+        events = trigger.run()
+        try:
+            # A liveness bound, not a timing assertion: the old code polled (and warned) forever.
+            return await asyncio.wait_for(anext(events), 60)
+        finally:
+            await events.aclose()
+
+    with pytest.raises(NoCredentialsError):
+        asyncio.run(first())
+    assert _exists(s3_env.fs(), "landing/nokeys/_READY")
+
+
 @contextlib.contextmanager
 def _forwarder(port: int, upstream: tuple[str, int]) -> Iterator[None]:
     """A TCP relay on 127.0.0.1:``port`` to ``upstream``: the store comes back at the same address."""
