@@ -271,16 +271,36 @@ def _sync_dags_folder() -> None:
         sync_bag_to_db(bag, bundle.name, bundle.version)
 
 
-def test_landing_dag_runs_on_the_asset_and_retrains_on_the_landed_files(
-    airflow_home: Path, project_config: Path, tmp_path: Path
-):
+def _stored_watcher(dag_id: str, asset: Any) -> tuple[str, dict[str, Any]]:
+    """Parse and unpause the DAG as the DAG processor would; check it is scheduled on ``asset`` and
+    return the classpath and stored kwargs of the asset's one watcher trigger row."""
     from airflow.models.asset import AssetModel
     from airflow.models.dag import DagModel
     from airflow.models.trigger import Trigger
-    from airflow.sdk import Asset, AssetAll
-    from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
     from airflow.utils.session import create_session
     from sqlalchemy import select
+
+    _sync_dags_folder()
+    with create_session() as session:
+        session.scalars(select(DagModel).where(DagModel.dag_id == dag_id)).one().is_paused = False
+    _sync_dags_folder()
+    with create_session() as session:
+        dm = session.scalars(select(DagModel).where(DagModel.dag_id == dag_id)).one()
+        assert dm.asset_expression == {
+            "all": [{"asset": {"name": asset.name, "uri": asset.uri, "group": "asset", "id": ANY}}]
+        }
+        asset_row = session.scalars(
+            select(AssetModel).where(AssetModel.name == asset.name, AssetModel.uri == asset.uri)
+        ).one()
+        [row] = asset_row.triggers
+        return row.classpath, Trigger._decrypt_kwargs(row.encrypted_kwargs)
+
+
+def test_landing_dag_runs_on_the_asset_and_retrains_on_the_landed_files(
+    airflow_home: Path, project_config: Path, tmp_path: Path
+):
+    from airflow.sdk import Asset, AssetAll
+    from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
 
     from evergreen.config import load_settings
     from evergreen.integrations.airflow import READY_FLAG, landing_asset
@@ -335,20 +355,7 @@ def test_landing_dag_runs_on_the_asset_and_retrains_on_the_landed_files(
 
     # Parsed and unpaused, the metadata DB holds the DAG as scheduled on the asset and the asset's
     # watcher as a trigger row: what the triggerer picks up.
-    _sync_dags_folder()
-    with create_session() as session:
-        session.scalars(select(DagModel).where(DagModel.dag_id == dag.dag_id)).one().is_paused = False
-    _sync_dags_folder()
-    with create_session() as session:
-        dm = session.scalars(select(DagModel).where(DagModel.dag_id == dag.dag_id)).one()
-        assert dm.asset_expression == {
-            "all": [{"asset": {"name": expected.name, "uri": expected.uri, "group": "asset", "id": ANY}}]
-        }
-        asset_row = session.scalars(
-            select(AssetModel).where(AssetModel.name == expected.name, AssetModel.uri == expected.uri)
-        ).one()
-        [row] = asset_row.triggers
-        classpath, kwargs = row.classpath, Trigger._decrypt_kwargs(row.encrypted_kwargs)
+    classpath, kwargs = _stored_watcher(dag.dag_id, expected)
     assert classpath == "airflow.providers.standard.triggers.file.FileDeleteTrigger"
 
     # The producer lands its files, then the flag; the stored watcher fires (only then) and consumes it.
@@ -600,13 +607,8 @@ def test_file_url_landing_is_watched_by_the_same_trigger(tmp_path: Path):
 def test_s3_landing_dag_parses_with_the_watcher_and_retrains_on_the_landed_objects(
     airflow_home: Path, project_config: Path, s3_env: Any
 ):
-    from airflow.models.asset import AssetModel
-    from airflow.models.dag import DagModel
-    from airflow.models.trigger import Trigger
     from airflow.sdk import Asset, AssetAll
     from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
 
     from evergreen.config import load_settings
     from evergreen.integrations.airflow_landing import READY_FLAG, LandingFlagTrigger
@@ -653,18 +655,7 @@ def test_s3_landing_dag_parses_with_the_watcher_and_retrains_on_the_landed_objec
 
     # Parsed and unpaused: the DAG is scheduled on the asset, and the watcher is a trigger row whose
     # stored kwargs hold the URL and nothing secret.
-    _sync_dags_folder()
-    with create_session() as session:
-        session.scalars(select(DagModel).where(DagModel.dag_id == dag.dag_id)).one().is_paused = False
-    _sync_dags_folder()
-    with create_session() as session:
-        dm = session.scalars(select(DagModel).where(DagModel.dag_id == dag.dag_id)).one()
-        assert dm.asset_expression == {
-            "all": [{"asset": {"name": scheduled.name, "uri": scheduled.uri, "group": "asset", "id": ANY}}]
-        }
-        asset_row = session.scalars(select(AssetModel).where(AssetModel.name == scheduled.name)).one()
-        [row] = asset_row.triggers
-        classpath, kwargs = row.classpath, Trigger._decrypt_kwargs(row.encrypted_kwargs)
+    classpath, kwargs = _stored_watcher(dag.dag_id, scheduled)
     assert classpath == TRIGGER_CLASSPATH
     assert {k: v for k, v in kwargs.items() if not k.startswith("__")} == {
         "url": url,
