@@ -90,9 +90,14 @@ def _probabilities(
         return out
 
     try:
-        return classes, matrix(0), matrix(1)
+        new, old = matrix(0), matrix(1)
     except (TypeError, ValueError):  # a logged probability that is not a number: judge the labels
         return None
+    # NaN or infinity would be ranked as the highest score by the AUC's sort, silently: not a
+    # probability, so the labels are judged instead.
+    if not all(np.isfinite(m).all() and ((m >= 0) & (m <= 1)).all() for m in (new, old)):
+        return None
+    return classes, new, old
 
 
 def check_watch(project: Project, now: datetime | None = None) -> WatchJudgement | None:

@@ -83,6 +83,9 @@ def test_roc_auc_is_judged_on_the_logged_probabilities() -> None:
         lambda p: LabelledPair(p.new, p.old, p.label, None, p.old_proba),  # a model without predict_proba
         lambda p: LabelledPair(p.new, p.old, "maybe", p.new_proba, p.old_proba),  # a label of no class
         lambda p: LabelledPair(p.new, p.old, p.label, {"yes": "high", "no": 0.1}, p.old_proba),
+        lambda p: LabelledPair(p.new, p.old, p.label, {"yes": math.nan, "no": math.nan}, p.old_proba),
+        lambda p: LabelledPair(p.new, p.old, p.label, p.new_proba, {"yes": math.inf, "no": 0.0}),
+        lambda p: LabelledPair(p.new, p.old, p.label, {"yes": 1.5, "no": -0.5}, p.old_proba),
     ],
 )
 def test_without_usable_probabilities_the_labels_are_judged_by_accuracy(spoil) -> None:
