@@ -65,3 +65,36 @@ def test_short_commands_import_no_heavy_library(project_with_champion: Path, tmp
             assert json.loads(res.stdout)["champion"]["version"] == "1"
         if args == ["models", "--json"]:
             assert [(v["version"], v["aliases"]) for v in json.loads(res.stdout)] == [("1", ["champion"])]
+
+
+EXIT_PROBE = """
+import atexit, gc, json, sys
+out = sys.argv[1]
+sys.argv = ["evergreen", *sys.argv[2:]]
+# Registered first, so it runs last: after what the command registered for the exit.
+state = lambda: {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}  # noqa: E731
+atexit.register(lambda: open(out, "w").write(json.dumps(state())))
+from evergreen.cli import main
+main()
+"""
+
+
+def test_a_quick_verb_runs_without_the_garbage_collector(project_with_champion: Path, tmp_path: Path) -> None:
+    # The console script's own process (main() reading sys.argv): `status` turns the collector off
+    # and freezes what is alive at exit; `init` (any verb not in QUICK_VERBS) leaves it alone.
+    seen = {}
+    for args in (["status"], ["init", str(tmp_path / "other")]):
+        out = tmp_path / "exit.json"
+        res = subprocess.run(
+            [sys.executable, "-c", EXIT_PROBE, str(out), *args],
+            cwd=project_with_champion,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert res.returncode == 0, (args, res.stderr)
+        seen[args[0]] = json.loads(out.read_text())
+    assert seen["status"]["enabled"] is False
+    assert seen["status"]["frozen"] > 10_000  # the imports' objects, skipped by the last collection
+    assert seen["init"] == {"enabled": True, "frozen": 0}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,3 +125,68 @@ def test_retention_has_the_documented_defaults(tmp_path: Path) -> None:
     s = settings_from_dict({"project": "p", "task": "binary", "data": {"target": "y"}}, tmp_path, env={})
     r = s.retention
     assert (r.keep_versions, r.min_version_age_days, r.predictions_days, r.processed_days) == (10, 30, 90, 7)
+
+
+SPY_PLUGIN = """
+SEEN = []
+
+
+class _Handler:
+    def on_enter(self, input, *args, **kwargs):
+        SEEN.append(repr(input))
+
+
+class _Plugin:
+    def new_schema_validator(self, schema, schema_type, path, schema_kind, config, plugin_settings):
+        return _Handler(), _Handler(), _Handler()
+
+
+plugin = _Plugin()
+"""
+
+PLUGIN_PROBE = """
+import json, os, sys
+from pathlib import Path
+from pydantic import BaseModel
+import spy_plugin
+from evergreen.config import settings_from_dict
+
+raw = {"project": "churn", "task": "binary", "data": {"target": "churned"},
+       "storage": {"database_url": "postgresql+psycopg://evergreen:s3cret-pw@db/evergreen"}}
+settings = settings_from_dict(raw, Path(sys.argv[1]), env={})
+
+
+class Other(BaseModel):
+    x: int
+
+
+Other(x=7)
+print(json.dumps({"seen": spy_plugin.SEEN, "switch": os.environ.get("PYDANTIC_DISABLE_PLUGINS")}))
+"""
+
+
+def test_no_pydantic_plugin_sees_the_settings_and_the_switch_is_put_back(tmp_path: Path):
+    # A real plugin, installed the way pydantic finds them (an entry point of an installed
+    # distribution), in a fresh interpreter: it sees the other model's input, not the settings'.
+    site = tmp_path / "site"
+    (site / "spy_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "spy_plugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: spy-plugin\nVersion: 1.0\n"
+    )
+    (site / "spy_plugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[pydantic]\nspy = spy_plugin:plugin\n"
+    )
+    (site / "spy_plugin.py").write_text(SPY_PLUGIN)
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), *sys.path])
+    res = subprocess.run(
+        [sys.executable, "-c", PLUGIN_PROBE, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["seen"] == ["{'x': 7}"]  # the plugin works, for every model but the settings
+    assert out["switch"] is None

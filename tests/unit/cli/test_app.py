@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evergreen.cli.app import _command_name, app_for, build_app
+from evergreen.cli.app import _command_name, app_for, build_app, pause_garbage_collection
 
 ALL_VERBS = sorted(_command_name(c) for c in build_app().registered_commands)
 
@@ -33,3 +33,29 @@ def test_a_named_verb_builds_only_its_command(args: list[str], expected: list[st
 @pytest.mark.parametrize("args", [[], ["--help"], ["--version"], ["no-such-verb"]])
 def test_without_a_known_verb_every_command_is_there(args: list[str]) -> None:
     assert _verbs(args) == ALL_VERBS
+
+
+@pytest.mark.parametrize(
+    ("args", "paused"),
+    [
+        (["status"], True),
+        (["-v", "runs", "--limit", "5"], True),
+        (["alerts", "--json"], True),
+        (["models"], True),
+        (["status", "--help"], False),
+        (["retrain"], False),
+        (["serve", "--port", "8000"], False),
+        ([], False),
+    ],
+)
+def test_only_quick_verbs_pause_the_garbage_collector(args: list[str], paused: bool) -> None:
+    import atexit
+    import gc
+
+    assert gc.isenabled()
+    try:
+        assert pause_garbage_collection(args) is paused
+        assert gc.isenabled() is not paused
+    finally:
+        gc.enable()
+        atexit.unregister(gc.freeze)  # the test process must not freeze its heap at exit
