@@ -70,7 +70,7 @@ def promote(project: Project, version: str, *, actor: str, reason: str | None = 
     """Make ``version`` the champion by hand."""
     info = project.registry.get_version(version)  # NotFoundError for an unknown version
     if project.registry.version_by_alias(CHAMPION) == info.version:
-        raise ConflictError(f"v{version} is already the champion")
+        raise ConflictError(f"v{info.version} is already the champion")
     result = _moved(
         project,
         info.version,
@@ -107,12 +107,14 @@ def rollback(
     """
     reg = project.registry
     current = reg.version_by_alias(CHAMPION)
-    target = to or reg.version_by_alias(PREVIOUS)
-    if target is None:
+    wanted = to or reg.version_by_alias(PREVIOUS)
+    if wanted is None:
         raise ConflictError("nothing to roll back to: no 'previous' alias (give --to VERSION)")
-    if current == str(target):
+    # MLflow's own spelling of the version (NotFoundError if none): it reads "01" and " 1" as v1, so
+    # comparing the text as typed would "roll back" the champion onto itself.
+    target = reg.get_version(str(wanted)).version
+    if current == target:
         raise ConflictError(f"v{target} is already the champion")
-    reg.get_version(str(target))
     if current is not None:
         reg.tag_version(
             current,
@@ -123,7 +125,7 @@ def rollback(
         )
     result = _moved(
         project,
-        str(target),
+        target,
         actor=actor,
         action="rollback",
         reason=reason or f"rolled back from v{current}",
