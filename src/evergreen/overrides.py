@@ -11,6 +11,7 @@ next decision without a restart.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,6 +60,31 @@ def check_key(key: str) -> None:
         )
 
 
+# Larger integers do not survive every JSON column (SQLite reads 1e23 back as a float, which the
+# key's model then refuses): the interoperable range of RFC 7493 (I-JSON).
+MAX_JSON_INT = 2**53 - 1
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why ``value`` cannot be kept as a threshold in a JSON column (None: it can).
+
+    NaN and the infinities are not JSON (PostgreSQL refuses them: a 500 instead of a 422); a
+    pydantic float field accepts them, so they are refused here, anywhere inside the value.
+    """
+    stack = [value]
+    while stack:  # iterative: a deeply nested value must not overflow the interpreter's stack
+        v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            return "must be a finite number (not NaN or an infinity)"
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_JSON_INT:
+            return f"number too large (at most {MAX_JSON_INT} in absolute value)"
+        if isinstance(v, Mapping):
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+    return None
+
+
 def get_value(settings: Settings, key: str) -> Any:
     node: Any = settings
     for part in key.split("."):
@@ -71,6 +97,9 @@ def get_value(settings: Settings, key: str) -> Any:
 def set_value(settings: Settings, key: str, value: Any) -> Settings:
     """``settings`` with ``key`` set to ``value``; :class:`BadInputError` naming the key if invalid."""
     check_key(key)
+    problem = _unstorable(value)
+    if problem is not None:
+        raise BadInputError(f"thresholds key {key}: {problem}", details={"key": key})
     try:
         out = _set(settings, key.split("."), value)
     except ValidationError as exc:

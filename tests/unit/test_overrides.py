@@ -37,3 +37,28 @@ def test_a_bad_override_names_its_key(tmp_path: Path, key: str, value: object, m
     with pytest.raises(BadInputError, match=message) as err:
         set_value(make_project_settings(tmp_path), key, value)
     assert err.value.details == {"key": key}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("promotion.min_improvement", float("nan"), "must be a finite number"),
+        ("promotion.min_improvement", float("inf"), "must be a finite number"),
+        ("promotion.min_metrics", {"accuracy": float("-inf")}, "must be a finite number"),
+        ("alerts.levels", {"warning": float("nan"), "alert": 0.2, "critical": 0.3}, "must be a finite"),
+        ("triggers.new_data.min_rows", 10**23, "number too large"),
+    ],
+)
+def test_a_value_no_json_column_keeps_is_refused_naming_the_key(
+    tmp_path: Path, key: str, value: object, message: str
+) -> None:
+    # NaN passed the section's model and reached PostgreSQL's json column (a 500); 10**23 was stored
+    # and read back from SQLite as 1e23, which then failed every later change of any key.
+    with pytest.raises(BadInputError, match=f"^thresholds key {key}: {message}") as err:
+        set_value(make_project_settings(tmp_path), key, value)
+    assert err.value.details == {"key": key}
+
+
+def test_the_largest_storable_integer_is_kept(tmp_path: Path) -> None:
+    out = set_value(make_project_settings(tmp_path), "triggers.new_data.min_rows", 2**53 - 1)
+    assert get_value(out, "triggers.new_data.min_rows") == 2**53 - 1

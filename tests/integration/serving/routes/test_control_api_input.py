@@ -1,0 +1,53 @@
+"""The control API under a careless client, on PostgreSQL: values no JSON column keeps are a 422."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from evergreen.project import Project, open_project
+from evergreen.store.audit import list_actions
+from tests.support.control import ADMIN, control_app
+from tests.support.project import make_project_settings
+
+
+@pytest.fixture
+def pg_project(tmp_path: Path, postgres_url: str) -> Iterator[Project]:
+    project = open_project(make_project_settings(tmp_path / "churn", database_url=postgres_url))
+    yield project
+    project.close()
+    project.store.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('{"values": {"promotion.min_improvement": NaN}}', "promotion.min_improvement"),
+        ('{"values": {"promotion.min_improvement": Infinity}}', "promotion.min_improvement"),
+        ('{"values": {"promotion.min_metrics": {"accuracy": -Infinity}}}', "promotion.min_metrics"),
+        (
+            '{"values": {"alerts.levels": {"warning": NaN, "alert": 0.2, "critical": 0.3}}}',
+            "alerts.levels",
+        ),
+        ('{"values": {"triggers.new_data.min_rows": 99999999999999999999999}}', "triggers.new_data.min_rows"),
+    ],
+)
+def test_thresholds_no_json_column_keeps_are_a_422_naming_the_key(
+    pg_project: Project, body: str, key: str
+) -> None:
+    with TestClient(control_app(pg_project), raise_server_exceptions=False) as c:
+        r = c.put(
+            "/api/settings/thresholds",
+            content=body,
+            headers={**ADMIN, "Content-Type": "application/json"},
+        )
+        assert r.status_code == 422, r.text  # was a 500: PostgreSQL's json refuses NaN
+        error: dict[str, Any] = r.json()["error"]
+        assert error["code"] == "bad_input" and error["details"] == {"key": key}
+        assert error["message"].startswith(f"thresholds key {key}: ")
+        assert c.get("/api/settings/thresholds", headers=ADMIN).json()["overrides"] == {}
+    assert list_actions(pg_project.store) == []
