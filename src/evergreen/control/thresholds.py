@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evergreen.errors import BadInputError
 from evergreen.overrides import OVERRIDABLE, apply_overrides, check_key, get_value, set_value
 from evergreen.project import Project
 from evergreen.store.audit import record_action
@@ -29,7 +30,11 @@ def set_thresholds(
     """Set ``values`` and put ``reset`` keys back to the file's value, all or nothing; audited.
 
     Every change is validated against the result as a whole (file + kept overrides + new values),
-    so a section's own cross-field checks (e.g. level order) hold. Returns :func:`get_thresholds`.
+    so a section's own cross-field checks (e.g. level order) hold. A kept override that no longer
+    validates (``evergreen.yaml`` changed since) is skipped, as :func:`apply_overrides` skips it,
+    instead of failing every change of another key. Keys whose override would not change (the same
+    value again, a reset of a key without one) are left alone: nothing changed, nothing audited.
+    Returns :func:`get_thresholds`.
     """
     for key in reset:
         check_key(key)
@@ -39,11 +44,25 @@ def set_thresholds(
     candidate = settings
     for key, row in existing.items():
         if key not in reset and key not in values:
-            candidate = set_value(candidate, key, row["value"])
+            try:
+                candidate = set_value(candidate, key, row["value"])
+            except BadInputError:
+                continue  # not in force now either (apply_overrides logged it)
     for key, value in values.items():
         candidate = set_value(candidate, key, value)
-    changed = sorted(set(values) | set(reset))
-    replace_overrides(store, remove=changed, values={k: get_value(candidate, k) for k in values}, actor=actor)
+    new_values = {k: get_value(candidate, k) for k in values}
+    changed = sorted(
+        {k for k, v in new_values.items() if k not in existing or existing[k]["value"] != v}
+        | {k for k in reset if k in existing and k not in values}
+    )
+    if not changed:
+        return get_thresholds(project)
+    replace_overrides(
+        store,
+        remove=changed,
+        values={k: v for k, v in new_values.items() if k in changed},
+        actor=actor,
+    )
     record_action(
         store,
         actor=actor,

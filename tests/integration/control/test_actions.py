@@ -50,3 +50,45 @@ def test_rollback_and_promote_name_the_version_as_mlflow_spells_it(trained_proje
     with pytest.raises(ConflictError, match=r"^v1 is already the champion$"):
         control.promote(p, " 1", actor="cli:ann")
     assert [r["status"] for r in list_runs(p.store)] == ["promoted", "promoted"]
+
+
+def _audited(project: Any) -> list[tuple[Any, Any, Any]]:
+    rows = list_actions(project.store, action="thresholds_changed")
+    return [(r["actor"], r["before"], r["after"]) for r in reversed(rows)]
+
+
+def test_thresholds_audited_only_when_an_override_changes(churn_project: Any) -> None:
+    p = churn_project
+    control.set_thresholds(p, {}, actor="api:ada")  # nothing at all
+    control.set_thresholds(p, {}, ["promotion.significance"], actor="api:ada")  # reset: none to reset
+    assert _audited(p) == []
+    control.set_thresholds(p, {"promotion.min_improvement": 0.05}, actor="api:ada")
+    control.set_thresholds(p, {"promotion.min_improvement": 0.05}, actor="api:bob")  # the same again
+    out = control.set_thresholds(
+        p, {"promotion.min_improvement": 0.05, "triggers.drift.share": 0.2}, actor="api:cy"
+    )
+    assert _audited(p) == [
+        ("api:ada", {"promotion.min_improvement": 0.01}, {"promotion.min_improvement": 0.05}),
+        ("api:cy", {"triggers.drift.share": 0.3}, {"triggers.drift.share": 0.2}),
+    ]
+    # The unchanged override keeps who set it and when.
+    assert out["overrides"]["promotion.min_improvement"]["actor"] == "api:ada"
+    control.set_thresholds(p, {}, ["promotion.min_improvement"], actor="api:dee")
+    assert _audited(p)[-1] == (
+        "api:dee",
+        {"promotion.min_improvement": 0.05},
+        {"promotion.min_improvement": 0.01},
+    )
+    assert set(control.get_thresholds(p)["overrides"]) == {"triggers.drift.share"}
+
+
+def test_a_stale_override_does_not_block_changing_another_key(churn_project: Any) -> None:
+    from evergreen.store.overrides import replace_overrides
+
+    p = churn_project
+    # Valid once; evergreen.yaml (or the model) changed since: it is no longer in force.
+    replace_overrides(p.store, remove=[], values={"triggers.new_data.min_rows": "lots"}, actor="old")
+    out = control.set_thresholds(p, {"triggers.drift.share": 0.2}, actor="api:ada")
+    assert out["values"]["triggers.drift.share"] == 0.2
+    assert out["values"]["triggers.new_data.min_rows"] == 1000  # the file's value, as before
+    assert _audited(p) == [("api:ada", {"triggers.drift.share": 0.3}, {"triggers.drift.share": 0.2})]
