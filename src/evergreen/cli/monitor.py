@@ -98,9 +98,10 @@ def monitor(window: WindowOpt = None, config: ConfigOpt = None, as_json: JsonOpt
         performance_rows(p),
     )
     state = {"degraded": "DEGRADED", "ok": "ok"}.get(p["verdict"], "insufficient data")
+    floor = "" if p.get("floor") is None else f", minimum {_fmt(p['floor'])}"
     echo(
         f"performance ({p['metric']}): {p['source'] or '-'} {_fmt(p['value'])}, band {_fmt(p['lower'])} to "
-        f"{_fmt(p['upper'])}, drop {_fmt(p['drop'])} (threshold {_fmt(p['threshold'])}): {state}"
+        f"{_fmt(p['upper'])}, drop {_fmt(p['drop'])} (threshold {_fmt(p['threshold'])}{floor}): {state}"
     )
     for note in d["notes"]:
         echo(f"note: {note}")

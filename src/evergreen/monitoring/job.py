@@ -114,6 +114,12 @@ def watched_metric(settings: Settings) -> str:
     return settings.monitoring.metric or settings.triggers.performance.metric or settings.promotion_metric
 
 
+def performance_floor(settings: Settings, metric: str) -> float | None:
+    """``triggers.performance.min`` when the trigger (and the alert) judge ``metric`` against it."""
+    want = settings.triggers.performance
+    return want.min if (want.metric or metric) == metric else None
+
+
 @dataclass(frozen=True)
 class Analysis:
     data_drift: DriftReport
@@ -289,6 +295,7 @@ def run_monitoring(
         band_sigmas=s.monitoring.band_sigmas,
         min_rows=s.monitoring.min_rows,
         window_rows=len(cur.features),
+        floor=performance_floor(s, metric),
     )
     report = MonitoringReport(
         project=s.project,

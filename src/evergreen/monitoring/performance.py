@@ -67,6 +67,7 @@ class PerformanceCheck:
     band_sigmas: float = 3.0
     min_rows: int = 0
     verdict: Verdict = "insufficient_data"
+    floor: float | None = None  # triggers.performance.min when it watches this metric
 
     @property
     def value(self) -> float | None:
@@ -99,12 +100,15 @@ def check_performance(
     band_sigmas: float = 3.0,
     min_rows: int = 0,
     window_rows: int | None = None,
+    floor: float | None = None,
 ) -> PerformanceCheck:
     """Judge the window's realised metric (``min_labels`` labelled rows) or, failing that, its
     estimate (``min_rows`` scored rows), with :func:`judge_performance`.
 
     ``sigmas``: ``{"realised": {metric: sigma}, "estimated": {metric: sigma}}``. A window of fewer than
-    ``min_rows`` rows (``window_rows``, default ``rows``) gets no verdict at all.
+    ``min_rows`` rows (``window_rows``, default ``rows``) gets no verdict at all. ``floor``: the
+    absolute minimum (``triggers.performance.min``) the trigger and the alert also judge against,
+    so the report never says "ok" about a window they act on.
     """
     real = realised.get(metric) if labelled_rows >= min_labels else None
     est = estimated.get(metric) if rows >= min_rows else None
@@ -122,6 +126,7 @@ def check_performance(
         baseline=baseline,
         drop_limit=threshold,
         sigmas=band_sigmas,
+        floor=floor,
     )
     return PerformanceCheck(
         metric=metric,
@@ -141,6 +146,7 @@ def check_performance(
         band_sigmas=band_sigmas,
         min_rows=min_rows,
         verdict=j.verdict,
+        floor=floor,
     )
 
 

@@ -181,3 +181,32 @@ def test_drift_reports_table_matches_its_migration(store: Any) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert [d for d in diff if "drift_reports" in repr(d)] == []
+
+
+def test_the_report_the_trigger_and_the_alert_agree_on_the_floor(trained_project: Any) -> None:
+    from evergreen.alerts.facts import DriftFact, Facts
+    from evergreen.alerts.rules import RuleConfig
+    from evergreen.alerts.rules import evaluate as evaluate_alerts
+    from evergreen.triggers.evaluate import evaluate as evaluate_triggers
+    from evergreen.triggers.state import gather_state
+
+    s = trained_project.settings
+    # A floor no live value can reach: the trigger and the alert act on it, so the report must too.
+    triggers = s.triggers.model_copy(
+        update={"performance": s.triggers.performance.model_copy(update={"metric": "f1_macro", "min": 0.999})}
+    )
+    project = Project(settings=s.model_copy(update={"triggers": triggers}), store=trained_project.store)
+    now = datetime.now(UTC) + timedelta(days=1)  # after the fixture's retrain and its cooldown
+    log_predictions(project, churn.make_batch(3, 600, drifted=False, seed=21), end=now, labelled=1.0, seed=1)
+    report = run_monitoring(project, "7d", now=now)
+    perf = report.performance
+    assert perf.source == "realised" and perf.drop is not None and perf.drop < 0.05  # no drop to speak of
+    assert perf.upper is not None and perf.upper < 0.999
+    state = gather_state(project, now - timedelta(days=1))
+    firings = evaluate_triggers(state, project.settings.triggers, now).firings
+    fact = DriftFact.from_row(list_reports(project.store)[0])
+    alerts = evaluate_alerts(Facts(drift=(fact,)), RuleConfig.from_settings(project.settings)).active
+    assert [f.kind for f in firings if f.kind == "performance"] == ["performance"]
+    assert [a.kind for a in alerts if a.kind == "performance"] == ["performance"]
+    assert perf.verdict == "degraded" and report.drift_detected is True  # was "ok": they disagreed
+    assert perf.floor == 0.999

@@ -87,3 +87,17 @@ def test_check_without_baseline_or_value_measures_nothing() -> None:
     assert (c.drop, c.source, c.score, c.degraded) == (None, None, None, False)
     c = check_performance("roc_auc", 0.8, {}, {"f1_macro": 0.7}, 0, 100, 30, 0.05)  # CBPE has no AUC
     assert (c.drop, c.estimated) == (None, None)
+
+
+def test_check_judges_the_floor_the_trigger_and_the_alert_judge() -> None:
+    # baseline 0.77, value 0.74 +- 3 * 0.002: drop 0.03 is within 0.05, but the band [0.734, 0.746]
+    # lies wholly below the floor 0.75 (triggers.performance.min), where the trigger fires.
+    args = ("f1_macro", 0.77, {"f1_macro": 0.74}, {}, 600, 600, 30, 0.05)
+    sigmas = {"realised": {"f1_macro": 0.002}}
+    without = check_performance(*args, sigmas=sigmas)
+    assert without.verdict == "ok"
+    c = check_performance(*args, sigmas=sigmas, floor=0.75)
+    assert (c.verdict, c.degraded, c.floor) == ("degraded", True, 0.75)
+    assert (c.lower, c.upper) == pytest.approx((0.734, 0.746), abs=1e-12)
+    near = check_performance(*args, sigmas={"realised": {"f1_macro": 0.004}}, floor=0.75)
+    assert near.verdict == "ok"  # band [0.728, 0.752] reaches the floor: noise could explain it
