@@ -20,6 +20,7 @@ from evergreen.monitoring.drift import Kind
 
 PREDICTION = "prediction"
 PROBA_PREFIX = "proba_"
+SUM_TOLERANCE = 1e-3  # float32 models and rounded logs sum to 1 only roughly
 
 
 def contract_kinds(contract: Contract) -> dict[str, Kind]:
@@ -78,18 +79,32 @@ def align_labels(values: Sequence[Any], classes: Sequence[Any]) -> NDArray[Any]:
 def probability_matrix(values: Sequence[Any], classes: Sequence[Any]) -> NDArray[np.float64]:
     """(rows, classes) from JSON probabilities given as ``{class: p}`` or a list in class order.
 
-    A row without usable probabilities is all NaN, so callers can drop it with one mask.
+    A row without usable probabilities is all NaN, so callers can drop it with one mask. Usable means
+    numbers in [0, 1] that sum to 1: anything else (a null, text, NaN, infinity, 1.7, a row summing to
+    0.6) would be ranked by the AUC or spread over the expected confusion matrix as if it were one.
     """
     keys = [canonical_str(c) for c in classes]
     out = np.full((len(values), len(classes)), np.nan)
     for i, v in enumerate(values):
+        row: list[Any] | None = None
         if isinstance(v, Mapping):
             by_key = {canonical_str(k): p for k, p in v.items()}
             if all(k in by_key for k in keys):
-                out[i] = [float(by_key[k]) for k in keys]
+                row = [by_key[k] for k in keys]
         elif isinstance(v, Sequence) and not isinstance(v, str) and len(v) == len(classes):
-            out[i] = [float(p) for p in v]
+            row = list(v)
+        if row is not None and _is_distribution(row):
+            out[i] = row
     return out
+
+
+def _is_distribution(row: list[Any]) -> bool:
+    if not all(isinstance(p, int | float | np.number) and not isinstance(p, bool) for p in row):
+        return False
+    p = np.asarray(row, dtype=np.float64)
+    return bool(
+        np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all() and abs(p.sum() - 1.0) <= SUM_TOLERANCE
+    )
 
 
 def prediction_frame(

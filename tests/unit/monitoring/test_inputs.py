@@ -134,3 +134,20 @@ def test_prediction_frame_is_the_frame_the_golden_cases_compare(seed: int, class
     pd.testing.assert_frame_equal(
         ours, golden.prediction_frame(np.random.default_rng(seed), 50, False, classes)
     )
+
+
+def test_probability_matrix_refuses_what_is_not_a_distribution() -> None:
+    rows = [
+        {"no": 0.25, "yes": 0.75},
+        {"no": -0.7, "yes": 1.7},  # sums to 1, outside [0, 1]
+        [0.3, 0.3],  # sums to 0.6
+        {"no": None, "yes": 1.0},  # crashed the monitoring run (float(None))
+        ["0.5", "0.5"],  # text
+        [float("nan"), 1.0],
+        [float("inf"), float("-inf")],
+        [True, False],
+        [0.3333, 0.6666],  # rounded by the logger: within the tolerance
+    ]
+    got = probability_matrix(rows, ["no", "yes"])
+    assert got[0].tolist() == [0.25, 0.75] and got[8].tolist() == [0.3333, 0.6666]
+    assert np.isnan(got[1:8]).all()
