@@ -234,6 +234,12 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
             )
         if scored >= m.min_rows:
             estimated, est_rows = _estimate(ref, cur, known, ref.classes)
+            if est_rows < m.min_rows:  # rows without usable probabilities or predictions left out
+                cur.notes.append(
+                    f"no performance estimate: only {est_rows} of {scored} scored rows have usable "
+                    f"outputs (monitoring.min_rows {m.min_rows})"
+                )
+                estimated, est_rows = {}, 0
         if ref.estimator is not None:
             sigmas = {
                 "realised": ref.estimator.sigmas(realised, labelled),

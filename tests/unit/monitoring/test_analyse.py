@@ -151,3 +151,56 @@ def test_regression_window() -> None:
     assert a.labelled_rows == 200 and a.scored_rows == 300
     assert a.realised["rmse"] == pytest.approx(float(np.sqrt(np.mean(residual**2))), abs=1e-12)
     assert a.estimated == {}  # no estimator fitted on this reference
+
+
+def test_the_estimate_needs_min_rows_rows_with_usable_probabilities() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from evergreen.monitoring.estimator import fit_classification
+
+    rng = np.random.default_rng(7)
+    x = pd.DataFrame({"size": rng.normal(0, 1, 800)})
+    y = np.where(x["size"] + rng.normal(0, 1, 800) > 0, "yes", "no")
+    model = LogisticRegression().fit(x, y)
+    classes = list(model.classes_)
+    kinds = {"size": "numeric"}
+    proba = model.predict_proba(x)
+    pred = model.predict(x)
+    frame, pkinds = prediction_frame("binary", pred.tolist(), proba, classes)
+    ref = Reference(
+        model_version="1",
+        dataset_version="d",
+        batch_ids=(1,),
+        model=model,
+        contract=Contract(target="t", task="binary", features=(ColumnSpec("size", "numeric", "float", 0.5),)),
+        kinds=kinds,  # type: ignore[arg-type]
+        features=coerce_features(x, kinds),  # type: ignore[arg-type]
+        holdout_rows=800,
+        classes=classes,
+        predictions=frame,
+        prediction_kinds=pkinds,
+        baseline={"accuracy": 0.76},
+        baseline_source="decisions",
+        estimator=fit_classification(y.tolist(), pred.tolist(), proba, classes),
+    )
+    cur_x = pd.DataFrame({"size": rng.normal(0, 1, 600)})
+    cur_proba = model.predict_proba(cur_x)
+    cur_proba[10:] = np.nan  # 590 rows were logged without usable probabilities
+    cur = Current(
+        coerce_features(cur_x, kinds),  # type: ignore[arg-type]
+        predicted=_targets("binary", model.predict(cur_x).tolist(), classes),
+        proba=cur_proba,
+        labels=np.array([None] * 600, dtype=object),
+    )
+    cur.scored_features = cur.features
+    settings = settings_from_dict(
+        {"project": "p", "task": "binary", "data": {"target": "t"}, "monitoring": {"min_rows": 500}},
+        root=Path("."),
+    )
+    a = analyse(ref, cur, settings)
+    assert a.scored_rows == 600
+    assert (a.estimated, a.estimated_rows) == ({}, 0)  # was: 10 rows passed the 600-row gate
+    assert any("only 10 of 600 scored rows" in n for n in cur.notes)
+    cur.proba = model.predict_proba(cur_x)
+    full = analyse(ref, cur, settings)
+    assert full.estimated_rows == 600 and "accuracy" in full.estimated
