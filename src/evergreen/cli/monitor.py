@@ -76,9 +76,8 @@ def monitor(window: WindowOpt = None, config: ConfigOpt = None, as_json: JsonOpt
         summary_rows(d),
     )
     dd = d["data_drift"]
-    verdict = {"drift": "DRIFT", "ok": "ok"}.get(
-        dd.get("status"), f"no verdict (fewer than {d['min_rows']} rows)"
-    )
+    why = "no column could be tested" if d.get("status") == "tested" else f"fewer than {d['min_rows']} rows"
+    verdict = {"drift": "DRIFT", "ok": "ok"}.get(dd.get("status"), f"no verdict ({why})")
     echo(
         f"data drift: {_fmt(dd['number_of_drifted_columns'])} of {dd['number_of_columns']} columns "
         f"(share {_fmt(dd['share'])}, dataset drift at >= {_fmt(dd['drift_share'])}): {verdict}"

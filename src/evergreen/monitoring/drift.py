@@ -60,9 +60,11 @@ class DriftReport:
 
     @property
     def share(self) -> float | None:
-        if self.insufficient:
+        # No column tested (every one empty in the window, say): no evidence either way, so no
+        # verdict, rather than a share of 0.0 that reads as "ok" and clears a drift alert.
+        if self.insufficient or not self.columns:
             return None
-        return sum(c.drifted for c in self.columns) / len(self.columns) if self.columns else 0.0
+        return sum(c.drifted for c in self.columns) / len(self.columns)
 
     @property
     def score(self) -> float | None:
@@ -72,7 +74,7 @@ class DriftReport:
     @property
     def dataset_drift(self) -> bool | None:
         share = self.share
-        return None if share is None else bool(self.columns) and share >= self.drift_share
+        return None if share is None else share >= self.drift_share
 
     def to_dict(self) -> dict[str, Any]:
         columns = {c.column: {**c.to_dict(), "status": "drift" if c.drifted else "ok"} for c in self.columns}

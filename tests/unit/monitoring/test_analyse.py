@@ -204,3 +204,19 @@ def test_the_estimate_needs_min_rows_rows_with_usable_probabilities() -> None:
     cur.proba = model.predict_proba(cur_x)
     full = analyse(ref, cur, settings)
     assert full.estimated_rows == 600 and "accuracy" in full.estimated
+
+
+def test_a_window_where_no_column_can_be_tested_has_no_data_drift_verdict() -> None:
+    ref, cur = _setup(current_rows=600)
+    # The client renamed its fields: every logged record lacks both features (the model imputed).
+    cur.features = pd.DataFrame({"size": [np.nan] * 600, "kind": [None] * 600}, dtype=object)
+    a = analyse(ref, cur, _settings(500))
+    assert a.skipped == {"size": "no values in the current data", "kind": "no values in the current data"}
+    d = a.data_drift.to_dict()
+    # Was share 0.0, status "ok": read as "no drift" and it cleared an open drift alert.
+    assert (a.data_drift.share, a.data_drift.dataset_drift) == (None, None)
+    assert (d["status"], d["number_of_columns"], d["number_of_drifted_columns"]) == (
+        "insufficient_data",
+        0,
+        0,
+    )

@@ -164,3 +164,12 @@ def test_report_without_enough_rows_has_no_verdict() -> None:
     out = report.to_dict()
     assert out["status"] == "insufficient_data" and out["number_of_columns"] == 2
     assert out["columns"]["c"] == {"kind": "categorical", "status": "insufficient_data", "drifted": None}
+
+
+def test_no_column_tested_is_no_verdict() -> None:
+    report = data_drift(
+        pd.DataFrame({"t": pd.to_datetime(["2026-01-01"])}),
+        pd.DataFrame({"t": pd.to_datetime(["2026-01-02"])}),
+    )
+    assert report.columns == () and (report.share, report.dataset_drift) == (None, None)
+    assert report.to_dict()["status"] == "insufficient_data"
