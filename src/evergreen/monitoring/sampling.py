@@ -99,12 +99,18 @@ def classification_scales(
     yt, yp = np.asarray(true_codes), np.asarray(pred_codes)
     k = len(classes)
     shares = np.array([np.mean(yt == c) for c in range(k)])
+    # The averages run over the classes present in the labels or the predictions, as the metrics
+    # do. A present class whose ratio is undefined (recall of a class only ever predicted) is the
+    # same in every sample drawn from the reference: it adds no spread. Without this, one class
+    # the holdout lacks made every macro scale NaN, hence no band, hence a verdict on one number.
+    present = np.array([bool(np.any(yt == c) or np.any(yp == c)) for c in range(k)])
     out = {"accuracy": float(np.std(yt == yp))}
     parts = [_class_parts(yt == c, yp == c) for c in range(k)]
     for name in ("precision", "recall", "f1"):
         ratios = np.array([_ratio(*p[name]) for p in parts])
-        out[f"{name}_macro"] = float(np.sqrt(ratios.sum()) / k)
-        out[f"{name}_weighted"] = float(np.sqrt(np.sum(shares**2 * ratios)))
+        spread = np.nan_to_num(ratios[present], nan=0.0)
+        out[f"{name}_macro"] = float(np.sqrt(spread.sum()) / present.sum())
+        out[f"{name}_weighted"] = float(np.sqrt(np.sum(shares[present] ** 2 * spread)))
         for c, p in enumerate(parts):
             var, fraction = p[name]
             factor = p["f1_factor"][0] if name == "f1" else 1.0  # binary F1's correcting factor
@@ -114,8 +120,10 @@ def classification_scales(
         if k == 2:
             out["roc_auc"] = math.sqrt(_ratio(*auc_components(yt == 1, scores[:, 1])))
         else:
-            auc = [_ratio(*auc_components(yt == c, scores[:, c])) for c in range(k)]
-            out["roc_auc"] = float(np.sqrt(np.sum(auc)) / k * AUC_MULTICLASS_FACTOR)
+            # Over the classes present in the labels, as the multiclass ROC AUC itself.
+            labelled = [c for c in range(k) if np.any(yt == c)]
+            auc = [_ratio(*auc_components(yt == c, scores[:, c])) for c in labelled]
+            out["roc_auc"] = float(np.sqrt(np.sum(auc)) / len(labelled) * AUC_MULTICLASS_FACTOR)
         eps = np.finfo(np.float64).eps  # clipped like sklearn's log_loss
         picked = scores[np.arange(yt.size), yt]
         out["log_loss"] = float(np.std(-np.log(np.clip(picked, eps, 1 - eps))))

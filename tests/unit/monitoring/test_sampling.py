@@ -80,3 +80,21 @@ def test_closed_forms_match_the_spread_over_random_windows() -> None:
     for name, fn in (("mae", mean_absolute_error), ("rmse", rmse), ("r2", r2_score)):
         s = sigma(reg, name, n)
         assert s is not None and abs(s / _spread(fn, target, guess, n) - 1) < 0.1, name
+
+
+def test_a_class_the_holdout_lacks_leaves_the_averages_defined() -> None:
+    # The model knows classes 0, 1, 2; the holdout has no row of class 2, true or predicted.
+    yt = np.array([0, 0, 1, 1, 0, 1])
+    yp = np.array([0, 1, 1, 1, 0, 0])  # class 0: TP 2, FP 1, FN 1; class 1: TP 2, FP 1, FN 1
+    proba = np.array(
+        [[0.7, 0.2, 0.1], [0.4, 0.5, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1]] + [[0.6, 0.3, 0.1]] * 2
+    )
+    scales = classification_scales(yt, yp, proba, [0, 1, 2])
+    # F1 of each present class: TP ones among TP+FP+FN = 4 of 6 rows, var 0.25 over fraction 4/6;
+    # the average over the 2 present classes (was NaN: no band, so a verdict on one number).
+    assert scales["f1_macro"] == pytest.approx(math.sqrt(2 * 0.25 / (4 / 6)) / 2, abs=1e-15)
+    assert scales["f1_weighted"] == pytest.approx(math.sqrt(2 * 0.25 * 0.25 / (4 / 6)), abs=1e-15)
+    assert math.isfinite(scales["precision_macro"]) and math.isfinite(scales["recall_macro"])
+    assert math.isfinite(scales["roc_auc"])
+    assert math.isnan(scales["f1_class_2"])  # the absent class's own F1 has no spread to speak of
+    assert sigma(scales, "f1_macro", 100) == pytest.approx(scales["f1_macro"] / 10, abs=1e-15)
