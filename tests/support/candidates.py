@@ -58,3 +58,10 @@ class SlowPredictor(LogisticRegression):
 
 def slow_predictor(seed: int = 0) -> SlowPredictor:
     return SlowPredictor(random_state=seed)
+
+
+def linear_svc(seed: int = 0) -> Any:
+    """A classifier without ``predict_proba``: labels only."""
+    from sklearn.svm import LinearSVC
+
+    return LinearSVC(random_state=seed)

@@ -56,7 +56,7 @@ def log_predictions(
     assert loaded is not None
     features = list(loaded[1].feature_names)
     pred = model.predict(frame[features])
-    proba = model.predict_proba(frame[features])
+    proba = model.predict_proba(frame[features]) if hasattr(model, "predict_proba") else None
     classes = [to_json_value(c) for c in model.classes_]
     n = len(frame)
     times = [end - spacing * (n - 1 - i) for i in range(n)]
@@ -75,7 +75,9 @@ def log_predictions(
                 "role": role,
                 "record": record,
                 "prediction": to_json_value(pred[i]),
-                "probabilities": {str(c): float(p) for c, p in zip(classes, proba[i], strict=True)},
+                "probabilities": None
+                if proba is None
+                else {str(c): float(p) for c, p in zip(classes, proba[i], strict=True)},
                 "latency_ms": 1.0,
             }
         )
@@ -97,7 +99,7 @@ def log_predictions(
             "id": ids,
             "created_at": times,
             "prediction": pred,
-            "proba": proba[:, -1],
+            "proba": None if proba is None else proba[:, -1],
             "label": [
                 row if lab else None for row, lab in zip(frame[target].tolist(), has_label, strict=True)
             ],

@@ -89,6 +89,20 @@ def fit_classification(
     )
 
 
+def fit_scales(
+    true_labels: Sequence[Any] | np.ndarray, pred_labels: Sequence[Any] | np.ndarray, classes: Sequence[Any]
+) -> Estimator:
+    """Sampling errors only, for a classifier without probabilities: nothing to estimate from, but
+    its realised metrics still need their band (without one a verdict rests on a single number)."""
+    est = Estimator("classification", tuple(classes))
+    yt, yp = est.codes(true_labels), est.codes(pred_labels)
+    keep = (yt >= 0) & (yp >= 0)
+    if not keep.any():
+        raise ValueError("no reference row has both a known label and a known prediction")
+    task = "binary" if len(classes) == 2 else "multiclass"
+    return Estimator(task, tuple(classes), scales=classification_scales(yt[keep], yp[keep], None, classes))
+
+
 def fit_regression(
     features: pd.DataFrame, kinds: Mapping[str, str], y_true: FloatArray, y_pred: FloatArray
 ) -> Estimator:

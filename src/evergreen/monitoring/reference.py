@@ -29,7 +29,7 @@ from evergreen.errors import NotFoundError
 from evergreen.evaluation.metrics import compute_metrics, is_classification
 from evergreen.monitoring.columns import coerce_features, contract_kinds, prediction_frame
 from evergreen.monitoring.drift import Kind
-from evergreen.monitoring.estimator import Estimator, fit_classification, fit_regression
+from evergreen.monitoring.estimator import Estimator, fit_classification, fit_regression, fit_scales
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, TAG_PREFIX
 from evergreen.store.runs import get_run
@@ -51,7 +51,7 @@ class Reference:
     prediction_kinds: dict[str, Kind]
     baseline: dict[str, float]  # the champion's holdout metrics
     baseline_source: str
-    estimator: Estimator | None  # CBPE (classifier with probabilities) or DLE (regression)
+    estimator: Estimator | None  # CBPE (with probabilities), sampling errors only (without), DLE
     notes: list[str] = field(default_factory=list)
 
     def score(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
@@ -120,6 +120,8 @@ def build_reference(project: Project) -> Reference:
     target = holdout[s.data.target]
     if proba is not None and classes is not None:
         estimator = fit_classification(target.tolist(), pred.tolist(), proba, classes)
+    elif is_classification(s.task) and len(getattr(model, "classes_", ())) >= 2:
+        estimator = fit_scales(target.tolist(), pred.tolist(), list(model.classes_))
     elif s.task == "regression" and len(holdout) >= 2:
         x = coerce_features(holdout, kinds)
         estimator = fit_regression(

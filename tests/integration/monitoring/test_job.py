@@ -15,6 +15,7 @@ from evergreen.data.ingest import ingest_paths
 from evergreen.errors import BadInputError, NotFoundError
 from evergreen.examples import churn
 from evergreen.monitoring.job import run_monitoring, run_scheduled_monitoring
+from evergreen.monitoring.reference import build_reference
 from evergreen.monitoring.report import list_reports
 from evergreen.project import Project
 from evergreen.store.tables import decisions, drift_reports, feedback, predictions
@@ -210,3 +211,27 @@ def test_the_report_the_trigger_and_the_alert_agree_on_the_floor(trained_project
     assert [a.kind for a in alerts if a.kind == "performance"] == ["performance"]
     assert perf.verdict == "degraded" and report.drift_detected is True  # was "ok": they disagreed
     assert perf.floor == 0.999
+
+
+def test_a_classifier_without_probabilities_still_gets_a_band(tmp_path: Path) -> None:
+    from tests.support.monitoring import train_project
+
+    project = train_project(
+        tmp_path / "svc",
+        rows=1000,
+        training={"candidates": ["tests.support.candidates:linear_svc"]},
+        promotion={"min_metrics": {}},
+    )
+    ref = build_reference(project)
+    assert ref.classes is None  # no predict_proba: nothing for CBPE
+    now = datetime.now(UTC)
+    log_predictions(project, churn.make_batch(3, 600, drifted=False, seed=21), end=now, labelled=0.5, seed=1)
+    report = run_monitoring(project, "7d", now=now, reference=ref)
+    perf = report.performance
+    assert perf.source == "realised" and report.estimated_metrics == {}
+    # Was None: the band was the value itself, so any drop over performance_drop was "degraded".
+    assert perf.sigma is not None and perf.sigma > 0
+    assert ref.estimator is not None and ref.estimator.calibrator is None
+    scale = ref.estimator.scales[perf.metric]
+    assert perf.sigma == pytest.approx(scale / perf.labelled_rows**0.5, abs=1e-15)
+    assert perf.lower == pytest.approx(perf.realised - 3 * perf.sigma, abs=1e-12)
