@@ -219,8 +219,14 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
         pcols, pskipped = usable_columns(ref.predictions, pred_frame)
         skipped.update({f"{k} (prediction)": v for k, v in pskipped.items()})
         if pcols:
+            # Prediction drift rests on the rows this version served, not on the whole window:
+            # just after a promotion a window of thousands holds a handful of them.
             pred_drift = _drift(
-                ref.predictions[pcols], pred_frame[pcols], {c: kinds[c] for c in pcols}, enough, share
+                ref.predictions[pcols],
+                pred_frame[pcols],
+                {c: kinds[c] for c in pcols},
+                scored >= m.min_rows,
+                share,
             )
         if cur.labels is not None:
             has_label = known & np.array([v is not None for v in cur.labels.tolist()], dtype=bool)

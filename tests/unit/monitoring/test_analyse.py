@@ -220,3 +220,14 @@ def test_a_window_where_no_column_can_be_tested_has_no_data_drift_verdict() -> N
         0,
         0,
     )
+
+
+def test_prediction_drift_needs_min_rows_rows_of_the_version_it_describes() -> None:
+    ref, cur = _setup(current_rows=600)
+    # Just after a promotion: 597 rows were served by the previous version, 3 by this one.
+    assert cur.predicted is not None
+    cur.predicted[3:] = None
+    a = analyse(ref, cur, _settings(500))
+    assert a.scored_rows == 3 and not a.data_drift.insufficient  # input drift: all 600 rows
+    assert a.prediction_drift is not None and a.prediction_drift.insufficient  # was tested on 3 rows
+    assert a.prediction_drift.dataset_drift is None
