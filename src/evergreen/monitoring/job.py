@@ -62,6 +62,10 @@ def _targets(task: str, values: list[Any], classes: list[Any] | None) -> np.ndar
     return np.array([None if np.isnan(v) else float(v) for v in out], dtype=object)
 
 
+def _classes(ref: Reference, task: str) -> list[Any] | None:
+    return ref.classes or (list(ref.contract.target_classes or []) if task != "regression" else None)
+
+
 def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> Current:
     records = records_frame(rows["record"].tolist())
     for name in settings.data.pii.scrub_text:
@@ -82,7 +86,7 @@ def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> 
     if served.empty:
         return cur
     cur.scored_features = cur.features[mask].reset_index(drop=True)
-    classes = ref.classes or (list(ref.contract.target_classes or []) if task != "regression" else None)
+    classes = _classes(ref, task)
     cur.predicted = _targets(task, served["prediction"].tolist(), classes)
     if ref.classes is not None:
         cur.proba = probability_matrix(served["probabilities"].tolist(), ref.classes)
@@ -97,10 +101,13 @@ def current_from_batch(ref: Reference, settings: Settings, batch: pd.DataFrame) 
     cur = Current(coerce_features(batch, ref.kinds))
     cur.scored_features = cur.features
     pred, cur.proba = ref.score(batch)
-    cur.predicted = _targets(settings.task, pred.tolist(), ref.classes)
+    # As for the log: a classifier without probabilities has no ``ref.classes``; its labels and
+    # predictions are still the contract's classes (they were all None, so nothing was measured).
+    classes = _classes(ref, settings.task)
+    cur.predicted = _targets(settings.task, pred.tolist(), classes)
     target = settings.data.target
     cur.labels = _targets(
-        settings.task, batch[target].tolist() if target in batch.columns else [None] * len(batch), ref.classes
+        settings.task, batch[target].tolist() if target in batch.columns else [None] * len(batch), classes
     )
     return cur
 

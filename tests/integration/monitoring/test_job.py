@@ -235,3 +235,22 @@ def test_a_classifier_without_probabilities_still_gets_a_band(tmp_path: Path) ->
     scale = ref.estimator.scales[perf.metric]
     assert perf.sigma == pytest.approx(scale / perf.labelled_rows**0.5, abs=1e-15)
     assert perf.lower == pytest.approx(perf.realised - 3 * perf.sigma, abs=1e-12)
+
+
+def test_a_batch_window_of_a_classifier_without_probabilities_is_measured(tmp_path: Path) -> None:
+    from tests.support.monitoring import train_project
+
+    project = train_project(
+        tmp_path / "svc",
+        rows=1000,
+        training={"candidates": ["tests.support.candidates:linear_svc"]},
+        promotion={"min_metrics": {}},
+    )
+    path = tmp_path / "drifted.csv"
+    churn.make_batch(6, 800, drifted=True).to_csv(path, index=False)
+    (result,) = ingest_paths(project.settings, project.store, [path])
+    report = run_monitoring(project, f"batch:{result.batch_id}", now=NOW)
+    perf = report.performance
+    # Was 0 labelled rows and no prediction drift: labels and predictions were all mapped to None.
+    assert perf.labelled_rows == 800 and perf.source == "realised" and perf.sigma is not None
+    assert report.prediction_drift is not None and report.prediction_drift.columns
