@@ -98,6 +98,24 @@ def _matrix(frame: pd.DataFrame, columns: Sequence[str], side: str) -> np.ndarra
     return np.column_stack([1.0 - p[:, 0], p[:, 0]]) if p.shape[1] == 1 else p
 
 
+def _check_outputs(est: Estimator, pred: np.ndarray, proba: np.ndarray, y_pred: str) -> None:
+    """The current outputs CBPE reads: every prediction one of the classes, every probability a
+    number in [0, 1]. Anything else was read silently: an unknown label as the last class (index
+    -1), a NaN as a NaN estimate, 1.7 as more than a certain row."""
+    unknown = pred[est.codes(pred) < 0]
+    if unknown.size:
+        raise BadInputError(
+            f"y_pred holds {unknown.size} values that are not classes of the reference "
+            f"{list(est.classes or ())}, e.g. {unknown[0]!r}",
+            details="y_pred",
+        )
+    if not (np.isfinite(proba).all() and (proba >= 0).all() and (proba <= 1).all()):
+        raise BadInputError(
+            "y_pred_proba must be numbers in [0, 1] on every current row (missing or out of range found)",
+            details="y_pred_proba",
+        )
+
+
 def _chunks(n: int, chunk_size: int | None) -> list[tuple[int, int]]:
     if chunk_size is None:
         return [(0, n)]
@@ -140,6 +158,7 @@ def estimate_performance(
             reference[y_true].to_numpy(), ref_pred, _matrix(reference, columns, "reference"), classes
         )
         cur_proba = _matrix(current, columns, "current")
+        _check_outputs(est, current[y_pred].to_numpy(), cur_proba, y_pred)
     else:
         skip = {y_pred, y_true}
         names = list(features) if features is not None else [c for c in reference.columns if c not in skip]

@@ -139,3 +139,19 @@ def test_importing_the_package_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] True True"
+
+
+def test_current_outputs_that_cbpe_cannot_read_name_the_field() -> None:
+    ref = _binary(2000, 0.0, 8)
+    args = {"task": "binary", "y_pred": "pred", "y_true": "y", "y_pred_proba": {"no": "p_no", "yes": "p_yes"}}
+    cur = _binary(500, 0.0, 9)
+    cur.loc[3, "pred"] = "maybe"  # was counted as the last class ("yes"), silently
+    with pytest.raises(BadInputError, match="'maybe'") as exc:
+        estimate_performance(ref, cur, **args)
+    assert exc.value.details == "y_pred"
+    for bad in (np.nan, 1.7, -0.2):  # was a NaN estimate, or a row more than certain
+        cur = _binary(500, 0.0, 9)
+        cur.loc[3, "p_yes"] = bad
+        with pytest.raises(BadInputError) as exc:
+            estimate_performance(ref, cur, **args)
+        assert exc.value.details == "y_pred_proba"
