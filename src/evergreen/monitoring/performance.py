@@ -137,7 +137,7 @@ def check_performance(
         labelled_rows=labelled_rows,
         rows=rows,
         threshold=threshold,
-        source=source if j.drop is not None else None,
+        source=source if j.drop is not None or j.below_floor else None,
         drop=j.drop,
         degraded=j.degraded,
         sigma=sigma,

@@ -101,3 +101,9 @@ def test_check_judges_the_floor_the_trigger_and_the_alert_judge() -> None:
     assert (c.lower, c.upper) == pytest.approx((0.734, 0.746), abs=1e-12)
     near = check_performance(*args, sigmas={"realised": {"f1_macro": 0.004}}, floor=0.75)
     assert near.verdict == "ok"  # band [0.728, 0.752] reaches the floor: noise could explain it
+
+
+def test_a_floor_verdict_without_a_baseline_names_its_value() -> None:
+    c = check_performance("f1_macro", None, {"f1_macro": 0.6}, {}, 600, 600, 30, 0.05, floor=0.75)
+    assert (c.verdict, c.drop, c.source, c.value) == ("degraded", None, "realised", 0.6)
+    assert c.to_dict()["value"] == 0.6
