@@ -5,8 +5,9 @@ Levels: ``info`` < ``warning`` < ``alert`` < ``critical``. Drift scores are comp
 is the alert's level. Performance is judged by :func:`evergreen.evaluation.bands.judge_performance`
 (the rule the report and the retrain trigger use: a drop or a floor breach whose whole sampling-error
 band is on the worse side); it is an ``alert`` when measured on labelled rows and a ``warning`` when
-only estimated (CBPE / DLE), since an estimate can be wrong. A report without a verdict (too few
-rows) neither raises nor clears anything.
+only estimated (CBPE / DLE), since an estimate can be wrong. Levels configured on
+``performance_drift_score`` grade a degraded window only: a drop the band rule calls noise raises
+nothing. A report without a verdict (too few rows) neither raises nor clears anything.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from evergreen.alerts.facts import DriftFact, Facts, PerformanceFact
 from evergreen.config import Settings
-from evergreen.evaluation.bands import judge_performance
+from evergreen.evaluation.bands import Judgement, judge_performance
 
 SCORE_LABELS = {
     "data_drift_score": "data drift",
@@ -74,6 +75,12 @@ def _drift(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate], set[
         level = drift_level(score, levels)
         if score is None:
             continue  # not measured in this window: unknown, neither raised nor cleared
+        if score_name == "performance_drift_score" and level is not None:
+            # The drop's levels say how loud, the shared rule says whether: a drop that noise
+            # explains (band reaching the baseline) is no performance alert under any name.
+            judged = _judge(fact, cfg)
+            if judged is not None and not judged[2].degraded:
+                level = None
         if level is None:
             cleared.add(fp)
             continue
@@ -101,16 +108,16 @@ def _drift(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate], set[
     return active, cleared
 
 
-def _performance(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate], set[str]]:
+def _judge(fact: DriftFact, cfg: RuleConfig) -> tuple[str, float, Judgement] | None:
+    """(source, value, verdict) of the window's performance; None when it has no verdict."""
     perf: PerformanceFact | None = fact.performance
-    fp = f"performance:{fact.window}"
     if perf is None or perf.verdict == "insufficient_data":
-        return [], set()  # too few rows for a verdict: unknown, neither raised nor cleared
+        return None  # too few rows for a verdict: unknown, neither raised nor cleared
     source, value = (
         ("realised", perf.realised) if perf.realised is not None else ("estimated", perf.estimated)
     )
     if value is None:
-        return [], set()  # not enough labels and no estimate: unknown
+        return None  # not enough labels and no estimate: unknown
     floor_metric = cfg.performance_metric or perf.metric
     # The same rule as the monitoring report and the performance trigger (evaluation.bands).
     j = judge_performance(
@@ -122,6 +129,17 @@ def _performance(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate]
         sigmas=perf.band_sigmas,
         floor=cfg.performance_min if floor_metric == perf.metric else None,
     )
+    return source, value, j
+
+
+def _performance(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate], set[str]]:
+    fp = f"performance:{fact.window}"
+    judged = _judge(fact, cfg)
+    if judged is None:
+        return [], set()
+    perf = fact.performance
+    assert perf is not None  # judged
+    source, value, j = judged
     if not j.degraded or j.band is None:
         return [], {fp}
     band_text = "" if perf.sigma is None else f", band {j.band.lower:.3f} to {j.band.upper:.3f}"

@@ -197,3 +197,22 @@ def test_redact_plain_and_url_quoted() -> None:
     secret = "https://hooks.slack.com/services/T/B/x y"
     redact = Redactor.of([secret])
     assert redact(f"failed {secret} and {secret.replace(' ', '%20')}") == "failed *** and ***"
+
+
+def test_levels_on_the_performance_drop_follow_the_band_rule() -> None:
+    cfg = RuleConfig({"performance_drift_score": {"alert": 0.05}})
+
+    def fact(sigma: float) -> DriftFact:
+        perf = PerformanceFact("f1_macro", 0.70, None, 0.8, 0.1, 0.05, "realised", False, sigma, 3.0, "ok")
+        return DriftFact(7, "7d", "2026-01-01", "3", {"performance_drift_score": 0.1}, (), perf)
+
+    # drop 0.1, band [0.58, 0.82] reaches the holdout 0.8: noise; the score's level raised it anyway
+    ev = evaluate(Facts(drift=(fact(0.04),)), cfg)
+    assert [a.fingerprint for a in ev.active] == []
+    assert "drift:performance_drift_score:7d" in ev.cleared
+    # band [0.64, 0.76] wholly below: degraded, and the score's level says how loud
+    ev = evaluate(Facts(drift=(fact(0.02),)), cfg)
+    assert sorted((a.fingerprint, a.level) for a in ev.active) == [
+        ("drift:performance_drift_score:7d", "alert"),
+        ("performance:7d", "alert"),
+    ]
