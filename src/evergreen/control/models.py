@@ -7,7 +7,8 @@ the control API, the dashboard).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -15,7 +16,7 @@ from typing import Any, Literal
 from evergreen.champion import move_champion
 from evergreen.control.alerts import after_action
 from evergreen.data.dataset import assemble_dataset, feature_kinds, split_holdout
-from evergreen.errors import ConflictError, NotFoundError
+from evergreen.errors import ConflictError, LockHeldError, NotFoundError
 from evergreen.evaluation.holdout import compare_on_holdout, score_on_holdout
 from evergreen.evaluation.policy import Decision, Policy, decide, recorded_basis
 from evergreen.overrides import effective_settings
@@ -23,6 +24,7 @@ from evergreen.pipeline.change import evaluation_holdout
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, PREVIOUS, TAG_PREFIX
 from evergreen.store.audit import record_action
+from evergreen.store.locks import LeaseLock, models_lock_name
 from evergreen.store.runs import finish_run, get_run, record_decision
 
 Action = Literal["promote", "rollback", "approve", "reject"]
@@ -42,6 +44,30 @@ class ActionResult:
             "previous": self.previous,
             "message": self.message,
         }
+
+
+@contextmanager
+def _one_at_a_time(project: Project) -> Iterator[None]:
+    """Hold the project's lock for human actions on its models while one checks the state and acts.
+
+    Each action checks the state (champion, run status) and then changes it: two at once (a double
+    click, an approve racing a reject, two operators rolling back) would both pass the check and
+    both act. The second gets 409 instead, and the first acts alone; a database lease, so a CLI and
+    a server (or two replicas) exclude each other too.
+    """
+    lock = LeaseLock(project.store, models_lock_name(project.settings.project))
+    try:
+        lock.acquire()
+    except LockHeldError as exc:
+        raise LockHeldError(
+            "another action on the models (promote, rollback, approve or reject) is in progress: "
+            "look at the state again when it is done",
+            details=exc.details,
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _moved(
@@ -68,17 +94,18 @@ def _moved(
 
 def promote(project: Project, version: str, *, actor: str, reason: str | None = None) -> ActionResult:
     """Make ``version`` the champion by hand."""
-    info = project.registry.get_version(version)  # NotFoundError for an unknown version
-    if project.registry.version_by_alias(CHAMPION) == info.version:
-        raise ConflictError(f"v{info.version} is already the champion")
-    result = _moved(
-        project,
-        info.version,
-        actor=actor,
-        action="promote",
-        reason=reason or "promoted by hand",
-        run_id=_known_run(project, info.tags.get(TAG_PREFIX + "run_id")),
-    )
+    with _one_at_a_time(project):
+        info = project.registry.get_version(version)  # NotFoundError for an unknown version
+        if project.registry.version_by_alias(CHAMPION) == info.version:
+            raise ConflictError(f"v{info.version} is already the champion")
+        result = _moved(
+            project,
+            info.version,
+            actor=actor,
+            action="promote",
+            reason=reason or "promoted by hand",
+            run_id=_known_run(project, info.tags.get(TAG_PREFIX + "run_id")),
+        )
     after_action(project)
     return result
 
@@ -105,32 +132,33 @@ def rollback(
 
     ``decision_values``: the numbers behind an automatic rollback, kept on its decision row.
     """
-    reg = project.registry
-    current = reg.version_by_alias(CHAMPION)
-    wanted = to or reg.version_by_alias(PREVIOUS)
-    if wanted is None:
-        raise ConflictError("nothing to roll back to: no 'previous' alias (give --to VERSION)")
-    # MLflow's own spelling of the version (NotFoundError if none): it reads "01" and " 1" as v1, so
-    # comparing the text as typed would "roll back" the champion onto itself.
-    target = reg.get_version(str(wanted)).version
-    if current == target:
-        raise ConflictError(f"v{target} is already the champion")
-    if current is not None:
-        reg.tag_version(
-            current,
-            {
-                TAG_PREFIX + "decision": "rolled_back",
-                TAG_PREFIX + "reason": reason or f"rolled back to v{target}",
-            },
+    with _one_at_a_time(project):
+        reg = project.registry
+        current = reg.version_by_alias(CHAMPION)
+        wanted = to or reg.version_by_alias(PREVIOUS)
+        if wanted is None:
+            raise ConflictError("nothing to roll back to: no 'previous' alias (give --to VERSION)")
+        # MLflow's own spelling of the version (NotFoundError if none): it reads "01" and " 1" as v1, so
+        # comparing the text as typed would "roll back" the champion onto itself.
+        target = reg.get_version(str(wanted)).version
+        if current == target:
+            raise ConflictError(f"v{target} is already the champion")
+        if current is not None:
+            reg.tag_version(
+                current,
+                {
+                    TAG_PREFIX + "decision": "rolled_back",
+                    TAG_PREFIX + "reason": reason or f"rolled back to v{target}",
+                },
+            )
+        result = _moved(
+            project,
+            target,
+            actor=actor,
+            action="rollback",
+            reason=reason or f"rolled back from v{current}",
+            decision_values=decision_values,
         )
-    result = _moved(
-        project,
-        target,
-        actor=actor,
-        action="rollback",
-        reason=reason or f"rolled back from v{current}",
-        decision_values=decision_values,
-    )
     after_action(project)
     return result
 
@@ -146,51 +174,53 @@ def _pending_run(project: Project, run_id: str) -> dict[str, Any]:
 
 def approve(project: Project, run_id: str, *, actor: str, reason: str | None = None) -> ActionResult:
     """Promote a pending candidate, but only if it still beats the *current* champion."""
-    run = _pending_run(project, run_id)
-    version = run["candidate_version"]
-    current = project.registry.version_by_alias(CHAMPION)
-    if current != run["champion_version"]:
-        decision = rescore(project, run, version, current)
-        if decision.outcome == "rejected":
-            raise ConflictError(
-                f"v{version} is no longer better than the current champion v{current} on the same holdout: "
-                f"{decision.justification}",
-                details=decision.to_dict(),
-            )
-    result = _moved(
-        project, version, actor=actor, action="approve", reason=reason or "approved", run_id=run_id
-    )
-    finish_run(project.store, run_id, "promoted", decision="promoted")
+    with _one_at_a_time(project):
+        run = _pending_run(project, run_id)
+        version = run["candidate_version"]
+        current = project.registry.version_by_alias(CHAMPION)
+        if current != run["champion_version"]:
+            decision = rescore(project, run, version, current)
+            if decision.outcome == "rejected":
+                raise ConflictError(
+                    f"v{version} is no longer better than the current champion v{current} on the same "
+                    f"holdout: {decision.justification}",
+                    details=decision.to_dict(),
+                )
+        result = _moved(
+            project, version, actor=actor, action="approve", reason=reason or "approved", run_id=run_id
+        )
+        finish_run(project.store, run_id, "promoted", decision="promoted")
     after_action(project)
     return result
 
 
 def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionResult:
     """Reject a pending candidate: it stays registered, tagged rejected; the champion does not move."""
-    run = _pending_run(project, run_id)
-    version = run["candidate_version"]
-    project.registry.tag_version(
-        version, {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": reason}
-    )
-    record_decision(
-        project.store,
-        run_id,
-        actor=actor,
-        outcome="rejected",
-        candidate_version=version,
-        champion_version=project.registry.version_by_alias(CHAMPION),
-        justification=f"rejected by {actor}: {reason}",
-    )
-    record_action(
-        project.store,
-        actor=actor,
-        action="reject",
-        target=f"run:{run_id}",
-        reason=reason,
-        before={"status": "pending_approval"},
-        after={"status": "rejected"},
-    )
-    finish_run(project.store, run_id, "rejected", decision="rejected")
+    with _one_at_a_time(project):
+        run = _pending_run(project, run_id)
+        version = run["candidate_version"]
+        project.registry.tag_version(
+            version, {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": reason}
+        )
+        record_decision(
+            project.store,
+            run_id,
+            actor=actor,
+            outcome="rejected",
+            candidate_version=version,
+            champion_version=project.registry.version_by_alias(CHAMPION),
+            justification=f"rejected by {actor}: {reason}",
+        )
+        record_action(
+            project.store,
+            actor=actor,
+            action="reject",
+            target=f"run:{run_id}",
+            reason=reason,
+            before={"status": "pending_approval"},
+            after={"status": "rejected"},
+        )
+        finish_run(project.store, run_id, "rejected", decision="rejected")
     after_action(project)
     return ActionResult("reject", version, None, f"run {run_id} (v{version}) rejected")
 

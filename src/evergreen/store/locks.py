@@ -58,6 +58,11 @@ def retrain_lock_name(project: str) -> str:
     return f"retrain:{project}"
 
 
+def models_lock_name(project: str) -> str:
+    """The lock a human action on ``project``'s models holds (promote, rollback, approve, reject)."""
+    return f"models:{project}"
+
+
 @dataclass
 class LeaseLock:
     store: Store

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from evergreen import control
 from evergreen.errors import ConflictError
 from evergreen.pipeline import RetrainRequest, RetrainRunner
 from evergreen.store.audit import list_actions
 from evergreen.store.runs import list_runs
+from tests.support.control import OPERATOR, control_app
 
 
 def _decisions(project: Any) -> int:
@@ -92,3 +94,85 @@ def test_a_stale_override_does_not_block_changing_another_key(churn_project: Any
     assert out["values"]["triggers.drift.share"] == 0.2
     assert out["values"]["triggers.new_data.min_rows"] == 1000  # the file's value, as before
     assert _audited(p) == [("api:ada", {"triggers.drift.share": 0.3}, {"triggers.drift.share": 0.2})]
+
+
+def _pending(project: Any) -> str:
+    control.set_thresholds(
+        project,
+        {
+            "promotion.min_improvement": -1.0,
+            "promotion.significance": None,
+            "promotion.require_approval": True,
+        },
+        actor="t",
+    )
+    outcome = RetrainRunner(project).run(RetrainRequest(force=True))
+    assert outcome.status == "pending_approval", outcome.reason
+    return outcome.run_id
+
+
+def _moves(project: Any) -> list[tuple[str, str]]:
+    acts = ("promote", "rollback", "approve", "reject")
+    by_hand = [a for a in list_actions(project.store) if a["actor"] != "system"]  # not the fixture's run
+    return [(a["action"], a["actor"]) for a in by_hand if a["action"] in acts]
+
+
+def test_an_action_while_another_holds_the_models_is_a_409_that_changes_nothing(trained_project: Any) -> None:
+    from evergreen.errors import LockHeldError
+    from evergreen.store.locks import LeaseLock, models_lock_name
+
+    p = trained_project
+    run_id = _pending(p)  # v2 waits; v1 is the champion
+    with LeaseLock(p.store, models_lock_name("churn")):  # e.g. another operator's approve, mid-way
+        for act in (
+            lambda: control.approve(p, run_id, actor="cli:bob"),
+            lambda: control.reject(p, run_id, actor="cli:bob", reason="no"),
+            lambda: control.promote(p, "2", actor="cli:bob"),
+            lambda: control.rollback(p, to="2", actor="cli:bob"),
+        ):
+            with pytest.raises(LockHeldError, match="another action on the models"):
+                act()
+        with TestClient(control_app(p)) as c:  # the API says so with a 409, not a 5xx
+            for path, body in ((f"/api/runs/{run_id}/approve", {}), ("/api/rollback", {"to": "2"})):
+                r = c.post(path, json=body, headers=OPERATOR)
+                assert r.status_code == 409 and r.json()["error"]["code"] == "lock_held", r.text
+    assert p.registry.aliases() == {"champion": "1"} and _moves(p) == []
+    assert list_runs(p.store, status="pending_approval")[0]["id"] == run_id
+    control.approve(p, run_id, actor="cli:ann")  # the lock is free again
+    assert _moves(p) == [("approve", "cli:ann")]
+
+
+def test_approvals_and_a_reject_at_once_act_exactly_once(trained_project: Any) -> None:
+    import threading
+
+    from evergreen.errors import EvergreenError
+    from evergreen.store.runs import get_run
+
+    p = trained_project
+    run_id = _pending(p)
+    calls = [lambda i=i: control.approve(p, run_id, actor=f"api:a{i}") for i in range(3)]
+    calls.append(lambda: control.reject(p, run_id, actor="api:r", reason="no"))
+    start, results = threading.Barrier(len(calls)), []
+
+    def call(act: Any) -> None:
+        start.wait()  # a double click, two operators: all at the same moment
+        try:
+            results.append(act().action)
+        except EvergreenError as exc:  # anything else (MLflow's own error: a 500) fails the test
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=call, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done = [r for r in results if r in ("approve", "reject")]
+    assert len(done) == 1 and set(results) - {done[0]} <= {"conflict", "lock_held"}, results
+    [(action, _)] = _moves(p)
+    run = get_run(p.store, run_id)
+    if action == "approve":
+        assert run["status"] == "promoted" and p.registry.aliases() == {"champion": "2", "previous": "1"}
+    else:
+        assert run["status"] == "rejected" and p.registry.aliases() == {"champion": "1"}
+    outcome = {"approve": "approve", "reject": "rejected"}[action]  # as each records its decision
+    assert [d["outcome"] for d in run["decisions"]] == ["pending_approval", outcome]
