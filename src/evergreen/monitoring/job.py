@@ -202,7 +202,8 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
     """
     m, share = settings.monitoring, drift_share(settings)
     enough = len(cur.features) >= m.min_rows
-    columns, skipped = usable_columns(ref.features, cur.features)
+    # Once the window has min_rows rows, each tested column needs min_rows values of its own too.
+    columns, skipped = usable_columns(ref.features, cur.features, m.min_rows if enough else 1)
     data = _drift(
         ref.features[columns],
         cur.features[columns],
@@ -223,7 +224,9 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
         scored = int(known.sum())
         proba = None if cur.proba is None else cur.proba[known]
         pred_frame, kinds = prediction_frame(settings.task, cur.predicted[known].tolist(), proba, ref.classes)
-        pcols, pskipped = usable_columns(ref.predictions, pred_frame)
+        pcols, pskipped = usable_columns(
+            ref.predictions, pred_frame, m.min_rows if scored >= m.min_rows else 1
+        )
         skipped.update({f"{k} (prediction)": v for k, v in pskipped.items()})
         if pcols:
             # Prediction drift rests on the rows this version served, not on the whole window:

@@ -231,3 +231,15 @@ def test_prediction_drift_needs_min_rows_rows_of_the_version_it_describes() -> N
     assert a.scored_rows == 3 and not a.data_drift.insufficient  # input drift: all 600 rows
     assert a.prediction_drift is not None and a.prediction_drift.insufficient  # was tested on 3 rows
     assert a.prediction_drift.dataset_drift is None
+
+
+def test_a_sparse_column_needs_min_rows_values_of_its_own() -> None:
+    ref, cur = _setup(current_rows=600)
+    kind = cur.features["kind"].copy()
+    kind.iloc[6:] = None  # an optional field: 6 values in a 600-row window
+    cur.features = cur.features.assign(kind=kind)
+    a = analyse(ref, cur, _settings(500))
+    assert a.skipped == {"kind": "only 6 values in the current data, fewer than min_rows 500"}
+    assert [c.column for c in a.data_drift.columns] == ["size"]  # was tested on its 6 values
+    few = analyse(ref, _setup(current_rows=40)[1], _settings(500))
+    assert few.data_drift.insufficient and few.skipped == {}  # a short window stays "insufficient"

@@ -151,3 +151,12 @@ def test_probability_matrix_refuses_what_is_not_a_distribution() -> None:
     got = probability_matrix(rows, ["no", "yes"])
     assert got[0].tolist() == [0.25, 0.75] and got[8].tolist() == [0.3333, 0.6666]
     assert np.isnan(got[1:8]).all()
+
+
+def test_usable_columns_needs_min_values_in_the_current_data() -> None:
+    ref = pd.DataFrame({"a": [1.0, 2.0, 3.0], "c": ["x", "y", "z"]})
+    cur = pd.DataFrame({"a": [1.0, np.nan, np.inf], "c": ["x", "y", None]})
+    assert usable_columns(ref, cur, min_values=2) == (
+        ["c"],
+        {"a": "only 1 values in the current data, fewer than min_rows 2"},
+    )
