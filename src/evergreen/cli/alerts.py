@@ -17,10 +17,17 @@ from evergreen.cli.common import (
     print_table,
 )
 
+MAX_ALERT_ID = 2**31 - 1
+
 
 def alerts(
-    ack: Annotated[int | None, typer.Option("--ack", help="Acknowledge alert ID.")] = None,
-    resolve: Annotated[int | None, typer.Option("--resolve", help="Resolve alert ID by hand.")] = None,
+    # Bounded as the ids are (an integer column): a larger one was a database error, not "no such alert".
+    ack: Annotated[
+        int | None, typer.Option("--ack", min=1, max=MAX_ALERT_ID, help="Acknowledge alert ID.")
+    ] = None,
+    resolve: Annotated[
+        int | None, typer.Option("--resolve", min=1, max=MAX_ALERT_ID, help="Resolve alert ID by hand.")
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Evaluate the rules now (drift, runs, approvals) and send.")
     ] = False,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from evergreen.errors import BadInputError
 from evergreen.store.engine import Store, as_utc, utcnow
 from evergreen.store.tables import alert_actions
 
@@ -18,8 +19,15 @@ def iso_utc(ts: datetime | None) -> str:
     return t.isoformat() if t is not None else ""
 
 
+MAX_ACTOR = 100  # the width of the actor columns (alert_actions, decisions, alerts' *_by)
+
+
 def cli_actor(explicit: str | None = None) -> str:
     if explicit:
+        if len(explicit) > MAX_ACTOR:  # PostgreSQL refuses the row: a database error after the checks
+            raise BadInputError(
+                f"--actor: at most {MAX_ACTOR} characters (got {len(explicit)})", details={"field": "actor"}
+            )
         return explicit
     try:
         return f"cli:{getpass.getuser()}"
