@@ -111,14 +111,21 @@ def mark_sent(store: Store, alert_id: int, level: str, now: datetime) -> None:
         conn.execute(update(alerts).where(alerts.c.id == alert_id).values(sent_level=level, last_sent_at=now))
 
 
-def set_status(store: Store, alert_id: int, status: str, actor: str, now: datetime) -> None:
+def set_status(
+    store: Store, alert_id: int, status: str, actor: str, now: datetime, *, only_from: str | None = None
+) -> bool:
+    """Change the alert's status; with ``only_from``, only if it still has that status (compare and
+    set: of two processes acting on one alert at once, one wins). False when nothing changed."""
     values: dict[str, Any] = {"status": status, "updated_at": now}
     if status == "acknowledged":
         values |= {"acknowledged_at": now, "acknowledged_by": actor}
     else:
         values |= {"resolved_at": now, "resolved_by": actor}
+    q = update(alerts).where(alerts.c.id == alert_id)
+    if only_from is not None:
+        q = q.where(alerts.c.status == only_from)
     with store.begin() as conn:
-        conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
+        return conn.execute(q.values(**values)).rowcount == 1
 
 
 def get_alert(store: Store, alert_id: int) -> dict[str, Any]:

@@ -43,6 +43,14 @@ def dashboard_url(s: Settings) -> str:
     return s.alerts.dashboard_url or f"http://{s.serving.host}:{s.serving.port}"
 
 
+def _changed_meanwhile(alert_id: int, target: str) -> ConflictError:
+    # Another process (the CLI beside a server, a second replica) acted on it between our read and
+    # our write: its action stands, ours is refused as if it had come second.
+    return ConflictError(
+        f"alert {alert_id} changed meanwhile: it cannot be {target}", details={"alert_id": alert_id}
+    )
+
+
 class AlertService:
     def __init__(self, project: Project, dispatcher: Dispatcher | None = None) -> None:
         self.project = project
@@ -137,9 +145,22 @@ class AlertService:
         return AlertChange(winner.id, cand.fingerprint, "updated", None, cand.level)
 
     def _resolve(
-        self, existing: ExistingAlert, actor: str, reason: str, now: datetime, s: Settings
+        self,
+        existing: ExistingAlert,
+        actor: str,
+        reason: str,
+        now: datetime,
+        s: Settings,
+        *,
+        by_hand: bool = False,
     ) -> AlertChange:
-        repo.set_status(self.store, existing.id, RESOLVED, actor, now)
+        # By hand: only from the status the person saw (the system resolves whatever it is now).
+        only_from = existing.status if by_hand else None
+        if (
+            not repo.set_status(self.store, existing.id, RESOLVED, actor, now, only_from=only_from)
+            and by_hand
+        ):
+            raise _changed_meanwhile(existing.id, RESOLVED)
         record_action(
             self.store,
             actor=actor,
@@ -230,9 +251,17 @@ class AlertService:
                 )
             now = utcnow()
             if target == RESOLVED:
-                self._resolve(repo.existing(row), actor, reason or "resolved by hand", now, self.settings())
+                self._resolve(
+                    repo.existing(row),
+                    actor,
+                    reason or "resolved by hand",
+                    now,
+                    self.settings(),
+                    by_hand=True,
+                )
             else:
-                repo.set_status(self.store, alert_id, target, actor, now)
+                if not repo.set_status(self.store, alert_id, target, actor, now, only_from=row["status"]):
+                    raise _changed_meanwhile(alert_id, target)
                 record_action(
                     self.store,
                     actor=actor,

@@ -226,3 +226,60 @@ def test_a_delivery_whose_mark_failed_is_sent_again_by_the_next_evaluation(
     assert [b["event"] for b in http_receiver.bodies("/h")] == ["opened", "opened"]
     assert list_alerts(project.store)[0]["sent_level"] == "warning"
     svc.close()
+
+
+@pytest.mark.parametrize("second", ["acknowledge", "resolve"])
+def test_two_processes_acting_on_one_alert_at_once_one_wins(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch, second: str
+) -> None:
+    from evergreen.alerts.rules import AlertCandidate
+    from evergreen.errors import ConflictError
+    from evergreen.store.audit import list_actions
+    from evergreen.store.engine import utcnow
+
+    a = make_project(tmp_path / "a", postgres_url)  # e.g. the CLI ...
+    b = make_project(tmp_path / "b", postgres_url)  # ... and a server: two services, two in-process locks
+    alert_id = repo.insert_alert(a.store, AlertCandidate("drift:7d", "drift", "alert", "drift"), utcnow())
+    assert alert_id is not None
+    # The race forced: neither writes before both have read the alert as open.
+    both_read = threading.Barrier(2)
+    real = repo.get_alert
+    first = threading.local()
+
+    def get_alert(store: Any, aid: int) -> Any:
+        row = real(store, aid)
+        if not getattr(first, "done", False):  # the transition's own read, not the one after it
+            first.done = True
+            both_read.wait(30)
+        return row
+
+    monkeypatch.setattr(repo, "get_alert", get_alert)
+    cli, server = AlertService(a), AlertService(b)
+    calls = [
+        lambda: cli.acknowledge(alert_id, actor="cli:ann", reason="seen"),
+        lambda: getattr(server, second)(alert_id, actor="api:bob", reason="fixed"),
+    ]
+    results: list[str] = []
+
+    def call(act: Any) -> None:
+        try:
+            results.append(act()["status"])
+        except ConflictError as exc:
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=call, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) in (["acknowledged", "conflict"], ["conflict", "resolved"]), results
+    [done] = [r for r in results if r != "conflict"]
+    # Exactly one action recorded, and the alert says what that action did (a resolved alert is
+    # never set back to acknowledged by the loser).
+    audited = [x["action"] for x in list_actions(a.store) if x["target"] == f"alert:{alert_id}"]
+    assert audited == [{"acknowledged": "alert_acknowledged", "resolved": "alert_resolved"}[done]]
+    assert real(a.store, alert_id)["status"] == done
+    cli.close()
+    server.close()
+    a.store.engine.dispose()
+    b.store.engine.dispose()
