@@ -66,6 +66,17 @@ def _classes(ref: Reference, task: str) -> list[Any] | None:
     return ref.classes or (list(ref.contract.target_classes or []) if task != "regression" else None)
 
 
+def _label_classes(ref: Reference, task: str) -> list[Any] | None:
+    """What a label may be: the model's classes, and the contract's classes it never learned (a
+    class its training window lacked). Such a label is a wrong prediction, not a missing label:
+    dropping it left out exactly the rows the model cannot get right."""
+    classes = _classes(ref, task)
+    if classes is None:
+        return None
+    # The model's own class objects win when both spell the same class.
+    return [*(ref.contract.target_classes or []), *classes]
+
+
 def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> Current:
     records = records_frame(rows["record"].tolist())
     for name in settings.data.pii.scrub_text:
@@ -90,7 +101,7 @@ def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> 
     cur.predicted = _targets(task, served["prediction"].tolist(), classes)
     if ref.classes is not None:
         cur.proba = probability_matrix(served["probabilities"].tolist(), ref.classes)
-    cur.labels = _targets(task, served["label"].tolist(), classes)
+    cur.labels = _targets(task, served["label"].tolist(), _label_classes(ref, task))
     return cur
 
 
@@ -107,7 +118,9 @@ def current_from_batch(ref: Reference, settings: Settings, batch: pd.DataFrame) 
     cur.predicted = _targets(settings.task, pred.tolist(), classes)
     target = settings.data.target
     cur.labels = _targets(
-        settings.task, batch[target].tolist() if target in batch.columns else [None] * len(batch), classes
+        settings.task,
+        batch[target].tolist() if target in batch.columns else [None] * len(batch),
+        _label_classes(ref, settings.task),
     )
     return cur
 

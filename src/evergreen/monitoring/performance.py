@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from evergreen.data.values import canonical_str
 from evergreen.evaluation.bands import Verdict, judge_performance, metric_drop
 from evergreen.evaluation.metrics import compute_metrics
 
@@ -41,7 +42,9 @@ def realised_metrics(
     p = None
     if proba is not None and classes is not None:
         p = proba[known]
-        if np.isnan(p).any():
+        # A label of a class the model has no probability column for has no probability to score.
+        keys = {canonical_str(c) for c in classes}
+        if np.isnan(p).any() or not all(canonical_str(v) in keys for v in y.tolist()):
             p = None
     if task == "regression":
         return compute_metrics(task, y.astype(np.float64), pred.astype(np.float64))

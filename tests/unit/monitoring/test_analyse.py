@@ -243,3 +243,56 @@ def test_a_sparse_column_needs_min_rows_values_of_its_own() -> None:
     assert [c.column for c in a.data_drift.columns] == ["size"]  # was tested on its 6 values
     few = analyse(ref, _setup(current_rows=40)[1], _settings(500))
     assert few.data_drift.insufficient and few.skipped == {}  # a short window stays "insufficient"
+
+
+def test_a_label_of_a_class_the_model_never_learned_counts_as_wrong() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score
+
+    from evergreen.monitoring.estimator import fit_classification
+    from evergreen.monitoring.job import current_from_batch
+
+    rng = np.random.default_rng(11)
+    x = pd.DataFrame({"size": rng.normal(0, 1, 800)})
+    y = np.where(x["size"] + rng.normal(0, 1, 800) > 0, "yes", "no")
+    model = LogisticRegression().fit(x, y)  # its training window never saw "maybe"
+    classes = list(model.classes_)
+    kinds = {"size": "numeric"}
+    proba, pred = model.predict_proba(x), model.predict(x)
+    frame, pkinds = prediction_frame("binary", pred.tolist(), proba, classes)
+    contract = Contract(
+        target="t",
+        task="binary",
+        features=(ColumnSpec("size", "numeric", "float", 0.5),),
+        target_classes=("maybe", "no", "yes"),
+    )
+    ref = Reference(
+        model_version="1",
+        dataset_version="d",
+        batch_ids=(1,),
+        model=model,
+        contract=contract,
+        kinds=kinds,  # type: ignore[arg-type]
+        features=coerce_features(x, kinds),  # type: ignore[arg-type]
+        holdout_rows=800,
+        classes=classes,
+        predictions=frame,
+        prediction_kinds=pkinds,
+        baseline={"accuracy": 0.76},
+        baseline_source="decisions",
+        estimator=fit_classification(y.tolist(), pred.tolist(), proba, classes),
+    )
+    batch = pd.DataFrame({"size": rng.normal(0, 1, 600)})
+    truth = np.where(batch["size"] > 0, "yes", "no").astype(object)
+    truth[::3] = "maybe"  # a third of the batch is of the class the model cannot predict
+    batch["t"] = truth
+    settings = settings_from_dict(
+        {"project": "p", "task": "binary", "data": {"target": "t"}, "monitoring": {"min_rows": 500}},
+        root=Path("."),
+    )
+    a = analyse(ref, current_from_batch(ref, settings, batch), settings)
+    expected = accuracy_score(truth, model.predict(batch[["size"]]))
+    # Was 400 labelled rows and the accuracy of the two thirds the model can get right.
+    assert a.labelled_rows == 600
+    assert a.realised["accuracy"] == pytest.approx(expected, abs=1e-15) and expected < 0.67
+    assert "roc_auc" not in a.realised  # "maybe" has no probability column to rank
