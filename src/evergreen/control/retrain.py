@@ -20,7 +20,7 @@ from evergreen.logs import get_logger
 from evergreen.pipeline import ProgressFn, RetrainOutcome, RetrainRequest, RetrainRunner
 from evergreen.project import Project
 from evergreen.store.audit import record_action
-from evergreen.store.locks import LeaseLock, holder_is_dead, retrain_lock_name
+from evergreen.store.locks import LeaseLock, retrain_lock_name
 from evergreen.store.requests import enqueue_retrain, scheduler_running
 
 log = get_logger(__name__)
@@ -57,23 +57,33 @@ def request_retrain(
     if wait:
         outcome = RetrainRunner(project, progress=progress).run(request)
         return RetrainTicket(False, None, outcome, None, f"{outcome.status}: {outcome.reason}")
-    held = LeaseLock(project.store, retrain_lock_name(project.settings.project)).current()
-    if held is not None and not holder_is_dead(held):
+    # Taken here, on the caller's thread, and handed to the run: a second request meanwhile (a double
+    # click) finds it held and is refused, instead of both being accepted and audited while only one
+    # can run (the background thread took the lock only later).
+    lock = LeaseLock(project.store, retrain_lock_name(project.settings.project))
+    try:
+        lock.acquire()
+    except LockHeldError as exc:
+        run_id = (exc.details or {}).get("run_id")
         raise LockHeldError(
-            f"a retrain is already running (run {held.run_id})", details={"run_id": held.run_id}
+            f"a retrain is already running (run {run_id})", details={"run_id": run_id}
+        ) from None
+    try:
+        record_action(
+            project.store,
+            actor=actor,
+            action="retrain_requested",
+            target="retrain",
+            reason=reason,
+            after={"force": force, "queued": False},
         )
-    record_action(
-        project.store,
-        actor=actor,
-        action="retrain_requested",
-        target="retrain",
-        reason=reason,
-        after={"force": force, "queued": False},
-    )
-    thread = threading.Thread(
-        target=_run_in_background, args=(project, request), name="evergreen-retrain", daemon=True
-    )
-    thread.start()
+        thread = threading.Thread(
+            target=_run_in_background, args=(project, request, lock), name="evergreen-retrain", daemon=True
+        )
+        thread.start()
+    except BaseException:
+        lock.release()
+        raise
     return RetrainTicket(
         False,
         None,
@@ -83,9 +93,11 @@ def request_retrain(
     )
 
 
-def _run_in_background(project: Project, request: RetrainRequest) -> None:
+def _run_in_background(project: Project, request: RetrainRequest, lock: LeaseLock) -> None:
     try:
-        RetrainRunner(project).run(request)
+        RetrainRunner(project).run(request, lock=lock)
     except Exception as exc:  # recorded on the run by the runner; the server goes on
         log.error("background_retrain_failed", error=one_line(exc))
+    finally:
+        lock.release()  # the runner released it, unless it failed before taking it over (idempotent)
     after_action(project)

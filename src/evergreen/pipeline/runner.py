@@ -79,11 +79,13 @@ class RetrainRunner:
         self.progress = progress
         self.stop = stop  # SIGTERM's flag (the scheduler's): checked between stages
 
-    def run(self, request: RetrainRequest) -> RetrainOutcome:
+    def run(self, request: RetrainRequest, lock: LeaseLock | None = None) -> RetrainOutcome:
+        """``lock``: the retrain lock, already acquired by the caller (who asked on another thread),
+        released here at the end; else this run acquires it."""
         # Thresholds changed at run time (settings_overrides) apply from this run on.
         ctx = StageContext.open(self.project, progress=self.progress)
         p = ctx.project
-        lock = LeaseLock(p.store, retrain_lock_name(p.settings.project)).acquire()
+        lock = lock or LeaseLock(p.store, retrain_lock_name(p.settings.project)).acquire()
         try:
             # We hold the lock, so any run still marked running belongs to a dead process.
             abandoned = mark_abandoned(p.store, lock_free=True)

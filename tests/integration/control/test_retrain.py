@@ -76,3 +76,16 @@ def test_in_the_background_a_held_lock_is_a_conflict_naming_the_run(empty_projec
     [audit] = list_actions(store, action="retrain_requested")
     assert audit["target"] == "retrain" and audit["after"] == {"force": False, "queued": False}
     assert get_request(store, "nope") is None
+
+
+def test_a_second_request_before_the_first_started_is_refused_not_audited(empty_project: Project) -> None:
+    store = empty_project.store
+    first = request_retrain(empty_project, actor="api:ann", reason="double", wait=False)
+    # A double click: the second arrives before the first's thread has begun its run.
+    with pytest.raises(LockHeldError, match="a retrain is already running"):
+        request_retrain(empty_project, actor="api:ann", reason="double", wait=False)
+    assert first.thread is not None
+    first.thread.join(60)
+    assert [r["status"] for r in list_runs(store)] == ["skipped"]
+    assert len(list_actions(store, action="retrain_requested")) == 1
+    assert LeaseLock(store, retrain_lock_name(store.project)).current() is None  # released at the end
