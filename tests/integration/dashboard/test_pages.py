@@ -168,4 +168,4 @@ def test_retrain_now_from_an_alert_runs_with_the_name_and_the_comment(trained_pr
     actions = [
         (a["action"], a["target"]) for a in list_actions(trained_project.store, actor="dashboard:otto")
     ]
-    assert actions == [("retrain_requested", "retrain"), ("alert_retrain", "alert:1")]
+    assert actions == [("alert_retrain", "alert:1"), ("retrain_requested", "retrain")]  # newest first
