@@ -16,7 +16,7 @@ from typing import Any, Literal
 from evergreen.champion import move_champion
 from evergreen.control.alerts import after_action
 from evergreen.data.dataset import assemble_dataset, feature_kinds, split_holdout
-from evergreen.errors import ConflictError, LockHeldError, NotFoundError
+from evergreen.errors import BadInputError, ConflictError, LockHeldError, NotFoundError
 from evergreen.evaluation.holdout import compare_on_holdout, score_on_holdout
 from evergreen.evaluation.policy import Decision, Policy, decide, recorded_basis
 from evergreen.overrides import effective_settings
@@ -135,7 +135,9 @@ def rollback(
     with _one_at_a_time(project):
         reg = project.registry
         current = reg.version_by_alias(CHAMPION)
-        wanted = to or reg.version_by_alias(PREVIOUS)
+        if to is not None and not to.strip():  # `--to "$V"` with V unset: not "the previous one"
+            raise BadInputError("rollback to: an empty version (leave it out to roll back to 'previous')")
+        wanted = reg.version_by_alias(PREVIOUS) if to is None else to
         if wanted is None:
             raise ConflictError("nothing to roll back to: no 'previous' alias (give --to VERSION)")
         # MLflow's own spelling of the version (NotFoundError if none): it reads "01" and " 1" as v1, so

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from evergreen import control
-from evergreen.errors import ConflictError
+from evergreen.errors import BadInputError, ConflictError
 from evergreen.pipeline import RetrainRequest, RetrainRunner
 from evergreen.store.audit import list_actions
 from evergreen.store.runs import list_runs
@@ -44,6 +44,10 @@ def test_rollback_and_promote_name_the_version_as_mlflow_spells_it(trained_proje
         p, {"promotion.min_improvement": -1.0, "promotion.significance": None}, actor="t", reason="any wins"
     )
     assert RetrainRunner(p).run(RetrainRequest(force=True)).status == "promoted"  # v2 champion
+    for empty in ("", "  "):  # `evergreen rollback --to "$V"` with V unset: was a rollback to previous
+        with pytest.raises(BadInputError, match=r"^rollback to: an empty version"):
+            control.rollback(p, to=empty, actor="cli:ann")
+    assert p.registry.aliases() == {"champion": "2", "previous": "1"} and _moves(p) == []
     result = control.rollback(p, to="01", actor="cli:ann", reason="v2 misbehaves")
     assert (result.version, result.previous) == ("1", "2")
     assert p.registry.aliases() == {"champion": "1", "previous": "2"}
