@@ -180,20 +180,51 @@ def approve(project: Project, run_id: str, *, actor: str, reason: str | None = N
         run = _pending_run(project, run_id)
         version = run["candidate_version"]
         current = project.registry.version_by_alias(CHAMPION)
-        if current != run["champion_version"]:
-            decision = rescore(project, run, version, current)
-            if decision.outcome == "rejected":
-                raise ConflictError(
-                    f"v{version} is no longer better than the current champion v{current} on the same "
-                    f"holdout: {decision.justification}",
-                    details=decision.to_dict(),
-                )
-        result = _moved(
-            project, version, actor=actor, action="approve", reason=reason or "approved", run_id=run_id
-        )
-        finish_run(project.store, run_id, "promoted", decision="promoted")
+        if current == version:  # promoted by hand meanwhile: settle the run, move nothing
+            result = _settled(project, run_id, version, actor=actor, reason=reason or "approved")
+        else:
+            if current != run["champion_version"]:
+                decision = rescore(project, run, version, current)
+                if decision.outcome == "rejected":
+                    raise ConflictError(
+                        f"v{version} is no longer better than the current champion v{current} on the "
+                        f"same holdout: {decision.justification}",
+                        details=decision.to_dict(),
+                    )
+            result = _moved(
+                project, version, actor=actor, action="approve", reason=reason or "approved", run_id=run_id
+            )
+            finish_run(project.store, run_id, "promoted", decision="promoted")
     after_action(project)
     return result
+
+
+def _settled(project: Project, run_id: str, version: str, *, actor: str, reason: str) -> ActionResult:
+    """Approve a run whose candidate is already the champion (promoted by hand since): the run is
+    promoted, recorded and audited, and the aliases stay as they are (no second move)."""
+    record_decision(
+        project.store,
+        run_id,
+        actor=actor,
+        outcome="approve",
+        candidate_version=version,
+        champion_version=version,
+        justification=f"approve by {actor}: {reason} (v{version} was already the champion)",
+    )
+    record_action(
+        project.store,
+        actor=actor,
+        action="approve",
+        target=f"run:{run_id}",
+        reason=reason,
+        before={"status": "pending_approval"},
+        after={"status": "promoted"},
+    )
+    finish_run(project.store, run_id, "promoted", decision="promoted")
+    previous = project.registry.version_by_alias(PREVIOUS)
+    return ActionResult(
+        "approve", version, previous, f"run {run_id} approved: v{version} was already the champion"
+    )
 
 
 def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionResult:
@@ -201,6 +232,11 @@ def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionR
     with _one_at_a_time(project):
         run = _pending_run(project, run_id)
         version = run["candidate_version"]
+        if project.registry.version_by_alias(CHAMPION) == version:  # promoted by hand meanwhile
+            raise ConflictError(
+                f"v{version} of run {run_id} is the champion now (promoted by hand): roll back first",
+                details={"version": version},
+            )
         project.registry.tag_version(
             version, {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": reason}
         )

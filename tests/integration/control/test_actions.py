@@ -180,3 +180,26 @@ def test_approvals_and_a_reject_at_once_act_exactly_once(trained_project: Any) -
         assert run["status"] == "rejected" and p.registry.aliases() == {"champion": "1"}
     outcome = {"approve": "approve", "reject": "rejected"}[action]  # as each records its decision
     assert [d["outcome"] for d in run["decisions"]] == ["pending_approval", outcome]
+
+
+def test_a_pending_candidate_promoted_by_hand_is_not_rejected_and_approving_settles_it(
+    trained_project: Any,
+) -> None:
+    from evergreen.store.runs import get_run
+
+    p = trained_project
+    run_id = _pending(p)
+    control.promote(p, "2", actor="cli:ann", reason="could not wait")
+    # Rejecting it now would tag the serving champion "rejected" (it did).
+    with pytest.raises(ConflictError, match=r"^v2 of run \w+ is the champion now"):
+        control.reject(p, run_id, actor="cli:bob", reason="no")
+    assert p.registry.get_version("2").tags["evergreen.decision"] == "promoted"
+    # Approving it settles the run; it was rescored against itself: a 409 under the file's thresholds
+    # (the run pending for ever), or under these a second "move" of v2 onto itself, audited.
+    result = control.approve(p, run_id, actor="cli:bob", reason="ok")
+    assert (result.version, result.previous) == ("2", "1")
+    assert p.registry.aliases() == {"champion": "2", "previous": "1"}
+    assert get_run(p.store, run_id)["status"] == "promoted"
+    assert _moves(p) == [("approve", "cli:bob"), ("promote", "cli:ann")]
+    with pytest.raises(ConflictError, match="not pending_approval"):
+        control.approve(p, run_id, actor="cli:bob")
