@@ -106,6 +106,10 @@ def set_value(settings: Settings, key: str, value: Any) -> Settings:
         err = exc.errors()[0]
         raise BadInputError(f"thresholds key {key}: {err['msg']}", details={"key": key}) from None
     assert isinstance(out, Settings)
+    # The value as validated too: a float field reads the text "nan", "inf" or "1e999" as one.
+    problem = _unstorable(get_value(out, key))
+    if problem is not None:
+        raise BadInputError(f"thresholds key {key}: {problem}", details={"key": key})
     return out
 
 
