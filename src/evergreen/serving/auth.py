@@ -38,6 +38,9 @@ from evergreen.redact import token_entries
 
 # Lowest first: a role may do everything the roles before it may.
 ROLES = ("client", "viewer", "operator", "admin")
+# The audit names a caller "api:<name>" or "dashboard:<name>" in 100-character columns: a longer name
+# failed every action on PostgreSQL after MLflow's alias had moved, leaving no audit or decision row.
+MAX_TOKEN_NAME = 90
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -87,6 +90,10 @@ class TokenTable:
             if len(parts) != 3 or not parts[0] or not parts[2]:
                 raise ConfigError(f"{source}: entry {i + 1} must be name:role:token")
             name, role, token = parts
+            if len(name) > MAX_TOKEN_NAME:
+                raise ConfigError(
+                    f"{source}: entry {i + 1} has a name of {len(name)} characters; at most {MAX_TOKEN_NAME}"
+                )
             if role not in ROLES:
                 raise ConfigError(
                     f"{source}: entry {i + 1} ({name}) has role {role!r}; use {', '.join(ROLES)}"

@@ -102,3 +102,13 @@ def test_origin_must_be_this_server() -> None:
     ):
         err = origin_error(foreign, "127.0.0.1:8000", "http")
         assert err is not None and err.code == "foreign_origin", foreign
+
+
+def test_a_token_name_wider_than_the_audit_keeps_is_refused_at_start() -> None:
+    from evergreen.serving.auth import MAX_TOKEN_NAME
+
+    TokenTable.parse(f"{'n' * MAX_TOKEN_NAME}:operator:tok", "EVERGREEN_TOKENS")  # "dashboard:" + 90 fits
+    with pytest.raises(
+        ConfigError, match=r"^EVERGREEN_TOKENS: entry 2 has a name of 91 characters; at most 90$"
+    ):
+        TokenTable.parse(f"a:viewer:x,{'n' * 91}:operator:hunter2", "EVERGREEN_TOKENS")
