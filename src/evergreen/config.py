@@ -418,6 +418,18 @@ class Settings(_Frozen):
         return v
 
     @model_validator(mode="after")
+    def _one_watched_metric(self) -> Settings:
+        # The monitoring report holds one performance metric; a trigger watching another one would
+        # find nothing in it and never fire, silently.
+        watched, trigger = self.monitoring.metric, self.triggers.performance.metric
+        if watched is not None and trigger is not None and watched != trigger:
+            raise ValueError(
+                f"triggers.performance.metric ({trigger}) differs from monitoring.metric ({watched}): "
+                "the performance trigger judges the metric monitoring watches; set one of them, or both alike"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         # Build new section objects: defaults are shared instances and must never be mutated.
         root = self.root.resolve()

@@ -190,3 +190,24 @@ def test_no_pydantic_plugin_sees_the_settings_and_the_switch_is_put_back(tmp_pat
     out = json.loads(res.stdout)
     assert out["seen"] == ["{'x': 7}"]  # the plugin works, for every model but the settings
     assert out["switch"] is None
+
+
+def test_a_performance_trigger_on_another_metric_than_monitoring_watches_is_refused(tmp_path: Path):
+    # The report holds monitoring.metric only: a trigger on another metric would never fire.
+    raw = {
+        **MINIMAL,
+        "monitoring": {"metric": "accuracy"},
+        "triggers": {"performance": {"metric": "f1_macro"}},
+    }
+    with pytest.raises(
+        ConfigError, match=r"triggers.performance.metric \(f1_macro\) differs from monitoring.metric"
+    ):
+        settings_from_dict(raw, tmp_path, env={})
+    same = {
+        **MINIMAL,
+        "monitoring": {"metric": "accuracy"},
+        "triggers": {"performance": {"metric": "accuracy"}},
+    }
+    assert settings_from_dict(same, tmp_path, env={}).triggers.performance.metric == "accuracy"
+    only_trigger = {**MINIMAL, "triggers": {"performance": {"metric": "accuracy", "min": 0.8}}}
+    assert settings_from_dict(only_trigger, tmp_path, env={}).monitoring.metric is None
