@@ -127,14 +127,22 @@ def rollback(
     actor: str,
     reason: str | None = None,
     decision_values: Mapping[str, Any] | None = None,
+    expected: str | None = None,
 ) -> ActionResult:
     """Point the champion back at ``previous`` (or at ``to``); the replaced one is tagged rolled_back.
 
     ``decision_values``: the numbers behind an automatic rollback, kept on its decision row.
+    ``expected``: the champion the caller judged (the auto-rollback's watch); ConflictError if the
+    champion is another one by now (a person promoted meanwhile: their choice stands).
     """
     with _one_at_a_time(project):
         reg = project.registry
         current = reg.version_by_alias(CHAMPION)
+        if expected is not None and current != expected:
+            raise ConflictError(
+                f"the champion moved meanwhile (v{current}, judged v{expected}): not rolled back",
+                details={"champion": current, "expected": expected},
+            )
         if to is not None and not to.strip():  # `--to "$V"` with V unset: not "the previous one"
             raise BadInputError("rollback to: an empty version (leave it out to roll back to 'previous')")
         wanted = reg.version_by_alias(PREVIOUS) if to is None else to

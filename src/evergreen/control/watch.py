@@ -137,6 +137,7 @@ def check_watch(project: Project, now: datetime | None = None) -> WatchJudgement
             actor="system",
             reason=f"automatic rollback: {judgement.reason}",
             decision_values=_decision(judgement),
+            expected=watch.champion,  # judged while scoring: a promotion by hand since stands
         )
     return judgement
 

@@ -130,3 +130,32 @@ def test_a_probability_metric_is_judged_on_both_models_logged_probabilities(prom
     assert judgement.new_value == pytest.approx(roc_auc_score(truth, [p.new_proba["yes"] for p in pairs]))
     assert judgement.old_value == pytest.approx(roc_auc_score(truth, [p.old_proba["yes"] for p in pairs]))
     assert judgement.verdict == "regressed" and promoted.registry.version_by_alias(CHAMPION) == "1"
+
+
+def test_a_promotion_by_hand_while_the_watch_judges_stands(
+    promoted: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evergreen import control
+    from evergreen.control import watch as watch_module
+    from evergreen.errors import ConflictError
+
+    _serve_and_label(promoted, 60, concept=0)  # v2 regressed: the watch would roll back to v1
+    reg = promoted.registry
+    # v3: v1's model registered again (what a person might promote while the watch scores).
+    info = reg.get_version("1")
+    example = STREAM.batch(0).head(5)[["row_id", "size", "color", "shape"]]
+    v3, _ = reg.register_model(
+        info.run_id or "", reg.load_model("1"), example, {"evergreen.run_id": "by-hand"}
+    )
+    real = watch_module.paired_score
+
+    def paired_score(*args: object, **kwargs: object) -> object:
+        score = real(*args, **kwargs)  # type: ignore[arg-type]
+        control.promote(promoted, v3, actor="cli:ann", reason="the fix")  # meanwhile, by hand
+        return score
+
+    monkeypatch.setattr(watch_module, "paired_score", paired_score)
+    with pytest.raises(ConflictError, match=r"^the champion moved meanwhile \(v3, judged v2\)"):
+        check_watch(promoted)
+    assert reg.aliases() == {"champion": v3, "previous": "2"}  # was rolled back to v1 over the person
+    assert [a["actor"] for a in list_actions(promoted.store, action="rollback")] == []
