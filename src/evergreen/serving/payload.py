@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Coroutine
+from email.message import Message
 from typing import Any
 
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from evergreen.errors import (
     DuplicateKeyError,
@@ -23,7 +27,14 @@ from evergreen.errors import (
     one_line,
 )
 
-__all__ = ["MalformedJSONError", "display_name", "json_answer", "parse_json", "predict_records"]
+__all__ = [
+    "MalformedJSONError",
+    "StrictJSONRoute",
+    "display_name",
+    "json_answer",
+    "parse_json",
+    "predict_records",
+]
 
 _MAX_NAME_SHOWN = 80
 
@@ -69,6 +80,55 @@ def parse_json(body: bytes) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         # Also integers over Python's digit limit ("Exceeds the limit (4300 digits)…").
         raise MalformedJSONError(f"request body is not valid JSON: {one_line(exc)[:300]}") from None
+
+
+def _declares_json(request: Request) -> bool:
+    # As FastAPI decides to parse a body as JSON: no content type, application/json or a +json type.
+    value = request.headers.get("content-type")
+    if not value:
+        return True
+    message = Message()
+    message["content-type"] = value
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+class _ParsedJSONRequest(Request):
+    """A request whose JSON body was already read by :func:`parse_json`."""
+
+    parsed: Any = None
+
+    async def json(self) -> Any:
+        return self.parsed
+
+
+class StrictJSONRoute(APIRoute):
+    """A route whose JSON body model is read by :func:`parse_json`, the parser of ``/predict``.
+
+    FastAPI reads a body with ``json.loads``: a repeated key silently keeps its last value and
+    ``NaN`` / ``Infinity`` pass as numbers. With this route class the control API refuses them with
+    the codes ``/predict`` uses (``duplicate_key``, ``malformed_json``, ``json_too_deep``), rendered
+    by the app's one error handler. Routes without a body model (``/predict`` parses its own) are
+    left as they are.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def strict(request: Request) -> Response:
+            if not _declares_json(request):
+                return await handler(request)
+            parsed = _ParsedJSONRequest(request.scope, request.receive)
+            body = await parsed.body()
+            if body:  # an empty body is FastAPI's to judge (a missing required body, or none needed)
+                parsed.parsed = parse_json(body)
+            return await handler(parsed)
+
+        return strict
 
 
 def _finite(value: Any) -> Any:

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Body
 
 from evergreen import control
 from evergreen.serving.deps import AlertId, Filter, Limit, Operator, ProjectDep, Viewer
+from evergreen.serving.payload import StrictJSONRoute
 from evergreen.serving.routes.schemas import Out, ReasonBody
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJSONRoute)
 
 
 class AlertOut(Out):

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 
 from evergreen.errors import InvalidRequestError
 from evergreen.serving.deps import Filter, Limit, ProjectDep, Viewer
+from evergreen.serving.payload import StrictJSONRoute
 from evergreen.serving.routes.schemas import Out
 from evergreen.store.audit import list_actions
 from evergreen.store.engine import as_utc
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJSONRoute)
 
 # An RFC 3339 date-time, as the schema says: pydantic's lax datetime would also take "0" or "1e9"
 # (seconds since 1970), which no reader of the schema expects to mean anything.

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from evergreen.serving.deps import Filter, Limit, ProjectDep, Viewer
+from evergreen.serving.payload import StrictJSONRoute
 from evergreen.serving.routes.schemas import Out
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJSONRoute)
 
 
 class DriftReportOut(Out):

@@ -9,9 +9,10 @@ from pydantic import Field
 
 from evergreen import control
 from evergreen.serving.deps import Operator, ProjectDep, Viewer
+from evergreen.serving.payload import StrictJSONRoute
 from evergreen.serving.routes.schemas import ActionOut, Out, ReasonBody
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJSONRoute)
 
 
 class ModelVersion(Out):

@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evergreen import control
 from evergreen.serving.deps import Operator, ProjectDep
+from evergreen.serving.payload import StrictJSONRoute
 from evergreen.serving.routes.schemas import Out, Text
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJSONRoute)
 
 
 class RetrainBody(BaseModel):

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from evergreen import control
 from evergreen.overrides import OVERRIDABLE
 from evergreen.serving.deps import Admin, ProjectDep, Viewer
+from evergreen.serving.payload import StrictJSONRoute
 from evergreen.serving.routes.schemas import Out, Text
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJSONRoute)
 
 ThresholdKey = Literal[OVERRIDABLE]  # type: ignore[valid-type]  # the keys of evergreen.overrides
 

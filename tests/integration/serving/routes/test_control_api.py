@@ -260,3 +260,42 @@ def test_malformed_json_is_the_same_error_on_predict_and_on_the_control_api(trai
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
     assert bad.json()["error"]["details"]["field"] == "force"
     assert c.post("/predict", json=[1]).json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        (b'{"reason": "first", "reason": "second"}', "duplicate_key", "reason"),
+        (b'{"values": {"promotion.min_improvement": NaN}}', "malformed_json", None),
+        (b'{"values": {"promotion.min_improvement": Infinity}}', "malformed_json", None),
+        (b'{"reason": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "json_too_deep", None),
+    ],
+)
+def test_the_control_api_refuses_the_json_predict_refuses(
+    trained_project: Any, body: bytes, code: str, field: str | None
+) -> None:
+    """``json.loads`` keeps a repeated key's last value and reads NaN / Infinity as numbers; the control
+    API reads its bodies with /predict's parser, so both surfaces refuse them with the same code."""
+    from evergreen.serving.app import create_app
+
+    app = create_app(trained_project.settings, trained_project)
+    app.state.control_tokens = TokenTable.parse(TOKENS, "EVERGREEN_TOKENS")
+    c = TestClient(app)
+    headers = {"content-type": "application/json", **ADMIN}
+    for method, path in (
+        ("POST", "/api/retrain"),
+        ("POST", "/api/rollback"),
+        ("PUT", "/api/settings/thresholds"),
+    ):
+        r = c.request(method, path, content=body, headers=headers)
+        assert r.status_code == 400, (path, r.text)
+        error = r.json()["error"]
+        assert error["code"] == code, (path, error)
+        if field is not None:
+            assert error["details"]["field"] == field
+    assert (
+        c.post("/predict", content=body, headers={"content-type": "application/json"}).json()["error"]["code"]
+        == code
+    )
+    # Nothing was acted on: no override stored, no audit row.
+    assert c.get("/api/settings/thresholds", headers=ADMIN).json()["overrides"] == {}

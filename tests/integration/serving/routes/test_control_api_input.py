@@ -24,15 +24,35 @@ def pg_project(tmp_path: Path, postgres_url: str) -> Iterator[Project]:
 
 
 @pytest.mark.parametrize(
+    ("body", "literal"),
+    [
+        ('{"values": {"promotion.min_improvement": NaN}}', "NaN"),
+        ('{"values": {"promotion.min_improvement": Infinity}}', "Infinity"),
+        ('{"values": {"promotion.min_metrics": {"accuracy": -Infinity}}}', "-Infinity"),
+        ('{"values": {"alerts.levels": {"warning": NaN, "alert": 0.2, "critical": 0.3}}}', "NaN"),
+    ],
+)
+def test_thresholds_with_a_nan_or_infinity_literal_are_malformed_json(
+    pg_project: Project, body: str, literal: str
+) -> None:
+    # Not JSON (RFC 8259): refused as /predict refuses it, before any key is read (was a 500 on
+    # PostgreSQL, whose json column refuses NaN).
+    with TestClient(control_app(pg_project), raise_server_exceptions=False) as c:
+        r = c.put(
+            "/api/settings/thresholds",
+            content=body,
+            headers={**ADMIN, "Content-Type": "application/json"},
+        )
+        assert r.status_code == 400, r.text
+        error: dict[str, Any] = r.json()["error"]
+        assert error["code"] == "malformed_json" and error["details"] == {"value": literal}
+        assert c.get("/api/settings/thresholds", headers=ADMIN).json()["overrides"] == {}
+    assert list_actions(pg_project.store) == []
+
+
+@pytest.mark.parametrize(
     ("body", "key"),
     [
-        ('{"values": {"promotion.min_improvement": NaN}}', "promotion.min_improvement"),
-        ('{"values": {"promotion.min_improvement": Infinity}}', "promotion.min_improvement"),
-        ('{"values": {"promotion.min_metrics": {"accuracy": -Infinity}}}', "promotion.min_metrics"),
-        (
-            '{"values": {"alerts.levels": {"warning": NaN, "alert": 0.2, "critical": 0.3}}}',
-            "alerts.levels",
-        ),
         ('{"values": {"triggers.new_data.min_rows": 99999999999999999999999}}', "triggers.new_data.min_rows"),
     ],
 )
@@ -45,7 +65,9 @@ def test_thresholds_no_json_column_keeps_are_a_422_naming_the_key(
             content=body,
             headers={**ADMIN, "Content-Type": "application/json"},
         )
-        assert r.status_code == 422, r.text  # was a 500: PostgreSQL's json refuses NaN
+        assert r.status_code == 422, (
+            r.text
+        )  # was a 500: PostgreSQL's json refused what SQLite read back as 1e23
         error: dict[str, Any] = r.json()["error"]
         assert error["code"] == "bad_input" and error["details"] == {"key": key}
         assert error["message"].startswith(f"thresholds key {key}: ")
