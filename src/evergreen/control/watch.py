@@ -20,6 +20,7 @@ from evergreen.data.values import canonical_str, is_missing
 from evergreen.evaluation.metrics import PROBA_METRICS
 from evergreen.evaluation.watch import WatchJudgement, judge_watch, paired_score, watch_open
 from evergreen.logs import get_logger
+from evergreen.monitoring.columns import probability_matrix
 from evergreen.overrides import effective_settings
 from evergreen.project import Project
 from evergreen.registry import CHAMPION
@@ -81,21 +82,12 @@ def _probabilities(
     if len(classes) < 2 or not set(y.tolist()) <= set(classes):
         return None
 
-    def matrix(side: int) -> np.ndarray:
-        out = np.zeros((len(rows), len(classes)), dtype=np.float64)
-        index = {c: i for i, c in enumerate(classes)}
-        for r, pair in enumerate(rows):
-            for k, v in pair[side].items():
-                out[r, index[canonical_str(k)]] = float(v)
-        return out
-
-    try:
-        new, old = matrix(0), matrix(1)
-    except (TypeError, ValueError):  # a logged probability that is not a number: judge the labels
-        return None
-    # NaN or infinity would be ranked as the highest score by the AUC's sort, silently: not a
-    # probability, so the labels are judged instead.
-    if not all(np.isfinite(m).all() and ((m >= 0) & (m <= 1)).all() for m in (new, old)):
+    # monitoring's reader of logged probability rows: a row that is not a distribution (not numbers,
+    # NaN or an infinity, outside [0, 1], not summing to 1) comes back as NaN. The AUC's sort would
+    # rank NaN as the highest score, silently: not a probability, so the labels are judged instead.
+    new = probability_matrix([pair[0] for pair in rows], classes)
+    old = probability_matrix([pair[1] for pair in rows], classes)
+    if np.isnan(new).any() or np.isnan(old).any():
         return None
     return classes, new, old
 

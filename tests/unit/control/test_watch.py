@@ -86,6 +86,9 @@ def test_roc_auc_is_judged_on_the_logged_probabilities() -> None:
         lambda p: LabelledPair(p.new, p.old, p.label, {"yes": math.nan, "no": math.nan}, p.old_proba),
         lambda p: LabelledPair(p.new, p.old, p.label, p.new_proba, {"yes": math.inf, "no": 0.0}),
         lambda p: LabelledPair(p.new, p.old, p.label, {"yes": 1.5, "no": -0.5}, p.old_proba),
+        # Numbers in [0, 1] that are no distribution (monitoring refuses them the same way).
+        lambda p: LabelledPair(p.new, p.old, p.label, {"yes": 0.3, "no": 0.3}, p.old_proba),
+        lambda p: LabelledPair(p.new, p.old, p.label, p.new_proba, {"yes": True, "no": False}),
     ],
 )
 def test_without_usable_probabilities_the_labels_are_judged_by_accuracy(spoil) -> None:
