@@ -97,16 +97,14 @@ def get_value(settings: Settings, key: str) -> Any:
 def set_value(settings: Settings, key: str, value: Any) -> Settings:
     """``settings`` with ``key`` set to ``value``; :class:`BadInputError` naming the key if invalid."""
     check_key(key)
-    problem = _unstorable(value)
-    if problem is not None:
-        raise BadInputError(f"thresholds key {key}: {problem}", details={"key": key})
     try:
         out = _set(settings, key.split("."), value)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise BadInputError(f"thresholds key {key}: {err['msg']}", details={"key": key}) from None
     assert isinstance(out, Settings)
-    # The value as validated too: a float field reads the text "nan", "inf" or "1e999" as one.
+    # Checked as validated, which is what is stored: a float field also reads the text "nan", "inf"
+    # or "1e999" as a non-finite number, and keeps NaN sent as a number.
     problem = _unstorable(get_value(out, key))
     if problem is not None:
         raise BadInputError(f"thresholds key {key}: {problem}", details={"key": key})
