@@ -107,7 +107,7 @@ class LeaseLock:
             state = self.current()
             if state is None or not holder_is_dead(state):
                 raise LockHeldError(
-                    f"another retrain holds the lock {self.name!r} (holder {state.holder if state else '?'}"
+                    f"the lock {self.name!r} is held (holder {state.holder if state else '?'}"
                     f", run {state.run_id if state else '?'})",
                     details={
                         "holder": state.holder if state else None,
