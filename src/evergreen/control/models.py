@@ -207,28 +207,54 @@ def approve(project: Project, run_id: str, *, actor: str, reason: str | None = N
     return result
 
 
-def _settled(project: Project, run_id: str, version: str, *, actor: str, reason: str) -> ActionResult:
-    """Approve a run whose candidate is already the champion (promoted by hand since): the run is
-    promoted, recorded and audited, and the aliases stay as they are (no second move)."""
+def _close_pending(
+    project: Project,
+    run_id: str,
+    version: str,
+    champion: str | None,
+    *,
+    actor: str,
+    action: Literal["approve", "reject"],
+    status: Literal["promoted", "rejected"],
+    reason: str,
+    justification: str,
+) -> None:
+    """Settle a pending run without moving an alias: its decision row, the audit row, its status."""
     record_decision(
         project.store,
         run_id,
         actor=actor,
-        outcome="approve",
+        outcome="approve" if action == "approve" else "rejected",
         candidate_version=version,
-        champion_version=version,
-        justification=f"approve by {actor}: {reason} (v{version} was already the champion)",
+        champion_version=champion,
+        justification=justification,
     )
     record_action(
         project.store,
         actor=actor,
-        action="approve",
+        action=action,
         target=f"run:{run_id}",
         reason=reason,
         before={"status": "pending_approval"},
-        after={"status": "promoted"},
+        after={"status": status},
     )
-    finish_run(project.store, run_id, "promoted", decision="promoted")
+    finish_run(project.store, run_id, status, decision=status)
+
+
+def _settled(project: Project, run_id: str, version: str, *, actor: str, reason: str) -> ActionResult:
+    """Approve a run whose candidate is already the champion (promoted by hand since): the run is
+    promoted, recorded and audited, and the aliases stay as they are (no second move)."""
+    _close_pending(
+        project,
+        run_id,
+        version,
+        version,
+        actor=actor,
+        action="approve",
+        status="promoted",
+        reason=reason,
+        justification=f"approve by {actor}: {reason} (v{version} was already the champion)",
+    )
     previous = project.registry.version_by_alias(PREVIOUS)
     return ActionResult(
         "approve", version, previous, f"run {run_id} approved: v{version} was already the champion"
@@ -240,7 +266,8 @@ def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionR
     with _one_at_a_time(project):
         run = _pending_run(project, run_id)
         version = run["candidate_version"]
-        if project.registry.version_by_alias(CHAMPION) == version:  # promoted by hand meanwhile
+        champion = project.registry.version_by_alias(CHAMPION)
+        if champion == version:  # promoted by hand meanwhile
             raise ConflictError(
                 f"v{version} of run {run_id} is the champion now (promoted by hand): roll back first",
                 details={"version": version},
@@ -248,25 +275,17 @@ def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionR
         project.registry.tag_version(
             version, {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": reason}
         )
-        record_decision(
-            project.store,
+        _close_pending(
+            project,
             run_id,
-            actor=actor,
-            outcome="rejected",
-            candidate_version=version,
-            champion_version=project.registry.version_by_alias(CHAMPION),
-            justification=f"rejected by {actor}: {reason}",
-        )
-        record_action(
-            project.store,
+            version,
+            champion,
             actor=actor,
             action="reject",
-            target=f"run:{run_id}",
+            status="rejected",
             reason=reason,
-            before={"status": "pending_approval"},
-            after={"status": "rejected"},
+            justification=f"rejected by {actor}: {reason}",
         )
-        finish_run(project.store, run_id, "rejected", decision="rejected")
     after_action(project)
     return ActionResult("reject", version, None, f"run {run_id} (v{version}) rejected")
 
