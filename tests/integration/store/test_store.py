@@ -30,7 +30,7 @@ def test_migration_creates_every_table_and_is_idempotent(store, database_url):
 
 def test_lock_is_exclusive_and_released(store):
     first = LeaseLock(store, "retrain:p").acquire()
-    with pytest.raises(LockHeldError, match="the lock 'retrain:[^']+' is held"):
+    with pytest.raises(LockHeldError, match=r"the lock 'retrain:[^']+' is held"):
         LeaseLock(store, "retrain:p").acquire()
     first.release()
     second = LeaseLock(store, "retrain:p").acquire()
