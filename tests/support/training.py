@@ -13,6 +13,7 @@ SLOW = "tests.support.training:slow_factory"
 BROKEN = "tests.support.training:broken_factory"
 CONSTANT = "tests.support.training:constant_factory"
 CONSTANT_TWIN = "tests.support.training:constant_twin_factory"
+STALLED = "tests.support.training:stalled_factory"  # a fit that never ends within a test
 
 
 class SleepyClassifier(ClassifierMixin, BaseEstimator):
@@ -38,6 +39,10 @@ class BrokenClassifier(ClassifierMixin, BaseEstimator):
 
 def slow_factory(task: str, seed: int) -> SleepyClassifier:
     return SleepyClassifier(10.0)
+
+
+def stalled_factory(task: str, seed: int) -> SleepyClassifier:
+    return SleepyClassifier(3600.0)
 
 
 def broken_factory() -> BrokenClassifier:

@@ -13,7 +13,6 @@ earlier stage leaves the champion, and the served model, exactly as they were.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -148,16 +147,19 @@ def train(ctx: StageContext, ref: DatasetRef) -> Trained:
     split = ctx.split(ref)
     parent = start_parent_run(p, ref.run_id, ref.trigger, ds.version)
     log_dataset(p, parent, ds)
-    with ctx.stop.fitting() if ctx.stop is not None else nullcontext():  # the one interruptible phase
-        result = train_candidates(
-            split.train,
-            s.data.target,
-            split.kinds,
-            s.task,
-            s.training,
-            s.selection_metric,
-            on_event=ctx.progress,
-        )
+    if ctx.stop is not None:
+        ctx.stop.check("the candidates' fitting")
+    # The one phase a stop cuts short: nothing outside this process has seen the fits yet.
+    result = train_candidates(
+        split.train,
+        s.data.target,
+        split.kinds,
+        s.task,
+        s.training,
+        s.selection_metric,
+        on_event=ctx.progress,
+        stop=ctx.stop.requested if ctx.stop is not None else None,
+    )
     winner_run, candidates = log_candidates(p, parent, result, ref.run_id, ds)
     existing = get_run(p.store, ref.run_id).get("details") or {}
     details = {

@@ -8,6 +8,7 @@ Ray cluster through joblib's backend.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,10 +109,12 @@ def train_candidates(
     config: TrainingConfig,
     selection_metric: str,
     on_event: EventHook | None = None,
+    stop: threading.Event | None = None,
 ) -> TrainingResult:
     """Fit ``config.candidates``, select by ``selection_metric`` on validation, refit the winner.
 
-    Rows with a missing target are dropped first: they carry no training signal.
+    Rows with a missing target are dropped first: they carry no training signal. ``stop`` set while
+    fitting: :class:`~evergreen.errors.RunStoppedError` (see :mod:`evergreen.training.runners`).
     """
     emit: EventHook = on_event or (lambda _event, _payload: None)
     validate_candidates(list(config.candidates))
@@ -166,6 +169,7 @@ def train_candidates(
         on_done=lambda job, outcome: finished(
             job.index, _scored(job.name, task, templates[job.name], outcome, y_val)
         ),
+        stop=stop,
     )
     results_in_order = [results[i] for i in sorted(results)]
 
@@ -193,6 +197,7 @@ def train_candidates(
         timeout,
         on_start=lambda _job: None,
         on_done=lambda _job, outcome: refits.append(outcome),
+        stop=stop,
     )
     refit = refits[0]
     if refit.status != "ok" or refit.pipeline is None:

@@ -8,6 +8,11 @@
   them in parallel (``training.cluster_address``: its scheduler; unset, a local one). A fit that
   raises there is that candidate's failure; fits the cluster has not answered within the timeout are
   recorded as timed out (a remote task cannot be killed from here, only given up on).
+
+A stop asked for while fitting (``stop``, the scheduler's SIGTERM flag) is seen by the wait itself: a
+local child is killed at once and :class:`RunStoppedError` raised; a cluster's fits are given up on at
+its next answer (or the timeout). The signal handler only sets the flag, so no exception is ever
+thrown into the middle of whatever the process was doing (a lock held, a transaction open, a fork).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,13 +30,16 @@ from typing import Any
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from evergreen.errors import ConfigError, TrainingError, one_line
+from evergreen.errors import ConfigError, RunStoppedError, TrainingError, one_line
 from evergreen.logs import get_logger
 
 log = get_logger(__name__)
 
 # The packages each cluster backend needs, and the extra that installs them.
 BACKEND_PACKAGES: dict[str, tuple[str, ...]] = {"dask": ("dask", "distributed"), "ray": ("ray",)}
+
+# How often a fit's wait looks at the stop flag: the longest a stop asked for mid-fit waits.
+STOP_POLL_SECONDS = 0.25
 
 
 @dataclass
@@ -88,25 +97,44 @@ def _child(conn: Connection, pipeline: Pipeline, X: pd.DataFrame, y: Any, X_val:
         conn.close()
 
 
+def _stopped(during: str) -> RunStoppedError:
+    return RunStoppedError(f"the process was asked to stop: {during} was cut short")
+
+
+def _check_stop(stop: threading.Event | None, during: str) -> None:
+    if stop is not None and stop.is_set():
+        raise _stopped(during)
+
+
 def run_isolated(
-    pipeline: Pipeline, X: pd.DataFrame, y: Any, X_val: pd.DataFrame | None, timeout_seconds: float
+    pipeline: Pipeline,
+    X: pd.DataFrame,
+    y: Any,
+    X_val: pd.DataFrame | None,
+    timeout_seconds: float,
+    stop: threading.Event | None = None,
 ) -> FitOutcome:
-    """Fit ``pipeline`` in a forked child; kill it after ``timeout_seconds``."""
+    """Fit ``pipeline`` in a forked child; kill it after ``timeout_seconds``, or at once when ``stop``
+    is set (:class:`RunStoppedError`)."""
+    _check_stop(stop, "the candidates' fitting")
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(sender, pipeline, X, y, X_val), daemon=True)
-    process.start()
-    # Close our copy of the sending end, so a child that dies without sending shows up as EOF.
-    sender.close()
     try:
-        if not receiver.poll(timeout_seconds):
-            process.kill()
-            process.join()
-            return FitOutcome(
-                "timeout",
-                fit_seconds=timeout_seconds,
-                error=f"fit exceeded the timeout of {timeout_seconds:g} s and was killed",
-            )
+        process.start()
+        # Close our copy of the sending end, so a child that dies without sending shows up as EOF.
+        sender.close()
+        deadline = time.monotonic() + timeout_seconds
+        # The wait comes back to Python every STOP_POLL_SECONDS to look at the flag: a signal handler
+        # runs only in the main thread between two bytecodes, and may not even interrupt this wait.
+        while not receiver.poll(max(0.0, min(STOP_POLL_SECONDS, deadline - time.monotonic()))):
+            _check_stop(stop, "the candidates' fitting")
+            if time.monotonic() >= deadline:
+                return FitOutcome(
+                    "timeout",
+                    fit_seconds=timeout_seconds,
+                    error=f"fit exceeded the timeout of {timeout_seconds:g} s and was killed",
+                )
         try:
             outcome: FitOutcome = receiver.recv()
         except (EOFError, OSError):
@@ -116,6 +144,7 @@ def run_isolated(
         return outcome
     finally:
         receiver.close()
+        sender.close()
         if process.is_alive():
             process.kill()
             process.join()
@@ -191,16 +220,21 @@ def fit_jobs(
     timeout: float,
     on_start: Callable[[FitJob], None],
     on_done: Callable[[FitJob, FitOutcome], None],
+    stop: threading.Event | None = None,
 ) -> None:
-    """Run every job where ``backend`` says; ``on_done`` is called once per job, as each finishes."""
+    """Run every job where ``backend`` says; ``on_done`` is called once per job, as each finishes.
+
+    ``stop`` set: :class:`RunStoppedError` (a local fit is killed; a cluster's are given up on).
+    """
     if backend == "loky":
         for job in jobs:
             on_start(job)
-            on_done(job, run_isolated(job.pipeline, job.X, job.y, job.X_val, timeout))
+            on_done(job, run_isolated(job.pipeline, job.X, job.y, job.X_val, timeout, stop))
         return
     require_backend(backend)
     from joblib import Parallel, delayed
 
+    _check_stop(stop, "the candidates' fitting")
     waiting = {job.index: job for job in jobs}
     for job in jobs:
         on_start(job)
@@ -210,6 +244,8 @@ def fit_jobs(
             for index, outcome in Parallel(
                 n_jobs=max(len(jobs), 1), timeout=timeout, return_as="generator_unordered"
             )(tasks):
+                # Leaving the generator early makes joblib cancel the tasks not yet answered.
+                _check_stop(stop, "the candidates' fitting on the cluster")
                 on_done(waiting.pop(index), outcome)
         except (TimeoutError, multiprocessing.TimeoutError):
             # joblib raises multiprocessing's TimeoutError, which is not the builtin one.

@@ -31,7 +31,7 @@ from croniter import croniter
 from evergreen.data.ingest import IngestResult, ingest_file
 from evergreen.data.landing import landing_files
 from evergreen.data.remote_landing import RemoteWatch
-from evergreen.errors import EvergreenError, LockHeldError, one_line
+from evergreen.errors import LockHeldError, one_line
 from evergreen.logs import get_logger
 from evergreen.overrides import effective_settings
 from evergreen.pipeline.stop import StopFlag
@@ -39,7 +39,7 @@ from evergreen.project import Project
 from evergreen.store.engine import utcnow
 from evergreen.store.locks import LeaseLock, holder_is_dead, retrain_lock_name
 from evergreen.store.requests import requeue_orphans, scheduler_lock_name
-from evergreen.store.runs import finish_run, get_run, mark_abandoned
+from evergreen.store.runs import mark_abandoned
 from evergreen.triggers.evaluate import Evaluation, evaluate
 from evergreen.triggers.execute import Attempt, RetrainExecutor
 from evergreen.triggers.state import gather_state
@@ -48,9 +48,8 @@ from evergreen.triggers.warmup import warm_up
 log = get_logger("evergreen.scheduler")
 Clock = Callable[[], datetime]
 
-
-class SchedulerStopped(BaseException):
-    """Raised in the loop's thread by SIGTERM while a retrain runs: the run is abandoned cleanly."""
+# The longest the idle loop goes without looking at the stop flag a signal sets.
+IDLE_SLICE_SECONDS = 0.5
 
 
 def next_tick(schedule: str | None, after: datetime) -> datetime | None:
@@ -90,7 +89,8 @@ class Scheduler:
         self.settings = project.settings
         self.cfg = project.settings.triggers
         self.clock = clock
-        # SIGTERM sets it; the run checks it between stages (pipeline.stop): never mid alias move.
+        # SIGTERM sets it; the run checks it between stages and its fitting watches it
+        # (pipeline.stop): never mid alias move.
         self.stop_flag = StopFlag()
         self.executor = RetrainExecutor(project, self.cfg, stop=self.stop_flag)
         self._stop = threading.Event()
@@ -99,7 +99,6 @@ class Scheduler:
         self._watching = threading.Event()  # the landing watcher is (about to be) watching
         self._threads: list[threading.Thread] = []
         self._lease: LeaseLock | None = None
-        self._busy = False
         self.started_at: datetime | None = None
         self.last_tick_at: datetime | None = None  # exported on /metrics: the loop is alive
         self.last_monitoring: datetime | None = None
@@ -191,16 +190,18 @@ class Scheduler:
         """Run in this (main) thread until SIGTERM/SIGINT; a running retrain is abandoned cleanly."""
         previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
 
+        received: list[str] = []
+
         def on_signal(signum: int, _frame: FrameType | None) -> None:
-            log.info("scheduler_signal", signal=signal.Signals(signum).name, busy=self._busy)
-            self._stop.set()
-            self._wake.set()
+            # It runs in the main thread between two bytecodes, wherever that thread is, so it only
+            # sets the one flag the main thread never locks (it only reads it): no log line (a write
+            # to stderr may be half done), no exception (a lock may be held, a transaction open, a
+            # fork half done), no _wake.set() (the loop may hold that event's lock right now). The
+            # loop's idle wait and the fitting's wait look at the flag every fraction of a second; a
+            # running stage other than the fitting runs to its end and the run stops before the
+            # next one (the alias move and its audit row are never split).
+            received.append(signal.Signals(signum).name)
             self.stop_flag.requested.set()
-            # Only the candidates' fitting is cut short at once (nothing outside saw it yet); any other
-            # stage runs to its end and the run stops before the next one (the alias move and its
-            # audit row are never split).
-            if self._busy and self.stop_flag.in_fitting:
-                raise SchedulerStopped(signal.Signals(signum).name)
 
         for s in previous:
             signal.signal(s, on_signal)
@@ -208,12 +209,12 @@ class Scheduler:
         try:
             self._start_watcher()
             self._loop()
-        except SchedulerStopped:
-            pass  # the run was recorded as abandoned and its lock released on the way out
         finally:
-            self._stop.set()
             for s, h in previous.items():
                 signal.signal(s, h)
+            self._stop.set()
+            if received:
+                log.info("scheduler_signal", signal=received[0])
             self.close()
 
     # ---- loop ----------------------------------------------------------------------------------
@@ -257,16 +258,26 @@ class Scheduler:
                 "landing_watch_failed", error=str(exc), fallback_seconds=self.cfg.scan_interval_seconds
             )
 
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or self.stop_flag.requested.is_set()
+
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping():
             try:
                 self.tick()
-            except SchedulerStopped:
-                raise
             except Exception as exc:  # one bad pass (DB down) must not end the loop: log and wait
                 log.error("scheduler_tick_failed", error=one_line(exc))
-            self._wake.wait(self._sleep_seconds())
-            self._wake.clear()
+            self._idle(self._sleep_seconds())
+
+    def _idle(self, seconds: float) -> None:
+        """Wait ``seconds``, or until a landing file or :meth:`stop` wakes the loop; a signal only
+        sets the stop flag (see :meth:`run_forever`), seen here within :data:`IDLE_SLICE_SECONDS`."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._wake.wait(min(left, IDLE_SLICE_SECONDS)):
+                break
+        self._wake.clear()
 
     def _sleep_seconds(self) -> float:
         now = self.clock()
@@ -392,26 +403,9 @@ class Scheduler:
             return "failed"
 
     def _retrain(self, ev: Evaluation, now: datetime) -> Attempt:
-        self._busy = True
-        try:
-            attempt = self.executor.run(ev.firings, now)
-        except SchedulerStopped:
-            self._abandon(self.executor.current_run)
-            raise
-        finally:
-            self._busy = False
+        attempt = self.executor.run(ev.firings, now)
         self.retry_at = attempt.retry_at
         return attempt
-
-    def _abandon(self, run_id: str | None) -> None:
-        """SIGTERM mid-run: the runner recorded "failed: interrupted"; it is really an abandoned run."""
-        if run_id is None:
-            return
-        try:
-            if get_run(self.project.store, run_id)["status"] in ("failed", "running"):
-                finish_run(self.project.store, run_id, "abandoned", error="scheduler stopped (SIGTERM)")
-        except EvergreenError as exc:
-            log.error("abandon_not_recorded", run_id=run_id, error=exc.message)
 
 
 def describe(tick: TickReport) -> dict[str, Any]:

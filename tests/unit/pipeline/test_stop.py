@@ -1,4 +1,7 @@
-"""``pipeline.stop.StopFlag``: where a stop asked for by a signal is honoured."""
+"""``pipeline.stop.StopFlag``: where a stop asked for by a signal is honoured between stages.
+
+(The fitting's own wait watching the flag is tested with the training: ``tests/unit/training``.)
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,7 @@ from evergreen.pipeline.stop import StopFlag
 def test_no_stop_asked_lets_every_phase_run() -> None:
     flag = StopFlag()
     flag.check("the evaluate stage")
-    with flag.fitting():
-        assert flag.in_fitting
-    assert not flag.in_fitting
+    assert not flag.requested.is_set()
 
 
 def test_a_stop_asked_between_stages_ends_the_run_before_the_next() -> None:
@@ -21,14 +22,3 @@ def test_a_stop_asked_between_stages_ends_the_run_before_the_next() -> None:
     flag.requested.set()
     with pytest.raises(RunStoppedError, match="before the evaluate stage"):
         flag.check("the evaluate stage")
-
-
-def test_a_stop_asked_just_before_the_fitting_does_not_wait_for_the_fit() -> None:
-    # The signal landed after the train stage began but before the fitting was marked: the handler
-    # only set the flag. Entering the fitting must honour it rather than fit for minutes first.
-    flag = StopFlag()
-    flag.requested.set()
-    fitted = []
-    with pytest.raises(RunStoppedError, match="the candidates' fitting"), flag.fitting():
-        fitted.append(True)
-    assert fitted == [] and not flag.in_fitting

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from typing import Any
 
@@ -10,12 +11,12 @@ import numpy as np
 import pytest
 
 from evergreen.config import TrainingConfig
-from evergreen.errors import ConfigError, TrainingError
+from evergreen.errors import ConfigError, RunStoppedError, TrainingError
 from evergreen.evaluation.metrics import compute_metrics
 from evergreen.training.candidates import build_pipeline
 from evergreen.training.fit import split_validation, train_candidates
 from evergreen.training.preprocessing import FeatureKinds
-from tests.support.training import BROKEN, CONSTANT, CONSTANT_TWIN, SLOW, make_frame
+from tests.support.training import BROKEN, CONSTANT, CONSTANT_TWIN, SLOW, STALLED, make_frame
 
 KINDS = FeatureKinds(numeric=("x1", "x2"), categorical=("plan",), text=("note",))
 
@@ -75,6 +76,50 @@ def test_best_candidate_is_selected_scored_and_refit_on_all_rows() -> None:
         "refit_finished",
     ]
     assert events[3][1]["value"] == expected["f1_macro"]
+
+
+def test_a_stop_asked_mid_fit_kills_the_fit_and_ends_the_training() -> None:
+    # The scheduler's SIGTERM handler only sets the flag: the fit's own wait must see it. Without
+    # that the hour-long fit below would run to its end (or to the timeout) before anything stops.
+    frame = make_frame("binary", n=120)
+    stop = threading.Event()
+    events: list[str] = []
+    timer = threading.Timer(0.5, stop.set)
+    timer.start()
+    try:
+        with pytest.raises(RunStoppedError, match="the candidates' fitting was cut short"):
+            train_candidates(
+                frame,
+                "y",
+                KINDS,
+                "binary",
+                _config(STALLED, CONSTANT, timeout_minutes=120),
+                "accuracy",
+                on_event=lambda e, _p: events.append(e),
+                stop=stop,
+            )
+    finally:
+        timer.cancel()
+    assert events == ["candidate_started"]  # the next candidate never started, no refit
+    assert multiprocessing.active_children() == []  # the stalled child was killed and reaped
+
+
+def test_a_stop_already_asked_fits_nothing() -> None:
+    stop = threading.Event()
+    stop.set()
+    events: list[str] = []
+    with pytest.raises(RunStoppedError):
+        train_candidates(
+            make_frame("binary", n=120),
+            "y",
+            KINDS,
+            "binary",
+            _config(CONSTANT),
+            "accuracy",
+            on_event=lambda e, _p: events.append(e),
+            stop=stop,
+        )
+    assert events == ["candidate_started"] and multiprocessing.active_children() == []
 
 
 def test_failed_candidate_is_recorded_and_others_go_on() -> None:

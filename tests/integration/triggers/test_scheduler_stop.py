@@ -1,0 +1,48 @@
+"""Stopping the scheduler while a candidate is being fitted: the fit is killed, the run abandoned."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from evergreen.examples import churn
+from evergreen.pipeline import lock_name
+from evergreen.project import open_project
+from evergreen.store.locks import LeaseLock
+from evergreen.store.runs import list_runs
+from evergreen.triggers.scheduler import Scheduler
+from tests.support.project import make_project_settings
+from tests.support.serving import wait_until
+from tests.support.training import STALLED
+
+
+def test_stopping_a_threaded_scheduler_mid_fit_kills_the_fit_and_abandons_the_run(tmp_path: Path) -> None:
+    """``serve --scheduler`` runs the loop in threads: no signal handler there, only ``stop()``.
+
+    The fit below would take an hour; before, ``stop()`` gave up joining the loop's thread after its
+    timeout and left the run, the lock and the forked child behind.
+    """
+    settings = make_project_settings(
+        tmp_path / "p",
+        triggers={"settle_seconds": 0, "watch_landing": False},
+        monitoring={"schedule": None},
+        training={"candidates": [STALLED], "timeout_minutes": 120},
+    )
+    settings.data.landing.mkdir(parents=True)
+    churn.make_batch(0, 1000, drifted=False).to_csv(settings.data.landing / "week00.csv", index=False)
+    project = open_project(settings)
+    sched = Scheduler(project)
+    try:
+        sched.start()
+        wait_until(multiprocessing.active_children, "the candidate's fit to start", timeout=180)
+        threads = list(sched._threads)
+        sched.stop(timeout=60)
+        assert [t.name for t in threads if t.is_alive()] == []
+        [run] = list_runs(project.store)
+        assert (run["status"], run["step"]) == ("abandoned", "train")
+        assert "the candidates' fitting was cut short" in run["error"]
+        assert LeaseLock(project.store, lock_name(settings.project)).current() is None
+        assert multiprocessing.active_children() == []
+    finally:
+        sched.stop()
+        project.close()
