@@ -5,21 +5,46 @@ every move does the same things in the same order: ``champion`` (and ``previous`
 decision row and the audit row, the hint to running servers (PostgreSQL NOTIFY), the version's
 decision tags. It sits beside the registry adapter (it needs the metadata store as well), below the
 pipeline and the control layer that call it.
+
+Whoever checks the champion and then moves it holds the project's models lease
+(:func:`acquire_models_lease`) in between: a person's promote, approve or rollback and a retrain's
+promote stage exclude each other, across processes.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from evergreen.errors import LockHeldError
 from evergreen.project import Project
 from evergreen.registry import TAG_PREFIX
 from evergreen.store.audit import record_action
+from evergreen.store.locks import LeaseLock, models_lock_name
 from evergreen.store.notify import notify_champion_changed
 from evergreen.store.runs import record_decision
 
 MAX_TAG = 5000  # MLflow's limit on a tag value
+LEASE_RETRY_SECONDS = 0.2  # how often a waiting caller tries the models lease again
+
+
+def acquire_models_lease(project: Project, *, wait_seconds: float = 0.0) -> LeaseLock:
+    """The project's models lease (``models:<project>``), acquired; the caller releases it.
+
+    ``wait_seconds`` 0 (a person's action): :class:`LockHeldError` at once, the person looks again.
+    More (a retrain about to promote): tried again until then, for a person's action is short.
+    """
+    lock = LeaseLock(project.store, models_lock_name(project.settings.project))
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return lock.acquire()
+        except LockHeldError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(LEASE_RETRY_SECONDS)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from evergreen.champion import move_champion
+from evergreen.champion import acquire_models_lease, move_champion
 from evergreen.control.alerts import after_action
 from evergreen.data.dataset import assemble_dataset, feature_kinds, split_holdout
 from evergreen.errors import BadInputError, ConflictError, LockHeldError, NotFoundError
@@ -24,7 +24,6 @@ from evergreen.pipeline.change import evaluation_holdout
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, PREVIOUS, TAG_PREFIX
 from evergreen.store.audit import record_action
-from evergreen.store.locks import LeaseLock, models_lock_name
 from evergreen.store.runs import finish_run, get_run, record_decision
 
 Action = Literal["promote", "rollback", "approve", "reject"]
@@ -53,14 +52,14 @@ def _one_at_a_time(project: Project) -> Iterator[None]:
     Each action checks the state (champion, run status) and then changes it: two at once (a double
     click, an approve racing a reject, two operators rolling back) would both pass the check and
     both act. The second gets 409 instead, and the first acts alone; a database lease, so a CLI and
-    a server (or two replicas) exclude each other too.
+    a server (or two replicas) exclude each other too, and a retrain's promote stage waits for it.
     """
-    lock = LeaseLock(project.store, models_lock_name(project.settings.project))
     try:
-        lock.acquire()
+        lock = acquire_models_lease(project)
     except LockHeldError as exc:
         raise LockHeldError(
-            "another action on the models (promote, rollback, approve or reject) is in progress: "
+            "another action on the models (promote, rollback, approve, reject, or a retrain "
+            "promoting its candidate) is in progress: "
             "look at the state again when it is done",
             details=exc.details,
         ) from None

@@ -13,11 +13,11 @@ earlier stage leaves the champion, and the served model, exactly as they were.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from evergreen.champion import move_champion
+from evergreen.champion import acquire_models_lease, move_champion
 from evergreen.data.dataset import Dataset, assemble_dataset
 from evergreen.data.ingest import IngestResult
 from evergreen.data.landing import ingest_landing
@@ -56,6 +56,10 @@ from evergreen.training.fit import train_candidates
 from evergreen.training.signature import signature_example
 
 log = get_logger("evergreen.pipeline")
+
+# A person's promote, approve or rollback is short: a retrain about to promote waits this long for
+# the models lease before its run fails (lock_held; its causes stay live for the next run).
+MODELS_LEASE_WAIT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -214,27 +218,69 @@ def decide(ctx: StageContext, ref: Evaluated) -> Decided:
 
 
 def promote(ctx: StageContext, ref: Decided) -> Finished:
-    """Move the champion if the decision promoted (last: nothing earlier touches serving); finish."""
+    """Move the champion if the decision promoted (last: nothing earlier touches serving); finish.
+
+    The check and the move happen under the models lease, which a person's promote, approve and
+    rollback hold too. If a person moved the champion while this run trained, the decision compared
+    the candidate with a model that no longer serves: it is taken again against the one that does,
+    on the same holdout, before anything moves.
+    """
     p = ctx.project
     trained = ref.evaluated.trained
-    version, champion = trained.candidate_version, trained.dataset.champion_version
-    if ref.outcome == "promoted":
-        ctx.fence("moving the champion alias")
-        # decide_and_record wrote the policy's decision row; the move adds alias, tags, NOTIFY, audit.
-        move_champion(
-            p, version, actor="system", action="promote", reason=ref.justification, record_decision_row=False
-        )
-    else:
-        record_action(
-            p.store,
-            actor="system",
-            action=ref.outcome,
-            target=f"version:{version}",
-            reason=ref.justification,
-            before={"champion": champion},
-            after={"champion": champion},
-        )
-    p.registry.end_run(trained.mlflow_run_id)
+    version = trained.candidate_version
+    if ref.outcome != "promoted":
+        _record_not_promoted(ctx, ref, trained.dataset.champion_version)
+        return _finish_decided(ctx, ref)
+    ctx.fence("moving the champion alias")
+    lease = acquire_models_lease(p, wait_seconds=MODELS_LEASE_WAIT_SECONDS)
+    try:
+        current = p.registry.version_by_alias(CHAMPION)
+        if current == version:  # a person promoted this very candidate meanwhile: nothing to move
+            reason = f"{ref.justification}; v{version} was already made the champion by hand during the run"
+            p.registry.end_run(trained.mlflow_run_id)
+            return _finish(ctx, trained.run_id, "promoted", reason, decision="promoted")
+        if current != trained.dataset.champion_version:
+            log.info(
+                "champion_changed_during_run",
+                run_id=trained.run_id,
+                decided_against=trained.dataset.champion_version,
+                champion=current,
+            )
+            again = replace(trained, dataset=replace(trained.dataset, champion_version=current))
+            ref = decide(ctx, evaluate(ctx, again))
+            ctx.fence("moving the champion alias")
+        if ref.outcome == "promoted":
+            # decide_and_record wrote the policy's decision row; the move adds alias, tags, NOTIFY, audit.
+            move_champion(
+                p,
+                version,
+                actor="system",
+                action="promote",
+                reason=ref.justification,
+                record_decision_row=False,
+            )
+        else:
+            _record_not_promoted(ctx, ref, current)
+    finally:
+        lease.release()
+    return _finish_decided(ctx, ref)
+
+
+def _record_not_promoted(ctx: StageContext, ref: Decided, champion: str | None) -> None:
+    record_action(
+        ctx.project.store,
+        actor="system",
+        action=ref.outcome,
+        target=f"version:{ref.evaluated.trained.candidate_version}",
+        reason=ref.justification,
+        before={"champion": champion},
+        after={"champion": champion},
+    )
+
+
+def _finish_decided(ctx: StageContext, ref: Decided) -> Finished:
+    trained = ref.evaluated.trained
+    ctx.project.registry.end_run(trained.mlflow_run_id)
     return _finish(ctx, trained.run_id, ref.outcome, ref.justification, decision=ref.outcome)
 
 
