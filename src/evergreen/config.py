@@ -13,10 +13,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -37,6 +38,50 @@ Level = Literal["info", "warning", "alert", "critical"]
 
 # Metrics where a smaller value is better; everything else is "higher is better".
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "log_loss", "mse"})
+
+# The metrics a holdout is scored on (evaluation.metrics.compute_metrics), by kind of task; a test
+# there keeps the two in step. Classification also has one per class: f1_class_<label>, ...
+CLASSIFICATION_METRICS = frozenset(
+    {
+        "accuracy",
+        *(f"{m}_{avg}" for m in ("precision", "recall", "f1") for avg in ("macro", "weighted")),
+        "roc_auc",
+        "log_loss",
+    }
+)
+PER_CLASS_METRIC = re.compile(r"(?:f1|precision|recall)_class_.+")
+REGRESSION_METRICS = frozenset({"rmse", "mae", "r2"})
+
+
+def metric_unknown(name: str, task: str | None = None) -> str | None:
+    """Why ``name`` is not a metric evergreen scores a ``task`` model on (None: any task); None if it is.
+
+    A misspelt name would never be found: a value gate on it fails every candidate ("no value"), a
+    trigger on it never fires. So it is refused where it is written.
+    """
+    classification = name in CLASSIFICATION_METRICS or PER_CLASS_METRIC.fullmatch(name) is not None
+    regression = name in REGRESSION_METRICS
+    fits = {None: classification or regression, "regression": regression}.get(task, classification)
+    if fits:
+        return None
+    per_class = ", f1_class_<label>, precision_class_<label>, recall_class_<label>"
+    if task is None:
+        known, what = sorted(CLASSIFICATION_METRICS | REGRESSION_METRICS), "a model"
+    elif task == "regression":
+        known, what, per_class = sorted(REGRESSION_METRICS), "a regression model", ""
+    else:
+        known, what = sorted(CLASSIFICATION_METRICS), f"a {task} model"
+    return f"{name!r} is not a metric evergreen scores {what} on (known: {', '.join(known)}{per_class})"
+
+
+def _known_metric(name: str) -> str:
+    problem = metric_unknown(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
+
+
+MetricName = Annotated[str, AfterValidator(_known_metric)]
 
 
 class _Frozen(BaseModel):
@@ -130,7 +175,7 @@ class DataConfig(_Frozen):
 
 class TrainingConfig(_Frozen):
     candidates: tuple[str, ...] = ("logistic_regression", "random_forest", "hist_gradient_boosting")
-    selection_metric: str | None = None
+    selection_metric: MetricName | None = None
     holdout_fraction: float = Field(0.2, gt=0.0, lt=0.9)
     validation_fraction: float = Field(0.2, gt=0.0, lt=0.9)
     seed: int = 42
@@ -166,8 +211,8 @@ class WatchConfig(_Frozen):
 
 
 class PromotionConfig(_Frozen):
-    metric: str | None = None
-    min_metrics: dict[str, float] = Field(default_factory=dict)
+    metric: MetricName | None = None
+    min_metrics: dict[MetricName, float] = Field(default_factory=dict)
     min_improvement: float = 0.0
     significance: float | None = Field(0.05, gt=0.0, lt=1.0)
     bootstrap_samples: int = Field(1000, ge=100)
@@ -197,7 +242,7 @@ class DriftTrigger(_Frozen):
 
 
 class PerformanceTrigger(_Frozen):
-    metric: str | None = None
+    metric: MetricName | None = None
     min: float | None = None
 
 
@@ -234,7 +279,7 @@ class MonitoringConfig(_Frozen):
     thresholds: dict[str, float] = Field(default_factory=dict)
     # Live performance: metric watched (None: triggers.performance.metric, else promotion metric),
     # the drop below the champion's holdout value that is reported, and the labels needed first.
-    metric: str | None = None
+    metric: MetricName | None = None
     performance_drop: float = Field(0.05, ge=0.0)
     min_labels: int = Field(30, ge=1)
     # Evidence before a verdict: a window with fewer rows gets no drift or performance verdict
@@ -418,6 +463,13 @@ class Settings(_Frozen):
         return v
 
     @model_validator(mode="after")
+    def _metrics_of_the_task(self) -> Settings:
+        problem = metrics_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
     def _one_watched_metric(self) -> Settings:
         # The monitoring report holds one performance metric; a trigger watching another one would
         # find nothing in it and never fire, silently.
@@ -460,6 +512,22 @@ class Settings(_Frozen):
     @property
     def promotion_metric(self) -> str:
         return self.promotion.metric or default_metric(self.task)
+
+
+def metrics_problem(settings: Settings) -> str | None:
+    """The first metric named in ``settings`` that its task's models are not scored on (None: none)."""
+    named = [
+        ("training.selection_metric", settings.training.selection_metric),
+        ("promotion.metric", settings.promotion.metric),
+        *(("promotion.min_metrics", name) for name in settings.promotion.min_metrics),
+        ("triggers.performance.metric", settings.triggers.performance.metric),
+        ("monitoring.metric", settings.monitoring.metric),
+    ]
+    for key, name in named:
+        problem = None if name is None else metric_unknown(name, settings.task)
+        if problem is not None:
+            return f"{key}: {problem}"
+    return None
 
 
 def default_metric(task: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from evergreen.config import Settings
+from evergreen.config import Settings, metrics_problem
 from evergreen.errors import BadInputError
 from evergreen.logs import get_logger
 from evergreen.project import Project
@@ -106,6 +106,11 @@ def set_value(settings: Settings, key: str, value: Any) -> Settings:
     # Checked as validated, which is what is stored: a float field also reads the text "nan", "inf"
     # or "1e999" as a non-finite number, and keeps NaN sent as a number.
     problem = _unstorable(get_value(out, key))
+    if problem is not None:
+        raise BadInputError(f"thresholds key {key}: {problem}", details={"key": key})
+    # The section alone checked the names; whether they are metrics of this project's task is the
+    # whole settings' check, which a section copy does not run.
+    problem = metrics_problem(out)
     if problem is not None:
         raise BadInputError(f"thresholds key {key}: {problem}", details={"key": key})
     return out

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -211,3 +212,39 @@ def test_a_performance_trigger_on_another_metric_than_monitoring_watches_is_refu
     assert settings_from_dict(same, tmp_path, env={}).triggers.performance.metric == "accuracy"
     only_trigger = {**MINIMAL, "triggers": {"performance": {"metric": "accuracy", "min": 0.8}}}
     assert settings_from_dict(only_trigger, tmp_path, env={}).monitoring.metric is None
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"promotion": {"min_metrics": {"f1-macro": 0.5}}}, r"promotion.min_metrics.f1-macro.\[key\]"),
+        ({"promotion": {"metric": "f1"}}, r"promotion.metric: .*'f1' is not a metric evergreen scores"),
+        ({"training": {"selection_metric": "auc"}}, r"training.selection_metric: .*'auc' is not a metric"),
+        ({"monitoring": {"metric": "acc"}}, r"monitoring.metric: .*'acc' is not a metric"),
+        ({"triggers": {"performance": {"metric": "Accuracy"}}}, r"triggers.performance.metric: .*'Accuracy'"),
+    ],
+)
+def test_a_misspelt_metric_is_refused_where_it_is_written(
+    tmp_path: Path, section: dict[str, Any], message: str
+) -> None:
+    # Before, it loaded: a value gate on it failed every candidate ("no value"), a trigger never fired.
+    with pytest.raises(ConfigError, match=message):
+        settings_from_dict({**MINIMAL, **section}, tmp_path, env={})
+
+
+def test_a_metric_of_another_task_is_refused_and_per_class_metrics_are_known(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"promotion.min_metrics: 'rmse' is not a metric evergreen scores a binary model"
+    ):
+        settings_from_dict({**MINIMAL, "promotion": {"min_metrics": {"rmse": 0.2}}}, tmp_path, env={})
+    regression = {**MINIMAL, "task": "regression", "promotion": {"metric": "f1_macro"}}
+    with pytest.raises(ConfigError, match=r"promotion.metric: 'f1_macro' is not .* a regression model"):
+        settings_from_dict(regression, tmp_path, env={})
+    ok = {
+        **MINIMAL,
+        "promotion": {"metric": "roc_auc", "min_metrics": {"recall_class_churn": 0.4, "log_loss": 0.6}},
+    }
+    assert settings_from_dict(ok, tmp_path, env={}).promotion.min_metrics == {
+        "recall_class_churn": 0.4,
+        "log_loss": 0.6,
+    }

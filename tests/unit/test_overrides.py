@@ -31,6 +31,10 @@ def test_overrides_apply_on_top_of_the_file_and_a_stale_one_is_skipped(tmp_path:
     [
         ("storage.database_url", "sqlite://", "thresholds key storage.database_url: cannot be changed"),
         ("triggers.drift.share", "a lot", "thresholds key triggers.drift.share: "),
+        # A name no model is scored on, and one of another task (the project is binary): the gate
+        # would fail every candidate from the next retrain on.
+        ("promotion.min_metrics", {"f1-macro": 0.5}, "thresholds key promotion.min_metrics: .*'f1-macro'"),
+        ("promotion.min_metrics", {"rmse": 0.5}, "thresholds key promotion.min_metrics: .*a binary model"),
     ],
 )
 def test_a_bad_override_names_its_key(tmp_path: Path, key: str, value: object, message: str) -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import log_loss, roc_auc_score
 
+from evergreen.config import metric_unknown
 from evergreen.evaluation.metrics import compute_metrics, label_key
 from evergreen.evaluation.slices import MISSING, slice_metrics
 
@@ -71,3 +72,19 @@ def test_slice_metrics_skip_small_slices_and_name_missing() -> None:
 def test_slice_metrics_rejects_misaligned_input() -> None:
     with pytest.raises(ValueError, match="align"):
         slice_metrics(pd.DataFrame({"p": [1, 2]}), ["p"], [1], [1], "binary", "accuracy")
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_every_metric_computed_is_one_the_settings_know(task: str) -> None:
+    # config names the metrics a setting may refer to; this keeps it in step with what is computed.
+    rng = np.random.default_rng(3)
+    if task == "regression":
+        y_true, y_pred = rng.normal(size=20), rng.normal(size=20)
+        m = compute_metrics(task, y_true, y_pred, None, None)
+    else:
+        classes = ["a", "b"] if task == "binary" else ["a", "b", "c"]
+        y_true = rng.choice(classes, size=30)
+        proba = rng.dirichlet(np.ones(len(classes)), size=30)
+        m = compute_metrics(task, y_true, np.asarray(classes)[proba.argmax(axis=1)], proba, classes)
+    assert "accuracy" in m or "rmse" in m
+    assert {name: metric_unknown(name, task) for name in m if metric_unknown(name, task)} == {}
