@@ -13,12 +13,13 @@ promote stage exclude each other, across processes.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from evergreen.errors import LockHeldError
+from evergreen.errors import LockHeldError, RunStoppedError
 from evergreen.project import Project
 from evergreen.registry import TAG_PREFIX
 from evergreen.store.audit import record_action
@@ -30,11 +31,15 @@ MAX_TAG = 5000  # MLflow's limit on a tag value
 LEASE_RETRY_SECONDS = 0.2  # how often a waiting caller tries the models lease again
 
 
-def acquire_models_lease(project: Project, *, wait_seconds: float = 0.0) -> LeaseLock:
+def acquire_models_lease(
+    project: Project, *, wait_seconds: float = 0.0, stop: threading.Event | None = None
+) -> LeaseLock:
     """The project's models lease (``models:<project>``), acquired; the caller releases it.
 
     ``wait_seconds`` 0 (a person's action): :class:`LockHeldError` at once, the person looks again.
     More (a retrain about to promote): tried again until then, for a person's action is short.
+    ``stop`` (the scheduler's SIGTERM flag) set while waiting: :class:`RunStoppedError` at once,
+    instead of sitting out the wait (nothing has moved yet).
     """
     lock = LeaseLock(project.store, models_lock_name(project.settings.project))
     deadline = time.monotonic() + wait_seconds
@@ -44,7 +49,12 @@ def acquire_models_lease(project: Project, *, wait_seconds: float = 0.0) -> Leas
         except LockHeldError:
             if time.monotonic() >= deadline:
                 raise
-            time.sleep(LEASE_RETRY_SECONDS)
+            if stop is None:
+                time.sleep(LEASE_RETRY_SECONDS)
+            elif stop.wait(LEASE_RETRY_SECONDS):
+                raise RunStoppedError(
+                    "the process was asked to stop while the run waited for the models lease"
+                ) from None
 
 
 @dataclass(frozen=True)

@@ -232,8 +232,12 @@ def promote(ctx: StageContext, ref: Decided) -> Finished:
         _record_not_promoted(ctx, ref, trained.dataset.champion_version)
         return _finish_decided(ctx, ref)
     ctx.fence("moving the champion alias")
-    lease = acquire_models_lease(p, wait_seconds=MODELS_LEASE_WAIT_SECONDS)
+    stop = ctx.stop.requested if ctx.stop is not None else None
+    lease = acquire_models_lease(p, wait_seconds=MODELS_LEASE_WAIT_SECONDS, stop=stop)
     try:
+        # Again once the lease is ours: the wait may have been long (a stop asked for meanwhile, the
+        # retrain lease taken over after failed heartbeats), and the fence must be the last word.
+        ctx.fence("moving the champion alias")
         current = p.registry.version_by_alias(CHAMPION)
         if current == version:  # a person promoted this very candidate meanwhile: nothing to move
             reason = f"{ref.justification}; v{version} was already made the champion by hand during the run"

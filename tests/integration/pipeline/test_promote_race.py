@@ -7,14 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from evergreen import control
+from evergreen.errors import LeaseLostError, RunStoppedError
 from evergreen.examples import churn
-from evergreen.pipeline import RetrainRequest, RetrainRunner, stages
+from evergreen.pipeline import RetrainRequest, RetrainRunner, lock_name, stages
+from evergreen.pipeline.stop import StopFlag
 from evergreen.project import Project, open_project
 from evergreen.registry import CHAMPION, PREVIOUS
 from evergreen.store.audit import list_actions
-from evergreen.store.runs import get_run
+from evergreen.store.locks import LeaseLock, models_lock_name
+from evergreen.store.runs import get_run, list_runs
+from evergreen.store.tables import locks
 from tests.support.project import make_project_settings
 from tests.support.training import CONSTANT
 
@@ -75,3 +80,62 @@ def test_a_candidate_promoted_by_hand_during_the_run_is_not_moved_again(
     assert PREVIOUS not in project.registry.aliases()
     promotes = [a for a in list_actions(project.store) if a["action"] == "promote"]
     assert [(a["actor"], a["target"]) for a in promotes] == [("alice", "version:1")]
+
+
+def test_a_stop_asked_for_while_waiting_for_the_models_lease_moves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while the promote stage waits for a person's action: the run ends abandoned, before
+    the move (the stop is seen after the wait, not just before it), and it does not sit out the wait."""
+    project = _project(tmp_path / "p", "logistic_regression")
+    churn.make_batch(0, 1200, drifted=False).to_csv(project.settings.data.landing / "w0.csv", index=False)
+    flag = StopFlag()
+    person = LeaseLock(project.store, models_lock_name(project.settings.project))
+    real = stages.acquire_models_lease
+
+    def acquire(p: Project, **kw: Any) -> Any:
+        flag.requested.set()  # the signal arrives while a person's action holds the lease
+        try:
+            return real(p, **kw)
+        finally:
+            person.release()
+
+    person.acquire()
+    monkeypatch.setattr(stages, "acquire_models_lease", acquire)
+    # Long enough that sitting it out would show as a failed run (lock_held), not an abandoned one.
+    monkeypatch.setattr(stages, "MODELS_LEASE_WAIT_SECONDS", 1.0)
+    with pytest.raises(RunStoppedError):
+        RetrainRunner(project, stop=flag).run(RetrainRequest(trigger="manual"))
+
+    [run] = list_runs(project.store)
+    assert run["status"] == "abandoned"
+    assert project.registry.aliases() == {}
+    assert LeaseLock(project.store, models_lock_name(project.settings.project)).current() is None
+
+
+def test_the_retrain_lease_lost_during_the_models_lease_wait_moves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fence proves the retrain lease right before the move: after the wait, not before it."""
+    project = _project(tmp_path / "p", "logistic_regression")
+    churn.make_batch(0, 1200, drifted=False).to_csv(project.settings.data.landing / "w0.csv", index=False)
+    real = stages.acquire_models_lease
+
+    def acquire(p: Project, **kw: Any) -> Any:
+        # While this run waited, its heartbeat failed long enough for another process to take over.
+        with p.store.begin() as conn:
+            conn.execute(
+                update(locks)
+                .where(locks.c.name == lock_name(p.settings.project))
+                .values(holder="elsewhere:1:deadbeef")
+            )
+        return real(p, **kw)
+
+    monkeypatch.setattr(stages, "acquire_models_lease", acquire)
+    with pytest.raises(LeaseLostError):
+        RetrainRunner(project).run(RetrainRequest(trigger="manual"))
+
+    [run] = list_runs(project.store)
+    assert run["status"] == "abandoned"
+    assert project.registry.aliases() == {}
+    assert LeaseLock(project.store, models_lock_name(project.settings.project)).current() is None
