@@ -34,6 +34,29 @@ class PerformanceFact:
 
 
 @dataclass(frozen=True)
+class MultivariateFact:
+    """The window's domain-classifier test: do the inputs separate from the reference as a whole?"""
+
+    auc: float
+    threshold: float
+    drifted: bool
+    top_columns: tuple[str, ...] = ()
+
+    @classmethod
+    def from_details(cls, raw: Any) -> MultivariateFact | None:
+        """From a report's ``multivariate_drift``; None when the window was not tested."""
+        if not isinstance(raw, Mapping) or raw.get("status") not in ("drift", "ok"):
+            return None
+        try:
+            auc, threshold = float(raw["auc"]), float(raw["threshold"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        top = raw.get("top_columns")
+        columns = tuple(str(c) for c in top) if isinstance(top, list) else ()
+        return cls(auc, threshold, raw["status"] == "drift", columns)
+
+
+@dataclass(frozen=True)
 class DriftFact:
     """The newest monitoring report of one window."""
 
@@ -44,6 +67,7 @@ class DriftFact:
     scores: Mapping[str, float | None]  # data_drift_score, prediction_drift_score, performance_drift_score
     drifted_columns: tuple[str, ...] = ()
     performance: PerformanceFact | None = None
+    multivariate: MultivariateFact | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> DriftFact:
@@ -79,6 +103,7 @@ class DriftFact:
             },
             drifted_columns=drifted,
             performance=perf_fact,
+            multivariate=MultivariateFact.from_details(details.get("multivariate_drift")),
         )
 
 

@@ -8,6 +8,10 @@ band is on the worse side); it is an ``alert`` when measured on labelled rows an
 only estimated (CBPE / DLE), since an estimate can be wrong. Levels configured on
 ``performance_drift_score`` grade a degraded window only: a drop the band rule calls noise raises
 nothing. A report without a verdict (too few rows) neither raises nor clears anything.
+
+Multivariate drift (the domain classifier's ROC AUC above ``monitoring.multivariate_threshold``) is
+a ``warning`` of its own: the inputs changed how they move together, which no column test and so no
+share-based level sees. It neither fires the drift trigger nor pages: someone should look.
 """
 
 from __future__ import annotations
@@ -108,6 +112,36 @@ def _drift(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate], set[
     return active, cleared
 
 
+def _multivariate(fact: DriftFact, _cfg: RuleConfig) -> tuple[list[AlertCandidate], set[str]]:
+    fp = f"drift:multivariate:{fact.window}"
+    m = fact.multivariate
+    if m is None:
+        return [], set()  # not tested in this window: unknown, neither raised nor cleared
+    if not m.drifted:
+        return [], {fp}
+    separating = f"; the columns that separate them most: {', '.join(m.top_columns)}" if m.top_columns else ""
+    return [
+        AlertCandidate(
+            fingerprint=fp,
+            kind="drift",
+            level="warning",
+            title=f"the inputs drifted as a whole: a classifier tells this window from the reference with "
+            f"ROC AUC {m.auc:.3f}, above {m.threshold:g}{separating} (window {fact.window})",
+            details={
+                "score_name": "multivariate_auc",
+                "score": m.auc,
+                "threshold": m.threshold,
+                "top_columns": list(m.top_columns),
+                "window": fact.window,
+                "report_id": fact.report_id,
+                "report_date": fact.report_date,
+                "model_version": fact.model_version,
+                "drifted_columns": list(fact.drifted_columns),
+            },
+        )
+    ], set()
+
+
 def _judge(fact: DriftFact, cfg: RuleConfig) -> tuple[str, float, Judgement] | None:
     """(source, value, verdict) of the window's performance; None when it has no verdict."""
     perf: PerformanceFact | None = fact.performance
@@ -183,7 +217,7 @@ def evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
     cleared: set[str] = set()
     kinds: set[str] = set()
     for fact in facts.drift or ():
-        for rule in (_drift, _performance):
+        for rule in (_drift, _multivariate, _performance):
             found, gone = rule(fact, cfg)
             active += found
             cleared |= gone

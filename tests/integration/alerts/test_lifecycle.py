@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import func, select
 
 from evergreen.alerts import Facts
 from evergreen.alerts.repository import gather_drift, list_alerts, list_deliveries
 from evergreen.alerts.service import AlertService
+from evergreen.monitoring import multivariate_drift
 from evergreen.store.audit import list_actions
 from evergreen.store.tables import alerts
 from tests.support.alerts import add_report, make_project
@@ -173,3 +176,45 @@ def test_repeat_interval_ack_silences_and_new_condition_after_resolve(tmp_path: 
     ]
     assert [b["event"] for b in http_receiver.bodies("/h")] == ["opened", "repeated", "resolved", "opened"]
     svc.close()
+
+
+def _pair(n: int, rho: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(n)
+    b = rho * a + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+    return pd.DataFrame({"a": a, "b": b, "noise": rng.uniform(size=n)})
+
+
+def test_inputs_that_drift_only_together_open_a_warning_and_it_resolves(
+    tmp_path: Path, database_url: str, http_receiver
+) -> None:
+    # Two columns keep their marginals but swap their correlation: no column test sees it, so the
+    # data drift share is 0; the domain classifier does. Before, that raised nothing at all.
+    project = make_project(
+        tmp_path / "p",
+        database_url,
+        channels=[
+            {"type": "webhook", "name": "hook", "url": http_receiver.url("/hook"), "min_level": "warning"}
+        ],
+    )
+    svc = AlertService(project)
+    ref = _pair(3000, 0.9, 1)
+    for n, current in enumerate((_pair(3000, -0.9, 2), _pair(3000, 0.9, 3))):
+        result = multivariate_drift(ref, current)
+        details = {"data_drift": {"columns": {}}, "multivariate_drift": result.to_dict()}
+        add_report(project, 0.0, n=n, details=details)
+        svc.raise_alerts(Facts(drift=gather_drift(project.store)))
+        assert svc.flush(30)
+
+    (alert,) = list_alerts(project.store)
+    assert (alert["fingerprint"], alert["level"]) == ("drift:multivariate:7d", "warning")
+    assert alert["status"] == "resolved"
+    hooks = http_receiver.bodies("/hook")
+    assert [(b["event"], b["alert"]["level"]) for b in hooks] == [
+        ("opened", "warning"),
+        ("resolved", "warning"),
+    ]
+    assert hooks[0]["alert"]["title"].startswith(
+        "the inputs drifted as a whole: a classifier tells this window from the reference with ROC AUC 0.941"
+    )
+    assert "the columns that separate them most: " in hooks[0]["alert"]["title"]

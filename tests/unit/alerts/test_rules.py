@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from evergreen.alerts.facts import DriftFact, Facts, PendingApproval, PerformanceFact, SwapFailure
+from evergreen.alerts.facts import (
+    DriftFact,
+    Facts,
+    MultivariateFact,
+    PendingApproval,
+    PerformanceFact,
+    SwapFailure,
+)
 from evergreen.alerts.lifecycle import ExistingAlert, can_transition, send_event
 from evergreen.alerts.messages import AlertMessage, slack_payload
 from evergreen.alerts.rules import AlertCandidate, RuleConfig, drift_level, evaluate
@@ -216,3 +223,40 @@ def test_levels_on_the_performance_drop_follow_the_band_rule() -> None:
         ("drift:performance_drift_score:7d", "alert"),
         ("performance:7d", "alert"),
     ]
+
+
+def _joint(drifted: bool | None, auc: float = 0.94) -> DriftFact:
+    multi = None if drifted is None else MultivariateFact(auc, 0.55, drifted, ("a", "b"))
+    return DriftFact(7, "7d", "2026-01-01", "3", {"data_drift_score": 0.0}, (), None, multi)
+
+
+def test_drift_seen_only_by_the_multivariate_test_is_a_warning_of_its_own() -> None:
+    # Every column test says "ok" (share 0): before, nothing was raised for it anywhere.
+    ev = evaluate(Facts(drift=(_joint(True),)), CFG)
+    [alert] = ev.active
+    assert (alert.fingerprint, alert.kind, alert.level) == ("drift:multivariate:7d", "drift", "warning")
+    assert alert.title == (
+        "the inputs drifted as a whole: a classifier tells this window from the reference with ROC AUC "
+        "0.940, above 0.55; the columns that separate them most: a, b (window 7d)"
+    )
+    assert alert.details["score"] == 0.94 and alert.details["top_columns"] == ["a", "b"]
+    assert ev.cleared == {"drift:data_drift_score:7d"}
+    ok = evaluate(Facts(drift=(_joint(False, 0.51),)), CFG)
+    assert ok.active == () and "drift:multivariate:7d" in ok.cleared
+    untested = evaluate(Facts(drift=(_joint(None),)), CFG)  # too few rows: neither raised nor cleared
+    assert untested.active == () and "drift:multivariate:7d" not in untested.cleared
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [None, "drift", {}, {"status": "skipped"}, {"status": "drift", "auc": "high", "threshold": 0.55}],
+)
+def test_a_report_without_a_usable_multivariate_result_has_no_multivariate_fact(raw: object) -> None:
+    row = {"id": 1, "window": "7d", "details": {"multivariate_drift": raw}}
+    assert DriftFact.from_row(row).multivariate is None
+
+
+def test_a_report_row_gives_its_multivariate_result() -> None:
+    raw = {"status": "drift", "auc": 0.61, "threshold": 0.55, "top_columns": ["fee", 3], "drifted": True}
+    fact = DriftFact.from_row({"id": 1, "window": "7d", "details": {"multivariate_drift": raw}})
+    assert fact.multivariate == MultivariateFact(0.61, 0.55, True, ("fee", "3"))
