@@ -250,6 +250,8 @@ def fit_jobs(
         except (TimeoutError, multiprocessing.TimeoutError):
             # joblib raises multiprocessing's TimeoutError, which is not the builtin one.
             log.warning("cluster_fit_timeout", backend=backend, waiting=[j.name for j in waiting.values()])
+    # A stop asked for while no answer came is a stop, not fits that timed out (a failed run).
+    _check_stop(stop, "the candidates' fitting on the cluster")
     for job in waiting.values():
         on_done(
             job,

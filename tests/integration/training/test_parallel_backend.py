@@ -7,13 +7,14 @@ for a remote one: the scheduler address is all evergreen is given, as in product
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from evergreen.config import TrainingConfig
-from evergreen.errors import ConfigError
+from evergreen.errors import ConfigError, RunStoppedError
 from evergreen.training.fit import train_candidates
 from evergreen.training.preprocessing import FeatureKinds
 from tests.support.training import BROKEN, CONSTANT, SLOW, make_frame
@@ -111,3 +112,21 @@ def test_a_fit_the_cluster_does_not_finish_in_time_is_a_timeout_alone(scheduler:
     assert (slow.status, constant.status) == ("timeout", "ok")
     assert slow.error and "did not finish the fit within the timeout of 6 s" in slow.error
     assert result.best_name == CONSTANT
+
+
+def test_a_stop_while_the_cluster_fits_ends_the_fitting_as_stopped_not_as_timed_out(scheduler: str) -> None:
+    # The stop comes once the fits are handed over (the scheduler's SIGTERM); no answer comes before
+    # the timeout. The run must end as stopped (abandoned), not as every candidate timed out (failed,
+    # its causes given up on and a failure alert raised).
+    stop = threading.Event()
+    with pytest.raises(RunStoppedError, match="cut short"):
+        train_candidates(
+            make_frame("binary", n=120),
+            "y",
+            KINDS,
+            "binary",
+            _config(SLOW, timeout_minutes=0.05, parallel_backend="dask", cluster_address=scheduler),
+            "f1_macro",
+            on_event=lambda event, _payload: stop.set() if event == "candidate_started" else None,
+            stop=stop,
+        )
