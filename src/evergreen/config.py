@@ -49,7 +49,8 @@ CLASSIFICATION_METRICS = frozenset(
         "log_loss",
     }
 )
-PER_CLASS_METRIC = re.compile(r"(?:f1|precision|recall)_class_.+")
+# The label part is any text label_key gives: empty, or with line breaks (hence .* and DOTALL).
+PER_CLASS_METRIC = re.compile(r"(?:f1|precision|recall)_class_.*", re.DOTALL)
 REGRESSION_METRICS = frozenset({"rmse", "mae", "r2"})
 
 

@@ -88,3 +88,15 @@ def test_every_metric_computed_is_one_the_settings_know(task: str) -> None:
         m = compute_metrics(task, y_true, np.asarray(classes)[proba.argmax(axis=1)], proba, classes)
     assert "accuracy" in m or "rmse" in m
     assert {name: metric_unknown(name, task) for name in m if metric_unknown(name, task)} == {}
+
+
+def test_the_per_class_metrics_of_odd_labels_are_ones_the_settings_know() -> None:
+    # A label is any value of the target: an empty string (parquet/JSON keep it), a line break
+    # (a quoted CSV field), spaces. A gate on its class must load like any other.
+    labels = np.array(["", "two\nlines", " spaced ", "yes"] * 3, dtype=object)
+    m = compute_metrics("multiclass", labels, labels)
+    per_class = [name for name in m if "_class_" in name]
+    assert len(per_class) == 12
+    assert {
+        name: metric_unknown(name, "multiclass") for name in per_class if metric_unknown(name, "multiclass")
+    } == {}
