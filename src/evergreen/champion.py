@@ -29,6 +29,9 @@ from evergreen.store.runs import record_decision
 
 MAX_TAG = 5000  # MLflow's limit on a tag value
 LEASE_RETRY_SECONDS = 0.2  # how often a waiting caller tries the models lease again
+# How long evergreen's own acts on the models (a retrain's promote, retention's deletion of a
+# version) wait for the lease: a person's promote, approve or rollback is short.
+AUTOMATED_WAIT_SECONDS = 60.0
 
 
 def acquire_models_lease(

@@ -58,8 +58,8 @@ def _one_at_a_time(project: Project) -> Iterator[None]:
         lock = acquire_models_lease(project)
     except LockHeldError as exc:
         raise LockHeldError(
-            "another action on the models (promote, rollback, approve, reject, or a retrain "
-            "promoting its candidate) is in progress: "
+            "another action on the models (promote, rollback, approve, reject, a retrain "
+            "promoting its candidate, or retention deleting a version) is in progress: "
             "look at the state again when it is done",
             details=exc.details,
         ) from None

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from evergreen.champion import acquire_models_lease, move_champion
+from evergreen.champion import AUTOMATED_WAIT_SECONDS, acquire_models_lease, move_champion
 from evergreen.data.dataset import Dataset, assemble_dataset
 from evergreen.data.ingest import IngestResult
 from evergreen.data.landing import ingest_landing
@@ -56,10 +56,6 @@ from evergreen.training.fit import train_candidates
 from evergreen.training.signature import signature_example
 
 log = get_logger("evergreen.pipeline")
-
-# A person's promote, approve or rollback is short: a retrain about to promote waits this long for
-# the models lease before its run fails (lock_held; its causes stay live for the next run).
-MODELS_LEASE_WAIT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -233,7 +229,7 @@ def promote(ctx: StageContext, ref: Decided) -> Finished:
         return _finish_decided(ctx, ref)
     ctx.fence("moving the champion alias")
     stop = ctx.stop.requested if ctx.stop is not None else None
-    lease = acquire_models_lease(p, wait_seconds=MODELS_LEASE_WAIT_SECONDS, stop=stop)
+    lease = acquire_models_lease(p, wait_seconds=AUTOMATED_WAIT_SECONDS, stop=stop)
     try:
         # Again once the lease is ours: the wait may have been long (a stop asked for meanwhile, the
         # retrain lease taken over after failed heartbeats), and the fence must be the last word.

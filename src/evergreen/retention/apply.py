@@ -4,7 +4,9 @@ Versions go one at a time, oldest first, each in the order that never leaves a l
 something missing: the model version (re-checked just before: no alias, not pending), then its
 logged model, then its run, then the run's artifacts. A version an alias reached after the plan was
 made (a promotion during the pass) is skipped, never deleted; the pass holds the project's retrain
-lock, so no retrain promotes meanwhile. Every deletion is a row in the audit trail.
+lock, so no retrain promotes meanwhile, and each version's re-check and deletion hold the models
+lease, so no person promotes or rolls back to it in between (MLflow would silently delete the alias
+with the version: a champion gone). Every deletion is a row in the audit trail.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
 
+from evergreen.champion import AUTOMATED_WAIT_SECONDS, acquire_models_lease
 from evergreen.data.quarantine import PROCESSED_DIR, aged_files
 from evergreen.errors import one_line
 from evergreen.logs import get_logger
@@ -103,7 +106,7 @@ def run_gc(
     before_delete: Callable[[str], None] | None = None,
 ) -> GcResult:
     """Plan and (unless ``dry_run``) delete. ``before_delete(version)`` runs between the plan and each
-    version's re-check (tests use it to move an alias mid-pass)."""
+    version's re-check, under the models lease (tests use it to move an alias mid-pass)."""
     versions, files = gather(project)
     plan = plan_retention(versions, files, policy, now)
     if dry_run:
@@ -147,16 +150,20 @@ def _delete_versions(
     deleted: list[str] = []
     skipped: list[tuple[str, str]] = []
     for version in plan.delete_versions:
-        if before_delete is not None:
-            before_delete(version)
-        info = reg.get_version(version)  # fresh: aliases as they are now
-        if info.aliases or info.tags.get(TAG_PREFIX + "decision") == PENDING:
-            why = f"alias {', '.join(info.aliases)}" if info.aliases else "waiting for approval"
-            skipped.append((version, why))
-            log.warning("gc_version_skipped", version=version, reason=why)
-            continue
-        mv = client.get_model_version(name, version)
-        client.delete_model_version(name, version)
+        lease = acquire_models_lease(project, wait_seconds=AUTOMATED_WAIT_SECONDS)
+        try:
+            if before_delete is not None:
+                before_delete(version)
+            info = reg.get_version(version)  # fresh: aliases as they are now
+            if info.aliases or info.tags.get(TAG_PREFIX + "decision") == PENDING:
+                why = f"alias {', '.join(info.aliases)}" if info.aliases else "waiting for approval"
+                skipped.append((version, why))
+                log.warning("gc_version_skipped", version=version, reason=why)
+                continue
+            mv = client.get_model_version(name, version)
+            client.delete_model_version(name, version)
+        finally:
+            lease.release()
         model_id = getattr(mv, "model_id", None)
         if model_id:
             client.delete_logged_model(model_id)

@@ -14,10 +14,13 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import func, insert, select
 
+from evergreen import control
+from evergreen.errors import LockHeldError, NotFoundError
 from evergreen.retention.apply import run_gc
 from evergreen.retention.plan import RetentionPolicy
 from evergreen.store.audit import list_actions
 from evergreen.store.engine import utcnow
+from evergreen.store.locks import LeaseLock, models_lock_name
 from evergreen.store.tables import feedback, predictions
 
 pytestmark = pytest.mark.slow
@@ -182,3 +185,27 @@ def test_the_scheduler_runs_retention_once_when_its_schedule_comes(trained_proje
         sched.close()
     assert {v.version for v in p.registry.list_versions()} == {"1", _v3}
     assert [a["target"] for a in list_actions(p.store, action="gc_delete_version")] == [f"version:{v2}"]
+
+
+def test_a_person_cannot_promote_a_version_while_the_pass_deletes_it(trained_project: Any) -> None:
+    # Deleting a version silently deletes its aliases in MLflow: a person's promote (or rollback)
+    # landing between the pass's re-check and its delete would leave no champion at all. The pass
+    # holds the models lease for each version's re-check and delete, so the person is told to wait.
+    p = trained_project
+    v2, _v3 = add_version(p), add_version(p)
+    answers: list[str] = []
+
+    def person_promotes(version: str) -> None:
+        try:
+            control.promote(p, version, actor="alice", reason="bring it back")
+            answers.append("promoted")
+        except LockHeldError as exc:
+            answers.append(exc.code)
+
+    result = run_gc(p, POLICY, utcnow() + LATER, before_delete=person_promotes)
+    assert answers == ["lock_held"]
+    assert result.deleted_versions == (v2,)
+    assert p.registry.aliases() == {"champion": "1"}  # the champion stands, its alias intact
+    with pytest.raises(NotFoundError):
+        control.promote(p, v2, actor="alice")  # afterwards: the version is gone, a clear 404
+    assert LeaseLock(p.store, models_lock_name(p.settings.project)).current() is None
