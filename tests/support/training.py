@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -14,6 +15,12 @@ BROKEN = "tests.support.training:broken_factory"
 CONSTANT = "tests.support.training:constant_factory"
 CONSTANT_TWIN = "tests.support.training:constant_twin_factory"
 STALLED = "tests.support.training:stalled_factory"  # a fit that never ends within a test
+GATED = "tests.support.training:gated_factory"  # a fit that waits for GATE (threaded clusters only)
+
+# A fit on an in-process cluster (threads) waits for GATE, up to GATE_SECONDS; FINISHED says it ended.
+GATE = threading.Event()
+FINISHED = threading.Event()
+GATE_SECONDS = 30.0
 
 
 class SleepyClassifier(ClassifierMixin, BaseEstimator):
@@ -43,6 +50,21 @@ def slow_factory(task: str, seed: int) -> SleepyClassifier:
 
 def stalled_factory(task: str, seed: int) -> SleepyClassifier:
     return SleepyClassifier(3600.0)
+
+
+class GatedClassifier(ClassifierMixin, BaseEstimator):
+    def fit(self, X: Any, y: Any) -> GatedClassifier:
+        GATE.wait(GATE_SECONDS)
+        FINISHED.set()
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X: Any) -> Any:
+        return np.repeat(self.classes_[0], X.shape[0])
+
+
+def gated_factory(task: str) -> GatedClassifier:
+    return GatedClassifier()
 
 
 def broken_factory() -> BrokenClassifier:

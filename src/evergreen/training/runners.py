@@ -11,7 +11,8 @@
 
 A stop asked for while fitting (``stop``, the scheduler's SIGTERM flag) is seen by the wait itself: a
 local child is killed at once and :class:`RunStoppedError` raised; a cluster's fits are given up on at
-its next answer (or the timeout). The signal handler only sets the flag, so no exception is ever
+once too (the cluster is waited on in a thread of its own, which cancels what is not answered yet at
+the cluster's next answer). The signal handler only sets the flag, so no exception is ever
 thrown into the middle of whatever the process was doing (a lock held, a transaction open, a fork).
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import multiprocessing
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -213,6 +215,45 @@ def cluster(backend: str, address: str | None) -> Iterator[None]:
         raise ConfigError(f"training.parallel_backend: unknown backend {backend!r} (loky, dask or ray)")
 
 
+# What the cluster's waiter thread hands the fitting thread besides (index, outcome) and errors.
+_ALL_ANSWERED = object()
+_TIMED_OUT = object()
+
+
+def _cluster_answers(
+    jobs: Sequence[FitJob],
+    backend: str,
+    address: str | None,
+    timeout: float,
+    answers: queue.SimpleQueue[Any],
+    abandon: threading.Event,
+) -> None:
+    """Runs in its own thread: hand ``jobs`` to the cluster, put each answer on ``answers``.
+
+    joblib's backend setting is per thread, so the cluster is entered here. Ends with
+    :data:`_ALL_ANSWERED`, :data:`_TIMED_OUT` or the exception, each put once the cluster's client
+    is closed; ``abandon`` set (the fitting thread stopped): leaves at the next answer.
+    """
+    from joblib import Parallel, delayed
+
+    try:
+        with cluster(backend, address):
+            tasks = (delayed(_remote)(j.index, j.pipeline, j.X, j.y, j.X_val) for j in jobs)
+            for answer in Parallel(
+                n_jobs=max(len(jobs), 1), timeout=timeout, return_as="generator_unordered"
+            )(tasks):
+                if abandon.is_set():
+                    return  # leaving the generator early makes joblib cancel the tasks not answered
+                answers.put(answer)
+    except (TimeoutError, multiprocessing.TimeoutError):
+        # joblib raises multiprocessing's TimeoutError, which is not the builtin one.
+        answers.put(_TIMED_OUT)
+    except BaseException as exc:  # handed over: the fitting thread raises it
+        answers.put(exc)
+    else:
+        answers.put(_ALL_ANSWERED)
+
+
 def fit_jobs(
     jobs: Sequence[FitJob],
     backend: str,
@@ -232,24 +273,43 @@ def fit_jobs(
             on_done(job, run_isolated(job.pipeline, job.X, job.y, job.X_val, timeout, stop))
         return
     require_backend(backend)
-    from joblib import Parallel, delayed
-
     _check_stop(stop, "the candidates' fitting")
     waiting = {job.index: job for job in jobs}
     for job in jobs:
         on_start(job)
-    with cluster(backend, address):
-        tasks = (delayed(_remote)(j.index, j.pipeline, j.X, j.y, j.X_val) for j in jobs)
-        try:
-            for index, outcome in Parallel(
-                n_jobs=max(len(jobs), 1), timeout=timeout, return_as="generator_unordered"
-            )(tasks):
-                # Leaving the generator early makes joblib cancel the tasks not yet answered.
+    # joblib's wait for the next answer never comes back here before that answer (or the timeout):
+    # the cluster is waited on in a thread of its own, and this one looks at the stop flag meanwhile.
+    answers: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    abandon = threading.Event()
+    waiter = threading.Thread(
+        target=_cluster_answers,
+        args=(jobs, backend, address, timeout, answers, abandon),
+        name=f"evergreen-{backend}-fits",
+        daemon=True,
+    )
+    waiter.start()
+    try:
+        while True:
+            try:
+                answer = answers.get(timeout=STOP_POLL_SECONDS)
+            except queue.Empty:
                 _check_stop(stop, "the candidates' fitting on the cluster")
-                on_done(waiting.pop(index), outcome)
-        except (TimeoutError, multiprocessing.TimeoutError):
-            # joblib raises multiprocessing's TimeoutError, which is not the builtin one.
-            log.warning("cluster_fit_timeout", backend=backend, waiting=[j.name for j in waiting.values()])
+                continue
+            if answer is _ALL_ANSWERED:
+                break
+            if answer is _TIMED_OUT:
+                late = [j.name for j in waiting.values()]
+                log.warning("cluster_fit_timeout", backend=backend, waiting=late)
+                break
+            if isinstance(answer, BaseException):
+                raise answer
+            _check_stop(stop, "the candidates' fitting on the cluster")
+            index, outcome = answer
+            on_done(waiting.pop(index), outcome)
+    finally:
+        # Stopped (or failed) here: the waiter leaves at the cluster's next answer, which makes joblib
+        # cancel the tasks not yet answered; a remote task cannot be killed from here anyway.
+        abandon.set()
     # A stop asked for while no answer came is a stop, not fits that timed out (a failed run).
     _check_stop(stop, "the candidates' fitting on the cluster")
     for job in waiting.values():

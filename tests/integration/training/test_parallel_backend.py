@@ -17,7 +17,8 @@ from evergreen.config import TrainingConfig
 from evergreen.errors import ConfigError, RunStoppedError
 from evergreen.training.fit import train_candidates
 from evergreen.training.preprocessing import FeatureKinds
-from tests.support.training import BROKEN, CONSTANT, SLOW, make_frame
+from tests.support import training as gated
+from tests.support.training import BROKEN, CONSTANT, GATED, SLOW, make_frame
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
@@ -130,3 +131,27 @@ def test_a_stop_while_the_cluster_fits_ends_the_fitting_as_stopped_not_as_timed_
             on_event=lambda event, _payload: stop.set() if event == "candidate_started" else None,
             stop=stop,
         )
+
+
+def test_a_stop_while_a_cluster_fit_runs_is_not_waited_out(scheduler: str) -> None:
+    # The scheduler's SIGTERM only sets the flag. Before, the flag was looked at only when the cluster
+    # answered: the stop waited for the fit (up to timeout_minutes). The fit below ends only when the
+    # test opens its gate (or after GATE_SECONDS): the stop must be honoured while it still runs.
+    stop = threading.Event()
+    gated.GATE.clear()
+    gated.FINISHED.clear()
+    try:
+        with pytest.raises(RunStoppedError, match="on the cluster was cut short"):
+            train_candidates(
+                make_frame("binary", n=120),
+                "y",
+                KINDS,
+                "binary",
+                _config(GATED, timeout_minutes=60, parallel_backend="dask", cluster_address=scheduler),
+                "f1_macro",
+                on_event=lambda event, _payload: stop.set() if event == "candidate_started" else None,
+                stop=stop,
+            )
+        assert not gated.FINISHED.is_set()
+    finally:
+        gated.GATE.set()  # the worker's thread goes free; the cluster's late answer is dropped
