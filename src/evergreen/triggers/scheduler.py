@@ -311,7 +311,10 @@ class Scheduler:
         ev = report.evaluation = evaluate(state, cfg, now)
         if ev.suppressed:
             log.info("triggers_cooling_down", until=ev.cooldown_until, kinds=[f.kind for f in ev.suppressed])
-        if ev.firings:
+        # Asked to stop during this pass (a signal, stop()): a run started now would only be
+        # abandoned at its first stage, and an abandoned run reads as a failing retrain. The
+        # firings stay due for the next scheduler.
+        if ev.firings and not self._stopping():
             report.attempt = self._retrain(ev, now)
         if report.monitoring == "ran" or report.attempt is not None:
             self.raise_alerts()

@@ -46,3 +46,29 @@ def test_stopping_a_threaded_scheduler_mid_fit_kills_the_fit_and_abandons_the_ru
     finally:
         sched.stop()
         project.close()
+
+
+def test_a_stop_asked_for_during_a_pass_starts_no_retrain(tmp_path: Path) -> None:
+    """SIGTERM while the pass ingests or monitors: the triggers still fire, but no run is started
+    only to be abandoned at its first stage (an abandoned run reads as a failing retrain to the
+    alerts); the firings stay due for the next scheduler."""
+    settings = make_project_settings(
+        tmp_path / "p",
+        triggers={"settle_seconds": 0, "watch_landing": False},
+        monitoring={"schedule": None},
+    )
+    settings.data.landing.mkdir(parents=True)
+    churn.make_batch(0, 1000, drifted=False).to_csv(settings.data.landing / "week00.csv", index=False)
+    project = open_project(settings)
+    sched = Scheduler(project)
+    try:
+        sched.open()
+        sched.stop_flag.requested.set()  # what the signal handler does, here before the pass
+        report = sched.tick()
+        assert [r.status for r in report.ingested] == ["accepted"]
+        assert report.evaluation is not None and report.evaluation.firings
+        assert report.attempt is None
+        assert list_runs(project.store) == []
+    finally:
+        sched.close()
+        project.close()
