@@ -63,6 +63,24 @@ class GatedClassifier(ClassifierMixin, BaseEstimator):
         return np.repeat(self.classes_[0], X.shape[0])
 
 
+class MarkedSleeper(ClassifierMixin, BaseEstimator):
+    """Writes ``marker`` once its fit has begun (the test knows the fit runs), then sleeps."""
+
+    def __init__(self, marker: str = "", seconds: float = 20.0) -> None:
+        self.marker = marker
+        self.seconds = seconds
+
+    def fit(self, X: Any, y: Any) -> MarkedSleeper:
+        with open(self.marker, "w") as f:
+            f.write("fitting")
+        time.sleep(self.seconds)
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X: Any) -> Any:
+        return np.repeat(self.classes_[0], X.shape[0])
+
+
 def gated_factory(task: str) -> GatedClassifier:
     return GatedClassifier()
 

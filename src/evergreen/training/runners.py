@@ -22,6 +22,7 @@ import contextlib
 import importlib.util
 import multiprocessing
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -88,6 +89,11 @@ def fit_and_predict(pipeline: Pipeline, X: pd.DataFrame, y: Any, X_val: pd.DataF
 
 def _child(conn: Connection, pipeline: Pipeline, X: pd.DataFrame, y: Any, X_val: pd.DataFrame | None) -> None:
     """Runs in the forked process: fit, predict the validation rows, send everything back."""
+    # The fork keeps the parent's Python signal handlers: the scheduler's only sets a stop flag that
+    # nobody reads in this copy, so a SIGTERM sent here (a control group stopped, an operator, a
+    # parent gone) would be ignored and the fit run on to its end. The defaults again: it ends.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
     try:
         conn.send(fit_and_predict(pipeline, X, y, X_val))
     except BaseException as exc:
