@@ -231,14 +231,14 @@ def promote(ctx: StageContext, ref: Decided) -> Finished:
     stop = ctx.stop.requested if ctx.stop is not None else None
     lease = acquire_models_lease(p, wait_seconds=AUTOMATED_WAIT_SECONDS, stop=stop)
     try:
-        # Again once the lease is ours: the wait may have been long (a stop asked for meanwhile, the
-        # retrain lease taken over after failed heartbeats), and the fence must be the last word.
-        ctx.fence("moving the champion alias")
         current = p.registry.version_by_alias(CHAMPION)
         if current == version:  # a person promoted this very candidate meanwhile: nothing to move
             reason = f"{ref.justification}; v{version} was already made the champion by hand during the run"
             p.registry.end_run(trained.mlflow_run_id)
             return _finish(ctx, trained.run_id, "promoted", reason, decision="promoted")
+        # Again once the lease is ours: the wait may have been long (a stop asked for meanwhile, the
+        # retrain lease taken over after failed heartbeats), and the fence must be the last word.
+        ctx.fence("moving the champion alias")
         if current != trained.dataset.champion_version:
             log.info(
                 "champion_changed_during_run",

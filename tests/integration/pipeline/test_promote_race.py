@@ -15,7 +15,7 @@ from evergreen.examples import churn
 from evergreen.pipeline import RetrainRequest, RetrainRunner, lock_name, stages
 from evergreen.pipeline.stop import StopFlag
 from evergreen.project import Project, open_project
-from evergreen.registry import CHAMPION, PREVIOUS
+from evergreen.registry import CHAMPION, PREVIOUS, TAG_PREFIX
 from evergreen.store.audit import list_actions
 from evergreen.store.locks import LeaseLock, models_lock_name
 from evergreen.store.runs import get_run, list_runs
@@ -139,3 +139,23 @@ def test_the_retrain_lease_lost_during_the_models_lease_wait_moves_nothing(
     assert run["status"] == "abandoned"
     assert project.registry.aliases() == {}
     assert LeaseLock(project.store, models_lock_name(project.settings.project)).current() is None
+
+
+def test_a_stop_after_the_candidate_was_promoted_by_hand_still_finishes_the_run_promoted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is left to move: the run must not end abandoned with the champion tagged rejected."""
+    project = _project(tmp_path / "p", "logistic_regression")
+    churn.make_batch(0, 1200, drifted=False).to_csv(project.settings.data.landing / "w0.csv", index=False)
+    flag = StopFlag()
+
+    def person_then_signal() -> None:
+        control.promote(project, "1", actor="alice", reason="ship it")
+        flag.requested.set()
+
+    _when_promoting(monkeypatch, person_then_signal)
+    out = RetrainRunner(project, stop=flag).run(RetrainRequest(trigger="manual"))
+
+    assert out.status == "promoted" and "already made the champion by hand" in out.reason
+    assert project.registry.aliases() == {CHAMPION: "1"}
+    assert project.registry.get_version("1").tags[TAG_PREFIX + "decision"] == "promoted"
