@@ -205,8 +205,8 @@ class Scheduler:
 
         for s in previous:
             signal.signal(s, on_signal)
-        self.open()
         try:
+            self.open()  # inside: a failed start (the lease held elsewhere) puts the handlers back too
             self._start_watcher()
             self._loop()
         finally:

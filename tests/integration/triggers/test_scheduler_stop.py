@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from pathlib import Path
 
+import pytest
+
+from evergreen.errors import LockHeldError
 from evergreen.examples import churn
 from evergreen.pipeline import lock_name
 from evergreen.project import open_project
 from evergreen.store.locks import LeaseLock
+from evergreen.store.requests import scheduler_lock_name
 from evergreen.store.runs import list_runs
 from evergreen.triggers.scheduler import Scheduler
 from tests.support.project import make_project_settings
@@ -71,4 +76,20 @@ def test_a_stop_asked_for_during_a_pass_starts_no_retrain(tmp_path: Path) -> Non
         assert list_runs(project.store) == []
     finally:
         sched.close()
+        project.close()
+
+
+def test_a_scheduler_that_cannot_start_puts_the_signal_handlers_back(tmp_path: Path) -> None:
+    # Another scheduler holds the project's scheduler lease: run_forever fails at its start. Before,
+    # the flag-only handlers it had installed stayed, so the process then ignored SIGTERM and Ctrl-C.
+    settings = make_project_settings(tmp_path / "p", triggers={"watch_landing": False})
+    project = open_project(settings)
+    holder = LeaseLock(project.store, scheduler_lock_name(settings.project)).acquire()
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with pytest.raises(LockHeldError):
+            Scheduler(project).run_forever()
+        assert {s: signal.getsignal(s) for s in before} == before
+    finally:
+        holder.release()
         project.close()
