@@ -180,7 +180,9 @@ class ChampionNotices:
 
     def __enter__(self) -> ChampionNotices:
         self._thread.start()
-        self._ready.wait(30)
+        # A notice sent before the LISTEN is lost: going on unlistened would fail later as a missing
+        # NOTIFY, so say so here (a liveness bound for one connection, not a timing assertion).
+        assert self._ready.wait(120), "the NOTIFY listener never started LISTENing"
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -231,7 +233,9 @@ class Load:
         ]
 
     def _run(self, replica: int) -> None:
-        with httpx.Client(base_url=self.urls[replica], timeout=10) as client:
+        # A request's bound is liveness only (latency is measured, not asserted): a loaded machine
+        # may hold one answer for seconds, which must not count as a failed request.
+        with httpx.Client(base_url=self.urls[replica], timeout=60) as client:
             while not self._stop.is_set():
                 started = time.time()
                 try:

@@ -239,14 +239,14 @@ def test_production_stack(stack: dict[str, Any]) -> None:
             f"{api}/api/runs/{run2}/approve", headers=OPERATOR, json={"reason": "v2"}, timeout=60
         )
         assert res.status_code == 200 and res.json()["version"] == "2", res.text
-        _until(lambda: load.serving("2", since=asked), "both replicas on v2", procs, timeout=60)
-        promoted_at = _until(lambda: notices.at("2", asked), "the NOTIFY of v2", procs, timeout=10)
+        _until(lambda: load.serving("2", since=asked), "both replicas on v2", procs)
+        promoted_at = _until(lambda: notices.at("2", asked), "the NOTIFY of v2", procs)
         time.sleep(0.5)  # some traffic after the swap, to see that no replica goes back
         asked_back = time.time()
         res = httpx.post(f"{api}/api/rollback", headers=OPERATOR, json={"reason": "drill"}, timeout=60)
         assert res.status_code == 200 and res.json()["version"] == "1", res.text
-        _until(lambda: load.serving("1", since=asked_back), "both replicas back on v1", procs, timeout=60)
-        rollback_at = _until(lambda: notices.at("1", asked_back), "the NOTIFY of v1", procs, timeout=10)
+        _until(lambda: load.serving("1", since=asked_back), "both replicas back on v1", procs)
+        rollback_at = _until(lambda: notices.at("1", asked_back), "the NOTIFY of v1", procs)
         time.sleep(0.5)
     samples = load.snapshot()
     failed = [s for s in samples if s.status != 200]
