@@ -188,7 +188,7 @@ def _as_stored(trigger: Any) -> Any:
 
 
 def _watch(
-    trigger: Any, steps_before_flag: list[Any], put_flag: Callable[[], object], timeout: float = 10.0
+    trigger: Any, steps_before_flag: list[Any], put_flag: Callable[[], object], timeout: float = 120.0
 ) -> Any:
     """Run ``trigger.run()`` under asyncio as the triggerer does; no event may come before the flag.
 
@@ -575,7 +575,7 @@ def test_object_landing_trigger_outlives_an_unreachable_store(
     logged: list[str] = []
 
     def store_was_down() -> None:  # at least one poll failed (logged) before the store comes back
-        deadline = time.monotonic() + 30  # a liveness bound, not a timing assertion
+        deadline = time.monotonic() + 120  # a liveness bound, not a timing assertion
         while "unavailable" not in "".join(logged) and time.monotonic() < deadline:
             logged.extend(capfd.readouterr())  # Airflow's structlog writes the trigger's log there
             time.sleep(POKE)
