@@ -50,7 +50,11 @@ def mlflow_models_serve(tracking_uri: str, model_uri: str, log: Path) -> Iterato
             yield f"http://127.0.0.1:{port}"
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # never leave a server behind for the next test
+                proc.kill()
+                proc.wait()
 
 
 def test_mlflow_models_serve_serves_the_champion(trained_project: Any, tmp_path: Path) -> None:
@@ -62,7 +66,7 @@ def test_mlflow_models_serve_serves_the_champion(trained_project: Any, tmp_path:
         res = httpx.post(
             f"{url}/invocations",
             json={"dataframe_records": frame.to_dict(orient="records")},
-            timeout=30,
+            timeout=60,
         )
         assert res.status_code == 200, res.text
         preds = res.json()["predictions"]
