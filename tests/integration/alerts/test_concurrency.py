@@ -56,7 +56,7 @@ def test_two_services_racing_on_postgresql_open_one_alert(
             found = real(store)
             if not getattr(first, "done", False):  # only the evaluation's own read, not the loser's
                 first.done = True
-                both_read.wait(30)
+                both_read.wait(120)
             return found
 
         monkeypatch.setattr(repo, "live_alerts", live_alerts)
@@ -250,7 +250,7 @@ def test_two_processes_acting_on_one_alert_at_once_one_wins(
         row = real(store, aid)
         if not getattr(first, "done", False):  # the transition's own read, not the one after it
             first.done = True
-            both_read.wait(30)
+            both_read.wait(120)
         return row
 
     monkeypatch.setattr(repo, "get_alert", get_alert)
