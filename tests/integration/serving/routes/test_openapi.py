@@ -6,7 +6,7 @@ from typing import Any
 
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
@@ -32,6 +32,9 @@ def test_openapi_is_complete_and_schemathesis_finds_no_failure(trained_project: 
     assert len(operations) == 14
     strategy = st.one_of([op.as_strategy() for op in operations])
 
+    # Seeded like the fuzz test: the same 150 cases on every run, so a failure is reproducible and
+    # CI cannot pass or fail by the draw.
+    @seed(20261201)
     @given(case=strategy, admin=st.booleans())
     @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     def check(case: Any, admin: bool) -> None:
