@@ -139,7 +139,7 @@ def test_each_trigger_fires_once_and_never_two_retrains_at_once(project_dir: Pat
         runs = _runs(project_dir)
     finally:
         proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=60)
+        code = proc.wait(timeout=WAIT)
     assert code == 0
     assert [r["trigger"] for r in runs] == ["new_data", "new_data", "drift", "performance", "manual"]
     assert runs[0]["status"] == "promoted"
@@ -212,7 +212,7 @@ def test_sigterm_mid_training_abandons_the_run_and_releases_the_lock(run_cli: Ru
             proc,
         )
         proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=60)
+        code = proc.wait(timeout=WAIT)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
