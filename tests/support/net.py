@@ -2,17 +2,62 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 
+LOWEST = 10000  # below: well-known and registered services' ports
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct ports free now on 127.0.0.1, held together while picked so none repeats.
+
+    Taken below the kernel's ephemeral range: the server that binds such a port does so later, often
+    seconds later (a cold ``python -m evergreen serve``, initdb, ``weed mini``), and a port from that
+    range (what ``bind(0)`` gives) can meanwhile become the local port of any outgoing connection on
+    the machine (PostgreSQL, HTTP), so the server exits with "address already in use". Only an
+    explicit bind takes a port outside the range. Where the range is unknown, ``bind(0)`` as before.
+    """
+    low = _ephemeral_low()
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        if low is None:
+            for _ in range(n):
+                s = held.enter_context(socket.socket())
+                s.bind(("127.0.0.1", 0))
+                ports.append(int(s.getsockname()[1]))
+            return ports
+        span = low - LOWEST
+        start = random.SystemRandom().randrange(span)  # not seeded: no test depends on the number
+        for offset in range(span):
+            port = LOWEST + (start + offset) % span
+            s = held.enter_context(socket.socket())
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            ports.append(port)
+            if len(ports) == n:
+                return ports
+    raise AssertionError(f"no {n} free ports between {LOWEST} and {low}")
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def _ephemeral_low() -> int | None:
+    """The lowest port of the kernel's ephemeral range when there is room below it, else None."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return low if low - LOWEST >= 1000 else None
 
 
 def wait_http(url: str, proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 120) -> None:

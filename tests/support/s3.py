@@ -9,7 +9,6 @@ opens is chosen here, so several servers (and other test runs) never collide.
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.net import free_ports
 from tests.support.tools import venv_tool
 
 _PORT_FLAGS = (
@@ -60,14 +60,8 @@ class S3Server:
 
 
 def _free_ports(n: int) -> list[int]:
-    """``n`` distinct free ports, held open together while they are picked so none repeats."""
-    with contextlib.ExitStack() as stack:
-        ports = []
-        for _ in range(n):
-            s = stack.enter_context(socket.socket())
-            s.bind(("127.0.0.1", 0))
-            ports.append(int(s.getsockname()[1]))
-        return ports
+    """``n`` distinct free ports (see :func:`tests.support.net.free_ports`)."""
+    return free_ports(n)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from tests.support.net import free_port
 
 
 @dataclass
@@ -95,9 +96,7 @@ def smtp_server() -> Iterator[SmtpServer]:
         box.logins.append((user, password))
         return AuthResult(success=(user, password) == ("alerts", "s3cret-smtp-pass"))
 
-    with socket.socket() as probe:  # aiosmtpd connects to its own port at start: it needs a real one
-        probe.bind(("127.0.0.1", 0))
-        box.port = probe.getsockname()[1]
+    box.port = free_port()  # aiosmtpd connects to its own port at start: it needs a real one
     controller = Controller(
         Handler(), hostname="127.0.0.1", port=box.port, authenticator=authenticator, auth_require_tls=False
     )

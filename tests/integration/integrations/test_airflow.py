@@ -560,10 +560,9 @@ def test_object_landing_trigger_outlives_an_unreachable_store(
     from urllib.parse import urlsplit
 
     from evergreen.integrations.airflow_landing import LandingFlagTrigger
+    from tests.support.net import free_port
 
-    with socket.socket() as probe:  # a free port, nothing listening on it yet
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listening on it yet
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own retries would only slow the polls
     upstream = urlsplit(s3_env.endpoint)
