@@ -249,9 +249,12 @@ def fail_run(project: Project, run_id: str, exc: BaseException) -> str | None:
             status,
             error=msg + "\n" + "".join(traceback.format_exception(exc))[-4000:],
         )
-        if run.get("candidate_version"):
+        candidate = run.get("candidate_version")
+        # Not a version an alias reaches: a person promoted this candidate during the run, and the
+        # serving champion must not read "rejected" because the run that trained it failed later.
+        if candidate and not project.registry.get_version(candidate).aliases:
             project.registry.tag_version(
-                run["candidate_version"],
+                candidate,
                 {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": f"run failed: {msg}"},
             )
         if run.get("mlflow_run_id"):

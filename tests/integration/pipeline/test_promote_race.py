@@ -159,3 +159,22 @@ def test_a_stop_after_the_candidate_was_promoted_by_hand_still_finishes_the_run_
     assert out.status == "promoted" and "already made the champion by hand" in out.reason
     assert project.registry.aliases() == {CHAMPION: "1"}
     assert project.registry.get_version("1").tags[TAG_PREFIX + "decision"] == "promoted"
+
+
+def test_a_run_that_fails_after_its_candidate_was_promoted_by_hand_leaves_the_champion_promoted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _project(tmp_path / "p", "logistic_regression")
+    churn.make_batch(0, 1200, drifted=False).to_csv(project.settings.data.landing / "w0.csv", index=False)
+
+    def person_promotes_then_scoring_breaks(*_a: Any, **_k: Any) -> Any:
+        control.promote(project, "1", actor="alice", reason="ship it")
+        raise RuntimeError("the holdout could not be scored")
+
+    monkeypatch.setattr(stages, "score_on_holdout", person_promotes_then_scoring_breaks)
+    with pytest.raises(RuntimeError, match="the holdout could not be scored"):
+        RetrainRunner(project).run(RetrainRequest(trigger="manual"))
+
+    info = project.registry.get_version("1")
+    assert info.aliases == (CHAMPION,)
+    assert info.tags[TAG_PREFIX + "decision"] == "promoted"  # not "rejected" by the failed run
