@@ -41,8 +41,12 @@ def settings_with(project: Any, **serving: Any) -> Any:
     )
 
 
-def wait_until(check: Callable[[], Any], what: str, timeout: float = 60.0, every: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy (a liveness bound, not a timing assertion)."""
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 120.0, every: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy (a liveness bound, not a timing assertion).
+
+    What is waited for is mostly a model loaded by a background thread (a swap, a warm candidate, a
+    shadow) while request threads compete for the GIL and, in CI, two cores: the bound is generous.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = check()

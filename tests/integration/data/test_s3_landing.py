@@ -56,7 +56,7 @@ def _put(s3: S3Server, key: str, index: int, rows: int = 200) -> None:
     s3.fs().pipe_file(key, buf.getvalue().encode())
 
 
-def _until(fn: Any, timeout: float = 30.0) -> Any:
+def _until(fn: Any, timeout: float = 120.0) -> Any:
     deadline = time.monotonic() + timeout  # a liveness bound, not a timing assertion
     while time.monotonic() < deadline:
         got = fn()
