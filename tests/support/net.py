@@ -19,9 +19,11 @@ def free_ports(n: int) -> list[int]:
 
     Taken below the kernel's ephemeral range: the server that binds such a port does so later, often
     seconds later (a cold ``python -m evergreen serve``, initdb, ``weed mini``), and a port from that
-    range (what ``bind(0)`` gives) can meanwhile become the local port of any outgoing connection on
-    the machine (PostgreSQL, HTTP), so the server exits with "address already in use". Only an
-    explicit bind takes a port outside the range. Where the range is unknown, ``bind(0)`` as before.
+    range (what ``bind(0)`` gives) is meanwhile drawn again by every other ``bind(0)`` on the machine
+    (another test process, a library binding port 0); outgoing connections draw from it too, though
+    Linux (>= 4.6) keeps them to even ports while ``bind(0)`` gets odd ones, unless the even ones run
+    short. The server then exits with "address already in use". Below the range only an explicit
+    bind takes a port. Where the range is unknown, ``bind(0)`` as before.
     """
     low = _ephemeral_low()
     with contextlib.ExitStack() as held:
