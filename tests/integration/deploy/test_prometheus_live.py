@@ -204,7 +204,11 @@ def test_prometheus_scraping_evergreen_answers_every_panel_and_rule(project: Pat
                     _check(prom)
             finally:
                 prom_proc.terminate()
-                prom_proc.wait(30)
+                try:
+                    prom_proc.wait(60)
+                except subprocess.TimeoutExpired:  # never leave Prometheus running into the next test
+                    prom_proc.kill()
+                    prom_proc.wait()
 
 
 def _check(prom: httpx.Client) -> None:
