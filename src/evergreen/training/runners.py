@@ -105,13 +105,9 @@ def _child(conn: Connection, pipeline: Pipeline, X: pd.DataFrame, y: Any, X_val:
         conn.close()
 
 
-def _stopped(during: str) -> RunStoppedError:
-    return RunStoppedError(f"the process was asked to stop: {during} was cut short")
-
-
 def _check_stop(stop: threading.Event | None, during: str) -> None:
     if stop is not None and stop.is_set():
-        raise _stopped(during)
+        raise RunStoppedError(f"the process was asked to stop: {during} was cut short")
 
 
 def run_isolated(
@@ -275,6 +271,7 @@ def fit_jobs(
     """
     if backend == "loky":
         for job in jobs:
+            _check_stop(stop, "the candidates' fitting")  # before the start is announced, as below
             on_start(job)
             on_done(job, run_isolated(job.pipeline, job.X, job.y, job.X_val, timeout, stop))
         return
