@@ -52,6 +52,7 @@ CLASSIFICATION_METRICS = frozenset(
 # The label part is any text label_key gives: empty, or with line breaks (hence .* and DOTALL).
 PER_CLASS_METRIC = re.compile(r"(?:f1|precision|recall)_class_.*", re.DOTALL)
 REGRESSION_METRICS = frozenset({"rmse", "mae", "r2"})
+MAX_NAME_SHOWN = 80
 
 
 def metric_unknown(name: str, task: str | None = None) -> str | None:
@@ -72,7 +73,9 @@ def metric_unknown(name: str, task: str | None = None) -> str | None:
         known, what, per_class = sorted(REGRESSION_METRICS), "a regression model", ""
     else:
         known, what = sorted(CLASSIFICATION_METRICS), f"a {task} model"
-    return f"{name!r} is not a metric evergreen scores {what} on (known: {', '.join(known)}{per_class})"
+    # The name is the writer's own text, shown back in an error (a 422 body, a log line): cut short.
+    shown = repr(name) if len(name) <= MAX_NAME_SHOWN else repr(name[:MAX_NAME_SHOWN]) + "..."
+    return f"{shown} is not a metric evergreen scores {what} on (known: {', '.join(known)}{per_class})"
 
 
 def _known_metric(name: str) -> str:

@@ -70,3 +70,12 @@ def test_a_value_no_json_column_keeps_is_refused_naming_the_key(
 def test_the_largest_storable_integer_is_kept(tmp_path: Path) -> None:
     out = set_value(make_project_settings(tmp_path), "triggers.new_data.min_rows", 2**53 - 1)
     assert get_value(out, "triggers.new_data.min_rows") == 2**53 - 1
+
+
+def test_a_huge_metric_name_is_refused_without_being_echoed_whole(tmp_path: Path) -> None:
+    # The 422 body and the log line name the key and show the start of the name, not 100 000 chars.
+    name = "f1_" + "x" * 100_000
+    with pytest.raises(BadInputError, match=r"^thresholds key promotion\.min_metrics: ") as err:
+        set_value(make_project_settings(tmp_path), "promotion.min_metrics", {name: 0.5})
+    assert "'f1_xxxx" in err.value.message and len(err.value.message) < 600
+    assert err.value.details == {"key": "promotion.min_metrics"}
