@@ -115,43 +115,41 @@ def test_a_fit_the_cluster_does_not_finish_in_time_is_a_timeout_alone(scheduler:
     assert result.best_name == CONSTANT
 
 
+def _stopped_once_started(candidate: str, timeout_minutes: float, scheduler: str) -> None:
+    """Fit ``candidate`` on the cluster; the stop flag is set once its fit is handed over."""
+    stop = threading.Event()
+    config = _config(
+        candidate, timeout_minutes=timeout_minutes, parallel_backend="dask", cluster_address=scheduler
+    )
+    train_candidates(
+        make_frame("binary", n=120),
+        "y",
+        KINDS,
+        "binary",
+        config,
+        "f1_macro",
+        on_event=lambda event, _payload: stop.set() if event == "candidate_started" else None,
+        stop=stop,
+    )
+
+
 def test_a_stop_while_the_cluster_fits_ends_the_fitting_as_stopped_not_as_timed_out(scheduler: str) -> None:
     # The stop comes once the fits are handed over (the scheduler's SIGTERM); no answer comes before
     # the timeout. The run must end as stopped (abandoned), not as every candidate timed out (failed,
     # its causes given up on and a failure alert raised).
-    stop = threading.Event()
     with pytest.raises(RunStoppedError, match="cut short"):
-        train_candidates(
-            make_frame("binary", n=120),
-            "y",
-            KINDS,
-            "binary",
-            _config(SLOW, timeout_minutes=0.05, parallel_backend="dask", cluster_address=scheduler),
-            "f1_macro",
-            on_event=lambda event, _payload: stop.set() if event == "candidate_started" else None,
-            stop=stop,
-        )
+        _stopped_once_started(SLOW, 0.05, scheduler)
 
 
 def test_a_stop_while_a_cluster_fit_runs_is_not_waited_out(scheduler: str) -> None:
     # The scheduler's SIGTERM only sets the flag. Before, the flag was looked at only when the cluster
     # answered: the stop waited for the fit (up to timeout_minutes). The fit below ends only when the
     # test opens its gate (or after GATE_SECONDS): the stop must be honoured while it still runs.
-    stop = threading.Event()
     gated.GATE.clear()
     gated.FINISHED.clear()
     try:
         with pytest.raises(RunStoppedError, match="on the cluster was cut short"):
-            train_candidates(
-                make_frame("binary", n=120),
-                "y",
-                KINDS,
-                "binary",
-                _config(GATED, timeout_minutes=60, parallel_backend="dask", cluster_address=scheduler),
-                "f1_macro",
-                on_event=lambda event, _payload: stop.set() if event == "candidate_started" else None,
-                stop=stop,
-            )
+            _stopped_once_started(GATED, 60, scheduler)
         assert not gated.FINISHED.is_set()
     finally:
         gated.GATE.set()  # the worker's thread goes free; the cluster's late answer is dropped

@@ -5,13 +5,14 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from evergreen.errors import LockHeldError
 from evergreen.examples import churn
 from evergreen.pipeline import lock_name
-from evergreen.project import open_project
+from evergreen.project import Project, open_project
 from evergreen.store.locks import LeaseLock
 from evergreen.store.requests import scheduler_lock_name
 from evergreen.store.runs import list_runs
@@ -21,21 +22,26 @@ from tests.support.serving import wait_until
 from tests.support.training import STALLED
 
 
+def _project_with_a_batch(tmp_path: Path, **sections: Any) -> Project:
+    """A project whose first pass fires new_data on one landed batch (no file events, no monitoring)."""
+    settings = make_project_settings(
+        tmp_path / "p",
+        triggers={"settle_seconds": 0, "watch_landing": False},
+        monitoring={"schedule": None},
+        **sections,
+    )
+    settings.data.landing.mkdir(parents=True)
+    churn.make_batch(0, 1000, drifted=False).to_csv(settings.data.landing / "week00.csv", index=False)
+    return open_project(settings)
+
+
 def test_stopping_a_threaded_scheduler_mid_fit_kills_the_fit_and_abandons_the_run(tmp_path: Path) -> None:
     """``serve --scheduler`` runs the loop in threads: no signal handler there, only ``stop()``.
 
     The fit below would take an hour; before, ``stop()`` gave up joining the loop's thread after its
     timeout and left the run, the lock and the forked child behind.
     """
-    settings = make_project_settings(
-        tmp_path / "p",
-        triggers={"settle_seconds": 0, "watch_landing": False},
-        monitoring={"schedule": None},
-        training={"candidates": [STALLED], "timeout_minutes": 120},
-    )
-    settings.data.landing.mkdir(parents=True)
-    churn.make_batch(0, 1000, drifted=False).to_csv(settings.data.landing / "week00.csv", index=False)
-    project = open_project(settings)
+    project = _project_with_a_batch(tmp_path, training={"candidates": [STALLED], "timeout_minutes": 120})
     sched = Scheduler(project)
     try:
         sched.start()
@@ -46,7 +52,7 @@ def test_stopping_a_threaded_scheduler_mid_fit_kills_the_fit_and_abandons_the_ru
         [run] = list_runs(project.store)
         assert (run["status"], run["step"]) == ("abandoned", "train")
         assert "the candidates' fitting was cut short" in run["error"]
-        assert LeaseLock(project.store, lock_name(settings.project)).current() is None
+        assert LeaseLock(project.store, lock_name(project.settings.project)).current() is None
         assert multiprocessing.active_children() == []
     finally:
         sched.stop()
@@ -57,14 +63,7 @@ def test_a_stop_asked_for_during_a_pass_starts_no_retrain(tmp_path: Path) -> Non
     """SIGTERM while the pass ingests or monitors: the triggers still fire, but no run is started
     only to be abandoned at its first stage (an abandoned run reads as a failing retrain to the
     alerts); the firings stay due for the next scheduler."""
-    settings = make_project_settings(
-        tmp_path / "p",
-        triggers={"settle_seconds": 0, "watch_landing": False},
-        monitoring={"schedule": None},
-    )
-    settings.data.landing.mkdir(parents=True)
-    churn.make_batch(0, 1000, drifted=False).to_csv(settings.data.landing / "week00.csv", index=False)
-    project = open_project(settings)
+    project = _project_with_a_batch(tmp_path)
     sched = Scheduler(project)
     try:
         sched.open()
