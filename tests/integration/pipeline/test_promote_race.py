@@ -30,6 +30,17 @@ def _project(root: Path, *candidates: str) -> Project:
     return open_project(settings)
 
 
+def _land_a_batch(project: Project) -> None:
+    churn.make_batch(0, 1200, drifted=False).to_csv(project.settings.data.landing / "w0.csv", index=False)
+
+
+def _assert_abandoned_and_nothing_moved(project: Project) -> None:
+    [run] = list_runs(project.store)
+    assert run["status"] == "abandoned"
+    assert project.registry.aliases() == {}
+    assert LeaseLock(project.store, models_lock_name(project.settings.project)).current() is None
+
+
 def _when_promoting(monkeypatch: pytest.MonkeyPatch, act: Any) -> None:
     """Run ``act`` (a person's action) after the run decided, just before it takes the models lease."""
     real = stages.acquire_models_lease
@@ -46,7 +57,7 @@ def test_a_rollback_during_the_run_makes_the_run_decide_again_against_the_champi
 ) -> None:
     root = tmp_path / "p"
     good = _project(root, "logistic_regression")
-    churn.make_batch(0, 1200, drifted=False).to_csv(good.settings.data.landing / "w0.csv", index=False)
+    _land_a_batch(good)
     assert RetrainRunner(good).run(RetrainRequest(trigger="manual")).status == "promoted"  # v1
     weak = _project(root, CONSTANT)
     assert RetrainRunner(weak).run(RetrainRequest(trigger="manual", force=True)).status == "rejected"  # v2
@@ -71,7 +82,7 @@ def test_a_candidate_promoted_by_hand_during_the_run_is_not_moved_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = _project(tmp_path / "p", "logistic_regression")
-    churn.make_batch(0, 1200, drifted=False).to_csv(project.settings.data.landing / "w0.csv", index=False)
+    _land_a_batch(project)
     _when_promoting(monkeypatch, lambda: control.promote(project, "1", actor="alice", reason="ship it"))
     out = RetrainRunner(project).run(RetrainRequest(trigger="manual"))
 
@@ -88,7 +99,7 @@ def test_a_stop_asked_for_while_waiting_for_the_models_lease_moves_nothing(
     """SIGTERM while the promote stage waits for a person's action: the run ends abandoned, before
     the move (the stop is seen after the wait, not just before it), and it does not sit out the wait."""
     project = _project(tmp_path / "p", "logistic_regression")
-    churn.make_batch(0, 1200, drifted=False).to_csv(project.settings.data.landing / "w0.csv", index=False)
+    _land_a_batch(project)
     flag = StopFlag()
     person = LeaseLock(project.store, models_lock_name(project.settings.project))
     real = stages.acquire_models_lease
@@ -107,10 +118,7 @@ def test_a_stop_asked_for_while_waiting_for_the_models_lease_moves_nothing(
     with pytest.raises(RunStoppedError):
         RetrainRunner(project, stop=flag).run(RetrainRequest(trigger="manual"))
 
-    [run] = list_runs(project.store)
-    assert run["status"] == "abandoned"
-    assert project.registry.aliases() == {}
-    assert LeaseLock(project.store, models_lock_name(project.settings.project)).current() is None
+    _assert_abandoned_and_nothing_moved(project)
 
 
 def test_the_retrain_lease_lost_during_the_models_lease_wait_moves_nothing(
@@ -118,7 +126,7 @@ def test_the_retrain_lease_lost_during_the_models_lease_wait_moves_nothing(
 ) -> None:
     """The fence proves the retrain lease right before the move: after the wait, not before it."""
     project = _project(tmp_path / "p", "logistic_regression")
-    churn.make_batch(0, 1200, drifted=False).to_csv(project.settings.data.landing / "w0.csv", index=False)
+    _land_a_batch(project)
     real = stages.acquire_models_lease
 
     def acquire(p: Project, **kw: Any) -> Any:
@@ -135,10 +143,7 @@ def test_the_retrain_lease_lost_during_the_models_lease_wait_moves_nothing(
     with pytest.raises(LeaseLostError):
         RetrainRunner(project).run(RetrainRequest(trigger="manual"))
 
-    [run] = list_runs(project.store)
-    assert run["status"] == "abandoned"
-    assert project.registry.aliases() == {}
-    assert LeaseLock(project.store, models_lock_name(project.settings.project)).current() is None
+    _assert_abandoned_and_nothing_moved(project)
 
 
 def test_a_stop_after_the_candidate_was_promoted_by_hand_still_finishes_the_run_promoted(
@@ -146,7 +151,7 @@ def test_a_stop_after_the_candidate_was_promoted_by_hand_still_finishes_the_run_
 ) -> None:
     """Nothing is left to move: the run must not end abandoned with the champion tagged rejected."""
     project = _project(tmp_path / "p", "logistic_regression")
-    churn.make_batch(0, 1200, drifted=False).to_csv(project.settings.data.landing / "w0.csv", index=False)
+    _land_a_batch(project)
     flag = StopFlag()
 
     def person_then_signal() -> None:
@@ -165,7 +170,7 @@ def test_a_run_that_fails_after_its_candidate_was_promoted_by_hand_leaves_the_ch
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = _project(tmp_path / "p", "logistic_regression")
-    churn.make_batch(0, 1200, drifted=False).to_csv(project.settings.data.landing / "w0.csv", index=False)
+    _land_a_batch(project)
 
     def person_promotes_then_scoring_breaks(*_a: Any, **_k: Any) -> Any:
         control.promote(project, "1", actor="alice", reason="ship it")
