@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from tests.support.cli import cli_env, interruptible
 from tests.support.dashboard import login
+from tests.support.net import log_tail
 
 
 def _db(root: Path) -> dict[str, list[tuple]]:
@@ -93,24 +94,26 @@ def test_demo_replays_the_stream_through_the_server_and_swaps_on_drift(tmp_path:
 
 
 def test_demo_keeps_serving_with_a_login_token_until_ctrl_c(tmp_path: Path):
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "evergreen",
-            "demo",
-            str(tmp_path / "demo"),
-            "--batches",
-            "6",
-            "--rows",
-            "600",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env({"EVERGREEN_TOKENS": "ops:operator:an-existing-token"}),
-        preexec_fn=interruptible,
-    )
+    errors = tmp_path / "stderr.log"  # a file, not an unread pipe the demo's log lines could fill
+    with errors.open("w") as stderr:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "evergreen",
+                "demo",
+                str(tmp_path / "demo"),
+                "--batches",
+                "6",
+                "--rows",
+                "600",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=cli_env({"EVERGREEN_TOKENS": "ops:operator:an-existing-token"}),
+            preexec_fn=interruptible,
+        )
     lines: list[str] = []
     ready = threading.Event()
 
@@ -124,7 +127,7 @@ def test_demo_keeps_serving_with_a_login_token_until_ctrl_c(tmp_path: Path):
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        assert ready.wait(600), "".join(lines) + (proc.stderr.read() if proc.poll() is not None else "")
+        assert ready.wait(600), "".join(lines) + log_tail(errors)
         out = "".join(lines)
         url = re.search(r"^dashboard: +(http://127\.0\.0\.1:\d+)/$", out, re.MULTILINE)
         token = re.search(r"^log in with the demo's admin token: (\S+)$", out, re.MULTILINE)

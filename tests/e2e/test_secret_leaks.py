@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from tests.support.cli import Runner, cli_env
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port, spawn_logged, wait_http
 
 MLFLOW_PW = "MlflowPw-7f3a9c1e"
 DB_PW = "DbPw-Sekret-42aa"
@@ -110,7 +110,7 @@ ENV = {
 
 
 def test_unreachable_mlflow_and_failing_channels_leak_no_secret(
-    project_dir: Path, run_cli: Runner, failing_hook: tuple[int, list[bytes]]
+    project_dir: Path, run_cli: Runner, failing_hook: tuple[int, list[bytes]], tmp_path: Path
 ) -> None:
     hook_port, hook_bodies = failing_hook
     configure(project_dir, hook_port)
@@ -139,16 +139,15 @@ def test_unreachable_mlflow_and_failing_channels_leak_no_secret(
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    serve = subprocess.Popen(
+    log = tmp_path / "serve.log"  # stdout and stderr: both are read for secrets below
+    serve = spawn_logged(
         [sys.executable, "-m", "evergreen", "serve", "--port", str(port)],
+        log,
         cwd=project_dir,
         env=cli_env(ENV),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
-        wait_http(url + "/health", serve)
+        wait_http(url + "/health", serve, log=log)
         with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
             answers = [
                 http.get("/ready"),
@@ -166,11 +165,11 @@ def test_unreachable_mlflow_and_failing_channels_leak_no_secret(
     finally:
         serve.terminate()
         try:
-            out, err = serve.communicate(timeout=120)
+            serve.wait(timeout=120)
         except subprocess.TimeoutExpired:  # never leave the server running; its output is still read
             serve.kill()
-            out, err = serve.communicate()
-    seen += [out, err]
+            serve.wait()
+    seen.append(log.read_text(errors="replace"))
 
     assert not [(i, leaks(t)) for i, t in enumerate(seen) if leaks(t)]
     assert not files_leaking(project_dir)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port, log_tail, spawn_logged, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,23 +59,34 @@ Runner = Callable[..., CliResult]
 
 
 class ServeProcess:
-    """``evergreen serve`` in a real process on a free port, ready to answer when entered."""
+    """``evergreen serve`` in a real process on a free port, ready to answer when entered.
+
+    Its output goes to a file of its own (``log``), read with :meth:`output`.
+    """
 
     def __init__(self, project_dir: Path, *args: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
+        fd, name = tempfile.mkstemp(prefix="evergreen-serve-", suffix=".log")
+        os.close(fd)
+        self.log = Path(name)
+        self.proc = spawn_logged(
             [sys.executable, "-m", "evergreen", "serve", "--port", str(self.port), *args],
+            self.log,
             cwd=project_dir,
             env=cli_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
         )
 
     def __enter__(self) -> ServeProcess:
-        wait_http(self.url + "/ready", self.proc)
+        try:
+            wait_http(self.url + "/ready", self.proc, log=self.log)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
+
+    def output(self) -> str:
+        return log_tail(self.log, chars=1_000_000)
 
     def stop(self, timeout: float = 90) -> int:
         """SIGTERM, as an orchestrator stops it; returns the exit code."""
@@ -85,6 +97,7 @@ class ServeProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.log.unlink(missing_ok=True)
 
 
 def cli_runner(project_dir: Path) -> Runner:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -62,20 +63,41 @@ def _ephemeral_low() -> int | None:
     return low if low - LOWEST >= 1000 else None
 
 
-def wait_http(url: str, proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 120) -> None:
-    """Poll ``url`` until it answers 200; fail at once with the process's stderr if it exits.
+def spawn_logged(args: list[str], log: Path, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """A long-running server whose stdout and stderr both go to the file ``log``.
 
-    A liveness bound for start-up, not a timing assertion.
+    Not a pipe: a pipe nobody reads fills after ~64 KB of log lines, and the server's next write
+    (under the logging lock, so every thread that logs waits too) then blocks for good.
+    """
+    with log.open("wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, **kwargs)
+
+
+def log_tail(log: Path, chars: int = 3000) -> str:
+    return log.read_text(errors="replace")[-chars:] if log.exists() else ""
+
+
+def wait_http(
+    url: str,
+    proc: subprocess.Popen[str] | subprocess.Popen[bytes],
+    timeout: float = 120,
+    log: Path | None = None,
+) -> None:
+    """Poll ``url`` until it answers 200; fail at once with the process's output if it exits.
+
+    The output is ``log``'s tail when the process writes to a file (:func:`spawn_logged`), else what
+    its stderr pipe holds. A liveness bound for start-up, not a timing assertion.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             _, err = proc.communicate()
-            raise AssertionError(f"server exited with {proc.returncode}: {str(err)[-3000:]}")
+            said = log_tail(log) if log is not None else str(err)[-3000:]
+            raise AssertionError(f"server exited with {proc.returncode}: {said}")
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise AssertionError(f"{url} never answered 200")
+    raise AssertionError(f"{url} never answered 200" + (f": {log_tail(log)}" if log is not None else ""))

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.cli import cli_env
-from tests.support.net import free_port
+from tests.support.net import free_port, log_tail, spawn_logged
 
 # Variables that would hand a process S3 access (or a profile that does): removed where the test
 # shows a process works without them.
@@ -80,10 +80,7 @@ class Proc:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Proc:
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                self.args, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT
-            )
+        self.proc = spawn_logged(self.args, self.log, cwd=self.cwd, env=self.env)
         return self
 
     def events(self, name: str) -> list[dict[str, object]]:
@@ -105,7 +102,7 @@ class Proc:
         return out
 
     def tail(self, chars: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+        return log_tail(self.log, chars)
 
     def wait_http(self, path: str, timeout: float = 120.0) -> None:
         """Until ``path`` answers 200 (a liveness bound for start-up, not a timing assertion)."""

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from tests.support.cli import ServeProcess, cli_env
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port, spawn_logged, wait_http
 from tests.support.tools import DEPLOY, system_tool
 
 pytestmark = pytest.mark.slow
@@ -123,20 +123,13 @@ def project(tmp_path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def scheduler_process(project: Path) -> Iterator[str]:
+def scheduler_process(project: Path, log: Path) -> Iterator[str]:
     """`evergreen scheduler` with its /metrics on ``triggers.metrics_port``; yields host:port."""
     port = yaml.safe_load((project / "evergreen.yaml").read_text())["triggers"]["metrics_port"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "evergreen", "scheduler"],
-        cwd=project,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn_logged([sys.executable, "-m", "evergreen", "scheduler"], log, cwd=project, env=cli_env())
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/metrics", proc)
+        wait_http(url + "/metrics", proc, log=log)
         yield f"127.0.0.1:{port}"
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -147,7 +140,7 @@ def scheduler_process(project: Path) -> Iterator[str]:
             proc.wait()
 
 
-def start_prometheus(tmp: Path, serve: str, scheduler: str) -> tuple[subprocess.Popen[str], str]:
+def start_prometheus(tmp: Path, serve: str, scheduler: str) -> tuple[subprocess.Popen[bytes], str]:
     binary = system_tool("prometheus")
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
@@ -159,19 +152,18 @@ def start_prometheus(tmp: Path, serve: str, scheduler: str) -> tuple[subprocess.
     }
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    proc = subprocess.Popen(
+    log = tmp / "prometheus.log"
+    proc = spawn_logged(
         [
             binary,
             f"--config.file={tmp / 'prometheus.yml'}",
             f"--storage.tsdb.path={tmp / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        log,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/-/ready", proc)
+    wait_http(url + "/-/ready", proc, log=log)
     return proc, url
 
 
@@ -197,7 +189,7 @@ def test_prometheus_scraping_evergreen_answers_every_panel_and_rule(project: Pat
         wait_for(lambda: traffic.sent >= 100, "traffic")
         report = run_cli(project, "monitor", "--window", "7d", "--json")
         assert '"data_drift_score"' in report.stdout
-        with scheduler_process(project) as sched:
+        with scheduler_process(project, tmp_path / "scheduler.log") as sched:
             prom_proc, prom_url = start_prometheus(tmp_path, f"127.0.0.1:{server.port}", sched)
             try:
                 with httpx.Client(base_url=prom_url, timeout=30) as prom:

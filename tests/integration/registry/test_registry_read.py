@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from evergreen.errors import NotFoundError
 from evergreen.registry import CHAMPION, PREVIOUS, Registry
 from evergreen.registry_read import RegistryReader, RestRegistryReader, SqlRegistryReader, open_reader
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port, spawn_logged, wait_http
 
 
 def _same(reader: RegistryReader, registry: Registry) -> None:
@@ -115,16 +115,17 @@ def test_a_store_without_mlflow_tables_and_other_uris_use_the_client(tmp_path: P
 @pytest.mark.slow
 def test_rest_reader_matches_the_mlflow_client(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen(
+    log = tmp_path / "mlflow-server.log"
+    proc = spawn_logged(
         [
             sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
             "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
         ],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        log, start_new_session=True,
     )  # fmt: skip
     try:
         uri = f"http://127.0.0.1:{port}"
-        wait_http(f"{uri}/health", proc)
+        wait_http(f"{uri}/health", proc, log=log)
         registry = Registry(uri, tmp_path / "artifacts", "churn")
         reader = open_reader(uri, "churn", _fallback_unused, {})
         assert isinstance(reader, RestRegistryReader)

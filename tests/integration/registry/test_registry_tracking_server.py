@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from evergreen.registry import Registry, is_tracking_server
-from tests.support.net import free_port, wait_http
+from tests.support.net import free_port, spawn_logged, wait_http
 
 
 def test_is_tracking_server() -> None:
@@ -24,18 +24,18 @@ def test_is_tracking_server() -> None:
 def test_artifacts_go_where_the_server_sends_them(tmp_path: Path) -> None:
     dest, local = tmp_path / "server-artifacts", tmp_path / "local-artifacts"
     port = free_port()
-    proc = subprocess.Popen(
+    log = tmp_path / "mlflow-server.log"
+    proc = spawn_logged(
         [
             sys.executable, "-m", "mlflow", "server",
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
             "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
             "--artifacts-destination", dest.as_uri(), "--serve-artifacts",
         ],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,  # the server forks uvicorn workers: stop the whole group
+        log, start_new_session=True,  # the server forks uvicorn workers: stop the whole group
     )  # fmt: skip
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", proc)
+        wait_http(f"http://127.0.0.1:{port}/health", proc, log=log)
         reg = Registry(f"http://127.0.0.1:{port}", local, "proj")
         exp = reg.client.get_experiment(reg.experiment_id)
         assert exp.artifact_location.startswith("mlflow-artifacts:")
