@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from evergreen.errors import LockHeldError, RunStoppedError
+from evergreen.errors import LockHeldError, ModelsBusyError, RunStoppedError
 from evergreen.project import Project
 from evergreen.registry import TAG_PREFIX
 from evergreen.store.audit import record_action
@@ -40,7 +40,9 @@ def acquire_models_lease(
     """The project's models lease (``models:<project>``), acquired; the caller releases it.
 
     ``wait_seconds`` 0 (a person's action): :class:`LockHeldError` at once, the person looks again.
-    More (a retrain about to promote): tried again until then, for a person's action is short.
+    More (a retrain about to promote): tried again until then, for a person's action is short; still
+    held then, :class:`ModelsBusyError` (not ``LockHeldError``, which the scheduler reads as "another
+    retrain runs": this run's own work would be dropped instead of retried).
     ``stop`` (the scheduler's SIGTERM flag) set while waiting: :class:`RunStoppedError` at once,
     instead of sitting out the wait (nothing has moved yet).
     """
@@ -49,9 +51,13 @@ def acquire_models_lease(
     while True:
         try:
             return lock.acquire()
-        except LockHeldError:
+        except LockHeldError as exc:
             if time.monotonic() >= deadline:
-                raise
+                if wait_seconds <= 0:
+                    raise
+                raise ModelsBusyError(
+                    f"the models lease stayed held for {wait_seconds:g} s: {exc.message}", details=exc.details
+                ) from None
             if stop is None:
                 time.sleep(LEASE_RETRY_SECONDS)
             elif stop.wait(LEASE_RETRY_SECONDS):

@@ -268,6 +268,15 @@ class LockHeldError(ConflictError):
     code = "lock_held"
 
 
+class ModelsBusyError(ConflictError):
+    """The models lease stayed held for all of an automated caller's wait (a retrain about to promote,
+    retention about to delete a version): a person's promote, approve or rollback, or another
+    process's, outlasted it. Nothing moved; unlike :class:`LockHeldError` (another retrain runs), the
+    same work can be tried again soon."""
+
+    code = "models_busy"
+
+
 class LeaseLostError(ConflictError):
     """This process no longer holds the retrain lease (another took it over): the run stops, abandoned."""
 

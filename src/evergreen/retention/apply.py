@@ -11,6 +11,7 @@ with the version: a champion gone). Every deletion is a row in the audit trail.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -104,15 +105,18 @@ def run_gc(
     dry_run: bool = False,
     actor: str = "system",
     before_delete: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> GcResult:
     """Plan and (unless ``dry_run``) delete. ``before_delete(version)`` runs between the plan and each
-    version's re-check, under the models lease (tests use it to move an alias mid-pass)."""
+    version's re-check, under the models lease (tests use it to move an alias mid-pass). ``stop`` (the
+    scheduler's SIGTERM flag): set while the pass waits for the models lease, it ends the pass at once
+    (:class:`RunStoppedError`) with the versions before that one deleted and the rest kept."""
     versions, files = gather(project)
     plan = plan_retention(versions, files, policy, now)
     if dry_run:
         return GcResult(plan, dry_run=True)
     with LeaseLock(project.store, retrain_lock_name(project.settings.project)):
-        deleted, skipped = _delete_versions(project, plan, actor, before_delete)
+        deleted, skipped = _delete_versions(project, plan, actor, before_delete, stop)
     n_pred, n_fb = _prune_rows(project, plan, actor)
     gone = _delete_files(project, policy, now, actor)
     reports = _prune_reports(project, actor)
@@ -143,14 +147,18 @@ def _audit_files(project: Project, actor: str, paths: list[str], reason: str) ->
 
 
 def _delete_versions(
-    project: Project, plan: RetentionPlan, actor: str, before_delete: Callable[[str], None] | None
+    project: Project,
+    plan: RetentionPlan,
+    actor: str,
+    before_delete: Callable[[str], None] | None,
+    stop: threading.Event | None,
 ) -> tuple[list[str], list[tuple[str, str]]]:
     reg = project.registry
     client, name = reg.client, reg.model_name
     deleted: list[str] = []
     skipped: list[tuple[str, str]] = []
     for version in plan.delete_versions:
-        lease = acquire_models_lease(project, wait_seconds=AUTOMATED_WAIT_SECONDS)
+        lease = acquire_models_lease(project, wait_seconds=AUTOMATED_WAIT_SECONDS, stop=stop)
         try:
             if before_delete is not None:
                 before_delete(version)

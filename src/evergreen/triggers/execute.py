@@ -18,6 +18,7 @@ from evergreen.errors import (
     ChampionUnavailableError,
     LeaseLostError,
     LockHeldError,
+    ModelsBusyError,
     RegistryError,
     RunStoppedError,
     StoreError,
@@ -35,7 +36,10 @@ log = get_logger("evergreen.triggers")
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Database or MLflow unreachable: the same run can succeed later. Anything else is deterministic."""
+    """Database or MLflow unreachable, or the models lease held past the promote stage's wait: the
+    same run can succeed later. Anything else is deterministic."""
+    if isinstance(exc, ModelsBusyError):
+        return True
     # A champion that cannot be loaded is a property of the stored model, not of the connection.
     return isinstance(exc, StoreError | RegistryError) and not isinstance(exc, ChampionUnavailableError)
 

@@ -31,7 +31,7 @@ from croniter import croniter
 from evergreen.data.ingest import IngestResult, ingest_file
 from evergreen.data.landing import landing_files
 from evergreen.data.remote_landing import RemoteWatch
-from evergreen.errors import LockHeldError, one_line
+from evergreen.errors import LockHeldError, RunStoppedError, one_line
 from evergreen.logs import get_logger
 from evergreen.overrides import effective_settings
 from evergreen.pipeline.stop import StopFlag
@@ -77,7 +77,7 @@ class TickReport:
 
     ingested: list[IngestResult] = field(default_factory=list)
     monitoring: str | None = None
-    gc: str | None = None  # retention pass: ran | failed | None (not due)
+    gc: str | None = None  # retention pass: ran | failed | stopped | None (not due)
     watch: str | None = None  # the watch after a promotion: kept | regressed | insufficient_data | failed
     evaluation: Evaluation | None = None
     attempt: Attempt | None = None
@@ -384,8 +384,11 @@ class Scheduler:
         from evergreen.retention.plan import policy_from
 
         try:
-            run_gc(self.project, policy_from(self.settings.retention), now)
+            run_gc(self.project, policy_from(self.settings.retention), now, stop=self.stop_flag.requested)
             return "ran"
+        except RunStoppedError:  # SIGTERM while it waited for the models lease: the next pass goes on
+            log.info("gc_stopped")
+            return "stopped"
         except Exception as exc:  # e.g. a retrain holds the lock: the next day's pass tries again
             log.error("gc_failed", error=one_line(exc))
             return "failed"

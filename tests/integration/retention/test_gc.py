@@ -209,3 +209,39 @@ def test_a_person_cannot_promote_a_version_while_the_pass_deletes_it(trained_pro
     with pytest.raises(NotFoundError):
         control.promote(p, v2, actor="alice")  # afterwards: the version is gone, a clear 404
     assert LeaseLock(p.store, models_lock_name(p.settings.project)).current() is None
+
+
+def test_a_stop_while_the_scheduler_pass_waits_for_the_models_lease_ends_it_deleting_nothing(
+    trained_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SIGTERM during the daily pass, while a person's action holds the models lease: the pass stops
+    # waiting at once (the scheduler would otherwise sit out AUTOMATED_WAIT_SECONDS per version
+    # before exiting) and deletes nothing; it is "stopped", not a failure.
+    from datetime import datetime
+
+    from evergreen.project import Project
+    from evergreen.retention import apply
+    from evergreen.triggers.scheduler import Scheduler
+
+    p = trained_project
+    v2, v3 = add_version(p), add_version(p)
+    retention = p.settings.retention.model_copy(
+        update={"schedule": "0 3 * * *", "keep_versions": 1, "min_version_age_days": 0, "predictions_days": 0}
+    )
+    settings = p.settings.model_copy(update={"retention": retention})
+    clock = [datetime(2030, 1, 1, 2, 59, tzinfo=utcnow().tzinfo)]
+    sched = Scheduler(Project(settings=settings, store=p.store), clock=lambda: clock[0])
+    # Sitting the wait out would end the pass as "failed" (the lease still held), not "stopped".
+    monkeypatch.setattr(apply, "AUTOMATED_WAIT_SECONDS", 2.0)
+    person = LeaseLock(p.store, models_lock_name(p.settings.project)).acquire()
+    sched.open()
+    try:
+        assert sched.gc_if_due(clock[0]) is None  # 02:59: not due yet
+        sched.stop_flag.requested.set()
+        clock[0] = clock[0].replace(hour=3, minute=1)
+        assert sched.gc_if_due(clock[0]) == "stopped"
+    finally:
+        sched.close()
+        person.release()
+    assert {v.version for v in p.registry.list_versions()} == {"1", v2, v3}
+    assert list_actions(p.store, action="gc_delete_version") == []

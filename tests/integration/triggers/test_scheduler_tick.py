@@ -6,14 +6,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, update
 
 from evergreen.examples import churn
-from evergreen.pipeline import lock_name
+from evergreen.pipeline import lock_name, stages
 from evergreen.project import open_project
 from evergreen.store.audit import list_actions
 from evergreen.store.engine import utcnow
-from evergreen.store.locks import LeaseLock
+from evergreen.store.locks import LeaseLock, models_lock_name
 from evergreen.store.requests import enqueue_retrain, get_request, scheduler_running
 from evergreen.store.runs import get_run, list_runs
 from evergreen.store.tables import drift_reports, locks
@@ -226,3 +227,35 @@ def test_a_lease_taken_over_mid_run_abandons_the_run_without_failing_its_firings
     assert executor.exhausted == set()
     assert list_actions(project.store, action="retrain_failed") == []
     assert get_request(project.store, request).status == "queued"  # type: ignore[union-attr]
+
+
+def test_a_person_holding_the_models_lease_past_the_wait_gets_the_run_retried_not_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run trained and decided to promote, but a person's action held the models lease for all of
+    # the promote stage's wait. That is neither "another retrain runs" (lock_held: the firings would
+    # be folded into a follow-up that never comes, and no alert says why the run failed) nor a
+    # failure for good: the run fails as models_busy, nothing moves, and the executor retries later.
+    project = _project(tmp_path / "p")
+    _drop(project, 0)
+    _drop(project, 1)
+    monkeypatch.setattr(stages, "AUTOMATED_WAIT_SECONDS", 0.5)
+    person = LeaseLock(project.store, models_lock_name(project.settings.project)).acquire()
+    request = enqueue_retrain(project.store, "please", "cli:bob")
+    firings = [
+        TriggerFiring(kind="new_data", reason="test", cause="new_data:batch:2"),
+        TriggerFiring(kind="manual", reason="please", cause=f"manual:{request}", request_id=request),
+    ]
+    try:
+        attempt = RetrainExecutor(project, project.settings.triggers).run(firings, WED)
+    finally:
+        person.release()
+
+    assert attempt.status == "retry" and attempt.retry_at == WED + timedelta(seconds=30)
+    assert (attempt.error or "").startswith("models_busy: the models lease stayed held for 0.5 s")
+    run = get_run(project.store, attempt.run_id or "")
+    assert run["status"] == "failed" and run["error"].startswith("models_busy")
+    assert project.registry.aliases() == {}  # nothing moved
+    assert get_request(project.store, request).status == "queued"  # type: ignore[union-attr]
+    [failed] = list_actions(project.store, action="retrain_failed")
+    assert (failed["after"]["transient"], failed["after"]["attempts"]) == (True, 1)

@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from evergreen.config import TriggersConfig
-from evergreen.errors import ChampionUnavailableError, DataValidationError, RegistryError, StoreError
+from evergreen.errors import (
+    ChampionUnavailableError,
+    DataValidationError,
+    LockHeldError,
+    ModelsBusyError,
+    RegistryError,
+    StoreError,
+)
 from evergreen.triggers.evaluate import (
     DriftFacts,
     ManualRequest,
@@ -240,6 +247,9 @@ def test_backoff_and_transient_errors():
     assert not is_transient(ChampionUnavailableError("gone"))
     assert not is_transient(DataValidationError("bad", reason="x"))
     assert not is_transient(RuntimeError("bug"))
+    # The models lease held past the promote stage's wait: retried later; another retrain's lock is
+    # no failure at all (the executor waits for it), so it is not "transient" either.
+    assert is_transient(ModelsBusyError("held")) and not is_transient(LockHeldError("held"))
 
 
 def test_combine_needs_a_firing():
