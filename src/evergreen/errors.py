@@ -26,8 +26,10 @@ to its exit code and the HTTP API to its status, each in exactly one place (``ex
     ├── MethodNotAllowedError           method_not_allowed    exit 2  HTTP 405
     ├── ConflictError                   conflict                      HTTP 409
     │   ├── LockHeldError               lock_held
+    │   ├── ModelsBusyError             models_busy
     │   ├── LeaseLostError              lease_lost
     │   ├── RunStoppedError             run_stopped
+    │   ├── RunEndedError               run_ended
     │   └── AlreadyLabelledError        already_labelled
     ├── RateLimitedError                rate_limited                  HTTP 429
     ├── TrainingError                   training_failed
@@ -82,6 +84,7 @@ __all__ = [
     "MethodNotAllowedError",
     "ModelFailedError",
     "ModelInputError",
+    "ModelsBusyError",
     "NoDataError",
     "NotConfiguredError",
     "NotFoundError",
@@ -89,6 +92,7 @@ __all__ = [
     "PredictionNotStoredError",
     "RateLimitedError",
     "RegistryError",
+    "RunEndedError",
     "RunStoppedError",
     "ShuttingDownError",
     "StoreError",
@@ -98,6 +102,7 @@ __all__ = [
     "UnknownTokenError",
     "UnsupportedMediaTypeError",
     "UntrustedModelError",
+    "is_transient",
     "one_line",
 ]
 
@@ -269,11 +274,10 @@ class LockHeldError(ConflictError):
 
 
 class ModelsBusyError(ConflictError):
-    """The models lease stayed held for all of an automated caller's wait (a retrain about to promote,
-    retention about to delete a version): a person's promote, approve or rollback, or another
-    process's, outlasted it. Nothing moved; unlike :class:`LockHeldError` (another retrain runs), the
-    same work can be tried again soon."""
+    """The models lease stayed held for all of an automated caller's wait: nothing moved, try again."""
 
+    # A retrain about to promote or retention about to delete a version waited out a person's promote,
+    # approve or rollback. Unlike LockHeldError (another retrain runs), the same work can succeed soon.
     code = "models_busy"
 
 
@@ -287,6 +291,14 @@ class RunStoppedError(ConflictError):
     """The process was asked to stop (SIGTERM) and the run ended between two stages, abandoned."""
 
     code = "run_stopped"
+
+
+class RunEndedError(ConflictError):
+    """A stage was asked to work on a run that has already ended: it does not run again."""
+
+    # An orchestrator retrying a task after the run was recorded failed (a deterministic error, or
+    # the last attempt) or abandoned: moving the champion for it now would contradict that record.
+    code = "run_ended"
 
 
 class AlreadyLabelledError(ConflictError):
@@ -401,6 +413,15 @@ class ForeignOriginError(ForbiddenError):
     """A local-only server (``--insecure-local``) got a request sent by a page of another origin."""
 
     code = "foreign_origin"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether the same work can succeed later: the database or MLflow unreachable, or the models
+    lease held past an automated caller's wait. Anything else is deterministic."""
+    if isinstance(exc, ModelsBusyError):
+        return True
+    # A champion that cannot be loaded is a property of the stored model, not of the connection.
+    return isinstance(exc, StoreError | RegistryError) and not isinstance(exc, ChampionUnavailableError)
 
 
 def one_line(exc: BaseException, *, with_code: bool = False) -> str:

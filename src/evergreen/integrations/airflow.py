@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, AssetWatcher, task
+from airflow.sdk import DAG, Asset, AssetWatcher, get_current_context, task
 
 from evergreen.config import load_settings
 from evergreen.integrations.airflow_landing import READY_FLAG, LandingFlagTrigger
@@ -21,6 +21,13 @@ from evergreen.pipeline.stages import STAGES
 from evergreen.triggers import check
 
 __all__ = ["READY_FLAG", "LandingFlagTrigger", "build_dag", "landing_asset"]
+
+
+def final_attempt() -> bool:
+    """Whether Airflow will not run the current task instance again if it fails (no retries left)."""
+    ti: Any = get_current_context()["ti"]
+    # Airflow's own test (TaskInstance.is_eligible_to_retry): retries set and try_number <= max_tries.
+    return not (ti.task.retries and ti.try_number <= ti.max_tries)
 
 
 def landing_asset(config_path: str | Path, flag: str = READY_FLAG, poke_interval: float = 5.0) -> Asset:
@@ -106,7 +113,7 @@ def build_dag(
 
         def stage_task(name: str, last: bool) -> Any:
             def run(ref: dict[str, Any]) -> dict[str, Any]:
-                return tasks.run_task(cfg, name, ref)
+                return tasks.run_task(cfg, name, ref, final_attempt=final_attempt())
 
             # The last stage reports a finished run: retrying it would report it twice.
             return task(run, task_id=name, **({"retries": 0} if last else {}))

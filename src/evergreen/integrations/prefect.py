@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import Task, flow, task
+from prefect.context import TaskRunContext
 
 from evergreen.config import load_settings
 from evergreen.pipeline import tasks
@@ -36,9 +37,18 @@ def check_triggers(config_path: str) -> Ref:
     return check.check_triggers(config_path)
 
 
+def final_attempt() -> bool:
+    """Whether Prefect will not run the current task run again if it fails (no retries left)."""
+    ctx = TaskRunContext.get()
+    if ctx is None:  # called outside a task run: nobody retries it
+        return True
+    # Prefect's own test (handle_retry): retries so far (run_count - 1) < task.retries.
+    return ctx.task_run.run_count - 1 >= (ctx.task.retries or 0)
+
+
 @task
 def run_stage(config_path: str, name: str, ref: Ref) -> Ref:
-    return tasks.run_task(config_path, name, ref)
+    return tasks.run_task(config_path, name, ref, final_attempt=final_attempt())
 
 
 @flow(name="evergreen-retrain", log_prints=True)

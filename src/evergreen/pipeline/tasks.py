@@ -2,9 +2,14 @@
 
 A task may run in another process or on another worker, so each call opens the project from the
 config path again, takes the project's retrain lock while it works (an embedded scheduler or a CLI
-retrain never runs at the same time) and hands back a JSON-able dict (:mod:`.refs`). A failure is
-recorded on the run (failed, candidate rejected, MLflow parent run FAILED) and reported to the
-alerting layer before it propagates to the orchestrator, which may retry the task.
+retrain never runs at the same time) and hands back a JSON-able dict (:mod:`.refs`).
+
+A failure the orchestrator will retry (``final_attempt`` False) that can succeed later (the database
+or MLflow unreachable: :func:`~evergreen.errors.is_transient`) leaves the run running and is only
+logged: the retry carries the same run on. Any other failure ends the run (failed, candidate
+rejected, MLflow parent run FAILED) and is reported to the alerting layer before it propagates; a
+retry of a stage of a run that has ended is refused (:class:`~evergreen.errors.RunEndedError`), so
+nothing is done for a run recorded failed or abandoned.
 
 The adapters only wire these calls: ``ingest`` → ``evergreen.triggers.check.check_triggers`` → one
 task per entry of :data:`~evergreen.pipeline.stages.STAGES` (:func:`run_stages` is the loop).
@@ -18,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from evergreen.config import load_settings
-from evergreen.errors import StoreError
+from evergreen.errors import RunEndedError, is_transient, one_line
+from evergreen.logs import get_logger
 from evergreen.pipeline.context import StageContext
 from evergreen.pipeline.records import fail_run, report_failure
 from evergreen.pipeline.refs import Finished, RunOrder, StageRef, ref_from_dict
@@ -26,9 +32,11 @@ from evergreen.pipeline.stages import STAGES, Stage, acts_on, ingest, run_stage,
 from evergreen.project import Project, open_project
 from evergreen.store.locks import LeaseLock, retrain_lock_name
 from evergreen.store.requests import FAILED, RUNNING, mark_requests
+from evergreen.store.runs import RUNNING as RUN_RUNNING
 from evergreen.store.runs import create_run, get_run, mark_abandoned
 
 Ref = dict[str, Any]
+log = get_logger("evergreen.pipeline")
 
 
 def open_config(config_path: str | Path) -> Project:
@@ -69,13 +77,16 @@ def _failed(project: Project, run_id: str, exc: Exception) -> None:
     msg = fail_run(project, run_id, exc)
     if msg is None:  # the run had already finished: nothing of it to undo or report
         return
-    report_failure(project, run_id, msg, transient=isinstance(exc, StoreError), attempts=1)
+    report_failure(project, run_id, msg, transient=is_transient(exc), attempts=1)
     request_ids = (get_run(project.store, run_id).get("details") or {}).get("request_ids", [])
     mark_requests(project.store, request_ids, FAILED, run_id=run_id, result=msg)
 
 
-def run_task(config_path: str, name: str, ref: Mapping[str, Any]) -> Ref:
-    """Run the stage ``name`` on ``ref`` (a dict made by a ``to_dict``) in this process."""
+def run_task(config_path: str, name: str, ref: Mapping[str, Any], *, final_attempt: bool = True) -> Ref:
+    """Run the stage ``name`` on ``ref`` (a dict made by a ``to_dict``) in this process.
+
+    ``final_attempt``: False when the orchestrator will run this task again if it fails.
+    """
     stage = stage_named(name)
     value: StageRef = ref_from_dict(ref)
     if not acts_on(stage, value):
@@ -89,12 +100,26 @@ def run_task(config_path: str, name: str, ref: Mapping[str, Any]) -> Ref:
         ctx = StageContext.open(project, alerts=True)
         with locked(project, run_id) if stage.holds_lock else _unlocked() as lease:
             ctx.lease = lease
+            if not isinstance(value, Finished):  # notify reports a run that has ended, by design
+                _still_running(project, run_id, name)
             try:
                 out = run_stage(ctx, stage, value)
             except Exception as exc:
-                _failed(ctx.project, run_id, exc)
+                if final_attempt or not is_transient(exc):
+                    _failed(ctx.project, run_id, exc)
+                else:
+                    log.warning("stage_failed_will_retry", run_id=run_id, stage=name, error=one_line(exc))
                 raise
         return out.to_dict()
+
+
+def _still_running(project: Project, run_id: str, stage: str) -> None:
+    status = get_run(project.store, run_id)["status"]
+    if status != RUN_RUNNING:
+        raise RunEndedError(
+            f"run {run_id} has already ended ({status}): its {stage} stage is not run again",
+            details={"run_id": run_id, "status": status, "stage": stage},
+        )
 
 
 @contextmanager

@@ -15,13 +15,11 @@ from typing import Any
 
 from evergreen.config import TriggersConfig
 from evergreen.errors import (
-    ChampionUnavailableError,
     LeaseLostError,
     LockHeldError,
-    ModelsBusyError,
-    RegistryError,
     RunStoppedError,
     StoreError,
+    is_transient,
     one_line,
 )
 from evergreen.logs import get_logger
@@ -33,15 +31,6 @@ from evergreen.store.requests import DONE, FAILED, QUEUED, RUNNING, mark_request
 from evergreen.triggers.evaluate import TriggerFiring, combine
 
 log = get_logger("evergreen.triggers")
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Database or MLflow unreachable, or the models lease held past the promote stage's wait: the
-    same run can succeed later. Anything else is deterministic."""
-    if isinstance(exc, ModelsBusyError):
-        return True
-    # A champion that cannot be loaded is a property of the stored model, not of the connection.
-    return isinstance(exc, StoreError | RegistryError) and not isinstance(exc, ChampionUnavailableError)
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:

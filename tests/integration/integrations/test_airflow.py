@@ -691,3 +691,39 @@ def test_s3_landing_dag_parses_with_the_watcher_and_retrains_on_the_landed_objec
     assert (run["trigger"], run["status"], run["candidate_version"]) == ("new_data", "promoted", "1")
     assert len(get_run(project.store, run["id"])["details"]["batch_ids"]) == len(produced) == 2
     assert project.registry.version_by_alias("champion") == "1"
+
+
+def test_a_transient_failure_is_retried_by_airflow_within_the_same_run(
+    airflow_home: Path, project_config: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # MLflow fails the first promote attempt: Airflow's retry (the DAG's own retries, 1 s here)
+    # carries the same evergreen run on to its promotion; nothing is recorded as failed meanwhile.
+    from evergreen.config import load_settings
+    from evergreen.errors import RegistryError
+    from evergreen.pipeline import stages
+    from evergreen.project import open_project
+    from evergreen.store.audit import list_actions
+    from evergreen.store.runs import list_runs
+
+    cfg = yaml.safe_load(project_config.read_text())
+    cfg["project"] = "retried"  # its own DAG id in the module's shared Airflow DB
+    cfg["triggers"].update({"backoff_seconds": 1, "backoff_max_seconds": 1})
+    project_config.write_text(yaml.safe_dump(cfg))
+    real, attempts = stages.move_champion, []
+
+    def mlflow_down_once(*a: Any, **k: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RegistryError("mlflow unreachable")
+        return real(*a, **k)
+
+    monkeypatch.setattr(stages, "move_champion", mlflow_down_once)
+    dr = _generated_dag(airflow_home, project_config, "retried").dag.test()
+    assert str(dr.state) == "success" and _states(dr)["promote"] == "success"
+    assert len(attempts) == 2
+    [ti] = [t for t in dr.get_task_instances() if t.task_id == "promote"]
+    assert ti.try_number == 2
+    project = open_project(load_settings(project_config))
+    assert [r["status"] for r in list_runs(project.store)] == ["promoted"]
+    assert list_actions(project.store, action="retrain_failed") == []
+    assert project.registry.version_by_alias("champion") == "1"

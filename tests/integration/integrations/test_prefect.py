@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +84,37 @@ def test_a_run_time_min_improvement_override_changes_the_flow_decision(harness: 
     out = retrain_flow(str(project_config))
     assert (out["trigger"], out["status"], out["candidate_version"]) == ("manual", "promoted", "2")
     assert out["champion_version"] == "2"
+
+
+def test_a_transient_failure_is_retried_by_prefect_within_the_same_run(
+    harness: None, project_config: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # MLflow fails the first promote attempt: Prefect's retry (the flow's own retries, no delay here)
+    # carries the same evergreen run on to its promotion; nothing is recorded as failed meanwhile.
+    import yaml
+
+    from evergreen.config import load_settings
+    from evergreen.errors import RegistryError
+    from evergreen.integrations.prefect import retrain_flow
+    from evergreen.pipeline import stages
+    from evergreen.project import open_project
+    from evergreen.store.audit import list_actions
+    from evergreen.store.runs import list_runs
+
+    cfg = yaml.safe_load(project_config.read_text())
+    cfg["triggers"].update({"backoff_seconds": 0})
+    project_config.write_text(yaml.safe_dump(cfg))
+    real, attempts = stages.move_champion, []
+
+    def mlflow_down_once(*a: Any, **k: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RegistryError("mlflow unreachable")
+        return real(*a, **k)
+
+    monkeypatch.setattr(stages, "move_champion", mlflow_down_once)
+    out = retrain_flow(str(project_config))
+    assert (out["status"], out["champion_version"], len(attempts)) == ("promoted", "1", 2)
+    project = open_project(load_settings(project_config))
+    assert [r["status"] for r in list_runs(project.store)] == ["promoted"]
+    assert list_actions(project.store, action="retrain_failed") == []

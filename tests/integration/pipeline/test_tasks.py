@@ -105,3 +105,103 @@ def test_a_promotion_override_changes_the_task_decision(config: Path) -> None:
     assert ref["status"] == "rejected"
     [decision] = get_run(project.store, ref["run_id"])["decisions"]
     assert "0.5" in decision["justification"]
+
+
+def _decided(cfg: str) -> dict[str, Any]:
+    """A run of the tasks up to its decision (promote the first candidate)."""
+    from evergreen.pipeline import tasks
+    from evergreen.triggers import check
+
+    tasks.ingest_task(cfg)
+    ref = check.check_triggers(cfg)
+    for name in ("dataset", "train", "evaluate", "decide"):
+        ref = tasks.run_task(cfg, name, ref)
+    assert ref["kind"] == "decided" and ref["outcome"] == "promoted"
+    return ref
+
+
+def _fail_once(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
+    """The promote stage's move fails once with ``exc``, then works."""
+    from evergreen.pipeline import stages
+
+    real, calls = stages.move_champion, []
+
+    def once(*a: Any, **k: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise exc
+        return real(*a, **k)
+
+    monkeypatch.setattr(stages, "move_champion", once)
+
+
+def test_an_orchestrator_retry_after_a_transient_failure_carries_the_same_run_on(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MLflow unreachable while promoting, with retries left: the run is not ended (no failure
+    # recorded, no alert, candidate not tagged rejected); the retry promotes within the same run.
+    from evergreen.errors import RegistryError
+    from evergreen.pipeline import tasks
+    from evergreen.store.audit import list_actions
+    from evergreen.store.runs import get_run, list_runs
+
+    cfg = str(config)
+    ref = _decided(cfg)
+    _fail_once(monkeypatch, RegistryError("mlflow unreachable"))
+    with pytest.raises(RegistryError):
+        tasks.run_task(cfg, "promote", ref, final_attempt=False)
+    project = tasks.open_config(cfg)
+    run_id = ref["evaluated"]["trained"]["dataset"]["run_id"]
+    assert get_run(project.store, run_id)["status"] == "running"
+    assert list_actions(project.store, action="retrain_failed") == []
+
+    finished = tasks.run_task(cfg, "promote", ref, final_attempt=True)  # the orchestrator's retry
+    assert (finished["status"], finished["run_id"]) == ("promoted", run_id)
+    assert [r["status"] for r in list_runs(project.store)] == ["promoted"]
+    assert project.registry.version_by_alias("champion") == ref["evaluated"]["trained"]["candidate_version"]
+
+
+def test_a_retry_of_a_stage_of_a_failed_run_moves_nothing(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A deterministic failure ends the run at once, retries left or not (trying again cannot help);
+    # the orchestrator's retry of the stage is then refused: the champion does not move for a run
+    # recorded failed, whose candidate is tagged rejected.
+    from evergreen.errors import RunEndedError
+    from evergreen.pipeline import tasks
+    from evergreen.registry import TAG_PREFIX
+    from evergreen.store.runs import get_run
+
+    cfg = str(config)
+    ref = _decided(cfg)
+    _fail_once(monkeypatch, RuntimeError("a bug"))
+    with pytest.raises(RuntimeError):
+        tasks.run_task(cfg, "promote", ref, final_attempt=False)
+    with pytest.raises(RunEndedError, match="has already ended \\(failed\\): its promote stage"):
+        tasks.run_task(cfg, "promote", ref, final_attempt=True)
+    project = tasks.open_config(cfg)
+    run = get_run(project.store, ref["evaluated"]["trained"]["dataset"]["run_id"])
+    assert run["status"] == "failed" and run["error"].startswith("RuntimeError: a bug")
+    assert project.registry.version_by_alias("champion") is None
+    version = ref["evaluated"]["trained"]["candidate_version"]
+    assert project.registry.get_version(version).tags[TAG_PREFIX + "decision"] == "rejected"
+
+
+def test_a_transient_failure_on_the_last_attempt_fails_the_run(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evergreen.errors import RegistryError
+    from evergreen.pipeline import tasks
+    from evergreen.store.audit import list_actions
+    from evergreen.store.runs import get_run
+
+    cfg = str(config)
+    ref = _decided(cfg)
+    _fail_once(monkeypatch, RegistryError("mlflow unreachable"))
+    with pytest.raises(RegistryError):
+        tasks.run_task(cfg, "promote", ref)  # final_attempt defaults to True: nobody retries
+    project = tasks.open_config(cfg)
+    run = get_run(project.store, ref["evaluated"]["trained"]["dataset"]["run_id"])
+    assert run["status"] == "failed" and run["error"].startswith("registry_error: mlflow unreachable")
+    [failed] = list_actions(project.store, action="retrain_failed")
+    assert failed["after"]["transient"] is True

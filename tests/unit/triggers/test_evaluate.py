@@ -14,6 +14,7 @@ from evergreen.errors import (
     ModelsBusyError,
     RegistryError,
     StoreError,
+    is_transient,
 )
 from evergreen.triggers.evaluate import (
     DriftFacts,
@@ -24,7 +25,7 @@ from evergreen.triggers.evaluate import (
     evaluate,
     evaluate_triggers,
 )
-from evergreen.triggers.execute import backoff_delay, is_transient, retrain_request
+from evergreen.triggers.execute import backoff_delay, retrain_request
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
 CFG = TriggersConfig.model_validate(
