@@ -99,6 +99,7 @@ class Scheduler:
         self._watching = threading.Event()  # the landing watcher is (about to be) watching
         self._threads: list[threading.Thread] = []
         self._lease: LeaseLock | None = None
+        self._closing = threading.Lock()  # stop() and a standby thread it gave up on may both close
         self.started_at: datetime | None = None
         self.last_tick_at: datetime | None = None  # exported on /metrics: the loop is alive
         self.last_monitoring: datetime | None = None
@@ -126,10 +127,12 @@ class Scheduler:
         log.info("scheduler_started", project=self.settings.project, pid=os.getpid(), requeued=requeued)
 
     def close(self) -> None:
-        if self._lease is not None:
-            self._lease.release()
-            self._lease = None
-        log.info("scheduler_stopped", project=self.settings.project)
+        """Release the scheduler lease if this scheduler holds it (idempotent, from any thread)."""
+        with self._closing:
+            lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.release()
+            log.info("scheduler_stopped", project=self.settings.project)
 
     def start(self) -> Scheduler:
         """Run in background threads (for an app's lifespan); :meth:`stop` ends them.
@@ -171,9 +174,15 @@ class Scheduler:
             except Exception as exc:  # the database away for a moment: keep waiting
                 log.warning("scheduler_standby_failed", error=one_line(exc))
                 continue
-            log.info("scheduler_took_over", project=self.settings.project)
-            self._start_watcher()
-            self._loop()
+            # stop() may have given up joining this thread while open() took the lease (a slow
+            # database): the thread that took it releases it, or it would be renewed until exit.
+            try:
+                if not self._stop.is_set():
+                    log.info("scheduler_took_over", project=self.settings.project)
+                    self._start_watcher()
+                    self._loop()
+            finally:
+                self.close()
             return
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -3,11 +3,15 @@ standby for the scheduler lease and takes over when the first stops."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+
+import pytest
 
 from evergreen.project import open_project
 from evergreen.store.locks import LeaseLock
 from evergreen.store.requests import scheduler_lock_name
+from evergreen.triggers import scheduler
 from evergreen.triggers.scheduler import Scheduler
 from tests.support.project import make_project_settings
 from tests.support.serving import wait_until
@@ -39,3 +43,47 @@ def test_the_second_scheduler_waits_and_takes_over(tmp_path: Path, postgres_url:
         first.close()
         second.close()
     assert lock.current() is None  # the last one released it
+
+
+def test_a_standby_taking_the_lease_as_it_is_stopped_releases_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # stop() gives up joining the standby's thread after its timeout; if that thread was then taking
+    # the lease (a slow database), nobody else would release it: the heartbeat renews it until the
+    # process exits, and no other replica's scheduler can start meanwhile.
+    settings = make_project_settings(tmp_path / "p")
+    settings.data.landing.mkdir(parents=True)
+    first, second = open_project(settings), open_project(settings)
+    a, b = Scheduler(first), Scheduler(second)
+    b.standby_poll_seconds = 0.1
+    name = scheduler_lock_name(settings.project)
+    taking, go_on = threading.Event(), threading.Event()
+
+    class SlowToAnswer(LeaseLock):
+        def acquire(self) -> LeaseLock:
+            got = super().acquire()  # the row is written; the answer is slow to come back
+            if self.name == name and threading.current_thread().name == "evergreen-scheduler-standby":
+                taking.set()
+                go_on.wait(60)
+            return got
+
+    monkeypatch.setattr(scheduler, "LeaseLock", SlowToAnswer)
+    lock = LeaseLock(first.store, name)
+    try:
+        a.start()
+        b.start()
+        assert b.standby
+        a.stop()
+        assert taking.wait(120), "the standby never tried the lease"
+        b.stop(timeout=0.1)  # gives up on the thread, which is still inside acquire()
+        go_on.set()
+        for t in threading.enumerate():
+            if t.name == "evergreen-scheduler-standby":
+                t.join(120)
+        assert lock.current() is None
+    finally:
+        go_on.set()
+        a.stop()
+        b.stop()
+        first.close()
+        second.close()
