@@ -700,24 +700,16 @@ def test_a_transient_failure_is_retried_by_airflow_within_the_same_run(
     # carries the same evergreen run on to its promotion; nothing is recorded as failed meanwhile.
     from evergreen.config import load_settings
     from evergreen.errors import RegistryError
-    from evergreen.pipeline import stages
     from evergreen.project import open_project
     from evergreen.store.audit import list_actions
     from evergreen.store.runs import list_runs
+    from tests.support.faults import fail_champion_move_once
 
     cfg = yaml.safe_load(project_config.read_text())
     cfg["project"] = "retried"  # its own DAG id in the module's shared Airflow DB
     cfg["triggers"].update({"backoff_seconds": 1, "backoff_max_seconds": 1})
     project_config.write_text(yaml.safe_dump(cfg))
-    real, attempts = stages.move_champion, []
-
-    def mlflow_down_once(*a: Any, **k: Any) -> Any:
-        attempts.append(1)
-        if len(attempts) == 1:
-            raise RegistryError("mlflow unreachable")
-        return real(*a, **k)
-
-    monkeypatch.setattr(stages, "move_champion", mlflow_down_once)
+    attempts = fail_champion_move_once(monkeypatch, RegistryError("mlflow unreachable"))
     dr = _generated_dag(airflow_home, project_config, "retried").dag.test()
     assert str(dr.state) == "success" and _states(dr)["promote"] == "success"
     assert len(attempts) == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -96,23 +95,15 @@ def test_a_transient_failure_is_retried_by_prefect_within_the_same_run(
     from evergreen.config import load_settings
     from evergreen.errors import RegistryError
     from evergreen.integrations.prefect import retrain_flow
-    from evergreen.pipeline import stages
     from evergreen.project import open_project
     from evergreen.store.audit import list_actions
     from evergreen.store.runs import list_runs
+    from tests.support.faults import fail_champion_move_once
 
     cfg = yaml.safe_load(project_config.read_text())
     cfg["triggers"].update({"backoff_seconds": 0})
     project_config.write_text(yaml.safe_dump(cfg))
-    real, attempts = stages.move_champion, []
-
-    def mlflow_down_once(*a: Any, **k: Any) -> Any:
-        attempts.append(1)
-        if len(attempts) == 1:
-            raise RegistryError("mlflow unreachable")
-        return real(*a, **k)
-
-    monkeypatch.setattr(stages, "move_champion", mlflow_down_once)
+    attempts = fail_champion_move_once(monkeypatch, RegistryError("mlflow unreachable"))
     out = retrain_flow(str(project_config))
     assert (out["status"], out["champion_version"], len(attempts)) == ("promoted", "1", 2)
     project = open_project(load_settings(project_config))

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.faults import fail_champion_move_once
+
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -59,14 +61,9 @@ def test_a_failing_stage_fails_the_run_keeps_its_timings_and_closes_its_mlflow_r
     from evergreen.registry import TAG_PREFIX
     from evergreen.store.audit import list_actions
     from evergreen.store.runs import get_run
-    from evergreen.triggers import check
 
     cfg = str(config)
-    tasks.ingest_task(cfg)
-    ref = check.check_triggers(cfg)
-    for name in ("dataset", "train", "evaluate", "decide"):
-        ref = tasks.run_task(cfg, name, ref)
-    assert ref["kind"] == "decided" and ref["outcome"] == "promoted"
+    ref = _decided(cfg)
 
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("registry went away")
@@ -120,19 +117,19 @@ def _decided(cfg: str) -> dict[str, Any]:
     return ref
 
 
-def _fail_once(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
-    """The promote stage's move fails once with ``exc``, then works."""
-    from evergreen.pipeline import stages
+def _promote_fails_once(
+    cfg: str, monkeypatch: pytest.MonkeyPatch, exc: Exception, *, final_attempt: bool
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Decide, then a promote task whose move raises ``exc``: (project, the run's row, the ref)."""
+    from evergreen.pipeline import tasks
+    from evergreen.store.runs import get_run
 
-    real, calls = stages.move_champion, []
-
-    def once(*a: Any, **k: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 1:
-            raise exc
-        return real(*a, **k)
-
-    monkeypatch.setattr(stages, "move_champion", once)
+    ref = _decided(cfg)
+    fail_champion_move_once(monkeypatch, exc)
+    with pytest.raises(type(exc)):
+        tasks.run_task(cfg, "promote", ref, final_attempt=final_attempt)
+    project = tasks.open_config(cfg)
+    return project, get_run(project.store, ref["evaluated"]["trained"]["dataset"]["run_id"]), ref
 
 
 def test_an_orchestrator_retry_after_a_transient_failure_carries_the_same_run_on(
@@ -143,20 +140,17 @@ def test_an_orchestrator_retry_after_a_transient_failure_carries_the_same_run_on
     from evergreen.errors import RegistryError
     from evergreen.pipeline import tasks
     from evergreen.store.audit import list_actions
-    from evergreen.store.runs import get_run, list_runs
+    from evergreen.store.runs import list_runs
 
     cfg = str(config)
-    ref = _decided(cfg)
-    _fail_once(monkeypatch, RegistryError("mlflow unreachable"))
-    with pytest.raises(RegistryError):
-        tasks.run_task(cfg, "promote", ref, final_attempt=False)
-    project = tasks.open_config(cfg)
-    run_id = ref["evaluated"]["trained"]["dataset"]["run_id"]
-    assert get_run(project.store, run_id)["status"] == "running"
+    project, run, ref = _promote_fails_once(
+        cfg, monkeypatch, RegistryError("mlflow unreachable"), final_attempt=False
+    )
+    assert run["status"] == "running"
     assert list_actions(project.store, action="retrain_failed") == []
 
     finished = tasks.run_task(cfg, "promote", ref, final_attempt=True)  # the orchestrator's retry
-    assert (finished["status"], finished["run_id"]) == ("promoted", run_id)
+    assert (finished["status"], finished["run_id"]) == ("promoted", run["id"])
     assert [r["status"] for r in list_runs(project.store)] == ["promoted"]
     assert project.registry.version_by_alias("champion") == ref["evaluated"]["trained"]["candidate_version"]
 
@@ -170,17 +164,11 @@ def test_a_retry_of_a_stage_of_a_failed_run_moves_nothing(
     from evergreen.errors import RunEndedError
     from evergreen.pipeline import tasks
     from evergreen.registry import TAG_PREFIX
-    from evergreen.store.runs import get_run
 
     cfg = str(config)
-    ref = _decided(cfg)
-    _fail_once(monkeypatch, RuntimeError("a bug"))
-    with pytest.raises(RuntimeError):
-        tasks.run_task(cfg, "promote", ref, final_attempt=False)
+    project, run, ref = _promote_fails_once(cfg, monkeypatch, RuntimeError("a bug"), final_attempt=False)
     with pytest.raises(RunEndedError, match="has already ended \\(failed\\): its promote stage"):
         tasks.run_task(cfg, "promote", ref, final_attempt=True)
-    project = tasks.open_config(cfg)
-    run = get_run(project.store, ref["evaluated"]["trained"]["dataset"]["run_id"])
     assert run["status"] == "failed" and run["error"].startswith("RuntimeError: a bug")
     assert project.registry.version_by_alias("champion") is None
     version = ref["evaluated"]["trained"]["candidate_version"]
@@ -191,17 +179,11 @@ def test_a_transient_failure_on_the_last_attempt_fails_the_run(
     config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from evergreen.errors import RegistryError
-    from evergreen.pipeline import tasks
     from evergreen.store.audit import list_actions
-    from evergreen.store.runs import get_run
 
-    cfg = str(config)
-    ref = _decided(cfg)
-    _fail_once(monkeypatch, RegistryError("mlflow unreachable"))
-    with pytest.raises(RegistryError):
-        tasks.run_task(cfg, "promote", ref)  # final_attempt defaults to True: nobody retries
-    project = tasks.open_config(cfg)
-    run = get_run(project.store, ref["evaluated"]["trained"]["dataset"]["run_id"])
+    project, run, _ = _promote_fails_once(
+        str(config), monkeypatch, RegistryError("mlflow unreachable"), final_attempt=True
+    )
     assert run["status"] == "failed" and run["error"].startswith("registry_error: mlflow unreachable")
     [failed] = list_actions(project.store, action="retrain_failed")
     assert failed["after"]["transient"] is True
