@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetWatcher, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from evergreen.config import load_settings
+from evergreen.errors import is_transient, one_line
 from evergreen.integrations.airflow_landing import READY_FLAG, LandingFlagTrigger
 from evergreen.pipeline import tasks
 from evergreen.pipeline.stages import STAGES
@@ -113,7 +115,13 @@ def build_dag(
 
         def stage_task(name: str, last: bool) -> Any:
             def run(ref: dict[str, Any]) -> dict[str, Any]:
-                return tasks.run_task(cfg, name, ref, final_attempt=final_attempt())
+                try:
+                    return tasks.run_task(cfg, name, ref, final_attempt=final_attempt())
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    # Trying again cannot help (and the run has ended): fail now, no retries.
+                    raise AirflowFailException(one_line(exc, with_code=True)) from exc
 
             # The last stage reports a finished run: retrying it would report it twice.
             return task(run, task_id=name, **({"retries": 0} if last else {}))

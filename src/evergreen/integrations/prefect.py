@@ -11,14 +11,27 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import Task, flow, task
+from prefect.client.schemas.objects import TaskRun
 from prefect.context import TaskRunContext
+from prefect.states import State
 
 from evergreen.config import load_settings
+from evergreen.errors import is_transient
 from evergreen.pipeline import tasks
 from evergreen.pipeline.stages import STAGES, Stage
 from evergreen.triggers import check
 
 Ref = dict[str, Any]
+
+
+def transient_only(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> bool:
+    """Prefect's ``retry_condition_fn``: retry only a failure that can succeed later (as the
+    embedded scheduler does); a deterministic one has ended the run, trying again cannot help."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # the result cannot be read back: Prefect's default, retry
+        return True
+    return not isinstance(exc, BaseException) or is_transient(exc)
 
 
 def _retry_delays(config_path: str) -> tuple[int, list[float]]:
@@ -55,7 +68,7 @@ def run_stage(config_path: str, name: str, ref: Ref) -> Ref:
 def retrain_flow(config_path: str) -> Ref:
     """ingest → check triggers → (skip, or) every stage of STAGES (a finished run goes to notify)."""
     retries, delays = _retry_delays(config_path)
-    retried = {"retries": retries, "retry_delay_seconds": delays}
+    retried = {"retries": retries, "retry_delay_seconds": delays, "retry_condition_fn": transient_only}
     checked = check_triggers.with_options(**retried)(
         config_path, wait_for=[ingest.with_options(**retried)(config_path)]
     )

@@ -719,3 +719,28 @@ def test_a_transient_failure_is_retried_by_airflow_within_the_same_run(
     assert [r["status"] for r in list_runs(project.store)] == ["promoted"]
     assert list_actions(project.store, action="retrain_failed") == []
     assert project.registry.version_by_alias("champion") == "1"
+
+
+def test_a_deterministic_failure_fails_the_task_without_airflow_retries(
+    airflow_home: Path, project_config: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # A bug, not an outage: the run ends failed at the first attempt, and Airflow does not run the
+    # task again (each retry could only be refused: the run has ended).
+    from evergreen.config import load_settings
+    from evergreen.project import open_project
+    from evergreen.store.runs import list_runs
+    from tests.support.faults import fail_champion_move_once
+
+    cfg = yaml.safe_load(project_config.read_text())
+    cfg["project"] = "bug"  # its own DAG id in the module's shared Airflow DB
+    cfg["triggers"].update({"backoff_seconds": 1, "backoff_max_seconds": 1})
+    project_config.write_text(yaml.safe_dump(cfg))
+    attempts = fail_champion_move_once(monkeypatch, RuntimeError("a bug"))
+    dr = _generated_dag(airflow_home, project_config, "bug").dag.test()
+    assert str(dr.state) == "failed" and _states(dr)["promote"] == "failed"
+    [ti] = [t for t in dr.get_task_instances() if t.task_id == "promote"]
+    assert (ti.try_number, len(attempts)) == (1, 1)
+    project = open_project(load_settings(project_config))
+    [run] = list_runs(project.store)
+    assert run["status"] == "failed" and run["error"].startswith("RuntimeError: a bug")
+    assert project.registry.version_by_alias("champion") is None

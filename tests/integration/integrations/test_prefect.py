@@ -109,3 +109,26 @@ def test_a_transient_failure_is_retried_by_prefect_within_the_same_run(
     project = open_project(load_settings(project_config))
     assert [r["status"] for r in list_runs(project.store)] == ["promoted"]
     assert list_actions(project.store, action="retrain_failed") == []
+
+
+def test_a_deterministic_failure_is_not_retried_by_prefect(
+    harness: None, project_config: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import yaml
+
+    from evergreen.config import load_settings
+    from evergreen.integrations.prefect import retrain_flow
+    from evergreen.project import open_project
+    from evergreen.store.runs import list_runs
+    from tests.support.faults import fail_champion_move_once
+
+    cfg = yaml.safe_load(project_config.read_text())
+    cfg["triggers"].update({"backoff_seconds": 0})
+    project_config.write_text(yaml.safe_dump(cfg))
+    attempts = fail_champion_move_once(monkeypatch, RuntimeError("a bug"))
+    with pytest.raises(RuntimeError, match="a bug"):
+        retrain_flow(str(project_config))
+    assert len(attempts) == 1
+    project = open_project(load_settings(project_config))
+    [run] = list_runs(project.store)
+    assert run["status"] == "failed" and project.registry.version_by_alias("champion") is None
