@@ -21,18 +21,37 @@ from evergreen.errors import BadInputError
 from evergreen.layout import CONFIG_FILE
 
 
+def _named_config(directory: Path | None, config: Path | None) -> Path | None:
+    """The ``evergreen.yaml`` that ``DIRECTORY`` or ``--config`` names (None: neither was given).
+
+    ``--config`` is a path to the file or to its directory, as for every other command; given beside
+    a directory that names another place, the two disagree: exit 2 rather than guess.
+    """
+    if config is None:
+        return None if directory is None else directory / CONFIG_FILE
+    looks_like_file = config.suffix.lower() in (".yaml", ".yml") and not config.is_dir()
+    cfg = config if looks_like_file else config / CONFIG_FILE
+    if directory is not None and directory.resolve() != cfg.parent.resolve():
+        raise BadInputError(
+            f"--config {config} and the directory {directory} name two different projects: give one of them"
+        )
+    return cfg
+
+
 def init(
-    directory: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
+    directory: Annotated[Path | None, typer.Argument(help="Project directory (default: .).")] = None,
     example: Annotated[str, typer.Option("--example", help="Example to start from: churn.")] = "churn",
     force: Annotated[bool, typer.Option("--force", help=f"Overwrite an existing {CONFIG_FILE}.")] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Write a commented evergreen.yaml and an example data set."""
     if example != "churn":
         raise BadInputError(f"--example {example!r}: unknown example (available: churn)")
     from evergreen.examples import churn
 
+    cfg = _named_config(directory, config) or Path(".") / CONFIG_FILE
+    directory = cfg.parent
     directory.mkdir(parents=True, exist_ok=True)
-    cfg = directory / CONFIG_FILE
     if cfg.exists() and not force:
         raise BadInputError(f"{cfg}: already exists (use --force to overwrite)")
     churn.write_config(str(cfg))
@@ -42,7 +61,9 @@ def init(
     for i, frame in enumerate(stream):
         frame.to_csv(landing / f"customers-week{i:02d}.csv", index=False)
     echo(f"wrote {cfg} and {len(stream)} example batches in {landing}")
-    echo(f"next: cd {directory} && evergreen retrain")
+    # A file of another name is not found by walking up from the directory: say how to name it.
+    named = "" if cfg.name == CONFIG_FILE else f" --config {cfg.name}"
+    echo(f"next: cd {directory} && evergreen retrain{named}")
 
 
 def ingest(
@@ -89,6 +110,7 @@ def demo(
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Exit after the replay instead of serving until Ctrl-C.")
     ] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Replay a churn stream through a running server: predictions, feedback, drift, retrain, swap."""
     import logging
@@ -100,6 +122,12 @@ def demo(
     from evergreen.demo import DEMO_SALT, run_demo
     from evergreen.logs import configure_logging
 
+    cfg = _named_config(directory, config)
+    if cfg is not None and cfg.name != CONFIG_FILE:  # the demo writes its own evergreen.yaml
+        raise BadInputError(
+            f"--config {config}: the demo project's file is {CONFIG_FILE}; give its directory"
+        )
+    directory = None if cfg is None else cfg.parent
     os.environ.setdefault(*DEMO_SALT)  # the entry point sets the demo's salt; the library never does
     if not ctx.ensure_object(CliState).verbose:
         # The demo prints one line per event itself; the JSON logs (alerts too) are for --verbose.

@@ -1,0 +1,81 @@
+"""``evergreen init`` and ``demo`` take ``--config PATH`` like every other command (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evergreen.cli.app import main
+from evergreen.config import load_settings
+from tests.support.logging_state import restored_logging
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    with restored_logging():  # main() configures logging on this test's captured stderr
+        yield
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    captured = capsys.readouterr()
+    return int(exit_.value.code or 0), captured.out, captured.err
+
+
+def test_init_config_names_the_project_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "proj"
+    code, out, err = _run(capsys, "init", "--config", str(root))
+    assert code == 0, err
+    assert sorted(p.name for p in (root / "landing").iterdir()) == [
+        "customers-week00.csv",
+        "customers-week01.csv",
+    ]
+    assert load_settings(root).project == "churn"
+    assert f"next: cd {root} && evergreen retrain\n" in out
+
+
+def test_init_config_names_the_file_itself(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "proj" / "churn.yaml"
+    code, out, err = _run(capsys, "init", "-c", str(cfg))
+    assert code == 0, err
+    assert cfg.is_file() and not (cfg.parent / "evergreen.yaml").exists()
+    assert load_settings(cfg).data.landing == cfg.parent / "landing"
+    assert len(list((cfg.parent / "landing").iterdir())) == 2
+    # Walking up from the directory finds only evergreen.yaml: the next step names the file.
+    assert "evergreen retrain --config churn.yaml\n" in out
+
+    code, _, err = _run(capsys, "init", "--config", str(cfg))
+    assert code == 2 and err == f"error: {cfg}: already exists (use --force to overwrite)\n"
+
+
+def test_init_directory_and_config_that_disagree_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    code, out, err = _run(capsys, "init", str(a), "--config", str(b))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: --config {b} and the directory {a} name two different projects: give one of them\n"
+    )
+    assert not a.exists() and not b.exists()
+    # The same place named twice is one project.
+    code, _, err = _run(capsys, "init", str(a), "--config", str(a / "evergreen.yaml"))
+    assert code == 0, err
+    assert (a / "evergreen.yaml").is_file()
+
+
+def test_demo_config_is_checked_like_init(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    code, _, err = _run(capsys, "demo", str(a), "--config", str(b), "--no-serve")
+    assert code == 2
+    assert err == (
+        f"error: --config {b} and the directory {a} name two different projects: give one of them\n"
+    )
+    other = b / "mine.yaml"
+    code, _, err = _run(capsys, "demo", "--config", str(other), "--no-serve")
+    assert code == 2
+    assert err == f"error: --config {other}: the demo project's file is evergreen.yaml; give its directory\n"
+    assert not a.exists() and not b.exists()
