@@ -1,4 +1,7 @@
-"""GET /history: the audit trail, filterable by actor, action, version or alert/run, and date."""
+"""GET /history: the audit trail, filterable by actor, action, version or alert/run, and date.
+
+``GET /audit`` (the page's name in DESIGN.md §5) leads there too.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from evergreen.dashboard import queries
 from evergreen.dashboard.context import PageNo, Viewer
@@ -59,3 +62,10 @@ def history(
         actions=queries.audit_actions(store),
         filters=filters,
     )
+
+
+@router.get("/audit")
+def audit(request: Request) -> Response:
+    """DESIGN.md §5 names the page "audit": that URL opens the History page, filters and all."""
+    query = request.url.query
+    return RedirectResponse("/history" + (f"?{query}" if query else ""), status_code=307)
