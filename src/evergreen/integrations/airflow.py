@@ -16,7 +16,7 @@ from airflow.sdk import DAG, Asset, AssetWatcher, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from evergreen.config import load_settings
-from evergreen.errors import is_transient, one_line
+from evergreen.errors import one_line
 from evergreen.integrations.airflow_landing import READY_FLAG, LandingFlagTrigger
 from evergreen.pipeline import tasks
 from evergreen.pipeline.stages import STAGES
@@ -118,7 +118,7 @@ def build_dag(
                 try:
                     return tasks.run_task(cfg, name, ref, final_attempt=final_attempt())
                 except Exception as exc:
-                    if is_transient(exc):
+                    if tasks.retryable(exc):
                         raise
                     # Trying again cannot help (and the run has ended): fail now, no retries.
                     raise AirflowFailException(one_line(exc, with_code=True)) from exc

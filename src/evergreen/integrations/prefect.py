@@ -16,7 +16,6 @@ from prefect.context import TaskRunContext
 from prefect.states import State
 
 from evergreen.config import load_settings
-from evergreen.errors import is_transient
 from evergreen.pipeline import tasks
 from evergreen.pipeline.stages import STAGES, Stage
 from evergreen.triggers import check
@@ -31,7 +30,7 @@ def transient_only(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> b
         exc = state.result(raise_on_failure=False)
     except Exception:  # the result cannot be read back: Prefect's default, retry
         return True
-    return not isinstance(exc, BaseException) or is_transient(exc)
+    return not isinstance(exc, BaseException) or tasks.retryable(exc)
 
 
 def _retry_delays(config_path: str) -> tuple[int, list[float]]:

@@ -4,26 +4,24 @@ A task may run in another process or on another worker, so each call opens the p
 config path again, takes the project's retrain lock while it works (an embedded scheduler or a CLI
 retrain never runs at the same time) and hands back a JSON-able dict (:mod:`.refs`).
 
-A failure the orchestrator will retry (``final_attempt`` False) that can succeed later (the database
-or MLflow unreachable: :func:`~evergreen.errors.is_transient`) leaves the run running and is only
-logged: the retry carries the same run on. Any other failure ends the run (failed, candidate
-rejected, MLflow parent run FAILED) and is reported to the alerting layer before it propagates; a
-retry of a stage of a run that has ended is refused (:class:`~evergreen.errors.RunEndedError`), so
-nothing is done for a run recorded failed or abandoned.
-
-The adapters only wire these calls: ``ingest`` → ``evergreen.triggers.check.check_triggers`` → one
-task per entry of :data:`~evergreen.pipeline.stages.STAGES` (:func:`run_stages` is the loop).
+A failure the orchestrator will retry (``final_attempt`` False) that can succeed later
+(:func:`retryable`: the database or MLflow unreachable, the lock held by another retrain) leaves
+the run running and is only logged: the retry carries the same run on. Any other failure ends the
+run (failed, candidate rejected, MLflow parent run FAILED) and is reported to the alerting layer
+before it propagates; a retry of a stage of a run that has ended is refused
+(:class:`~evergreen.errors.RunEndedError`), so nothing is done for a run recorded failed or
+abandoned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from evergreen.config import load_settings
-from evergreen.errors import RunEndedError, is_transient, one_line
+from evergreen.errors import LockHeldError, RunEndedError, is_transient, one_line
 from evergreen.logs import get_logger
 from evergreen.pipeline.context import StageContext
 from evergreen.pipeline.records import fail_run, report_failure
@@ -98,19 +96,26 @@ def run_task(config_path: str, name: str, ref: Mapping[str, Any], *, final_attem
         run_id = getattr(value, "run_id", None)
         assert isinstance(run_id, str)
         ctx = StageContext.open(project, alerts=True)
-        with locked(project, run_id) if stage.holds_lock else _unlocked() as lease:
-            ctx.lease = lease
-            if not isinstance(value, Finished):  # notify reports a run that has ended, by design
-                _still_running(project, run_id, name)
+        with ExitStack() as held:
             try:
+                if stage.holds_lock:
+                    ctx.lease = held.enter_context(locked(project, run_id))
+                if not isinstance(value, Finished):  # notify reports a run that has ended, by design
+                    _still_running(project, run_id, name)
                 out = run_stage(ctx, stage, value)
             except Exception as exc:
-                if final_attempt or not is_transient(exc):
+                if final_attempt or not retryable(exc):
                     _failed(ctx.project, run_id, exc)
                 else:
                     log.warning("stage_failed_will_retry", run_id=run_id, stage=name, error=one_line(exc))
                 raise
         return out.to_dict()
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether an orchestrator's retry of a task can succeed: an outage (the database, MLflow, the
+    models lease held by a person) or another retrain holding the project's lock (it will end)."""
+    return is_transient(exc) or isinstance(exc, LockHeldError)
 
 
 def _still_running(project: Project, run_id: str, stage: str) -> None:
@@ -120,11 +125,6 @@ def _still_running(project: Project, run_id: str, stage: str) -> None:
             f"run {run_id} has already ended ({status}): its {stage} stage is not run again",
             details={"run_id": run_id, "status": status, "stage": stage},
         )
-
-
-@contextmanager
-def _unlocked() -> Iterator[LeaseLock | None]:
-    yield None
 
 
 def run_stages(first: Mapping[str, Any], call: Callable[[Stage, Ref], Ref]) -> Ref:

@@ -187,3 +187,33 @@ def test_a_transient_failure_on_the_last_attempt_fails_the_run(
     assert run["status"] == "failed" and run["error"].startswith("registry_error: mlflow unreachable")
     [failed] = list_actions(project.store, action="retrain_failed")
     assert failed["after"]["transient"] is True
+
+
+def test_a_stage_finding_the_lock_held_waits_for_the_retry_then_fails_the_run(config: Path) -> None:
+    # Another retrain holds the project's lock when the promote task starts: with retries left that
+    # is no failure of this run (the other one will end); on the last attempt the run ends failed
+    # instead of staying "running" with nobody to carry it on.
+    from evergreen.errors import LockHeldError
+    from evergreen.pipeline import tasks
+    from evergreen.store.audit import list_actions
+    from evergreen.store.locks import LeaseLock, retrain_lock_name
+    from evergreen.store.runs import get_run
+
+    cfg = str(config)
+    ref = _decided(cfg)
+    project = tasks.open_config(cfg)
+    run_id = ref["evaluated"]["trained"]["dataset"]["run_id"]
+    other = LeaseLock(project.store, retrain_lock_name(project.settings.project)).acquire()
+    try:
+        assert tasks.retryable(LockHeldError("held"))
+        with pytest.raises(LockHeldError):
+            tasks.run_task(cfg, "promote", ref, final_attempt=False)
+        assert get_run(project.store, run_id)["status"] == "running"
+        assert list_actions(project.store, action="retrain_failed") == []
+        with pytest.raises(LockHeldError):
+            tasks.run_task(cfg, "promote", ref, final_attempt=True)
+    finally:
+        other.release()
+    run = get_run(project.store, run_id)
+    assert run["status"] == "failed" and run["error"].startswith("lock_held: the lock 'retrain:")
+    assert project.registry.version_by_alias("champion") is None
