@@ -113,7 +113,7 @@ def test_a_stop_asked_for_while_waiting_for_the_models_lease_moves_nothing(
 
     person.acquire()
     monkeypatch.setattr(stages, "acquire_models_lease", acquire)
-    # Long enough that sitting it out would show as a failed run (lock_held), not an abandoned one.
+    # Long enough that sitting it out would show as a failed run (models_busy), not an abandoned one.
     monkeypatch.setattr(stages, "AUTOMATED_WAIT_SECONDS", 1.0)
     with pytest.raises(RunStoppedError):
         RetrainRunner(project, stop=flag).run(RetrainRequest(trigger="manual"))
