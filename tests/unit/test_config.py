@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
+from pydantic import BaseModel
 
-from evergreen.config import load_settings, settings_from_dict
+from evergreen.config import ChannelConfig, Settings, load_settings, settings_from_dict
 from evergreen.errors import ConfigError
 
 MINIMAL = {"project": "churn", "task": "binary", "data": {"target": "churned"}}
@@ -248,3 +250,46 @@ def test_a_metric_of_another_task_is_refused_and_per_class_metrics_are_known(tmp
         "recall_class_churn": 0.4,
         "log_loss": 0.6,
     }
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _yaml_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every key a user may write in evergreen.yaml, dotted; a channel's fields are one list row."""
+    keys = []
+    for name, field in model.model_fields.items():
+        if model is Settings and name == "root":  # set by the loader, not written in the file
+            continue
+        section = [t for t in (field.annotation, *get_args(field.annotation)) if isinstance(t, type)]
+        sub = next((t for t in section if issubclass(t, BaseModel) and t is not ChannelConfig), None)
+        keys += _yaml_keys(sub, f"{prefix}{name}.") if sub is not None else [prefix + name]
+    return keys
+
+
+def _readme_keys() -> set[str]:
+    """The keys the README's configuration reference has a row for (first cell of each row):
+    `a.b.c`, `a.b.c` / `.d` (a sibling), `a.{x,y}` (several)."""
+    section = README.read_text(encoding="utf-8").split("## Configuration reference", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    keys: set[str] = set()
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        base = ""
+        for token in re.findall(r"`([^`]+)`", line.split(" | ", 1)[0]):
+            several = re.fullmatch(r"(.*)\{(.*)\}", token)
+            if several:
+                keys |= {several[1] + part.strip() for part in several[2].split(",")}
+            elif token.startswith("."):
+                keys.add(base.rsplit(".", 1)[0] + token)
+            else:
+                base = token
+                keys.add(token)
+    return keys
+
+
+def test_every_config_key_has_a_row_in_the_readme_reference() -> None:
+    # DESIGN.md §3 names the keys; the README's table is where a user looks one up.
+    missing = [k for k in _yaml_keys(Settings) if k not in _readme_keys()]
+    assert missing == []
