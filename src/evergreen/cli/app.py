@@ -40,6 +40,16 @@ from evergreen.telemetry import disable_mlflow_telemetry
 VERB_MODULES = (project, retrain, state, actions, monitor, alerts, serve, scheduler, orchestrators, gc)
 
 
+def _print_version(value: bool) -> None:
+    # Eager: click checks for a missing verb before the group's callback runs, so `evergreen
+    # --version` alone would be "Missing command" if the group's body printed it.
+    if value:
+        from evergreen import __version__
+
+        echo(f"evergreen {__version__}")
+        raise typer.Exit(0)
+
+
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="evergreen",
@@ -55,13 +65,13 @@ def build_app() -> typer.Typer:
         verbose: Annotated[
             bool, typer.Option("--verbose", "-v", help="Show error details and debug logs.")
         ] = False,
-        version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+            ),
+        ] = False,
     ) -> None:
-        if version:
-            from evergreen import __version__
-
-            echo(f"evergreen {__version__}")
-            raise typer.Exit(0)
         ctx.ensure_object(CliState).verbose = verbose
         from evergreen.logs import configure_logging
 

@@ -84,3 +84,11 @@ def test_alerts_refuses_ack_and_resolve_together(
     code, _out, err = _run(capsys, "alerts", "--ack", "1", "--resolve", "2")
     assert code == 2
     assert err.strip() == "error: --ack and --resolve: give one of them, not both"
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--version", "status"], ["-v", "--version"]])
+def test_version_prints_the_version_and_exits(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from evergreen import __version__
+
+    code, out, err = _run(capsys, *args)
+    assert (code, out, err) == (0, f"evergreen {__version__}\n", "")
