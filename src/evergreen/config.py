@@ -114,8 +114,8 @@ class PIIConfig(_Frozen):
 
 
 class WindowConfig(_Frozen):
-    max_age_days: float | None = 365
-    max_batches: int | None = None
+    max_age_days: float | None = Field(365, gt=0)
+    max_batches: int | None = Field(None, ge=1)
 
 
 _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<netloc>[^/]*)")
@@ -238,7 +238,7 @@ class PromotionConfig(_Frozen):
 
 
 class NewDataTrigger(_Frozen):
-    min_rows: int = 1000
+    min_rows: int = Field(1000, ge=1)  # 0 would fire at every tick, on rows already trained on
 
 
 class DriftTrigger(_Frozen):
@@ -255,7 +255,7 @@ class TriggersConfig(_Frozen):
     new_data: NewDataTrigger = NewDataTrigger.model_construct()
     drift: DriftTrigger = DriftTrigger.model_construct()
     performance: PerformanceTrigger = PerformanceTrigger.model_construct()
-    cooldown_minutes: float = 60
+    cooldown_minutes: float = Field(60, ge=0)
     # Scheduler loop: how often it looks at the landing dir and the triggers without a file event,
     # whether it listens for file events at all, and how long a new file must stay unchanged.
     scan_interval_seconds: float = Field(10.0, gt=0)
@@ -394,7 +394,7 @@ class AlertsConfig(_Frozen):
 
 class ServingConfig(_Frozen):
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=0, le=65535)
     reload_interval_seconds: float = Field(2.0, gt=0)
     shadow: bool = False
     shadow_version: str | None = None  # score this version in shadow instead of the pending candidate

@@ -71,6 +71,12 @@ def test_missing_variable_is_named(tmp_path: Path):
         ({"monitoring": {"band_sigmas": -1}}, "monitoring.band_sigmas"),
         ({"monitoring": {"multivariate_threshold": 0.4}}, "monitoring.multivariate_threshold"),
         ({"promotion": {"watch": {"rows": 10_000_000}}}, "promotion.watch.rows"),
+        # Values with no meaning: a negative wait, "retrain on zero new rows" (every tick), no port.
+        ({"triggers": {"cooldown_minutes": -5}}, "triggers.cooldown_minutes"),
+        ({"triggers": {"new_data": {"min_rows": 0}}}, "triggers.new_data.min_rows"),
+        ({"serving": {"port": 70000}}, "serving.port"),
+        ({"data": {"target": "y", "window": {"max_age_days": -1}}}, "data.window.max_age_days"),
+        ({"data": {"target": "y", "window": {"max_batches": 0}}}, "data.window.max_batches"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, patch, key):

@@ -35,6 +35,17 @@ def test_overrides_apply_on_top_of_the_file_and_a_stale_one_is_skipped(tmp_path:
         # would fail every candidate from the next retrain on.
         ("promotion.min_metrics", {"f1-macro": 0.5}, "thresholds key promotion.min_metrics: .*'f1-macro'"),
         ("promotion.min_metrics", {"rmse": 0.5}, "thresholds key promotion.min_metrics: .*a binary model"),
+        # Bounds of the file's keys hold at run time too (DESIGN §5: PUT /api/settings/thresholds).
+        (
+            "triggers.cooldown_minutes",
+            -5,
+            "thresholds key triggers.cooldown_minutes: .*greater than or equal to 0",
+        ),
+        (
+            "triggers.new_data.min_rows",
+            0,
+            "thresholds key triggers.new_data.min_rows: .*greater than or equal to 1",
+        ),
     ],
 )
 def test_a_bad_override_names_its_key(tmp_path: Path, key: str, value: object, message: str) -> None:
