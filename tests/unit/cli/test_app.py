@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from evergreen.cli.app import _command_name, app_for, build_app, pause_garbage_collection
@@ -59,3 +61,31 @@ def test_only_quick_verbs_pause_the_garbage_collector(args: list[str], paused: b
     finally:
         gc.enable()
         atexit.unregister(gc.freeze)  # the test process must not freeze its heap at exit
+
+
+def _readme_cli_rows() -> dict[str, str]:
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[3] / "README.md"
+    section = readme.read_text(encoding="utf-8").split("## CLI reference", 1)[1].split("\n## ", 1)[0]
+    rows = (re.match(r"^\| `([a-z-]+)([^`]*)` \|", line) for line in section.splitlines())
+    return {m[1]: m[2] for m in rows if m}
+
+
+def test_every_verb_and_option_has_its_place_in_the_readme_reference() -> None:
+    # DESIGN.md §2 names the verbs; --help, --config and --json are said once above the table.
+    import typer
+
+    rows = _readme_cli_rows()
+    shared = {"--help", "--config", "--json"}
+    missing = []
+    for name, command in typer.main.get_command(build_app()).commands.items():
+        if name not in rows:
+            missing.append(name)
+            continue
+        for param in command.params:
+            spelled = [o for o in param.opts if o.startswith("-")]  # an option (or its short form)
+            named = any(re.search(rf"(?<![\w-]){o}(?![\w-])", rows[name]) for o in spelled)
+            if spelled and not set(spelled) & shared and not named:
+                missing.append(f"{name} {spelled[0]}")
+    assert missing == []
