@@ -88,6 +88,30 @@ def _known_metric(name: str) -> str:
 MetricName = Annotated[str, AfterValidator(_known_metric)]
 
 
+def _cron(expr: str) -> str:
+    # Checked where it is written: a bad cron would otherwise surface at the scheduler's first tick as
+    # croniter's own error, naming no key. Imported here: only a project that sets a schedule pays.
+    from croniter import croniter
+
+    if not croniter.is_valid(expr):
+        shown = repr(expr) if len(expr) <= MAX_NAME_SHOWN else repr(expr[:MAX_NAME_SHOWN]) + "..."
+        raise ValueError(
+            f"{shown} is not a cron expression (minute hour day-of-month month day-of-week, e.g. '0 2 * * 1')"
+        )
+    return expr
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+
+# The longest durations keys may hold. Larger values (1e308 minutes, say) pass a float field but
+# overflow the datetime and timeout arithmetic they are used in, far from the key: an interval (a
+# hundred years) stays below threading.TIMEOUT_MAX, an age in days (a thousand years) keeps
+# ``now - age`` and ``now + age`` inside datetime's years 1-9999.
+MAX_SECONDS = 100 * 365 * 86_400
+MAX_MINUTES = MAX_SECONDS // 60
+MAX_DAYS = 365_000
+
+
 class _Frozen(BaseModel):
     # defer_build: each section's validator is built when first used, not at import; loading the
     # settings builds the one for the whole tree (about 0.05 s less CLI start-up, issue 9). So the
@@ -114,7 +138,7 @@ class PIIConfig(_Frozen):
 
 
 class WindowConfig(_Frozen):
-    max_age_days: float | None = Field(365, gt=0)
+    max_age_days: float | None = Field(365, gt=0, le=MAX_DAYS)
     max_batches: int | None = Field(None, ge=1)
 
 
@@ -183,7 +207,7 @@ class TrainingConfig(_Frozen):
     holdout_fraction: float = Field(0.2, gt=0.0, lt=0.9)
     validation_fraction: float = Field(0.2, gt=0.0, lt=0.9)
     seed: int = 42
-    timeout_minutes: float = Field(30.0, gt=0)
+    timeout_minutes: float = Field(30.0, gt=0, le=MAX_MINUTES)
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Where the candidates are fitted (joblib's backend): loky, forked processes of this machine one
     # at a time (killed past the timeout); dask or ray, every candidate at once on that cluster.
@@ -199,7 +223,7 @@ class RecentConfig(_Frozen):
     set) the rows of the last ``days`` days before the run's ``as_of``."""
 
     batches: int = Field(1, ge=1)
-    days: float | None = Field(None, gt=0)
+    days: float | None = Field(None, gt=0, le=MAX_DAYS)
 
 
 class WatchConfig(_Frozen):
@@ -210,7 +234,7 @@ class WatchConfig(_Frozen):
     # Bounded: the judge's paired bootstrap holds a bootstrap_samples x rows count matrix (16 bytes a
     # cell: 50 000 rows is 0.8 GB at the default 1 000 samples; 10 million would be 160 GB).
     rows: int = Field(2000, ge=1, le=50_000)
-    days: float = Field(7.0, gt=0)
+    days: float = Field(7.0, gt=0, le=MAX_DAYS)
     min_labels: int = Field(200, ge=2)
 
 
@@ -251,20 +275,20 @@ class PerformanceTrigger(_Frozen):
 
 
 class TriggersConfig(_Frozen):
-    schedule: str | None = None
+    schedule: Cron | None = None
     new_data: NewDataTrigger = NewDataTrigger.model_construct()
     drift: DriftTrigger = DriftTrigger.model_construct()
     performance: PerformanceTrigger = PerformanceTrigger.model_construct()
-    cooldown_minutes: float = Field(60, ge=0)
+    cooldown_minutes: float = Field(60, ge=0, le=MAX_MINUTES)
     # Scheduler loop: how often it looks at the landing dir and the triggers without a file event,
     # whether it listens for file events at all, and how long a new file must stay unchanged.
-    scan_interval_seconds: float = Field(10.0, gt=0)
+    scan_interval_seconds: float = Field(10.0, gt=0, le=MAX_SECONDS)
     watch_landing: bool = True
-    settle_seconds: float = Field(0.2, ge=0)
+    settle_seconds: float = Field(0.2, ge=0, le=MAX_SECONDS)
     # Transient failures (database or MLflow unreachable): retries with exponential backoff.
     max_retries: int = Field(3, ge=0)
-    backoff_seconds: float = Field(30.0, ge=0)
-    backoff_max_seconds: float = Field(600.0, ge=0)
+    backoff_seconds: float = Field(30.0, ge=0, le=MAX_SECONDS)
+    backoff_max_seconds: float = Field(600.0, ge=0, le=MAX_SECONDS)
     # `evergreen scheduler` serves Prometheus metrics on this port when set (off by default: the
     # embedded scheduler of `evergreen serve --scheduler` is exported on the app's /metrics).
     metrics_port: int | None = Field(None, ge=0, le=65535)
@@ -272,7 +296,7 @@ class TriggersConfig(_Frozen):
 
 
 class MonitoringConfig(_Frozen):
-    schedule: str | None = "0 */6 * * *"
+    schedule: Cron | None = "0 */6 * * *"
     window: str = "7d"
     # Windows the scheduled job reports on at each tick (sliding, ending at the tick).
     scheduled_windows: tuple[str, ...] = ("7d", "30d")
@@ -324,7 +348,7 @@ class ChannelConfig(_Frozen):
     password: SecretStr | None = None
     sender: str = "evergreen@localhost"
     to: tuple[str, ...] = ()
-    timeout_seconds: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0, le=MAX_SECONDS)
     # A password over plain SMTP crosses the network readable: refused unless the user says so.
     allow_plaintext_auth: bool = False
 
@@ -367,10 +391,12 @@ class AlertsConfig(_Frozen):
     levels: dict[str, float] = Field(default_factory=lambda: {"warning": 0.1, "alert": 0.2, "critical": 0.3})
     score_levels: dict[str, dict[str, float]] = Field(default_factory=dict)
     channels: tuple[ChannelConfig, ...] = ()
-    repeat_interval_minutes: float = Field(240.0, gt=0)  # an open alert is sent again after this
+    repeat_interval_minutes: float = Field(
+        240.0, gt=0, le=MAX_MINUTES
+    )  # an open alert is sent again after this
     retry_count: int = Field(3, ge=0)  # delivery retries after the first attempt
-    retry_backoff_seconds: float = Field(2.0, ge=0)  # doubles at each retry
-    retry_backoff_max_seconds: float = Field(300.0, ge=0)
+    retry_backoff_seconds: float = Field(2.0, ge=0, le=MAX_SECONDS)  # doubles at each retry
+    retry_backoff_max_seconds: float = Field(300.0, ge=0, le=MAX_SECONDS)
     dashboard_url: str | None = None  # default: http://<serving.host>:<serving.port>
 
     @field_validator("levels")
@@ -394,19 +420,21 @@ class AlertsConfig(_Frozen):
 
 class ServingConfig(_Frozen):
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    reload_interval_seconds: float = Field(2.0, gt=0)
+    port: int = Field(8000, ge=0, le=65535)  # else uvicorn binds the port modulo 65536
+    reload_interval_seconds: float = Field(2.0, gt=0, le=MAX_SECONDS)
     shadow: bool = False
     shadow_version: str | None = None  # score this version in shadow instead of the pending candidate
     max_batch_records: int = Field(1000, ge=1)  # records in one /predict request
     max_body_bytes: int = Field(1_048_576, ge=1024)  # larger request bodies get 413
     extra_fields: Literal["refuse", "ignore"] = "refuse"  # fields outside the model's signature
     batch_max_size: int = Field(64, ge=1)  # records coalesced into one model call
-    batch_max_wait_ms: float = Field(2.0, ge=0)  # how long a model call waits for more records
+    batch_max_wait_ms: float = Field(
+        2.0, ge=0, le=MAX_SECONDS * 1000
+    )  # how long a model call waits for more records
     log_queue_size: int = Field(100_000, ge=1)  # prediction-log records held in memory before spilling
     log_batch_size: int = Field(1000, ge=1)  # records per database write
     spill_path: Path | None = None  # default: <state dir>/prediction_spill.jsonl
-    feedback_batch_interval_seconds: float = Field(300.0, gt=0)
+    feedback_batch_interval_seconds: float = Field(300.0, gt=0, le=MAX_SECONDS)
     feedback_batch_min_rows: int = Field(100, ge=1)
     # A second label for the same prediction: refuse (409) or latest (the newest label replaces it).
     feedback_relabel: Literal["refuse", "latest"] = "refuse"
@@ -416,11 +444,13 @@ class RetentionConfig(_Frozen):
     """How long evergreen keeps what it no longer needs (DESIGN.md §3; `evergreen gc`)."""
 
     keep_versions: int = Field(10, ge=1)  # newest N versions, plus every aliased or pending one
-    min_version_age_days: float = Field(30.0, ge=0)  # never delete a version younger than this
-    predictions_days: float = Field(90.0, ge=0)  # prediction log + feedback rows older than this go
+    min_version_age_days: float = Field(30.0, ge=0, le=MAX_DAYS)  # never delete a version younger than this
+    predictions_days: float = Field(
+        90.0, ge=0, le=MAX_DAYS
+    )  # prediction log + feedback rows older than this go
     # Ingested landing files (landing/.processed) and quarantine files: raw user bytes, PII included.
-    processed_days: float = Field(7.0, ge=0)
-    schedule: str | None = "30 3 * * *"  # the scheduler's daily pass (cron); null: only `evergreen gc`
+    processed_days: float = Field(7.0, ge=0, le=MAX_DAYS)
+    schedule: Cron | None = "30 3 * * *"  # the scheduler's daily pass (cron); null: only `evergreen gc`
 
 
 class StorageConfig(_Frozen):

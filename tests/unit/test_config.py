@@ -77,6 +77,16 @@ def test_missing_variable_is_named(tmp_path: Path):
         ({"serving": {"port": 70000}}, "serving.port"),
         ({"data": {"target": "y", "window": {"max_age_days": -1}}}, "data.window.max_age_days"),
         ({"data": {"target": "y", "window": {"max_batches": 0}}}, "data.window.max_batches"),
+        # croniter's own error at the scheduler's first tick named no key (exit 1)
+        ({"triggers": {"schedule": "61 * * * *"}}, "triggers.schedule"),
+        ({"monitoring": {"schedule": "every day"}}, "monitoring.schedule"),
+        ({"retention": {"schedule": "30 3 * *"}}, "retention.schedule"),
+        # 1e308 minutes overflowed timedelta in the scheduler and `alerts --check` (exit 1)
+        ({"triggers": {"cooldown_minutes": 1e308}}, "triggers.cooldown_minutes"),
+        ({"alerts": {"repeat_interval_minutes": 1e308}}, "alerts.repeat_interval_minutes"),
+        ({"data": {"target": "y", "window": {"max_age_days": 1e9}}}, "data.window.max_age_days"),
+        ({"retention": {"predictions_days": 1e308}}, "retention.predictions_days"),
+        ({"serving": {"reload_interval_seconds": 1e12}}, "serving.reload_interval_seconds"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, patch, key):
@@ -299,3 +309,16 @@ def test_every_config_key_has_a_row_in_the_readme_reference() -> None:
     # DESIGN.md §3 names the keys; the README's table is where a user looks one up.
     missing = [k for k in _yaml_keys(Settings) if k not in _readme_keys()]
     assert missing == []
+
+
+def test_valid_schedules_and_long_durations_load(tmp_path: Path) -> None:
+    raw = {
+        **MINIMAL,
+        "triggers": {"schedule": "0 2 * * 1", "cooldown_minutes": 0},
+        "monitoring": {"schedule": "@daily"},
+        "retention": {"schedule": None, "predictions_days": 3650},
+        "serving": {"port": 0},
+    }
+    s = settings_from_dict(raw, tmp_path, env={})
+    assert (s.triggers.schedule, s.monitoring.schedule, s.retention.schedule) == ("0 2 * * 1", "@daily", None)
+    assert (s.triggers.cooldown_minutes, s.retention.predictions_days, s.serving.port) == (0, 3650, 0)

@@ -46,6 +46,13 @@ def test_overrides_apply_on_top_of_the_file_and_a_stale_one_is_skipped(tmp_path:
             0,
             "thresholds key triggers.new_data.min_rows: .*greater than or equal to 1",
         ),
+        # Accepted once, they overflowed the scheduler's and `alerts --check`'s date arithmetic.
+        (
+            "triggers.cooldown_minutes",
+            1e308,
+            "thresholds key triggers.cooldown_minutes: .*less than or equal",
+        ),
+        ("alerts.repeat_interval_minutes", 1e308, "thresholds key alerts.repeat_interval_minutes: "),
     ],
 )
 def test_a_bad_override_names_its_key(tmp_path: Path, key: str, value: object, message: str) -> None:
