@@ -685,6 +685,16 @@ def settings_from_dict(raw: dict[str, Any], root: Path, env: dict[str, str] | No
         raise ConfigError(f"config key {key}: {err['msg']}", details=details) from None
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong and where, in one line: PyYAML's text starts with the context ("while parsing
+    a flow node"), the problem and its line come after it."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        return f"{exc.problem}{where}"
+    return one_line(exc)
+
+
 def load_settings(path: Path | str | None = None, env: dict[str, str] | None = None) -> Settings:
     """Read, interpolate, override from the environment and validate ``evergreen.yaml``."""
     cfg_path = Path(path) if path else find_config()
@@ -697,8 +707,12 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
         # pure-Python one (a commented evergreen.yaml costs the latter ~0.01 s of each command).
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         raw = yaml.load(cfg_path.read_text(encoding="utf-8"), Loader=loader) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{cfg_path}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    except OSError as exc:  # a directory named evergreen.yaml, no permission to read it
+        raise ConfigError(f"{cfg_path}: cannot be read: {exc.strerror or one_line(exc)}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{cfg_path}: invalid YAML: {one_line(exc)}") from None
+        raise ConfigError(f"{cfg_path}: invalid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{cfg_path}: top level must be a mapping")
     return settings_from_dict(raw, cfg_path.parent, env)

@@ -322,3 +322,18 @@ def test_valid_schedules_and_long_durations_load(tmp_path: Path) -> None:
     s = settings_from_dict(raw, tmp_path, env={})
     assert (s.triggers.schedule, s.monitoring.schedule, s.retention.schedule) == ("0 2 * * 1", "@daily", None)
     assert (s.triggers.cooldown_minutes, s.retention.predictions_days, s.serving.port) == (0, 3650, 0)
+
+
+def test_an_unreadable_or_broken_file_is_one_line_naming_it_and_where(tmp_path: Path) -> None:
+    cfg = tmp_path / "evergreen.yaml"
+    cfg.write_bytes(b"\xff\xfeproject: p\n")  # UTF-16 BOM: was a UnicodeDecodeError, exit 1, no file named
+    with pytest.raises(ConfigError, match=rf"^{cfg}: not UTF-8 text \(byte 0\)"):
+        load_settings(cfg, env={})
+    cfg.write_text("project: p\n  task: binary\n")
+    # PyYAML's first line was only its context ("while scanning ..."): the problem and its place now
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env={})
+    assert (
+        err.value.message
+        == f"{cfg}: invalid YAML: mapping values are not allowed in this context (line 2, column 7)"
+    )
