@@ -103,6 +103,39 @@ def _cron(expr: str) -> str:
 
 Cron = Annotated[str, AfterValidator(_cron)]
 
+_WINDOW_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_WINDOW_BATCH = re.compile(r"^\s*(?:batch[:=]?)?\s*(\d+)\s*$")
+WINDOW_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_BATCH_ID = 2**31 - 1  # an id column of PostgreSQL's integer (SQLite's is wider)
+
+
+def read_window(text: str) -> tuple[int, str]:
+    """A monitoring window's text as ``(amount, unit)`` (unit s/m/h/d/w) or ``(batch id, "batch")``.
+
+    ``ValueError`` saying why it is not one: pure, so ``monitoring.window`` is checked where it is
+    written and ``evergreen monitor --window`` by the same rule.
+    """
+    if m := _WINDOW_DURATION.match(text):
+        amount, unit = int(m.group(1)), m.group(2)
+        if amount <= 0:
+            raise ValueError("the duration must be positive")
+        if amount * WINDOW_UNIT_SECONDS[unit] > MAX_DAYS * 86400:  # else timedelta overflows
+            raise ValueError(f"the duration must be at most {MAX_DAYS}d")
+        return amount, unit
+    if m := _WINDOW_BATCH.match(text):
+        if int(m.group(1)) > MAX_BATCH_ID:
+            raise ValueError("no such batch")
+        return int(m.group(1)), "batch"
+    raise ValueError("expected a duration such as 7d, 24h, 90m, 2w or a batch id such as batch:12")
+
+
+def _window(text: str) -> str:
+    read_window(text)
+    return text
+
+
+WindowText = Annotated[str, AfterValidator(_window)]
+
 # The longest durations keys may hold. Larger values (1e308 minutes, say) pass a float field but
 # overflow the datetime and timeout arithmetic they are used in, far from the key: an interval (a
 # hundred years) stays below threading.TIMEOUT_MAX, an age in days (a thousand years) keeps
@@ -297,9 +330,9 @@ class TriggersConfig(_Frozen):
 
 class MonitoringConfig(_Frozen):
     schedule: Cron | None = "0 */6 * * *"
-    window: str = "7d"
+    window: WindowText = "7d"
     # Windows the scheduled job reports on at each tick (sliding, ending at the tick).
-    scheduled_windows: tuple[str, ...] = ("7d", "30d")
+    scheduled_windows: tuple[WindowText, ...] = ("7d", "30d")
     # Dataset drift when at least this share of columns drifted; None: triggers.drift.share.
     drift_share: float | None = Field(None, gt=0.0, le=1.0)
     # Per-column overrides of the automatic drift test and its threshold.

@@ -87,6 +87,9 @@ def test_missing_variable_is_named(tmp_path: Path):
         ({"data": {"target": "y", "window": {"max_age_days": 1e9}}}, "data.window.max_age_days"),
         ({"retention": {"predictions_days": 1e308}}, "retention.predictions_days"),
         ({"serving": {"reload_interval_seconds": 1e12}}, "serving.reload_interval_seconds"),
+        # was reported as "--window '7x'" by `evergreen monitor` alone, and never by the scheduler
+        ({"monitoring": {"window": "7x"}}, "monitoring.window"),
+        ({"monitoring": {"scheduled_windows": ["7d", "month"]}}, "monitoring.scheduled_windows.1"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, patch, key):

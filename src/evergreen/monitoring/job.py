@@ -310,7 +310,7 @@ def run_monitoring(
 ) -> MonitoringReport:
     """Compare one window with the champion's reference, store the report row and its HTML file."""
     s = project.settings
-    spec = parse_window(window or s.monitoring.window)
+    spec = parse_window(window) if window else parse_window(s.monitoring.window, source="monitoring.window")
     now = as_utc(now) or utcnow()
     ref = reference or build_reference(project)
     cur, start, end = _load_current(project, ref, spec, now)

@@ -7,7 +7,6 @@ consumer sees one row per prediction with ``label`` None until ground truth arri
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,14 +15,12 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
+from evergreen.config import WINDOW_UNIT_SECONDS, read_window
 from evergreen.data.snapshot import read_snapshot
 from evergreen.errors import BadInputError, NotFoundError, StoreError
 from evergreen.store.engine import Store, as_utc
 from evergreen.store.tables import batches, feedback, predictions
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_BATCH = re.compile(r"^\s*(?:batch[:=]?)?\s*(\d+)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 PREDICTION_COLUMNS = ("id", "created_at", "model_version", "record", "prediction", "probabilities", "label")
 
 
@@ -40,20 +37,18 @@ class WindowSpec:
         return now - self.duration, now
 
 
-def parse_window(text: str) -> WindowSpec:
-    """``7d``, ``24h``, ``90m``, ``2w``, ``45s``; a batch id as ``12`` or ``batch:12``."""
-    m = _DURATION.match(text)
-    if m:
-        amount, unit = int(m.group(1)), m.group(2)
-        if amount <= 0:
-            raise BadInputError(f"--window {text!r}: the duration must be positive")
-        return WindowSpec(f"{amount}{unit}", duration=timedelta(seconds=amount * _UNIT_SECONDS[unit]))
-    m = _BATCH.match(text)
-    if m:
-        return WindowSpec(f"batch:{int(m.group(1))}", batch_id=int(m.group(1)))
-    raise BadInputError(
-        f"--window {text!r}: expected a duration such as 7d, 24h, 90m, 2w or a batch id such as batch:12"
-    )
+def parse_window(text: str, source: str = "--window") -> WindowSpec:
+    """``7d``, ``24h``, ``90m``, ``2w``, ``45s``; a batch id as ``12`` or ``batch:12``.
+
+    ``source`` names where the text came from in the error (the option, or a config key).
+    """
+    try:
+        amount, unit = read_window(text)
+    except ValueError as exc:
+        raise BadInputError(f"{source} {text!r}: {exc}") from None
+    if unit == "batch":
+        return WindowSpec(f"batch:{amount}", batch_id=amount)
+    return WindowSpec(f"{amount}{unit}", duration=timedelta(seconds=amount * WINDOW_UNIT_SECONDS[unit]))
 
 
 def load_predictions(store: Store, start: datetime, end: datetime, role: str = "champion") -> pd.DataFrame:

@@ -44,10 +44,20 @@ def test_parse_window(text: str, canonical: str, seconds: int | None, batch: int
     assert (spec.duration.total_seconds() if spec.duration else None) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "7x", "0d", "-1d", "batch:", "week"])
+@pytest.mark.parametrize(
+    "text",
+    # The last two overflowed timedelta and the SQLite integer (OverflowError, exit 1).
+    ["", "7x", "0d", "-1d", "batch:", "week", "99999999999999d", "batch:99999999999999999999"],
+)
 def test_parse_window_rejects(text: str) -> None:
-    with pytest.raises(BadInputError, match="--window"):
+    with pytest.raises(BadInputError, match=r"^--window "):
         parse_window(text)
+
+
+def test_the_longest_window_is_the_longest_age_a_key_may_hold() -> None:
+    assert parse_window("365000d").duration == timedelta(days=365_000)
+    with pytest.raises(BadInputError, match=r"^--window '365001d': the duration must be at most 365000d$"):
+        parse_window("365001d")
 
 
 def test_window_bounds_end_at_now() -> None:
