@@ -25,6 +25,7 @@ from evergreen.store.audit import iso_utc
 from evergreen.store.engine import Store, as_utc, utcnow
 from evergreen.store.tables import alert_actions, alert_deliveries, alerts, drift_reports, pipeline_runs
 
+ALERT_STATUSES = ("open", "acknowledged", "resolved")
 CHAMPION_ACTIONS = ("promote", "rollback", "approve")
 TIME_COLUMNS = ("opened_at", "updated_at", "last_sent_at", "resolved_at", "acknowledged_at", "at")
 

@@ -10,7 +10,9 @@ from evergreen.cli.common import (
     ActorOpt,
     ConfigOpt,
     JsonOpt,
+    LimitOpt,
     ReasonOpt,
+    check_choice,
     echo,
     open_project,
     print_json,
@@ -36,15 +38,16 @@ def alerts(
         typer.Option("--status", help="Only alerts with this status (open, acknowledged, resolved)."),
     ] = None,
     show_all: Annotated[bool, typer.Option("--all", help="Include resolved alerts.")] = False,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many alerts.")] = 50,
+    limit: LimitOpt = 50,
     reason: ReasonOpt = None,
     actor: ActorOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Open alerts, newest first; --ack / --resolve act on one (audited)."""
-    from evergreen.alerts.repository import list_alerts
+    from evergreen.alerts.repository import ALERT_STATUSES, list_alerts
 
+    check_choice("--status", status, ALERT_STATUSES)  # a typo would list nothing and exit 0
     if ack is not None and resolve is not None:  # one action per call: never drop one silently
         from evergreen.errors import BadInputError
 

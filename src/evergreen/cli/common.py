@@ -36,6 +36,16 @@ ConfigOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who is acting (default: cli:$USER).")]
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (recorded in the audit).")]
+# Bounded: a larger LIMIT is a database error (OverflowError, exit 1), a negative one means "all".
+LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=2**31 - 1, help="How many rows.")]
+
+
+def check_choice(option: str, value: str | None, allowed: Sequence[str]) -> None:
+    """:class:`BadInputError` naming ``option`` unless ``value`` is unset or one of ``allowed``."""
+    if value is not None and value not in allowed:
+        from evergreen.errors import BadInputError
+
+        raise BadInputError(f"{option} {value!r}: use one of {', '.join(allowed)}")
 
 
 @dataclass

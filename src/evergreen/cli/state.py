@@ -7,7 +7,16 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from evergreen.cli.common import ConfigOpt, JsonOpt, echo, open_project, print_json, print_table
+from evergreen.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    LimitOpt,
+    check_choice,
+    echo,
+    open_project,
+    print_json,
+    print_table,
+)
 
 
 def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
@@ -75,14 +84,15 @@ def _run_reason(run: dict[str, Any]) -> str:
 
 
 def runs(
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs.")] = 20,
+    limit: LimitOpt = 20,
     run_status: Annotated[str | None, typer.Option("--status", help="Only runs with this status.")] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Pipeline runs, newest first."""
-    from evergreen.store.runs import list_runs
+    from evergreen.store.runs import RUN_STATUSES, list_runs
 
+    check_choice("--status", run_status, RUN_STATUSES)  # a typo would list nothing and exit 0
     with open_project(config) as project:
         found = list_runs(project.store, limit=limit, status=run_status)
     if as_json:

@@ -15,6 +15,17 @@ from evergreen.store.locks import HOST, pid_alive
 from evergreen.store.tables import decisions, pipeline_runs
 
 RUNNING = "running"
+# Every status a run row can hold: the outcomes of a finished run, and running / failed / abandoned.
+RUN_STATUSES = (
+    RUNNING,
+    "promoted",
+    "rejected",
+    "pending_approval",
+    "approved",
+    "skipped",
+    "failed",
+    "abandoned",
+)
 
 
 def new_run_id() -> str:

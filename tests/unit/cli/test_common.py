@@ -62,3 +62,38 @@ def test_json_without_a_tty_is_plain_parseable_json(capsys: pytest.CaptureFixtur
     at = datetime(2026, 3, 1, tzinfo=UTC)
     print_json({"at": at, "title": "é" * 300})
     assert json.loads(capsys.readouterr().out) == {"at": str(at), "title": "é" * 300}
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        # A typo'd status listed nothing and exited 0.
+        (
+            ["runs", "--status", "promotd"],
+            "error: --status 'promotd': use one of running, promoted, rejected, pending_approval, "
+            "approved, skipped, failed, abandoned\n",
+        ),
+        (
+            ["alerts", "--status", "closed"],
+            "error: --status 'closed': use one of open, acknowledged, resolved\n",
+        ),
+        # A huge limit was OverflowError from the database (exit 1); a negative one listed everything.
+        (
+            ["runs", "--limit", str(2**64)],
+            "error: Invalid value for '--limit' / '-n': Input should be less than or equal to 2147483647 "
+            "(see 'evergreen runs --help')\n",
+        ),
+        (
+            ["alerts", "-n", "-1"],
+            "error: Invalid value for '--limit' / '-n': Input should be greater than or equal to 1 "
+            "(see 'evergreen alerts --help')\n",
+        ),
+    ],
+)
+def test_a_bad_filter_or_limit_is_exit_2_naming_the_option(
+    args: list[str], line: str, capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no project here: the option is refused before one is looked for
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert (exit_.value.code, capsys.readouterr().err) == (2, line)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from evergreen import control
+from evergreen.alerts.repository import ALERT_STATUSES
 from evergreen.dashboard import queries
 from evergreen.dashboard.context import Operator, PageNo, Viewer, Word, posted_form, required
 from evergreen.dashboard.render import act, page
@@ -16,7 +17,7 @@ from evergreen.dashboard.views.alerts import evidence
 router = APIRouter()
 Form = Annotated[dict[str, str], Depends(posted_form("operator"))]
 AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-STATUSES = ("open", "acknowledged", "resolved")
+STATUSES = ALERT_STATUSES
 LEVELS = ("info", "warning", "alert", "critical")
 
 

@@ -10,20 +10,11 @@ from evergreen.dashboard.context import PageNo, PageNotFound, RunId, Viewer, Wor
 from evergreen.dashboard.render import page
 from evergreen.dashboard.views.runs import comparison, run_row
 from evergreen.errors import NotFoundError
-from evergreen.store.runs import get_run
+from evergreen.store.runs import RUN_STATUSES, get_run
 
 router = APIRouter()
 
-STATUSES = (
-    "running",
-    "promoted",
-    "rejected",
-    "pending_approval",
-    "approved",
-    "skipped",
-    "failed",
-    "abandoned",
-)
+STATUSES = RUN_STATUSES
 TRIGGERS = ("manual", "schedule", "new_data", "drift", "performance", "approval")
 
 

@@ -299,3 +299,12 @@ def test_the_control_api_refuses_the_json_predict_refuses(
     )
     # Nothing was acted on: no override stored, no audit row.
     assert c.get("/api/settings/thresholds", headers=ADMIN).json()["overrides"] == {}
+
+
+def test_a_run_status_filter_must_be_a_run_status(client: TestClient) -> None:
+    (run,) = client.get("/api/runs", headers=VIEWER, params={"status": "promoted"}).json()
+    assert run["status"] == "promoted"
+    # A typo was 200 [] (nothing matches), as if no run had that status.
+    r = client.get("/api/runs", headers=VIEWER, params={"status": "promotd"})
+    assert r.status_code == 422
+    assert r.json()["error"]["details"]["field"] == "status"
