@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from evergreen.control.retrain import BackgroundRetrains
 from evergreen.serving.auth import TokenTable
 from evergreen.serving.errors import install_error_handlers
 from evergreen.serving.routes import api
@@ -23,6 +24,7 @@ def control_app(project: Any, tokens: str = TOKENS, insecure_local: bool = False
     app.state.insecure_local = insecure_local
     # What the router reads from the environment ($EVERGREEN_TOKENS) on its first request.
     app.state.control_tokens = TokenTable.parse(tokens, "EVERGREEN_TOKENS")
+    app.state.background_retrains = BackgroundRetrains()  # as create_app keeps them
     install_error_handlers(app)
     app.include_router(api.router)
     return app

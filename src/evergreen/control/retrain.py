@@ -11,13 +11,15 @@ as the API always did.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from evergreen.control.alerts import after_action
-from evergreen.errors import LockHeldError, one_line
+from evergreen.errors import LockHeldError, RunStoppedError, one_line
 from evergreen.logs import get_logger
 from evergreen.pipeline import ProgressFn, RetrainOutcome, RetrainRequest, RetrainRunner
+from evergreen.pipeline.stop import StopFlag
 from evergreen.project import Project
 from evergreen.store.audit import record_action
 from evergreen.store.locks import LeaseLock, retrain_lock_name
@@ -37,6 +39,29 @@ class RetrainTicket:
     message: str
 
 
+@dataclass
+class BackgroundRetrains:
+    """The retrains a server started on its own threads (``wait=False``), and the flag that stops
+    them when the server shuts down: each then ends ``abandoned`` at its next stage (a fit is cut
+    at once) with the lock released, instead of being killed mid-stage with the process and left
+    ``running`` until the next retrain marks it abandoned."""
+
+    stop: StopFlag = field(default_factory=StopFlag)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def keep(self, ticket: RetrainTicket) -> None:
+        if ticket.thread is not None:
+            self.threads = [t for t in self.threads if t.is_alive()] + [ticket.thread]
+
+    def stop_all(self, timeout: float) -> list[str]:
+        """Ask every running one to stop and wait up to ``timeout`` s in all; the names still alive."""
+        self.stop.requested.set()
+        deadline = time.monotonic() + timeout
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        return [t.name for t in self.threads if t.is_alive()]
+
+
 def request_retrain(
     project: Project,
     *,
@@ -47,7 +72,10 @@ def request_retrain(
     trigger: str = "manual",
     wait: bool,
     progress: ProgressFn | None = None,
+    background: BackgroundRetrains | None = None,
 ) -> RetrainTicket:
+    """``background``: the server's holder of the runs it starts (``wait=False``); it keeps the
+    thread and its flag stops the run at shutdown."""
     if trigger == "manual" and as_of is None and scheduler_running(project.store):
         rid = enqueue_retrain(project.store, reason, actor, force=force)
         return RetrainTicket(
@@ -77,25 +105,37 @@ def request_retrain(
             reason=reason,
             after={"force": force, "queued": False},
         )
+        stop = background.stop if background is not None else None
         thread = threading.Thread(
-            target=_run_in_background, args=(project, request, lock), name="evergreen-retrain", daemon=True
+            target=_run_in_background,
+            args=(project, request, lock, stop),
+            name="evergreen-retrain",
+            daemon=True,
         )
         thread.start()
     except BaseException:
         lock.release()
         raise
-    return RetrainTicket(
+    ticket = RetrainTicket(
         False,
         None,
         None,
         thread,
         "no scheduler is running: the retrain started in the background (see /api/runs)",
     )
+    if background is not None:
+        background.keep(ticket)
+    return ticket
 
 
-def _run_in_background(project: Project, request: RetrainRequest, lock: LeaseLock) -> None:
+def _run_in_background(
+    project: Project, request: RetrainRequest, lock: LeaseLock, stop: StopFlag | None
+) -> None:
     try:
-        RetrainRunner(project).run(request, lock=lock)
+        RetrainRunner(project, stop=stop).run(request, lock=lock)
+    except RunStoppedError as exc:  # the server is shutting down: the run is recorded abandoned
+        log.info("background_retrain_stopped", error=one_line(exc))
+        return
     except Exception as exc:  # recorded on the run by the runner; the server goes on
         log.error("background_retrain_failed", error=one_line(exc))
     finally:

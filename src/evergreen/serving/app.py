@@ -41,6 +41,9 @@ from evergreen.serving.watcher import ModelWatcher
 from evergreen.telemetry import disable_mlflow_telemetry
 
 ROUTERS: tuple[APIRouter, ...] = (predict.router, feedback.router, meta.router, api.router)
+# How long shutdown waits for a background retrain to reach its next stage and stop there (a fit is
+# cut within a fraction of a second; scoring on the holdout runs to its end).
+BACKGROUND_STOP_SECONDS = 60.0
 log = get_logger(__name__)
 
 
@@ -147,6 +150,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        # Retrains a person started here (POST /api/retrain, the dashboard) end abandoned at their
+        # next stage rather than being cut mid-stage by the process exit and left "running".
+        left = await asyncio.to_thread(app.state.background_retrains.stop_all, BACKGROUND_STOP_SECONDS)
+        if left:
+            log.warning("background_retrain_still_running", threads=left, waited=BACKGROUND_STOP_SECONDS)
         if scheduler is not None:
             await asyncio.to_thread(scheduler.stop)
         feedback_task.cancel()
@@ -194,6 +202,9 @@ def create_app(
     app.state.insecure_local = insecure_local
     app.state.with_scheduler = with_scheduler
     app.state.owns_project = owns_project  # a project the app opened, the app closes at shutdown
+    from evergreen.control.retrain import BackgroundRetrains  # the retrain pipeline: not at import
+
+    app.state.background_retrains = BackgroundRetrains()
     app.state.control_tokens = tokens
     app.state.rate_limiter = RateLimiter(auth.rate_limit_per_minute) if auth.rate_limit_per_minute else None
     install_error_handlers(app, ctx.project.redactor)

@@ -157,7 +157,7 @@ def test_retrain_now_from_an_alert_runs_with_the_name_and_the_comment(trained_pr
         csrf = login(c, OPERATOR_TOKEN)
         r = c.post("/alerts/1/retrain", data={"comment": "fresh labels arrived", "csrf_token": csrf})
         assert r.status_code == 200 and "started in the background" in r.text
-        for thread in app.state.dashboard_threads:
+        for thread in app.state.background_retrains.threads:
             thread.join()
     newest = list_runs(trained_project.store, limit=1)[0]
     assert (newest["actor"], newest["reason"], newest["trigger"]) == (

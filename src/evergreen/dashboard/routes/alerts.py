@@ -90,11 +90,13 @@ async def retrain_now(request: Request, alert_id: AlertId, visit: Operator, form
 
         get_alert(p.store, alert_id)  # NotFoundError before anything starts
         ticket = control.request_retrain(
-            p, actor=visit.actor, reason=f"alert {alert_id}: {comment}", force=True, wait=False
+            p,
+            actor=visit.actor,
+            reason=f"alert {alert_id}: {comment}",
+            force=True,
+            wait=False,
+            background=getattr(request.app.state, "background_retrains", None),  # stopped at shutdown
         )
-        if ticket.thread is not None:  # tests join it; the server never waits for it
-            threads = getattr(request.app.state, "dashboard_threads", [])
-            request.app.state.dashboard_threads = [*threads, ticket.thread]
         # Noted once the retrain is asked for: a refused one (a retrain already running) decided nothing.
         control.note_alert(p, alert_id, actor=visit.actor, decision="retrain", reason=comment)
         return ticket

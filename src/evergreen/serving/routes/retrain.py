@@ -30,11 +30,11 @@ class RetrainAccepted(Out):
 @router.post("/retrain", response_model=RetrainAccepted, status_code=202, summary="Ask for a retrain")
 def retrain(request: Request, project: ProjectDep, who: Operator, body: RetrainBody) -> dict[str, Any]:
     ticket = control.request_retrain(
-        project, actor=who.actor, reason=body.reason, force=body.force, wait=False
+        project,
+        actor=who.actor,
+        reason=body.reason,
+        force=body.force,
+        wait=False,
+        background=getattr(request.app.state, "background_retrains", None),  # stopped at shutdown
     )
-    if ticket.thread is not None:  # the app keeps its background retrains so they can be awaited
-        threads = getattr(request.app.state, "control_threads", None)
-        if threads is None:
-            threads = request.app.state.control_threads = []
-        threads.append(ticket.thread)
     return {"queued": ticket.queued, "request_id": ticket.request_id, "message": ticket.message}

@@ -194,7 +194,7 @@ def test_alert_ack_and_resolve_by_api(client: TestClient, trained_project: Any) 
 def test_retrain_by_api_runs_in_the_background_with_actor_and_reason(client: TestClient) -> None:
     r = client.post("/api/retrain", headers=OPERATOR, json={"reason": "new labels arrived", "force": True})
     assert r.status_code == 202 and r.json()["queued"] is False
-    for thread in client.app.state.control_threads:  # type: ignore[attr-defined]
+    for thread in client.app.state.background_retrains.threads:  # type: ignore[attr-defined]
         thread.join()
     (run, _) = client.get("/api/runs", headers=VIEWER, params={"limit": 2}).json()
     assert (run["actor"], run["reason"], run["trigger"]) == ("api:otto", "new labels arrived", "manual")
