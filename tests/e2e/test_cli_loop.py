@@ -39,6 +39,9 @@ def _drop(project_dir: Path, index: int, start: datetime, *, drifted: bool = Fal
 def test_first_model_is_promoted_then_unchanged_data_is_skipped(run_cli: Runner, project_dir: Path):
     res = run_cli("retrain", "--reason", "first model", "--json")
     assert res.code == 0, res.stderr
+    # Nothing went wrong, so nothing on stderr: MLflow's INFO lines ("Creating initial MLflow
+    # database tables...") and its integer-column hint (with its source line) used to be there.
+    assert res.stderr == ""
     out = res.json()
     assert out["status"] == "promoted" and out["candidate_version"] == "1" and out["champion_version"] is None
     assert out["data_size"] == 3000 and len(out["ingested"]) == 2

@@ -11,8 +11,10 @@ import atexit
 import gc as garbage_collector  # evergreen.cli.gc is the `evergreen gc` verb
 import json
 import logging
+import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -76,6 +78,10 @@ def build_app() -> typer.Typer:
         from evergreen.logs import configure_logging
 
         configure_logging(logging.DEBUG if verbose else logging.WARNING)
+        # MLflow sets up its own loggers when a command first imports it, after the line above: its
+        # level comes from MLFLOW_LOGGING_LEVEL (INFO unset), so a first retrain printed "INFO
+        # mlflow.store.db.utils: Creating initial MLflow database tables...". Warnings still show.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if verbose else "WARNING")
 
     for module in VERB_MODULES:
         module.register(app)
@@ -146,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The console script: run the app, turn every failure into one line and an exit code."""
     state = CliState()
     disable_mlflow_telemetry()  # before any command imports MLflow (it decides at import)
+    # MLflow's hint at each model logged: evergreen's signatures keep integer columns `long` on
+    # purpose (DESIGN.md §4), so the user has nothing to act on. Printed with its source line, it
+    # looked like a traceback on the stderr of a successful retrain.
+    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
     args = list(argv) if argv is not None else sys.argv[1:]
     if argv is None:  # this process runs one command and exits (a test passes its own argv)
         pause_garbage_collection(args)

@@ -116,7 +116,6 @@ def demo(
     import logging
     import os
     import secrets
-    import warnings
 
     from evergreen.config import AuthConfig
     from evergreen.demo import DEMO_SALT, run_demo
@@ -132,8 +131,6 @@ def demo(
     if not ctx.ensure_object(CliState).verbose:
         # The demo prints one line per event itself; the JSON logs (alerts too) are for --verbose.
         configure_logging(logging.CRITICAL)
-    # MLflow's hint about integer columns at each model logged: the demo's columns have no nulls.
-    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
     token = None
     if not no_serve:
         # A log-in token for the dashboard, made the way auth.tokens_env says ("name:role:token"),
