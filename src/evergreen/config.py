@@ -718,6 +718,37 @@ def settings_from_dict(raw: dict[str, Any], root: Path, env: dict[str, str] | No
         raise ConfigError(f"config key {key}: {err['msg']}", details=details) from None
 
 
+def _refuse_repeated_keys(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    """A mapping whose key appears twice is an error, not "the last one wins": a second
+    ``promotion:`` section would silently drop every key of the first (a JSON body repeating a
+    key is refused the same way, 400 ``duplicate_key``). Merge keys (``<<``) may still be overridden."""
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str | int | float | bool):  # an unhashable key is PyYAML's error
+            continue
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+def _unique_key_loader() -> type[yaml.SafeLoader]:
+    # libyaml's safe loader when PyYAML has it: the same documents, ~10x faster than the pure-Python
+    # one (a commented evergreen.yaml costs the latter ~0.01 s of each command).
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class UniqueKeyLoader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _refuse_repeated_keys)
+    return UniqueKeyLoader
+
+
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """What is wrong and where, in one line: PyYAML's text starts with the context ("while parsing
     a flow node"), the problem and its line come after it."""
@@ -736,10 +767,7 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
     if not cfg_path.is_file():
         raise ConfigError(f"{cfg_path}: config file not found")
     try:
-        # libyaml's safe loader when PyYAML has it: the same documents, ~10x faster than the
-        # pure-Python one (a commented evergreen.yaml costs the latter ~0.01 s of each command).
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        raw = yaml.load(cfg_path.read_text(encoding="utf-8"), Loader=loader) or {}
+        raw = yaml.load(cfg_path.read_text(encoding="utf-8"), Loader=_unique_key_loader()) or {}
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{cfg_path}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     except OSError as exc:  # a directory named evergreen.yaml, no permission to read it

@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.support.cli import Runner
+from tests.support.cli import Runner, set_config
 
 NARROW = {"COLUMNS": "40", "LINES": "10"}  # what a CI log or a narrow pane would say
 
@@ -36,8 +36,7 @@ def test_errors_are_one_unwrapped_line_at_40_columns(project_dir: Path, run_cli:
         line == f"error: --as-of {'not-a-date-' + 'z' * 80!r}: not an ISO date or datetime (e.g. 2026-03-01)"
     )
 
-    cfg = project_dir / "evergreen.yaml"
-    cfg.write_text(cfg.read_text() + "\nserving: {feedback_relabel: sometimes}\n")
+    set_config(project_dir, "serving", feedback_relabel="sometimes")
     res = run_cli("retrain", "--json", env=NARROW)
     assert res.code == 2
     (line,) = _error_lines(res.stderr)

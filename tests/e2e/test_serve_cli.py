@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import create_engine, func, select
 
 from evergreen.store.tables import predictions
-from tests.support.cli import ServeProcess
+from tests.support.cli import ServeProcess, set_config
 
 RECORD = {
     "tenure": 13.0,
@@ -46,9 +46,7 @@ def test_serve_answers_and_flushes_every_prediction_on_sigterm(project_dir: Path
 
 
 def test_serve_with_a_bad_config_exits_2(project_dir: Path, run_cli: Any) -> None:
-    (project_dir / "evergreen.yaml").write_text(
-        (project_dir / "evergreen.yaml").read_text() + "\nserving: {extra_fields: maybe}\n"
-    )
+    set_config(project_dir, "serving", extra_fields="maybe")
     res = run_cli("serve")
     assert res.code == 2 and "serving.extra_fields" in res.stderr
 

@@ -340,3 +340,24 @@ def test_an_unreadable_or_broken_file_is_one_line_naming_it_and_where(tmp_path: 
         err.value.message
         == f"{cfg}: invalid YAML: mapping values are not allowed in this context (line 2, column 7)"
     )
+
+
+def test_a_key_written_twice_is_refused_naming_it_and_its_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "evergreen.yaml"
+    # The second promotion section silently replaced the first: min_improvement went back to 0.
+    cfg.write_text(
+        "project: p\ntask: binary\ndata: {target: y}\n"
+        "promotion:\n  min_improvement: 0.1\npromotion:\n  significance: 0.1\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg, env={})
+    assert err.value.message == (
+        f"{cfg}: invalid YAML: key 'promotion' appears twice in one mapping (line 6, column 1)"
+    )
+    # A merge key may still be overridden by the mapping it is merged into.
+    cfg.write_text(
+        "project: p\ntask: binary\ndata: {target: y}\n"
+        "alerts:\n  levels: &lv {warning: 0.1, alert: 0.2, critical: 0.3}\n"
+        "  score_levels: {data_drift_score: {<<: *lv, critical: 0.5}}\n"
+    )
+    assert load_settings(cfg, env={}).alerts.score_levels["data_drift_score"]["critical"] == 0.5
