@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,23 @@ def test_serve_with_a_bad_config_exits_2(project_dir: Path, run_cli: Any) -> Non
     set_config(project_dir, "serving", extra_fields="maybe")
     res = run_cli("serve")
     assert res.code == 2 and "serving.extra_fields" in res.stderr
+
+
+def test_serve_on_an_address_it_cannot_take_is_one_error_line(project_dir: Path, run_cli: Any) -> None:
+    # uvicorn said so itself, after the model was loaded: "ERROR:    [Errno 98] ...", exit 3.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = run_cli("serve", "--port", str(port))
+    assert (res.code, res.stderr) == (
+        1,
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n",
+    )
+    res = run_cli("serve", "--port", "70000")  # was bound modulo 65536 (4464) without a word
+    assert res.code == 2 and res.stderr.startswith("error: Invalid value for '--port'")
+    res = run_cli("serve", "--host", "no-such-host.invalid")
+    assert res.code == 2 and res.stderr.startswith("error: --host 'no-such-host.invalid': not an address")
 
 
 def test_serve_with_control_api_and_embedded_scheduler(project_dir: Path, run_cli: Any) -> None:

@@ -13,10 +13,36 @@ from evergreen.errors import BadInputError
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
+def _check_listen(host: str, port: int, *, host_source: str) -> None:
+    """Refuse an address this process cannot listen on, before the model is loaded.
+
+    uvicorn reports it only after the app's start-up, as its own "ERROR:" line and exit code 3
+    (the contract is one "error:" line, exit 2 for bad input and 1 for a failure).
+    """
+    import socket
+
+    from evergreen.errors import EvergreenError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise BadInputError(f"{host_source} {host!r}: not an address to listen on ({exc.strerror})") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's server does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise EvergreenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def serve(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="Bind address (default: serving.host).")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port (default: serving.port).")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=0, max=65535, help="Port (default: serving.port).")
+    ] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request (slower).")] = False,
     insecure_local: Annotated[
         bool,
@@ -39,6 +65,8 @@ def serve(
     bind = host or settings.serving.host
     if insecure_local and bind not in LOOPBACK:
         raise BadInputError(f"--insecure-local needs a loopback bind address, not {bind!r}")
+    listen = port if port is not None else settings.serving.port
+    _check_listen(bind, listen, host_source="--host" if host else "serving.host")
     import uvicorn
 
     from evergreen.serving.app import create_app
@@ -53,7 +81,7 @@ def serve(
     server_config = uvicorn.Config(
         app,
         host=bind,
-        port=port or settings.serving.port,
+        port=listen,
         workers=1,
         access_log=access_log,
         log_level="warning",
