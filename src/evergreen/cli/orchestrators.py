@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from evergreen.cli.common import ConfigOpt
+from evergreen.errors import BadInputError
 
 OutOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the file here instead of printing it.")
@@ -18,8 +19,13 @@ def _emit(text: str, output: Path | None) -> None:
     if output is None:
         typer.echo(text, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    if output.is_dir():  # was IsADirectoryError, exit 1
+        raise BadInputError(f"--output {output}: is a directory; give the path of the file to write")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:  # a parent that is a file, no permission: the path is the user's
+        raise BadInputError(f"--output {output}: cannot be written ({exc.strerror or exc})") from None
     typer.echo(f"wrote {output}")
 
 

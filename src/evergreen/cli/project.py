@@ -51,7 +51,14 @@ def init(
 
     cfg = _named_config(directory, config) or Path(".") / CONFIG_FILE
     directory = cfg.parent
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.exists() and not directory.is_dir():  # was FileExistsError, exit 1
+        raise BadInputError(f"{directory}: is a file, not a directory; give a new or empty directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(
+            f"{directory}: cannot create the project directory ({exc.strerror or exc})"
+        ) from None
     if cfg.exists() and not force:
         raise BadInputError(f"{cfg}: already exists (use --force to overwrite)")
     churn.write_config(str(cfg))

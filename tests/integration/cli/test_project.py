@@ -79,3 +79,31 @@ def test_demo_config_is_checked_like_init(tmp_path: Path, capsys: pytest.Capture
     assert code == 2
     assert err == f"error: --config {other}: the demo project's file is evergreen.yaml; give its directory\n"
     assert not a.exists() and not b.exists()
+
+
+def test_init_into_a_file_is_exit_2_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    # was "error: FileExistsError: [Errno 17] File exists: ...", exit 1
+    assert _run(capsys, "init", str(taken)) == (
+        2,
+        "",
+        f"error: {taken}: is a file, not a directory; give a new or empty directory\n",
+    )
+    assert taken.read_text() == "mine"
+
+
+@pytest.mark.parametrize("verb", ["airflow-dag", "prefect-flow"])
+def test_an_output_that_cannot_be_a_file_is_exit_2_naming_it(
+    verb: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "proj"
+    assert _run(capsys, "init", str(root))[0] == 0
+    # was "error: IsADirectoryError: [Errno 21] Is a directory: ...", exit 1
+    assert _run(capsys, verb, "--config", str(root), "-o", str(tmp_path)) == (
+        2,
+        "",
+        f"error: --output {tmp_path}: is a directory; give the path of the file to write\n",
+    )
+    code, out, err = _run(capsys, verb, "--config", str(root), "-o", str(root / "evergreen.yaml" / "x.py"))
+    assert (code, out) == (2, "") and err.startswith(f"error: --output {root / 'evergreen.yaml' / 'x.py'}: ")
