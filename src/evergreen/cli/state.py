@@ -80,7 +80,10 @@ def models(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 
 def _run_reason(run: dict[str, Any]) -> str:
-    return str(run.get("error") or (run.get("details") or {}).get("reason") or "")
+    from evergreen.store.runs import error_parts
+
+    # The error's one line: the traceback stored after it is for --json (no traceback on a terminal).
+    return error_parts(run.get("error"))[0] or str((run.get("details") or {}).get("reason") or "")
 
 
 def runs(

@@ -68,6 +68,16 @@ def finish_run(store: Store, run_id: str, status: str, **values: Any) -> None:
     update_run(store, run_id, status=status, finished_at=utcnow(), **values)
 
 
+def error_parts(error: str | None) -> tuple[str, str]:
+    """A run's stored error as (the one line a person reads, the traceback kept after it).
+
+    A failed run stores ``code: message`` and, on the lines after it, the traceback (for whoever
+    investigates: ``--json``, the API, the dashboard's run page behind a disclosure).
+    """
+    line, _, rest = (error or "").partition("\n")
+    return line, rest.strip("\n")
+
+
 def _row(r: Any) -> dict[str, Any]:
     d = dict(r)
     for k in ("started_at", "finished_at", "created_at"):

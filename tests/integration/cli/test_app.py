@@ -57,6 +57,26 @@ def test_runs_table_shows_a_long_failure_whole(
     assert code == 0 and [(r["id"], r["error"]) for r in json.loads(out)] == [(rid, error)]
 
 
+def test_runs_table_shows_a_failures_line_and_keeps_its_traceback_for_json(
+    project_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A failed run stores its one line and then the traceback. The table printed the lot: a
+    # traceback on the terminal, in a column named "reason".
+    project = open_project(load_settings(project_root))
+    error = 'store_error: database unreachable\nTraceback (most recent call last):\n  File "x.py", line 1'
+    rid = create_run(project.store, trigger="manual", reason="test", actor="cli:me")
+    finish_run(project.store, rid, "failed", error=error)
+    project.store.engine.dispose()
+
+    code, out, err = _run(capsys, "runs", "--config", str(project_root))
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if rid in line)
+    assert "store_error: database unreachable" in row and "Traceback" not in out and 'File "x.py"' not in out
+
+    code, out, _ = _run(capsys, "runs", "--json", "--config", str(project_root))
+    assert code == 0 and [(r["id"], r["error"]) for r in json.loads(out)] == [(rid, error)]
+
+
 def test_status_of_a_new_project(project_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, "status", "--json", "--config", str(project_root))
     assert code == 0, err

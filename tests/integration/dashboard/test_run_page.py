@@ -34,3 +34,22 @@ def test_the_run_page_lists_every_slice_side_by_side(trained_project: Any) -> No
             assert f"<td>{sl['candidate']:.4f}</td><td>{sl['champion']:.4f}</td>" in row.group(1)
     finally:
         p.store.engine.dispose()
+
+
+def test_a_failed_runs_page_shows_the_error_line_and_the_traceback_behind_a_disclosure(
+    trained_project: Any,
+) -> None:
+    from evergreen.store.runs import create_run, finish_run
+
+    store = trained_project.store
+    rid = create_run(store, trigger="manual", reason="test", actor="cli:me")
+    finish_run(
+        store, rid, "failed", error='store_error: db away\nTraceback (most recent call last):\n  File "<x>"'
+    )
+    with TestClient(dashboard_app(trained_project)) as c:
+        login(c, VIEWER_TOKEN)
+        page = c.get(f"/runs/{rid}").text
+    shown = re.search(r'<dt>Error</dt><dd class="bad">(.*?)<details>', page, re.S)
+    assert shown and shown.group(1).strip() == "store_error: db away"
+    trace = re.search(r"<details><summary>Traceback</summary><pre>(.*?)</pre></details>", page, re.S)
+    assert trace and trace.group(1) == "Traceback (most recent call last):\n  File &#34;&lt;x&gt;&#34;"

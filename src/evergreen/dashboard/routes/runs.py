@@ -10,7 +10,7 @@ from evergreen.dashboard.context import PageNo, PageNotFound, RunId, Viewer, Wor
 from evergreen.dashboard.render import page
 from evergreen.dashboard.views.runs import comparison, run_row
 from evergreen.errors import NotFoundError
-from evergreen.store.runs import RUN_STATUSES, get_run
+from evergreen.store.runs import RUN_STATUSES, error_parts, get_run
 
 router = APIRouter()
 
@@ -53,12 +53,15 @@ def run_detail(request: Request, visit: Viewer, run_id: RunId) -> Response:
     except NotFoundError as exc:
         raise PageNotFound(exc.message) from exc
     decisions = [comparison(d) for d in run.get("decisions", [])]
+    error_line, traceback = error_parts(run.get("error"))
     return page(
         request,
         visit,
         "run.html",
         title=f"Run {run_id}",
         run=run,
+        error_line=error_line,
+        traceback=traceback,
         row=run_row(run),
         decisions=decisions,
         comparison=next((d for d in reversed(decisions) if d.rows), None),
