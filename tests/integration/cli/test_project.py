@@ -107,3 +107,13 @@ def test_an_output_that_cannot_be_a_file_is_exit_2_naming_it(
     )
     code, out, err = _run(capsys, verb, "--config", str(root), "-o", str(root / "evergreen.yaml" / "x.py"))
     assert (code, out) == (2, "") and err.startswith(f"error: --output {root / 'evergreen.yaml' / 'x.py'}: ")
+
+
+def test_demo_rows_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "demo", "--rows", "-5", "--no-serve", str(tmp_path / "demo"))
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: Invalid value for '--rows': Input should be greater than or equal to 1 "
+        "(see 'evergreen demo --help')\n"
+    )
+    assert not (tmp_path / "demo").exists()
