@@ -51,6 +51,19 @@ MODEL_ARTIFACT = "model"
 
 # Packages a served model needs; listing them avoids MLflow's slow requirement inference
 # (a subprocess that re-imports the model, ~1 s per logged model).
+# MLflow's answers that say the model or the version is not there: facts about the registry. Any
+# other error (no server, refused credentials, a broken store) is a failure of the registry, and must
+# not read as "no versions" (`evergreen models` printed an empty table, exit 0; gc planned nothing) or
+# "no such version" (a promote during an outage said "not found", exit 2).
+_ABSENT = frozenset({"RESOURCE_DOES_NOT_EXIST"})
+_NO_SUCH_VERSION = _ABSENT | {"INVALID_PARAMETER_VALUE"}  # "abc" is not a version number
+
+
+def _unavailable(tracking_uri: str, exc: MlflowException) -> RegistryError:
+    # The URI, and MLflow's message (it quotes the request URL), may carry a password.
+    return RegistryError(Redactor()(f"MLflow registry unavailable at {tracking_uri}: {one_line(exc)}"))
+
+
 _REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "xgboost-cpu", "lightgbm", "skops")
 
 
@@ -190,7 +203,9 @@ class Registry:
         run = self.client.get_run(run_id)
         try:
             self.client.get_registered_model(self.model_name)
-        except MlflowException:
+        except MlflowException as exc:
+            if exc.error_code not in _ABSENT:
+                raise _unavailable(self.tracking_uri, exc) from exc
             self.client.create_registered_model(self.model_name)
         mv = self.client.create_model_version(
             self.model_name,
@@ -208,6 +223,9 @@ class Registry:
         try:
             rm = self.client.get_registered_model(self.model_name)
         except MlflowException:
+            # Any error, an outage too, reads as "no aliases" here (unlike the listings below): the
+            # scheduler's pass then starts a retrain whose failure to reach MLflow is recorded and
+            # alerted, which an error here would stop before any run exists.
             return {}
         return {k: str(v) for k, v in (rm.aliases or {}).items()}
 
@@ -218,6 +236,8 @@ class Registry:
         try:
             mv = self.client.get_model_version(self.model_name, str(version))
         except MlflowException as exc:
+            if exc.error_code not in _NO_SUCH_VERSION:
+                raise _unavailable(self.tracking_uri, exc) from exc
             raise NotFoundError(f"model version {version} of {self.model_name} not found") from exc
         aliases = tuple(a for a, v in self.aliases().items() if v == str(mv.version))
         return VersionInfo(
@@ -232,7 +252,9 @@ class Registry:
     def list_versions(self) -> list[VersionInfo]:
         try:
             found = self.client.search_model_versions(f"name='{self.model_name}'")
-        except MlflowException:
+        except MlflowException as exc:
+            if exc.error_code not in _ABSENT:
+                raise _unavailable(self.tracking_uri, exc) from exc
             return []
         by_version: dict[str, list[str]] = {}
         for a, v in self.aliases().items():

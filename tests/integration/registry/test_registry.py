@@ -139,3 +139,23 @@ def test_an_untrusted_type_is_refused_at_registration_and_at_load(registry: Regi
 
 
 CUSTOM = "tests.support.candidates.CustomLogistic"
+
+
+def test_a_registry_it_cannot_reach_is_an_error_not_an_empty_one(tmp_path, monkeypatch) -> None:
+    # Every answer but "does not exist" used to read as an empty registry: `evergreen models` printed
+    # an empty table with exit 0, and `promote 1` said "model version 1 not found" (exit 2).
+    from evergreen.errors import RegistryError
+    from tests.support.net import free_port
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow's own retries take minutes
+    down = Registry(f"http://u:s3cret@127.0.0.1:{free_port()}", tmp_path / "art", "churn")
+    for call in (down.list_versions, lambda: down.get_version("1")):
+        with pytest.raises(RegistryError, match=r"^MLflow registry unavailable at http://u:\*\*\*@") as err:
+            call()
+        assert "s3cret" not in err.value.message
+    # A store that answers with "no such model" is still an empty registry.
+    empty = Registry(f"sqlite:///{tmp_path}/m.db", tmp_path / "art", "churn")
+    assert (empty.aliases(), empty.list_versions()) == ({}, [])
+    for version in ("7", "abc"):
+        with pytest.raises(NotFoundError):
+            empty.get_version(version)
