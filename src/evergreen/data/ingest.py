@@ -286,7 +286,12 @@ def ingest_file(
             rows=0,
             labelled_rows=0,
             reason="file_not_found",
-            message=f"{path.name}: file not found ({path})",
+            # A directory is named too: "file not found" for one that exists misled.
+            message=(
+                f"{path.name}: is a directory, not a file; name its files (no PATH ingests the landing dir)"
+                if path.is_dir()
+                else f"{path.name}: file not found ({path})"
+            ),
         )
     # Hashing reads every byte: refuse oversized files by their size alone, before anything else.
     too_large = path.stat().st_size > settings.data.max_file_mb * _MB

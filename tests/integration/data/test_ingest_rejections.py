@@ -153,6 +153,17 @@ def test_missing_path_is_reported_not_raised(project: Project) -> None:
     assert res.message.startswith("nope.csv: ")
 
 
+def test_a_directory_is_reported_as_one_not_as_missing(project: Project) -> None:
+    folder = project.root / "exports"
+    folder.mkdir()
+    [res] = ingest_paths(project.settings, project.store, [folder], ENV)
+    assert (res.status, res.reason) == ("quarantined", "file_not_found")
+    # was "exports: file not found (...)" for a directory that is there
+    assert (
+        res.message == "exports: is a directory, not a file; name its files (no PATH ingests the landing dir)"
+    )
+
+
 def test_a_symlink_in_the_landing_dir_is_quarantined_without_being_read(project: Project) -> None:
     import os
 
