@@ -705,7 +705,8 @@ def _without_pydantic_plugins() -> Iterator[None]:
 
 def settings_from_dict(raw: dict[str, Any], root: Path, env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
-    data = _merge(interpolate(raw, env), env_overrides(env))
+    overrides = env_overrides(env)
+    data = _merge(interpolate(raw, env), overrides)
     data["root"] = root
     try:
         with _without_pydantic_plugins():
@@ -715,7 +716,22 @@ def settings_from_dict(raw: dict[str, Any], root: Path, env: dict[str, str] | No
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         # No inputs in the details: a rejected value may be a webhook URL or a password.
         details = exc.errors(include_url=False, include_input=False)
-        raise ConfigError(f"config key {key}: {err['msg']}", details=details) from None
+        raise ConfigError(
+            f"config key {key}: {err['msg']}{_from_env(overrides, err['loc'])}", details=details
+        ) from None
+
+
+def _from_env(overrides: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    """The note ``(from $EVERGREEN_A__B)`` when the refused value came from that variable, else "":
+    the file may be right, and the reader would look for the key there in vain."""
+    node: Any = overrides
+    for depth, part in enumerate(loc, start=1):
+        if not isinstance(node, dict) or part not in node:
+            return ""
+        node = node[part]
+        if not isinstance(node, dict):  # the variable set this key (or a list / value above it)
+            return f" (from ${ENV_PREFIX}{'__'.join(str(p).upper() for p in loc[:depth])})"
+    return ""
 
 
 def _refuse_repeated_keys(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:

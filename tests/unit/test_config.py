@@ -361,3 +361,35 @@ def test_a_key_written_twice_is_refused_naming_it_and_its_line(tmp_path: Path) -
         "  score_levels: {data_drift_score: {<<: *lv, critical: 0.5}}\n"
     )
     assert load_settings(cfg, env={}).alerts.score_levels["data_drift_score"]["critical"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"EVERGREEN_PROMOTION__MIN_IMPROVEMENT": "lots"},
+            "config key promotion.min_improvement: Input should be a valid number, unable to parse string "
+            "as a number (from $EVERGREEN_PROMOTION__MIN_IMPROVEMENT)",
+        ),
+        (
+            {"EVERGREEN_PROMOTION__MIN_IMPROVMENT": "0.05"},
+            "config key promotion.min_improvment: Extra inputs are not permitted "
+            "(from $EVERGREEN_PROMOTION__MIN_IMPROVMENT)",
+        ),
+        (
+            {"EVERGREEN_TRAINING__CANDIDATES": "[1]"},
+            "config key training.candidates.0: Input should be a valid string "
+            "(from $EVERGREEN_TRAINING__CANDIDATES)",
+        ),
+    ],
+)
+def test_a_bad_value_from_the_environment_names_the_variable(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    # The file was right: "config key promotion.min_improvement" alone sent the reader to it.
+    with pytest.raises(ConfigError) as err:
+        settings_from_dict(MINIMAL, tmp_path, env=env)
+    assert err.value.message == message
+    with pytest.raises(ConfigError) as err:  # from the file: no variable named
+        settings_from_dict({**MINIMAL, "promotion": {"min_improvement": "lots"}}, tmp_path, env={})
+    assert err.value.message.endswith("unable to parse string as a number")
