@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from evergreen.errors import StoreError
+from evergreen.errors import ConfigError, StoreError, one_line
 from evergreen.redact import Redactor
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,6 +59,21 @@ def dump_json(value: Any) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """The engine of ``storage.database_url``; ConfigError naming the key when SQLAlchemy cannot
+    read it or its driver is not installed (were ArgumentError / ModuleNotFoundError, exit 1)."""
+    try:
+        return _engine(url)
+    except ArgumentError as exc:  # NoSuchModuleError too: an unknown dialect or driver name
+        # Redacted: SQLAlchemy's text may quote the URL, and the URL may hold a password.
+        raise ConfigError(Redactor()(f"config key storage.database_url: {one_line(exc)}")) from None
+    except ImportError as exc:
+        raise ConfigError(
+            f"config key storage.database_url: its driver is not installed ({one_line(exc)}); "
+            "evergreen supports sqlite:/// and postgresql+psycopg://"
+        ) from None
+
+
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

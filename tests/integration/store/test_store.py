@@ -159,3 +159,23 @@ def test_the_tables_do_not_load_the_postgresql_dialect() -> None:
     code = "import sys, evergreen.store.tables; print('sqlalchemy.dialects.postgresql' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("not a url", "ArgumentError: Could not parse SQLAlchemy URL"),
+        ("postgresql+nodriver://u:pw@h/db", "NoSuchModuleError: Can't load plugin"),
+        ("mysql://u:pw@h/db", "its driver is not installed (ModuleNotFoundError: No module named 'MySQLdb')"),
+    ],
+)
+def test_a_database_url_sqlalchemy_cannot_use_is_a_config_error_naming_the_key(
+    url: str, problem: str
+) -> None:
+    from evergreen.errors import ConfigError
+
+    # were SQLAlchemy's ArgumentError and ModuleNotFoundError: "error: ...", exit 1, no key named
+    with pytest.raises(ConfigError) as err:
+        open_store(url, "p")
+    assert err.value.message.startswith(f"config key storage.database_url: {problem}")
+    assert err.value.exit_code == 2 and "pw" not in err.value.message
