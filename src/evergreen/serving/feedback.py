@@ -54,27 +54,30 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:80] + "…"
 
 
-def normalise_label(label: Any, classes: tuple[Any, ...] | None, where: str) -> Any:
-    """The label as the model's class value; InvalidLabelError (422) otherwise."""
+def normalise_label(label: Any, classes: tuple[Any, ...] | None, where: str, field: str = "label") -> Any:
+    """The label as the model's class value; InvalidLabelError (422) naming ``field`` otherwise.
+
+    ``field`` is where the label was sent: ``label`` beside a prediction id, the target column in a
+    labelled record."""
     if classes is None:
         ok = isinstance(label, int | float) and not isinstance(label, bool) and _finite(label)
         if not ok:
             raise InvalidLabelError(
-                f"{where}label must be a finite number for a regression model, got {_shown(label)}",
-                details={"field": "label"},
+                f"{where}{field} must be a finite number for a regression model, got {_shown(label)}",
+                details={"field": field},
             )
         return label
     if label is None or isinstance(label, dict | list):
         raise InvalidLabelError(
-            f"{where}label must be one of {list(classes)}, got {_shown(label)}",
-            details={"field": "label", "allowed": list(classes)},
+            f"{where}{field} must be one of {list(classes)}, got {_shown(label)}",
+            details={"field": field, "allowed": list(classes)},
         )
     by_text = {canonical_str(c): c for c in classes}
     key = canonical_str(label)
     if key not in by_text:
         raise InvalidLabelError(
-            f"{where}label {_shown(label)} is not a class of the model: {list(classes)}",
-            details={"field": "label", "allowed": list(classes)},
+            f"{where}{field} {_shown(label)} is not a class of the model: {list(classes)}",
+            details={"field": field, "allowed": list(classes)},
         )
     return by_text[key]
 
@@ -151,7 +154,7 @@ def _labelled(
         rec = _obj(rec, "records")
         if target not in rec:
             raise InvalidLabelError(f"{where}missing label field {target!r}", details={"field": target})
-        label = normalise_label(rec[target], model.classes, where)
+        label = normalise_label(rec[target], model.classes, where, field=target)
         features = {k: v for k, v in rec.items() if k != target}
         clean = validate_records(model.schema, [features], many=False, extra=extra)[0]
         out.append(FeedbackItem(label, record=clean))

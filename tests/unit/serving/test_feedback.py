@@ -67,6 +67,8 @@ def test_feedback_shapes() -> None:
         ({"prediction_id": "p"}, "label"),
         ({"prediction_id": 3, "label": "no"}, "prediction_id"),
         ({"records": [{"x": 1.0, "plan": "a"}]}, "churned"),
+        # A record's label is its target column, named as such (details.field was "label").
+        ({"records": [{"x": 1.0, "plan": "a", "churned": "maybe"}]}, "churned"),
         ({"record": {"x": "1", "plan": "a"}, "label": "no"}, "x"),
         ({"other": 1}, "prediction_id"),
     ],
