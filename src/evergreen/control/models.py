@@ -146,7 +146,10 @@ def rollback(
             raise BadInputError("rollback to: an empty version (leave it out to roll back to 'previous')")
         wanted = reg.version_by_alias(PREVIOUS) if to is None else to
         if wanted is None:
-            raise ConflictError("nothing to roll back to: no 'previous' alias (give --to VERSION)")
+            # Said to the CLI, the API and the dashboard alike: no option name of one of them.
+            raise ConflictError(
+                "nothing to roll back to: no 'previous' alias; name the version to roll back to"
+            )
         # MLflow's own spelling of the version (NotFoundError if none): it reads "01" and " 1" as v1, so
         # comparing the text as typed would "roll back" the champion onto itself.
         target = reg.get_version(str(wanted)).version

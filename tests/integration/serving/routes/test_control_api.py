@@ -212,6 +212,10 @@ def test_router_in_the_serving_app_reads_its_context(trained_project: Any) -> No
     assert c.get("/api/models", headers=VIEWER).json()["champion"] == "1"
     r = c.post("/api/rollback", headers=OPERATOR, json={})
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"  # nothing to roll back to
+    # The API has no --to option (it said "give --to VERSION"); its body field is "to".
+    assert r.json()["error"]["message"] == (
+        "nothing to roll back to: no 'previous' alias; name the version to roll back to"
+    )
     assert c.post("/api/rollback", json={}).status_code == 401
     assert c.post("/api/rollback", headers=OPERATOR).status_code == 415  # no body, no type: not JSON
 
