@@ -3,7 +3,7 @@ when a scheduler owns the project) and show its outcome."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -20,7 +20,15 @@ def parse_as_of(value: str | None) -> datetime | None:
         ts = datetime.fromisoformat(value)
     except ValueError:
         raise BadInputError(f"--as-of {value!r}: not an ISO date or datetime (e.g. 2026-03-01)") from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+    ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+    # The training window reaches back from it by up to MAX_DAYS: an earlier date overflowed that
+    # arithmetic (OverflowError, exit 1).
+    from evergreen.config import MAX_DAYS
+
+    earliest = datetime(1, 1, 2, tzinfo=UTC) + timedelta(days=MAX_DAYS)
+    if ts < earliest:
+        raise BadInputError(f"--as-of {value!r}: must be {earliest:%Y-%m-%d} or later")
+    return ts
 
 
 def retrain(
