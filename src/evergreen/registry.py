@@ -222,11 +222,12 @@ class Registry:
     def aliases(self) -> dict[str, str]:
         try:
             rm = self.client.get_registered_model(self.model_name)
-        except MlflowException:
-            # Any error, an outage too, reads as "no aliases" here (unlike the listings below): the
-            # scheduler's pass then starts a retrain whose failure to reach MLflow is recorded and
-            # alerted, which an error here would stop before any run exists.
-            return {}
+        except MlflowException as exc:
+            if exc.error_code not in _ABSENT:
+                # An outage is not "no champion": a retrain reading it so would judge its candidate
+                # as the first model and promote it with no comparison at all.
+                raise _unavailable(self.tracking_uri, exc) from exc
+            return {}  # no registered model yet: no aliases
         return {k: str(v) for k, v in (rm.aliases or {}).items()}
 
     def version_by_alias(self, alias: str) -> str | None:

@@ -21,7 +21,7 @@ from evergreen.champion import AUTOMATED_WAIT_SECONDS, acquire_models_lease, mov
 from evergreen.data.dataset import Dataset, assemble_dataset
 from evergreen.data.ingest import IngestResult
 from evergreen.data.landing import ingest_landing
-from evergreen.errors import DataValidationError, one_line
+from evergreen.errors import DataValidationError, RegistryError, one_line
 from evergreen.evaluation.holdout import compare_on_holdout, score_champion, score_on_holdout
 from evergreen.evaluation.policy import ModelScore
 from evergreen.logs import get_logger
@@ -290,13 +290,18 @@ def notify(ctx: StageContext, ref: Finished) -> Summary:
     run = get_run(p.store, ref.run_id)
     request_ids = (run.get("details") or {}).get("request_ids", [])
     mark_requests(p.store, request_ids, DONE, run_id=run["id"], result=f"{run['status']}: {ref.reason}")
+    try:
+        champion = p.registry.version_by_alias(CHAMPION)
+    except RegistryError as exc:  # the run has ended: an outage now only leaves the summary short
+        log.warning("champion_unreadable", run_id=run["id"], error=one_line(exc))
+        champion = None
     summary = Summary(
         run_id=run["id"],
         status=run["status"],
         reason=ref.reason,
         trigger=run["trigger"],
         candidate_version=run["candidate_version"],
-        champion_version=p.registry.version_by_alias(CHAMPION),
+        champion_version=champion,
     )
     if ctx.alerts:
         try:

@@ -8,12 +8,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from evergreen.errors import RegistryError, one_line
+from evergreen.logs import get_logger
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, TAG_PREFIX
 from evergreen.store.engine import Store, as_utc
 from evergreen.store.requests import queued_requests
 from evergreen.store.tables import batches, drift_reports, pipeline_runs
 from evergreen.triggers.evaluate import DriftFacts, ManualRequest, PerformanceFacts, TriggerState
+
+log = get_logger("evergreen.triggers")
 
 # The newest runs looked at to find the last attempt's dataset; older ones are never the newest.
 _RECENT_RUNS = 50
@@ -35,10 +39,17 @@ def _labelled_after(rows: Iterable[Any], after: int | None) -> int:
 def champion_batch_ceiling(project: Project) -> tuple[str | None, int | None]:
     """(champion version, newest batch id in the dataset it was trained on)."""
     reg = project.registry
-    version = reg.version_by_alias(CHAMPION)
+    try:
+        version = reg.version_by_alias(CHAMPION)
+        run_id = reg.get_version(version).tags.get(TAG_PREFIX + "run_id") if version else None
+    except RegistryError as exc:
+        # MLflow unreachable: the pass goes on as if no model were known, so a due retrain starts
+        # and fails at its first read of the champion, recorded, alerted and retried with backoff
+        # (an error here would end the pass before any run or alert exists).
+        log.warning("champion_unreadable", error=one_line(exc))
+        return None, None
     if version is None:
         return None, None
-    run_id = reg.get_version(version).tags.get(TAG_PREFIX + "run_id")
     if not run_id:
         return version, None
     with project.store.connect() as conn:

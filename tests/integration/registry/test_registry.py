@@ -149,7 +149,7 @@ def test_a_registry_it_cannot_reach_is_an_error_not_an_empty_one(tmp_path, monke
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # MLflow's own retries take minutes
     down = Registry(f"http://u:s3cret@127.0.0.1:{free_port()}", tmp_path / "art", "churn")
-    for call in (down.list_versions, lambda: down.get_version("1")):
+    for call in (down.aliases, down.list_versions, lambda: down.get_version("1")):
         with pytest.raises(RegistryError, match=r"^MLflow registry unavailable at http://u:\*\*\*@") as err:
             call()
         assert "s3cret" not in err.value.message
