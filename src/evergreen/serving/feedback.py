@@ -83,10 +83,17 @@ def normalise_label(label: Any, classes: tuple[Any, ...] | None, where: str, fie
 
 
 def parse_feedback(
-    payload: Any, model: LoadedModel, target: str, *, max_items: int, extra: ExtraFields
+    payload: Any,
+    model: LoadedModel,
+    target: str,
+    *,
+    max_items: int,
+    extra: ExtraFields,
+    drop: frozenset[str] = frozenset(),
 ) -> list[FeedbackItem]:
     """Accepts ``{prediction_id, label}``, ``{"feedback": [...]}``, ``{record, label}`` or
-    ``{"records": [...]}`` (each record carrying its label in the target column)."""
+    ``{"records": [...]}`` (each record carrying its label in the target column). ``drop``
+    (``data.pii.drop``): fields removed from a record before it is checked, as at ingest."""
     if not isinstance(payload, dict):
         raise InvalidRequestError("feedback must be a JSON object", details={"field": "(body)"})
     if "feedback" in payload:
@@ -102,10 +109,13 @@ def parse_feedback(
             model,
             target,
             extra,
+            drop,
             many=False,
         )
     if "records" in payload:
-        return _labelled(_list(payload["records"], "records", max_items), model, target, extra, many=True)
+        return _labelled(
+            _list(payload["records"], "records", max_items), model, target, extra, drop, many=True
+        )
     raise InvalidRequestError(
         "expected 'prediction_id' and 'label', 'feedback', 'record' and 'label', or 'records'",
         details={"field": "prediction_id"},
@@ -146,7 +156,7 @@ def _by_id(item: Any, model: LoadedModel, where: str) -> FeedbackItem:
 
 
 def _labelled(
-    records: list[Any], model: LoadedModel, target: str, extra: ExtraFields, many: bool
+    records: list[Any], model: LoadedModel, target: str, extra: ExtraFields, drop: frozenset[str], many: bool
 ) -> list[FeedbackItem]:
     out = []
     for i, rec in enumerate(records):
@@ -155,7 +165,7 @@ def _labelled(
         if target not in rec:
             raise InvalidLabelError(f"{where}missing label field {target!r}", details={"field": target})
         label = normalise_label(rec[target], model.classes, where, field=target)
-        features = {k: v for k, v in rec.items() if k != target}
+        features = {k: v for k, v in rec.items() if k != target and k not in drop}
         clean = validate_records(model.schema, [features], many=False, extra=extra)[0]
         out.append(FeedbackItem(label, record=clean))
     return out

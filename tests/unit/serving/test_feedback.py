@@ -59,6 +59,17 @@ def test_feedback_shapes() -> None:
         extra="refuse",
     )
     assert labelled[0].record == {"x": 1.0, "plan": "a"} and labelled[0].label == "no"
+    # data.pii.drop fields (dropped at ingest, unknown to the model) are removed, not refused.
+    for payload in (
+        {"records": [{"x": 1.0, "plan": "a", "email": "j@x.org", "churned": "no"}]},
+        {"record": {"x": 1.0, "plan": "a", "email": "j@x.org"}, "label": "no"},
+    ):
+        kept = parse_feedback(
+            payload, CLASSIFIER, "churned", max_items=5, extra="refuse", drop=frozenset({"email"})
+        )
+        assert kept[0].record == {"x": 1.0, "plan": "a"}
+    with pytest.raises(BadInputError, match="unknown field 'email'"):  # not named in data.pii.drop
+        parse_feedback(payload, CLASSIFIER, "churned", max_items=5, extra="refuse")
 
 
 @pytest.mark.parametrize(

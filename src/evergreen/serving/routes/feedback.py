@@ -69,6 +69,7 @@ async def accept(ctx: ServingContext, payload: Any, *, labelled_by: str | None =
         s.data.target,
         max_items=s.serving.max_batch_records,
         extra=s.serving.extra_fields,
+        drop=ctx.pii.drop,  # personal fields the model never saw: removed, not refused as unknown
     )
     if ctx.pii.active:  # a labelled record is stored (and becomes training data): never raw
         items = [it if it.record is None else replace(it, record=ctx.pii.record(it.record)) for it in items]
