@@ -36,9 +36,25 @@ class Band:
         return asdict(self)
 
 
-def band(value: float, sigma: float | None, sigmas: float) -> Band:
+def metric_range(metric: str | None) -> tuple[float, float]:
+    """Where ``metric``'s values can lie: errors are >= 0, r2 <= 1, every other score (a rate, an
+    area, a share) in [0, 1]; unknown (None): anywhere."""
+    if metric is None:
+        return -math.inf, math.inf
+    if metric in LOWER_IS_BETTER:
+        return 0.0, math.inf
+    if metric == "r2":
+        return -math.inf, 1.0
+    return 0.0, 1.0
+
+
+def band(value: float, sigma: float | None, sigmas: float, metric: str | None = None) -> Band:
+    """``value +- sigmas * sigma``, cut to the metric's range (as NannyML cuts its confidence
+    boundaries): an F1 band of -0.3 to 2.3 on a handful of rows says nothing a band of 0 to 1 does
+    not. No verdict changes: every comparison is with a value inside the range."""
     half = 0.0 if sigma is None or not math.isfinite(sigma) else sigmas * sigma
-    return Band(value, sigma, value - half, value + half)
+    low, high = metric_range(metric)
+    return Band(value, sigma, max(low, value - half), min(high, value + half))
 
 
 def metric_drop(metric: str, baseline: float, value: float) -> float:
@@ -77,7 +93,7 @@ def judge_performance(
     """The verdict on one window's value of ``metric``; ``value=None``: not enough evidence."""
     if value is None or not math.isfinite(value):
         return Judgement("insufficient_data", None, None, False, False)
-    b = band(value, sigma, sigmas)
+    b = band(value, sigma, sigmas, metric)
     drop = None
     dropped = False
     if baseline is not None and math.isfinite(baseline):

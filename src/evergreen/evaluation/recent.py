@@ -242,7 +242,7 @@ def detect_change(
     than ``drop_limit`` and its band excludes the older value (either direction)."""
     if check.recent is None or check.older is None:
         return False, None, None, None
-    b = band(check.recent, check.recent_sigma, sigmas)
+    b = band(check.recent, check.recent_sigma, sigmas, check.metric)
     change = check.recent - check.older
     beyond = abs(change) > drop_limit + EPS
     excluded = b.upper < check.older or b.lower > check.older

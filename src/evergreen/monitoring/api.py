@@ -189,7 +189,7 @@ def estimate_performance(
         for name in sorted(set(estimated) | set(realised)):
             value = estimated.get(name)
             s = est.sigma(name, stop - start)
-            b = band(value, s, band_sigmas) if value is not None else None
+            b = band(value, s, band_sigmas, name) if value is not None else None
             metrics[name] = MetricEstimate(
                 name,
                 value,

@@ -106,7 +106,7 @@ class MonitoringReport:
         for source, values in (("realised", self.realised_metrics), ("estimated", self.estimated_metrics)):
             for name, value in values.items():
                 s = self.sigmas.get(source, {}).get(name)
-                b = band(value, s, k)
+                b = band(value, s, k, name)
                 out.setdefault(name, {})[source] = {
                     "value": value,
                     "sigma": s,

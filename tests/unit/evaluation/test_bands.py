@@ -13,6 +13,15 @@ def test_band_is_value_plus_minus_k_sigma() -> None:
     assert band(0.8, None, 3.0).lower == band(0.8, None, 3.0).upper == 0.8  # unknown sigma: a point
 
 
+def test_a_band_is_cut_to_the_metric_range() -> None:
+    # One labelled row: sigma 0.44 makes f1 0.5 +- 1.32; a score lies in [0, 1], an error is >= 0.
+    assert (band(0.5, 0.44, 3.0, "f1_macro").lower, band(0.5, 0.44, 3.0, "f1_macro").upper) == (0.0, 1.0)
+    assert band(0.99, 0.01, 3.0, "roc_auc").upper == 1.0 and band(0.99, 0.01, 3.0, "roc_auc").lower == 0.96
+    assert band(0.1, 0.2, 3.0, "mae").lower == 0.0 and band(0.1, 0.2, 3.0, "mae").upper == pytest.approx(0.7)
+    assert band(0.9, 0.1, 3.0, "r2").upper == 1.0 and band(0.9, 0.1, 3.0, "r2").lower == pytest.approx(0.6)
+    assert band(0.5, 0.44, 3.0).lower == pytest.approx(-0.82)  # no metric named: not cut
+
+
 @pytest.mark.parametrize(
     ("metric", "value", "sigma", "verdict", "dropped", "below"),
     [
