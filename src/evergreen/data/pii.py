@@ -121,12 +121,6 @@ class RecordPII:
     def active(self) -> bool:
         return bool(self.drop or self.hash or self.scrub_text)
 
-    def without_dropped(self, record: Any) -> Any:
-        """``record`` without its ``drop`` fields (anything but a JSON object is left to the checks)."""
-        if not isinstance(record, dict) or not self.drop:
-            return record
-        return {k: v for k, v in record.items() if k not in self.drop}
-
     def record(self, record: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``record`` with the rules applied (the input is not changed). Nulls stay null."""
         if not self.active:

@@ -165,8 +165,8 @@ def _labelled(
         if target not in rec:
             raise InvalidLabelError(f"{where}missing label field {target!r}", details={"field": target})
         label = normalise_label(rec[target], model.classes, where, field=target)
-        features = {k: v for k, v in rec.items() if k != target and k not in drop}
-        clean = validate_records(model.schema, [features], many=False, extra=extra)[0]
+        features = {k: v for k, v in rec.items() if k != target}
+        clean = validate_records(model.schema, [features], many=False, extra=extra, drop=drop)[0]
         out.append(FeedbackItem(label, record=clean))
     return out
 

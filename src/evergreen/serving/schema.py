@@ -190,9 +190,18 @@ def _error(index: int, many: bool, field: str, problem: str, message: str, **ext
 
 
 def check_record(
-    schema: InputSchema, record: Any, index: int, many: bool, extra: ExtraFields
+    schema: InputSchema,
+    record: Any,
+    index: int,
+    many: bool,
+    extra: ExtraFields,
+    drop: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """(the record as logged and scored, []) or (None, errors)."""
+    """(the record as logged and scored, []) or (None, errors).
+
+    ``drop`` names personal fields the model never saw (``data.pii.drop``, removed at ingest): they are
+    removed from the record, not refused as unknown, whatever ``extra`` says.
+    """
     if not isinstance(record, dict):
         return None, [
             _error(
@@ -203,6 +212,8 @@ def check_record(
                 f"a record must be a JSON object, got {_json_type(record)}",
             )
         ]
+    if drop and not drop.isdisjoint(record):
+        record = {k: v for k, v in record.items() if k not in drop}
     errors: list[dict[str, Any]] = []
     for f in schema.fields:
         if f.name not in record:
@@ -250,13 +261,21 @@ def check_record(
 
 
 def validate_records(
-    schema: InputSchema, records: Sequence[Any], *, many: bool, extra: ExtraFields
+    schema: InputSchema,
+    records: Sequence[Any],
+    *,
+    many: bool,
+    extra: ExtraFields,
+    drop: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """Every record checked; InvalidRecordError (422) naming the first bad field, all errors in details."""
+    """Every record checked; InvalidRecordError (422) naming the first bad field, all errors in details.
+
+    ``drop``: fields removed from each record before the check (see ``check_record``).
+    """
     clean: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for i, rec in enumerate(records):
-        ok, errs = check_record(schema, rec, i, many, extra)
+        ok, errs = check_record(schema, rec, i, many, extra, drop)
         if ok is not None:
             clean.append(ok)
         errors.extend(errs)

@@ -72,6 +72,19 @@ def test_unknown_fields_refused_or_dropped_by_configuration() -> None:
     assert validate_records(SCHEMA, [rec], many=False, extra="ignore") == [{**GOOD, "customer_id": "C1"}]
 
 
+def test_pii_drop_fields_are_removed_not_refused() -> None:
+    rec = {**GOOD, "email": "a@b.example"}
+    drop = frozenset({"email"})
+    assert validate_records(SCHEMA, [rec], many=False, extra="refuse", drop=drop) == [GOOD]
+    assert rec["email"] == "a@b.example"  # the caller's record is not changed
+    # another unknown field beside it is still refused, and named
+    err = _error([{**rec, "colour": "red"}], many=False)  # without drop= both are unknown
+    assert [e["field"] for e in err.details["errors"]] == ["email", "colour"]
+    with pytest.raises(BadInputError) as exc:
+        validate_records(SCHEMA, [{**rec, "colour": "red"}], many=False, extra="refuse", drop=drop)
+    assert [e["field"] for e in exc.value.details["errors"]] == ["colour"]
+
+
 def test_a_record_that_is_not_an_object() -> None:
     assert _error([GOOD, "text"]).details["errors"][0]["problem"] == "not_an_object"
 

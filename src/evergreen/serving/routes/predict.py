@@ -80,9 +80,8 @@ async def answer(ctx: ServingContext, payload: Any, start: float) -> dict[str, A
     try:
         records, many = predict_records(payload, s.max_batch_records)
         model = ctx.holder.require()
-        if ctx.pii.drop:  # personal fields the model never saw (dropped at ingest): removed, not refused
-            records = [ctx.pii.without_dropped(r) for r in records]
-        clean = validate_records(model.schema, records, many=many, extra=s.extra_fields)
+        # Personal fields the model never saw (dropped at ingest) are removed, not refused.
+        clean = validate_records(model.schema, records, many=many, extra=s.extra_fields, drop=ctx.pii.drop)
         # PII rules before anything else sees the record: the model was trained on hashed and
         # scrubbed values, and the log, spill, dead-letter and shadow rows are built from these.
         if ctx.pii.active:
