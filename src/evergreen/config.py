@@ -7,6 +7,7 @@ Precedence: built-in defaults < YAML file < ``EVERGREEN_<SECTION>__<KEY>`` envir
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -73,9 +74,12 @@ def metric_unknown(name: str, task: str | None = None) -> str | None:
         known, what, per_class = sorted(REGRESSION_METRICS), "a regression model", ""
     else:
         known, what = sorted(CLASSIFICATION_METRICS), f"a {task} model"
-    # The name is the writer's own text, shown back in an error (a 422 body, a log line): cut short.
-    shown = repr(name) if len(name) <= MAX_NAME_SHOWN else repr(name[:MAX_NAME_SHOWN]) + "..."
-    return f"{shown} is not a metric evergreen scores {what} on (known: {', '.join(known)}{per_class})"
+    return f"{_shown(name)} is not a metric evergreen scores {what} on (known: {', '.join(known)}{per_class})"
+
+
+def _shown(text: str) -> str:
+    # The writer's own text, shown back in an error (a 422 body, a log line): cut short.
+    return repr(text) if len(text) <= MAX_NAME_SHOWN else repr(text[:MAX_NAME_SHOWN]) + "..."
 
 
 def _known_metric(name: str) -> str:
@@ -94,9 +98,9 @@ def _cron(expr: str) -> str:
     from croniter import croniter
 
     if not croniter.is_valid(expr):
-        shown = repr(expr) if len(expr) <= MAX_NAME_SHOWN else repr(expr[:MAX_NAME_SHOWN]) + "..."
         raise ValueError(
-            f"{shown} is not a cron expression (minute hour day-of-month month day-of-week, e.g. '0 2 * * 1')"
+            f"{_shown(expr)} is not a cron expression "
+            "(minute hour day-of-month month day-of-week, e.g. '0 2 * * 1')"
         )
     return expr
 
@@ -753,6 +757,7 @@ def _refuse_repeated_keys(loader: yaml.SafeLoader, node: yaml.MappingNode, deep:
     return loader.construct_mapping(node, deep=deep)
 
 
+@functools.cache  # one class per process: every load_settings reuses it
 def _unique_key_loader() -> type[yaml.SafeLoader]:
     # libyaml's safe loader when PyYAML has it: the same documents, ~10x faster than the pure-Python
     # one (a commented evergreen.yaml costs the latter ~0.01 s of each command).
