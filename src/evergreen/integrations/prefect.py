@@ -23,7 +23,7 @@ from evergreen.triggers import check
 Ref = dict[str, Any]
 
 
-def transient_only(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> bool:
+def retryable_failure(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> bool:
     """Prefect's ``retry_condition_fn``: retry only a failure that can succeed later (as the
     embedded scheduler does); a deterministic one has ended the run, trying again cannot help."""
     try:
@@ -67,7 +67,7 @@ def run_stage(config_path: str, name: str, ref: Ref) -> Ref:
 def retrain_flow(config_path: str) -> Ref:
     """ingest → check triggers → (skip, or) every stage of STAGES (a finished run goes to notify)."""
     retries, delays = _retry_delays(config_path)
-    retried = {"retries": retries, "retry_delay_seconds": delays, "retry_condition_fn": transient_only}
+    retried = {"retries": retries, "retry_delay_seconds": delays, "retry_condition_fn": retryable_failure}
     checked = check_triggers.with_options(**retried)(
         config_path, wait_for=[ingest.with_options(**retried)(config_path)]
     )

@@ -95,7 +95,7 @@ async def retrain_now(request: Request, alert_id: AlertId, visit: Operator, form
             reason=f"alert {alert_id}: {comment}",
             force=True,
             wait=False,
-            background=getattr(request.app.state, "background_retrains", None),  # stopped at shutdown
+            background=request.app.state.background_retrains,  # stopped at shutdown
         )
         # Noted once the retrain is asked for: a refused one (a retrain already running) decided nothing.
         control.note_alert(p, alert_id, actor=visit.actor, decision="retrain", reason=comment)

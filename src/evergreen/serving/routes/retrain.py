@@ -35,6 +35,6 @@ def retrain(request: Request, project: ProjectDep, who: Operator, body: RetrainB
         reason=body.reason,
         force=body.force,
         wait=False,
-        background=getattr(request.app.state, "background_retrains", None),  # stopped at shutdown
+        background=request.app.state.background_retrains,  # stopped at shutdown
     )
     return {"queued": ticket.queued, "request_id": ticket.request_id, "message": ticket.message}
