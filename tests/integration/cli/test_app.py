@@ -37,16 +37,22 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return int(exit_.value.code or 0), captured.out, captured.err
 
 
-def test_runs_table_shows_a_long_failure_whole(
-    project_root: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _one_failed_run(project_root: Path, error: str) -> str:
+    """The id of a manual run recorded failed with ``error``, the project's store closed again."""
     project = open_project(load_settings(project_root))
-    error = "TrainingError: every candidate failed: " + "; ".join(
-        f"candidate{i}: fit diverged" for i in range(30)
-    )
     rid = create_run(project.store, trigger="manual", reason="test", actor="cli:me")
     finish_run(project.store, rid, "failed", error=error)
     project.store.engine.dispose()
+    return rid
+
+
+def test_runs_table_shows_a_long_failure_whole(
+    project_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    error = "TrainingError: every candidate failed: " + "; ".join(
+        f"candidate{i}: fit diverged" for i in range(30)
+    )
+    rid = _one_failed_run(project_root, error)
 
     code, out, err = _run(capsys, "runs", "--config", str(project_root))
     assert code == 0, err
@@ -62,11 +68,8 @@ def test_runs_table_shows_a_failures_line_and_keeps_its_traceback_for_json(
 ) -> None:
     # A failed run stores its one line and then the traceback. The table printed the lot: a
     # traceback on the terminal, in a column named "reason".
-    project = open_project(load_settings(project_root))
     error = 'store_error: database unreachable\nTraceback (most recent call last):\n  File "x.py", line 1'
-    rid = create_run(project.store, trigger="manual", reason="test", actor="cli:me")
-    finish_run(project.store, rid, "failed", error=error)
-    project.store.engine.dispose()
+    rid = _one_failed_run(project_root, error)
 
     code, out, err = _run(capsys, "runs", "--config", str(project_root))
     assert code == 0, err

@@ -693,6 +693,25 @@ def test_s3_landing_dag_parses_with_the_watcher_and_retrains_on_the_landed_objec
     assert project.registry.version_by_alias("champion") == "1"
 
 
+def _dag_whose_promote_fails_once(
+    airflow_home: Path,
+    project_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dag_project: str,
+    exc: Exception,
+) -> tuple[Any, list[int]]:
+    """(the DAG run, the champion-move attempts) of a project whose first champion move raises ``exc``;
+    Airflow retries after 1 s."""
+    from tests.support.faults import fail_champion_move_once
+
+    cfg = yaml.safe_load(project_config.read_text())
+    cfg["project"] = dag_project  # its own DAG id in the module's shared Airflow DB
+    cfg["triggers"].update({"backoff_seconds": 1, "backoff_max_seconds": 1})
+    project_config.write_text(yaml.safe_dump(cfg))
+    attempts = fail_champion_move_once(monkeypatch, exc)
+    return _generated_dag(airflow_home, project_config, dag_project).dag.test(), attempts
+
+
 def test_a_transient_failure_is_retried_by_airflow_within_the_same_run(
     airflow_home: Path, project_config: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -703,14 +722,10 @@ def test_a_transient_failure_is_retried_by_airflow_within_the_same_run(
     from evergreen.project import open_project
     from evergreen.store.audit import list_actions
     from evergreen.store.runs import list_runs
-    from tests.support.faults import fail_champion_move_once
 
-    cfg = yaml.safe_load(project_config.read_text())
-    cfg["project"] = "retried"  # its own DAG id in the module's shared Airflow DB
-    cfg["triggers"].update({"backoff_seconds": 1, "backoff_max_seconds": 1})
-    project_config.write_text(yaml.safe_dump(cfg))
-    attempts = fail_champion_move_once(monkeypatch, RegistryError("mlflow unreachable"))
-    dr = _generated_dag(airflow_home, project_config, "retried").dag.test()
+    dr, attempts = _dag_whose_promote_fails_once(
+        airflow_home, project_config, monkeypatch, "retried", RegistryError("mlflow unreachable")
+    )
     assert str(dr.state) == "success" and _states(dr)["promote"] == "success"
     assert len(attempts) == 2
     [ti] = [t for t in dr.get_task_instances() if t.task_id == "promote"]
@@ -729,14 +744,10 @@ def test_a_deterministic_failure_fails_the_task_without_airflow_retries(
     from evergreen.config import load_settings
     from evergreen.project import open_project
     from evergreen.store.runs import list_runs
-    from tests.support.faults import fail_champion_move_once
 
-    cfg = yaml.safe_load(project_config.read_text())
-    cfg["project"] = "bug"  # its own DAG id in the module's shared Airflow DB
-    cfg["triggers"].update({"backoff_seconds": 1, "backoff_max_seconds": 1})
-    project_config.write_text(yaml.safe_dump(cfg))
-    attempts = fail_champion_move_once(monkeypatch, RuntimeError("a bug"))
-    dr = _generated_dag(airflow_home, project_config, "bug").dag.test()
+    dr, attempts = _dag_whose_promote_fails_once(
+        airflow_home, project_config, monkeypatch, "bug", RuntimeError("a bug")
+    )
     assert str(dr.state) == "failed" and _states(dr)["promote"] == "failed"
     [ti] = [t for t in dr.get_task_instances() if t.task_id == "promote"]
     assert (ti.try_number, len(attempts)) == (1, 1)

@@ -85,25 +85,34 @@ def test_a_run_time_min_improvement_override_changes_the_flow_decision(harness: 
     assert out["champion_version"] == "2"
 
 
+def _flow_whose_promote_fails_once(
+    project_config: Path, monkeypatch: pytest.MonkeyPatch, exc: Exception
+) -> list[int]:
+    """The champion-move attempts of a project whose first move raises ``exc``; retries without delay."""
+    import yaml
+
+    from tests.support.faults import fail_champion_move_once
+
+    cfg = yaml.safe_load(project_config.read_text())
+    cfg["triggers"].update({"backoff_seconds": 0})
+    project_config.write_text(yaml.safe_dump(cfg))
+    return fail_champion_move_once(monkeypatch, exc)
+
+
 def test_a_transient_failure_is_retried_by_prefect_within_the_same_run(
     harness: None, project_config: Path, monkeypatch: pytest.MonkeyPatch
 ):
     # MLflow fails the first promote attempt: Prefect's retry (the flow's own retries, no delay here)
     # carries the same evergreen run on to its promotion; nothing is recorded as failed meanwhile.
-    import yaml
-
     from evergreen.config import load_settings
     from evergreen.errors import RegistryError
     from evergreen.integrations.prefect import retrain_flow
     from evergreen.project import open_project
     from evergreen.store.audit import list_actions
     from evergreen.store.runs import list_runs
-    from tests.support.faults import fail_champion_move_once
 
-    cfg = yaml.safe_load(project_config.read_text())
-    cfg["triggers"].update({"backoff_seconds": 0})
-    project_config.write_text(yaml.safe_dump(cfg))
-    attempts = fail_champion_move_once(monkeypatch, RegistryError("mlflow unreachable"))
+    outage = RegistryError("mlflow unreachable")
+    attempts = _flow_whose_promote_fails_once(project_config, monkeypatch, outage)
     out = retrain_flow(str(project_config))
     assert (out["status"], out["champion_version"], len(attempts)) == ("promoted", "1", 2)
     project = open_project(load_settings(project_config))
@@ -114,18 +123,12 @@ def test_a_transient_failure_is_retried_by_prefect_within_the_same_run(
 def test_a_deterministic_failure_is_not_retried_by_prefect(
     harness: None, project_config: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    import yaml
-
     from evergreen.config import load_settings
     from evergreen.integrations.prefect import retrain_flow
     from evergreen.project import open_project
     from evergreen.store.runs import list_runs
-    from tests.support.faults import fail_champion_move_once
 
-    cfg = yaml.safe_load(project_config.read_text())
-    cfg["triggers"].update({"backoff_seconds": 0})
-    project_config.write_text(yaml.safe_dump(cfg))
-    attempts = fail_champion_move_once(monkeypatch, RuntimeError("a bug"))
+    attempts = _flow_whose_promote_fails_once(project_config, monkeypatch, RuntimeError("a bug"))
     with pytest.raises(RuntimeError, match="a bug"):
         retrain_flow(str(project_config))
     assert len(attempts) == 1
