@@ -37,7 +37,7 @@ from evergreen.registry_read import CHAMPION as CHAMPION
 from evergreen.registry_read import PREVIOUS as PREVIOUS
 from evergreen.registry_read import TAG_PREFIX as TAG_PREFIX
 from evergreen.registry_read import VersionInfo as VersionInfo
-from evergreen.telemetry import disable_mlflow_telemetry
+from evergreen.telemetry import bound_mlflow_http_waits, disable_mlflow_telemetry
 from evergreen.trust import (
     ARTIFACT_SHA256_TAG,
     MODEL_FILE,
@@ -98,6 +98,8 @@ class Registry:
         # The only types a model may contain, at registration and at load (evergreen.trust).
         self.trusted_types = trusted_types(extra_trusted_types)
         disable_mlflow_telemetry()  # before our first MLflow call (MLflow checks it on every event)
+        if is_tracking_server(tracking_uri):
+            bound_mlflow_http_waits()  # MLflow reads them at each request
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         except Exception as exc:  # MLflow raises many types when the store is unreachable

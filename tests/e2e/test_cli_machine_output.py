@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from pathlib import Path
 
 from tests.support.cli import Runner, set_config
@@ -66,3 +67,19 @@ def test_tables_keep_every_value_whole_and_ingest_answers_json(project_dir: Path
     fresh, again = json.loads(res.stdout)
     assert fresh["status"] == "accepted" and fresh["rows"] == 1500 and fresh["source"].endswith(other.name)
     assert again["status"] == "duplicate"  # the long-named copy had the same bytes
+
+
+def test_a_tracking_server_that_is_down_is_one_error_line_not_minutes_of_retries(
+    project_dir: Path, run_cli: Runner
+) -> None:
+    # MLflow's client retried the refused connection 7 times with a backoff factor of 2 (~4 min)
+    # before `status` said anything; evergreen bounds MLflow's waits unless the user set them.
+    with socket.socket() as s:  # a loopback port nothing listens on: connections are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    set_config(project_dir, "storage", mlflow_tracking_uri=f"http://127.0.0.1:{port}")
+    for verb in ("status", "models"):
+        res = run_cli(verb, timeout=120)  # a hang guard: MLflow's own retries alone take ~4 min
+        assert res.code == 1, res.stderr
+        [line] = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
+        assert line.startswith(f"error: MLflow registry unavailable at http://127.0.0.1:{port}: "), line
