@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from evergreen.cli.common import ActorOpt, ConfigOpt, JsonOpt, console, echo, open_project, print_json
+from evergreen.cli.common import (
+    ActorOpt,
+    ConfigOpt,
+    JsonOpt,
+    check_choice,
+    console,
+    echo,
+    open_project,
+    print_json,
+)
 from evergreen.errors import BadInputError
 
 
@@ -35,13 +44,22 @@ def retrain(
     reason: Annotated[str | None, typer.Option("--reason", help="Why you retrain (recorded).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Train on data up to this date.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Retrain even if the data did not change.")] = False,
-    trigger: Annotated[str, typer.Option("--trigger", help="Trigger recorded on the run.")] = "manual",
+    trigger: Annotated[
+        str,
+        typer.Option(
+            "--trigger", help="Trigger recorded on the run: manual, performance, drift, new_data or schedule."
+        ),
+    ] = "manual",
     actor: ActorOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest the landing dir, train candidates, compare with the champion and decide."""
     cutoff = parse_as_of(as_of)
+    from evergreen.triggers.evaluate import PRIORITY as TRIGGER_KINDS
+
+    # Recorded on the run and on the version's tag: a typo would be a kind no runs filter finds.
+    check_choice("--trigger", trigger, TRIGGER_KINDS)
     from evergreen import control
     from evergreen.progress import RetrainProgress, outcome_table
     from evergreen.store.audit import cli_actor
