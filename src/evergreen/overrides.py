@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -51,12 +51,13 @@ def _set(model: BaseModel, parts: list[str], value: Any) -> BaseModel:
     return model.model_copy(update={name: _set(getattr(model, name), parts[1:], value)})
 
 
-def check_key(key: str) -> None:
-    """:class:`BadInputError` naming ``key`` unless it may be changed at run time."""
-    if key not in OVERRIDABLE:
+def check_key(key: str, allowed: Sequence[str] = OVERRIDABLE) -> None:
+    """:class:`BadInputError` naming ``key`` unless it may be changed at run time (is in ``allowed``)."""
+    if key not in allowed:
+        shown = key if len(key) <= 100 else key[:100] + "..."  # the writer's text: a form field's name
         raise BadInputError(
-            f"thresholds key {key}: cannot be changed at run time (allowed: {', '.join(OVERRIDABLE)})",
-            details={"key": key},
+            f"thresholds key {shown}: cannot be changed at run time (allowed: {', '.join(allowed)})",
+            details={"key": shown},
         )
 
 

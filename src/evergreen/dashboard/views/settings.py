@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evergreen.errors import BadInputError
+from evergreen.overrides import check_key
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,14 @@ def parse_changes(
 
     A field left as shown is no change; BadInputError (naming the key) for text that is not JSON, or
     JSON no threshold holds: NaN or an infinity (``1e400`` too), an integer over Python's 4300-digit
-    limit, nesting too deep to decode (the same values the control API's body parser refuses).
+    limit, nesting too deep to decode (the same values the control API's body parser refuses), and for
+    a field of a key that is not in ``keys`` (a form of an older page, or one made by hand: ignoring
+    it answered "nothing changed" to a change that was asked for).
     """
+    for name in form:
+        kind, colon, key = name.partition(":")
+        if colon and kind in ("value", "reset"):
+            check_key(key, keys)
     values: dict[str, Any] = {}
     reset = [k for k in keys if form.get(f"reset:{k}") == "yes"]
     for key in keys:

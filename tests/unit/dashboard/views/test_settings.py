@@ -39,6 +39,16 @@ def test_only_changed_fields_and_resets() -> None:
     assert parse_changes(form, KEYS, CURRENT) == ({}, ["promotion.min_improvement"])
 
 
+@pytest.mark.parametrize("field", ["value:promotion.min_improvment", "reset:training.seed", "value:"])
+def test_a_field_of_a_key_that_cannot_change_is_refused_naming_it(field: str) -> None:
+    key = field.partition(":")[2]
+    with pytest.raises(BadInputError, match=rf"thresholds key {key}: cannot be changed at run time") as exc:
+        parse_changes({"value:promotion.min_improvement": "0.5", field: "1"}, KEYS, CURRENT)
+    assert exc.value.details == {"key": key}
+    # other fields of the form (the reason, the CSRF token) are not thresholds
+    assert parse_changes({"reason": "x", "value:alerts.levels": '{"a": 1}'}, KEYS, CURRENT) == ({}, [])
+
+
 def test_text_that_is_not_json_names_the_key() -> None:
     with pytest.raises(BadInputError, match=r"thresholds key alerts.levels: 'lots' is not a JSON value"):
         parse_changes({"value:alerts.levels": "lots"}, KEYS, CURRENT)
