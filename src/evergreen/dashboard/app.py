@@ -2,18 +2,24 @@
 
 ``serving.create_app`` calls it, so the dashboard and the API are one app, one port, one process.
 The dashboard's own errors (:class:`~evergreen.dashboard.context.DashboardError`) are rendered as
-HTML pages here; every other error keeps the API's JSON renderer.
+HTML pages here, and so is a dashboard route's invalid path or query value (FastAPI's validation
+error, which the API renders as JSON: a person following a stale link got a JSON body); every other
+error keeps the API's JSON renderer.
 """
 
 from __future__ import annotations
 
+import inspect
 from importlib.resources import files
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
-from evergreen.dashboard.context import DashboardError, LoginRequired, Visit, get_visit
+from evergreen.dashboard.context import BadAddress, DashboardError, LoginRequired, Visit, get_visit
 from evergreen.dashboard.render import make_environment, page
 from evergreen.dashboard.routes import ROUTERS
 from evergreen.dashboard.services import DashboardServices
@@ -43,11 +49,40 @@ async def _dashboard_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _address_problem(exc: RequestValidationError) -> str:
+    """The first invalid value of the address, for a person: ``page '0': Input should be ...``."""
+    errors: list[Any] = list(exc.errors())
+    if not errors:
+        return "this address is not valid"
+    first = errors[0]
+    name = str(first.get("loc", ("value",))[-1])
+    shown = repr(str(first.get("input", "")))
+    shown = shown if len(shown) <= 60 else shown[:60] + "..."
+    return f"{name} {shown}: {first.get('msg', 'not valid')}"
+
+
+def _route_errors_as_pages(app: FastAPI) -> None:
+    """The dashboard's routes answer an invalid path or query value with an HTML page (422); the
+    handler installed before (the API's JSON renderer) keeps every other route."""
+    endpoints = frozenset(r.endpoint for router in ROUTERS for r in router.routes if isinstance(r, APIRoute))
+    api_handler = app.exception_handlers.get(RequestValidationError)
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if api_handler is None or getattr(request.scope.get("route"), "endpoint", None) in endpoints:
+            return await _dashboard_error(request, BadAddress(_address_problem(exc)))
+        response = api_handler(request, exc)
+        return await response if inspect.isawaitable(response) else response
+
+    app.add_exception_handler(RequestValidationError, handler)
+
+
 def mount(app: FastAPI, services: DashboardServices, *, session_max_age: int) -> None:
     app.state.dashboard = services
     app.state.dashboard_sessions = SessionCodec(services.session_secret, session_max_age)
     app.state.dashboard_templates = make_environment()
     app.add_exception_handler(DashboardError, _dashboard_error)
+    _route_errors_as_pages(app)
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)
     static = files("evergreen.dashboard").joinpath("static")

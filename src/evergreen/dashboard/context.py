@@ -53,6 +53,12 @@ class PageNotFound(DashboardError):
     status = 404
 
 
+class BadAddress(DashboardError):
+    """A page address (a path or query value) the page cannot take: ``?page=0``, an alert id of 20 digits."""
+
+    status = 422
+
+
 class DashboardDisabled(DashboardError):
     status = 403
 

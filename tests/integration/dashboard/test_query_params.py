@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from evergreen.dashboard.queries import MAX_PAGE
-from tests.support.dashboard import VIEWER_TOKEN, dashboard_app, login
+from tests.support.dashboard import OPERATOR_TOKEN, VIEWER_TOKEN, dashboard_app, login
 
 LISTS = ("/runs", "/models", "/monitoring", "/alerts", "/approvals", "/history")
 
@@ -24,7 +24,11 @@ def test_page_numbers_past_the_last_page_are_refused_or_empty_never_a_500(client
     for path in LISTS:
         assert client.get(path, params={"page": MAX_PAGE}).status_code == 200, path
         for bad in (MAX_PAGE + 1, 10**30, 0, -1, "x"):
-            assert client.get(path, params={"page": bad}).status_code == 422, (path, bad)
+            r = client.get(path, params={"page": bad})
+            assert r.status_code == 422, (path, bad)
+            # a page for the person who followed the link, in the dashboard's frame, naming the value
+            assert r.headers["content-type"].startswith("text/html"), (path, r.text[:200])
+            assert 'class="notice bad"' in r.text and f"page &#39;{bad}&#39;: " in r.text, (path, bad)
 
 
 def test_odd_filter_text_and_edge_dates(client: Any) -> None:
@@ -35,3 +39,17 @@ def test_odd_filter_text_and_edge_dates(client: Any) -> None:
     r = client.get("/history", params={"since": "0001-01-01", "until": "9999-12-31"})
     assert r.status_code == 200, r.text[-500:]
     assert client.get("/history", params={"until": "10000-01-01"}).status_code == 422
+
+
+def test_an_id_out_of_range_in_a_form_or_link_is_a_page_and_the_api_keeps_json(churn_project: Any) -> None:
+    with TestClient(dashboard_app(churn_project), raise_server_exceptions=False) as c:
+        csrf = login(c, OPERATOR_TOKEN)
+        for path in ("/alerts/99999999999/acknowledge", "/alerts/x/resolve"):
+            r = c.post(path, data={"comment": "on it", "csrf_token": csrf})
+            assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.text[:300]
+            assert "alert_id " in r.text and "</html>" in r.text
+        r = c.get("/monitoring/reports/0")
+        assert r.status_code == 422 and "report_id &#39;0&#39;: " in r.text
+        # The API's routes on the same app keep the API's JSON error, naming the field.
+        r = c.get("/api/alerts", params={"limit": 0}, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+        assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "limit"
