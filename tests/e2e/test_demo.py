@@ -154,3 +154,20 @@ def test_demo_keeps_serving_with_a_login_token_until_ctrl_c(tmp_path: Path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_demo_with_too_few_rows_says_so_at_the_first_model(tmp_path: Path):
+    # 20 customers a week: the first model fails the promotion gates. The demo went on to start its
+    # server and failed 60 s later with "not ready"; it now stops at the rejection, exit 2.
+    res = subprocess.run(
+        [sys.executable, "-m", "evergreen", "demo", str(tmp_path / "d"), "--rows", "20", "--batches", "6"],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=300,
+    )
+    assert res.returncode == 2, res.stderr
+    [line] = res.stderr.splitlines()
+    assert line.startswith("error: --rows 20: too few customers a week for a first model that passes"), line
+    assert "rejected, candidate v1" in line and "not ready" not in line
+    assert "http://127.0.0.1" not in res.stdout  # no server was started

@@ -114,7 +114,7 @@ def demo(
     ] = None,
     batches: Annotated[int, typer.Option("--batches", help="How many weekly batches to replay.")] = 10,
     # min=1: a negative count was numpy's "negative dimensions are not allowed", exit 1.
-    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows per batch.")] = 1500,
+    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows per batch.")] = 1500,  # DEFAULT_ROWS
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Exit after the replay instead of serving until Ctrl-C.")
     ] = False,

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from evergreen.config import CONFIG_FILE, load_settings
-from evergreen.demo.replay import DRIFT_AT, DemoSummary, Emit, Replay, print_line
+from evergreen.demo.replay import DEFAULT_ROWS, DRIFT_AT, DemoSummary, Emit, Replay, print_line
 from evergreen.errors import BadInputError
 from evergreen.examples import churn
 from evergreen.project import open_project
@@ -29,7 +29,7 @@ def run_demo(
     directory: Path | None,
     *,
     batches: int = 10,
-    rows: int = 1500,
+    rows: int = DEFAULT_ROWS,
     keep_serving: bool = False,
     token: str | None = None,
     emit: Emit = print_line,

@@ -31,7 +31,7 @@ from evergreen.data.catalog import labelled_batches
 from evergreen.data.landing import ingest_landing
 from evergreen.demo.server import LocalServer
 from evergreen.demo.traffic import Background, Traffic
-from evergreen.errors import ConfigError, EvergreenError
+from evergreen.errors import BadInputError, ConfigError, EvergreenError
 from evergreen.examples import churn
 from evergreen.monitoring.job import run_monitoring
 from evergreen.monitoring.report import MonitoringReport
@@ -45,6 +45,7 @@ from evergreen.triggers.check import evaluate_project, order_from
 
 DRIFT_AT = 5  # week 6 (0-based index 5): behaviour changes
 HISTORY = 2  # weeks that arrive as exported files before anything is served
+DEFAULT_ROWS = 1500  # customers a week (`evergreen demo --rows`)
 MIN_WINDOW_SECONDS = 4
 Emit = Callable[[str], None]
 
@@ -148,11 +149,17 @@ class Replay:
             accepted = f"{name}: {r.status}, {r.rows} rows (batch {r.batch_id})"
             self.event("ingest", f"quarantined {r.message}" if r.quarantined else accepted)
             self.seen_batch = max(self.seen_batch, r.batch_id or 0)
-        self.retrain(
+        first = self.retrain(
             RunOrder(trigger="manual", reason="first model, on the history", actor="demo"),
             as_of=churn.batch_end(HISTORY - 1),
             fired="manual",
         )
+        if first.status != "promoted":
+            # Nothing to serve: the server would wait its 60 s for a champion and say only that.
+            raise BadInputError(
+                f"--rows {rows}: too few customers a week for a first model that passes the promotion "
+                f"gates (the default is {DEFAULT_ROWS}): {outcome_text(first)}"
+            )
         self.alerts()
 
     def retrain(self, order: RunOrder, as_of: datetime, fired: str) -> RetrainOutcome:
