@@ -70,6 +70,18 @@ def init(
     echo(f"wrote {cfg} and {len(stream)} example batches in {landing}")
     # A file of another name is not found by walking up from the directory: say how to name it.
     named = "" if cfg.name == CONFIG_FILE else f" --config {cfg.name}"
+    import os
+
+    from evergreen.config import load_settings
+
+    pii = load_settings(cfg).data.pii
+    if pii.hash and not os.environ.get(pii.salt_env):
+        # Without it the first retrain stops at "environment variable ... is not set". Not made here:
+        # a salt printed to a terminal ends up in scroll-back and CI logs.
+        echo(
+            f'next: export {pii.salt_env}="$(openssl rand -hex 16)"   # the salt of the hashed PII '
+            f"columns ({', '.join(pii.hash)}): keep it with your secrets, a new one changes every hashed id"
+        )
     echo(f"next: cd {directory} && evergreen retrain{named}")
 
 

@@ -37,6 +37,21 @@ def test_init_config_names_the_project_directory(tmp_path: Path, capsys: pytest.
     assert f"next: cd {root} && evergreen retrain\n" in out
 
 
+def test_init_says_to_export_the_salt_only_when_it_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The example hashes customer_id: without the salt the first retrain stops, naming the variable.
+    monkeypatch.delenv("EVERGREEN_PII_SALT", raising=False)
+    code, out, err = _run(capsys, "init", str(tmp_path / "a"))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].startswith('next: export EVERGREEN_PII_SALT="$(openssl rand -hex 16)"   # the salt of')
+    assert "(customer_id)" in lines[1] and lines[2] == f"next: cd {tmp_path / 'a'} && evergreen retrain"
+    monkeypatch.setenv("EVERGREEN_PII_SALT", "set-by-the-team")
+    code, out, err = _run(capsys, "init", str(tmp_path / "b"))
+    assert code == 0 and "EVERGREEN_PII_SALT" not in out and "set-by-the-team" not in out, out
+
+
 def test_init_config_names_the_file_itself(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "proj" / "churn.yaml"
     code, out, err = _run(capsys, "init", "-c", str(cfg))
