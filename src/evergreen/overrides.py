@@ -117,13 +117,25 @@ def set_value(settings: Settings, key: str, value: Any) -> Settings:
     return out
 
 
-def apply_overrides(settings: Settings, overrides: Mapping[str, Mapping[str, Any]]) -> Settings:
-    """``settings`` with ``overrides`` (key → row with ``value``) applied; an invalid one is skipped."""
+def resolve_overrides(
+    settings: Settings, overrides: Mapping[str, Mapping[str, Any]]
+) -> tuple[Settings, dict[str, str]]:
+    """(``settings`` with the valid ``overrides`` applied, key → why each other one is ignored)."""
+    ignored = {}
     for key, row in overrides.items():
         try:
             settings = set_value(settings, key, row["value"])
-        except BadInputError as exc:  # e.g. evergreen.yaml changed since: the file wins, loudly
-            log.warning("override_ignored", key=key, error=exc.message)
+        except BadInputError as exc:  # e.g. evergreen.yaml changed since: the file wins
+            ignored[key] = exc.message
+    return settings, ignored
+
+
+def apply_overrides(settings: Settings, overrides: Mapping[str, Mapping[str, Any]]) -> Settings:
+    """``settings`` with ``overrides`` (key → row with ``value``) applied; an invalid one is skipped
+    with a warning."""
+    settings, ignored = resolve_overrides(settings, overrides)
+    for key, why in ignored.items():
+        log.warning("override_ignored", key=key, error=why)
     return settings
 
 

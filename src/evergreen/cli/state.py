@@ -43,7 +43,11 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         f"{b['duplicate']} duplicate"
     )
     if st.get("overrides"):
-        shown = ", ".join(f"{k}={v['value']} (by {v['actor']})" for k, v in sorted(st["overrides"].items()))
+        shown = ", ".join(
+            f"{k}={v['value']} (by {v['actor']}"
+            + (f"; ignored: {v['ignored']})" if v.get("ignored") else ")")
+            for k, v in sorted(st["overrides"].items())
+        )
         echo(f"run-time thresholds: {shown}")
     if st["pending_approval"]:
         echo(f"waiting for approval: {', '.join(st['pending_approval'])}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from evergreen.control.thresholds import stored_overrides
 from evergreen.project import Project
 from evergreen.registry_read import CHAMPION, PREVIOUS
-from evergreen.store.overrides import load_overrides
 from evergreen.store.runs import list_runs
 from evergreen.store.status import batch_counts
 
@@ -26,5 +26,6 @@ def status(project: Project) -> dict[str, Any]:
         "batches": batch_counts(project.store),
         "pending_approval": [r["id"] for r in list_runs(project.store, limit=50, status="pending_approval")],
         "runs": list_runs(project.store, limit=10),
-        "overrides": load_overrides(project.store),  # run-time thresholds (PUT /api/settings/thresholds)
+        # run-time thresholds (PUT /api/settings/thresholds), each saying whether it is ignored
+        "overrides": stored_overrides(project)[1],
     }

@@ -5,17 +5,32 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evergreen.config import Settings
 from evergreen.errors import BadInputError
-from evergreen.overrides import OVERRIDABLE, apply_overrides, check_key, get_value, set_value
+from evergreen.overrides import (
+    OVERRIDABLE,
+    apply_overrides,
+    check_key,
+    get_value,
+    resolve_overrides,
+    set_value,
+)
 from evergreen.project import Project
 from evergreen.store.audit import record_action
 from evergreen.store.overrides import load_overrides, replace_overrides
 
 
+def stored_overrides(project: Project) -> tuple[Settings, dict[str, dict[str, Any]]]:
+    """(the settings in force, the stored override rows), each row with ``ignored``: why it is not in
+    force (``evergreen.yaml`` changed since and the value no longer validates), else None."""
+    rows = load_overrides(project.store)
+    effective, ignored = resolve_overrides(project.settings, rows)
+    return effective, {k: {**row, "ignored": ignored.get(k)} for k, row in rows.items()}
+
+
 def get_thresholds(project: Project) -> dict[str, Any]:
     """``values``: every overridable key as in force (file + overrides); ``overrides``: the stored rows."""
-    overrides = load_overrides(project.store)
-    effective = apply_overrides(project.settings, overrides)
+    effective, overrides = stored_overrides(project)
     return {"values": {k: get_value(effective, k) for k in OVERRIDABLE}, "overrides": overrides}
 
 

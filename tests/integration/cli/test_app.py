@@ -80,6 +80,25 @@ def test_runs_table_shows_a_failures_line_and_keeps_its_traceback_for_json(
     assert code == 0 and [(r["id"], r["error"]) for r in json.loads(out)] == [(rid, error)]
 
 
+def test_status_says_which_stored_override_is_ignored(
+    project_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evergreen.store.overrides import replace_overrides
+
+    project = open_project(load_settings(project_root))
+    values = {"triggers.new_data.min_rows": "lots", "triggers.drift.share": 0.2}
+    replace_overrides(project.store, remove=[], values=values, actor="old")
+    project.store.engine.dispose()
+    code, out, err = _run(capsys, "status", "--config", str(project_root))
+    assert code == 0, err
+    [line] = [line for line in out.splitlines() if line.startswith("run-time thresholds: ")]
+    assert line == (
+        "run-time thresholds: triggers.drift.share=0.2 (by old), triggers.new_data.min_rows=lots (by old; "
+        "ignored: thresholds key triggers.new_data.min_rows: Input should be a valid integer, unable to "
+        "parse string as an integer)"
+    )
+
+
 def test_status_of_a_new_project(project_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, "status", "--json", "--config", str(project_root))
     assert code == 0, err

@@ -19,6 +19,7 @@ class ThresholdRow:
     in_force: str
     actor: str
     updated_at: str
+    ignored: str = ""  # why the override is not in force (evergreen.yaml changed since)
 
 
 def as_json(value: Any) -> str:
@@ -42,6 +43,7 @@ def threshold_rows(
                 in_force=as_json(in_force.get(key)),
                 actor="" if o is None else str(o.get("actor") or ""),
                 updated_at="" if o is None else str(o.get("updated_at") or ""),
+                ignored="" if o is None else str(o.get("ignored") or ""),
             )
         )
     return rows

@@ -22,6 +22,9 @@ class OverrideOut(Out):
     value: Any = None
     actor: str | None = None
     updated_at: str
+    ignored: str | None = Field(
+        None, description="why the stored value is not in force (evergreen.yaml changed since), or null"
+    )
 
 
 class ThresholdsOut(Out):

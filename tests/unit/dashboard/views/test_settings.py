@@ -20,11 +20,14 @@ def test_rows_show_file_override_and_value_in_force() -> None:
         KEYS[:2],
         {"promotion.min_improvement": 0.02, "promotion.require_approval": False},
         {"promotion.min_improvement": 0.05, "promotion.require_approval": False},
-        {"promotion.min_improvement": {"value": 0.05, "actor": "dashboard:ada", "updated_at": "t"}},
+        {
+            "promotion.min_improvement": {"value": 0.05, "actor": "dashboard:ada", "updated_at": "t"},
+            "promotion.require_approval": {"value": "x", "actor": "old", "updated_at": "t", "ignored": "why"},
+        },
     )
-    assert [(r.key, r.file_value, r.override, r.in_force, r.actor) for r in rows] == [
-        ("promotion.min_improvement", "0.02", "0.05", "0.05", "dashboard:ada"),
-        ("promotion.require_approval", "false", None, "false", ""),
+    assert [(r.key, r.file_value, r.override, r.in_force, r.actor, r.ignored) for r in rows] == [
+        ("promotion.min_improvement", "0.02", "0.05", "0.05", "dashboard:ada", ""),
+        ("promotion.require_approval", "false", '"x"', "false", "old", "why"),
     ]
 
 
