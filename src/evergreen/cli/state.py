@@ -83,7 +83,7 @@ def models(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     )
 
 
-def _run_reason(run: dict[str, Any]) -> str:
+def _run_outcome(run: dict[str, Any]) -> str:
     from evergreen.store.runs import error_parts
 
     # The error's one line: the traceback stored after it is for --json (no traceback on a terminal).
@@ -113,11 +113,13 @@ def runs(
             r["started_at"],
             r["dataset_version"],
             r["candidate_version"],
-            _run_reason(r),
+            _run_outcome(r),
         ]
         for r in found
     ]
-    print_table("runs", ["run", "trigger", "status", "started", "dataset", "candidate", "reason"], rows)
+    # "outcome": the decision's reason or the failure; the reason the run was asked for is in --json
+    # ("reason"): the column was named "reason" and read as the one given.
+    print_table("runs", ["run", "trigger", "status", "started", "dataset", "candidate", "outcome"], rows)
 
 
 def register(app: typer.Typer) -> None:

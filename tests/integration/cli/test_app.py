@@ -58,6 +58,7 @@ def test_runs_table_shows_a_long_failure_whole(
     assert code == 0, err
     row = next(line for line in out.splitlines() if rid in line)
     assert error in row and "failed" in row
+    assert "┃ outcome " in out and "┃ reason " not in out  # the decision or failure, not the ask
 
     code, out, _ = _run(capsys, "runs", "--json", "--config", str(project_root))
     assert code == 0 and [(r["id"], r["error"]) for r in json.loads(out)] == [(rid, error)]
