@@ -302,8 +302,14 @@ class NewDataTrigger(_Frozen):
     min_rows: int = Field(1000, ge=1)  # 0 would fire at every tick, on rows already trained on
 
 
+DEFAULT_DRIFT_SHARE = 0.3
+
+
 class DriftTrigger(_Frozen):
-    share: float = 0.3
+    # A share of the input columns, as monitoring.drift_share: 30 (meant as 30 %) never fired and
+    # silently turned off dataset drift too; 0 fired on every report. null: this trigger is off (the
+    # monitoring still reports drift, at monitoring.drift_share or the default).
+    share: float | None = Field(DEFAULT_DRIFT_SHARE, gt=0.0, le=1.0)
 
 
 class PerformanceTrigger(_Frozen):

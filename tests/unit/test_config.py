@@ -74,6 +74,9 @@ def test_missing_variable_is_named(tmp_path: Path):
         # Values with no meaning: a negative wait, "retrain on zero new rows" (every tick), no port.
         ({"triggers": {"cooldown_minutes": -5}}, "triggers.cooldown_minutes"),
         ({"triggers": {"new_data": {"min_rows": 0}}}, "triggers.new_data.min_rows"),
+        # a share of columns: 30 (meant as 30 %) never fired and turned dataset drift off; 0 always fired
+        ({"triggers": {"drift": {"share": 30}}}, "triggers.drift.share"),
+        ({"triggers": {"drift": {"share": 0}}}, "triggers.drift.share"),
         ({"serving": {"port": 70000}}, "serving.port"),
         ({"data": {"target": "y", "window": {"max_age_days": -1}}}, "data.window.max_age_days"),
         ({"data": {"target": "y", "window": {"max_batches": 0}}}, "data.window.max_batches"),
@@ -95,6 +98,17 @@ def test_missing_variable_is_named(tmp_path: Path):
 def test_invalid_values_name_the_key(tmp_path: Path, patch, key):
     with pytest.raises(ConfigError, match=rf"config key {key}:"):
         settings_from_dict({**MINIMAL, **patch}, tmp_path, env={})
+
+
+def test_a_drift_trigger_turned_off_leaves_the_monitoring_its_drift_share(tmp_path: Path) -> None:
+    from evergreen.monitoring.job import drift_share
+
+    off = settings_from_dict({**MINIMAL, "triggers": {"drift": {"share": None}}}, tmp_path, env={})
+    assert (off.triggers.drift.share, drift_share(off)) == (None, 0.3)
+    on = settings_from_dict({**MINIMAL, "triggers": {"drift": {"share": 0.5}}}, tmp_path, env={})
+    assert drift_share(on) == 0.5
+    own = {**MINIMAL, "triggers": {"drift": {"share": None}}, "monitoring": {"drift_share": 0.2}}
+    assert drift_share(settings_from_dict(own, tmp_path, env={})) == 0.2
 
 
 def test_load_settings_from_file_and_bad_yaml(tmp_path: Path):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evergreen.config import Settings
+from evergreen.config import DEFAULT_DRIFT_SHARE, Settings
 from evergreen.data.pii import scrub_text
 from evergreen.errors import BadInputError, NoDataError, NotFoundError
 from evergreen.logs import get_logger
@@ -127,7 +127,10 @@ def current_from_batch(ref: Reference, settings: Settings, batch: pd.DataFrame) 
 
 def drift_share(settings: Settings) -> float:
     m = settings.monitoring
-    return m.drift_share if m.drift_share is not None else settings.triggers.drift.share
+    if m.drift_share is not None:
+        return m.drift_share
+    trigger = settings.triggers.drift.share
+    return trigger if trigger is not None else DEFAULT_DRIFT_SHARE
 
 
 def watched_metric(settings: Settings) -> str:

@@ -138,19 +138,21 @@ def _is_new(report_date: datetime, state: TriggerState) -> bool:
 
 
 def _drift(state: TriggerState, cfg: TriggersConfig) -> TriggerFiring | None:
-    d = state.drift
-    if d is None or d.share is None or not _is_new(d.report_date, state) or d.share < cfg.drift.share:
+    d, threshold = state.drift, cfg.drift.share
+    if threshold is None:  # the drift trigger is off
+        return None
+    if d is None or d.share is None or not _is_new(d.report_date, state) or d.share < threshold:
         return None
     return TriggerFiring(
         kind="drift",
         reason=(
             f"drift: {d.share:.1%} of columns drifted in report {d.report_id} "
-            f"({d.report_date.isoformat()}); threshold {cfg.drift.share:.1%}"
+            f"({d.report_date.isoformat()}); threshold {threshold:.1%}"
         ),
         cause=f"drift:report:{d.report_id}",
         numbers={
             "share": d.share,
-            "threshold": cfg.drift.share,
+            "threshold": threshold,
             "report_id": d.report_id,
             "drift_detected": d.drift_detected,
         },

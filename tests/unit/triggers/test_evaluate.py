@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from evergreen.config import TriggersConfig
+from evergreen.config import DriftTrigger, TriggersConfig
 from evergreen.errors import (
     ChampionUnavailableError,
     DataValidationError,
@@ -117,6 +117,9 @@ def test_drift_fires_at_the_share_for_reports_newer_than_the_last_retrain():
     assert evaluate_triggers(state(drift=below), CFG, T0) == []
     stale = state(drift=report, last_retrain=T0 + timedelta(seconds=1))
     assert evaluate_triggers(stale, CFG, T0 + timedelta(hours=1, minutes=30)) == []
+    # null turns the trigger off: the same report fires nothing.
+    off = CFG.model_copy(update={"drift": DriftTrigger(share=None)})
+    assert evaluate_triggers(state(drift=report), off, T0 + timedelta(minutes=5)) == []
     # A run that found nothing new to learn (skipped) answered the report too, without a cooldown.
     answered = state(drift=report, last_attempt=T0 + timedelta(seconds=1))
     assert evaluate(answered, CFG, T0 + timedelta(minutes=5)) == evaluate(
