@@ -1,14 +1,16 @@
 """Paired bootstrap of a metric difference between a candidate and the champion.
 
-Runs on every retrain, so it is vectorised: one ``(samples x n)`` matrix of resample counts is
-drawn once, and every metric is computed from count-weighted sums (confusion matrices for the
-label metrics, weighted Mann-Whitney sums for ROC AUC, weighted means for the rest). Both models
-share the same count matrix, which is what makes the comparison paired.
+Runs on every retrain, so it is vectorised: a ``(resamples x n)`` matrix of resample counts is
+drawn, and every metric is computed from count-weighted sums (confusion matrices for the label
+metrics, weighted Mann-Whitney sums for ROC AUC, weighted means for the rest). Both models share the
+same counts, which is what makes the comparison paired. The resamples are drawn and scored in blocks
+(:data:`BLOCK_CELLS`): one matrix of all of them took 16 bytes a cell, 1.8 GB at 100 000 holdout rows
+and 1 000 samples, 17 GB at a million.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,18 +41,31 @@ class BootstrapResult:
     alpha: float
 
 
+# Cells (resamples x rows) of one block of counts: 4 million is 32 MB of draws and 32 MB of counts.
+BLOCK_CELLS = 4_000_000
+
+
+def resample_count_blocks(n: int, samples: int, seed: int) -> Iterator[Counts]:
+    """:func:`resample_counts` a block of resamples at a time, in order: the same draws (one
+    generator draws them consecutively), the memory of one block."""
+    rng = np.random.default_rng(seed)
+    per_block = max(1, BLOCK_CELLS // n)
+    for start in range(0, samples, per_block):
+        idx = rng.integers(0, n, size=(min(per_block, samples - start), n), dtype=np.int64)
+        counts = np.empty(idx.shape, dtype=np.float64)
+        # A bincount per resample stays in cache; one flat bincount over samples*n bins does not.
+        for row, draws in enumerate(idx):
+            counts[row] = np.bincount(draws, minlength=n)
+        yield counts
+
+
 def resample_counts(n: int, samples: int, seed: int) -> Counts:
     """How often each row appears in each resample: ``(samples x n)``; every row sums to ``n``.
 
     Drawn as indices (``rng.integers``) so a test can rebuild the very same resamples with
     :func:`resample_indices` and check the vectorised metrics against a plain loop.
     """
-    idx = resample_indices(n, samples, seed)
-    counts = np.empty((samples, n), dtype=np.float64)
-    # A bincount per resample stays in cache; one flat bincount over samples*n bins does not.
-    for row, draws in enumerate(idx):
-        counts[row] = np.bincount(draws, minlength=n)
-    return counts
+    return np.concatenate(list(resample_count_blocks(n, samples, seed)))
 
 
 def resample_indices(n: int, samples: int, seed: int) -> NDArray[np.int64]:
@@ -87,13 +102,17 @@ def paired_resamples(
     if samples < 1:
         raise ValueError("samples must be at least 1")
     full = np.ones((1, n))
-    counts = resample_counts(n, samples, seed)
     cls = _classes(task, yt, pred_a, pred_b, classes)
 
     def values(pred: ArrayLike, proba: ArrayLike | None, weights: Counts) -> Floats:
         return weighted_metric(task, metric, weights, yt, np.asarray(pred), proba, cls)
 
-    diffs = values(pred_a, proba_a, counts) - values(pred_b, proba_b, counts)
+    diffs = np.concatenate(
+        [
+            values(pred_a, proba_a, counts) - values(pred_b, proba_b, counts)
+            for counts in resample_count_blocks(n, samples, seed)
+        ]
+    )
     return PairedResamples(
         float(values(pred_a, proba_a, full)[0]),
         float(values(pred_b, proba_b, full)[0]),

@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 
 from evergreen.config import LOWER_IS_BETTER, RecentConfig
 from evergreen.evaluation.bands import band
-from evergreen.evaluation.bootstrap import resample_counts, weighted_metric
+from evergreen.evaluation.bootstrap import resample_count_blocks, weighted_metric
 
 EvaluateOn = Literal["window", "recent", "auto"]
 Rows = Literal["window", "recent"]
@@ -110,8 +110,12 @@ def champion_on_rows(
     n_recent = int(recent.sum())
     sigma = None
     if n_recent >= 2:
-        counts = resample_counts(n_recent, samples, seed)
-        values = _metric(task, metric, counts, yt[recent], yp[recent], pr, recent, cls)
+        values = np.concatenate(
+            [
+                _metric(task, metric, counts, yt[recent], yp[recent], pr, recent, cls)
+                for counts in resample_count_blocks(n_recent, samples, seed)
+            ]
+        )
         finite = values[np.isfinite(values)]
         sigma = float(np.std(finite)) if finite.size else None
     return ChampionOnRows(metric, value(recent), sigma, value(~recent), n_recent, int((~recent).sum()))

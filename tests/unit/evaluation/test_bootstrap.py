@@ -128,6 +128,27 @@ def test_resample_counts_are_the_indices_counted() -> None:
     assert counts.sum(axis=1).tolist() == [5.0, 5.0, 5.0]
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_blocks_of_resamples_give_the_one_matrixs_numbers_in_bounded_memory(
+    task: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evergreen.evaluation.bootstrap as bootstrap
+
+    d = _classification(task)
+    args = (task, "roc_auc", d["y"], d["a"], d["b"], d["pa"], d["pb"], list(d["classes"]))
+    whole = paired_bootstrap(*args, samples=SAMPLES, seed=SEED)  # N x SAMPLES fits one block
+    monkeypatch.setattr(bootstrap, "BLOCK_CELLS", 3 * N + 1)  # three resamples a block, then one
+    shapes = [c.shape for c in bootstrap.resample_count_blocks(N, 10, SEED)]
+    assert shapes == [(3, N), (3, N), (3, N), (1, N)]
+    # the same draws as one (samples x n) call of the generator
+    one_call = [np.bincount(r, minlength=N) for r in resample_indices(N, SAMPLES, SEED)]
+    blocks = np.concatenate(list(bootstrap.resample_count_blocks(N, SAMPLES, SEED)))
+    assert blocks.tolist() == np.array(one_call, dtype=float).tolist()
+    assert paired_bootstrap(*args, samples=SAMPLES, seed=SEED) == whole
+    monkeypatch.setattr(bootstrap, "BLOCK_CELLS", 1)  # one resample a block: the same numbers again
+    assert paired_bootstrap(*args, samples=SAMPLES, seed=SEED) == whole
+
+
 def test_identical_models_give_a_zero_interval() -> None:
     y = np.array([0, 1, 1, 0, 1, 0, 1, 1])
     r = paired_bootstrap("binary", "f1_macro", y, y[::-1], y[::-1], samples=200, seed=1)
