@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from evergreen.errors import ConfigError, one_line
+from evergreen.errors import ConfigError, one_line, shown
 from evergreen.layout import CONFIG_FILE as CONFIG_FILE
 from evergreen.layout import STATE_DIR as STATE_DIR
 
@@ -53,7 +53,6 @@ CLASSIFICATION_METRICS = frozenset(
 # The label part is any text label_key gives: empty, or with line breaks (hence .* and DOTALL).
 PER_CLASS_METRIC = re.compile(r"(?:f1|precision|recall)_class_.*", re.DOTALL)
 REGRESSION_METRICS = frozenset({"rmse", "mae", "r2"})
-MAX_NAME_SHOWN = 80
 
 
 def metric_unknown(name: str, task: str | None = None) -> str | None:
@@ -74,12 +73,7 @@ def metric_unknown(name: str, task: str | None = None) -> str | None:
         known, what, per_class = sorted(REGRESSION_METRICS), "a regression model", ""
     else:
         known, what = sorted(CLASSIFICATION_METRICS), f"a {task} model"
-    return f"{_shown(name)} is not a metric evergreen scores {what} on (known: {', '.join(known)}{per_class})"
-
-
-def _shown(text: str) -> str:
-    # The writer's own text, shown back in an error (a 422 body, a log line): cut short.
-    return repr(text) if len(text) <= MAX_NAME_SHOWN else repr(text[:MAX_NAME_SHOWN]) + "..."
+    return f"{shown(name)} is not a metric evergreen scores {what} on (known: {', '.join(known)}{per_class})"
 
 
 def _known_metric(name: str) -> str:
@@ -99,7 +93,7 @@ def _cron(expr: str) -> str:
 
     if not croniter.is_valid(expr):
         raise ValueError(
-            f"{_shown(expr)} is not a cron expression "
+            f"{shown(expr)} is not a cron expression "
             "(minute hour day-of-month month day-of-week, e.g. '0 2 * * 1')"
         )
     return expr

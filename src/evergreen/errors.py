@@ -439,6 +439,19 @@ def one_line(exc: BaseException, *, with_code: bool = False) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+SHOWN_CHARS = 80
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """A value someone sent, as an error message quotes it back: its ``repr`` (quoted and escaped, so
+    no line break or control character gets through), cut to about ``limit`` characters; a cut
+    string keeps its quotes."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + "…"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _first_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[0].strip() if lines else ""

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from evergreen.config import Settings, metrics_problem
-from evergreen.errors import BadInputError
+from evergreen.errors import SHOWN_CHARS, BadInputError, shown
 from evergreen.logs import get_logger
 from evergreen.project import Project
 from evergreen.store.overrides import load_overrides
@@ -51,13 +52,17 @@ def _set(model: BaseModel, parts: list[str], value: Any) -> BaseModel:
     return model.model_copy(update={name: _set(getattr(model, name), parts[1:], value)})
 
 
+_DOTTED_NAME = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+){0,9}")
+
+
 def check_key(key: str, allowed: Sequence[str] = OVERRIDABLE) -> None:
     """:class:`BadInputError` naming ``key`` unless it may be changed at run time (is in ``allowed``)."""
     if key not in allowed:
-        shown = key if len(key) <= 100 else key[:100] + "..."  # the writer's text: a form field's name
+        # The writer's text (a form field's name): a dotted name as it is, anything else quoted back.
+        named = key if _DOTTED_NAME.fullmatch(key) else shown(key)
         raise BadInputError(
-            f"thresholds key {shown}: cannot be changed at run time (allowed: {', '.join(allowed)})",
-            details={"key": shown},
+            f"thresholds key {named}: cannot be changed at run time (allowed: {', '.join(allowed)})",
+            details={"key": key[:SHOWN_CHARS]},
         )
 
 

@@ -126,3 +126,13 @@ def test_one_line_is_the_only_hand_rolled_first_line_of_an_exception() -> None:
         if pattern.search(text)
     ]
     assert found == []
+
+
+def test_a_value_quoted_back_is_a_bounded_repr_whose_cut_string_keeps_its_quotes() -> None:
+    from evergreen.errors import shown
+
+    assert shown("7x") == "'7x'"
+    assert shown("a\nb\x00") == "'a\\nb\\x00'"  # no line break or control character gets through
+    assert shown("y" * 100) == "'" + "y" * 80 + "'…"
+    assert shown(["z"] * 40) == repr(["z"] * 40)[:80] + "…"
+    assert shown(None) == "None" and shown("q" * 5, limit=3) == "'qqq'…"

@@ -24,6 +24,8 @@ from evergreen.dashboard.render import make_environment, page
 from evergreen.dashboard.routes import ROUTERS
 from evergreen.dashboard.services import DashboardServices
 from evergreen.dashboard.session import SessionCodec
+from evergreen.errors import shown
+from evergreen.redact import Redactor
 
 STATIC_PREFIX = "/static"
 
@@ -49,16 +51,17 @@ async def _dashboard_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def _address_problem(exc: RequestValidationError) -> str:
-    """The first invalid value of the address, for a person: ``page '0': Input should be ...``."""
+def _address_problem(request: Request, exc: RequestValidationError) -> str:
+    """The first invalid value of the address, for a person: ``page '0': Input should be ...``;
+    through the app's redactor, as every API error message."""
     errors: list[Any] = list(exc.errors())
     if not errors:
         return "this address is not valid"
     first = errors[0]
     name = str(first.get("loc", ("value",))[-1])
-    shown = repr(str(first.get("input", "")))
-    shown = shown if len(shown) <= 60 else shown[:60] + "..."
-    return f"{name} {shown}: {first.get('msg', 'not valid')}"
+    message = f"{name} {shown(str(first.get('input', '')))}: {first.get('msg', 'not valid')}"
+    redact = getattr(request.app.state, "redact", None)
+    return redact(message) if isinstance(redact, Redactor) else message
 
 
 def _route_errors_as_pages(app: FastAPI) -> None:
@@ -70,7 +73,7 @@ def _route_errors_as_pages(app: FastAPI) -> None:
     async def handler(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         if api_handler is None or getattr(request.scope.get("route"), "endpoint", None) in endpoints:
-            return await _dashboard_error(request, BadAddress(_address_problem(exc)))
+            return await _dashboard_error(request, BadAddress(_address_problem(request, exc)))
         response = api_handler(request, exc)
         return await response if inspect.isawaitable(response) else response
 

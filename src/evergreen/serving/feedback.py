@@ -22,6 +22,7 @@ from evergreen.errors import (
     InvalidRequestError,
     TooManyRecordsError,
     UnknownPredictionError,
+    shown,
 )
 from evergreen.serving.model import LoadedModel
 from evergreen.serving.schema import ExtraFields, validate_records
@@ -49,11 +50,6 @@ def _finite(value: int | float) -> bool:
         return False
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:80] + "…"
-
-
 def normalise_label(label: Any, classes: tuple[Any, ...] | None, where: str, field: str = "label") -> Any:
     """The label as the model's class value; InvalidLabelError (422) naming ``field`` otherwise.
 
@@ -63,20 +59,20 @@ def normalise_label(label: Any, classes: tuple[Any, ...] | None, where: str, fie
         ok = isinstance(label, int | float) and not isinstance(label, bool) and _finite(label)
         if not ok:
             raise InvalidLabelError(
-                f"{where}{field} must be a finite number for a regression model, got {_shown(label)}",
+                f"{where}{field} must be a finite number for a regression model, got {shown(label)}",
                 details={"field": field},
             )
         return label
     if label is None or isinstance(label, dict | list):
         raise InvalidLabelError(
-            f"{where}{field} must be one of {list(classes)}, got {_shown(label)}",
+            f"{where}{field} must be one of {list(classes)}, got {shown(label)}",
             details={"field": field, "allowed": list(classes)},
         )
     by_text = {canonical_str(c): c for c in classes}
     key = canonical_str(label)
     if key not in by_text:
         raise InvalidLabelError(
-            f"{where}{field} {_shown(label)} is not a class of the model: {list(classes)}",
+            f"{where}{field} {shown(label)} is not a class of the model: {list(classes)}",
             details={"field": field, "allowed": list(classes)},
         )
     return by_text[key]

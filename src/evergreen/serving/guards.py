@@ -24,6 +24,7 @@ from evergreen.errors import (
     ForeignHostError,
     ForeignOriginError,
     UnsupportedMediaTypeError,
+    shown,
 )
 from evergreen.serving.errors import render
 
@@ -95,10 +96,7 @@ def origin_error(origin: str | None, host: str | None, scheme: str) -> Evergreen
 
 
 def _shown(value: str | None) -> str:
-    if value is None:
-        return "(none)"
-    text = repr(value)
-    return text if len(text) <= 80 else text[:80] + "…"
+    return "(none)" if value is None else shown(value)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from evergreen.dashboard.views.settings import parse_changes, threshold_rows
@@ -42,10 +44,20 @@ def test_only_changed_fields_and_resets() -> None:
     assert parse_changes(form, KEYS, CURRENT) == ({}, ["promotion.min_improvement"])
 
 
-@pytest.mark.parametrize("field", ["value:promotion.min_improvment", "reset:training.seed", "value:"])
-def test_a_field_of_a_key_that_cannot_change_is_refused_naming_it(field: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "named"),
+    [
+        ("value:promotion.min_improvment", "promotion.min_improvment"),  # a dotted name as it is
+        ("reset:training.seed", "training.seed"),
+        ("value:", "''"),  # anything else quoted back: no line break gets into the message
+        ("value:a\nb", "'a\\nb'"),
+    ],
+)
+def test_a_field_of_a_key_that_cannot_change_is_refused_naming_it(field: str, named: str) -> None:
     key = field.partition(":")[2]
-    with pytest.raises(BadInputError, match=rf"thresholds key {key}: cannot be changed at run time") as exc:
+    with pytest.raises(
+        BadInputError, match=rf"^thresholds key {re.escape(named)}: cannot be changed at run time"
+    ) as exc:
         parse_changes({"value:promotion.min_improvement": "0.5", field: "1"}, KEYS, CURRENT)
     assert exc.value.details == {"key": key}
     # other fields of the form (the reason, the CSRF token) are not thresholds
