@@ -85,7 +85,7 @@ def test_pages_for_a_viewer_and_the_operator_and_admin_actions(trained_project: 
         typo = c.post("/settings", data={"value:promotion.min_improvment": "0.1", "csrf_token": csrf})
         # shown as the page's refusal, as the bad JSON above (it said "nothing changed")
         assert 'class="notice bad"' in typo.text and "nothing changed" not in typo.text
-        assert "thresholds key &#39;promotion.min_improvment&#39;: cannot be changed at run time" in typo.text
+        assert "thresholds key promotion.min_improvment: cannot be changed at run time" in typo.text
 
     # The next decision uses the thresholds set from the page: the candidate waits for approval.
     pending = RetrainRunner(p).run(RetrainRequest(force=True, reason="weekly"))
