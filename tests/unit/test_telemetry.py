@@ -14,7 +14,9 @@ from evergreen.telemetry import MLFLOW_HTTP_DEFAULTS, bound_mlflow_http_waits
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in MLFLOW_HTTP_DEFAULTS:
-        monkeypatch.delenv(name, raising=False)
+        # Set, then removed: pytest puts back what was there (nothing), including what the test sets.
+        monkeypatch.setenv(name, "x")
+        monkeypatch.delenv(name)
 
 
 def test_http_waits_are_bounded_where_unset_and_a_users_value_is_kept(

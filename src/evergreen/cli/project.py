@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from evergreen.cli.common import (
     print_json,
     print_table,
 )
-from evergreen.errors import BadInputError
+from evergreen.errors import BadInputError, ConfigError
 from evergreen.layout import CONFIG_FILE
 
 
@@ -70,12 +71,13 @@ def init(
     echo(f"wrote {cfg} and {len(stream)} example batches in {landing}")
     # A file of another name is not found by walking up from the directory: say how to name it.
     named = "" if cfg.name == CONFIG_FILE else f" --config {cfg.name}"
-    import os
-
     from evergreen.config import load_settings
 
-    pii = load_settings(cfg).data.pii
-    if pii.hash and not os.environ.get(pii.salt_env):
+    try:
+        pii = load_settings(cfg).data.pii
+    except ConfigError:  # an EVERGREEN_* variable of this shell it cannot take: retrain will say
+        pii = None
+    if pii is not None and pii.hash and not os.environ.get(pii.salt_env):
         # Without it the first retrain stops at "environment variable ... is not set". Not made here:
         # a salt printed to a terminal ends up in scroll-back and CI logs.
         echo(

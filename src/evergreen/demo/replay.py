@@ -154,12 +154,14 @@ class Replay:
             as_of=churn.batch_end(HISTORY - 1),
             fired="manual",
         )
-        if first.status != "promoted":
-            # Nothing to serve: the server would wait its 60 s for a champion and say only that.
+        # Nothing to serve without it: the server would wait its 60 s for a champion and say only that.
+        if first.status == "rejected":  # the gates: too little data for a model that passes them
             raise BadInputError(
                 f"--rows {rows}: too few customers a week for a first model that passes the promotion "
                 f"gates (the default is {DEFAULT_ROWS}): {outcome_text(first)}"
             )
+        if first.status != "promoted":  # failed (MLflow or the database away), abandoned
+            raise EvergreenError(f"the demo's first model was not made: {outcome_text(first)}")
         self.alerts()
 
     def retrain(self, order: RunOrder, as_of: datetime, fired: str) -> RetrainOutcome:

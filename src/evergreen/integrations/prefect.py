@@ -33,6 +33,9 @@ def retryable_failure(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -
     return not isinstance(exc, BaseException) or tasks.retryable(exc)
 
 
+transient_only = retryable_failure  # its name before 2026-12 (flows that import it keep working)
+
+
 def _retry_delays(config_path: str) -> tuple[int, list[float]]:
     t = load_settings(config_path).triggers
     delays = [min(t.backoff_max_seconds, t.backoff_seconds * 2**i) for i in range(t.max_retries)]

@@ -50,6 +50,20 @@ def test_init_says_to_export_the_salt_only_when_it_is_missing(
     monkeypatch.setenv("EVERGREEN_PII_SALT", "set-by-the-team")
     code, out, err = _run(capsys, "init", str(tmp_path / "b"))
     assert code == 0 and "EVERGREEN_PII_SALT" not in out and "set-by-the-team" not in out, out
+    # A variable of the shell the settings cannot take: init still succeeds, the retrain will say why.
+    monkeypatch.setenv("EVERGREEN_SERVING__PORT", "not-a-port")
+    code, out, err = _run(capsys, "init", str(tmp_path / "c"))
+    assert code == 0 and out.splitlines()[-1] == f"next: cd {tmp_path / 'c'} && evergreen retrain", err
+
+
+def test_the_demo_option_default_is_the_demos_own() -> None:
+    # Written out in the CLI (the demo's package is imported only when it runs): the two must agree.
+    import inspect
+
+    from evergreen.cli.project import demo
+    from evergreen.demo.replay import DEFAULT_ROWS
+
+    assert inspect.signature(demo).parameters["rows"].default == DEFAULT_ROWS
 
 
 def test_init_config_names_the_file_itself(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
