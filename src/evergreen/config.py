@@ -296,6 +296,8 @@ class NewDataTrigger(_Frozen):
     min_rows: int = Field(1000, ge=1)  # 0 would fire at every tick, on rows already trained on
 
 
+# Every kind a run's trigger can be (recorded on the run and its version), in priority order.
+TRIGGER_KINDS = ("manual", "performance", "drift", "new_data", "schedule")
 DEFAULT_DRIFT_SHARE = 0.3
 
 

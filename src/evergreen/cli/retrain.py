@@ -56,7 +56,7 @@ def retrain(
 ) -> None:
     """Ingest the landing dir, train candidates, compare with the champion and decide."""
     cutoff = parse_as_of(as_of)
-    from evergreen.triggers.evaluate import PRIORITY as TRIGGER_KINDS
+    from evergreen.config import TRIGGER_KINDS
 
     # Recorded on the run and on the version's tag: a typo would be a kind no runs filter finds.
     check_choice("--trigger", trigger, TRIGGER_KINDS)

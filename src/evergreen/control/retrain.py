@@ -15,8 +15,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from evergreen.config import TRIGGER_KINDS
 from evergreen.control.alerts import after_action
-from evergreen.errors import LockHeldError, RunStoppedError, one_line
+from evergreen.errors import BadInputError, LockHeldError, RunStoppedError, one_line, shown
 from evergreen.logs import get_logger
 from evergreen.pipeline import ProgressFn, RetrainOutcome, RetrainRequest, RetrainRunner
 from evergreen.pipeline.stop import StopFlag
@@ -75,7 +76,12 @@ def request_retrain(
     background: BackgroundRetrains | None = None,
 ) -> RetrainTicket:
     """``background``: the server's holder of the runs it starts (``wait=False``); it keeps the
-    thread and its flag stops the run at shutdown."""
+    thread and its flag stops the run at shutdown. ``trigger``: one of the trigger kinds, recorded on
+    the run and its version (BadInputError otherwise: a typo would be a kind no filter finds)."""
+    if trigger not in TRIGGER_KINDS:
+        raise BadInputError(
+            f"trigger {shown(trigger)}: use one of {', '.join(TRIGGER_KINDS)}", details={"field": "trigger"}
+        )
     if trigger == "manual" and as_of is None and scheduler_running(project.store):
         rid = enqueue_retrain(project.store, reason, actor, force=force)
         return RetrainTicket(

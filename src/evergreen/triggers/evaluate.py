@@ -14,11 +14,11 @@ from typing import Any
 
 from croniter import croniter
 
-from evergreen.config import LOWER_IS_BETTER, TriggersConfig
+from evergreen.config import LOWER_IS_BETTER, TRIGGER_KINDS, TriggersConfig
 from evergreen.evaluation.bands import judge_performance
 
 # When several triggers fire at once they make one run; the run carries the first kind in this order.
-PRIORITY = ("manual", "performance", "drift", "new_data", "schedule")
+PRIORITY = TRIGGER_KINDS
 
 
 @dataclass(frozen=True)

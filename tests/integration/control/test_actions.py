@@ -208,3 +208,15 @@ def test_a_pending_candidate_promoted_by_hand_is_not_rejected_and_approving_sett
     assert _moves(p) == [("approve", "cli:bob"), ("promote", "cli:ann")]
     with pytest.raises(ConflictError, match="not pending_approval"):
         control.approve(p, run_id, actor="cli:bob")
+
+
+def test_a_retrain_asked_for_with_an_unknown_trigger_is_refused_before_anything_runs(
+    churn_project: Any,
+) -> None:
+    with pytest.raises(BadInputError) as exc:
+        control.request_retrain(churn_project, actor="api:ada", trigger="nightly", wait=True)
+    assert exc.value.message == (
+        "trigger 'nightly': use one of manual, performance, drift, new_data, schedule"
+    )
+    assert exc.value.details == {"field": "trigger"}
+    assert list_runs(churn_project.store) == [] and list_actions(churn_project.store) == []
