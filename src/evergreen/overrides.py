@@ -149,6 +149,14 @@ def effective_settings(project: Project) -> Settings:
     return apply_overrides(project.settings, load_overrides(project.store))
 
 
+def stored_overrides(project: Project) -> tuple[Settings, dict[str, dict[str, Any]]]:
+    """(the settings in force, the stored override rows), each row with ``ignored``: why it is not in
+    force (``evergreen.yaml`` changed since and the value no longer validates), else None."""
+    rows = load_overrides(project.store)
+    effective, ignored = resolve_overrides(project.settings, rows)
+    return effective, {k: {**row, "ignored": ignored.get(k)} for k, row in rows.items()}
+
+
 def with_overrides(project: Project) -> Project:
     """The same project (same store, same MLflow client) with :func:`effective_settings`."""
     out = dataclasses.replace(project, settings=effective_settings(project))

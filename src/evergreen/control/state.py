@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evergreen.control.thresholds import stored_overrides
+from evergreen.overrides import stored_overrides
 from evergreen.project import Project
 from evergreen.registry_read import CHAMPION, PREVIOUS
 from evergreen.store.runs import list_runs

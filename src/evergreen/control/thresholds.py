@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evergreen.config import Settings
-from evergreen.errors import BadInputError
 from evergreen.overrides import (
     OVERRIDABLE,
     apply_overrides,
@@ -14,18 +12,11 @@ from evergreen.overrides import (
     get_value,
     resolve_overrides,
     set_value,
+    stored_overrides,
 )
 from evergreen.project import Project
 from evergreen.store.audit import record_action
 from evergreen.store.overrides import load_overrides, replace_overrides
-
-
-def stored_overrides(project: Project) -> tuple[Settings, dict[str, dict[str, Any]]]:
-    """(the settings in force, the stored override rows), each row with ``ignored``: why it is not in
-    force (``evergreen.yaml`` changed since and the value no longer validates), else None."""
-    rows = load_overrides(project.store)
-    effective, ignored = resolve_overrides(project.settings, rows)
-    return effective, {k: {**row, "ignored": ignored.get(k)} for k, row in rows.items()}
 
 
 def get_thresholds(project: Project) -> dict[str, Any]:
@@ -56,13 +47,8 @@ def set_thresholds(
     settings, store = project.settings, project.store
     existing = load_overrides(store)
     current = apply_overrides(settings, existing)
-    candidate = settings
-    for key, row in existing.items():
-        if key not in reset and key not in values:
-            try:
-                candidate = set_value(candidate, key, row["value"])
-            except BadInputError:
-                continue  # not in force now either (apply_overrides logged it)
+    kept = {k: row for k, row in existing.items() if k not in reset and k not in values}
+    candidate, _ = resolve_overrides(settings, kept)  # the ignored ones are not in force now either
     for key, value in values.items():
         candidate = set_value(candidate, key, value)
     new_values = {k: get_value(candidate, k) for k in values}
