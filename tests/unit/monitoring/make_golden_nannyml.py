@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
@@ -27,8 +28,9 @@ def frame_digest(frames: dict[str, pd.DataFrame]) -> str:
     """sha256 of the frames' columns: the test checks it sees the very data NannyML saw.
 
     Other columns (labels, predictions) exactly; a float column by its sum and sum of squares to
-    6 decimals. numpy's exp differs in the last bits between CPUs (its AVX-512 and AVX2 loops), so a
-    hash of the raw floats made on one machine failed on another with the same data.
+    6 decimals and its sum weighted by row number to 4 (the rows' order: chunks are cut by it).
+    numpy's exp differs in the last bits between CPUs (its AVX-512 and AVX2 loops), so a hash of the
+    raw floats made on one machine failed on another with the same data.
     """
     h = hashlib.sha256()
     for name in sorted(frames):
@@ -37,7 +39,8 @@ def frame_digest(frames: dict[str, pd.DataFrame]) -> str:
             h.update(f"{name}.{col}:{column.dtype.kind}:".encode())
             if column.dtype.kind == "f":
                 values = column.to_numpy()
-                h.update(f"{values.sum():.6f},{(values**2).sum():.6f}".encode())
+                order = (values * np.arange(1, len(values) + 1)).sum()
+                h.update(f"{values.sum():.6f},{(values**2).sum():.6f},{order:.4f}".encode())
             else:
                 h.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
     return h.hexdigest()
