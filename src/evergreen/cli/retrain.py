@@ -9,16 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from evergreen.cli.common import (
-    ActorOpt,
-    ConfigOpt,
-    JsonOpt,
-    check_choice,
-    console,
-    echo,
-    open_project,
-    print_json,
-)
+from evergreen.cli.common import ActorOpt, ConfigOpt, JsonOpt, console, echo, open_project, print_json
 from evergreen.errors import BadInputError
 
 
@@ -56,11 +47,9 @@ def retrain(
 ) -> None:
     """Ingest the landing dir, train candidates, compare with the champion and decide."""
     cutoff = parse_as_of(as_of)
-    from evergreen.config import TRIGGER_KINDS
-
-    # Recorded on the run and on the version's tag: a typo would be a kind no runs filter finds.
-    check_choice("--trigger", trigger, TRIGGER_KINDS)
     from evergreen import control
+
+    control.check_trigger(trigger)  # before the project is opened and the progress display starts
     from evergreen.progress import RetrainProgress, outcome_table
     from evergreen.store.audit import cli_actor
 

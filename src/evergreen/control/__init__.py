@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from evergreen.control.alerts import acknowledge_alert, after_action, note_alert, resolve_alert
     from evergreen.control.models import ActionResult, approve, promote, reject, rescore, rollback
-    from evergreen.control.retrain import RetrainTicket, request_retrain
+    from evergreen.control.retrain import RetrainTicket, check_trigger, request_retrain
     from evergreen.control.state import status
     from evergreen.control.thresholds import get_thresholds, set_thresholds
 
@@ -36,6 +36,7 @@ _WHERE = {
     "rescore": "models",
     "rollback": "models",
     "RetrainTicket": "retrain",
+    "check_trigger": "retrain",
     "request_retrain": "retrain",
     "status": "state",
     "get_thresholds": "thresholds",
@@ -47,6 +48,7 @@ __all__ = [
     "acknowledge_alert",
     "after_action",
     "approve",
+    "check_trigger",
     "get_thresholds",
     "note_alert",
     "promote",

@@ -63,6 +63,15 @@ class BackgroundRetrains:
         return [t.name for t in self.threads if t.is_alive()]
 
 
+def check_trigger(trigger: str) -> None:
+    """BadInputError unless ``trigger`` is one of the kinds a run can carry (a caller may check first,
+    before it starts anything; :func:`request_retrain` checks anyway)."""
+    if trigger not in TRIGGER_KINDS:
+        raise BadInputError(
+            f"trigger {shown(trigger)}: use one of {', '.join(TRIGGER_KINDS)}", details={"field": "trigger"}
+        )
+
+
 def request_retrain(
     project: Project,
     *,
@@ -78,10 +87,7 @@ def request_retrain(
     """``background``: the server's holder of the runs it starts (``wait=False``); it keeps the
     thread and its flag stops the run at shutdown. ``trigger``: one of the trigger kinds, recorded on
     the run and its version (BadInputError otherwise: a typo would be a kind no filter finds)."""
-    if trigger not in TRIGGER_KINDS:
-        raise BadInputError(
-            f"trigger {shown(trigger)}: use one of {', '.join(TRIGGER_KINDS)}", details={"field": "trigger"}
-        )
+    check_trigger(trigger)
     if trigger == "manual" and as_of is None and scheduler_running(project.store):
         rid = enqueue_retrain(project.store, reason, actor, force=force)
         return RetrainTicket(
