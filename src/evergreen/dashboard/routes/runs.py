@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from evergreen.config import TRIGGER_KINDS
 from evergreen.dashboard import queries
 from evergreen.dashboard.context import PageNo, PageNotFound, RunId, Viewer, Word
 from evergreen.dashboard.render import page
@@ -15,7 +16,7 @@ from evergreen.store.runs import RUN_STATUSES, error_parts, get_run
 router = APIRouter()
 
 STATUSES = RUN_STATUSES
-TRIGGERS = ("manual", "schedule", "new_data", "drift", "performance", "approval")
+TRIGGERS = TRIGGER_KINDS  # the filter offers every kind a run can carry (config's one list)
 
 
 @router.get("/runs")
