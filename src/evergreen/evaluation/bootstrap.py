@@ -10,7 +10,7 @@ and 1 000 samples, 17 GB at a million.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,11 @@ def resample_count_blocks(n: int, samples: int, seed: int) -> Iterator[Counts]:
         for row, draws in enumerate(idx):
             counts[row] = np.bincount(draws, minlength=n)
         yield counts
+
+
+def over_resamples(n: int, samples: int, seed: int, score: Callable[[Counts], Floats]) -> Floats:
+    """``score`` of each resample (one value a row of counts), block by block: ``(samples,)``."""
+    return np.concatenate([score(counts) for counts in resample_count_blocks(n, samples, seed)])
 
 
 def resample_counts(n: int, samples: int, seed: int) -> Counts:
@@ -107,11 +112,8 @@ def paired_resamples(
     def values(pred: ArrayLike, proba: ArrayLike | None, weights: Counts) -> Floats:
         return weighted_metric(task, metric, weights, yt, np.asarray(pred), proba, cls)
 
-    diffs = np.concatenate(
-        [
-            values(pred_a, proba_a, counts) - values(pred_b, proba_b, counts)
-            for counts in resample_count_blocks(n, samples, seed)
-        ]
+    diffs = over_resamples(
+        n, samples, seed, lambda counts: values(pred_a, proba_a, counts) - values(pred_b, proba_b, counts)
     )
     return PairedResamples(
         float(values(pred_a, proba_a, full)[0]),

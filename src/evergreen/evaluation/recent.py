@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 
 from evergreen.config import LOWER_IS_BETTER, RecentConfig
 from evergreen.evaluation.bands import band
-from evergreen.evaluation.bootstrap import resample_count_blocks, weighted_metric
+from evergreen.evaluation.bootstrap import over_resamples, weighted_metric
 
 EvaluateOn = Literal["window", "recent", "auto"]
 Rows = Literal["window", "recent"]
@@ -110,11 +110,9 @@ def champion_on_rows(
     n_recent = int(recent.sum())
     sigma = None
     if n_recent >= 2:
-        values = np.concatenate(
-            [
-                _metric(task, metric, counts, yt[recent], yp[recent], pr, recent, cls)
-                for counts in resample_count_blocks(n_recent, samples, seed)
-            ]
+        yt_r, yp_r = yt[recent], yp[recent]
+        values = over_resamples(
+            n_recent, samples, seed, lambda counts: _metric(task, metric, counts, yt_r, yp_r, pr, recent, cls)
         )
         finite = values[np.isfinite(values)]
         sigma = float(np.std(finite)) if finite.size else None
