@@ -58,8 +58,9 @@ _DOTTED_NAME = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+){0,9}")
 def check_key(key: str, allowed: Sequence[str] = OVERRIDABLE) -> None:
     """:class:`BadInputError` naming ``key`` unless it may be changed at run time (is in ``allowed``)."""
     if key not in allowed:
-        # The writer's text (a form field's name): a dotted name as it is, anything else quoted back.
-        named = key if _DOTTED_NAME.fullmatch(key) else shown(key)
+        # The writer's text (a form field's name): a short dotted name as it is, anything else quoted
+        # back and cut (a 5000-character dotted name came back whole).
+        named = key if len(key) <= SHOWN_CHARS and _DOTTED_NAME.fullmatch(key) else shown(key)
         raise BadInputError(
             f"thresholds key {named}: cannot be changed at run time (allowed: {', '.join(allowed)})",
             details={"key": key[:SHOWN_CHARS]},
