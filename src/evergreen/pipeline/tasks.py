@@ -1,8 +1,13 @@
 """The retrain's stages as orchestrator tasks (Airflow, Prefect): one stage per call, JSON in and out.
 
 A task may run in another process or on another worker, so each call opens the project from the
-config path again, takes the project's retrain lock while it works (an embedded scheduler or a CLI
-retrain never runs at the same time) and hands back a JSON-able dict (:mod:`.refs`).
+config path again, holds the project's retrain lock while it works and hands back a JSON-able dict
+(:mod:`.refs`). Between two tasks of a run the lock stays the run's: the task that opens the run
+and each task after it park it under the run's name (:meth:`~evergreen.store.locks.LeaseLock.park`)
+while the run is running, and the next task resumes it; the task that ends the run releases it. So
+an embedded scheduler, a CLI retrain or a retention pass never runs in the gap, and a run is not
+marked abandoned because the process that opened it has exited. A parked lock whose orchestrator
+never came back frees itself when its lease (:func:`between_tasks_lease_seconds`) runs out.
 
 A failure the orchestrator will retry (``final_attempt`` False) that can succeed later
 (:func:`retryable`: the database or MLflow unreachable, the lock held by another retrain) leaves
@@ -20,7 +25,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from evergreen.config import load_settings
+from evergreen.config import Settings, load_settings
 from evergreen.errors import LockHeldError, RunEndedError, is_transient, one_line
 from evergreen.logs import get_logger
 from evergreen.pipeline.context import StageContext
@@ -28,7 +33,7 @@ from evergreen.pipeline.records import fail_run, report_failure
 from evergreen.pipeline.refs import Finished, RunOrder, StageRef, ref_from_dict
 from evergreen.pipeline.stages import STAGES, Stage, acts_on, ingest, run_stage, stage_named
 from evergreen.project import Project, open_project
-from evergreen.store.locks import LeaseLock, retrain_lock_name
+from evergreen.store.locks import LeaseLock, retrain_lock_name, run_holder
 from evergreen.store.requests import FAILED, RUNNING, mark_requests
 from evergreen.store.runs import RUNNING as RUN_RUNNING
 from evergreen.store.runs import create_run, get_run, mark_abandoned
@@ -41,15 +46,43 @@ def open_config(config_path: str | Path) -> Project:
     return open_project(load_settings(config_path))
 
 
+# How long an orchestrator may take to start a run's next task, beyond its longest retry delay.
+SCHEDULING_MARGIN_SECONDS = 600.0
+
+
+def between_tasks_lease_seconds(settings: Settings) -> float:
+    """How long a run's lock stays parked between two of its tasks: the orchestrator's longest retry
+    delay (``triggers.backoff_max_seconds``, which both adapters use) and ten minutes to schedule."""
+    return settings.triggers.backoff_max_seconds + SCHEDULING_MARGIN_SECONDS
+
+
 @contextmanager
-def locked(project: Project, run_id: str | None = None) -> Iterator[LeaseLock]:
-    lock = LeaseLock(project.store, retrain_lock_name(project.settings.project)).acquire()
+def run_lease(project: Project, run_id: str) -> Iterator[LeaseLock]:
+    """The retrain lock for one task of the run ``run_id``: resumed where the run's previous task
+    parked it, parked again at the end while the run is running, released once it has ended."""
+    lock = LeaseLock(
+        project.store,
+        retrain_lock_name(project.settings.project),
+        run_id=run_id,
+        resumes=run_holder(run_id),
+    ).acquire()
     try:
-        if run_id:
-            lock.set_run(run_id)
         yield lock
     finally:
-        lock.release()
+        if not (_is_running(project, run_id) and _park(project, lock, run_id)):
+            lock.release()
+
+
+def _is_running(project: Project, run_id: str) -> bool:
+    try:
+        return bool(get_run(project.store, run_id)["status"] == RUN_RUNNING)
+    except Exception as exc:  # the database cannot say: release; the run's next task retakes the lock
+        log.warning("run_status_unreadable", run_id=run_id, error=one_line(exc))
+        return False
+
+
+def _park(project: Project, lock: LeaseLock, run_id: str) -> bool:
+    return lock.park(run_holder(run_id), between_tasks_lease_seconds(project.settings))
 
 
 def ingest_task(config_path: str) -> Ref:
@@ -60,11 +93,22 @@ def ingest_task(config_path: str) -> Ref:
 
 def open_run(project: Project, order: RunOrder) -> RunOrder:
     """Open the pipeline run an order asks for; its queued requests are now running."""
-    with locked(project):
+    lock = LeaseLock(project.store, retrain_lock_name(project.settings.project)).acquire()
+    try:
         mark_abandoned(project.store, lock_free=True)
         run_id = create_run(
-            project.store, trigger=order.trigger, reason=order.reason, actor=order.actor or "system"
+            project.store,
+            trigger=order.trigger,
+            reason=order.reason,
+            actor=order.actor or "system",
+            orchestrated=True,
         )
+        lock.set_run(run_id)
+    except BaseException:
+        lock.release()
+        raise
+    if not _park(project, lock, run_id):  # taken over in between (our lease ran out): the run's
+        lock.release()  # first task then meets the new holder like any other
     mark_requests(project.store, list(order.request_ids), RUNNING, run_id=run_id)
     return RunOrder(
         order.trigger, order.reason, order.actor, order.force, order.as_of, order.request_ids, run_id
@@ -99,7 +143,7 @@ def run_task(config_path: str, name: str, ref: Mapping[str, Any], *, final_attem
         with ExitStack() as held:
             try:
                 if stage.holds_lock:
-                    ctx.lease = held.enter_context(locked(project, run_id))
+                    ctx.lease = held.enter_context(run_lease(project, run_id))
                 if not isinstance(value, Finished):  # notify reports a run that has ended, by design
                     _still_running(project, run_id, name)
                 out = run_stage(ctx, stage, value)

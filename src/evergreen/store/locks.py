@@ -3,6 +3,13 @@
 The holder refreshes ``expires_at`` from a heartbeat thread. A lock whose lease ran out, or whose
 holder process is gone from this host, is taken over by the next caller (a SIGKILLed run cannot
 release anything, so the lease is what frees it).
+
+An orchestrated run (Airflow, Prefect) runs each stage in a task of its own, often in another
+process: between two tasks no process holds the lock, so the task that ends parks it
+(:meth:`LeaseLock.park`) under the run's own name (:func:`run_holder`, no pid, no host) for a lease
+long enough to cover the orchestrator's gap and retry delay, and the run's next task resumes it.
+Meanwhile the lock is held like any other: a person's retrain or a scheduler's is refused, instead
+of marking the run abandoned because the process that opened it has exited.
 """
 
 from __future__ import annotations
@@ -53,6 +60,11 @@ def holder_is_dead(row: LockState) -> bool:
     return row.expired or (row.host == HOST and not pid_alive(row.pid))
 
 
+def run_holder(run_id: str) -> str:
+    """The holder of a lock parked between two tasks of the orchestrated run ``run_id``."""
+    return f"run:{run_id}"
+
+
 def retrain_lock_name(project: str) -> str:
     """The lock every retrain of ``project`` holds (runner, orchestrator stage, control action)."""
     return f"retrain:{project}"
@@ -73,6 +85,9 @@ class LeaseLock:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     taken_over: LockState | None = None
+    # A parked holder this lock takes over even while its lease runs: the run's own, between two
+    # of its tasks (:func:`run_holder`).
+    resumes: str | None = None
 
     def current(self) -> LockState | None:
         with self.store.connect() as conn:
@@ -105,7 +120,8 @@ class LeaseLock:
                 conn.execute(insert(locks).values(**values))
         except IntegrityError:
             state = self.current()
-            if state is None or not holder_is_dead(state):
+            ours = state is not None and self.resumes is not None and state.holder == self.resumes
+            if state is None or not (ours or holder_is_dead(state)):
                 raise LockHeldError(
                     f"the lock {self.name!r} is held (holder {state.holder if state else '?'}"
                     f", run {state.run_id if state else '?'})",
@@ -178,6 +194,25 @@ class LeaseLock:
                 .where(locks.c.name == self.name, locks.c.holder == self.holder)
                 .values(run_id=run_id)
             )
+
+    def park(self, holder: str, lease_seconds: float) -> bool:
+        """Hand the lock to ``holder`` (no process: a run between two of its tasks) for
+        ``lease_seconds`` and stop renewing it; False if it was no longer ours to hand over."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self.store.begin() as conn:
+            res = conn.execute(
+                update(locks)
+                .where(locks.c.name == self.name, locks.c.holder == self.holder)
+                .values(
+                    holder=holder,
+                    pid=None,
+                    host=None,
+                    expires_at=utcnow() + timedelta(seconds=lease_seconds),
+                )
+            )
+        return res.rowcount == 1
 
     def release(self) -> None:
         self._stop.set()

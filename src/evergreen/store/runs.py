@@ -33,8 +33,16 @@ def new_run_id() -> str:
 
 
 def create_run(
-    store: Store, *, trigger: str, reason: str | None, actor: str | None, run_id: str | None = None
+    store: Store,
+    *,
+    trigger: str,
+    reason: str | None,
+    actor: str | None,
+    run_id: str | None = None,
+    orchestrated: bool = False,
 ) -> str:
+    """A ``running`` run owned by this process (its pid and host: :func:`mark_abandoned` reads them),
+    or, ``orchestrated``, by no process: an orchestrator's tasks carry it on, each in its own."""
     rid = run_id or new_run_id()
     with store.begin() as conn:
         conn.execute(
@@ -48,8 +56,8 @@ def create_run(
                 step="start",
                 started_at=utcnow(),
                 timings={},
-                pid=os.getpid(),
-                host=HOST,
+                pid=None if orchestrated else os.getpid(),
+                host=None if orchestrated else HOST,
             )
         )
     return rid
@@ -121,8 +129,9 @@ def list_runs(store: Store, limit: int = 50, status: str | None = None) -> list[
 def mark_abandoned(store: Store, *, lock_free: bool) -> list[str]:
     """Mark runs left ``running`` by a dead process as ``abandoned``; return their ids.
 
-    A run is dead when its process is gone from this host, or, for another host, when the lock is
-    free (its lease expired), since a live holder would still be holding it.
+    A run is dead when its process is gone from this host, or, for another host or an orchestrated
+    run (no process of its own), when the lock is free (its lease expired), since a live holder
+    would still be holding it.
     """
     with store.connect() as conn:
         rows = conn.execute(

@@ -203,6 +203,7 @@ def test_a_stage_finding_the_lock_held_waits_for_the_retry_then_fails_the_run(co
     ref = _decided(cfg)
     project = tasks.open_config(cfg)
     run_id = ref["evaluated"]["trained"]["dataset"]["run_id"]
+    _lease_runs_out(project)  # the run's parked lock expired and another retrain took it
     other = LeaseLock(project.store, retrain_lock_name(project.settings.project)).acquire()
     try:
         assert tasks.retryable(LockHeldError("held"))
@@ -217,3 +218,67 @@ def test_a_stage_finding_the_lock_held_waits_for_the_retry_then_fails_the_run(co
     run = get_run(project.store, run_id)
     assert run["status"] == "failed" and run["error"].startswith("lock_held: the lock 'retrain:")
     assert project.registry.version_by_alias("champion") is None
+
+
+def _lease_runs_out(project: Any) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from evergreen.store.engine import utcnow
+    from evergreen.store.tables import locks
+
+    with project.store.begin() as conn:
+        conn.execute(update(locks).values(expires_at=utcnow() - timedelta(seconds=1)))
+
+
+def _lock_row(project: Any) -> Any:
+    from evergreen.store.locks import LeaseLock, retrain_lock_name
+
+    return LeaseLock(project.store, retrain_lock_name(project.settings.project)).current()
+
+
+def test_between_two_tasks_the_run_holds_the_lock_and_a_person_retrain_is_refused(config: Path) -> None:
+    # The process that ran the decide task has exited (an orchestrator's task); before this, the
+    # lock was free until the promote task, so a person's retrain ran in the gap and marked the
+    # orchestrated run abandoned (its process was gone), and the promote task then failed.
+    from evergreen.control import request_retrain
+    from evergreen.errors import LockHeldError
+    from evergreen.pipeline import tasks
+    from evergreen.store.runs import get_run, list_runs
+
+    cfg = str(config)
+    ref = _decided(cfg)
+    run_id = ref["evaluated"]["trained"]["dataset"]["run_id"]
+    project = tasks.open_config(cfg)
+    held = _lock_row(project)
+    assert (held.holder, held.run_id, held.pid, held.host) == (f"run:{run_id}", run_id, None, None)
+    with pytest.raises(LockHeldError, match=f"run {run_id}"):
+        request_retrain(project, actor="cli:ops", force=True, wait=True)
+    assert [r["id"] for r in list_runs(project.store)] == [run_id]
+    assert get_run(project.store, run_id)["status"] == "running"
+
+    finished = tasks.run_task(cfg, "promote", ref)
+    assert (finished["status"], finished["run_id"]) == ("promoted", run_id)
+    assert _lock_row(project) is None  # the run has ended: its lock is free
+    again = request_retrain(project, actor="cli:ops", force=True, wait=True)
+    assert again.outcome is not None and again.outcome.status in ("promoted", "rejected")
+
+
+def test_a_parked_lock_whose_orchestrator_never_came_back_frees_the_project(config: Path) -> None:
+    from evergreen.control import request_retrain
+    from evergreen.errors import RunEndedError
+    from evergreen.pipeline import tasks
+    from evergreen.store.runs import get_run
+
+    cfg = str(config)
+    ref = _decided(cfg)
+    run_id = ref["evaluated"]["trained"]["dataset"]["run_id"]
+    project = tasks.open_config(cfg)
+    _lease_runs_out(project)
+    ticket = request_retrain(project, actor="cli:ops", force=True, wait=True)
+    assert ticket.outcome is not None and ticket.outcome.abandoned == [run_id]
+    assert get_run(project.store, run_id)["status"] == "abandoned"
+    with pytest.raises(RunEndedError, match="has already ended \\(abandoned\\)"):
+        tasks.run_task(cfg, "promote", ref)
+    assert _lock_row(project) is None

@@ -14,7 +14,7 @@ from evergreen.errors import LockHeldError, NotFoundError
 from evergreen.store import open_store
 from evergreen.store.audit import list_actions, record_action
 from evergreen.store.engine import utcnow
-from evergreen.store.locks import LeaseLock
+from evergreen.store.locks import LeaseLock, run_holder
 from evergreen.store.runs import create_run, finish_run, get_run, list_runs, mark_abandoned
 from evergreen.store.tables import locks, metadata, pipeline_runs
 
@@ -60,6 +60,43 @@ def test_lock_of_a_dead_process_is_taken_over_at_once(store):
     taker = LeaseLock(store, "retrain:p").acquire()
     assert taker.taken_over is not None and taker.taken_over.pid == pid
     taker.release()
+
+
+def test_a_parked_lock_is_held_until_its_run_resumes_it_or_its_lease_runs_out(store):
+    # An orchestrated run between two tasks: no process holds the lock, the run does.
+    task = LeaseLock(store, "retrain:p", run_id="r1").acquire()
+    assert task.park(run_holder("r1"), lease_seconds=600)
+    state = task.current()
+    assert state is not None
+    assert (state.holder, state.run_id, state.pid, state.host, state.expired) == (
+        "run:r1",
+        "r1",
+        None,
+        None,
+        False,
+    )
+    with pytest.raises(LockHeldError, match="holder run:r1, run r1"):
+        LeaseLock(store, "retrain:p").acquire()  # a person's retrain, a scheduler's
+    with pytest.raises(LockHeldError):
+        LeaseLock(store, "retrain:p", resumes=run_holder("r2")).acquire()  # another run's task
+    nxt = LeaseLock(store, "retrain:p", run_id="r1", resumes=run_holder("r1")).acquire()
+    assert nxt.taken_over is not None and nxt.taken_over.holder == "run:r1"
+    assert nxt.current().pid is not None  # held by the task's process again, heartbeat and all
+    assert nxt.park(run_holder("r1"), lease_seconds=600)
+    assert not task.park(run_holder("r1"), lease_seconds=600)  # no longer the old task's to hand over
+    with store.begin() as conn:  # the orchestrator never came back
+        conn.execute(update(locks).values(expires_at=utcnow() - timedelta(seconds=1)))
+    taker = LeaseLock(store, "retrain:p").acquire()
+    assert taker.taken_over is not None and taker.taken_over.holder == "run:r1"
+    taker.release()
+
+
+def test_an_orchestrated_run_is_abandoned_only_once_its_lock_is_free(store):
+    rid = create_run(store, trigger="schedule", reason=None, actor="system", orchestrated=True)
+    run = get_run(store, rid)
+    assert (run["pid"], run["host"]) == (None, None)  # no process of its own: none whose death ends it
+    assert mark_abandoned(store, lock_free=False) == []
+    assert mark_abandoned(store, lock_free=True) == [rid]
 
 
 def test_runs_lifecycle_and_abandoned(store):
