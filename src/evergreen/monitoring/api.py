@@ -22,9 +22,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evergreen.errors import BadInputError
+from evergreen.errors import BadInputError, shown
 from evergreen.evaluation.bands import band
-from evergreen.evaluation.metrics import compute_metrics, is_classification
+from evergreen.evaluation.metrics import TASKS, compute_metrics, is_classification
+from evergreen.monitoring.arguments import (
+    check_frames,
+    check_number,
+    check_same_family,
+    check_whole_number,
+    require_columns,
+)
+from evergreen.monitoring.columns import SUM_TOLERANCE
 from evergreen.monitoring.drift import infer_kind
 from evergreen.monitoring.estimation import realised_from_codes
 from evergreen.monitoring.estimator import Estimator, fit_classification, fit_regression
@@ -71,48 +79,113 @@ class PerformanceEstimate:
 
 
 def _proba_columns(
-    task: str, y_pred_proba: str | Mapping[Any, str] | None, ref: pd.DataFrame, y_true: str
+    task: str, y_pred_proba: object, ref: pd.DataFrame, y_true: str
 ) -> tuple[list[Any], list[str]]:
     if y_pred_proba is None:
         raise BadInputError(f"task {task} needs y_pred_proba", details="y_pred_proba")
+    present = pd.unique(ref[y_true].dropna()).tolist()
     if isinstance(y_pred_proba, str):
         if task != "binary":
             raise BadInputError(
                 "multiclass y_pred_proba must map each class to a column", details="y_pred_proba"
             )
-        classes = sorted(pd.unique(ref[y_true].dropna()).tolist())
+        classes = _sorted_classes(present, "y_true")
         if len(classes) != 2:
             raise BadInputError(
                 f"binary y_true has {len(classes)} classes in the reference", details="y_true"
             )
         return classes, [y_pred_proba]
-    classes = sorted(y_pred_proba)
-    return classes, [y_pred_proba[c] for c in classes]
+    if not isinstance(y_pred_proba, Mapping):
+        raise BadInputError(
+            "y_pred_proba must be a column name (binary) or a mapping of each class to its column, "
+            f"not {type(y_pred_proba).__name__}",
+            details="y_pred_proba",
+        )
+    classes = _sorted_classes(list(y_pred_proba), "y_pred_proba")
+    columns = [y_pred_proba[c] for c in classes]
+    if len(classes) < 2 or (task == "binary" and len(classes) != 2):
+        wanted = "2 classes" if task == "binary" else "at least 2 classes"
+        raise BadInputError(
+            f"{task} y_pred_proba must map {wanted}, it maps {len(classes)}", details="y_pred_proba"
+        )
+    if len(set(columns)) != len(columns):
+        raise BadInputError(
+            f"y_pred_proba maps two classes to the same column: {shown(columns)}", details="y_pred_proba"
+        )
+    unmapped = [c for c in present if c not in set(classes)]
+    if unmapped:
+        raise BadInputError(
+            f"y_true holds classes in the reference that y_pred_proba does not map: {shown(unmapped)} "
+            f"(it maps {shown(classes)})",
+            details="y_pred_proba",
+        )
+    return classes, columns
+
+
+def _sorted_classes(classes: list[Any], argument: str) -> list[Any]:
+    try:
+        return sorted(classes)
+    except TypeError:
+        raise BadInputError(
+            f"the classes of {argument} mix types that do not sort: {shown(classes)}", details=argument
+        ) from None
+
+
+def _floats(frame: pd.DataFrame, columns: Sequence[Any], side: str, argument: str) -> np.ndarray:
+    require_columns(frame, columns, side, argument)
+    try:
+        return frame[list(columns)].to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise BadInputError(
+            f"{argument} column(s) {shown(list(columns))} in the {side} data hold values that are "
+            "not numbers",
+            details=argument,
+        ) from None
 
 
 def _matrix(frame: pd.DataFrame, columns: Sequence[str], side: str) -> np.ndarray:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise BadInputError(f"the {side} data lacks the columns {missing}", details=missing)
-    p = frame[list(columns)].to_numpy(dtype=np.float64)
-    return np.column_stack([1.0 - p[:, 0], p[:, 0]]) if p.shape[1] == 1 else p
+    """The probability matrix of one side, checked: each present value in [0, 1] and, with a
+    column per class, each complete row summing to 1 (else CBPE reads certainty that is not there:
+    rows of zeros gave an estimated accuracy of 0.33 against a realised 0.75)."""
+    p = _floats(frame, columns, side, "y_pred_proba")
+    known = p[np.isfinite(p)]
+    if ((known < 0) | (known > 1)).any():
+        raise BadInputError(
+            f"y_pred_proba in the {side} data must be numbers in [0, 1] (out of range found)",
+            details="y_pred_proba",
+        )
+    if p.shape[1] == 1:
+        return np.column_stack([1.0 - p[:, 0], p[:, 0]])
+    complete = np.isfinite(p).all(axis=1)
+    off = np.abs(p[complete].sum(axis=1) - 1.0) > SUM_TOLERANCE
+    if off.any():
+        raise BadInputError(
+            f"y_pred_proba rows in the {side} data must sum to 1: {int(off.sum())} rows do not "
+            f"(e.g. {float(p[complete][off][0].sum()):.4g})",
+            details="y_pred_proba",
+        )
+    return p
 
 
 def _check_outputs(est: Estimator, pred: np.ndarray, proba: np.ndarray, y_pred: str) -> None:
     """The current outputs CBPE reads: every prediction one of the classes, every probability a
     number in [0, 1]. Anything else was read silently: an unknown label as the last class (index
     -1), a NaN as a NaN estimate, 1.7 as more than a certain row."""
-    unknown = pred[est.codes(pred) < 0]
+    _check_labels(est, pred, "y_pred")
+    if not np.isfinite(proba).all():
+        raise BadInputError(
+            "y_pred_proba must be numbers in [0, 1] on every current row (missing found)",
+            details="y_pred_proba",
+        )
+
+
+def _check_labels(est: Estimator, labels: np.ndarray, argument: str) -> None:
+    unknown = labels[est.codes(labels) < 0]
     if unknown.size:
         raise BadInputError(
-            f"y_pred holds {unknown.size} values that are not classes of the reference "
-            f"{list(est.classes or ())}, e.g. {unknown[0]!r}",
-            details="y_pred",
-        )
-    if not (np.isfinite(proba).all() and (proba >= 0).all() and (proba <= 1).all()):
-        raise BadInputError(
-            "y_pred_proba must be numbers in [0, 1] on every current row (missing or out of range found)",
-            details="y_pred_proba",
+            f"{argument} holds {unknown.size} values that are not classes of the reference "
+            f"{shown(list(est.classes or ()))}, e.g. {shown(unknown[0])}",
+            details=argument,
         )
 
 
@@ -126,12 +199,10 @@ def _chunks(n: int, chunk_size: int | None) -> list[tuple[int, int]]:
 
 
 def _realised(
-    est: Estimator, truth: np.ndarray, pred: np.ndarray, proba: np.ndarray, task: str, classes: list[Any]
+    est: Estimator, truth: np.ndarray, pred: np.ndarray, proba: np.ndarray, classes: list[Any]
 ) -> dict[str, float]:
-    yt, yp = est.codes(truth), est.codes(pred)
-    if (yt < 0).any() or (yp < 0).any():  # a label the model does not know: sklearn handles it
-        return compute_metrics(task, truth, pred, proba, classes)
-    return realised_from_codes(yt, yp, proba, classes)
+    # Every label is a class here: y_pred and the current y_true were checked up front.
+    return realised_from_codes(est.codes(truth), est.codes(pred), proba, classes)
 
 
 def estimate_performance(
@@ -148,43 +219,82 @@ def estimate_performance(
 ) -> PerformanceEstimate:
     """Per chunk of ``current`` (or the whole frame): estimated metrics with sampling errors and
     bands, and the realised metrics where ``y_true`` is in ``current``."""
-    if y_true not in reference.columns:
-        raise BadInputError("the reference data needs the y_true column", details="y_true")
-    ref_pred = reference[y_pred].to_numpy()
+    check_frames(reference, current)
+    if task not in TASKS:
+        raise BadInputError(f"task {shown(task)}: use one of {', '.join(sorted(TASKS))}", details="task")
+    band_sigmas = check_number(band_sigmas, "band_sigmas", above=0.0)
+    if chunk_size is not None:
+        chunk_size = check_whole_number(chunk_size, "chunk_size", minimum=1)
+    require_columns(reference, [y_true], "reference", "y_true")
+    require_columns(reference, [y_pred], "reference", "y_pred")
+    require_columns(current, [y_pred], "current", "y_pred")
+    if len(current) == 0:
+        raise BadInputError("the current data has no rows", details="current")
     classes: list[Any] | None = None
+    labels = current[y_true] if y_true in current.columns else None
     if is_classification(task):
         classes, columns = _proba_columns(task, y_pred_proba, reference, y_true)
-        est: Estimator = fit_classification(
-            reference[y_true].to_numpy(), ref_pred, _matrix(reference, columns, "reference"), classes
-        )
+        try:
+            est: Estimator = fit_classification(
+                reference[y_true].to_numpy(),
+                reference[y_pred].to_numpy(),
+                _matrix(reference, columns, "reference"),
+                classes,
+            )
+        except ValueError as exc:  # no usable reference row: say which arguments to look at
+            raise BadInputError(
+                f"{exc}: check y_true, y_pred and y_pred_proba against the classes {shown(classes)}",
+                details="reference",
+            ) from None
         cur_proba = _matrix(current, columns, "current")
         _check_outputs(est, current[y_pred].to_numpy(), cur_proba, y_pred)
+        if labels is not None:
+            _check_labels(est, labels.dropna().to_numpy(), "y_true")
     else:
+        if isinstance(features, str):
+            raise BadInputError("features must be a list of column names, not one string", details="features")
         skip = {y_pred, y_true}
         names = list(features) if features is not None else [c for c in reference.columns if c not in skip]
+        require_columns(reference, names, "reference", "features")
+        require_columns(current, names, "current", "features")
+        for name in names:
+            check_same_family(name, reference[name], current[name])
         kinds = {c: infer_kind(reference[c]) or "" for c in names}
-        est = fit_regression(
-            reference[names], kinds, reference[y_true].to_numpy(np.float64), ref_pred.astype(np.float64)
-        )
-    labels = current[y_true] if y_true in current.columns else None
+        ref_truth = _floats(reference, [y_true], "reference", "y_true")[:, 0]
+        try:
+            est = fit_regression(
+                reference[names], kinds, ref_truth, _floats(reference, [y_pred], "reference", "y_pred")[:, 0]
+            )
+        except ValueError as exc:
+            raise BadInputError(f"{exc}: check y_true and y_pred", details="reference") from None
+        cur_pred = _floats(current, [y_pred], "current", "y_pred")[:, 0]
+        if not np.isfinite(cur_pred).all():
+            raise BadInputError(
+                "y_pred must be a finite number on every current row (missing or inf found)", details="y_pred"
+            )
+        if labels is not None:
+            labels = pd.Series(_floats(current, [y_true], "current", "y_true")[:, 0], index=current.index)
+            labels = labels.where(np.isfinite(labels))  # an inf label is no label
     out = []
     for index, (start, stop) in enumerate(_chunks(len(current), chunk_size)):
         part = current.iloc[start:stop]
-        pred = part[y_pred].to_numpy()
         if classes is not None:
+            pred = part[y_pred].to_numpy()
             estimated = est.estimate(proba=cur_proba[start:stop], pred_codes=est.codes(pred))
         else:
+            pred = cur_pred[start:stop]
             feats = part[names].reset_index(drop=True)
-            estimated = est.estimate(features=feats, y_pred=pred.astype(np.float64))
+            estimated = est.estimate(features=feats, y_pred=pred)
         realised: dict[str, float] = {}
         if labels is not None:
-            known = part[y_true].notna().to_numpy()
+            chunk_labels = labels.iloc[start:stop]
+            known = chunk_labels.notna().to_numpy()
             if known.any():
-                truth = part[y_true].to_numpy()[known]
+                truth = chunk_labels.to_numpy()[known]
                 if classes is None:
                     realised = compute_metrics(task, truth, pred[known])
                 else:
-                    realised = _realised(est, truth, pred[known], cur_proba[start:stop][known], task, classes)
+                    realised = _realised(est, truth, pred[known], cur_proba[start:stop][known], classes)
         metrics = {}
         for name in sorted(set(estimated) | set(realised)):
             value = estimated.get(name)

@@ -56,11 +56,13 @@ def _design(
     numeric: tuple[str, ...],
     categories: Mapping[str, tuple[Any, ...]],
 ) -> pd.DataFrame:
-    columns: dict[str, Any] = {
-        name: pd.to_numeric(features[name], errors="coerce").to_numpy(dtype=np.float64) for name in numeric
-    }
+    # Named by position: LightGBM refuses some names (JSON characters such as "price[usd]", tuples).
+    values: list[Any] = [
+        pd.to_numeric(features[name], errors="coerce").to_numpy(dtype=np.float64) for name in numeric
+    ]
     for name, levels in categories.items():
-        columns[name] = pd.Categorical(features[name].to_numpy(dtype=object), categories=list(levels))
+        values.append(pd.Categorical(features[name].to_numpy(dtype=object), categories=list(levels)))
+    columns = {f"c{i}": v for i, v in enumerate(values)}
     columns[PREDICTION_COLUMN] = np.asarray(y_pred, dtype=np.float64)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(features)))
 

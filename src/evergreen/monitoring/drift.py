@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evergreen.errors import BadInputError
+from evergreen.errors import BadInputError, shown
 from evergreen.monitoring import stattests as st
+from evergreen.monitoring.arguments import check_column_options, check_frames, check_number, check_same_family
 from evergreen.monitoring.columntests import (
     DOMAIN_CLASSIFIER,
     INTEGER_CARDINALITY_LIMIT,
@@ -201,7 +202,10 @@ def _categorical_drift(
     _, ref_counts, cur_counts = category_counts(reference, current, column)
     if method is None:
         method = auto_method("categorical", int(ref_counts.sum()), ref_counts.size)
-    return method, st.FREQUENCY_TESTS[method](ref_counts, cur_counts)
+    try:
+        return method, st.FREQUENCY_TESTS[method](ref_counts, cur_counts)
+    except ValueError as exc:  # a test the column does not suit (the z-test on three categories)
+        raise BadInputError(f"column {shown(column)}, method '{method}': {exc}", details=column) from None
 
 
 def column_drift(
@@ -255,21 +259,33 @@ def data_drift(
     kind, such as datetimes, are skipped). ``methods`` and ``thresholds`` override, per column, the
     automatic test and its default threshold.
     """
-    kinds, methods, thresholds = dict(kinds or {}), dict(methods or {}), dict(thresholds or {})
-    for name, given in kinds.items():
-        if given not in KINDS:
-            raise BadInputError(f"unknown kind '{given}' for column '{name}'", details=list(KINDS))
-    for name in [*kinds, *methods, *thresholds]:
-        if name not in current.columns:
-            raise BadInputError(f"column '{name}' is not in the current data", details=name)
+    check_frames(reference, current)
+    check_column_options(
+        current, KINDS, kinds=kinds or {}, methods=methods or {}, thresholds=thresholds or {}
+    )
+    given_kinds: dict[str, Kind] = dict(kinds or {})
+    given_methods: dict[str, str] = dict(methods or {})
+    given_thresholds: dict[str, float] = dict(thresholds or {})
+    for name, value in given_thresholds.items():
+        check_number(value, f"thresholds[{name!r}]", at_least=0.0)
+    drift_share = check_number(drift_share, "drift_share", above=0.0, at_most=1.0)
     results = []
     for name in current.columns:
-        kind = kinds.get(name) or infer_kind(current[name])
+        kind = given_kinds.get(name) or infer_kind(current[name])
         if kind is None:
             continue
         if name not in reference.columns:
-            raise BadInputError(f"column '{name}' is not in the reference data", details=name)
+            raise BadInputError(f"column {shown(name)} is not in the reference data", details=name)
+        if name not in given_kinds:  # a kind given says how to read both sides; an inferred one may not
+            check_same_family(name, reference[name], current[name])
         results.append(
-            column_drift(name, reference[name], current[name], kind, methods.get(name), thresholds.get(name))
+            column_drift(
+                name,
+                reference[name],
+                current[name],
+                kind,
+                given_methods.get(name),
+                given_thresholds.get(name),
+            )
         )
     return DriftReport(tuple(results), drift_share)

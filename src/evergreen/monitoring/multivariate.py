@@ -22,7 +22,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from evergreen.errors import BadInputError
+from evergreen.errors import BadInputError, shown
+from evergreen.monitoring.arguments import (
+    check_column_options,
+    check_frames,
+    check_number,
+    check_same_family,
+    check_whole_number,
+)
+from evergreen.monitoring.columntests import KINDS
 from evergreen.monitoring.drift import infer_kind
 
 DEFAULT_THRESHOLD = 0.55
@@ -65,15 +73,16 @@ class MultivariateDriftResult:
         }
 
 
-def _encode(frame: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
-    """Numeric columns as floats, categorical ones as categories (their text, NaN kept missing)."""
+def _encode(frame: pd.DataFrame, kinds: Mapping[Any, str]) -> pd.DataFrame:
+    """Numeric columns as floats, categorical ones as categories (their text, NaN kept missing),
+    named by position: LightGBM refuses some names (JSON characters such as "price[usd]", tuples)."""
     out: dict[str, Any] = {}
-    for name, kind in kinds.items():
+    for i, (name, kind) in enumerate(kinds.items()):
         if kind == "numeric":
-            out[name] = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+            out[f"c{i}"] = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
         else:
             text = [None if pd.isna(v) else str(v) for v in frame[name].tolist()]
-            out[name] = pd.Categorical(text)
+            out[f"c{i}"] = pd.Categorical(text)
     return pd.DataFrame(out)
 
 
@@ -91,13 +100,20 @@ def multivariate_drift(
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
+    check_frames(reference, current)
+    check_column_options(current, KINDS, kinds=kinds or {})
     given = dict(kinds or {})
-    use: dict[str, str] = {}
+    threshold = check_number(threshold, "threshold", above=0.0, at_most=1.0)
+    max_rows = check_whole_number(max_rows, "max_rows", minimum=FOLDS)
+    seed = check_whole_number(seed, "seed", minimum=0)
+    use: dict[Any, str] = {}
     for name in current.columns:
         kind = given.get(name) or infer_kind(current[name])
+        if name not in given and name in reference.columns:  # numbers turned text would drop out
+            check_same_family(name, reference[name], current[name])
         if kind in ("numeric", "categorical"):
             if name not in reference.columns:
-                raise BadInputError(f"column '{name}' is not in the reference data", details=name)
+                raise BadInputError(f"column {shown(name)} is not in the reference data", details=name)
             use[name] = kind
     if not use:
         raise BadInputError("no numeric or categorical column to compare")
@@ -128,8 +144,8 @@ def multivariate_drift(
         gains += np.asarray(model.feature_importances_, dtype=np.float64)
     auc = float(roc_auc_score(y, oof))
     shares = gains / gains.sum() if gains.sum() > 0 else gains
-    pairs: list[tuple[str, float]] = list(zip(use, shares.tolist(), strict=True))
-    ranked = sorted(pairs, key=lambda t: (-t[1], t[0]))
+    pairs: list[tuple[Any, float]] = list(zip(use, shares.tolist(), strict=True))
+    ranked = sorted(pairs, key=lambda t: (-t[1], str(t[0])))  # names may mix types (0, "a")
     return MultivariateDriftResult(
         auc=auc,
         fold_aucs=tuple(fold_aucs),
