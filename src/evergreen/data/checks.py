@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evergreen.data.pii import scrub_text
 from evergreen.data.values import canonical_str, to_canonical_strings
 from evergreen.errors import DataValidationError
 
@@ -26,8 +27,14 @@ def column_error(file: str, column: str | None, reason: str, text: str, **extra:
     return DataValidationError(message, reason=reason, file=file, column=column, extra=extra or None)
 
 
+def scrubbed(value: Any) -> str:
+    """A value as a message, a sidecar or a batch row quotes it: e-mail addresses and phone numbers
+    replaced (the column may not be under ``data.pii``: the value still must not be copied out)."""
+    return scrub_text(canonical_str(value))
+
+
 def examples(values: Iterable[Any]) -> str:
-    shown = list(dict.fromkeys(canonical_str(v) for v in values))[:_EXAMPLES]
+    shown = list(dict.fromkeys(scrubbed(v) for v in values))[:_EXAMPLES]
     return ", ".join(repr(v[:40]) for v in shown)
 
 
@@ -81,10 +88,24 @@ def to_timestamps(series: pd.Series, column: str, file: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         return pd.to_datetime(series, utc=True)
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        return pd.to_datetime(series, unit="s", utc=True, errors="coerce")
+        # An epoch out of range (1e20) is refused like any value that does not parse; it was an
+        # OverflowError that stopped the whole ingest, or a silent missing timestamp.
+        try:
+            epochs = pd.to_datetime(series, unit="s", utc=True, errors="coerce")
+        except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+            epochs = pd.Series([_epoch(v) for v in series], index=series.index, dtype="datetime64[ns, UTC]")
+        _check_parsed(series, epochs, column, file, "timestamp", "epoch seconds out of range")
+        return epochs
     parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
     _check_parsed(series, parsed, column, file, "timestamp", "values")
     return parsed
+
+
+def _epoch(value: Any) -> pd.Timestamp | None:
+    try:
+        return pd.to_datetime(value, unit="s", utc=True)
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+        return None  # NaT in the column: refused by _check_parsed, the value being present
 
 
 def _check_parsed(
@@ -163,5 +184,5 @@ def reject_categories(column: str, unseen: list[str], file: str) -> DataValidati
         column,
         "unseen_category",
         f"{len(unseen)} categories not in the contract: {examples(unseen)}",
-        categories=unseen[:20],
+        categories=[scrubbed(c) for c in unseen[:20]],
     )

@@ -2,8 +2,10 @@
 
 A bad file never raises: it is quarantined (file + ``.reason.json`` sidecar + a ``quarantined`` row)
 and reported in its :class:`IngestResult`, so one bad file in the landing directory does not stop the
-others. Configuration problems (e.g. a missing PII salt) do raise, because every file would fail the
-same way and the fix is in the config, not the data.
+others. That holds for a failure no check foresaw too (reason ``internal_error``, the cause in the
+message, scrubbed of PII). Configuration problems (e.g. a missing PII salt), the database and the
+machine (a full disk) do raise, because every file would fail the same way and the fix is not in
+the data (:func:`file_at_fault`).
 
 The snapshot is written to a temporary file before the transaction opens, and the accepted row, the
 snapshot's final name and (for the first batch) the contract are committed together.
@@ -11,6 +13,7 @@ snapshot's final name and (for the first batch) the contract are committed toget
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,16 +22,20 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from evergreen.config import Settings
 from evergreen.data import catalog, snapshot
+from evergreen.data.checks import scrubbed
 from evergreen.data.contract import Contract, ValidationResult, check_batch, infer_contract
-from evergreen.data.pii import apply_pii
+from evergreen.data.pii import apply_pii, scrub_text
 from evergreen.data.quarantine import PROCESSED_DIR, move_processed, quarantine, remove_expired
 from evergreen.data.read import read_batch
-from evergreen.errors import DataValidationError
+from evergreen.errors import DataValidationError, EvergreenError, one_line
+from evergreen.logs import get_logger
 from evergreen.store.engine import Store, utcnow
 
+log = get_logger(__name__)
 _MB = 1024 * 1024
 # Another process stored a (different) contract while we validated: validate again, a few times.
 _CONTRACT_RACE_RETRIES = 3
@@ -137,7 +144,7 @@ def _reject(
     details = dict(exc.details or {})
     record = {
         "reason": exc.reason,
-        "file": path.name,
+        "file": readable(path.name),
         "column": exc.column,
         "message": exc.message,
         "details": details,
@@ -203,8 +210,10 @@ def _commit(
                 reason=None,
                 details={
                     "notes": list(result.notes),
-                    "dropped_columns": list(result.dropped_columns),
-                    "new_categories": result.new_categories,
+                    "dropped_columns": [scrubbed(c) for c in result.dropped_columns],
+                    "new_categories": {
+                        c: [scrubbed(v) for v in values] for c, values in result.new_categories.items()
+                    },
                     "duplicates_dropped": result.duplicates_dropped,
                 },
                 min_timestamp=low,
@@ -268,7 +277,16 @@ def ingest_file(
     then being a downloaded copy): refused, it is quarantined by its sidecar alone, the bytes staying
     in the store."""
     now = utcnow()
-    src = str(path) if source is None else source
+    src = readable(str(path)) if source is None else source
+    if readable(path.name) != path.name:
+        # A name that is not UTF-8 cannot be recorded (the database, the logs, JSON): it stopped
+        # the whole landing pass, every pass, the good files after it included.
+        exc = DataValidationError(
+            f"{readable(path.name)}: the file name is not valid UTF-8; rename it",
+            reason="bad_file_name",
+            file=readable(path.name),
+        )
+        return _reject(settings, store, path, "", exc, now, move=move, src=src, copy=source is None)
     if move and path.is_symlink():
         # Never followed: a link in the landing dir could make evergreen read (and keep a copy of)
         # any file the process can read.
@@ -311,6 +329,18 @@ def ingest_file(
                 continue
     except DataValidationError as exc:
         return _reject(settings, store, path, file_hash, exc, now, move=move, src=src, copy=source is None)
+    except Exception as exc:
+        if not file_at_fault(exc):
+            raise
+        # Something in this file that no check foresaw: set it aside with the cause, as any bad
+        # file, rather than fail the pass (and every later one) with the file still in the landing.
+        log.error("ingest_failed", file=readable(path.name), error=scrub_text(one_line(exc)))
+        failed = DataValidationError(
+            f"{readable(path.name)}: could not be ingested: {scrub_text(one_line(exc))[:300]}",
+            reason="internal_error",
+            file=readable(path.name),
+        )
+        return _reject(settings, store, path, file_hash, failed, now, move=move, src=src, copy=source is None)
     if outcome is None:
         raise RuntimeError(f"{path.name}: the data contract kept changing during ingest; try again")
     if isinstance(outcome, int):
@@ -318,6 +348,24 @@ def ingest_file(
     if move and settings.data.landing_dir is not None:
         move_processed(path, settings.data.landing_dir, now)
     return outcome
+
+
+def readable(text: str) -> str:
+    """``text`` (a path from the file system) as UTF-8: bytes that are not become ``\\xff``."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+# Failures of the machine, not of the file: they propagate (the pass fails and is tried again),
+# instead of setting a good file aside.
+_MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.ENOMEM})
+
+
+def file_at_fault(exc: BaseException) -> bool:
+    """Whether an unexpected error while ingesting a file is the file's (quarantine it) rather than
+    the configuration's, the database's or the machine's (raise: every file would fail the same)."""
+    if isinstance(exc, EvergreenError | SQLAlchemyError | MemoryError):
+        return False
+    return not (isinstance(exc, OSError) and exc.errno in _MACHINE_ERRNOS)
 
 
 def refuse_unread(

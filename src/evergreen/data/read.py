@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def _decode(path: Path) -> str:
     raw = path.read_bytes()
     try:
         # utf-8-sig: a BOM written by Excel is not an encoding error.
-        return raw.decode("utf-8-sig", errors="strict")
+        text = raw.decode("utf-8-sig", errors="strict")
     except UnicodeDecodeError as exc:
         bad = raw[exc.start : exc.start + 1].hex()
         raise _fail(
@@ -99,6 +100,15 @@ def _decode(path: Path) -> str:
             f"not valid UTF-8: byte 0x{bad} at offset {exc.start} (save the file as UTF-8)",
             offset=exc.start,
         ) from None
+    if "\x00" in text:  # the CSV parser ends a cell at a NUL: "1\x00.5" was read as 1.0, silently
+        offset = raw.find(b"\x00")
+        raise _fail(
+            path,
+            "bad_encoding",
+            f"a NUL byte at offset {offset}: UTF-16 or a binary file? (save the file as UTF-8 text)",
+            offset=offset,
+        )
+    return text
 
 
 def _read_text(path: Path, fmt: str) -> pd.DataFrame:
@@ -142,6 +152,17 @@ def _parse_csv(path: Path, text: str) -> pd.DataFrame:
         raise _fail(path, "corrupt_file", f"unparsable CSV: {exc}") from None
 
 
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _encodable(record: object) -> bool:
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _parse_jsonl(path: Path, text: str) -> pd.DataFrame:
     records: list[dict[str, Any]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -157,6 +178,14 @@ def _parse_jsonl(path: Path, text: str) -> pd.DataFrame:
             raise _fail(path, "corrupt_file", f"line {lineno}: JSON nested too deeply", line=lineno) from None
         except ValueError as exc:  # a repeated key, or an integer over Python's 4300-digit limit
             raise _fail(path, "corrupt_file", f"line {lineno}: {exc}"[:300], line=lineno) from None
+        if _ESCAPED_SURROGATE.search(line) and not _encodable(record):
+            # "\ud800" alone is valid JSON but no character: nothing can store it as UTF-8.
+            raise _fail(
+                path,
+                "corrupt_file",
+                f"line {lineno}: a lone UTF-16 surrogate escape (\\ud800-\\udfff)",
+                line=lineno,
+            )
         if not isinstance(record, dict):
             raise _fail(
                 path,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from evergreen.data.checks import column_error, examples, to_numeric
+from evergreen.data.checks import column_error, examples, scrubbed, to_numeric
 from evergreen.data.values import canonical_str, is_missing, to_json_value
 from evergreen.errors import DataValidationError
 
@@ -38,7 +38,7 @@ def learn_classes(series: pd.Series, task: str, column: str, file: str) -> tuple
             column,
             "bad_target",
             f"bad target: a binary task needs exactly 2 classes, found {len(classes)}: {examples(classes)}",
-            classes=[canonical_str(c) for c in classes],
+            classes=[scrubbed(c) for c in classes],
         )
     if task == "multiclass" and len(classes) < 2:
         raise column_error(
@@ -90,7 +90,7 @@ def normalise_target(
             "unseen_target_label",
             f"unseen target label(s) {examples(unseen_sorted)} ({len(unseen)} rows); "
             f"known classes: {examples(classes)}",
-            labels=[canonical_str(v) for v in unseen_sorted][:20],
+            labels=[scrubbed(v) for v in unseen_sorted][:20],
         )
     return pd.Series(labels, index=series.index, dtype=_label_dtype(classes, task), name=column)
 

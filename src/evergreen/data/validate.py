@@ -35,7 +35,8 @@ class ValidationResult:
     def notes(self) -> tuple[str, ...]:
         out: list[str] = []
         if self.dropped_columns:
-            out.append(f"dropped columns not in the contract: {', '.join(self.dropped_columns)}")
+            dropped = ", ".join(checks.scrubbed(c) for c in self.dropped_columns)
+            out.append(f"dropped columns not in the contract: {dropped}")
         for col, cats in self.new_categories.items():
             out.append(f"column '{col}': {len(cats)} new categories accepted: {checks.examples(cats)}")
         if self.duplicates_dropped:

@@ -66,6 +66,17 @@ def _duplicates(p: Project) -> Path:
     return p.write_csv("dups.csv", pd.concat([df, df.iloc[[0, 1, 2]]]))
 
 
+def _nul(p: Project) -> Path:
+    # The CSV parser ends a cell at a NUL: "1\x00.5" was stored as 1.0, silently.
+    return p.write_bytes("nul.csv", b"customer_id,tenure,plan,churned\n1,1\x00.5,basic,0\n2,2.5,pro,1\n")
+
+
+def _lone_surrogate(p: Project) -> Path:
+    # Valid JSON, but no character: nothing stores it as UTF-8 (it stopped the whole pass).
+    line = '{"customer_id": 1, "tenure": 1.5, "plan": "basic\\ud800", "churned": 0}\n'
+    return p.write_bytes("surrogate.jsonl", line.encode())
+
+
 def _big(p: Project) -> Path:
     path = p.root / "incoming" / "big.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +98,8 @@ CASES: list[tuple[Callable[[Project], Path], str, str | None]] = [
     (_too_many_nulls, "null_rate_exceeded", "tenure"),
     (_duplicates, "duplicate_rows", None),
     (_big, "file_too_large", None),
+    (_nul, "bad_encoding", None),
+    (_lone_surrogate, "corrupt_file", None),
 ]
 
 
@@ -179,3 +192,97 @@ def test_a_symlink_in_the_landing_dir_is_quarantined_without_being_read(project:
     quarantined = list(project.settings.storage.quarantine_dir.iterdir())
     assert [p.name.endswith(".reason.json") for p in quarantined] == [True]  # no copy of the target
     assert project.state()["accepted"] == 0
+
+
+def _landing(project: Project) -> Path:
+    landing = project.settings.data.landing
+    landing.mkdir(parents=True, exist_ok=True)
+    return landing
+
+
+def test_a_file_name_that_is_not_utf8_is_quarantined_and_the_next_file_goes_in(project: Project) -> None:
+    # Before: UnicodeEncodeError on the batch row, the pass failed, the good file never went in,
+    # and the same happened on every later pass.
+    import os
+
+    landing = _landing(project)
+    bad = os.path.join(os.fsencode(landing), b"a_\xff.csv")
+    churn().to_csv(os.fsdecode(bad), index=False)
+    project.write_csv("b_good.csv", churn(start=100), where=landing)
+    first, second = ingest_landing(project.settings, project.store, ENV)
+    assert (first.status, first.reason) == ("quarantined", "bad_file_name")
+    assert first.message == "a_\\xff.csv: the file name is not valid UTF-8; rename it"
+    assert first.source.endswith("a_\\xff.csv")
+    assert (second.status, second.rows) == ("accepted", 10)
+    assert sorted(os.listdir(landing)) == [".processed"]  # nothing left to fail the next pass
+
+
+def test_a_long_name_is_cut_to_fit_in_quarantine(project: Project) -> None:
+    landing = _landing(project)
+    name = "x" * 240 + ".csv"  # the time stamp in front made it longer than 255 bytes
+    project.write_bytes(name, b"", where=landing)
+    [res] = ingest_landing(project.settings, project.store, ENV)
+    assert (res.status, res.reason) == ("quarantined", "empty_file")
+    [sidecar] = project.settings.storage.quarantine_dir.glob("*.reason.json")
+    assert len(sidecar.name.encode()) <= 255 and sidecar.name.endswith(".csv.reason.json")
+    assert json.loads(sidecar.read_text())["file"] == name
+
+
+def test_an_unforeseen_failure_quarantines_that_file_only(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evergreen.data import ingest
+
+    landing = _landing(project)
+    project.write_csv("a_poison.csv", churn(), where=landing)
+    project.write_csv("b_good.csv", churn(start=100), where=landing)
+    real = ingest.read_batch
+
+    def read_batch(path: Path, max_mb: float) -> pd.DataFrame:
+        if path.name == "a_poison.csv":  # a failure no check foresaw, quoting a value of the file
+            raise OverflowError("cannot convert 'bob.secret@example.com' to a C long")
+        return real(path, max_mb)
+
+    monkeypatch.setattr(ingest, "read_batch", read_batch)
+    poison, good = ingest_landing(project.settings, project.store, ENV)
+    assert (poison.status, poison.reason) == ("quarantined", "internal_error")
+    assert (
+        poison.message
+        == "a_poison.csv: could not be ingested: OverflowError: cannot convert '<EMAIL>' to a C long"
+    )
+    assert (good.status, good.rows) == ("accepted", 10)
+    sidecar = next(project.settings.storage.quarantine_dir.glob("*a_poison.csv.reason.json"))
+    assert "bob.secret" not in sidecar.read_text()
+
+
+def test_a_failure_of_the_database_is_not_blamed_on_the_file(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from evergreen.data import ingest
+
+    landing = _landing(project)
+    path = project.write_csv("good.csv", churn(), where=landing)
+
+    def down(*_a: object, **_k: object) -> None:
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(ingest, "_commit", down)
+    with pytest.raises(OperationalError):
+        ingest_landing(project.settings, project.store, ENV)
+    assert path.exists() and not list(project.settings.storage.quarantine_dir.glob("*"))
+
+
+def test_values_quoted_by_a_refusal_are_scrubbed_of_pii(project: Project) -> None:
+    [first] = ingest_paths(project.settings, project.store, [project.write_csv("first.csv", churn())], ENV)
+    assert first.status == "accepted"
+    df = churn().astype({"tenure": object})
+    df.loc[3, "tenure"] = "bob.secret@example.com"
+    [res] = ingest_paths(project.settings, project.store, [project.write_csv("pii.csv", df)], ENV)
+    assert (res.status, res.reason) == ("quarantined", "wrong_type")
+    assert "'<EMAIL>'" in res.message and "bob.secret" not in res.message
+    row = project.batch_rows()[-1]
+    assert "bob.secret" not in json.dumps(row.details)
+    [sidecar] = project.settings.storage.quarantine_dir.glob("*-pii.csv.reason.json")
+    assert "bob.secret" not in sidecar.read_text()

@@ -242,3 +242,16 @@ def test_timestamp_column_is_parsed_to_utc(make_settings: SettingsFactory) -> No
         validate(bad, c, s, "b.csv")
     assert info.value.reason == "wrong_type" and info.value.column == "ts"
     assert "'not a date' (1 rows)" in info.value.message  # the four nulls are not counted
+
+
+@pytest.mark.parametrize("epoch", [1e20, 1e12])
+def test_an_epoch_out_of_range_is_a_wrong_type_not_a_crash_or_a_missing_time(epoch: float) -> None:
+    # 1e20 raised OverflowError, which stopped the whole ingest; 1e12 (milliseconds, likely) was
+    # stored as no timestamp at all, silently.
+    from evergreen.data.checks import to_timestamps
+
+    with pytest.raises(DataValidationError, match="found epoch seconds out of range like") as exc:
+        to_timestamps(pd.Series([1.7e9, epoch, np.nan]), "event_time", "f.csv")
+    assert (exc.value.reason, exc.value.column) == ("wrong_type", "event_time")
+    ok = to_timestamps(pd.Series([1.7e9, np.nan]), "event_time", "f.csv")
+    assert ok.iloc[0] == pd.Timestamp("2023-11-14 22:13:20", tz="UTC") and pd.isna(ok.iloc[1])
