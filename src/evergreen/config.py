@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -91,11 +92,16 @@ def _cron(expr: str) -> str:
     # croniter's own error, naming no key. Imported here: only a project that sets a schedule pays.
     from croniter import croniter
 
-    if not croniter.is_valid(expr):
-        raise ValueError(
-            f"{shown(expr)} is not a cron expression "
-            "(minute hour day-of-month month day-of-week, e.g. '0 2 * * 1')"
-        )
+    hint = "(minute hour day-of-month month day-of-week, e.g. '0 2 * * 1')"
+    # Five fields: croniter also takes a sixth (seconds) and seventh (year), so a Quartz-style
+    # "0 0 2 * * 1" was read as something else than "Mondays at 02:00", silently.
+    named = expr.strip().startswith("@")  # @daily, @hourly...
+    if not (named or len(expr.split()) == 5) or not croniter.is_valid(expr):
+        raise ValueError(f"{shown(expr)} is not a cron expression of five fields {hint}")
+    try:  # valid but never due ("0 0 30 2 *": February 30th) failed every scheduler tick
+        croniter(expr, datetime(2000, 1, 1)).get_next(datetime)
+    except Exception:
+        raise ValueError(f"{shown(expr)} never fires: no date matches it") from None
     return expr
 
 
@@ -149,7 +155,9 @@ class _Frozen(BaseModel):
     # sections' defaults below are made with ``model_construct()``: a default is not validated (no
     # validator of a section runs on its own defaults) and ``XConfig()`` would build XConfig's
     # validator at import, for each of the 16 sections.
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    # allow_inf_nan=False: a NaN compares false with everything, so `min_improvement: .nan` or a
+    # NaN metric gate passed the load and then promoted nothing, ever.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, allow_inf_nan=False)
 
 
 class FeaturesConfig(_Frozen):
@@ -219,6 +227,9 @@ class DataConfig(_Frozen):
                 allowed = ", ".join(f"{s}://" for s in sorted(LANDING_SCHEMES))
                 raise ValueError(f"the landing URL scheme {url['scheme']}:// is not one of {allowed}")
             return v if v.endswith("/") else v + "/"  # a prefix: "s3://b/in" and "s3://b/in/" alike
+        if isinstance(v, str) and not v.strip():
+            # Path("") is the project directory: its files were ingested and moved away.
+            raise ValueError("the landing path is empty: name a directory or an s3:// / gs:// / file:// URL")
         return Path(v) if isinstance(v, str) else v
 
     @property
@@ -237,7 +248,7 @@ class TrainingConfig(_Frozen):
     selection_metric: MetricName | None = None
     holdout_fraction: float = Field(0.2, gt=0.0, lt=0.9)
     validation_fraction: float = Field(0.2, gt=0.0, lt=0.9)
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=2**32 - 1)  # numpy and scikit-learn take no other seed
     timeout_minutes: float = Field(30.0, gt=0, le=MAX_MINUTES)
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Where the candidates are fitted (joblib's backend): loky, forked processes of this machine one
@@ -618,26 +629,43 @@ def _resolve_sqlite(url: str, root: Path) -> str:
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def interpolate(value: Any, env: dict[str, str]) -> Any:
-    """Replace ``${VAR}``/``${VAR:-default}`` in every string of a parsed YAML tree."""
-    if isinstance(value, str):
+# Far above any real config (a few hundred values), far below what YAML aliases can expand to: nine
+# anchors of ten aliases each ("billion laughs", 1.7 KB) ran for 53 s and then out of memory.
+MAX_CONFIG_VALUES = 100_000
 
-        def sub(m: re.Match[str]) -> str:
-            name, default = m.group(1), m.group(2)
-            if name in env:
-                return env[name]
-            if default is not None:
-                return default
+
+def interpolate(value: Any, env: dict[str, str], max_values: int = MAX_CONFIG_VALUES) -> Any:
+    """Replace ``${VAR}``/``${VAR:-default}`` in every string of a parsed YAML tree (ConfigError
+    when the tree, its aliases expanded, holds more than ``max_values`` values)."""
+    seen = 0
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"environment variable {name} is not set (used as ${{{name}}})", details={"variable": name}
+        )
+
+    def walk(v: Any) -> Any:
+        nonlocal seen
+        seen += 1
+        if seen > max_values:
             raise ConfigError(
-                f"environment variable {name} is not set (used as ${{{name}}})", details={"variable": name}
+                f"the config holds more than {max_values} values once its YAML aliases are expanded "
+                "(aliases that repeat one another?)"
             )
+        if isinstance(v, str):
+            return _VAR.sub(sub, v)
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
 
-        return _VAR.sub(sub, value)
-    if isinstance(value, dict):
-        return {k: interpolate(v, env) for k, v in value.items()}
-    if isinstance(value, list):
-        return [interpolate(v, env) for v in value]
-    return value
+    return walk(value)
 
 
 def env_overrides(env: dict[str, str]) -> dict[str, Any]:
@@ -656,11 +684,14 @@ def env_overrides(env: dict[str, str]) -> dict[str, Any]:
             continue
         try:
             value = yaml.safe_load(raw) if raw != "" else raw
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # ValueError: an integer of more than 4300 digits
             value = raw
         node = out
-        for part in path[:-1]:
+        for depth, part in enumerate(path[:-1], start=1):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):  # EVERGREEN_DATA=x beside EVERGREEN_DATA__TARGET=y
+                above = ENV_PREFIX + "__".join(path[:depth]).upper()
+                raise ConfigError(f"${above} sets a whole section that ${key} sets a key of: unset one")
         node[path[-1]] = value
     return out
 
@@ -797,6 +828,8 @@ def load_settings(path: Path | str | None = None, env: dict[str, str] | None = N
         raise ConfigError(f"{cfg_path}: cannot be read: {exc.strerror or one_line(exc)}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{cfg_path}: invalid YAML: {_yaml_problem(exc)}") from None
+    except ValueError as exc:  # a number of more than 4300 digits, a date of February 30th
+        raise ConfigError(f"{cfg_path}: invalid YAML: {one_line(exc)[:200]}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{cfg_path}: top level must be a mapping")
     return settings_from_dict(raw, cfg_path.parent, env)

@@ -5,7 +5,8 @@ project, and handed to the sinks: the metadata store (every string bound to a st
 structlog processor and stdlib logging filter (:mod:`evergreen.logs`), the HTTP error renderer and
 the alert channels. What it removes:
 
-- the password of any URL (``scheme://user:password@host``), configured or not;
+- the password of any URL (``scheme://user:password@host``), configured or not, and the value of
+  a credential in its query (``?token=…``, ``&X-Amz-Signature=…``);
 - every configured secret verbatim (and URL-encoded): the passwords of ``storage.database_url`` and
   ``storage.mlflow_tracking_uri``, alert channel URLs, tokens and SMTP passwords, the API tokens in
   ``auth.tokens_env`` and the dashboard's session secret.
@@ -33,6 +34,11 @@ MIN_SECRET_LENGTH = 6
 # scheme://[user]:password@ — the password runs to the authority's last '@' (a raw '@' in it is
 # still the password), stopping at whitespace, a quote or '/', so a path is never eaten.
 _URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^\s/\"']+@")
+# A query parameter that carries a credential (``?token=…``, ``&X-Amz-Signature=…``).
+_SECRET_PARAM = (
+    r"(?:[a-z_\-]*(?:token|password|passwd|pwd|secret|signature|credential|api[_\-]?key)|key|sig|auth)"
+)
+_URL_QUERY_SECRET = re.compile(rf"(?P<pre>[?&]{_SECRET_PARAM}=)[^&#\s\"']+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class Redactor:
                 text = text.replace(s, MASK)
         if "://" in text:
             text = _URL_PASSWORD.sub(rf"\g<pre>{MASK}@", text)
+            text = _URL_QUERY_SECRET.sub(rf"\g<pre>{MASK}", text)
         return text
 
     def value(self, value: Any) -> Any:
@@ -83,12 +90,15 @@ def _url_secrets(url: str | None) -> list[str]:
         password = parts.password
     except ValueError:  # an unparsable URL: the URL rule still covers "user:pass@"
         return []
+    # A token in the query (``?token=…``) is a secret wherever the URL's pieces are quoted alone
+    # (a client's log line may show the path and query without the scheme).
+    query = [m.group(0).split("=", 1)[1] for m in _URL_QUERY_SECRET.finditer("?" + parts.query)]
     if not password:
-        return []
+        return query
     # A raw '@' in the password: urlsplit reads up to the last '@', SQLAlchemy up to the first and
     # takes the rest for the host, which the driver then echoes ("failed to resolve host
     # 'rest@db'"). Each piece is a secret too.
-    return [password, unquote(password), *password.split("@")]
+    return [password, unquote(password), *password.split("@"), *query]
 
 
 def token_entries(spec: str) -> list[list[str]]:

@@ -93,6 +93,17 @@ def test_missing_variable_is_named(tmp_path: Path):
         # was reported as "--window '7x'" by `evergreen monitor` alone, and never by the scheduler
         ({"monitoring": {"window": "7x"}}, "monitoring.window"),
         ({"monitoring": {"scheduled_windows": ["7d", "month"]}}, "monitoring.scheduled_windows.1"),
+        # NaN compares false with everything: it passed the load and then promoted nothing, ever
+        ({"promotion": {"min_improvement": float("nan")}}, "promotion.min_improvement"),
+        ({"promotion": {"min_metrics": {"accuracy": float("nan")}}}, "promotion.min_metrics.accuracy"),
+        # valid to croniter but never due (Feb 30th): every scheduler tick failed
+        ({"triggers": {"schedule": "0 0 30 2 *"}}, "triggers.schedule"),
+        # six fields: croniter reads the sixth as seconds, not Quartz's day of week
+        ({"triggers": {"schedule": "0 0 2 * * 1"}}, "triggers.schedule"),
+        # loaded, then the retrain failed "cannot split a validation set" (exit 1)
+        ({"training": {"seed": -1}}, "training.seed"),
+        # Path("") was the project directory: its own files were ingested and moved away
+        ({"data": {"target": "y", "landing": ""}}, "data.landing"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, patch, key):
@@ -407,3 +418,30 @@ def test_a_bad_value_from_the_environment_names_the_variable(
     with pytest.raises(ConfigError) as err:  # from the file: no variable named
         settings_from_dict({**MINIMAL, "promotion": {"min_improvement": "lots"}}, tmp_path, env={})
     assert err.value.message.endswith("unable to parse string as a number")
+
+
+def test_named_schedules_are_still_taken(tmp_path: Path) -> None:
+    settings = settings_from_dict({**MINIMAL, "triggers": {"schedule": "@daily"}}, tmp_path, env={})
+    assert settings.triggers.schedule == "@daily"
+
+
+def test_yaml_aliases_that_repeat_one_another_are_refused_quickly(tmp_path: Path) -> None:
+    # "Billion laughs": 1.7 KB, nine anchors of ten aliases each, ran 53 s and then out of memory.
+    lines = ["project: x", "a0: &a0 [lol]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)]
+    (tmp_path / "evergreen.yaml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match="more than 100000 values once its YAML aliases are expanded"):
+        load_settings(tmp_path / "evergreen.yaml", env={})
+
+
+def test_environment_and_number_mistakes_name_the_variable_or_file(tmp_path: Path) -> None:
+    from evergreen.config import env_overrides
+
+    with pytest.raises(
+        ConfigError, match=r"\$EVERGREEN_DATA sets a whole section that \$EVERGREEN_DATA__TARGET"
+    ):
+        env_overrides({"EVERGREEN_DATA": "x", "EVERGREEN_DATA__TARGET": "y"})  # was a TypeError, exit 1
+    assert env_overrides({"EVERGREEN_SERVING__PORT": "9" * 5000}) == {"serving": {"port": "9" * 5000}}
+    (tmp_path / "evergreen.yaml").write_text("project: x\nseed: " + "9" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"evergreen\.yaml: invalid YAML: ValueError: Exceeds the limit"):
+        load_settings(tmp_path / "evergreen.yaml", env={})  # was a ValueError, exit 1

@@ -64,15 +64,15 @@ def test_a_bad_override_names_its_key(tmp_path: Path, key: str, value: object, m
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("promotion.min_improvement", float("nan"), "must be a finite number"),
-        ("promotion.min_improvement", float("inf"), "must be a finite number"),
-        ("promotion.min_metrics", {"accuracy": float("-inf")}, "must be a finite number"),
-        ("alerts.levels", {"warning": float("nan"), "alert": 0.2, "critical": 0.3}, "must be a finite"),
+        ("promotion.min_improvement", float("nan"), "Input should be a finite number"),
+        ("promotion.min_improvement", float("inf"), "Input should be a finite number"),
+        ("promotion.min_metrics", {"accuracy": float("-inf")}, "Input should be a finite number"),
+        ("alerts.levels", {"warning": float("nan"), "alert": 0.2, "critical": 0.3}, "Input should be a finite"),
         ("triggers.new_data.min_rows", 10**23, "number too large"),
         # Text a float field reads as NaN or an infinity (it was stored, then skipped at every read).
-        ("promotion.min_improvement", "nan", "must be a finite number"),
-        ("promotion.min_improvement", "9" * 400, "must be a finite number"),
-        ("promotion.min_metrics", {"accuracy": "-inf"}, "must be a finite number"),
+        ("promotion.min_improvement", "nan", "Input should be a finite number"),
+        ("promotion.min_improvement", "9" * 400, "Input should be a finite number"),
+        ("promotion.min_metrics", {"accuracy": "-inf"}, "Input should be a finite number"),
     ],
 )
 def test_a_value_no_json_column_keeps_is_refused_naming_the_key(

@@ -24,6 +24,25 @@ def test_url_passwords_go_without_settings() -> None:
     assert r('{"u":"http://u:pw@h","to":"a@b"}') == '{"u":"http://u:***@h","to":"a@b"}'
 
 
+def test_credentials_in_a_url_query_go_too(tmp_path: Path) -> None:
+    # `mlflow_tracking_uri: http://…/?token=…` was echoed four times (urllib3's warnings, the error).
+    r = Redactor()
+    assert r("GET http://127.0.0.1:1/?token=MlflowSecretTok&x=1") == "GET http://127.0.0.1:1/?token=***&x=1"
+    assert (
+        r("https://b.s3.amazonaws.com/k?X-Amz-Signature=abc123&X-Amz-Credential=AKIA/x&v=2")
+        == "https://b.s3.amazonaws.com/k?X-Amz-Signature=***&X-Amz-Credential=***&v=2"
+    )
+    assert r("http://h/p?monkey=banana&key=zzz") == "http://h/p?monkey=banana&key=***"
+    settings = make_project_settings(
+        tmp_path, storage={"mlflow_tracking_uri": "http://127.0.0.1:1/?token=MlflowSecretTok"}
+    )
+    # A log line that shows the path and query alone: the configured token goes verbatim.
+    assert (
+        redactor_for(settings, env={})("Retrying after: /?token=MlflowSecretTok")
+        == "Retrying after: /?token=***"
+    )
+
+
 def test_a_password_with_a_raw_at_sign_goes_in_pieces(tmp_path: Path) -> None:
     # SQLAlchemy splits at the first '@' and psycopg echoes the rest as the host it cannot resolve.
     settings = make_project_settings(
