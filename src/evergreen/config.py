@@ -188,6 +188,31 @@ _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<netloc>[^/]*)")
 LANDING_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs", "file"})
 
 
+def _data_conflict(data: DataConfig) -> str | None:
+    """Settings of ``data`` that contradict one another, as the one line that says which."""
+    roles = [
+        ("target", data.target),
+        ("id_column", data.id_column),
+        ("timestamp_column", data.timestamp_column),
+    ]
+    for key, column in roles:
+        if column is not None and column in data.pii.drop:
+            return f"pii.drop drops {shown(column)}, the {key}: nothing could be read from it"
+    if data.target in data.pii.hash:
+        return f"pii.hash hashes {shown(data.target)}, the target: the classes would be hashes"
+    if data.features is not None:
+        named = data.features.all()
+        twice = sorted({c for c in named if named.count(c) > 1})
+        if twice:
+            return f"features lists {shown(twice[0])} under two kinds"
+        if data.target in named:
+            return f"features lists {shown(data.target)}, the target: a model cannot take its own label"
+    for column, (low, high) in data.ranges.items():
+        if low is not None and high is not None and low > high:
+            return f"ranges of {shown(column)}: the lower bound {low} is above the upper {high}"
+    return None
+
+
 class DataConfig(_Frozen):
     # A directory, or an fsspec URL (s3://bucket/prefix/, gs://…, file:///…) kept as the URL string.
     landing: Path | str = Path("landing")
@@ -231,6 +256,14 @@ class DataConfig(_Frozen):
             # Path("") is the project directory: its files were ingested and moved away.
             raise ValueError("the landing path is empty: name a directory or an s3:// / gs:// / file:// URL")
         return Path(v) if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DataConfig:
+        # Each of these loaded and then refused every file, or stored no label, with no word on why.
+        problem = _data_conflict(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @property
     def landing_url(self) -> str | None:

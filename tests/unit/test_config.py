@@ -445,3 +445,25 @@ def test_environment_and_number_mistakes_name_the_variable_or_file(tmp_path: Pat
     (tmp_path / "evergreen.yaml").write_text("project: x\nseed: " + "9" * 5000 + "\n")
     with pytest.raises(ConfigError, match=r"evergreen\.yaml: invalid YAML: ValueError: Exceeds the limit"):
         load_settings(tmp_path / "evergreen.yaml", env={})  # was a ValueError, exit 1
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # every batch had 0 labelled rows, with exit 0
+        ({"pii": {"drop": ["y"]}}, "pii.drop drops 'y', the target"),
+        # every file refused as "missing column customer_id"
+        ({"id_column": "customer_id", "pii": {"drop": ["customer_id"]}}, "the id_column"),
+        ({"pii": {"hash": ["y"]}}, "pii.hash hashes 'y', the target"),
+        # every file refused as wrong_type
+        ({"features": {"numeric": ["y", "a"]}}, "features lists 'y', the target"),
+        # ValueError: Duplicate column names, exit 1, the file left in the landing
+        ({"features": {"numeric": ["a"], "categorical": ["a"]}}, "features lists 'a' under two kinds"),
+        # every file refused as out of range
+        ({"ranges": {"tenure": [10, 1]}}, "the lower bound 10.0 is above the upper 1.0"),
+    ],
+)
+def test_data_settings_that_contradict_one_another_are_refused(tmp_path: Path, data, message) -> None:
+    with pytest.raises(ConfigError, match=r"config key data: Value error, ") as err:
+        settings_from_dict({**MINIMAL, "data": {"target": "y", **data}}, tmp_path, env={})
+    assert message in err.value.message

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from evergreen.config import Settings
+from evergreen.data import checks
 from evergreen.data.target import learn_classes
 from evergreen.data.validate import ValidationResult, check_batch, validate
 from evergreen.data.values import to_canonical_strings
@@ -169,6 +170,32 @@ def _infer_kind(series: pd.Series, family: str) -> Kind | None:
     return "categorical"
 
 
+# A first batch's column of numbers with a few stray words: the words are refused, rather than the
+# column frozen as categorical for good (every later number then a "new category").
+NUMERIC_SHARE = 0.9
+NUMERIC_MIN_VALUES = 10
+
+
+def _refuse_stray_text(series: pd.Series, column: str, file: str) -> None:
+    values = series.dropna()
+    if len(values) < NUMERIC_MIN_VALUES or pd.api.types.is_bool_dtype(series):
+        return
+    text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
+    parsed = pd.to_numeric(text, errors="coerce")
+    numbers = int(parsed.notna().sum())
+    if NUMERIC_SHARE * len(values) <= numbers < len(values):
+        bad = values[parsed.isna()]
+        raise checks.column_error(
+            file,
+            column,
+            "wrong_type",
+            f"wrong type: {numbers} of {len(values)} values are numbers, the rest text like "
+            f"{checks.examples(bad)}; fix them, or list the column under data.features.categorical",
+            expected="numeric",
+            found="text values",
+        )
+
+
 def _spec(name: str, kind: Kind, df: pd.DataFrame, settings: Settings) -> ColumnSpec:
     data = settings.data
     family = _dtype_family(df[name]) if name in df.columns else "unknown"
@@ -212,6 +239,8 @@ def infer_contract(df: pd.DataFrame, settings: Settings, file: str = "batch") ->
             kind: Kind | None = (
                 "text" if name in data.pii.scrub_text else _infer_kind(df[name], _dtype_family(df[name]))
             )
+            if kind in ("categorical", "text") and name not in data.pii.scrub_text:
+                _refuse_stray_text(df[name], str(name), file)
             if kind is not None:
                 specs.append(_spec(str(name), kind, df, settings))
     classes = None

@@ -141,9 +141,40 @@ def _duplicate_header(text: str) -> str | None:
     return None
 
 
+def _short_row(text: str) -> tuple[int, int, int] | None:
+    """The first row with fewer fields than the header, as (line, fields, header fields): pandas
+    pads such a row with missing values, silently (a longer one it refuses itself). Without quotes
+    a line is a row and its commas count its fields; with quotes the csv module reads them."""
+    if '"' not in text:
+        lines = text.splitlines()
+        width = lines[0].count(",") if lines else 0
+        for lineno, line in enumerate(lines[1:], start=2):
+            if line.strip() and line.count(",") < width:
+                return lineno, line.count(",") + 1, width + 1
+        return None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, [])
+        for row in reader:
+            if row and any(row) and len(row) < len(header):
+                return reader.line_num, len(row), len(header)
+    except csv.Error:
+        return None  # pandas reports the parse error itself
+    return None
+
+
 def _parse_csv(path: Path, text: str) -> pd.DataFrame:
     if (dup := _duplicate_header(text)) is not None:
         raise _fail(path, "corrupt_file", f"column {dup[:100]!r} appears twice in the header")
+    if (short := _short_row(text)) is not None:
+        line, fields, width = short
+        raise _fail(
+            path,
+            "corrupt_file",
+            f"unparsable CSV: line {line} has {fields} fields, the header {width} "
+            "(a cell or a comma missing?)",
+            line=line,
+        )
     try:
         return pd.read_csv(io.StringIO(text))
     except pd.errors.EmptyDataError:

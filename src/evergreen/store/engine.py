@@ -63,7 +63,8 @@ def make_engine(url: str) -> Engine:
     read it or its driver is not installed (were ArgumentError / ModuleNotFoundError, exit 1)."""
     try:
         return _engine(url)
-    except ArgumentError as exc:  # NoSuchModuleError too: an unknown dialect or driver name
+    except (ArgumentError, ValueError) as exc:
+        # NoSuchModuleError too: an unknown dialect or driver name; ValueError: a port not a number
         # Redacted: SQLAlchemy's text may quote the URL, and the URL may hold a password.
         raise ConfigError(Redactor()(f"config key storage.database_url: {one_line(exc)}")) from None
     except ImportError as exc:

@@ -77,6 +77,11 @@ def _lone_surrogate(p: Project) -> Path:
     return p.write_bytes("surrogate.jsonl", line.encode())
 
 
+def _short_row(p: Project) -> Path:
+    # pandas padded the row with missing values: accepted with 1 of 2 rows unlabelled, silently.
+    return p.write_bytes("short.csv", b"customer_id,tenure,plan,churned\n1,1.5,basic,0\n2,2.5,pro\n")
+
+
 def _big(p: Project) -> Path:
     path = p.root / "incoming" / "big.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,10 +105,11 @@ CASES: list[tuple[Callable[[Project], Path], str, str | None]] = [
     (_big, "file_too_large", None),
     (_nul, "bad_encoding", None),
     (_lone_surrogate, "corrupt_file", None),
+    (_short_row, "corrupt_file", None),
 ]
 
 
-@pytest.mark.parametrize(("make_file", "reason", "column"), CASES, ids=[c[1] for c in CASES])
+@pytest.mark.parametrize(("make_file", "reason", "column"), CASES, ids=[c[0].__name__ for c in CASES])
 def test_bad_file_is_quarantined(
     project: Project, make_file: Callable[[Project], Path], reason: str, column: str | None
 ) -> None:
@@ -286,3 +292,19 @@ def test_values_quoted_by_a_refusal_are_scrubbed_of_pii(project: Project) -> Non
     assert "bob.secret" not in json.dumps(row.details)
     [sidecar] = project.settings.storage.quarantine_dir.glob("*-pii.csv.reason.json")
     assert "bob.secret" not in sidecar.read_text()
+
+
+def test_a_first_batch_of_numbers_with_a_stray_word_is_refused_not_frozen_categorical(
+    project: Project,
+) -> None:
+    # The stray word made the column categorical in the contract for good: every later number was
+    # then accepted as a "new category".
+    df = churn(20).astype({"tenure": object})
+    df.loc[5, "tenure"] = "abc"
+    [res] = ingest_paths(project.settings, project.store, [project.write_csv("first.csv", df)], ENV)
+    assert (res.status, res.reason, res.column) == ("quarantined", "wrong_type", "tenure")
+    assert "19 of 20 values are numbers, the rest text like 'abc'" in res.message
+    assert project.state()["contracts"] == 0
+    words = churn(20, plan=["basic", "pro", "team", "x"] * 5)  # a real categorical column is one
+    [ok] = ingest_paths(project.settings, project.store, [project.write_csv("ok.csv", words)], ENV)
+    assert ok.status == "accepted"

@@ -204,6 +204,8 @@ def test_the_tables_do_not_load_the_postgresql_dialect() -> None:
         ("not a url", "ArgumentError: Could not parse SQLAlchemy URL"),
         ("postgresql+nodriver://u:pw@h/db", "NoSuchModuleError: Can't load plugin"),
         ("mysql://u:pw@h/db", "its driver is not installed (ModuleNotFoundError: No module named 'MySQLdb')"),
+        # was a ValueError, exit 1
+        ("postgresql+psycopg://u:pw@h:54x2/db", "ValueError: invalid literal for int() with base 10: '54x2'"),
     ],
 )
 def test_a_database_url_sqlalchemy_cannot_use_is_a_config_error_naming_the_key(
