@@ -27,7 +27,9 @@ class RetrainProgress:
             TimeElapsedColumn(),
             console=console,
             transient=True,
-            disable=not enabled,
+            # Not on a terminal (a pipe, CI, a log file) a bar is noise: Rich then left a blank line
+            # before the one error line. The outcome and the logs say what happened.
+            disable=not (enabled and console.is_terminal),
         )
         self.task: TaskID | None = None
         self.candidates = 0

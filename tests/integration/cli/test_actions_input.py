@@ -72,3 +72,23 @@ def test_an_actor_of_the_columns_width_is_recorded(pg_root: Path, capsys: pytest
         capsys, "alerts", "--ack", "7", "--actor", "y" * MAX_ACTOR, "--config", str(pg_root)
     )
     assert code == 2 and err.strip() == "error: alert 7 not found"  # the actor passed; the alert is unknown
+
+
+def test_a_retrain_failing_off_a_terminal_is_the_one_error_line(
+    pg_root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rich's progress display, started before the run failed, left a blank line on a non-terminal
+    # stderr (CI, a pipe) before the error.
+    monkeypatch.delenv("EVERGREEN_PII_SALT", raising=False)
+    cfg = yaml.safe_load((pg_root / "evergreen.yaml").read_text())
+    cfg["data"]["pii"] = {"hash": ["customer_id"]}  # needs the salt the environment lacks
+    (pg_root / "evergreen.yaml").write_text(yaml.safe_dump(cfg))
+    landing = load_settings(pg_root).data.landing_dir
+    assert landing is not None
+    landing.mkdir(parents=True, exist_ok=True)
+    churn.make_batch(0, rows=50, drifted=False).to_csv(landing / "b0.csv", index=False)
+    code, out, err = _run(capsys, "retrain", "--config", str(pg_root))
+    assert (code, out) == (2, "")
+    assert (
+        err.startswith("error: environment variable EVERGREEN_PII_SALT is not set") and err.count("\n") == 1
+    ), err
