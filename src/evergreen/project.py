@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from evergreen.config import Settings
-from evergreen.errors import one_line
+from evergreen.errors import ConfigError, one_line
 from evergreen.files import private_dir, tighten_dir
 from evergreen.logs import get_logger
 from evergreen.redact import Redactor, redactor_for
@@ -93,8 +93,18 @@ class Project:
 
 
 def open_project(settings: Settings) -> Project:
-    for d in (settings.state_dir, settings.storage.data_dir, settings.storage.quarantine_dir):
-        private_dir(d)
+    dirs = (
+        ("state dir", settings.state_dir),
+        ("storage.data_dir", settings.storage.data_dir),
+        ("storage.quarantine_dir", settings.storage.quarantine_dir),
+    )
+    for key, d in dirs:
+        try:
+            private_dir(d)
+        except OSError as exc:  # a file of that name, no permission: was FileExistsError, exit 1
+            raise ConfigError(
+                f"config key {key}: {d} cannot be a directory ({exc.strerror or one_line(exc)})"
+            ) from None
     tighten_dir(settings.state_dir)  # it holds the databases and data: owner-only (DESIGN.md §3)
     redactor = redactor_for(settings)
     store = open_store(settings.storage.database_url, settings.project, redact=redactor)

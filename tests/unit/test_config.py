@@ -467,3 +467,14 @@ def test_data_settings_that_contradict_one_another_are_refused(tmp_path: Path, d
     with pytest.raises(ConfigError, match=r"config key data: Value error, ") as err:
         settings_from_dict({**MINIMAL, "data": {"target": "y", **data}}, tmp_path, env={})
     assert message in err.value.message
+
+
+def test_a_storage_dir_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
+    from evergreen.project import open_project
+
+    (tmp_path / "q").write_text("not a directory")
+    settings = settings_from_dict({**MINIMAL, "storage": {"quarantine_dir": "q"}}, tmp_path, env={})
+    with pytest.raises(
+        ConfigError, match=r"^config key storage\.quarantine_dir: .*/q cannot be a directory \(File exists\)"
+    ):
+        open_project(settings)  # was FileExistsError, exit 1
