@@ -167,20 +167,11 @@ def _matrix(frame: pd.DataFrame, columns: Sequence[str], side: str) -> np.ndarra
     return p
 
 
-def _check_outputs(est: Estimator, pred: np.ndarray, proba: np.ndarray, y_pred: str) -> None:
-    """The current outputs CBPE reads: every prediction one of the classes, every probability a
-    number in [0, 1]. Anything else was read silently: an unknown label as the last class (index
-    -1), a NaN as a NaN estimate, 1.7 as more than a certain row."""
-    _check_labels(est, pred, "y_pred")
-    if not np.isfinite(proba).all():
-        raise BadInputError(
-            "y_pred_proba must be numbers in [0, 1] on every current row (missing found)",
-            details="y_pred_proba",
-        )
-
-
-def _check_labels(est: Estimator, labels: np.ndarray, argument: str) -> None:
-    unknown = labels[est.codes(labels) < 0]
+def _check_codes(est: Estimator, values: np.ndarray, codes: np.ndarray, argument: str) -> None:
+    """Every present value one of the classes (``codes``: their :meth:`Estimator.codes`). Anything
+    else was read silently: an unknown prediction as the last class (index -1); an unknown label
+    made sklearn fail deep inside the realised metrics."""
+    unknown = values[(codes < 0) & pd.notna(values)]
     if unknown.size:
         raise BadInputError(
             f"{argument} holds {unknown.size} values that are not classes of the reference "
@@ -196,13 +187,6 @@ def _chunks(n: int, chunk_size: int | None) -> list[tuple[int, int]]:
         raise BadInputError("chunk_size must be at least 1", details="chunk_size")
     # NannyML's SizeBasedChunker (incomplete="keep"): a shorter last chunk is its own chunk.
     return [(i, min(i + chunk_size, n)) for i in range(0, n, chunk_size)]
-
-
-def _realised(
-    est: Estimator, truth: np.ndarray, pred: np.ndarray, proba: np.ndarray, classes: list[Any]
-) -> dict[str, float]:
-    # Every label is a class here: y_pred and the current y_true were checked up front.
-    return realised_from_codes(est.codes(truth), est.codes(pred), proba, classes)
 
 
 def estimate_performance(
@@ -247,9 +231,17 @@ def estimate_performance(
                 details="reference",
             ) from None
         cur_proba = _matrix(current, columns, "current")
-        _check_outputs(est, current[y_pred].to_numpy(), cur_proba, y_pred)
+        if not np.isfinite(cur_proba).all():  # a NaN was a NaN estimate; 1.7 more than certain
+            raise BadInputError(
+                "y_pred_proba must be numbers in [0, 1] on every current row (missing found)",
+                details="y_pred_proba",
+            )
+        cur_pred = current[y_pred].to_numpy()
+        pred_codes = est.codes(cur_pred)  # once for the whole frame: a look-up costs per row
+        _check_codes(est, cur_pred, pred_codes, "y_pred")
         if labels is not None:
-            _check_labels(est, labels.dropna().to_numpy(), "y_true")
+            label_codes = est.codes(labels.to_numpy())
+            _check_codes(est, labels.to_numpy(), label_codes, "y_true")
     else:
         if isinstance(features, str):
             raise BadInputError("features must be a list of column names, not one string", details="features")
@@ -279,8 +271,8 @@ def estimate_performance(
     for index, (start, stop) in enumerate(_chunks(len(current), chunk_size)):
         part = current.iloc[start:stop]
         if classes is not None:
-            pred = part[y_pred].to_numpy()
-            estimated = est.estimate(proba=cur_proba[start:stop], pred_codes=est.codes(pred))
+            pred = cur_pred[start:stop]
+            estimated = est.estimate(proba=cur_proba[start:stop], pred_codes=pred_codes[start:stop])
         else:
             pred = cur_pred[start:stop]
             feats = part[names].reset_index(drop=True)
@@ -290,11 +282,15 @@ def estimate_performance(
             chunk_labels = labels.iloc[start:stop]
             known = chunk_labels.notna().to_numpy()
             if known.any():
-                truth = chunk_labels.to_numpy()[known]
                 if classes is None:
-                    realised = compute_metrics(task, truth, pred[known])
-                else:
-                    realised = _realised(est, truth, pred[known], cur_proba[start:stop][known], classes)
+                    realised = compute_metrics(task, chunk_labels.to_numpy()[known], pred[known])
+                else:  # every label a class here: y_pred and y_true were checked up front
+                    realised = realised_from_codes(
+                        label_codes[start:stop][known],
+                        pred_codes[start:stop][known],
+                        cur_proba[start:stop][known],
+                        classes,
+                    )
         metrics = {}
         for name in sorted(set(estimated) | set(realised)):
             value = estimated.get(name)
