@@ -2,10 +2,10 @@
 
 A bad file never raises: it is quarantined (file + ``.reason.json`` sidecar + a ``quarantined`` row)
 and reported in its :class:`IngestResult`, so one bad file in the landing directory does not stop the
-others. That holds for a failure no check foresaw too (reason ``internal_error``, the cause in the
-message, scrubbed of PII). Configuration problems (e.g. a missing PII salt), the database and the
-machine (a full disk) do raise, because every file would fail the same way and the fix is not in
-the data (:func:`file_at_fault`).
+others. That holds for a failure no check foresaw in reading and checking a file too (reason
+``ingest_error``, the cause in the message, scrubbed of PII). Configuration problems (e.g. a missing
+PII salt), the database and the machine (a full disk) do raise, because every file would fail the
+same way and the fix is not in the data (:func:`file_at_fault`).
 
 The snapshot is written to a temporary file before the transaction opens, and the accepted row, the
 snapshot's final name and (for the first batch) the contract are committed together.
@@ -261,6 +261,29 @@ def _validated(
     return check_batch(frame, contract, settings, path.name), loaded
 
 
+def _checked(
+    settings: Settings, store: Store, path: Path, env: Mapping[str, str], pii_applied: bool
+) -> tuple[ValidationResult, tuple[int, Contract] | None]:
+    """:func:`_validated`, where a failure no check foresaw in this file's reading, PII handling or
+    contract checks becomes a refusal (``ingest_error``, the cause scrubbed of PII): the file is set
+    aside like any bad file rather than failing the pass, and every later one, from the landing.
+    Storing an accepted batch is not covered: a failure there is the database's or the disk's."""
+    try:
+        return _validated(settings, store, path, env, pii_applied)
+    except DataValidationError:
+        raise
+    except Exception as exc:
+        if not file_at_fault(exc):
+            raise
+        cause = scrub_text(one_line(exc))
+        log.error("ingest_failed", file=readable(path.name), error=cause)
+        raise DataValidationError(
+            f"{readable(path.name)}: could not be ingested: {cause[:300]}",
+            reason="ingest_error",
+            file=readable(path.name),
+        ) from None
+
+
 def ingest_file(
     settings: Settings,
     store: Store,
@@ -321,7 +344,7 @@ def ingest_file(
             if twin is not None:
                 outcome = twin
                 break
-            result, loaded = _validated(settings, store, path, env, pii_applied)
+            result, loaded = _checked(settings, store, path, env, pii_applied)
             try:
                 outcome = _commit(settings, store, path, src, file_hash, result, loaded, now)
                 break
@@ -329,18 +352,6 @@ def ingest_file(
                 continue
     except DataValidationError as exc:
         return _reject(settings, store, path, file_hash, exc, now, move=move, src=src, copy=source is None)
-    except Exception as exc:
-        if not file_at_fault(exc):
-            raise
-        # Something in this file that no check foresaw: set it aside with the cause, as any bad
-        # file, rather than fail the pass (and every later one) with the file still in the landing.
-        log.error("ingest_failed", file=readable(path.name), error=scrub_text(one_line(exc)))
-        failed = DataValidationError(
-            f"{readable(path.name)}: could not be ingested: {scrub_text(one_line(exc))[:300]}",
-            reason="internal_error",
-            file=readable(path.name),
-        )
-        return _reject(settings, store, path, file_hash, failed, now, move=move, src=src, copy=source is None)
     if outcome is None:
         raise RuntimeError(f"{path.name}: the data contract kept changing during ingest; try again")
     if isinstance(outcome, int):

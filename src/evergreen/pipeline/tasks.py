@@ -36,7 +36,7 @@ from evergreen.project import Project, open_project
 from evergreen.store.locks import LeaseLock, retrain_lock_name, run_holder
 from evergreen.store.requests import FAILED, RUNNING, mark_requests
 from evergreen.store.runs import RUNNING as RUN_RUNNING
-from evergreen.store.runs import create_run, get_run, mark_abandoned
+from evergreen.store.runs import create_run, finish_run, get_run, mark_abandoned
 
 Ref = dict[str, Any]
 log = get_logger("evergreen.pipeline")
@@ -76,9 +76,9 @@ def run_lease(project: Project, run_id: str) -> Iterator[LeaseLock]:
 def _is_running(project: Project, run_id: str) -> bool:
     try:
         return bool(get_run(project.store, run_id)["status"] == RUN_RUNNING)
-    except Exception as exc:  # the database cannot say: release; the run's next task retakes the lock
+    except Exception as exc:  # the database cannot say: keep the lock the run's (it may be running)
         log.warning("run_status_unreadable", run_id=run_id, error=one_line(exc))
-        return False
+        return True
 
 
 def _park(project: Project, lock: LeaseLock, run_id: str) -> bool:
@@ -135,6 +135,7 @@ def run_task(config_path: str, name: str, ref: Mapping[str, Any], *, final_attem
         return value.to_dict()
     # This task's process may end when it returns: closing the project lets alert deliveries go out.
     with open_config(config_path) as project:
+        opened_here = isinstance(value, RunOrder) and value.run_id is None
         if isinstance(value, RunOrder) and value.run_id is None:
             value = open_run(project, value)
         run_id = getattr(value, "run_id", None)
@@ -150,6 +151,18 @@ def run_task(config_path: str, name: str, ref: Mapping[str, Any], *, final_attem
             except Exception as exc:
                 if final_attempt or not retryable(exc):
                     _failed(ctx.project, run_id, exc)
+                elif opened_here:
+                    # The retry gets the same order, without this run's id: it opens a run of its
+                    # own. This one ends here, and its lock is released for the retry to take.
+                    finish_run(
+                        project.store,
+                        run_id,
+                        "abandoned",
+                        error=f"its first stage failed and is retried as a new run: {one_line(exc)}",
+                    )
+                    log.warning(
+                        "first_stage_failed_will_retry", run_id=run_id, stage=name, error=one_line(exc)
+                    )
                 else:
                     log.warning("stage_failed_will_retry", run_id=run_id, stage=name, error=one_line(exc))
                 raise

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from evergreen.data.ingest import ingest_paths
 from evergreen.data.landing import ingest_landing
@@ -251,7 +252,7 @@ def test_an_unforeseen_failure_quarantines_that_file_only(
 
     monkeypatch.setattr(ingest, "read_batch", read_batch)
     poison, good = ingest_landing(project.settings, project.store, ENV)
-    assert (poison.status, poison.reason) == ("quarantined", "internal_error")
+    assert (poison.status, poison.reason) == ("quarantined", "ingest_error")
     assert (
         poison.message
         == "a_poison.csv: could not be ingested: OverflowError: cannot convert '<EMAIL>' to a C long"
@@ -261,23 +262,49 @@ def test_an_unforeseen_failure_quarantines_that_file_only(
     assert "bob.secret" not in sidecar.read_text()
 
 
-def test_a_failure_of_the_database_is_not_blamed_on_the_file(
-    project: Project, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OperationalError("INSERT", {}, Exception("server closed the connection")),
+        # the data volume gone under a running scheduler: a good file was quarantined for it
+        FileExistsError(17, "File exists", "data/snapshots"),
+        TypeError("a bug of evergreen's while storing"),
+    ],
+    ids=["database", "disk", "bug"],
+)
+def test_a_failure_storing_a_good_file_is_not_blamed_on_the_file(
+    project: Project, monkeypatch: pytest.MonkeyPatch, failure: Exception
 ) -> None:
-    from sqlalchemy.exc import OperationalError
-
     from evergreen.data import ingest
 
     landing = _landing(project)
     path = project.write_csv("good.csv", churn(), where=landing)
 
     def down(*_a: object, **_k: object) -> None:
-        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+        raise failure
 
     monkeypatch.setattr(ingest, "_commit", down)
-    with pytest.raises(OperationalError):
+    with pytest.raises(type(failure)):
         ingest_landing(project.settings, project.store, ENV)
     assert path.exists() and not list(project.settings.storage.quarantine_dir.glob("*"))
+
+
+def test_a_full_disk_while_reading_is_not_blamed_on_the_file(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from evergreen.data import ingest
+
+    path = project.write_csv("good.csv", churn(), where=_landing(project))
+
+    def full(*_a: object, **_k: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ingest, "read_batch", full)
+    with pytest.raises(OSError, match="No space left"):
+        ingest_landing(project.settings, project.store, ENV)
+    assert path.exists()
 
 
 def test_values_quoted_by_a_refusal_are_scrubbed_of_pii(project: Project) -> None:

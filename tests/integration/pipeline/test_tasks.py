@@ -282,3 +282,39 @@ def test_a_parked_lock_whose_orchestrator_never_came_back_frees_the_project(conf
     with pytest.raises(RunEndedError, match="has already ended \\(abandoned\\)"):
         tasks.run_task(cfg, "promote", ref)
     assert _lock_row(project) is None
+
+
+def test_a_retry_of_the_first_task_opens_a_run_of_its_own(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first task opens the run; a retryable failure in it parked the run's lock, and the retry
+    # (the same order, without the run's id) then found the lock held by that run: LockHeldError on
+    # every retry, the run left "running".
+    from evergreen.errors import RegistryError
+    from evergreen.pipeline import stages, tasks
+    from evergreen.store.runs import list_runs
+    from evergreen.triggers import check
+
+    cfg = str(config)
+    tasks.ingest_task(cfg)
+    order = check.check_triggers(cfg)
+    real = stages.assemble_dataset
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RegistryError("mlflow unreachable")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stages, "assemble_dataset", flaky)
+    with pytest.raises(RegistryError):
+        tasks.run_task(cfg, "dataset", order, final_attempt=False)
+    project = tasks.open_config(cfg)
+    [first] = list_runs(project.store)
+    assert first["status"] == "abandoned" and "retried as a new run" in first["error"]
+    assert _lock_row(project) is None
+    ref = tasks.run_task(cfg, "dataset", order)  # the orchestrator's retry
+    for name in ("train", "evaluate", "decide", "promote"):
+        ref = tasks.run_task(cfg, name, ref)
+    assert ref["status"] == "promoted" and ref["run_id"] != first["id"]
