@@ -8,6 +8,7 @@ Precedence: built-in defaults < YAML file < ``EVERGREEN_<SECTION>__<KEY>`` envir
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import threading
@@ -20,6 +21,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     AfterValidator,
+    AllowInfNan,
     BaseModel,
     ConfigDict,
     Field,
@@ -85,6 +87,17 @@ def _known_metric(name: str) -> str:
 
 
 MetricName = Annotated[str, AfterValidator(_known_metric)]
+
+
+def _open_end(value: float) -> float | None:
+    if math.isnan(value):
+        raise ValueError("NaN is no bound: write null for none")
+    return None if math.isinf(value) else value
+
+
+# A range's bound: an infinity is an open end, kept as null (no JSON column stores an infinity);
+# NaN is refused like everywhere else.
+Bound = Annotated[float, AllowInfNan(True), AfterValidator(_open_end)]
 
 
 def _cron(expr: str) -> str:
@@ -229,7 +242,7 @@ class DataConfig(_Frozen):
     pii: PIIConfig = PIIConfig.model_construct()
     window: WindowConfig = WindowConfig.model_construct()
     # Contract knobs beyond what is inferred from the first batch.
-    ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
+    ranges: dict[str, tuple[Bound | None, Bound | None]] = Field(default_factory=dict)
     categories: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     allow_new_categories: bool = True
     max_null_rate: float = Field(0.5, ge=0.0, le=1.0)
@@ -387,7 +400,7 @@ class MonitoringConfig(_Frozen):
     drift_share: float | None = Field(None, gt=0.0, le=1.0)
     # Per-column overrides of the automatic drift test and its threshold.
     methods: dict[str, str] = Field(default_factory=dict)
-    thresholds: dict[str, float] = Field(default_factory=dict)
+    thresholds: dict[str, Annotated[float, Field(ge=0.0)]] = Field(default_factory=dict)
     # Live performance: metric watched (None: triggers.performance.metric, else promotion metric),
     # the drop below the champion's holdout value that is reported, and the labels needed first.
     metric: MetricName | None = None

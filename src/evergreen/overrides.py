@@ -75,8 +75,9 @@ MAX_JSON_INT = 2**53 - 1
 def _unstorable(value: Any) -> str | None:
     """Why ``value`` cannot be kept as a threshold in a JSON column (None: it can).
 
-    NaN and the infinities are not JSON (PostgreSQL refuses them: a 500 instead of a 422); a
-    pydantic float field accepts them, so they are refused here, anywhere inside the value.
+    NaN and the infinities are not JSON (PostgreSQL refuses them: a 500 instead of a 422). The
+    settings' float fields refuse them already (``allow_inf_nan=False``); this stays as the store's
+    own guard, for any value a later field type lets through, anywhere inside the value.
     """
     stack = [value]
     while stack:  # iterative: a deeply nested value must not overflow the interpreter's stack
@@ -110,8 +111,8 @@ def set_value(settings: Settings, key: str, value: Any) -> Settings:
         err = exc.errors()[0]
         raise BadInputError(f"thresholds key {key}: {err['msg']}", details={"key": key}) from None
     assert isinstance(out, Settings)
-    # Checked as validated, which is what is stored: a float field also reads the text "nan", "inf"
-    # or "1e999" as a non-finite number, and keeps NaN sent as a number.
+    # Checked as validated, which is what is stored (a guard behind the fields' own refusal of
+    # "nan", "inf", "1e999" and NaN sent as a number).
     problem = _unstorable(get_value(out, key))
     if problem is not None:
         raise BadInputError(f"thresholds key {key}: {problem}", details={"key": key})

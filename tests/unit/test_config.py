@@ -102,6 +102,8 @@ def test_missing_variable_is_named(tmp_path: Path):
         ({"triggers": {"schedule": "0 0 2 * * 1"}}, "triggers.schedule"),
         # loaded, then the retrain failed "cannot split a validation set" (exit 1)
         ({"training": {"seed": -1}}, "training.seed"),
+        # loaded, then the scheduled drift job refused it
+        ({"monitoring": {"thresholds": {"tenure": -1}}}, "monitoring.thresholds.tenure"),
         # Path("") was the project directory: its own files were ingested and moved away
         ({"data": {"target": "y", "landing": ""}}, "data.landing"),
     ],
@@ -478,3 +480,14 @@ def test_a_storage_dir_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
         ConfigError, match=r"^config key storage\.quarantine_dir: .*/q cannot be a directory \(File exists\)"
     ):
         open_project(settings)  # was FileExistsError, exit 1
+
+
+def test_an_infinite_range_bound_is_an_open_end(tmp_path: Path) -> None:
+    # It loaded before NaN and infinities were refused everywhere, and means what null means.
+    data = {"target": "y", "ranges": {"age": [0, float("inf")], "debt": [float("-inf"), 3]}}
+    settings = settings_from_dict({**MINIMAL, "data": data}, tmp_path, env={})
+    assert settings.data.ranges == {"age": (0.0, None), "debt": (None, 3.0)}
+    with pytest.raises(ConfigError, match=r"config key data\.ranges\.age\.1: Value error, NaN is no bound"):
+        settings_from_dict(
+            {**MINIMAL, "data": {"target": "y", "ranges": {"age": [0, float("nan")]}}}, tmp_path, env={}
+        )

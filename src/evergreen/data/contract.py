@@ -180,8 +180,11 @@ def _refuse_stray_text(series: pd.Series, column: str, file: str) -> None:
     values = series.dropna()
     if len(values) < NUMERIC_MIN_VALUES or pd.api.types.is_bool_dtype(series):
         return
-    text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
-    parsed = pd.to_numeric(text, errors="coerce")
+    # A sample first: a column of words (the usual categorical) is let go after 1000 values.
+    sample = pd.to_numeric(_stripped(values.iloc[:1000]), errors="coerce")
+    if sample.notna().mean() < NUMERIC_SHARE:
+        return
+    parsed = pd.to_numeric(_stripped(values), errors="coerce")
     numbers = int(parsed.notna().sum())
     if NUMERIC_SHARE * len(values) <= numbers < len(values):
         bad = values[parsed.isna()]
@@ -190,10 +193,15 @@ def _refuse_stray_text(series: pd.Series, column: str, file: str) -> None:
             column,
             "wrong_type",
             f"wrong type: {numbers} of {len(values)} values are numbers, the rest text like "
-            f"{checks.examples(bad)}; fix them, or list the column under data.features.categorical",
+            f"{checks.examples(bad)}; fix them, or declare the column's kind (data.categories, or "
+            "data.features listing every feature)",
             expected="numeric",
             found="text values",
         )
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: v.strip() if isinstance(v, str) else v)
 
 
 def _spec(name: str, kind: Kind, df: pd.DataFrame, settings: Settings) -> ColumnSpec:
@@ -239,7 +247,8 @@ def infer_contract(df: pd.DataFrame, settings: Settings, file: str = "batch") ->
             kind: Kind | None = (
                 "text" if name in data.pii.scrub_text else _infer_kind(df[name], _dtype_family(df[name]))
             )
-            if kind in ("categorical", "text") and name not in data.pii.scrub_text:
+            declared = name in data.pii.scrub_text or name in data.categories
+            if kind in ("categorical", "text") and not declared:
                 _refuse_stray_text(df[name], str(name), file)
             if kind is not None:
                 specs.append(_spec(str(name), kind, df, settings))

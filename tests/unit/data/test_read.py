@@ -142,3 +142,21 @@ def test_unsupported_format(tmp_path: Path) -> None:
     p = tmp_path / "data.xlsx"
     p.write_bytes(b"PK\x03\x04")
     assert _reason(p).reason == "unsupported_format"
+
+
+@pytest.mark.parametrize(
+    ("text", "short"),
+    [
+        ("a,b,c\n1,2,3\n4,5\n", (3, 2, 3)),
+        ("a,b,c\r\n1,2,3\r\n4,5\r\n", (3, 2, 3)),
+        ('a,b,c\n1,"x,y",3\n4,"5\n"\n', (3, 2, 3)),  # quoted: the row spans lines 3-4
+        ("a,b,c\n1,2,3\n\n4,5,6\n", None),  # a blank line is no row
+        ('a,b,c\n1,"x,y",3\n4,"5\n6",7\n', None),
+        ("a,b,c\n1,hello\u2028world,0\n", None),  # U+2028 ends no line for pandas either
+        ("a,b,c\n1,2,3,4\n", None),  # a longer row pandas refuses itself
+    ],
+)
+def test_a_row_shorter_than_the_header_is_found(text: str, short: tuple[int, int, int] | None) -> None:
+    from evergreen.data.read import _short_row
+
+    assert _short_row(text) == short

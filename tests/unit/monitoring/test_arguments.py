@@ -73,6 +73,17 @@ def test_value_families() -> None:
     assert value_family(pd.Series([True, False])) is None  # a flag compares with 0/1 and text alike
     assert value_family(pd.Series([None, None], dtype=object)) is None
     assert value_family(pd.Series([1, "a"], dtype=object)) is None  # mixed: no verdict
+    assert value_family(pd.Series([np.nan, np.nan])) is None  # empty: it holds nothing
+
+
+def test_a_column_the_multivariate_test_leaves_out_may_change_its_sort() -> None:
+    # Dates in the reference, ISO text in the window: the test never used the column (it was
+    # skipped before the checks came), so it still runs on the others.
+    ref, cur = _numbers(500, 0.0, 1), _numbers(500, 0.0, 2)
+    ref["t"] = pd.date_range("2024-01-01", periods=500, freq="h")
+    cur["t"] = pd.date_range("2024-02-01", periods=500, freq="h").strftime("%Y-%m-%dT%H:%M:%S")
+    result = multivariate_drift(ref, cur)
+    assert "t" not in dict(result.importances) and not result.drifted
 
 
 def test_multiclass_probabilities_that_do_not_sum_to_one_are_refused() -> None:
