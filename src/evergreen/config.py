@@ -722,22 +722,23 @@ def env_overrides(env: dict[str, str]) -> dict[str, Any]:
     """
     top = set(Settings.model_fields)
     out: dict[str, Any] = {}
-    for key, raw in env.items():
-        if not key.startswith(ENV_PREFIX):
-            continue
-        path = key[len(ENV_PREFIX) :].lower().split("__")
-        if path[0] not in top or path[0] == "root":
-            continue
+    paths = {key: key[len(ENV_PREFIX) :].lower().split("__") for key in env if key.startswith(ENV_PREFIX)}
+    paths = {k: p for k, p in paths.items() if p[0] in top and p[0] != "root"}
+    for key, path in paths.items():
+        # EVERGREEN_DATA beside EVERGREEN_DATA__TARGET: one would silently drop the other, which
+        # one depending on the order of the environment.
+        for other, longer in paths.items():
+            if len(longer) > len(path) and longer[: len(path)] == path:
+                raise ConfigError(f"${key} sets a whole section that ${other} sets a key of: unset one")
+    for key, path in sorted(paths.items()):
+        raw = env[key]
         try:
             value = yaml.safe_load(raw) if raw != "" else raw
         except (yaml.YAMLError, ValueError):  # ValueError: an integer of more than 4300 digits
             value = raw
         node = out
-        for depth, part in enumerate(path[:-1], start=1):
+        for part in path[:-1]:
             node = node.setdefault(part, {})
-            if not isinstance(node, dict):  # EVERGREEN_DATA=x beside EVERGREEN_DATA__TARGET=y
-                above = ENV_PREFIX + "__".join(path[:depth]).upper()
-                raise ConfigError(f"${above} sets a whole section that ${key} sets a key of: unset one")
         node[path[-1]] = value
     return out
 

@@ -16,6 +16,12 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
+def utf8_name(text: str) -> str:
+    """A name or path from the file system as UTF-8 text: a byte that is not UTF-8 becomes ``\\xff``
+    (Python keeps it as a lone surrogate, which no database column, log line or JSON can hold)."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
 def private_dir(path: Path) -> Path:
     """Create ``path`` (and missing parents) owner-only. Directories that already exist are left as
     they are: they may be shared (``/tmp``) or not evergreen's; see :func:`tighten_dir`."""

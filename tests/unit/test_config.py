@@ -439,10 +439,11 @@ def test_yaml_aliases_that_repeat_one_another_are_refused_quickly(tmp_path: Path
 def test_environment_and_number_mistakes_name_the_variable_or_file(tmp_path: Path) -> None:
     from evergreen.config import env_overrides
 
-    with pytest.raises(
-        ConfigError, match=r"\$EVERGREEN_DATA sets a whole section that \$EVERGREEN_DATA__TARGET"
-    ):
+    both = r"\$EVERGREEN_DATA sets a whole section that \$EVERGREEN_DATA__TARGET"
+    with pytest.raises(ConfigError, match=both):
         env_overrides({"EVERGREEN_DATA": "x", "EVERGREEN_DATA__TARGET": "y"})  # was a TypeError, exit 1
+    with pytest.raises(ConfigError, match=both):  # the other order dropped the key, silently
+        env_overrides({"EVERGREEN_DATA__TARGET": "y", "EVERGREEN_DATA": "{id_column: z}"})
     assert env_overrides({"EVERGREEN_SERVING__PORT": "9" * 5000}) == {"serving": {"port": "9" * 5000}}
     (tmp_path / "evergreen.yaml").write_text("project: x\nseed: " + "9" * 5000 + "\n")
     with pytest.raises(ConfigError, match=r"evergreen\.yaml: invalid YAML: ValueError: Exceeds the limit"):

@@ -32,6 +32,7 @@ from evergreen.data.pii import apply_pii, scrub_text
 from evergreen.data.quarantine import PROCESSED_DIR, move_processed, quarantine, remove_expired
 from evergreen.data.read import read_batch
 from evergreen.errors import DataValidationError, EvergreenError, one_line
+from evergreen.files import utf8_name
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store, utcnow
 
@@ -144,7 +145,7 @@ def _reject(
     details = dict(exc.details or {})
     record = {
         "reason": exc.reason,
-        "file": readable(path.name),
+        "file": utf8_name(path.name),
         "column": exc.column,
         "message": exc.message,
         "details": details,
@@ -276,11 +277,11 @@ def _checked(
         if not file_at_fault(exc):
             raise
         cause = scrub_text(one_line(exc))
-        log.error("ingest_failed", file=readable(path.name), error=cause)
+        log.error("ingest_failed", file=utf8_name(path.name), error=cause)
         raise DataValidationError(
-            f"{readable(path.name)}: could not be ingested: {cause[:300]}",
+            f"{utf8_name(path.name)}: could not be ingested: {cause[:300]}",
             reason="ingest_error",
-            file=readable(path.name),
+            file=utf8_name(path.name),
         ) from None
 
 
@@ -300,14 +301,14 @@ def ingest_file(
     then being a downloaded copy): refused, it is quarantined by its sidecar alone, the bytes staying
     in the store."""
     now = utcnow()
-    src = readable(str(path)) if source is None else source
-    if readable(path.name) != path.name:
+    src = utf8_name(str(path)) if source is None else source
+    if utf8_name(path.name) != path.name:
         # A name that is not UTF-8 cannot be recorded (the database, the logs, JSON): it stopped
         # the whole landing pass, every pass, the good files after it included.
         exc = DataValidationError(
-            f"{readable(path.name)}: the file name is not valid UTF-8; rename it",
+            f"{utf8_name(path.name)}: the file name is not valid UTF-8; rename it",
             reason="bad_file_name",
-            file=readable(path.name),
+            file=utf8_name(path.name),
         )
         return _reject(settings, store, path, "", exc, now, move=move, src=src, copy=source is None)
     if move and path.is_symlink():
@@ -359,11 +360,6 @@ def ingest_file(
     if move and settings.data.landing_dir is not None:
         move_processed(path, settings.data.landing_dir, now)
     return outcome
-
-
-def readable(text: str) -> str:
-    """``text`` (a path from the file system) as UTF-8: bytes that are not become ``\\xff``."""
-    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 # Failures of the machine, not of the file: they propagate (the pass fails and is tried again),

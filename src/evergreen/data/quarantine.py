@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from evergreen.files import make_private, open_private, private_dir
+from evergreen.files import make_private, open_private, private_dir, utf8_name
 
 PROCESSED_DIR = ".processed"
 _Where = TypeVar("_Where", bound=Path | str)  # a local path, or an object's URL in a bucket landing
@@ -44,7 +44,7 @@ def _fitting(name: str) -> str:
     """``name`` in UTF-8 (a byte that is not becomes ``\\xff``: the path goes into the database),
     cut in its stem to fit :data:`_NAME_BYTES` (the time stamp evergreen puts in front made a
     245-byte landing name too long to quarantine, and the whole pass failed on it)."""
-    name = os.fsencode(name).decode("utf-8", "backslashreplace")
+    name = utf8_name(name)
     raw = name.encode()
     if len(raw) <= _NAME_BYTES:
         return name
