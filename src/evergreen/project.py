@@ -54,7 +54,11 @@ class Project:
 
         s = self.settings
         return Registry(
-            s.storage.mlflow_tracking_uri, s.storage.artifact_root, s.project, s.training.trusted_types
+            s.storage.mlflow_tracking_uri,
+            s.storage.artifact_root,
+            s.project,
+            s.training.trusted_types,
+            redact=self.redactor,
         )
 
     @cached_property

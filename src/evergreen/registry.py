@@ -86,13 +86,31 @@ def is_tracking_server(tracking_uri: str) -> bool:
     return tracking_uri.split(":", 1)[0].lower() in ("http", "https", "databricks")
 
 
+def _storable_version(version: str) -> bool:
+    """False for a number no version can have (MLflow's store keeps a 64-bit integer: a 20-digit
+    one failed in the store and read as "registry unavailable"); text is MLflow's to judge."""
+    try:
+        number = int(version.strip())
+    except ValueError:
+        return True
+    return 0 < number < 2**63
+
+
 class Registry:
     """One project's registered model and experiment in MLflow."""
 
     def __init__(
-        self, tracking_uri: str, artifact_root: Path, model_name: str, extra_trusted_types: Sequence[str] = ()
+        self,
+        tracking_uri: str,
+        artifact_root: Path,
+        model_name: str,
+        extra_trusted_types: Sequence[str] = (),
+        redact: Redactor | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
+        # Tag values can quote a person's reason, which may paste a URL with its password or a
+        # token: MLflow, and GET /api/models after it, get them redacted like every stored row.
+        self.redact = redact or Redactor()
         self.model_name = model_name
         self.artifact_root = artifact_root
         # The only types a model may contain, at registration and at load (evergreen.trust).
@@ -219,7 +237,7 @@ class Registry:
 
     def tag_version(self, version: str, tags: Mapping[str, str]) -> None:
         for k, v in tags.items():
-            self.client.set_model_version_tag(self.model_name, version, k, str(v))
+            self.client.set_model_version_tag(self.model_name, version, k, self.redact(str(v)))
 
     def aliases(self) -> dict[str, str]:
         try:
@@ -236,6 +254,8 @@ class Registry:
         return self.aliases().get(alias)
 
     def get_version(self, version: str) -> VersionInfo:
+        if not _storable_version(str(version)):  # MLflow's store fails on it: "registry unavailable"
+            raise NotFoundError(f"model version {version} of {self.model_name} not found")
         try:
             mv = self.client.get_model_version(self.model_name, str(version))
         except MlflowException as exc:

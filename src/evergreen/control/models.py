@@ -152,9 +152,17 @@ def rollback(
             )
         # MLflow's own spelling of the version (NotFoundError if none): it reads "01" and " 1" as v1, so
         # comparing the text as typed would "roll back" the champion onto itself.
-        target = reg.get_version(str(wanted)).version
+        info = reg.get_version(str(wanted))
+        target = info.version
         if current == target:
             raise ConflictError(f"v{target} is already the champion")
+        if to is None and info.tags.get(TAG_PREFIX + "decision") == "rolled_back":
+            # 'previous' is the version the last rollback replaced: a second rollback (a retried or
+            # double-submitted one) put the bad model back. Naming it is still allowed.
+            raise ConflictError(
+                f"'previous' is v{target}, which was rolled back from: name the version to roll back to",
+                details={"previous": target, "champion": current},
+            )
         if current is not None:
             reg.tag_version(
                 current,

@@ -108,8 +108,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), None, exc.headers, _redactor(request))
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # A bug: the body keeps the API's error shape and says nothing of the cause (the server's log
+    # has the traceback, written by Starlette after this response).
+    return error_response(500, EvergreenError.code, "internal error (see the server log)")
+
+
 def install_error_handlers(app: FastAPI, redact: Redactor | None = None) -> None:
     app.state.redact = redact or _URL_PASSWORDS
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(EvergreenError, _evergreen_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

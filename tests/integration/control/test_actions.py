@@ -220,3 +220,45 @@ def test_a_retrain_asked_for_with_an_unknown_trigger_is_refused_before_anything_
     )
     assert exc.value.details == {"field": "trigger"}
     assert list_runs(churn_project.store) == [] and list_actions(churn_project.store) == []
+
+
+def test_a_second_rollback_does_not_put_the_rolled_back_model_back(trained_project: Any) -> None:
+    # v2 rolled back to v1 leaves 'previous' on v2: a retried or double-submitted rollback promoted
+    # the bad model again.
+    p = trained_project
+    control.set_thresholds(
+        p, {"promotion.min_improvement": -1.0, "promotion.significance": None}, actor="t", reason="any wins"
+    )
+    assert RetrainRunner(p).run(RetrainRequest(force=True)).status == "promoted"  # v2 champion
+    control.rollback(p, actor="cli:ann", reason="v2 misbehaves")
+    assert p.registry.aliases() == {"champion": "1", "previous": "2"}
+    audit = len(list_actions(p.store))
+    with pytest.raises(ConflictError, match=r"^'previous' is v2, which was rolled back from"):
+        control.rollback(p, actor="cli:ann", reason="again")
+    assert p.registry.aliases() == {"champion": "1", "previous": "2"} and len(list_actions(p.store)) == audit
+    assert control.rollback(p, to="2", actor="cli:ann", reason="v2 was fine after all").version == "2"
+
+
+def test_a_secret_pasted_into_a_reason_reaches_no_mlflow_tag(trained_project: Any) -> None:
+    # The audit and decision rows were redacted; the versions' evergreen.reason tags (shown by
+    # GET /api/models) kept the password and the token.
+    p = trained_project
+    control.set_thresholds(
+        p, {"promotion.min_improvement": -1.0, "promotion.significance": None}, actor="t", reason="any wins"
+    )
+    assert RetrainRunner(p).run(RetrainRequest(force=True)).status == "promoted"  # v2 champion
+    pasted = "see https://bob:hunter22@db/x?token=abcdef123 before"
+    control.rollback(p, actor="cli:ann", reason=pasted)
+    tags = [p.registry.get_version(v).tags["evergreen.reason"] for v in ("1", "2")]
+    assert tags == ["see https://bob:***@db/x?token=*** before"] * 2
+
+
+@pytest.mark.parametrize("version", ["99999999999999999999", "-3", "0"])
+def test_a_version_no_model_can_have_is_not_found(trained_project: Any, version: str) -> None:
+    # 20 digits were "MLflow registry unavailable" (503, exit 1): the store failed on the number.
+    from evergreen.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match=f"model version {version} of churn not found"):
+        control.promote(trained_project, version, actor="cli:ann")
+    with pytest.raises(NotFoundError):
+        control.rollback(trained_project, to=version, actor="cli:ann")

@@ -33,8 +33,9 @@ def parse_since(since: str | None) -> datetime | None:
     if since is None:
         return None
     try:
-        return datetime.fromisoformat(since)
-    except ValueError:  # matches the pattern, names no real instant (month 13, hour 25)
+        # In UTC here: 0001-01-01T00:00+00:01 is no instant of a year 1 or later (was a 500).
+        return as_utc(datetime.fromisoformat(since))
+    except (ValueError, OverflowError):  # matches the pattern, names no real instant (month 13, hour 25)
         raise InvalidRequestError(
             f"since: {since!r} is not a date-time (e.g. 2026-03-01T00:00:00Z)", details={"field": "since"}
         ) from None

@@ -73,3 +73,29 @@ def test_thresholds_no_json_column_keeps_are_a_422_naming_the_key(
         assert error["message"].startswith(f"thresholds key {key}: ")
         assert c.get("/api/settings/thresholds", headers=ADMIN).json()["overrides"] == {}
     assert list_actions(pg_project.store) == []
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-23:59"])
+def test_an_audit_since_outside_the_calendar_in_utc_is_a_422(pg_project: Project, since: str) -> None:
+    # Valid ISO 8601, but no instant of years 1 to 9999 once in UTC: was a 500 in plain text.
+    with TestClient(control_app(pg_project), raise_server_exceptions=False) as c:
+        r = c.get("/api/audit", headers=ADMIN, params={"since": since})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"] == {"field": "since"}
+
+
+def test_a_bug_behind_a_route_keeps_the_error_shape(
+    pg_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evergreen.serving.routes import audit
+
+    def bug(*_a: object, **_k: object) -> None:
+        raise ZeroDivisionError("a secret-free but internal detail")
+
+    monkeypatch.setattr(audit, "list_actions", bug)
+    with TestClient(control_app(pg_project), raise_server_exceptions=False) as c:
+        r = c.get("/api/audit", headers=ADMIN)
+    assert r.status_code == 500 and r.headers["content-type"] == "application/json"
+    assert r.json() == {
+        "error": {"code": "internal_error", "message": "internal error (see the server log)", "details": None}
+    }
