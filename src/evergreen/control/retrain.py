@@ -3,9 +3,9 @@
 Queue when a scheduler holds the project's lease (it owns retrains; racing it would only meet its
 lock), unless the request is one a queue cannot carry (``as_of`` given, or a trigger other than
 ``manual``). Otherwise run: in the foreground (``wait=True``, the CLI, with a progress callback) or
-on a background thread (``wait=False``, the control API), after checking that no live retrain holds
-the lock; the background run lets the alerts follow it (:func:`~evergreen.control.alerts.after_action`),
-as the API always did.
+on a background thread (``wait=False``, the control API), after taking the lock (a live retrain
+holding it refuses the request) and recording who asked; the alerts follow the run
+(:func:`~evergreen.control.alerts.after_action`).
 """
 
 from __future__ import annotations
@@ -94,9 +94,6 @@ def request_retrain(
             True, rid, None, None, f"a scheduler is running: retrain queued as request {rid}"
         )
     request = RetrainRequest(trigger=trigger, reason=reason, actor=actor, as_of=as_of, force=force)
-    if wait:
-        outcome = RetrainRunner(project, progress=progress).run(request)
-        return RetrainTicket(False, None, outcome, None, f"{outcome.status}: {outcome.reason}")
     # Taken here, on the caller's thread, and handed to the run: a second request meanwhile (a double
     # click) finds it held and is refused, instead of both being accepted and audited while only one
     # can run (the background thread took the lock only later).
@@ -109,6 +106,7 @@ def request_retrain(
             f"a retrain is already running (run {run_id})", details={"run_id": run_id}
         ) from None
     try:
+        # Whoever asked, in the trail, as for every human action (a CLI retrain named nobody).
         record_action(
             project.store,
             actor=actor,
@@ -117,6 +115,19 @@ def request_retrain(
             reason=reason,
             after={"force": force, "queued": False},
         )
+    except BaseException:
+        lock.release()
+        raise
+    if wait:
+        try:
+            outcome = RetrainRunner(project, progress=progress).run(request, lock=lock)
+        finally:
+            lock.release()  # the runner released it, unless it failed before taking it over (idempotent)
+        # A run waiting for approval is an alert now, not at the next action. (A failed run is told
+        # to the person who ran it, in one line; its alert follows the next evaluation.)
+        after_action(project)
+        return RetrainTicket(False, None, outcome, None, f"{outcome.status}: {outcome.reason}")
+    try:
         stop = background.stop if background is not None else None
         thread = threading.Thread(
             target=_run_in_background,

@@ -89,3 +89,25 @@ def test_a_second_request_before_the_first_started_is_refused_not_audited(empty_
     assert [r["status"] for r in list_runs(store)] == ["skipped"]
     assert len(list_actions(store, action="retrain_requested")) == 1
     assert LeaseLock(store, retrain_lock_name(store.project)).current() is None  # released at the end
+
+
+def test_a_retrain_run_in_the_foreground_is_audited_under_its_actor(empty_project: Project) -> None:
+    # The CLI's retrain (wait=True) left no row naming who asked, and a run waiting for approval
+    # raised its alert only at the next unrelated action.
+    store = empty_project.store
+    other = LeaseLock(store, retrain_lock_name(store.project), run_id="r-busy").acquire()
+    try:
+        with pytest.raises(LockHeldError, match=r"a retrain is already running \(run r-busy\)"):
+            request_retrain(empty_project, actor="cli:erin", reason="now", wait=True)
+    finally:
+        other.release()
+    assert list_actions(store, action="retrain_requested") == []  # refused: nothing happened
+    ticket = request_retrain(empty_project, actor="cli:erin", reason="labels fixed", wait=True)
+    assert ticket.outcome is not None and ticket.outcome.status == "skipped"
+    [audit] = list_actions(store, action="retrain_requested")
+    assert (audit["actor"], audit["reason"], audit["after"]) == (
+        "cli:erin",
+        "labels fixed",
+        {"force": False, "queued": False},
+    )
+    assert LeaseLock(store, retrain_lock_name(store.project)).current() is None
