@@ -332,7 +332,7 @@ class PromotionConfig(_Frozen):
     min_improvement: float = 0.0
     significance: float | None = Field(0.05, gt=0.0, lt=1.0)
     bootstrap_samples: int = Field(1000, ge=100)
-    max_slice_regression: float | None = None
+    max_slice_regression: float | None = Field(None, ge=0.0)  # a regression allowed, not a gain required
     slice_columns: tuple[str, ...] = ()
     min_slice_rows: int = 30
     require_approval: bool = False

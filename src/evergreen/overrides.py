@@ -14,7 +14,8 @@ import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -102,9 +103,63 @@ def get_value(settings: Settings, key: str) -> Any:
     return list(node) if isinstance(node, tuple) else node
 
 
+def _plain(annotation: Any) -> Any:
+    """``annotation`` without ``Annotated[...]`` and ``| None``."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, UnionType):
+        rest = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = _plain(rest[0]) if len(rest) == 1 else annotation
+    return annotation
+
+
+def _declared(key: str) -> Any:
+    """The type ``key`` is declared with in :class:`Settings` (None when it cannot say)."""
+    model: Any = Settings
+    annotation: Any = None
+    for part in key.split("."):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return None
+        annotation = _plain(model.model_fields[part].annotation)
+        model = annotation
+    return annotation
+
+
+def _wants(annotation: Any) -> str | None:
+    if annotation is bool:
+        return "true or false"
+    if annotation in (int, float):
+        return "a number"
+    return None
+
+
+def _is(kind: str, value: Any) -> bool:
+    if kind == "true or false":
+        return isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _type_problem(key: str, value: Any) -> str | None:
+    """The settings' models read JSON laxly: ``true`` became 1.0 for a number, ``"yes"`` or ``1``
+    true for a flag, ``"12"`` the number 12. A key declared a number or a flag (or a mapping of
+    numbers, such as ``min_metrics``) takes a JSON number or true/false, or null where allowed."""
+    declared = _declared(key)
+    if get_origin(declared) is dict and isinstance(value, Mapping):
+        kind = _wants(_plain(get_args(declared)[1]))
+        bad = [v for v in value.values() if kind is not None and v is not None and not _is(kind, v)]
+        return None if not bad or kind is None else f"each value must be {kind}, not {shown(bad[0])}"
+    kind = _wants(declared)
+    if kind is not None and value is not None and not _is(kind, value):
+        return f"must be {kind}, not {shown(value)}"
+    return None
+
+
 def set_value(settings: Settings, key: str, value: Any) -> Settings:
     """``settings`` with ``key`` set to ``value``; :class:`BadInputError` naming the key if invalid."""
     check_key(key)
+    problem = _type_problem(key, value)
+    if problem is not None:
+        raise BadInputError(f"thresholds key {key}: {problem}", details={"key": key})
     try:
         out = _set(settings, key.split("."), value)
     except ValidationError as exc:

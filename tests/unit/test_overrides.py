@@ -69,10 +69,11 @@ def test_a_bad_override_names_its_key(tmp_path: Path, key: str, value: object, m
         ("promotion.min_metrics", {"accuracy": float("-inf")}, "Input should be a finite number"),
         ("alerts.levels", {"warning": float("nan"), "alert": 0.2, "critical": 0.3}, "Input should be"),
         ("triggers.new_data.min_rows", 10**23, "number too large"),
-        # Text a float field reads as NaN or an infinity (it was stored, then skipped at every read).
-        ("promotion.min_improvement", "nan", "Input should be a finite number"),
-        ("promotion.min_improvement", "9" * 400, "Input should be a finite number"),
-        ("promotion.min_metrics", {"accuracy": "-inf"}, "Input should be a finite number"),
+        # Text a float field read as NaN or an infinity (it was stored, then skipped at every read):
+        # refused as text now, before the number it would make.
+        ("promotion.min_improvement", "nan", "must be a number, not 'nan'"),
+        ("promotion.min_improvement", "9" * 400, "must be a number, not '999"),
+        ("promotion.min_metrics", {"accuracy": "-inf"}, "each value must be a number, not '-inf'"),
     ],
 )
 def test_a_value_no_json_column_keeps_is_refused_naming_the_key(
@@ -97,3 +98,36 @@ def test_a_huge_metric_name_is_refused_without_being_echoed_whole(tmp_path: Path
         set_value(make_project_settings(tmp_path), "promotion.min_metrics", {name: 0.5})
     assert "'f1_xxxx" in err.value.message and len(err.value.message) < 600
     assert err.value.details == {"key": "promotion.min_metrics"}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        # Each was coerced and applied to the next decision: true as 1.0, "yes" and 1 as true, "12" as 12.
+        ("promotion.min_improvement", True, "must be a number, not True"),
+        ("promotion.min_improvement", "0.5", "must be a number, not '0.5'"),
+        ("promotion.require_approval", "yes", "must be true or false, not 'yes'"),
+        ("promotion.require_approval", 1, "must be true or false, not 1"),
+        ("triggers.new_data.min_rows", "12", "must be a number, not '12'"),
+        ("promotion.min_metrics", {"accuracy": True}, "each value must be a number, not True"),
+        ("promotion.max_slice_regression", -0.5, "greater than or equal to 0"),
+    ],
+)
+def test_a_value_of_another_json_type_is_refused_not_coerced(
+    tmp_path: Path, key: str, value: object, message: str
+) -> None:
+    with pytest.raises(BadInputError, match=f"^thresholds key {key}: .*{message}") as err:
+        set_value(make_project_settings(tmp_path), key, value)
+    assert err.value.details == {"key": key}
+
+
+def test_numbers_flags_and_nulls_of_the_right_type_are_taken(tmp_path: Path) -> None:
+    settings = make_project_settings(tmp_path)
+    for key, value in [
+        ("promotion.min_improvement", 1),  # an integer for a float field is a number
+        ("promotion.require_approval", True),
+        ("promotion.significance", None),
+        ("promotion.min_metrics", {"accuracy": 0.8}),
+        ("triggers.new_data.min_rows", 12),
+    ]:
+        assert get_value(set_value(settings, key, value), key) == value

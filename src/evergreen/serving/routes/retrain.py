@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from evergreen import control
 from evergreen.serving.deps import Operator, ProjectDep
@@ -18,7 +18,8 @@ router = APIRouter(route_class=StrictJSONRoute)
 class RetrainBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Text = Field(min_length=1, description="Why (recorded on the run and in the audit).")
-    force: bool = False
+    # Strict: "yes" or 1 started a forced run; a JSON true or false only.
+    force: StrictBool = False
 
 
 class RetrainAccepted(Out):

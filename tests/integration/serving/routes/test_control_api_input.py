@@ -99,3 +99,13 @@ def test_a_bug_behind_a_route_keeps_the_error_shape(
     assert r.json() == {
         "error": {"code": "internal_error", "message": "internal error (see the server log)", "details": None}
     }
+
+
+@pytest.mark.parametrize("force", ["yes", 1, "true"])
+def test_a_retrain_force_that_is_not_true_or_false_is_a_422(pg_project: Project, force: object) -> None:
+    # "yes" started a forced run (202).
+    with TestClient(control_app(pg_project), raise_server_exceptions=False) as c:
+        r = c.post("/api/retrain", json={"reason": "x", "force": force}, headers=ADMIN)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["details"]["field"] == "force"
+    assert list_actions(pg_project.store) == []
