@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evergreen.errors import LockHeldError
 from evergreen.overrides import (
     OVERRIDABLE,
     apply_overrides,
@@ -16,6 +17,7 @@ from evergreen.overrides import (
 )
 from evergreen.project import Project
 from evergreen.store.audit import record_action
+from evergreen.store.locks import LeaseLock, settings_lock_name
 from evergreen.store.overrides import load_overrides, replace_overrides
 
 
@@ -44,6 +46,29 @@ def set_thresholds(
     """
     for key in reset:
         check_key(key)
+    # Read, compare and write one change at a time: four PUTs at once each recorded the value
+    # before all of them as their "before", and one recorded a change it had not made.
+    try:
+        lock = LeaseLock(project.store, settings_lock_name(project.settings.project)).acquire()
+    except LockHeldError as exc:
+        raise LockHeldError(
+            "another change of the thresholds is in progress: look at them again when it is done",
+            details=exc.details,
+        ) from None
+    try:
+        return _set_thresholds(project, values, reset, actor=actor, reason=reason)
+    finally:
+        lock.release()
+
+
+def _set_thresholds(
+    project: Project,
+    values: Mapping[str, Any],
+    reset: Sequence[str],
+    *,
+    actor: str,
+    reason: str | None,
+) -> dict[str, Any]:
     settings, store = project.settings, project.store
     existing = load_overrides(store)
     current = apply_overrides(settings, existing)

@@ -70,6 +70,11 @@ def retrain_lock_name(project: str) -> str:
     return f"retrain:{project}"
 
 
+def settings_lock_name(project: str) -> str:
+    """The lock a change of ``project``'s run-time thresholds holds while it reads and writes them."""
+    return f"settings:{project}"
+
+
 def models_lock_name(project: str) -> str:
     """The lock a human action on ``project``'s models holds (promote, rollback, approve, reject)."""
     return f"models:{project}"

@@ -262,3 +262,26 @@ def test_a_version_no_model_can_have_is_not_found(trained_project: Any, version:
         control.promote(trained_project, version, actor="cli:ann")
     with pytest.raises(NotFoundError):
         control.rollback(trained_project, to=version, actor="cli:ann")
+
+
+def test_a_change_of_the_thresholds_while_another_is_made_is_refused(churn_project: Any) -> None:
+    # Four PUTs at once each recorded the value before all of them as their "before".
+    from evergreen.errors import LockHeldError
+    from evergreen.store.locks import LeaseLock, settings_lock_name
+
+    p = churn_project
+    other = LeaseLock(p.store, settings_lock_name(p.settings.project)).acquire()
+    try:
+        with pytest.raises(LockHeldError, match="another change of the thresholds is in progress"):
+            control.set_thresholds(p, {"promotion.min_improvement": 0.03}, actor="api:a")
+    finally:
+        other.release()
+    assert list_actions(p.store, action="thresholds_changed") == []
+    control.set_thresholds(p, {"promotion.min_improvement": 0.03}, actor="api:a")
+    control.set_thresholds(p, {"promotion.min_improvement": 0.04}, actor="api:b")
+    rows = list_actions(p.store, action="thresholds_changed")  # newest first
+    assert [(r["before"], r["after"]) for r in rows] == [
+        ({"promotion.min_improvement": 0.03}, {"promotion.min_improvement": 0.04}),
+        ({"promotion.min_improvement": 0.01}, {"promotion.min_improvement": 0.03}),
+    ]
+    assert LeaseLock(p.store, settings_lock_name(p.settings.project)).current() is None
