@@ -29,6 +29,7 @@ from evergreen.errors import (
 )
 from evergreen.logs import get_logger
 from evergreen.redact import Redactor
+from evergreen.serving.payload import display_name
 
 log = get_logger(__name__)
 
@@ -68,7 +69,8 @@ def _redactor(request: Request) -> Redactor:
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     # ("body", "records", 0, "tenure") → "records.0.tenure"; the "body"/"query" prefix says nothing useful
-    parts = [str(p) for p in loc]
+    # Each part shown bounded: a 100 000-character key sent back whole, three times, made a 300 KB 422.
+    parts = [display_name(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
     return ".".join(parts) or "(body)"

@@ -109,3 +109,14 @@ def test_a_retrain_force_that_is_not_true_or_false_is_a_422(pg_project: Project,
     assert r.status_code == 422, r.text
     assert r.json()["error"]["details"]["field"] == "force"
     assert list_actions(pg_project.store) == []
+
+
+def test_a_huge_field_name_is_not_sent_back_whole(pg_project: Project) -> None:
+    # A 100 000-character key came back three times: a 300 KB 422.
+    with TestClient(control_app(pg_project), raise_server_exceptions=False) as c:
+        r = c.put("/api/settings/thresholds", json={"values": {"k" * 100_000: 1}}, headers=ADMIN)
+        extra = c.post("/api/rollback", json={"reason": "x", "k" * 100_000: 1}, headers=ADMIN)
+    for response in (r, extra):
+        assert response.status_code == 422, response.text[:300]
+        assert len(response.content) < 2_000
+    assert list_actions(pg_project.store) == []
