@@ -95,8 +95,7 @@ def test_status_says_which_stored_override_is_ignored(
     [line] = [line for line in out.splitlines() if line.startswith("run-time thresholds: ")]
     assert line == (
         "run-time thresholds: triggers.drift.share=0.2 (by old), triggers.new_data.min_rows=lots (by old; "
-        "ignored: thresholds key triggers.new_data.min_rows: Input should be a valid integer, unable to "
-        "parse string as an integer)"
+        "ignored: thresholds key triggers.new_data.min_rows: must be a number, not 'lots')"
     )
 
 

@@ -99,7 +99,7 @@ def test_a_stale_override_does_not_block_changing_another_key(churn_project: Any
     assert out["values"]["triggers.new_data.min_rows"] == 1000  # the file's value, as before
     assert _audited(p) == [("api:ada", {"triggers.drift.share": 0.3}, {"triggers.drift.share": 0.2})]
     # Every view of the stored overrides says which is ignored, and why (status listed it as in force).
-    stale = "thresholds key triggers.new_data.min_rows: Input should be a valid integer"
+    stale = "thresholds key triggers.new_data.min_rows: must be a number, not 'lots'"
     for shown in (out["overrides"], control.get_thresholds(p)["overrides"], control.status(p)["overrides"]):
         assert shown["triggers.new_data.min_rows"]["ignored"].startswith(stale), shown
         assert shown["triggers.drift.share"]["ignored"] is None
