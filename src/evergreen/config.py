@@ -58,6 +58,27 @@ PER_CLASS_METRIC = re.compile(r"(?:f1|precision|recall)_class_.*", re.DOTALL)
 REGRESSION_METRICS = frozenset({"rmse", "mae", "r2"})
 
 
+def metric_range(name: str) -> tuple[float | None, float | None]:
+    """The values a model's ``name`` score can take: rates and ROC AUC in [0, 1]; errors and the log
+    loss from 0; R² up to 1."""
+    if name in ("rmse", "mae", "log_loss"):
+        return 0.0, None
+    if name == "r2":
+        return None, 1.0
+    return 0.0, 1.0
+
+
+def gate_problem(name: str, bound: float) -> str | None:
+    """Why a value gate of ``bound`` on ``name`` can never be met, or is met by every model (None:
+    it can be either): ``accuracy: 2`` rejected every candidate, for good, with no word at load."""
+    low, high = metric_range(name)
+    if (low is not None and bound < low) or (high is not None and bound > high):
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        return f"{name} {bound:g} is outside the values a model can score, [{lo}, {hi}]"
+    return None
+
+
 def metric_unknown(name: str, task: str | None = None) -> str | None:
     """Why ``name`` is not a metric evergreen scores a ``task`` model on (None: any task); None if it is.
 
@@ -330,6 +351,16 @@ class PromotionConfig(_Frozen):
     metric: MetricName | None = None
     min_metrics: dict[MetricName, float] = Field(default_factory=dict)
     min_improvement: float = 0.0
+
+    @field_validator("min_metrics")
+    @classmethod
+    def _gates_can_be_met(cls, gates: dict[str, float]) -> dict[str, float]:
+        for name, bound in gates.items():
+            problem = gate_problem(name, bound)
+            if problem is not None:
+                raise ValueError(problem)
+        return gates
+
     significance: float | None = Field(0.05, gt=0.0, lt=1.0)
     bootstrap_samples: int = Field(1000, ge=100)
     max_slice_regression: float | None = Field(None, ge=0.0)  # a regression allowed, not a gain required

@@ -102,6 +102,9 @@ def test_missing_variable_is_named(tmp_path: Path):
         ({"triggers": {"schedule": "0 0 2 * * 1"}}, "triggers.schedule"),
         # loaded, then the retrain failed "cannot split a validation set" (exit 1)
         ({"training": {"seed": -1}}, "training.seed"),
+        # a gate no model can meet: every candidate rejected, for good, with no word at load
+        ({"promotion": {"min_metrics": {"accuracy": 2}}}, "promotion.min_metrics"),
+        ({"promotion": {"min_metrics": {"f1_macro": -0.1}}}, "promotion.min_metrics"),
         # loaded, then the scheduled drift job refused it
         ({"monitoring": {"thresholds": {"tenure": -1}}}, "monitoring.thresholds.tenure"),
         # Path("") was the project directory: its own files were ingested and moved away
@@ -492,3 +495,15 @@ def test_an_infinite_range_bound_is_an_open_end(tmp_path: Path) -> None:
         settings_from_dict(
             {**MINIMAL, "data": {"target": "y", "ranges": {"age": [0, float("nan")]}}}, tmp_path, env={}
         )
+
+
+def test_gates_within_what_a_model_can_score_are_taken(tmp_path: Path) -> None:
+    from evergreen.config import gate_problem
+
+    gates = {"accuracy": 1.0, "roc_auc": 0.0, "log_loss": 5.0, "recall_class_churn": 0.4}
+    settings = settings_from_dict({**MINIMAL, "promotion": {"min_metrics": gates}}, tmp_path, env={})
+    assert settings.promotion.min_metrics == gates
+    assert gate_problem("accuracy", 2.0) == "accuracy 2 is outside the values a model can score, [0, 1]"
+    assert gate_problem("rmse", -1.0) == "rmse -1 is outside the values a model can score, [0, inf]"
+    assert gate_problem("r2", 1.5) == "r2 1.5 is outside the values a model can score, [-inf, 1]"
+    assert gate_problem("r2", -3.0) is None and gate_problem("mae", 1e6) is None

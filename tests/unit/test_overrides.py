@@ -111,6 +111,7 @@ def test_a_huge_metric_name_is_refused_without_being_echoed_whole(tmp_path: Path
         ("triggers.new_data.min_rows", "12", "must be a number, not '12'"),
         ("promotion.min_metrics", {"accuracy": True}, "each value must be a number, not True"),
         ("promotion.max_slice_regression", -0.5, "greater than or equal to 0"),
+        ("promotion.min_metrics", {"accuracy": 2}, "accuracy 2 is outside the values a model can score"),
     ],
 )
 def test_a_value_of_another_json_type_is_refused_not_coerced(

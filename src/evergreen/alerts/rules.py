@@ -282,7 +282,7 @@ def evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
                     "pending_approval",
                     "warning",
                     f"candidate v{p.candidate_version} of run {p.run_id} waits for approval "
-                    f"(champion v{p.champion_version})",
+                    + (f"(champion v{p.champion_version})" if p.champion_version else "(no champion yet)"),
                     {
                         "run_id": p.run_id,
                         "candidate_version": p.candidate_version,

@@ -260,3 +260,13 @@ def test_a_report_row_gives_its_multivariate_result() -> None:
     raw = {"status": "drift", "auc": 0.61, "threshold": 0.55, "top_columns": ["fee", 3], "drifted": True}
     fact = DriftFact.from_row({"id": 1, "window": "7d", "details": {"multivariate_drift": raw}})
     assert fact.multivariate == MultivariateFact(0.61, 0.55, True, ("fee", "3"))
+
+
+def test_a_candidate_waiting_with_no_champion_says_so() -> None:
+    # The title read "(champion vNone)".
+    waiting = evaluate(Facts(pending=(PendingApproval("r1", "1", None, "t"),)), CFG)
+    assert [a.title for a in waiting.active] == [
+        "candidate v1 of run r1 waits for approval (no champion yet)"
+    ]
+    usual = evaluate(Facts(pending=(PendingApproval("r7", "5", "4", "t"),)), CFG)
+    assert [a.title for a in usual.active] == ["candidate v5 of run r7 waits for approval (champion v4)"]
