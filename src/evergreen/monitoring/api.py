@@ -183,8 +183,6 @@ def _check_codes(est: Estimator, values: np.ndarray, codes: np.ndarray, argument
 def _chunks(n: int, chunk_size: int | None) -> list[tuple[int, int]]:
     if chunk_size is None:
         return [(0, n)]
-    if chunk_size < 1:
-        raise BadInputError("chunk_size must be at least 1", details="chunk_size")
     # NannyML's SizeBasedChunker (incomplete="keep"): a shorter last chunk is its own chunk.
     return [(i, min(i + chunk_size, n)) for i in range(0, n, chunk_size)]
 

@@ -136,7 +136,8 @@ def run_task(config_path: str, name: str, ref: Mapping[str, Any], *, final_attem
     # This task's process may end when it returns: closing the project lets alert deliveries go out.
     with open_config(config_path) as project:
         opened_here = isinstance(value, RunOrder) and value.run_id is None
-        if isinstance(value, RunOrder) and value.run_id is None:
+        if opened_here:
+            assert isinstance(value, RunOrder)
             value = open_run(project, value)
         run_id = getattr(value, "run_id", None)
         assert isinstance(run_id, str)
