@@ -1,6 +1,6 @@
 """Performance-estimation benchmark: evergreen's CBPE / DLE against NannyML 0.13's, same data, same run.
 
-    .venv/bin/python benchmarks/estimation.py [--rows 10000 100000 1000000] [--tasks binary ...]
+    .venv/bin/python benchmarks/estimation.py [--rows 10000 100000 1000000] [--tasks binary ...] [--repeat N]
 
 The data (seeded; a covariate shift that grows chunk by chunk, labels for every row) is written
 once to a temporary directory; each tool then runs in its own fresh subprocess that loads it (evergreen
@@ -9,9 +9,11 @@ both are timed and measured the same way: wall time of fit + estimate (imports d
 clock starts), and the peak RSS of the run above the loaded data and imports. Ten chunks per run;
 the reference is min(rows, 100 000) rows.
 
-Prints per task and size: the largest difference per metric between the two estimates, the largest
-relative difference between the sampling errors, each tool's mean absolute error against the realised
-values, both wall times and both peak memories.
+With ``--repeat N`` each tool runs N times, the two interleaved, and the medians are compared (a
+shared machine's speed moves by 2-3x from one second to the next). Prints per task and size: the
+largest difference per metric between the two estimates, the largest relative difference between
+the sampling errors, each tool's mean absolute error against the realised values, both wall times
+and both peak memories.
 """
 
 from __future__ import annotations
@@ -157,6 +159,7 @@ def worker(tool: str, task: str, directory: Path, rows: int) -> dict[str, Any]:
         import nannyml  # noqa: F401
     else:
         import lightgbm  # noqa: F401
+        import scipy.optimize  # noqa: F401  (evergreen imports it when it first fits a map)
         import sklearn.metrics  # noqa: F401
 
         import evergreen.monitoring.api  # noqa: F401
@@ -198,6 +201,21 @@ def _mae(values: list[float | None], realised: list[float | None]) -> float:
     return float(np.mean([abs(v - r) for v, r in pairs])) if pairs else float("nan")
 
 
+def _median_seconds(runs: list[dict[str, Any]]) -> float:
+    return float(np.median([r["seconds"] for r in runs]))
+
+
+def _spread(runs: dict[str, list[dict[str, Any]]]) -> str:
+    """`` (medians of N runs: evergreen a-b s, nannyml c-d s)`` when there was more than one run."""
+    if len(runs["evergreen"]) < 2:
+        return ""
+    ranges = ", ".join(
+        f"{tool} {min(r['seconds'] for r in rs):.2f}-{max(r['seconds'] for r in rs):.2f} s"
+        for tool, rs in runs.items()
+    )
+    return f" (medians of {len(runs['evergreen'])} interleaved runs; {ranges})"
+
+
 def compare(task: str, ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     lines = []
     for metric in METRICS[task]:
@@ -218,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--tasks", nargs="+", default=list(METRICS), choices=list(METRICS))
     parser.add_argument("--nannyml-python", default=str(DEFAULT_NANNYML_PYTHON))
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each tool, interleaved; medians are compared"
+    )
     parser.add_argument("--worker", choices=["evergreen", "nannyml"], help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -232,12 +253,17 @@ def main(argv: list[str] | None = None) -> int:
             for rows in args.rows:
                 for name, frame in build(task, rows).items():
                     frame.to_parquet(directory / f"{task}-{rows}-{name}.parquet")
-                ours = _spawn(sys.executable, "evergreen", task, directory, rows)
-                theirs = _spawn(str(nml_python), "nannyml", task, directory, rows)
+                # Interleaved, so that a slow spell of a shared machine falls on both tools.
+                runs: dict[str, list[dict[str, Any]]] = {"evergreen": [], "nannyml": []}
+                for _ in range(args.repeat):
+                    runs["evergreen"].append(_spawn(sys.executable, "evergreen", task, directory, rows))
+                    runs["nannyml"].append(_spawn(str(nml_python), "nannyml", task, directory, rows))
+                ours, theirs = runs["evergreen"][0], runs["nannyml"][0]
+                mine, other = _median_seconds(runs["evergreen"]), _median_seconds(runs["nannyml"])
                 print(
                     f"{task} {rows:,} rows ({CHUNKS} chunks of {rows // CHUNKS:,}): "
-                    f"evergreen {ours['seconds']:.2f} s, nannyml {theirs['seconds']:.2f} s "
-                    f"({theirs['seconds'] / ours['seconds']:.1f}x); peak above data: evergreen "
+                    f"evergreen {mine:.2f} s, nannyml {other:.2f} s ({other / mine:.1f}x)"
+                    f"{_spread(runs)}; peak above data: evergreen "
                     f"{ours['peak_extra_mb']:.0f} MB, nannyml {theirs['peak_extra_mb']:.0f} MB",
                     flush=True,
                 )

@@ -13,6 +13,7 @@ one-vs-rest and renormalise the rows (a row every map sends to 0 becomes uniform
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,56 +36,97 @@ class Calibrator:
     n_classes: int
     knots: tuple[Knots | None, ...]
 
-    def apply(self, proba: FloatArray) -> FloatArray:
+    def apply(self, proba: FloatArray, orders: Mapping[int, IntArray] | None = None) -> FloatArray:
+        """The calibrated matrix. ``orders``: :func:`score_orders` of ``proba`` when the caller
+        has them (the maps then run over sorted scores, which is many times faster: ``np.interp``
+        looks each value up from where the last one was found)."""
         p = np.asarray(proba, dtype=np.float64)
+        orders = orders or {}
         if self.n_classes == 2:
-            pos = _map(self.knots[0], p[:, 1])
+            pos = _map(self.knots[0], p[:, 1], orders.get(1))
             return np.column_stack([1.0 - pos, pos])
-        out = np.column_stack([_map(k, p[:, c]) for c, k in enumerate(self.knots)])
+        out = np.column_stack([_map(k, p[:, c], orders.get(c)) for c, k in enumerate(self.knots)])
         total = out.sum(axis=1, keepdims=True)
         uniform = np.full_like(out, 1.0 / self.n_classes)
         return np.divide(out, total, out=uniform, where=total != 0)
+
+    def map_column(self, column: int, scores: FloatArray) -> FloatArray:
+        """One column's map alone (multiclass rows are renormalised by :meth:`apply`, not here)."""
+        return _map(self.knots[0] if self.n_classes == 2 else self.knots[column], scores)
 
     @property
     def calibrated(self) -> tuple[bool, ...]:
         return tuple(k is not None for k in self.knots)
 
 
-def rank_auc(positive: NDArray[np.bool_], score: FloatArray) -> float | None:
+def scored_columns(n_classes: int) -> list[int]:
+    """The probability columns CBPE reads: the positive class of a binary model, else every class."""
+    return [1] if n_classes == 2 else list(range(n_classes))
+
+
+def score_orders(proba: FloatArray) -> dict[int, IntArray]:
+    """The ascending order of each scored column, sorted once per window and shared by the
+    calibration maps, the estimated and the realised ROC AUC (each sorted it again)."""
+    p = np.asarray(proba, dtype=np.float64)
+    return {c: np.argsort(p[:, c]) for c in scored_columns(p.shape[1])}
+
+
+def rank_auc(positive: NDArray[np.bool_], score: FloatArray, order: IntArray | None = None) -> float | None:
     """ROC AUC as the Mann-Whitney U (ties share their average rank): sklearn's ``roc_auc_score``
-    to rounding, without its per-call validation. ``None`` when one class is absent."""
+    to rounding, without its per-call validation. ``None`` when one class is absent. ``order``:
+    any ascending order of ``score`` (tied scores share a rank, so which one does not matter)."""
     n_pos = int(np.count_nonzero(positive))
     if n_pos == 0 or n_pos == positive.size:
         return None
-    order = np.argsort(score)
+    if order is None:
+        order = np.argsort(score)
     s = score[order]
-    starts = np.concatenate([[0], np.flatnonzero(s[1:] != s[:-1]) + 1])
-    ends = np.concatenate([starts[1:], [s.size]])
-    average = (starts + ends + 1) / 2.0  # mean of the 1-based ranks starts+1 .. ends
-    rank_sum = float(np.sum(np.repeat(average, ends - starts) * positive[order]))
+    ties = s[1:] == s[:-1]
+    if ties.any():
+        starts = np.concatenate([[0], np.flatnonzero(~ties) + 1])
+        ends = np.concatenate([starts[1:], [s.size]])
+        average = (starts + ends + 1) / 2.0  # mean of the 1-based ranks starts+1 .. ends
+        rank_sum = float(np.sum(np.repeat(average, ends - starts) * positive[order]))
+    else:  # every score its own rank: a positive's rank is its 1-based place
+        rank_sum = float(np.flatnonzero(positive[order]).sum() + n_pos)
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * (positive.size - n_pos))
 
 
-def _map(knots: Knots | None, x: FloatArray) -> FloatArray:
+def _map(knots: Knots | None, x: FloatArray, order: IntArray | None = None) -> FloatArray:
     # np.interp clamps outside the knots: IsotonicRegression(out_of_bounds="clip").
-    return x if knots is None else np.interp(x, knots[0], knots[1])
+    if knots is None:
+        return x
+    if order is None:
+        return np.interp(x, knots[0], knots[1])
+    out = np.empty_like(x)
+    out[order] = np.interp(x[order], knots[0], knots[1])  # the same values, found in sorted order
+    return out
 
 
 def _isotonic(x: FloatArray, y: FloatArray, order: IntArray | None = None) -> Knots:
     """sklearn's ``IsotonicRegression(out_of_bounds="clip").fit(x, y)`` thresholds, computed
-    directly: rows in ``np.lexsort((y, x))`` order (pass ``order`` when it is known), equal ``x``
-    pooled (sklearn's ``_make_unique``: within float64 resolution), scipy's PAVA on the pooled
-    means weighted by their counts, then the interior knots that change nothing dropped. Skipping
-    sklearn's per-fit validation and re-sorting is what makes eleven fits on 100k rows cheap."""
-    from scipy.optimize import isotonic_regression
-
+    directly: rows in ``np.lexsort((y, x))`` order (pass ``order`` when it is known), then
+    :func:`_isotonic_sorted`. Skipping sklearn's per-fit validation and re-sorting is what makes
+    eleven fits on 100k rows cheap."""
     if order is None:
         order = np.lexsort((y, x))
-    xs, ys = x[order], y[order]
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(xs) >= np.finfo(np.float64).resolution) + 1])
-    counts = np.diff(np.concatenate([starts, [xs.size]])).astype(np.float64)
-    ux = xs[starts]
-    fitted = np.asarray(isotonic_regression(np.add.reduceat(ys, starts) / counts, weights=counts).x)
+    return _isotonic_sorted(x[order], y[order])
+
+
+def _isotonic_sorted(xs: FloatArray, ys: FloatArray) -> Knots:
+    """The isotonic fit of rows already in ``np.lexsort((y, x))`` order: equal ``x`` pooled
+    (sklearn's ``_make_unique``: within float64 resolution), scipy's PAVA on the pooled means
+    weighted by their counts, then the interior knots that change nothing dropped."""
+    from scipy.optimize import isotonic_regression
+
+    apart = np.diff(xs) >= np.finfo(np.float64).resolution
+    if apart.all():  # nothing to pool (the usual case for continuous scores)
+        ux, fitted = xs, np.asarray(isotonic_regression(ys).x)
+    else:
+        starts = np.concatenate([[0], np.flatnonzero(apart) + 1])
+        counts = np.diff(np.concatenate([starts, [xs.size]])).astype(np.float64)
+        ux = xs[starts]
+        fitted = np.asarray(isotonic_regression(np.add.reduceat(ys, starts) / counts, weights=counts).x)
     keep = np.ones(fitted.size, dtype=bool)
     keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
     return ux[keep], fitted[keep]
@@ -141,20 +183,22 @@ def needs_calibration(y: FloatArray, p: FloatArray, order: IntArray | None = Non
 
     ``order``: ``np.lexsort((y, p))`` if the caller has it (it is shared with the final fit).
     """
-    auc = rank_auc(y == 1, p)
+    if order is None:
+        order = np.lexsort((y, p))
+    auc = rank_auc(y == 1, p, order)  # lexsort((y, p)) is an ascending order of p
     if auc is None or auc > SEPARABLE_AUC:  # one class only, or nothing left to fix
         return False
     try:
         folds = _stratified_splits(y)
     except ValueError:  # a class with a single row cannot be split: too little to calibrate on
         return False
-    if order is None:
-        order = np.lexsort((y, p))
+    xs, ys = p[order], y[order]
     truth, raw, mapped = [], [], []
     for train, test in folds:
         member = np.zeros(y.size, dtype=bool)
         member[train] = True
-        knots = _isotonic(p, y, order[member[order]])  # the sorted order restricted to the train rows
+        in_train = member[order]  # the sorted rows restricted to the train rows stay sorted
+        knots = _isotonic_sorted(xs[in_train], ys[in_train])
         truth.append(y[test])
         raw.append(p[test])
         mapped.append(_map(knots, p[test]))
@@ -165,6 +209,14 @@ def needs_calibration(y: FloatArray, p: FloatArray, order: IntArray | None = Non
     return expected_calibration_error(yt, before, edges) > expected_calibration_error(yt, after, edges)
 
 
+def _label_order(y: FloatArray, p: FloatArray) -> IntArray:
+    """``np.lexsort((y, p))``: by score, ties by label. Scores rarely tie, and without ties any
+    ascending order of ``p`` is that order; one quicksort costs a fifth of the lexsort."""
+    order = np.argsort(p)
+    s = p[order]
+    return order if not (s[1:] == s[:-1]).any() else np.lexsort((y, p))
+
+
 def fit_calibrator(proba: FloatArray, true_codes: IntArray) -> Calibrator:
     """Fit on the reference holdout: ``proba`` (rows, classes), ``true_codes`` column index of the label."""
     p = np.asarray(proba, dtype=np.float64)
@@ -173,6 +225,6 @@ def fit_calibrator(proba: FloatArray, true_codes: IntArray) -> Calibrator:
     knots: list[Knots | None] = []
     for c in [1] if k == 2 else range(k):
         y = (codes == c).astype(np.float64)
-        order = np.lexsort((y, p[:, c]))
+        order = _label_order(y, p[:, c])
         knots.append(_isotonic(p[:, c], y, order) if needs_calibration(y, p[:, c], order) else None)
     return Calibrator(k, tuple(knots))

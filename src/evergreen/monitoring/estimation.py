@@ -13,22 +13,21 @@ Everything here is pure numpy on arrays; sklearn is used only to fit the isotoni
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from evergreen.evaluation.metrics import label_key
-from evergreen.monitoring.calibration import Calibrator, FloatArray, IntArray, rank_auc
+from evergreen.monitoring.calibration import Calibrator, FloatArray, IntArray, rank_auc, scored_columns
 
 
 def expected_confusion(calibrated: FloatArray, pred_codes: IntArray) -> FloatArray:
     """``C[true, predicted]``: expected counts given calibrated probabilities and the predictions."""
     p = np.asarray(calibrated, dtype=np.float64)
     k = p.shape[1]
-    onehot = np.zeros((len(pred_codes), k))
-    onehot[np.arange(len(pred_codes)), np.asarray(pred_codes)] = 1.0
-    return np.asarray(p.T @ onehot)
+    codes = np.asarray(pred_codes)
+    return np.array([np.bincount(codes, weights=p[:, t], minlength=k) for t in range(k)])
 
 
 def confusion_metrics(cm: FloatArray, classes: Sequence[Any]) -> dict[str, float]:
@@ -60,40 +59,80 @@ def confusion_metrics(cm: FloatArray, classes: Sequence[Any]) -> dict[str, float
     return out
 
 
-def estimated_roc_auc(calibrated: FloatArray, raw: FloatArray) -> float:
+def estimated_roc_auc(calibrated: FloatArray, raw: FloatArray, order: IntArray | None = None) -> float:
     """NannyML's ``estimate_roc_auc`` for one column: rows ranked by the model's own score, each
     counting ``p`` (calibrated) of a true positive and ``1 - p`` of a false one; trapezoids under the
-    expected ROC curve. The cumulative counts are rounded to 5 decimals as NannyML rounds them."""
-    order = np.argsort(raw)[::-1]
-    p = np.asarray(calibrated, dtype=np.float64)[order]
+    expected ROC curve. The cumulative counts are rounded to 5 decimals as NannyML rounds them.
+    ``order``: ascending order of ``raw`` (ties calibrate alike, so which one does not matter)."""
+    if order is None:
+        order = np.argsort(raw)
+    return _expected_auc(np.asarray(calibrated, dtype=np.float64)[order[::-1]])
+
+
+def _expected_auc(p: FloatArray) -> float:
+    """:func:`estimated_roc_auc` of calibrated probabilities already ranked by descending score."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        tps: FloatArray = np.round(np.concatenate([[0.0], np.cumsum(p)]), 5)
-        fps: FloatArray = np.round(np.concatenate([[0.0], 1.0 + np.arange(p.size) - np.cumsum(p)]), 5)
+        hits = np.cumsum(p)
+        tps: FloatArray = np.round(np.concatenate([[0.0], hits]), 5)
+        fps: FloatArray = np.round(np.concatenate([[0.0], np.arange(1.0, p.size + 1.0) - hits]), 5)
         return float(np.trapezoid(tps / tps[-1], fps / fps[-1]))
 
 
 def cbpe_metrics(
-    calibrator: Calibrator, proba: FloatArray, pred_codes: IntArray, classes: Sequence[Any]
+    calibrator: Calibrator,
+    proba: FloatArray,
+    pred_codes: IntArray,
+    classes: Sequence[Any],
+    orders: Mapping[int, IntArray] | None = None,
 ) -> dict[str, float]:
     """Estimated metrics of a window: accuracy, precision / recall / F1 (macro, weighted, per class)
-    and ROC AUC (binary: the positive class; multiclass: the one-vs-rest mean, as NannyML)."""
+    and ROC AUC (binary: the positive class; multiclass: the one-vs-rest mean, as NannyML).
+    ``orders``: :func:`~evergreen.monitoring.calibration.score_orders` of ``proba``, if known."""
     raw = np.asarray(proba, dtype=np.float64)
-    calibrated = calibrator.apply(raw)
+    orders = orders or {}
+    if raw.shape[1] == 2 and 1 in orders:
+        return _binary_in_score_order(calibrator, raw[:, 1], np.asarray(pred_codes), classes, orders[1])
+    calibrated = calibrator.apply(raw, orders)
     out = confusion_metrics(expected_confusion(calibrated, pred_codes), classes)
-    columns = [1] if raw.shape[1] == 2 else range(raw.shape[1])
-    auc = [estimated_roc_auc(calibrated[:, c], raw[:, c]) for c in columns]
+    columns = scored_columns(raw.shape[1])
+    auc = [estimated_roc_auc(calibrated[:, c], raw[:, c], orders.get(c)) for c in columns]
     if all(np.isfinite(auc)):
         out["roc_auc"] = float(np.mean(auc))
     return out
 
 
+def _binary_in_score_order(
+    calibrator: Calibrator,
+    positive: FloatArray,
+    pred_codes: IntArray,
+    classes: Sequence[Any],
+    order: IntArray,
+) -> dict[str, float]:
+    """:func:`cbpe_metrics` of a binary model, worked out in score order: the map runs over sorted
+    scores, the ROC AUC reads the result backwards, and the confusion sums do not care about order,
+    so the rows are gathered once instead of mapped, put back and gathered again."""
+    ranked = calibrator.map_column(1, positive[order])
+    predicted = pred_codes[order]
+    positives = np.bincount(predicted, weights=ranked, minlength=2)  # expected true class 1 per prediction
+    counts = np.bincount(predicted, minlength=2).astype(np.float64)
+    out = confusion_metrics(np.array([counts - positives, positives]), classes)
+    auc = _expected_auc(ranked[::-1])
+    if np.isfinite(auc):
+        out["roc_auc"] = auc
+    return out
+
+
 def realised_from_codes(
-    true_codes: IntArray, pred_codes: IntArray, proba: FloatArray | None, classes: Sequence[Any]
+    true_codes: IntArray,
+    pred_codes: IntArray,
+    proba: FloatArray | None,
+    classes: Sequence[Any],
+    orders: Mapping[int, IntArray] | None = None,
 ) -> dict[str, float]:
     """Realised metrics of labelled rows from class indices: the same numbers as ``compute_metrics``
     (confusion-matrix metrics over the classes present, ROC AUC as Mann-Whitney U with ties counted
     half, i.e. sklearn's trapezoids, log loss clipped like sklearn), without sklearn's per-call
-    validation, which dominates on a million rows."""
+    validation, which dominates on a million rows. ``orders``: the score orders of ``proba``."""
     yt, yp = np.asarray(true_codes), np.asarray(pred_codes)
     k = len(classes)
     cm = np.bincount(yt * k + yp, minlength=k * k).reshape(k, k).astype(np.float64)
@@ -102,12 +141,14 @@ def realised_from_codes(
         return out
     p = np.asarray(proba, dtype=np.float64)
     aucs = []
-    for c in [1] if k == 2 else range(k):
-        auc = rank_auc(yt == c, p[:, c])
+    orders = orders or {}
+    for c in scored_columns(k):
+        auc = rank_auc(yt == c, p[:, c], orders.get(c))
         if auc is not None:
             aucs.append(auc)
     if aucs:
         out["roc_auc"] = float(np.mean(aucs))
     eps = np.finfo(np.float64).eps
-    out["log_loss"] = float(-np.mean(np.log(np.clip(p[np.arange(yt.size), yt], eps, 1 - eps))))
+    picked = np.take_along_axis(p, yt[:, None], axis=1)[:, 0]  # each row's probability of its label
+    out["log_loss"] = float(-np.mean(np.log(np.clip(picked, eps, 1 - eps))))
     return out

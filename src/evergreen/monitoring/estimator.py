@@ -35,9 +35,7 @@ class Estimator:
 
     def codes(self, labels: Sequence[Any] | np.ndarray) -> IntArray:
         """Column index of each label in the model's classes (-1: unknown label)."""
-        index = pd.Index(list(self.classes or ()))
-        # One hash look-up of the whole column (a Python loop costs a second per million rows).
-        return np.asarray(index.get_indexer(pd.Index(labels)), dtype=np.intp)
+        return class_codes(list(self.classes or ()), labels)
 
     def estimate(
         self,
@@ -45,10 +43,12 @@ class Estimator:
         pred_codes: IntArray | None = None,
         features: pd.DataFrame | None = None,
         y_pred: FloatArray | None = None,
+        orders: Mapping[int, IntArray] | None = None,
     ) -> dict[str, float]:
-        """Estimated metrics of one window ({} when the inputs it needs are missing)."""
+        """Estimated metrics of one window ({} when the inputs it needs are missing); ``orders``:
+        the :func:`~evergreen.monitoring.calibration.score_orders` of ``proba``, if known."""
         if self.calibrator is not None and proba is not None and pred_codes is not None and len(pred_codes):
-            return cbpe_metrics(self.calibrator, proba, pred_codes, list(self.classes or ()))
+            return cbpe_metrics(self.calibrator, proba, pred_codes, list(self.classes or ()), orders)
         if self.loss_model is not None and features is not None and y_pred is not None and len(y_pred):
             est = self.loss_model.estimate(features, y_pred)
             return {k: v for k, v in est.items() if k in REGRESSION_ESTIMATES}
@@ -65,6 +65,33 @@ class Estimator:
             if s is not None:
                 out[name] = s
         return out
+
+
+def class_codes(classes: Sequence[Any], labels: Sequence[Any] | np.ndarray) -> IntArray:
+    """Column index of each label in ``classes`` (-1: unknown label)."""
+    classes = list(classes)
+    if isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and _few_whole_numbers(classes):
+        if (
+            classes == list(range(len(classes)))
+            and labels.size
+            and 0 <= labels.min() <= labels.max() < len(classes)
+        ):
+            return labels.astype(np.intp, copy=False)  # classes 0..k-1: each label is its own index
+        # A few integer classes: one comparison per class is a fifth of the hash look-up.
+        out = np.full(labels.shape, -1, dtype=np.intp)
+        for k, c in enumerate(classes):
+            out[labels == c] = k
+        return out
+    # One hash look-up of the whole column (a Python loop costs a second per million rows).
+    return np.asarray(pd.Index(classes).get_indexer(pd.Index(labels)), dtype=np.intp)
+
+
+def _few_whole_numbers(classes: Sequence[Any]) -> bool:
+    """One to eight classes, all integers (bools are not: pandas keeps ``True`` apart from ``1``)."""
+    return 0 < len(classes) <= 8 and all(
+        isinstance(c, int | np.integer) and not isinstance(c, bool | np.bool_) and abs(int(c)) < 2**62
+        for c in classes
+    )
 
 
 def fit_classification(

@@ -226,3 +226,42 @@ def test_scalar_checks() -> None:
     for bad in (0, -1, float("nan"), float("inf"), "1", False):
         with pytest.raises(BadInputError, match=r"s must be a number above 0\.0"):
             check_number(bad, "s", above=0.0)
+
+
+def test_a_bad_reference_is_named_before_a_bad_current() -> None:
+    # The reference is fitted on a second thread while the current side is checked; the error
+    # named is still the reference's, as when the two ran one after the other.
+    ref, cur = _multiclass(1000, 1), _multiclass(200, 2)
+    binary = {"task": "binary", "y_pred": "pred", "y_true": "y", "y_pred_proba": "pb"}
+    ref_b = ref.assign(y=(ref["y"] == "b").astype(int), pred=7)
+    cur_b = cur.assign(y=(cur["y"] == "b").astype(int), pred=(cur["pb"] >= 0.5).astype(int))
+    with pytest.raises(BadInputError, match="no reference row has both a known label") as exc:
+        estimate_performance(ref_b, cur_b.assign(pred=9), **binary)
+    assert exc.value.details == "reference"
+    with pytest.raises(BadInputError, match="y_pred holds 200 values that are not classes") as exc:
+        estimate_performance(
+            ref_b.assign(pred=(ref["pb"] >= 0.5).astype(int)), cur_b.assign(pred=9), **binary
+        )
+    assert exc.value.details == "y_pred"
+
+
+def test_missing_and_infinite_probabilities_are_not_read_as_out_of_range() -> None:
+    ref, cur = _multiclass(1000, 1), _multiclass(200, 2)
+    binary = {"task": "binary", "y_pred": "pred", "y_true": "y", "y_pred_proba": "pb"}
+    ref_b = ref.assign(y=(ref["y"] == "b").astype(int), pred=(ref["pb"] >= 0.5).astype(int))
+    cur_b = cur.assign(y=(cur["y"] == "b").astype(int), pred=(cur["pb"] >= 0.5).astype(int))
+    holes = ref_b.assign(pb=np.where(np.arange(1000) < 2, [np.nan, np.inf] * 500, ref_b["pb"]))
+    # Reference rows without a usable probability are left out of the fit, as before.
+    kept = estimate_performance(holes, cur_b, **binary)
+    assert kept.chunks[0].metrics["accuracy"].estimated == pytest.approx(
+        estimate_performance(ref_b.iloc[2:], cur_b, **binary).chunks[0].metrics["accuracy"].estimated,
+        abs=1e-12,
+    )
+    with pytest.raises(BadInputError, match="on every current row \\(missing found\\)"):
+        estimate_performance(
+            ref_b, cur_b.assign(pb=np.where(np.arange(200) == 3, -np.inf, cur_b["pb"])), **binary
+        )
+    with pytest.raises(BadInputError, match="reference data must be numbers in \\[0, 1\\]"):
+        estimate_performance(
+            holes.assign(pb=np.where(np.arange(1000) == 5, 1.5, holes["pb"])), cur_b, **binary
+        )
