@@ -15,6 +15,7 @@ categories, so a value the reference never saw counts as missing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,15 +40,29 @@ class LossModel:
 
     def estimate(self, features: pd.DataFrame, y_pred: FloatArray) -> dict[str, float]:
         """Estimated ``mae``, ``mse`` and ``rmse`` of a window."""
+        absolute, squared = self.losses(features, y_pred)
+        return summarize_losses(absolute, squared)
+
+    def losses(self, features: pd.DataFrame, y_pred: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Each row's predicted absolute and squared error (negative predictions clipped to 0).
+        A row's prediction does not depend on the others, so a caller may predict many windows
+        at once and average each window's rows (:func:`summarize_losses`)."""
         x = self.frame(features, y_pred)
         if len(x) == 0:
-            return {}
+            return np.zeros(0), np.zeros(0)
         # Trained on one thread (reproducible trees); predicted on all of them, as NannyML does:
         # each row is scored on its own, so the numbers do not depend on the thread count.
         absolute = np.maximum(0.0, self.absolute.predict(x, num_threads=0))
         squared = np.maximum(0.0, self.squared.predict(x, num_threads=0))
-        mse = float(np.mean(squared))
-        return {"mae": float(np.mean(absolute)), "mse": mse, "rmse": float(np.sqrt(mse))}
+        return np.asarray(absolute, dtype=np.float64), np.asarray(squared, dtype=np.float64)
+
+
+def summarize_losses(absolute: FloatArray, squared: FloatArray) -> dict[str, float]:
+    """``mae``, ``mse`` and ``rmse`` of a window from its rows' predicted errors ({} without rows)."""
+    if len(absolute) == 0:
+        return {}
+    mse = float(np.mean(squared))
+    return {"mae": float(np.mean(absolute)), "mse": mse, "rmse": float(np.sqrt(mse))}
 
 
 def _design(
@@ -92,6 +107,9 @@ def fit_loss_model(
             categories[c] = tuple(present)
     x = _design(features, y_pred, numeric, categories)
     err = np.asarray(y_true, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
-    absolute = _regressor().fit(x, np.abs(err))
-    squared = _regressor().fit(x, err**2)
-    return LossModel(numeric, categories, absolute, squared)
+    # Each model is fitted on one thread (reproducible trees), so the two can run side by side:
+    # LightGBM releases the GIL while it trains.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="evergreen-dle-fit") as pool:
+        absolute = pool.submit(_regressor().fit, x, np.abs(err))
+        squared = pool.submit(_regressor().fit, x, err**2)
+        return LossModel(numeric, categories, absolute.result(), squared.result())

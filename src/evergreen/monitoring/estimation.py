@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from evergreen.evaluation.metrics import label_key
-from evergreen.monitoring.calibration import Calibrator, FloatArray, IntArray, rank_auc, scored_columns
+from evergreen.monitoring.calibration import (
+    Calibrator,
+    FloatArray,
+    IntArray,
+    rank_auc,
+    score_orders,
+    scored_columns,
+)
 
 
 def expected_confusion(calibrated: FloatArray, pred_codes: IntArray) -> FloatArray:
@@ -87,10 +94,11 @@ def cbpe_metrics(
 ) -> dict[str, float]:
     """Estimated metrics of a window: accuracy, precision / recall / F1 (macro, weighted, per class)
     and ROC AUC (binary: the positive class; multiclass: the one-vs-rest mean, as NannyML).
-    ``orders``: :func:`~evergreen.monitoring.calibration.score_orders` of ``proba``, if known."""
+    ``orders``: :func:`~evergreen.monitoring.calibration.score_orders` of ``proba`` (sorted here
+    when not given)."""
     raw = np.asarray(proba, dtype=np.float64)
-    orders = orders or {}
-    if raw.shape[1] == 2 and 1 in orders:
+    orders = orders or score_orders(raw)  # a sorted map is many times faster than an unsorted one
+    if raw.shape[1] == 2:
         return _binary_in_score_order(calibrator, raw[:, 1], np.asarray(pred_codes), classes, orders[1])
     calibrated = calibrator.apply(raw, orders)
     out = confusion_metrics(expected_confusion(calibrated, pred_codes), classes)

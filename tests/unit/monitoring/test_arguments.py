@@ -265,3 +265,19 @@ def test_missing_and_infinite_probabilities_are_not_read_as_out_of_range() -> No
         estimate_performance(
             holes.assign(pb=np.where(np.arange(1000) == 5, 1.5, holes["pb"])), cur_b, **binary
         )
+
+
+def test_boolean_probabilities_and_a_one_class_reference_are_refused() -> None:
+    ref, cur = _multiclass(600, 1), _multiclass(200, 2)
+    binary = {"task": "binary", "y_pred": "pred", "y_true": "y", "y_pred_proba": "pb"}
+    ref_b = ref.assign(y=(ref["y"] == "b").astype(int), pred=(ref["pb"] >= 0.5).astype(int))
+    cur_b = cur.assign(y=(cur["y"] == "b").astype(int), pred=(cur["pb"] >= 0.5).astype(int))
+    with pytest.raises(BadInputError, match="\\['pb'\\] in the current data hold True/False") as exc:
+        estimate_performance(ref_b, cur_b.assign(pb=cur_b["pb"] >= 0.5), **binary)
+    assert exc.value.details == "y_pred_proba"
+    with pytest.raises(BadInputError, match="in the reference data hold True/False"):
+        estimate_performance(ref_b.assign(pb=ref_b["pb"] >= 0.5), cur_b, **binary)
+    # Before: a multiclass reference of one class estimated without a word.
+    with pytest.raises(BadInputError, match="y_true holds 1 class\\(es\\) in the reference") as exc:
+        estimate_performance(ref.assign(y="a"), cur, **MULTI)
+    assert exc.value.details == "y_true"

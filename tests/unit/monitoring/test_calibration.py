@@ -19,7 +19,13 @@ from evergreen.monitoring.calibration import (
     rank_auc,
     score_orders,
 )
-from evergreen.monitoring.estimation import cbpe_metrics, realised_from_codes
+from evergreen.monitoring.estimation import (
+    cbpe_metrics,
+    confusion_metrics,
+    estimated_roc_auc,
+    expected_confusion,
+    realised_from_codes,
+)
 from evergreen.monitoring.estimator import class_codes
 
 
@@ -67,10 +73,12 @@ def test_binary_cbpe_in_score_order_equals_the_plain_computation(decimals: int |
     calibrator = fit_calibrator(proba, truth)
     assert calibrator.calibrated == (True,)  # the scores are over-confident: the map is used
     window, _, window_pred = _binary(5, decimals)
-    orders = score_orders(window)
-    fast = cbpe_metrics(calibrator, window, window_pred, [0, 1], orders)
-    plain = cbpe_metrics(calibrator, window, window_pred, [0, 1])
-    assert fast.keys() == plain.keys() and "roc_auc" in fast
+    fast = cbpe_metrics(calibrator, window, window_pred, [0, 1], score_orders(window))
+    assert fast == cbpe_metrics(calibrator, window, window_pred, [0, 1])  # sorts it itself
+    calibrated = calibrator.apply(window)  # the plain way: map in row order, sort for the AUC
+    plain = confusion_metrics(expected_confusion(calibrated, window_pred), [0, 1])
+    plain["roc_auc"] = estimated_roc_auc(calibrated[:, 1], window[:, 1])
+    assert fast.keys() == plain.keys()
     for name, value in plain.items():
         assert fast[name] == pytest.approx(value, abs=1e-12), name
 
@@ -87,7 +95,10 @@ def test_multiclass_maps_and_realised_metrics_with_shared_orders_equal_the_plain
     assert set(orders) == {0, 1, 2}
     np.testing.assert_allclose(calibrator.apply(window, orders), calibrator.apply(window), rtol=0, atol=0)
     fast = cbpe_metrics(calibrator, window, pred[:1500], ["a", "b", "c"], orders)
-    assert fast == pytest.approx(cbpe_metrics(calibrator, window, pred[:1500], ["a", "b", "c"]), abs=1e-12)
+    calibrated = calibrator.apply(window)
+    plain = confusion_metrics(expected_confusion(calibrated, pred[:1500]), ["a", "b", "c"])
+    plain["roc_auc"] = float(np.mean([estimated_roc_auc(calibrated[:, c], window[:, c]) for c in range(3)]))
+    assert fast == pytest.approx(plain, abs=1e-12)
     realised = realised_from_codes(truth[:1500], pred[:1500], window, ["a", "b", "c"], orders)
     assert realised == pytest.approx(realised_from_codes(truth[:1500], pred[:1500], window, ["a", "b", "c"]))
 
