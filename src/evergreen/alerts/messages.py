@@ -52,21 +52,30 @@ def webhook_payload(msg: AlertMessage) -> dict[str, Any]:
     }
 
 
+def slack_escape(text: str) -> str:
+    """Text as Slack shows it literally: ``&``, ``<`` and ``>`` escaped, as Slack's formatting guide
+    asks. A title carries people's words (a rollback's reason) and data's (column names, errors):
+    unescaped, ``<!channel>`` pinged everyone and ``<https://…|open in the dashboard>`` was a link
+    that looked like ours."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_payload(msg: AlertMessage) -> dict[str, Any]:
     """A Slack incoming-webhook message: ``text`` (notifications, fallback) and Block Kit blocks."""
     emoji = ":white_check_mark:" if msg.event == "resolved" else EMOJI.get(msg.level, "")
     state = "resolved" if msg.event == "resolved" else msg.level
+    project, kind = slack_escape(msg.project), slack_escape(msg.kind)
     return {
-        "text": msg.headline,
+        "text": slack_escape(msg.headline),
         "blocks": [
             {
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"{emoji} *{state.upper()}* · *{msg.project}* · {msg.kind}",
+                    "text": f"{emoji} *{state.upper()}* · *{project}* · {kind}",
                 },
             },
-            {"type": "section", "text": {"type": "mrkdwn", "text": msg.title}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(msg.title)}},
             {
                 "type": "context",
                 "elements": [
@@ -82,7 +91,9 @@ def slack_payload(msg: AlertMessage) -> dict[str, Any]:
 
 def email_message(msg: AlertMessage, sender: str, to: tuple[str, ...]) -> EmailMessage:
     em = EmailMessage()
-    em["Subject"] = f"[evergreen] {msg.headline}"[:250]
+    # One line: a line break in a header is refused by ``email`` (a reason typed with Enter in it
+    # lost every mail of its alert); the body keeps the title as it was written.
+    em["Subject"] = " ".join(f"[evergreen] {msg.headline}".split())[:250]
     em["From"] = sender
     em["To"] = ", ".join(to)
     lines = [

@@ -15,7 +15,7 @@ from evergreen.alerts.facts import (
     SwapFailure,
 )
 from evergreen.alerts.lifecycle import ExistingAlert, can_transition, send_event
-from evergreen.alerts.messages import AlertMessage, slack_payload
+from evergreen.alerts.messages import AlertMessage, email_message, slack_payload
 from evergreen.alerts.rules import AlertCandidate, RuleConfig, drift_level, evaluate
 from evergreen.redact import Redactor
 
@@ -270,3 +270,33 @@ def test_a_candidate_waiting_with_no_champion_says_so() -> None:
     ]
     usual = evaluate(Facts(pending=(PendingApproval("r7", "5", "4", "t"),)), CFG)
     assert [a.title for a in usual.active] == ["candidate v5 of run r7 waits for approval (champion v4)"]
+
+
+def test_people_words_in_a_title_cannot_format_slack_or_break_the_mail_subject() -> None:
+    reason = (
+        "hotfix\r\nBcc: victim@example.com <!channel> <https://evil.example/x|open in the dashboard> & co"
+    )
+    msg = AlertMessage(
+        "churn<&>", "occurred", 4, "fp", "champion_changed", "info", "open", f"champion v2: {reason}",
+        "o", "u", "https://eg.example/",
+    )  # fmt: skip
+    blocks = slack_payload(msg)["blocks"]
+    assert blocks[1]["text"]["text"] == (
+        "champion v2: hotfix\r\nBcc: victim@example.com &lt;!channel&gt; "
+        "&lt;https://evil.example/x|open in the dashboard&gt; &amp; co"
+    )
+    assert "*churn&lt;&amp;&gt;*" in blocks[0]["text"]["text"]
+    assert "<!channel>" not in slack_payload(msg)["text"]
+    assert blocks[2]["elements"][0]["text"].endswith(
+        "<https://eg.example/alerts#alert-4|open in the dashboard>"
+    )
+    mail = email_message(msg, "eg@example.com", ("ops@example.com",))
+    assert mail["Subject"] == (
+        "[evergreen] [INFO] churn<&>: champion v2: hotfix Bcc: victim@example.com <!channel> "
+        "<https://evil.example/x|open in the dashboard> & co"
+    )
+    assert mail["Bcc"] is None
+    assert mail.get_content().startswith(
+        "champion v2: hotfix\nBcc: victim@example.com <!channel>"
+    )  # as typed
+    assert mail.as_bytes()  # serialisable: before, every delivery failed on the header
