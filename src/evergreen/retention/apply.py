@@ -172,15 +172,8 @@ def _delete_versions(
             client.delete_model_version(name, version)
         finally:
             lease.release()
-        model_id = getattr(mv, "model_id", None)
-        if model_id:
-            client.delete_logged_model(model_id)
-        run_removed = False
-        if info.run_id and not any(v.run_id == info.run_id for v in reg.list_versions()):
-            artifact_uri = client.get_run(info.run_id).info.artifact_uri
-            client.delete_run(info.run_id)
-            _delete_artifacts(artifact_uri)
-            run_removed = True
+        # On record at once: whatever the clean-up below meets, the deletion is in the audit trail
+        # (it ran after the clean-up, and a run someone had removed left a version gone, unaudited).
         record_action(
             project.store,
             actor=actor,
@@ -188,10 +181,38 @@ def _delete_versions(
             target=f"version:{version}",
             reason="retention: no alias, not pending, older than the limits and unused by recent predictions",
             before={"version": version, "run_id": info.run_id, "source": info.source},
-            after={"run_deleted": run_removed},
         )
         deleted.append(version)
+        _delete_run_of(project, version, getattr(mv, "model_id", None), info.run_id, actor)
     return deleted, skipped
+
+
+def _delete_run_of(
+    project: Project, version: str, model_id: str | None, run_id: str | None, actor: str
+) -> None:
+    """The deleted version's logged model, then its run and the run's files once no version uses
+    the run. Any of them may be gone already (a person, ``mlflow gc``): that is noted and the pass
+    goes on; what is left is garbage, not a hazard (no alias can reach a deleted version)."""
+    from mlflow.exceptions import MlflowException
+
+    client = project.registry.client
+    try:
+        if model_id:
+            client.delete_logged_model(model_id)
+        if run_id and not any(v.run_id == run_id for v in project.registry.list_versions()):
+            artifact_uri = client.get_run(run_id).info.artifact_uri
+            client.delete_run(run_id)
+            _delete_artifacts(artifact_uri)
+            record_action(
+                project.store,
+                actor=actor,
+                action="gc_delete_run",
+                target=f"run:{run_id}",
+                reason=f"retention: the run of deleted version {version}, used by no other version",
+                before={"version": version, "artifact_uri": artifact_uri},
+            )
+    except MlflowException as exc:
+        log.warning("gc_run_left", version=version, run_id=run_id, error=one_line(exc))
 
 
 def _delete_artifacts(artifact_uri: str) -> None:

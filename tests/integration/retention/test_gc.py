@@ -84,6 +84,33 @@ def test_gc_keeps_the_champion_and_recently_used_versions_and_deletes_the_rest(t
     assert champion is not None
     [audit] = list_actions(p.store, action="gc_delete_version")
     assert (audit["actor"], audit["target"]) == ("test", f"version:{v2}")
+    [run_audit] = list_actions(p.store, action="gc_delete_run")
+    assert run_audit["target"] == f"run:{audit['before']['run_id']}"
+
+
+def test_a_version_whose_run_is_gone_is_deleted_audited_and_the_pass_goes_on(trained_project: Any) -> None:
+    # Found by a hostile pass: the audit row was written after the run's clean-up, so a run that
+    # someone had deleted (then `mlflow gc`) left the version deleted, unaudited, and the pass
+    # stopped before the rows and files.
+    import subprocess
+    import sys
+
+    p = trained_project
+    v2, _v3 = add_version(p), add_version(p)
+    run_id = p.registry.get_version(v2).run_id
+    p.registry.client.delete_run(run_id)
+    uri = p.settings.storage.mlflow_tracking_uri
+    gc = [sys.executable, "-m", "mlflow", "gc", "--backend-store-uri", uri, "--run-ids", run_id]
+    subprocess.run(gc, check=True, capture_output=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    now = utcnow() + LATER
+    log_prediction(p, "1", now - timedelta(days=100))  # past predictions_days: pruned after the versions
+
+    result = run_gc(p, POLICY, now, actor="test")
+    assert result.deleted_versions == (v2,) and result.deleted_predictions == 1
+    assert v2 not in {v.version for v in p.registry.list_versions()}
+    [audit] = list_actions(p.store, action="gc_delete_version")
+    assert (audit["target"], audit["before"]["run_id"]) == (f"version:{v2}", run_id)
+    assert list_actions(p.store, action="gc_delete_run") == []  # it was gone: noted in the log only
 
 
 def test_a_promotion_during_the_pass_saves_the_version_it_reaches(trained_project: Any) -> None:
