@@ -213,7 +213,8 @@ def _spread(runs: dict[str, list[dict[str, Any]]]) -> str:
         f"{tool} {min(r['seconds'] for r in rs):.2f}-{max(r['seconds'] for r in rs):.2f} s"
         for tool, rs in runs.items()
     )
-    return f" (medians of {len(runs['evergreen'])} interleaved runs; {ranges})"
+    n = len(runs["evergreen"])
+    return f" (medians of {n} interleaved runs; {ranges}; memory and numbers: the first run)"
 
 
 def compare(task: str, ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
@@ -242,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", choices=["evergreen", "nannyml"], help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be 1 or more")
     if args.worker:
         print(json.dumps(worker(args.worker, args.tasks[0], Path(args.data), args.rows[0])))
         return 0

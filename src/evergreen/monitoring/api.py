@@ -107,7 +107,7 @@ def _proba_columns(
         raise BadInputError(
             f"y_pred_proba maps two classes to the same column: {shown(columns)}", details="y_pred_proba"
         )
-    if len(present) < 2:  # one class: nothing to calibrate against and no ROC AUC to estimate
+    if task == "multiclass" and len(present) < 2:  # nothing to calibrate against, no ROC AUC
         raise BadInputError(
             f"y_true holds {len(present)} class(es) in the reference: estimating needs rows of at least 2",
             details="y_true",

@@ -51,7 +51,8 @@ class Calibrator:
         return np.divide(out, total, out=uniform, where=total != 0)
 
     def map_column(self, column: int, scores: FloatArray) -> FloatArray:
-        """One column's map alone (multiclass rows are renormalised by :meth:`apply`, not here)."""
+        """One column's map alone (multiclass rows are renormalised by :meth:`apply`, not here). A
+        binary calibrator has one map, the positive class's (column 1)."""
         return _map(self.knots[0] if self.n_classes == 2 else self.knots[column], scores)
 
     @property

@@ -54,17 +54,17 @@ def classification_chunks(
             fit_classification, reference[y_true].to_numpy(), reference[y_pred].to_numpy(), ref_proba, classes
         )
         try:
-            window: _Scored | BadInputError = _scored(current, columns, classes, y_true, y_pred, chunks)
-        except BadInputError as exc:  # named after the reference's problem, as a serial run would
+            window: _Scored | Exception = _scored(current, columns, classes, y_true, y_pred, chunks)
+        except Exception as exc:  # raised after the reference's problem, as a serial run would
             window = exc
         try:
             est = fitting.result()
-        except ValueError as exc:  # no usable reference row: say which arguments to look at
+        except (ValueError, TypeError) as exc:  # e.g. no usable reference row: say what to look at
             raise BadInputError(
                 f"{exc}: check y_true, y_pred and y_pred_proba against the classes {shown(classes)}",
                 details="reference",
             ) from None
-        if isinstance(window, BadInputError):
+        if isinstance(window, Exception):
             raise window
         scored = window
 
@@ -103,14 +103,11 @@ def _scored(
             "y_pred_proba must be numbers in [0, 1] on every current row (missing found)",
             details="y_pred_proba",
         )
-    predicted = current[y_pred].to_numpy()
-    pred_codes = class_codes(classes, predicted)  # once for the whole frame: a look-up costs per row
-    _check_codes(classes, predicted, pred_codes, "y_pred")
+    pred_codes = _codes(classes, current[y_pred].to_numpy(), "y_pred")  # once: a look-up costs per row
     label_codes, known = None, None
     if y_true in current.columns:
         labels = current[y_true].to_numpy()
-        label_codes = class_codes(classes, labels)
-        _check_codes(classes, labels, label_codes, "y_true")
+        label_codes = _codes(classes, labels, "y_true")
         known = pd.notna(labels)
     orders, realised = [], []
     for start, stop in chunks:
@@ -225,11 +222,19 @@ def _outside_unit(p: np.ndarray) -> bool:
     return bool(lo < 0 or hi > 1)
 
 
+def _booleans(column: pd.Series) -> bool:
+    """True/False values, as a bool column or as objects (a bool column with a None in it)."""
+    if pd.api.types.is_bool_dtype(column):
+        return True
+    return column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) == "boolean"
+
+
 def _matrix(frame: pd.DataFrame, columns: Sequence[str], side: str) -> np.ndarray:
     """The probability matrix of one side, checked: each present value in [0, 1] and, with a
     column per class, each complete row summing to 1 (else CBPE reads certainty that is not there:
     rows of zeros gave an estimated accuracy of 0.33 against a realised 0.75)."""
-    flags = [c for c in columns if pd.api.types.is_bool_dtype(frame[c])]
+    require_columns(frame, columns, side, "y_pred_proba")
+    flags = [c for c in columns if _booleans(frame[c])]
     if flags:  # read as 0 and 1 they were certainty, not probabilities (often y_pred passed twice)
         raise BadInputError(
             f"y_pred_proba column(s) {shown(flags)} in the {side} data hold True/False, not probabilities",
@@ -258,8 +263,22 @@ def _matrix(frame: pd.DataFrame, columns: Sequence[str], side: str) -> np.ndarra
     return p
 
 
+def _codes(classes: list[Any], values: np.ndarray, argument: str) -> np.ndarray:
+    """Each value's class index, every present value checked to be a class."""
+    try:
+        codes = class_codes(classes, values)
+    except TypeError:  # lists or dicts in a cell: pandas cannot hash them
+        raise BadInputError(
+            f"{argument} holds values that cannot be compared with the classes {shown(classes)} "
+            "(lists or mappings in a cell)",
+            details=argument,
+        ) from None
+    _check_codes(classes, values, codes, argument)
+    return codes
+
+
 def _check_codes(classes: list[Any], values: np.ndarray, codes: np.ndarray, argument: str) -> None:
-    """Every present value one of the classes (``codes``: their :meth:`Estimator.codes`). Anything
+    """Every present value one of the classes (``codes``: their :func:`class_codes`). Anything
     else was read silently: an unknown prediction as the last class (index -1); an unknown label
     made sklearn fail deep inside the realised metrics."""
     if codes.size == 0 or codes.min() >= 0:  # one pass when every value is a class (the usual case)

@@ -281,3 +281,28 @@ def test_boolean_probabilities_and_a_one_class_reference_are_refused() -> None:
     with pytest.raises(BadInputError, match="y_true holds 1 class\\(es\\) in the reference") as exc:
         estimate_performance(ref.assign(y="a"), cur, **MULTI)
     assert exc.value.details == "y_true"
+
+
+def test_a_missing_probability_column_object_booleans_and_unhashable_labels_name_the_argument() -> None:
+    ref, cur = _multiclass(600, 1), _multiclass(200, 2)
+    binary = {"task": "binary", "y_pred": "pred", "y_true": "y", "y_pred_proba": "pb"}
+    ref_b = ref.assign(y=(ref["y"] == "b").astype(int), pred=(ref["pb"] >= 0.5).astype(int))
+    cur_b = cur.assign(y=(cur["y"] == "b").astype(int), pred=(cur["pb"] >= 0.5).astype(int))
+    for r, c, side in (
+        (ref_b.drop(columns="pb"), cur_b, "reference"),
+        (ref_b, cur_b.drop(columns="pb"), "current"),
+    ):
+        with pytest.raises(BadInputError, match=f"the {side} data lacks the y_pred_proba column") as exc:
+            estimate_performance(r, c, **binary)
+        assert exc.value.details == "y_pred_proba"
+    flags = pd.Series(cur_b["pb"] >= 0.5, dtype=object)
+    flags.iloc[0] = None  # a bool column with a hole is objects: still True/False
+    with pytest.raises(BadInputError, match="in the current data hold True/False"):
+        estimate_performance(ref_b, cur_b.assign(pb=flags), **binary)
+    lists = cur_b.assign(y=[[1]] * 200)
+    with pytest.raises(BadInputError, match="y_true holds values that cannot be compared") as exc:
+        estimate_performance(ref_b, lists, **binary)
+    assert exc.value.details == "y_true"
+    with pytest.raises(BadInputError, match="no reference row has both") as exc:  # the reference first
+        estimate_performance(ref_b.assign(pred=7), lists, **binary)
+    assert exc.value.details == "reference"

@@ -99,14 +99,19 @@ def test_multiclass_maps_and_realised_metrics_with_shared_orders_equal_the_plain
     plain = confusion_metrics(expected_confusion(calibrated, pred[:1500]), ["a", "b", "c"])
     plain["roc_auc"] = float(np.mean([estimated_roc_auc(calibrated[:, c], window[:, c]) for c in range(3)]))
     assert fast == pytest.approx(plain, abs=1e-12)
-    realised = realised_from_codes(truth[:1500], pred[:1500], window, ["a", "b", "c"], orders)
-    assert realised == pytest.approx(realised_from_codes(truth[:1500], pred[:1500], window, ["a", "b", "c"]))
+    tied = np.round(window, 2)  # ties: the shared orders must still rank them as sklearn does
+    realised = realised_from_codes(truth[:1500], pred[:1500], tied, ["a", "b", "c"], score_orders(tied))
+    by_class = [roc_auc_score(truth[:1500] == c, tied[:, c]) for c in range(3)]
+    assert realised["roc_auc"] == pytest.approx(float(np.mean(by_class)), abs=1e-12)
+    assert realised["accuracy"] == pytest.approx(float(np.mean(truth[:1500] == pred[:1500])), abs=1e-15)
 
 
 @pytest.mark.parametrize(
     ("classes", "labels"),
     [
         ([0, 1], np.array([1, 0, 2, -1, 1], dtype=np.int64)),
+        ([0, 1, 2], np.array([2, 0, 1, 1], dtype=np.int64)),  # classes 0..k-1: labels are the codes
+        ([0, 1, 2], np.array([], dtype=np.int64)),
         ([np.int64(3), 7, -2], np.array([7, -2, 3, 0, 7], dtype=np.int32)),
         ([1, 2], np.array([2, 1, 9], dtype=np.uint64)),
         ([True, False], np.array([1, 0, 1], dtype=np.int64)),  # bools: pandas' look-up, not ==
