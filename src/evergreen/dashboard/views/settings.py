@@ -79,6 +79,20 @@ def parse_changes(
                 '{"accuracy": 0.8})',
                 details={"key": key},
             ) from exc
-        if as_json(parsed) != current.get(key):
+        if key not in current or not same_threshold(parsed, json.loads(current[key])):
             values[key] = parsed
     return values, reset
+
+
+def same_threshold(a: Any, b: Any) -> bool:
+    """Equal as threshold values: ``1e3`` is ``1000`` and ``0.50`` is ``0.5`` (a field retyped so
+    was saved and audited as a change of nothing), but ``true`` is not ``1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_threshold(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_threshold(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)

@@ -40,6 +40,14 @@ def test_only_changed_fields_and_resets() -> None:
         "value:alerts.levels": '{"a":1}',  # same JSON, other spacing: no change
     }
     assert parse_changes(form, KEYS, CURRENT) == ({"promotion.require_approval": True}, [])
+    # The same numbers written another way are no change (before: saved and audited as one).
+    form = {"value:promotion.min_improvement": "2e-2", "value:alerts.levels": '{"a": 1.0}'}
+    assert parse_changes(form, KEYS, CURRENT) == ({}, [])
+    form = {"value:promotion.require_approval": "0", "value:alerts.levels": '{"a": true}'}  # not the same
+    assert parse_changes(form, KEYS, CURRENT) == (
+        {"promotion.require_approval": 0, "alerts.levels": {"a": True}},
+        [],
+    )
     form = {"value:promotion.min_improvement": "0.5", "reset:promotion.min_improvement": "yes"}
     assert parse_changes(form, KEYS, CURRENT) == ({}, ["promotion.min_improvement"])
 
