@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from evergreen.champion import AUTOMATED_WAIT_SECONDS, acquire_models_lease
 from evergreen.data.quarantine import PROCESSED_DIR, aged_files
@@ -226,9 +226,17 @@ def _delete_artifacts(artifact_uri: str) -> None:
 
 def _prune_rows(project: Project, plan: RetentionPlan, actor: str) -> tuple[int, int]:
     store, cutoff = project.store, plan.rows_before
+    old_predictions = select(predictions.c.id).where(
+        predictions.c.project == store.project, predictions.c.created_at < cutoff
+    )
     with store.begin() as conn:
+        # A label that came late for a prediction that goes now goes with it: joined to nothing,
+        # it was kept for nothing (it arrived inside the limit, its prediction did not).
         n_fb = conn.execute(
-            delete(feedback).where(feedback.c.project == store.project, feedback.c.received_at < cutoff)
+            delete(feedback).where(
+                feedback.c.project == store.project,
+                or_(feedback.c.received_at < cutoff, feedback.c.prediction_id.in_(old_predictions)),
+            )
         ).rowcount
         n_pred = conn.execute(
             delete(predictions).where(

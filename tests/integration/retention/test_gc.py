@@ -159,6 +159,33 @@ def test_rows_and_files_past_their_limits_go(trained_project: Any) -> None:
     assert [a["target"] for a in list_actions(p.store, action="gc_delete_file")] == ["file:old.csv"]
 
 
+def test_a_late_label_goes_with_its_pruned_prediction(trained_project: Any) -> None:
+    p = trained_project
+    now = utcnow()
+    ids = {}
+    for age in (100, 10):
+        ids[age] = uuid.uuid4().hex
+        with p.store.begin() as conn:
+            conn.execute(
+                insert(predictions).values(
+                    id=ids[age], project=p.store.project, created_at=now - timedelta(days=age),
+                    model_version="1", record={}, role="champion",
+                )
+            )  # fmt: skip
+            conn.execute(
+                insert(feedback).values(
+                    project=p.store.project,
+                    prediction_id=ids[age],
+                    label=1,
+                    received_at=now - timedelta(days=5),
+                )
+            )
+    result = run_gc(p, POLICY, now)
+    assert (result.deleted_predictions, result.deleted_feedback) == (1, 1)
+    with p.store.connect() as conn:
+        assert conn.execute(select(feedback.c.prediction_id)).scalars().all() == [ids[10]]
+
+
 def test_html_reports_beyond_keep_reports_go_and_their_rows_stay(
     trained_project: Any, tmp_path: Path
 ) -> None:
