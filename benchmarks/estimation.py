@@ -214,7 +214,11 @@ def _spread(runs: dict[str, list[dict[str, Any]]]) -> str:
         for tool, rs in runs.items()
     )
     n = len(runs["evergreen"])
-    return f" (medians of {n} interleaved runs; {ranges}; memory and numbers: the first run)"
+    pairs = [b["seconds"] / a["seconds"] for a, b in zip(runs["evergreen"], runs["nannyml"], strict=True)]
+    return (
+        f" (medians of {n} interleaved runs, each tool first in every other pair; {ranges}; "
+        f"median of the pairs' ratios {float(np.median(pairs)):.1f}x; memory and numbers: the first run)"
+    )
 
 
 def compare(task: str, ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
@@ -256,11 +260,14 @@ def main(argv: list[str] | None = None) -> int:
             for rows in args.rows:
                 for name, frame in build(task, rows).items():
                     frame.to_parquet(directory / f"{task}-{rows}-{name}.parquet")
-                # Interleaved, so that a slow spell of a shared machine falls on both tools.
+                # Interleaved, so that a slow spell of a shared machine falls on both tools, and
+                # each tool goes first in every other pair (a cache or a clock warmed by the
+                # first run then helps neither more often).
                 runs: dict[str, list[dict[str, Any]]] = {"evergreen": [], "nannyml": []}
-                for _ in range(args.repeat):
-                    runs["evergreen"].append(_spawn(sys.executable, "evergreen", task, directory, rows))
-                    runs["nannyml"].append(_spawn(str(nml_python), "nannyml", task, directory, rows))
+                pythons = {"evergreen": sys.executable, "nannyml": str(nml_python)}
+                for i in range(args.repeat):
+                    for tool in ("evergreen", "nannyml") if i % 2 == 0 else ("nannyml", "evergreen"):
+                        runs[tool].append(_spawn(pythons[tool], tool, task, directory, rows))
                 ours, theirs = runs["evergreen"][0], runs["nannyml"][0]
                 mine, other = _median_seconds(runs["evergreen"]), _median_seconds(runs["nannyml"])
                 print(
