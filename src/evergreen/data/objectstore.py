@@ -235,7 +235,10 @@ class ObjectLanding:
     def _aside(self, folder: str, obj: RemoteObject, at: datetime) -> str:
         dest = f"{self.root}/{folder}/{at.strftime('%Y%m%dT%H%M%S%fZ')}-{obj.name}"
         self.fs.makedirs(f"{self.root}/{folder}", exist_ok=True)  # object stores: no-op; file://: needed
-        self.fs.mv(obj.key, dest)
+        # One object by its exact key: fs.mv takes a glob, so a key "w*.csv" (legal on S3) also moved
+        # (and deleted) every unread "w1.csv", "w2.csv" beside it.
+        self.fs.cp_file(obj.key, dest)
+        self.fs.rm_file(obj.key)
         return dest
 
     def move_processed(self, obj: RemoteObject, at: datetime) -> str:

@@ -188,3 +188,19 @@ def test_hostile_keys_empty_objects_and_folder_markers(s3_env: S3Server, tmp_pat
         names = {p.rsplit("/", 1)[-1] for p in fs.find("landing/hostile")}
         assert any(n.endswith("-week 01 café.csv") for n in names)
         assert any(n.endswith("-empty.csv.reason.json") for n in names)
+
+
+def test_key_with_glob_characters_moves_only_itself(s3_env: S3Server, tmp_path: Path) -> None:
+    # "*" is a legal character in an S3 key; fsspec's mv reads it as a glob, so moving "w*.csv"
+    # aside swept the unread "w1.csv" and "w2.csv" into .processed/ with it: never ingested.
+    with _project(tmp_path, "glob") as project:
+        for i, name in enumerate(("w*.csv", "w1.csv", "w2.csv")):
+            _put(s3_env, f"landing/glob/{name}", i, rows=30)
+        results = ingest_landing(project.settings, project.store)
+        assert sorted((r.source.rsplit("/", 1)[1], r.status) for r in results) == [
+            ("w*.csv", "accepted"),
+            ("w1.csv", "accepted"),
+            ("w2.csv", "accepted"),
+        ]
+        moved = sorted(p.rsplit("/", 1)[1].split("-", 1)[1] for p in s3_env.fs().find("landing/glob"))
+        assert moved == ["w*.csv", "w1.csv", "w2.csv"]
