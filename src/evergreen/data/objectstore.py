@@ -22,11 +22,12 @@ shown without any user-info part.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from evergreen.data.quarantine import expired
-from evergreen.errors import ConfigError
+from evergreen.errors import ConfigError, one_line
 from evergreen.files import FILE_MODE, private_dir
 
 MARKER = "_SUCCESS"
@@ -135,6 +136,28 @@ def ready(
     return out, wait, sightings
 
 
+@contextlib.contextmanager
+def _client_errors() -> Iterator[None]:
+    """The store's client failing on its own (no credentials, an endpoint that does not answer) as an
+    OSError: s3fs maps S3's answers to OSError but lets botocore's own errors through, and every
+    caller here takes an OSError for an unreachable store (the scheduler's pass failed on the
+    others, monitoring and the triggers with it)."""
+    try:
+        yield
+    except Exception as exc:
+        if isinstance(exc, OSError) or not _is_client_error(exc):
+            raise
+        raise OSError(one_line(exc)) from exc
+
+
+def _is_client_error(exc: Exception) -> bool:
+    try:
+        from botocore.exceptions import BotoCoreError
+    except ImportError:
+        return False
+    return isinstance(exc, BotoCoreError)
+
+
 class ObjectLanding:
     """The landing prefix behind an fsspec URL: list, fetch, move aside, prune."""
 
@@ -168,7 +191,8 @@ class ObjectLanding:
     def _entries(self, prefix: str) -> list[dict[str, Any]]:
         self.fs.invalidate_cache(prefix)  # s3fs caches listings: a new file must show at once
         try:
-            return list(self.fs.ls(prefix, detail=True))
+            with _client_errors():
+                return list(self.fs.ls(prefix, detail=True))
         except FileNotFoundError:
             return []
 
@@ -192,7 +216,7 @@ class ObjectLanding:
         dest = folder / local_name(obj.name)
         try:
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            with os.fdopen(fd, "wb") as out, self.fs.open(obj.key, "rb") as src:
+            with _client_errors(), os.fdopen(fd, "wb") as out, self.fs.open(obj.key, "rb") as src:
                 shutil.copyfileobj(src, out, 1024 * 1024)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # no partial download left behind
@@ -210,9 +234,10 @@ class ObjectLanding:
         key = f"{self.root}/{name}"
         self.fs.invalidate_cache(self.root)  # s3fs caches listings and infos: a new flag must show
         try:
-            if self.fs.info(key).get("type") != "file":
-                return None
-            self.fs.rm_file(key)
+            with _client_errors():
+                if self.fs.info(key).get("type") != "file":
+                    return None
+                self.fs.rm_file(key)
         except FileNotFoundError:
             return None
         return self.url_of(key)
@@ -225,7 +250,8 @@ class ObjectLanding:
         any of the version, the ETag or the size and time read now.
         """
         try:
-            info = self.fs.info(obj.key)
+            with _client_errors():
+                info = self.fs.info(obj.key)
         except FileNotFoundError:
             return False
         plain = {k: v for k, v in info.items() if k not in _VERSION_KEYS}
@@ -234,11 +260,12 @@ class ObjectLanding:
 
     def _aside(self, folder: str, obj: RemoteObject, at: datetime) -> str:
         dest = f"{self.root}/{folder}/{at.strftime('%Y%m%dT%H%M%S%fZ')}-{obj.name}"
-        self.fs.makedirs(f"{self.root}/{folder}", exist_ok=True)  # object stores: no-op; file://: needed
-        # One object by its exact key: fs.mv takes a glob, so a key "w*.csv" (legal on S3) also moved
-        # (and deleted) every unread "w1.csv", "w2.csv" beside it.
-        self.fs.cp_file(obj.key, dest)
-        self.fs.rm_file(obj.key)
+        with _client_errors():
+            self.fs.makedirs(f"{self.root}/{folder}", exist_ok=True)  # object stores: no-op; file://: needed
+            # One object by its exact key: fs.mv takes a glob, so a key "w*.csv" (legal on S3) also
+            # moved (and deleted) every unread "w1.csv", "w2.csv" beside it.
+            self.fs.cp_file(obj.key, dest)
+            self.fs.rm_file(obj.key)
         return dest
 
     def move_processed(self, obj: RemoteObject, at: datetime) -> str:
@@ -249,7 +276,10 @@ class ObjectLanding:
         """Move a refused object under ``<prefix>/.quarantine/`` with its ``.reason.json``; its URL."""
         dest = self._aside(QUARANTINE, obj, at)
         body = {**record, "original": self.url_of(obj.key), "quarantined_file": self.url_of(dest)}
-        self.fs.pipe_file(dest + ".reason.json", (json.dumps(body, indent=2, default=str) + "\n").encode())
+        with _client_errors():
+            self.fs.pipe_file(
+                dest + ".reason.json", (json.dumps(body, indent=2, default=str) + "\n").encode()
+            )
         return self.url_of(dest)
 
     def prune(self, now: datetime, days: float) -> list[str]:
@@ -260,7 +290,8 @@ class ObjectLanding:
         """
         gone = []
         for key in expired(self.set_aside(), now, days):
-            self.fs.rm_file(key)
+            with _client_errors():
+                self.fs.rm_file(key)
             gone.append(self.url_of(key))
         return gone
 

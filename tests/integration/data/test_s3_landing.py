@@ -204,3 +204,34 @@ def test_key_with_glob_characters_moves_only_itself(s3_env: S3Server, tmp_path: 
         ]
         moved = sorted(p.rsplit("/", 1)[1].split("-", 1)[1] for p in s3_env.fs().find("landing/glob"))
         assert moved == ["w*.csv", "w1.csv", "w2.csv"]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"},  # nothing answers there
+        {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},  # no credentials at all
+    ],
+    ids=["endpoint_down", "no_credentials"],
+)
+def test_client_failure_is_logged_and_the_pass_goes_on(
+    s3_env: S3Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    broken: dict[str, str | None],
+) -> None:
+    # botocore's own errors (not OSError) escaped the scheduler's pass: monitoring, retention and the
+    # triggers of that tick did not run, every tick, until the store came back.
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    for key, value in broken.items():
+        if value is None:
+            monkeypatch.delenv(key)
+        else:
+            monkeypatch.setenv(key, value)
+    with _project(tmp_path, "client") as project:
+        assert Scheduler(project).ingest_new() == []
+    out = capsys.readouterr().out
+    assert "landing_unavailable" in out and "s3://landing/client/" in out
+    assert s3_env.secret_key not in out
