@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from evergreen.data.quarantine import expired
 from evergreen.errors import ConfigError, one_line
-from evergreen.files import FILE_MODE, private_dir
+from evergreen.files import FILE_MODE, private_dir, utf8_name
 
 MARKER = "_SUCCESS"
 PROCESSED = ".processed"
@@ -72,6 +72,7 @@ def display_url(url: str) -> str:
 def local_name(name: str, limit: int = 200) -> str:
     """``name`` cut to ``limit`` UTF-8 bytes, its suffix kept: an object's name may be up to 1024
     bytes, a local file name (the download, the quarantine sidecar) at most 255."""
+    name = utf8_name(name)
     if len(name.encode()) <= limit:
         return name
     suffix = Path(name).suffix
@@ -184,9 +185,10 @@ class ObjectLanding:
         self.shown = display_url(url)
 
     def url_of(self, key: str) -> str:
-        """A key as a URL with this landing's scheme (what ``batches.source`` records)."""
+        """A key as a URL with this landing's scheme (what ``batches.source`` records); a ``file://``
+        name that is not UTF-8 shows its bad bytes as ``\\xff`` (no column, log or JSON holds it)."""
         rel = key[len(self.root) :].lstrip("/") if key.startswith(self.root) else key
-        return self.shown + rel
+        return utf8_name(self.shown + rel)
 
     def _entries(self, prefix: str) -> list[dict[str, Any]]:
         self.fs.invalidate_cache(prefix)  # s3fs caches listings: a new file must show at once

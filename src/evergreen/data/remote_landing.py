@@ -20,7 +20,8 @@ from evergreen.data import catalog
 from evergreen.data.ingest import IngestResult, ingest_file, refuse_unread
 from evergreen.data.objectstore import ObjectLanding, RemoteObject, Sighting, local_name, ready
 from evergreen.data.read import FORMATS, too_large
-from evergreen.errors import one_line
+from evergreen.errors import DataValidationError, one_line
+from evergreen.files import utf8_name
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store, utcnow
 
@@ -88,7 +89,12 @@ def ingest_object(
     with store.connect() as conn:
         if catalog.landing_taken(conn, store.project, source, obj.version):
             return None
-    refusal = too_large(obj.name, obj.size, settings.data.max_file_mb)  # never downloaded
+    name = utf8_name(obj.name)
+    refusal = too_large(name, obj.size, settings.data.max_file_mb)  # never downloaded
+    if name != obj.name:  # file:// only (S3 and GCS keys are UTF-8), as for a landing directory
+        refusal = DataValidationError(
+            f"{name}: the file name is not valid UTF-8; rename it", reason="bad_file_name", file=name
+        )
     if refusal is not None:
         result = refuse_unread(settings, store, local_name(obj.name), source, refusal)
     else:
@@ -133,7 +139,7 @@ def _move_aside(
         if result.quarantined:
             record = {
                 "reason": result.reason,
-                "file": obj.name,
+                "file": utf8_name(obj.name),
                 "column": result.column,
                 "message": result.message,
             }

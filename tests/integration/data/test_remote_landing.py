@@ -222,3 +222,28 @@ def test_take_consumes_a_flag_once_and_only_that_name(bucket: Path) -> None:
     assert landing.take("_READY") == f"file://{bucket}/_READY"
     assert landing.take("_READY") is None  # consumed: the producer's next flag fires again
     assert sorted(p.name for p in bucket.iterdir()) == ["_READY.tmp", "week01.csv"]
+
+
+def test_name_that_is_not_utf8_is_quarantined_and_the_others_go_on(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    # A file:// name is bytes: one that is not UTF-8 stopped every pass (the lookup of its record
+    # could not encode it), the good file after it included.
+    project = make_project(landing=f"file://{bucket}")
+    churn().to_csv(bucket / "good.csv", index=False)
+    Path(os.fsdecode(os.fsencode(bucket) + b"/bad\xff.csv")).write_bytes(b"a,b\n1,2\n")
+    results = ingest_landing(project.settings, project.store, ENV)
+    assert sorted((r.source, r.status, r.reason) for r in results) == [
+        (f"file://{bucket}/bad\\xff.csv", "quarantined", "bad_file_name"),
+        (f"file://{bucket}/good.csv", "accepted", None),
+    ]
+    assert ingest_landing(project.settings, project.store, ENV) == []
+    assert sorted(r[1:] for r in _records(project)) == [
+        ("accepted", ".processed"),
+        ("quarantined", ".quarantine"),
+    ]
+    quarantined = os.listdir(os.fsencode(bucket / ".quarantine"))
+    assert sorted(n.endswith(b"-bad\xff.csv") or n.endswith(b".reason.json") for n in quarantined) == [
+        True,
+        True,
+    ]
