@@ -263,11 +263,11 @@ landing_objects = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("project", String(100), nullable=False),
-    Column("source", String(1024), nullable=False),  # the object's URL in the landing prefix
+    Column("source", Text, nullable=False),  # the object's URL in the landing prefix (a key: 1024 bytes)
     Column("version", String(255), nullable=False),
     Column("status", String(20), nullable=False),  # accepted | quarantined | duplicate
     Column("batch_id", Integer),
-    Column("moved_to", String(1024)),
+    Column("moved_to", Text),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("project", "source", "version", name="uq_landing_objects_key_version"),
 )

@@ -247,3 +247,18 @@ def test_name_that_is_not_utf8_is_quarantined_and_the_others_go_on(
         True,
         True,
     ]
+
+
+def test_long_object_url_is_recorded(make_project: Callable[..., Project], tmp_path: Path) -> None:
+    # An S3 key may be 1024 bytes, its URL longer (and moved aside, longer still): the record's
+    # 1024-character columns refused it on PostgreSQL after the batch was stored, so the pass failed
+    # there every time, the object was downloaded again each pass and the objects after it waited.
+    deep = tmp_path.joinpath(*(c * 200 for c in "bcdef"))
+    deep.mkdir(parents=True)
+    project = make_project(landing=f"file://{deep}")
+    name = "w" * 100 + ".csv"
+    churn().to_csv(deep / name, index=False)
+    churn(start=50).to_csv(deep / ("x" + name), index=False)
+    results = ingest_landing(project.settings, project.store, ENV)
+    assert [(r.status, len(r.source) > 1024) for r in results] == [("accepted", True)] * 2
+    assert [r[1:] for r in _records(project)] == [("accepted", ".processed")] * 2
