@@ -275,8 +275,10 @@ class DataConfig(_Frozen):
     def _landing(cls, v: Any) -> Any:
         url = _URL.match(v) if isinstance(v, str) else None
         if url is not None:
-            # The messages never repeat the value: it may hold a secret.
-            if "@" in url["netloc"]:
+            # The messages never repeat the value: it may hold a secret. A ':' there is one too: no
+            # bucket name holds it, and a secret key's '/' ends the authority before its '@'
+            # (s3://KEY:SEC/RET@bucket/).
+            if "@" in url["netloc"] or ":" in url["netloc"]:
                 raise ValueError(
                     "credentials in the landing URL are refused (they would sit in the config and "
                     "every copy of it); give them in the environment: AWS_ACCESS_KEY_ID / "

@@ -64,6 +64,10 @@ class Sighting:
 def display_url(url: str) -> str:
     """``url`` without user-info (``s3://key:secret@bucket`` would otherwise print the secret)."""
     parts = urlsplit(url)
+    rest = url.split("://", 1)[-1]
+    if ":" in parts.netloc and "@" not in parts.netloc and "@" in rest:
+        # A secret key with a '/' ends the authority inside it: s3://KEY:SEC/RET@bucket/in/.
+        return f"{parts.scheme}://{rest.split('@', 1)[1]}"
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

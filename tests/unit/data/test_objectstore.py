@@ -100,6 +100,8 @@ def test_describe_local_file_by_size_and_mtime() -> None:
     [
         ("s3://bucket/in/", "s3://bucket/in/"),
         ("s3://AKIA:s3cr3t@bucket/in/", "s3://bucket/in/"),
+        ("s3://AKIA:s3cr3t/wJalr+K7MD@bucket/in/", "s3://bucket/in/"),  # a '/' in the secret
+        ("s3://bucket/in@x/", "s3://bucket/in@x/"),  # an '@' in a key is no user-info
         ("file:///srv/landing/", "file:///srv/landing/"),
     ],
 )
@@ -133,7 +135,15 @@ def test_landing_ready_must_be_settle_or_marker() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["s3://AKIA:s3cr3t@bucket/in/", "s3://s3cr3t@bucket/in", "gs://user:s3cr3t@bucket/in/"]
+    "value",
+    [
+        "s3://AKIA:s3cr3t@bucket/in/",
+        "s3://s3cr3t@bucket/in",
+        "gs://user:s3cr3t@bucket/in/",
+        # An AWS secret key often holds a '/': the authority then ends inside it, no '@' in sight, and
+        # the whole URL (secret included) was accepted and shown as-is in logs and rows.
+        "s3://AKIA:s3cr3t/wJalrXUtnFEMI+K7MDENG@bucket/in/",
+    ],
 )
 def test_landing_url_with_credentials_is_refused_without_echoing_them(value: str) -> None:
     from evergreen.errors import ConfigError
