@@ -97,6 +97,7 @@ def _epoch(value: Any) -> float | None:
     return None
 
 
+_BUCKET_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs"})
 _VERSION_KEYS = ("VersionId", "generation", "ETag", "etag")
 
 
@@ -206,7 +207,10 @@ class ObjectLanding:
         """Candidate objects by name, and the ``_SUCCESS`` marker if there is one."""
         allowed = {s.lower() for s in suffixes}
         objects, marker = [], None
-        for info in self._entries(self.root):
+        entries = self._entries(self.root)
+        if not entries:
+            self._check_bucket()
+        for info in entries:
             if info.get("type") != "file":
                 continue
             obj = describe(info)
@@ -215,6 +219,19 @@ class ObjectLanding:
             elif not obj.name.startswith(".") and Path(obj.name).suffix.lower() in allowed:
                 objects.append(obj)
         return sorted(objects, key=lambda o: o.name), marker
+
+    def _check_bucket(self) -> None:
+        """An empty prefix is no error (nothing landed yet), a missing bucket is: a misspelt one was
+        listed as empty, "nothing to ingest" for ever."""
+        if urlsplit(self.url).scheme.lower() not in _BUCKET_SCHEMES:
+            return
+        bucket = self.root.split("/", 1)[0]
+        with _client_errors():
+            if self.fs.exists(bucket):
+                return
+        raise FileNotFoundError(
+            f"data.landing {self.shown}: the bucket does not exist (or these credentials cannot see it)"
+        )
 
     def fetch(self, obj: RemoteObject, work_dir: Path) -> Path:
         """Download ``obj`` to an owner-only file named like it (its suffix says the format)."""

@@ -235,3 +235,24 @@ def test_client_failure_is_logged_and_the_pass_goes_on(
     out = capsys.readouterr().out
     assert "landing_unavailable" in out and "s3://landing/client/" in out
     assert s3_env.secret_key not in out
+
+
+def test_missing_bucket_is_said_not_taken_for_an_empty_prefix(
+    s3_env: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A misspelt bucket listed as an empty prefix: "nothing to ingest", every pass, for ever.
+    settings = make_project_settings(
+        tmp_path,
+        data={"landing": "s3://no-such-bucket/in/"},
+        triggers={"settle_seconds": 0, "watch_landing": True},
+        monitoring={"schedule": None},
+    )
+    with open_project(settings) as project:
+        with pytest.raises(
+            OSError, match=r"data\.landing s3://no-such-bucket/in/: the bucket does not exist"
+        ):
+            ingest_landing(project.settings, project.store)
+        assert Scheduler(project).ingest_new() == []
+    assert "the bucket does not exist" in capsys.readouterr().out
+    with _project(tmp_path / "empty", "nothing-here-yet") as project:  # an empty prefix is no error
+        assert ingest_landing(project.settings, project.store) == []
