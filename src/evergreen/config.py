@@ -220,6 +220,7 @@ _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<netloc>[^/]*)")
 # fsspec scheme (http://, memory://, ftp://, zip://, …) would be listed, read and "moved" with
 # semantics nobody checked: refused when the config is read.
 LANDING_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs", "file"})
+_SCHEME_NO_SLASHES = re.compile(r"^(s3a?|gs|gcs|file):(?!//)", re.IGNORECASE)
 
 
 def _data_conflict(data: DataConfig) -> str | None:
@@ -288,6 +289,11 @@ class DataConfig(_Frozen):
                 allowed = ", ".join(f"{s}://" for s in sorted(LANDING_SCHEMES))
                 raise ValueError(f"the landing URL scheme {url['scheme']}:// is not one of {allowed}")
             return v if v.endswith("/") else v + "/"  # a prefix: "s3://b/in" and "s3://b/in/" alike
+        scheme = _SCHEME_NO_SLASHES.match(v) if isinstance(v, str) else None
+        if scheme is not None:
+            # "s3:/bucket/in" was a local directory named "s3:" (made by the scheduler), watched in
+            # silence while the files landed in the bucket.
+            raise ValueError(f"the landing URL needs '//' after {scheme[1]}: (e.g. s3://bucket/prefix/)")
         if isinstance(v, str) and not v.strip():
             # Path("") is the project directory: its files were ingested and moved away.
             raise ValueError("the landing path is empty: name a directory or an s3:// / gs:// / file:// URL")

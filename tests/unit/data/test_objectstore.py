@@ -165,6 +165,16 @@ def test_landing_url_scheme_outside_the_object_stores_is_refused(value: str) -> 
         settings_from_dict(raw, Path("/proj"), {})
 
 
+@pytest.mark.parametrize("value", ["s3:/bucket/in/", "s3:bucket/in", "GS:/bucket/in", "file:/srv/landing"])
+def test_landing_url_without_its_slashes_is_refused_not_taken_for_a_directory(value: str) -> None:
+    # It was a local directory named "s3:" (the scheduler made it), watched while files landed elsewhere.
+    from evergreen.errors import ConfigError
+
+    raw = {"project": "p", "task": "binary", "data": {"target": "y", "landing": value}}
+    with pytest.raises(ConfigError, match=r"data\.landing.*needs '//' after"):
+        settings_from_dict(raw, Path("/proj"), {})
+
+
 def test_local_name_bounds_bytes_and_keeps_the_suffix() -> None:
     assert local_name("week01.csv") == "week01.csv"
     cut = local_name("é" * 150 + ".parquet")  # 308 bytes: two-byte characters, never split
