@@ -34,6 +34,8 @@ MIN_SECRET_LENGTH = 6
 # scheme://[user]:password@ — the password runs to the authority's last '@' (a raw '@' in it is
 # still the password), stopping at whitespace, a quote or '/', so a path is never eaten.
 _URL_PASSWORD = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^\s/\"']+@")
+# SQLAlchemy's reading of user:password@ (the password runs to the first '@', '/' included).
+_RAW_SLASH_PASSWORD = re.compile(r"[^:/@]*:(?P<password>[^@]*)@")
 # A query parameter that carries a credential (``?token=…``, ``&X-Amz-Signature=…``).
 _SECRET_PARAM = (
     r"(?:[a-z_\-]*(?:token|password|passwd|pwd|secret|signature|credential|api[_\-]?key)|key|sig|auth)"
@@ -85,16 +87,20 @@ class Redactor:
 def _url_secrets(url: str | None) -> list[str]:
     if not url or "://" not in url:
         return []
+    # A raw '/' in the password (an AWS secret key often has one): urlsplit ends the authority
+    # there and sees no password, SQLAlchemy reads up to the first '@' and connects with it.
+    raw = _RAW_SLASH_PASSWORD.match(url.split("://", 1)[1])
+    slashed = [raw["password"], unquote(raw["password"])] if raw and "/" in raw["password"] else []
     try:
         parts = urlsplit(url)
         password = parts.password
     except ValueError:  # an unparsable URL: the URL rule still covers "user:pass@"
-        return []
+        return slashed
     # A token in the query (``?token=…``) is a secret wherever the URL's pieces are quoted alone
     # (a client's log line may show the path and query without the scheme).
     query = [m.group(0).split("=", 1)[1] for m in _URL_QUERY_SECRET.finditer("?" + parts.query)]
     if not password:
-        return query
+        return [*slashed, *query]
     # A raw '@' in the password: urlsplit reads up to the last '@', SQLAlchemy up to the first and
     # takes the rest for the host, which the driver then echoes ("failed to resolve host
     # 'rest@db'"). Each piece is a secret too.

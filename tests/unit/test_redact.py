@@ -87,6 +87,17 @@ def test_configured_secrets_in_every_form(tmp_path: Path) -> None:
     }
 
 
+def test_a_configured_password_with_a_raw_slash_goes_whole(tmp_path: Path) -> None:
+    # SQLAlchemy connects with "Db/Pass-123" (up to the first '@'); urlsplit saw no password at all,
+    # and the URL rule stops at '/' so that a path is never eaten.
+    settings = make_project_settings(
+        tmp_path, storage={"database_url": "postgresql+psycopg://ev:Db/Pass-123@db/ev"}
+    )
+    r = redactor_for(settings, env={})
+    assert r("connect as ev with Db/Pass-123 failed") == "connect as ev with *** failed"
+    assert r("http://h:8080/p@x") == "http://h:8080/p@x"
+
+
 def test_short_secrets_are_not_searched_verbatim() -> None:
     assert Redactor.of(["ab"])("tab and lab") == "tab and lab"
 
