@@ -68,11 +68,15 @@ class LandingFlagTrigger(BaseEventTrigger):
         while True:
             try:
                 taken = await asyncio.to_thread(landing.take, self.flag)
-            except fatal:
-                raise  # wrong or missing keys, or policy: fail visibly in the UI, retrying will not help
-            except Exception as exc:
-                # A store unreachable for a while (botocore's connection errors are no OSError):
-                # raising would end the watcher (the triggerer fails it), so log and poll again.
+            except Exception as wrapped:
+                # ObjectLanding raises the client's own failures as OSError from botocore's error:
+                # judge (and show) the error the client raised.
+                exc = _client_error(wrapped)
+                if isinstance(exc, fatal):
+                    # Wrong or missing keys, or policy: fail visibly in the UI, retrying won't help.
+                    raise exc from None
+                # A store unreachable for a while: raising would end the watcher (the triggerer
+                # fails it), so log and poll again.
                 self.log.warning("landing %s unavailable: %s", landing.shown, self._redacted(exc))
                 taken = None
             if taken is not None:
@@ -84,6 +88,14 @@ class LandingFlagTrigger(BaseEventTrigger):
     @staticmethod
     def _redacted(exc: BaseException) -> str:
         return Redactor.of(v for k in _SECRET_ENV if (v := os.environ.get(k)))(one_line(exc))
+
+
+def _client_error(exc: BaseException) -> BaseException:
+    """The store client's own error behind ObjectLanding's OSError wrapper, else ``exc``."""
+    cause = exc.__cause__
+    if type(exc) is OSError and cause is not None and not isinstance(cause, OSError):
+        return cause
+    return exc
 
 
 def _fatal_errors() -> tuple[type[BaseException], ...]:
