@@ -164,6 +164,21 @@ def _is_client_error(exc: Exception) -> bool:
     return isinstance(exc, BotoCoreError)
 
 
+_CHUNK = 1024 * 1024
+
+
+def _copy_at_most(src: Any, out: Any, max_bytes: int | None, shown: str) -> None:
+    copied = 0
+    while chunk := src.read(_CHUNK):
+        copied += len(chunk)
+        if max_bytes is not None and copied > max_bytes:
+            raise OSError(
+                f"{shown}: larger than data.max_file_mb since it was listed; download stopped, "
+                "the next pass refuses it by its new size"
+            )
+        out.write(chunk)
+
+
 class ObjectLanding:
     """The landing prefix behind an fsspec URL: list, fetch, move aside, prune."""
 
@@ -233,14 +248,19 @@ class ObjectLanding:
             f"data.landing {self.shown}: the bucket does not exist (or these credentials cannot see it)"
         )
 
-    def fetch(self, obj: RemoteObject, work_dir: Path) -> Path:
-        """Download ``obj`` to an owner-only file named like it (its suffix says the format)."""
+    def fetch(self, obj: RemoteObject, work_dir: Path, max_bytes: int | None = None) -> Path:
+        """Download ``obj`` to an owner-only file named like it (its suffix says the format).
+
+        ``max_bytes``: the size limit the listed size was checked against. The object may have been
+        replaced by a larger one since the listing: the download stops past the limit (an OSError,
+        so the next pass lists the new size and refuses it unread) instead of filling the disk.
+        """
         folder = private_dir(work_dir / uuid.uuid4().hex)
         dest = folder / local_name(obj.name)
         try:
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             with _client_errors(), os.fdopen(fd, "wb") as out, self.fs.open(obj.key, "rb") as src:
-                shutil.copyfileobj(src, out, 1024 * 1024)
+                _copy_at_most(src, out, max_bytes, self.url_of(obj.key))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # no partial download left behind
             raise

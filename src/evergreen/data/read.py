@@ -38,10 +38,15 @@ def _fail(path: Path, reason: str, text: str, **extra: Any) -> DataValidationErr
     return DataValidationError(one_line, reason=reason, file=path.name, extra=extra or None)
 
 
+def max_file_bytes(max_file_mb: float) -> int:
+    """``data.max_file_mb`` in whole bytes: a size in bytes is over one exactly when over the other."""
+    return int(max_file_mb * _MB)
+
+
 def too_large(name: str, size: int, max_file_mb: float) -> DataValidationError | None:
     """The refusal of a file of ``size`` bytes over ``data.max_file_mb`` (None: within it); an
     object-store landing asks before downloading."""
-    if size <= max_file_mb * _MB:
+    if size <= max_file_bytes(max_file_mb):
         return None
     return _fail(
         Path(name),

@@ -19,7 +19,7 @@ from evergreen.config import Settings
 from evergreen.data import catalog
 from evergreen.data.ingest import IngestResult, ingest_file, refuse_unread
 from evergreen.data.objectstore import ObjectLanding, RemoteObject, Sighting, local_name, ready
-from evergreen.data.read import FORMATS, too_large
+from evergreen.data.read import FORMATS, max_file_bytes, too_large
 from evergreen.errors import DataValidationError, one_line
 from evergreen.files import utf8_name
 from evergreen.logs import get_logger
@@ -99,7 +99,8 @@ def ingest_object(
         result = refuse_unread(settings, store, local_name(obj.name), source, refusal)
     else:
         try:
-            path = landing.fetch(obj, settings.state_dir / "incoming")
+            limit = max_file_bytes(settings.data.max_file_mb)
+            path = landing.fetch(obj, settings.state_dir / "incoming", max_bytes=limit)
         except OSError as exc:
             # Gone since the listing, or unreadable on its own (a per-object permission): not
             # recorded, so the next pass tries it again; the objects after it are not held up.

@@ -138,8 +138,8 @@ def test_object_rewritten_after_download_is_not_moved_aside_unread(
     from evergreen.data.objectstore import ObjectLanding, RemoteObject
 
     class ProducerRewritesDuringIngest(ObjectLanding):
-        def fetch(self, obj: RemoteObject, work_dir: Path) -> Path:
-            path = super().fetch(obj, work_dir)
+        def fetch(self, obj: RemoteObject, work_dir: Path, max_bytes: int | None = None) -> Path:
+            path = super().fetch(obj, work_dir, max_bytes)
             churn(start=500).to_csv(bucket / obj.name, index=False)  # the producer's second write
             os.utime(bucket / obj.name, (1_900_000_000, 1_900_000_000))
             return path
@@ -194,6 +194,23 @@ def test_object_gone_between_listing_and_download_does_not_stop_the_others(
     assert (res.status, res.source) == ("accepted", f"file://{bucket}/b.csv")
     assert _records(project) == [("b.csv", "accepted", ".processed")]  # a.csv: not taken, tried again
     assert list((project.settings.state_dir / "incoming").iterdir()) == []  # no partial download
+
+
+def test_object_replaced_by_a_larger_one_after_the_listing_is_not_downloaded_whole(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    project = make_project(landing=f"file://{bucket}", max_file_mb=0.01)  # 10,485 bytes
+    churn(n=20).to_csv(bucket / "a.csv", index=False)
+    watch = open_watch(project.settings)
+    due, _ = watch.due(project.settings, settle_seconds=0)
+    assert [o.name for o in due] == ["a.csv"]
+    churn(n=3000).to_csv(bucket / "a.csv", index=False)  # replaced after the listing: over the limit
+    assert (bucket / "a.csv").stat().st_size > 4 * 10_485
+    assert ingest_objects(project.settings, project.store, watch.landing, due, ENV) == []
+    assert _records(project) == []  # not taken: the next pass lists it again
+    assert list((project.settings.state_dir / "incoming").iterdir()) == []  # nothing left on disk
+    [res] = ingest_landing(project.settings, project.store, ENV)
+    assert (res.status, res.reason) == ("quarantined", "file_too_large")  # by its new size, unread
 
 
 def test_missing_filesystem_package_is_a_config_error(make_project: Callable[..., Project]) -> None:

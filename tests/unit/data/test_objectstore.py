@@ -197,3 +197,15 @@ def test_unchanged_tells_a_rewritten_or_removed_object() -> None:
     finally:
         if landing.fs.exists(landing.root):
             landing.fs.rm(landing.root, recursive=True)
+
+
+def test_copy_stops_past_the_limit() -> None:
+    import io
+
+    from evergreen.data.objectstore import _copy_at_most  # what fetch streams through
+
+    out = io.BytesIO()
+    _copy_at_most(io.BytesIO(b"x" * 10), out, 10, "file:///a.csv")  # exactly the limit: whole
+    assert out.getvalue() == b"x" * 10
+    with pytest.raises(OSError, match=r"larger than data\.max_file_mb since it was listed"):
+        _copy_at_most(io.BytesIO(b"x" * 11), io.BytesIO(), 10, "file:///a.csv")
