@@ -15,6 +15,7 @@ to its exit code and the HTTP API to its status, each in exactly one place (``ex
     │   │   ├── MalformedJSONError      malformed_json                HTTP 400
     │   │   │   ├── JSONTooDeepError    json_too_deep
     │   │   │   └── DuplicateKeyError   duplicate_key
+    │   │   ├── IncompleteBodyError     incomplete_body               HTTP 400
     │   │   ├── TooManyRecordsError     too_many_records
     │   │   ├── InvalidRecordError      invalid_record
     │   │   └── InvalidLabelError       invalid_label
@@ -74,6 +75,7 @@ __all__ = [
     "ForeignHostError",
     "ForeignOriginError",
     "IncompatibleSchemaError",
+    "IncompleteBodyError",
     "InvalidLabelError",
     "InvalidRecordError",
     "InvalidRequestError",
@@ -197,6 +199,13 @@ class DuplicateKeyError(MalformedJSONError):
     """The request body repeats a key in one object (which value would the model see?)."""
 
     code = "duplicate_key"
+
+
+class IncompleteBodyError(InvalidRequestError):
+    """The client closed the connection before sending the whole body its Content-Length announced."""
+
+    code = "incomplete_body"
+    http_status = 400
 
 
 class TooManyRecordsError(InvalidRequestError):

@@ -4,8 +4,10 @@
 control API alike. An :class:`~evergreen.errors.EvergreenError` keeps its ``http_status``; FastAPI's
 validation errors become ``invalid_request`` (422) naming the field, or ``malformed_json`` (400) when
 the body is not JSON at all, the same code ``/predict`` raises for it; Starlette's HTTP errors (404
-route, 405 method) keep their status in the same shape. Every message and detail passes the
-project's redactor (``app.state.redact``) on its way out: no secret in a response.
+route, 405 method) keep their status in the same shape; a client that closes the connection before its
+whole body arrived (Starlette's ``ClientDisconnect``) is the client's error, ``incomplete_body`` (400).
+Every message and detail passes the project's redactor (``app.state.redact``) on its way out: no
+secret in a response.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from evergreen.errors import (
     HTTP_ERROR,
     EvergreenError,
+    IncompleteBodyError,
     InvalidRequestError,
     MalformedJSONError,
     MethodNotAllowedError,
@@ -110,6 +114,16 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), None, exc.headers, _redactor(request))
 
 
+async def _client_disconnect(request: Request, exc: Exception) -> JSONResponse:
+    # Nobody reads this answer (the client has gone); it is what the metrics and the log count.
+    assert isinstance(exc, ClientDisconnect)
+    error = IncompleteBodyError(
+        "the client closed the connection before the whole request body arrived",
+        details={"field": "(body)"},
+    )
+    return render(error, redact=_redactor(request))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # A bug: the body keeps the API's error shape and says nothing of the cause (the server's log
     # has the traceback, written by Starlette after this response).
@@ -122,3 +136,4 @@ def install_error_handlers(app: FastAPI, redact: Redactor | None = None) -> None
     app.add_exception_handler(EvergreenError, _evergreen_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)

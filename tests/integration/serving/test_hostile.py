@@ -156,3 +156,33 @@ def test_a_log_that_can_write_nowhere_never_fails_predict_nor_stalls_feedback(
         assert resp.status_code == 404, resp.text
         metrics = c.get("/metrics").text
         assert "serving_log_dropped_total 10.0" in metrics
+
+
+def _statuses(srv: Any, route: str) -> list[str]:
+    """The status labels of the requests counted for ``route``."""
+    samples = srv.ctx.metrics.requests.collect()[0].samples
+    return [
+        s.labels["status"]
+        for s in samples
+        if s.name.endswith("_total") and s.labels.get("route") == route and s.value
+    ]
+
+
+def test_a_client_that_disconnects_mid_body_is_a_400_not_a_500(make_app: Any) -> None:
+    import socket
+
+    from tests.support.serving import wait_until
+
+    with live(make_app()) as srv:
+        for path in ("/predict", "/feedback"):
+            # Content-Length promises 1000 bytes; 20 are sent and the connection closes.
+            with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+                sock.sendall(
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 1000\r\n\r\n".encode()
+                    + b'{"record": {"tenure"'
+                )
+            wait_until(lambda path=path: _statuses(srv, path), f"the cut request to {path} to be counted")
+            assert _statuses(srv, path) == ["400"], path
+        with srv.client() as c:  # the server is unharmed
+            assert c.post("/predict", json={"record": RECORD}).status_code == 200
