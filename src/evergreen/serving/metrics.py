@@ -101,6 +101,29 @@ class ServingMetrics:
             self.predictions.labels(version, label, role).inc(n)
 
 
+def route_template(scope: Scope) -> str:
+    """The whole template of the route that answered (``/api/runs/{run_id}``), or ``unmatched``.
+
+    Never the raw path: unknown paths and path parameters must not create new series. FastAPI keeps a
+    route of an included router as its module declared it (``/runs/{run_id}``, without the ``/api``
+    prefix): the prefix is the part of the request path before what the route's own pattern matches.
+    """
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if not isinstance(template, str) or not template:
+        return "unmatched"
+    pattern = getattr(route, "path_regex", None)
+    path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
+    if root and path.startswith(root):  # a proxy's prefix (--root-path) is not part of the route
+        path = path[len(root) :]
+    if pattern is None or pattern.match(path):
+        return template
+    for i in range(1, len(path)):
+        if path[i] == "/" and pattern.match(path[i:]):
+            return path[:i] + template
+    return template
+
+
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: ServingMetrics) -> None:
         self.app = app
@@ -122,9 +145,6 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = scope.get("route")
-            # The route's template, never the raw path: unknown paths must not create new series.
-            name = getattr(route, "path", None) or "unmatched"
-            labels = (name, scope["method"], str(status))
+            labels = (route_template(scope), scope["method"], str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)

@@ -186,3 +186,17 @@ def test_a_client_that_disconnects_mid_body_is_a_400_not_a_500(make_app: Any) ->
             assert _statuses(srv, path) == ["400"], path
         with srv.client() as c:  # the server is unharmed
             assert c.post("/predict", json={"record": RECORD}).status_code == 200
+
+
+def test_metrics_label_control_api_requests_with_the_whole_route_template(make_app: Any) -> None:
+    with live(make_app()) as srv, srv.client() as c:
+        # Refused or not (no token here), each request is counted under its route's template.
+        for path in ("/api/drift", "/api/runs/run-1", "/api/runs/run-2"):
+            c.get(path)
+        c.post("/api/alerts/7/resolve", json={})
+        c.get("/api/no-such-thing")
+        samples = srv.ctx.metrics.requests.collect()[0].samples
+        routes = {s.labels["route"] for s in samples if s.name.endswith("_total")}
+    assert {"/api/drift", "/api/runs/{run_id}", "/api/alerts/{alert_id}/resolve", "unmatched"} <= routes
+    assert not routes & {"/drift", "/runs/{run_id}", "/alerts/{alert_id}/resolve"}
+    assert not [r for r in routes if "run-1" in r or "no-such-thing" in r]  # no raw path as a label
