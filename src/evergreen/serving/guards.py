@@ -1,4 +1,4 @@
-"""Request guards that run before any route: JSON-only bodies, and the local-only server.
+"""Request guards that run before any route: JSON-only, uncompressed bodies, and the local-only server.
 
 **JSON only.** A POST or PUT to ``/predict``, ``/feedback`` or ``/api/*`` must say
 ``Content-Type: application/json`` (415 otherwise, naming the type it got). Besides refusing what no
@@ -6,6 +6,10 @@ route could parse, this is what makes a cross-site request impossible without a 
 page can send ``text/plain``, a form type, or no body at all without asking, never JSON.
 :func:`json_only` is the one rule of which paths this covers; the dashboard's form posts (under
 ``/``, protected by their own CSRF token) are outside it on purpose.
+
+**No content coding.** Nothing here decodes a compressed body: a POST, PUT or PATCH sent with a
+``Content-Encoding`` other than ``identity`` (gzip, br, …) is refused on every path (415 naming
+Content-Encoding, RFC 9110 §15.5.16) rather than read as plain bytes.
 
 **Local only** (``evergreen serve --insecure-local``): the control API opens to loopback clients
 without a token, so the server also refuses a request whose ``Host`` is not a loopback name (a DNS
@@ -44,6 +48,17 @@ def is_json(content_type: str | None) -> bool:
         return False
     media = content_type.split(";", 1)[0].strip().lower()
     return media in JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
+
+
+def encoding_error(content_encoding: str | None) -> EvergreenError | None:
+    """A body with a content coding (gzip, br, deflate, …): refused, the server decodes none."""
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    if all(c in ("", "identity") for c in codings):
+        return None
+    return UnsupportedMediaTypeError(
+        f"Content-Encoding {_shown(content_encoding)} is not accepted: send the body uncompressed",
+        details={"field": "Content-Encoding", "content_encoding": content_encoding},
+    )
 
 
 def _split_host(value: str) -> tuple[str, int | None] | None:
@@ -128,6 +143,8 @@ class GuardMiddleware:
                     f"Content-Type {_shown(content_type)} is not accepted: send the body as application/json",
                     details={"field": "Content-Type", "content_type": content_type},
                 )
+        if scope["method"] in BODY_METHODS:
+            return encoding_error(_header(scope, b"content-encoding"))
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -200,3 +200,24 @@ def test_metrics_label_control_api_requests_with_the_whole_route_template(make_a
     assert {"/api/drift", "/api/runs/{run_id}", "/api/alerts/{alert_id}/resolve", "unmatched"} <= routes
     assert not routes & {"/drift", "/runs/{run_id}", "/alerts/{alert_id}/resolve"}
     assert not [r for r in routes if "run-1" in r or "no-such-thing" in r]  # no raw path as a label
+
+
+def test_a_compressed_body_is_a_415_naming_content_encoding(make_app: Any) -> None:
+    import gzip
+
+    plain = json.dumps({"record": RECORD}).encode()
+    with live(make_app()) as srv, srv.client() as c:
+        for path, encoding, body in (
+            ("/predict", "gzip", gzip.compress(plain)),
+            ("/predict", "br", plain),  # a coding the body does not even have: still not read as plain
+            ("/feedback", "deflate", plain),
+            ("/api/retrain", "gzip", gzip.compress(b"{}")),
+        ):
+            headers = {"content-type": "application/json", "content-encoding": encoding}
+            resp = c.post(path, content=body, headers=headers)
+            assert resp.status_code == 415, (path, encoding, resp.text[:300])
+            err = resp.json()["error"]
+            assert err["code"] == "unsupported_media_type" and err["details"]["field"] == "Content-Encoding"
+            assert encoding in err["message"]
+        identity = {"content-type": "application/json", "content-encoding": "identity"}
+        assert c.post("/predict", content=plain, headers=identity).status_code == 200
