@@ -168,6 +168,9 @@ def _passthrough_problem(value: Any) -> str | None:
 
 
 def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, as an error message shows it (``null``, never ``NoneType``)."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):

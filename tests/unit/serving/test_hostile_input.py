@@ -132,3 +132,13 @@ def test_a_route_label_is_the_whole_template_never_the_raw_path() -> None:
     )
     assert route_template({"route": whole, "path": "/eg/predict", "root_path": "/eg"}) == "/predict"
     assert route_template({"path": "/anything/at/all"}) == "unmatched"
+
+
+@pytest.mark.parametrize(
+    ("value", "name"), [(None, "null"), ([1], "array"), ("x", "string"), (True, "boolean")]
+)
+def test_a_record_of_the_wrong_json_type_is_named_by_its_json_type(value: Any, name: str) -> None:
+    with pytest.raises(InvalidRecordError) as info:
+        validate_records(SCHEMA, [GOOD, value], many=True, extra="refuse")
+    assert info.value.message == f"record 1: a record must be a JSON object, got {name}"
+    assert "NoneType" not in json.dumps(info.value.details)
