@@ -6,6 +6,10 @@ prediction id and the timestamp column to the prediction's time, so the batch sa
 contract. The batch goes through the normal ingest (validation, PII, snapshot, ``batches`` row), and
 the feedback rows are marked with the batch id so they are used once. The batch file is deleted
 once ingested: its rows live on in the snapshot (or the quarantine copy).
+
+A record whose own timestamp the data contract cannot read (``"not a time"``) would fail the whole
+batch, round after round: that feedback row alone is set aside (marked with batch id 0, kept in the
+feedback table, and logged with the reason) and the others are assembled.
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ import pandas as pd
 from sqlalchemy import and_, select, update
 
 from evergreen.config import Settings
+from evergreen.data.checks import to_timestamps
 from evergreen.data.ingest import IngestResult, ingest_paths
+from evergreen.errors import DataValidationError, one_line
 from evergreen.files import make_private, private_dir
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store, as_utc, utcnow
 from evergreen.store.tables import feedback, predictions
 
 log = get_logger(__name__)
+SET_ASIDE_BATCH = 0  # the batch id of feedback rows no batch could take (their record cannot be ingested)
 
 
 def pending_feedback(store: Store) -> list[dict[str, Any]]:
@@ -55,11 +62,20 @@ def pending_feedback(store: Store) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def record_time(value: Any, column: str) -> pd.Timestamp:
+    """A record's own timestamp read as ingest reads it: text, or a number of epoch seconds.
+
+    DataValidationError when the data contract cannot read it."""
+    return to_timestamps(pd.Series([value]), column, "feedback").iloc[0]
+
+
 def feedback_frame(
     rows: Sequence[dict[str, Any]], *, target: str, id_column: str | None, timestamp_column: str | None
-) -> pd.DataFrame:
-    """One training row per prediction (its latest label wins), or per labelled record (pure)."""
+) -> tuple[pd.DataFrame, dict[int, str]]:
+    """One training row per prediction (its latest label wins), or per labelled record; and the
+    feedback rows set aside (feedback id → why): those whose record's timestamp cannot be read (pure)."""
     latest: dict[str, dict[str, Any]] = {}
+    set_aside: dict[int, str] = {}
     for r in rows:
         record = r.get("record") or r.get("logged_record")
         if not record:
@@ -69,14 +85,27 @@ def feedback_frame(
         row[target] = r["label"]
         if id_column and row.get(id_column) is None:
             row[id_column] = key
-        if timestamp_column and row.get(timestamp_column) is None:
-            when: datetime | None = as_utc(r.get("predicted_at")) or as_utc(r["received_at"])
+        if timestamp_column:
+            when: datetime | pd.Timestamp | None
+            if row.get(timestamp_column) is None:
+                when = as_utc(r.get("predicted_at")) or as_utc(r["received_at"])
+            else:
+                try:
+                    when = record_time(row[timestamp_column], timestamp_column)
+                except DataValidationError as exc:
+                    set_aside[r["id"]] = one_line(exc)
+                    continue
             row[timestamp_column] = when
         latest[key] = row
     frame = pd.DataFrame(list(latest.values()))
     if timestamp_column and timestamp_column in frame:
-        frame[timestamp_column] = pd.to_datetime(frame[timestamp_column], utc=True, format="mixed")
-    return frame
+        frame[timestamp_column] = pd.to_datetime(frame[timestamp_column], utc=True)
+    return frame, set_aside
+
+
+def _mark(store: Store, ids: Sequence[int], batch_id: int) -> None:
+    with store.begin() as conn:
+        conn.execute(update(feedback).where(feedback.c.id.in_(list(ids))).values(batch_id=batch_id))
 
 
 def assemble_feedback_batch(
@@ -85,14 +114,24 @@ def assemble_feedback_batch(
     """Ingest the pending labelled feedback as one batch (None when fewer than ``min_rows``)."""
     rows = pending_feedback(store)
     usable = [r for r in rows if r.get("record") or r.get("logged_record")]
-    if len(usable) < min_rows:
-        return None
-    frame = feedback_frame(
+    frame, set_aside = feedback_frame(
         usable,
         target=settings.data.target,
         id_column=settings.data.id_column,
         timestamp_column=settings.data.timestamp_column,
     )
+    if set_aside:  # never usable: out of every batch now, so that they block none
+        _mark(store, list(set_aside), SET_ASIDE_BATCH)
+        first = next(iter(set_aside.items()))
+        log.warning(
+            "feedback_rows_set_aside",
+            rows=len(set_aside),
+            feedback_ids=list(set_aside)[:50],
+            reason=first[1],
+        )
+        usable = [r for r in usable if r["id"] not in set_aside]
+    if len(usable) < min_rows or frame.empty:
+        return None
     out_dir = private_dir(directory or settings.state_dir / "feedback")
     path = out_dir / f"feedback-{utcnow():%Y%m%dT%H%M%S%f}.parquet"
     try:
@@ -103,11 +142,8 @@ def assemble_feedback_batch(
         result = ingest_paths(settings, store, [path], pii_applied=True)[0]
     finally:
         path.unlink(missing_ok=True)  # ingested (snapshot) or quarantined (copy): not kept twice
-    batch_id = result.batch_id if result.batch_id is not None else 0
-    with store.begin() as conn:
-        conn.execute(
-            update(feedback).where(feedback.c.id.in_([r["id"] for r in usable])).values(batch_id=batch_id)
-        )
+    batch_id = result.batch_id if result.batch_id is not None else SET_ASIDE_BATCH
+    _mark(store, [r["id"] for r in usable], batch_id)
     log.info(
         "feedback_batch_ingested",
         rows=len(frame),

@@ -221,3 +221,34 @@ def test_a_compressed_body_is_a_415_naming_content_encoding(make_app: Any) -> No
             assert encoding in err["message"]
         identity = {"content-type": "application/json", "content-encoding": "identity"}
         assert c.post("/predict", content=plain, headers=identity).status_code == 200
+
+
+def test_a_feedback_record_with_a_bad_event_time_does_not_block_the_others(trained_project: Any) -> None:
+    import pandas as pd
+    from sqlalchemy import select
+
+    from evergreen.serving.feedback import FeedbackItem, store_feedback
+    from evergreen.serving.feedback_batches import assemble_feedback_batch
+    from evergreen.store.tables import feedback
+
+    p = trained_project
+    records = [
+        {**RECORD, "customer_id": "ok-text", "event_time": "2026-01-02T00:00:00Z"},
+        {**RECORD, "customer_id": "bad", "event_time": "not a time"},
+        {**RECORD, "customer_id": "ok-epoch", "event_time": 1767398400},  # 2026-01-03, epoch seconds
+        {**RECORD, "customer_id": "ok-none"},
+    ]
+    store_feedback(p.store, [FeedbackItem("no", record=r) for r in records])
+    result = assemble_feedback_batch(p.settings, p.store, min_rows=1)
+    assert result is not None and result.status == "accepted", result
+    assert result.rows == 3
+    snap = pd.read_parquet(result.path).set_index("customer_id")
+    assert set(snap.index) == {"ok-text", "ok-epoch", "ok-none"}
+    # A number is epoch seconds, as ingest reads it (not nanoseconds since 1970).
+    assert snap.loc["ok-epoch", "event_time"] == pd.Timestamp("2026-01-03", tz="UTC")
+    with p.store.connect() as conn:
+        marks = {r.record["customer_id"]: r.batch_id for r in conn.execute(select(feedback))}
+    # The bad record is set aside (kept in the feedback table, out of every batch), not retried for ever.
+    good = {"ok-text", "ok-epoch", "ok-none"}
+    assert marks == {**dict.fromkeys(good, result.batch_id), "bad": 0}
+    assert assemble_feedback_batch(p.settings, p.store, min_rows=1) is None

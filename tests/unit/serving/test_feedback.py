@@ -130,7 +130,8 @@ def test_feedback_frame_joins_records_and_keeps_the_latest_label() -> None:
             "predicted_at": None,
         },
     ]
-    frame = feedback_frame(rows, target="churned", id_column="cid", timestamp_column="ts")
+    frame, set_aside = feedback_frame(rows, target="churned", id_column="cid", timestamp_column="ts")
+    assert set_aside == {}
     assert frame[["cid", "x", "plan", "churned"]].to_dict(orient="records") == [
         {"cid": "p1", "x": 1.0, "plan": "a", "churned": "yes"},
         {"cid": "C9", "x": 2.0, "plan": "b", "churned": "no"},
