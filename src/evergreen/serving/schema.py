@@ -260,7 +260,16 @@ def check_record(
         return None, errors
     if unknown:
         record = {k: v for k, v in record.items() if k in known}
+    # A whole number sent for a double field is logged as the float the model sees: 2**80 as an
+    # integer would reach the log, the feedback batch and monitoring as a number no int64 holds.
+    ints = [f.name for f in schema.fields if f.kind == "number" and _is_int(record.get(f.name))]
+    if ints:
+        record = {**record, **{name: float(record[name]) for name in ints}}
     return record, []
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def validate_records(

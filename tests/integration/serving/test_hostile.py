@@ -252,3 +252,24 @@ def test_a_feedback_record_with_a_bad_event_time_does_not_block_the_others(train
     good = {"ok-text", "ok-epoch", "ok-none"}
     assert marks == {**dict.fromkeys(good, result.batch_id), "bad": 0}
     assert assemble_feedback_batch(p.settings, p.store, min_rows=1) is None
+
+
+def test_a_huge_integer_in_a_double_field_is_logged_as_a_float(make_app: Any, trained_project: Any) -> None:
+    from sqlalchemy import select
+
+    from evergreen.serving.feedback_batches import assemble_feedback_batch
+    from evergreen.store.tables import predictions
+
+    p = trained_project
+    with live(make_app()) as srv, srv.client() as c:
+        # json.dumps writes 2**80 as an integer literal; the signature says tenure is a double.
+        resp = c.post("/predict", json={"record": {**RECORD, "tenure": 2**80}})
+        assert resp.status_code == 200, resp.text
+        [pid] = resp.json()["prediction_ids"]
+        assert c.post("/feedback", json={"prediction_id": pid, "label": "yes"}).status_code == 200
+    with p.store.connect() as conn:
+        record = conn.execute(select(predictions.c.record).where(predictions.c.id == pid)).scalar_one()
+    assert isinstance(record["tenure"], float) and record["tenure"] == float(2**80)
+    # The logged record becomes a training row: a 2**80 integer could not be written to the batch file.
+    result = assemble_feedback_batch(p.settings, p.store, min_rows=1)
+    assert result is not None and result.rows == 1, result

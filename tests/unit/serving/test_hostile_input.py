@@ -142,3 +142,11 @@ def test_a_record_of_the_wrong_json_type_is_named_by_its_json_type(value: Any, n
         validate_records(SCHEMA, [GOOD, value], many=True, extra="refuse")
     assert info.value.message == f"record 1: a record must be a JSON object, got {name}"
     assert "NoneType" not in json.dumps(info.value.details)
+
+
+def test_a_whole_number_for_a_double_field_is_kept_as_the_float_the_model_sees() -> None:
+    sent = {**GOOD, "tenure": 2**80, "calls": 2**62}
+    [record] = validate_records(SCHEMA, [sent], many=False, extra="refuse")
+    assert type(record["tenure"]) is float and record["tenure"] == float(2**80)
+    assert json.loads(json.dumps(record))["tenure"] == float(2**80)
+    assert type(record["calls"]) is int  # a long field keeps its integer
