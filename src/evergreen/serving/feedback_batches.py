@@ -7,6 +7,7 @@ contract. The batch goes through the normal ingest (validation, PII, snapshot, `
 the feedback rows are marked with the batch id so they are used once. The batch file is deleted
 once ingested: its rows live on in the snapshot (or the quarantine copy).
 
+Record ids are canonical strings, as ingest makes them (``7``, ``7.0`` and ``"7"`` are ``"7"``).
 A record whose own timestamp the data contract cannot read (``"not a time"``) would fail the whole
 batch, round after round: that feedback row alone is set aside (marked with batch id 0, kept in the
 feedback table, and logged with the reason) and the others are assembled.
@@ -25,6 +26,7 @@ from sqlalchemy import and_, select, update
 from evergreen.config import Settings
 from evergreen.data.checks import to_timestamps
 from evergreen.data.ingest import IngestResult, ingest_paths
+from evergreen.data.values import canonical_str
 from evergreen.errors import DataValidationError, one_line
 from evergreen.files import make_private, private_dir
 from evergreen.logs import get_logger
@@ -83,8 +85,11 @@ def feedback_frame(
         key = r["prediction_id"] or f"feedback-{r['id']}"
         row = dict(record)
         row[target] = r["label"]
-        if id_column and row.get(id_column) is None:
-            row[id_column] = key
+        if id_column:
+            # Ids as ingest keeps them, canonical strings: a batch of 1, "a" and 7.0 (as clients send
+            # them, and the log keeps them) is "1", "a" and "7", one column a batch file can hold.
+            own = row.get(id_column)
+            row[id_column] = key if own is None else canonical_str(own)
         if timestamp_column:
             when: datetime | pd.Timestamp | None
             if row.get(timestamp_column) is None:

@@ -273,3 +273,31 @@ def test_a_huge_integer_in_a_double_field_is_logged_as_a_float(make_app: Any, tr
     # The logged record becomes a training row: a 2**80 integer could not be written to the batch file.
     result = assemble_feedback_batch(p.settings, p.store, min_rows=1)
     assert result is not None and result.rows == 1, result
+
+
+def test_record_ids_mixing_numbers_and_strings_are_joined_as_canonical_strings(
+    make_app: Any, trained_project: Any
+) -> None:
+    import pandas as pd
+
+    from evergreen.serving.app import create_app
+    from evergreen.serving.feedback_batches import assemble_feedback_batch
+
+    p = trained_project
+    # Ids kept as sent (the example hashes them, and a hash is of the id's canonical string already).
+    data = p.settings.data
+    settings = p.settings.model_copy(
+        update={"data": data.model_copy(update={"pii": data.pii.model_copy(update={"hash": []})})}
+    )
+    with live(create_app(settings, p)) as srv, srv.client() as c:
+        sent = [{**RECORD, "customer_id": cid} for cid in (1, "a", 7.0)]
+        resp = c.post("/predict", json={"records": sent})
+        assert resp.status_code == 200, resp.text
+        labels = [{"prediction_id": pid, "label": "yes"} for pid in resp.json()["prediction_ids"]]
+        assert c.post("/feedback", json={"feedback": labels}).status_code == 200
+        labelled = [{**RECORD, "customer_id": cid, "churned": "no"} for cid in (12, "b")]
+        assert c.post("/feedback", json={"records": labelled}).status_code == 200
+    result = assemble_feedback_batch(settings, p.store, min_rows=1)
+    assert result is not None and result.status == "accepted", result
+    ids = pd.read_parquet(result.path)["customer_id"].tolist()
+    assert sorted(ids) == ["1", "12", "7", "a", "b"]  # 7.0 is the "7" ingest makes of it

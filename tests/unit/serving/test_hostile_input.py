@@ -150,3 +150,17 @@ def test_a_whole_number_for_a_double_field_is_kept_as_the_float_the_model_sees()
     assert type(record["tenure"]) is float and record["tenure"] == float(2**80)
     assert json.loads(json.dumps(record))["tenure"] == float(2**80)
     assert type(record["calls"]) is int  # a long field keeps its integer
+
+
+def test_feedback_rows_with_numeric_and_text_ids_get_canonical_string_ids() -> None:
+    from datetime import UTC, datetime
+
+    from evergreen.serving.feedback_batches import feedback_frame
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {"id": n, "prediction_id": None, "record": {"x": 1.0, "cid": cid}, "label": "no", "received_at": t}
+        for n, cid in enumerate([1, "a", 7.0, None])
+    ]
+    frame, _ = feedback_frame(rows, target="y", id_column="cid", timestamp_column=None)
+    assert frame["cid"].tolist() == ["1", "a", "7", "feedback-3"]
