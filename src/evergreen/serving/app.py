@@ -86,6 +86,7 @@ def build_context(settings: Settings, project: Project, *, freeze_heap: bool = F
         metrics,
         interval=s.reload_interval_seconds,
         passthrough=passthrough,
+        time_field=settings.data.timestamp_column,
         shadow=shadow_resolver(s.shadow_version, challengers=s.shadow, watch=watch) if shadowing else None,
         freeze_heap=freeze_heap,
     )

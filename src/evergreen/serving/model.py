@@ -92,7 +92,12 @@ def _input_example(meta: Model, local_path: str, schema: InputSchema) -> list[di
 
 
 def load_version(
-    registry: Registry, version: str, *, passthrough: Sequence[str] = (), current: InputSchema | None = None
+    registry: Registry,
+    version: str,
+    *,
+    passthrough: Sequence[str] = (),
+    time_field: str | None = None,
+    current: InputSchema | None = None,
 ) -> LoadedModel:
     """Load ``version``, check its schema, warm it up; ChampionUnavailableError when any step fails."""
     from mlflow.models import Model
@@ -107,7 +112,7 @@ def load_version(
     if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
         raise ChampionUnavailableError(f"v{version}: incompatible schema: no column-based input signature")
     try:
-        schema = schema_from_signature(signature.inputs.to_dict(), passthrough)
+        schema = schema_from_signature(signature.inputs.to_dict(), passthrough, time_field)
     except BadInputError as exc:
         raise ChampionUnavailableError(f"v{version}: incompatible schema: {exc.message}") from exc
     if current is not None and (why := schema.compatible_with(current)):

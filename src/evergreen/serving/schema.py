@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from evergreen.errors import IncompatibleSchemaError, InvalidRecordError
+from evergreen.data.checks import to_timestamps
+from evergreen.errors import DataValidationError, IncompatibleSchemaError, InvalidRecordError, shown
 from evergreen.serving.payload import display_name
 
 ExtraFields = Literal["refuse", "ignore"]
@@ -65,6 +67,9 @@ class InputSchema:
     fields: tuple[Field, ...]
     # Fields that are not model inputs but are kept with the logged record (id and time columns).
     passthrough: frozenset[str] = frozenset()
+    # The pass-through field holding the record's own time (``data.timestamp_column``): checked on
+    # arrival as ingest will read it when the record comes back as labelled feedback.
+    time_field: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -90,7 +95,7 @@ class InputSchema:
 
 
 def schema_from_signature(
-    columns: Iterable[Mapping[str, Any]], passthrough: Iterable[str] = ()
+    columns: Iterable[Mapping[str, Any]], passthrough: Iterable[str] = (), time_field: str | None = None
 ) -> InputSchema:
     """Build from ``signature.inputs.to_dict()`` (a column-based signature); else IncompatibleSchemaError."""
     fields = []
@@ -104,7 +109,8 @@ def schema_from_signature(
     if not fields:
         raise IncompatibleSchemaError("the model signature has no input columns")
     names = {f.name for f in fields}
-    return InputSchema(tuple(fields), frozenset(p for p in passthrough if p and p not in names))
+    kept = frozenset(p for p in passthrough if p and p not in names)
+    return InputSchema(tuple(fields), kept, time_field if time_field in kept else None)
 
 
 def _fits_float(value: int) -> bool:
@@ -164,6 +170,35 @@ def _passthrough_problem(value: Any) -> str | None:
         return "must be a string or a finite number, got a non-finite number"
     if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
         return "is outside the 64-bit integer range"
+    return None
+
+
+# pandas' datetime64[ns] range, the one ingest reads a time into, in epoch seconds.
+_EPOCH_MIN, _EPOCH_MAX = pd.Timestamp.min.value / 1e9, pd.Timestamp.max.value / 1e9
+
+
+def _time_problem(value: Any) -> str | None:
+    """Why ingest could not read ``value`` as the record's time (text, or epoch seconds), or None.
+
+    A record logged with a time no one can read is set aside when its label comes back; refused here,
+    the client learns it at once. ISO 8601 text is the fast path; anything else is asked of the data
+    contract's own reader (slow, and rare).
+    """
+    if (why := _passthrough_problem(value)) or value is None:
+        return why
+    if isinstance(value, int | float):
+        if _EPOCH_MIN <= value <= _EPOCH_MAX:
+            return None
+        return "is a time in epoch seconds outside the years 1677-2262"
+    try:
+        if 1678 <= datetime.fromisoformat(value).year <= 2261:  # inside pandas' range, any offset
+            return None
+    except ValueError:
+        pass
+    try:
+        to_timestamps(pd.Series([value], dtype=object), "time", "request")
+    except DataValidationError:
+        return f"must be a time (ISO 8601 text or epoch seconds), got {shown(value)}"
     return None
 
 
@@ -241,7 +276,8 @@ def check_record(
         elif bad := _value_problem(f.kind, value):
             errors.append(_error(index, many, f.name, bad[0], f"field {f.name!r} {bad[1]}"))
     for name in schema.passthrough:
-        if name in record and (why := _passthrough_problem(record[name])):
+        check = _time_problem if name == schema.time_field else _passthrough_problem
+        if name in record and (why := check(record[name])):
             errors.append(_error(index, many, name, "invalid_passthrough", f"field {name!r} {why}"))
     known = schema.known
     unknown = [k for k in record if k not in known]

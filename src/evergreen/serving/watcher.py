@@ -72,6 +72,7 @@ class ModelWatcher:
         *,
         interval: float,
         passthrough: tuple[str, ...] = (),
+        time_field: str | None = None,
         shadow: ShadowResolver | None = None,
         retry_failed_seconds: float = 60.0,
         freeze_heap: bool = False,
@@ -81,6 +82,7 @@ class ModelWatcher:
         self.metrics = metrics
         self.interval = interval
         self.passthrough = passthrough
+        self.time_field = time_field
         self.shadow = shadow
         self.retry_failed = retry_failed_seconds
         self.freeze_heap = freeze_heap
@@ -288,6 +290,7 @@ class ModelWatcher:
                 self.project.registry,
                 version,
                 passthrough=self.passthrough,
+                time_field=self.time_field,
                 current=current.schema if current else None,
             )
         except Exception as exc:

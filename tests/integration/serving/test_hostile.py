@@ -55,6 +55,8 @@ def _cases() -> list[tuple[str, str, bytes, int, str, str | None]]:
             "customer_id",
         ),
         ("bool time", "/predict", _raw(event_time="true"), 422, "invalid_record", "event_time"),
+        ("bad time", "/predict", _raw(event_time='"not a time"'), 422, "invalid_record", "event_time"),
+        ("epoch 1e12", "/predict", _raw(event_time="1e12"), 422, "invalid_record", "event_time"),
         ("feedback deep", "/feedback", DEEP, 400, "json_too_deep", None),
         (
             "feedback duplicate",

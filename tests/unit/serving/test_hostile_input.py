@@ -89,6 +89,39 @@ def test_pass_through_fields_are_typed(value: Any) -> None:
     assert _problems({**GOOD, "event_time": value}) == [("event_time", "invalid_passthrough")]
 
 
+TIMED = schema_from_signature(
+    [{"type": "double", "name": "tenure"}],
+    passthrough=("customer_id", "event_time"),
+    time_field="event_time",
+)
+
+
+@pytest.mark.parametrize(
+    "value", ["not a time", "2026-13-45", "31/02/2026", "0001-01-01", "9999-01-01T00:00", 1e12, -1e11]
+)
+def test_the_time_field_must_be_a_time_ingest_can_read(value: Any) -> None:
+    """Refused on arrival, naming the field: logged, it would be set aside when its label came back."""
+    with pytest.raises(InvalidRecordError) as info:
+        validate_records(TIMED, [{"tenure": 1.0, "event_time": value}], many=False, extra="refuse")
+    [err] = info.value.details["errors"]
+    assert (err["field"], err["problem"]) == ("event_time", "invalid_passthrough")
+    assert "must be a time" in err["message"] or "epoch seconds outside" in err["message"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-01-02", "2026-01-02T03:04:05Z", "2026-01-02 03:04:05+01:00", "Jan 2 2026", 1767398400, 1.5, None],
+)
+def test_the_time_field_takes_what_ingest_reads(value: Any) -> None:
+    import pandas as pd
+
+    from evergreen.data.checks import to_timestamps
+
+    [clean] = validate_records(TIMED, [{"tenure": 1.0, "event_time": value}], many=False, extra="refuse")
+    assert clean["event_time"] == value  # kept as sent: ingest reads it when its label comes back
+    to_timestamps(pd.Series([value], dtype=object), "event_time", "feedback")  # and ingest can
+
+
 def test_pass_through_fields_take_strings_finite_numbers_and_null() -> None:
     for value in ("C-001", 12345, 3.5, None):
         assert validate_records(SCHEMA, [{**GOOD, "customer_id": value}], many=False, extra="refuse")
