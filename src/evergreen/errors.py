@@ -461,6 +461,27 @@ def shown(value: object, limit: int = SHOWN_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def shown_json(value: object, limit: int = SHOWN_CHARS) -> str:
+    """A value a JSON client sent (or may send), quoted back as JSON: ``null``, ``true``, ``"yes"``,
+    ``["no", "yes"]``, never Python's ``None``, ``True``, ``'yes'``; escaped and cut like
+    :func:`shown`. numpy scalars (a model's classes) are shown as the plain values they hold."""
+    import json
+
+    def plain(v: Any) -> Any:
+        item = getattr(v, "item", None)
+        if callable(item):
+            return item()
+        raise TypeError(type(v).__name__)
+
+    if isinstance(value, str) and len(value) > limit:
+        return json.dumps(value[:limit]) + "…"
+    try:
+        text = json.dumps(value, default=plain)
+    except (TypeError, ValueError):
+        return shown(value, limit)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _first_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[0].strip() if lines else ""

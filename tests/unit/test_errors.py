@@ -136,3 +136,16 @@ def test_a_value_quoted_back_is_a_bounded_repr_whose_cut_string_keeps_its_quotes
     assert shown("y" * 100) == "'" + "y" * 80 + "'…"
     assert shown(["z"] * 40) == repr(["z"] * 40)[:80] + "…"
     assert shown(None) == "None" and shown("q" * 5, limit=3) == "'qqq'…"
+
+
+def test_a_json_value_quoted_back_is_json() -> None:
+    import numpy as np
+
+    from evergreen.errors import shown_json
+
+    assert shown_json(None) == "null" and shown_json(True) == "true"
+    assert shown_json(["no", "yes"]) == '["no", "yes"]'
+    assert shown_json([np.int64(0), np.int64(1)]) == "[0, 1]"  # a model's classes, as plain values
+    assert shown_json("a\nb\x00") == '"a\\nb\\u0000"'  # escaped: no line break gets through
+    assert shown_json("y" * 100) == '"' + "y" * 80 + '"…'
+    assert shown_json(object()).startswith("<object object")  # not JSON: its repr, as shown() does

@@ -22,7 +22,7 @@ from evergreen.errors import (
     InvalidRequestError,
     TooManyRecordsError,
     UnknownPredictionError,
-    shown,
+    shown_json,
 )
 from evergreen.serving.model import LoadedModel
 from evergreen.serving.schema import ExtraFields, validate_records
@@ -59,20 +59,21 @@ def normalise_label(label: Any, classes: tuple[Any, ...] | None, where: str, fie
         ok = isinstance(label, int | float) and not isinstance(label, bool) and _finite(label)
         if not ok:
             raise InvalidLabelError(
-                f"{where}{field} must be a finite number for a regression model, got {shown(label)}",
+                f"{where}{field} must be a finite number for a regression model, got {shown_json(label)}",
                 details={"field": field},
             )
         return label
     if label is None or isinstance(label, dict | list):
         raise InvalidLabelError(
-            f"{where}{field} must be one of {list(classes)}, got {shown(label)}",
+            f"{where}{field} must be one of {shown_json(list(classes), 200)}, got {shown_json(label)}",
             details={"field": field, "allowed": list(classes)},
         )
     by_text = {canonical_str(c): c for c in classes}
     key = canonical_str(label)
     if key not in by_text:
+        allowed = shown_json(list(classes), 200)
         raise InvalidLabelError(
-            f"{where}{field} {shown(label)} is not a class of the model: {list(classes)}",
+            f"{where}{field} {shown_json(label)} is not a class of the model: {allowed}",
             details={"field": field, "allowed": list(classes)},
         )
     return by_text[key]

@@ -31,6 +31,20 @@ def test_invalid_classification_label(label: object) -> None:
     assert info.value.code == "invalid_label" and info.value.http_status == 422
 
 
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        (None, 'label must be one of ["no", "yes"], got null'),
+        ({"a": True}, 'label must be one of ["no", "yes"], got {"a": true}'),
+        ("maybe", 'label "maybe" is not a class of the model: ["no", "yes"]'),
+    ],
+)
+def test_a_label_error_quotes_json_as_json(label: object, message: str) -> None:
+    with pytest.raises(BadInputError) as info:
+        normalise_label(label, ("no", "yes"), "")
+    assert info.value.message == message
+
+
 def test_regression_label_must_be_finite_number() -> None:
     assert normalise_label(2.5, None, "") == 2.5
     for bad in ("2.5", True, float("nan")):
