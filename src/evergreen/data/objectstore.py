@@ -179,6 +179,12 @@ def _copy_at_most(src: Any, out: Any, max_bytes: int | None, shown: str) -> None
         out.write(chunk)
 
 
+def _is_local(fs: Any) -> bool:
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
 class ObjectLanding:
     """The landing prefix behind an fsspec URL: list, fetch, move aside, prune."""
 
@@ -305,10 +311,15 @@ class ObjectLanding:
         dest = f"{self.root}/{folder}/{at.strftime('%Y%m%dT%H%M%S%fZ')}-{obj.name}"
         with _client_errors():
             self.fs.makedirs(f"{self.root}/{folder}", exist_ok=True)  # object stores: no-op; file://: needed
-            # One object by its exact key: fs.mv takes a glob, so a key "w*.csv" (legal on S3) also
-            # moved (and deleted) every unread "w1.csv", "w2.csv" beside it.
-            self.fs.cp_file(obj.key, dest)
-            self.fs.rm_file(obj.key)
+            if _is_local(self.fs):
+                # A rename: the file keeps its owner-only mode and inode, and a large refused file
+                # is not copied byte by byte (fsspec's local cp_file is shutil.copyfile).
+                os.replace(obj.key, dest)
+            else:
+                # One object by its exact key (a server-side copy): fs.mv takes a glob, so a key
+                # "w*.csv" (legal on S3) also moved (and deleted) every unread "w1.csv" beside it.
+                self.fs.cp_file(obj.key, dest)
+                self.fs.rm_file(obj.key)
         return dest
 
     def move_processed(self, obj: RemoteObject, at: datetime) -> str:

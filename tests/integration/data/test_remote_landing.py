@@ -47,6 +47,29 @@ def test_file_is_ingested_recorded_and_moved_aside(
     assert ingest_landing(project.settings, project.store, ENV) == []
 
 
+def test_a_local_file_is_moved_aside_by_a_rename_keeping_its_mode(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    """Landed data may hold PII: a 0600 file must not become a 0644 copy in .processed/ or
+    .quarantine/, and a large refused file is renamed, not copied byte by byte."""
+    project = make_project(landing=f"file://{bucket}", max_file_mb=0.001)
+    churn().to_csv(bucket / "ok.csv", index=False)
+    churn(n=200).to_csv(bucket / "big.csv", index=False)  # over 0.001 MB: refused unread
+    inodes = {}
+    for name in ("ok.csv", "big.csv"):
+        os.chmod(bucket / name, 0o600)
+        inodes[name] = (bucket / name).stat().st_ino
+    results = ingest_landing(project.settings, project.store, ENV)
+    assert sorted((r.status, r.reason) for r in results) == [
+        ("accepted", None),
+        ("quarantined", "file_too_large"),
+    ]
+    [ok] = (bucket / ".processed").iterdir()
+    [big] = [p for p in (bucket / ".quarantine").iterdir() if p.suffix == ".csv"]
+    for moved, name in ((ok, "ok.csv"), (big, "big.csv")):
+        assert (moved.stat().st_mode & 0o777, moved.stat().st_ino) == (0o600, inodes[name])
+
+
 def test_kept_file_is_never_taken_twice_until_it_changes(
     make_project: Callable[..., Project], bucket: Path
 ) -> None:
