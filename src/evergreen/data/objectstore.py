@@ -142,6 +142,11 @@ def ready(
     return out, wait, sightings
 
 
+class StoreClientError(OSError):
+    """The store's client failed on its own (botocore's NoCredentialsError, EndpointConnectionError…);
+    ``__cause__`` is the client's error, for a caller that tells them apart (the Airflow trigger)."""
+
+
 @contextlib.contextmanager
 def _client_errors() -> Iterator[None]:
     """The store's client failing on its own (no credentials, an endpoint that does not answer) as an
@@ -153,7 +158,7 @@ def _client_errors() -> Iterator[None]:
     except Exception as exc:
         if isinstance(exc, OSError) or not _is_client_error(exc):
             raise
-        raise OSError(one_line(exc)) from exc
+        raise StoreClientError(one_line(exc)) from exc
 
 
 def _is_client_error(exc: Exception) -> bool:
@@ -246,10 +251,20 @@ class ObjectLanding:
         listed as empty, "nothing to ingest" for ever."""
         if urlsplit(self.url).scheme.lower() not in _BUCKET_SCHEMES:
             return
-        bucket = self.root.split("/", 1)[0]
-        with _client_errors():
-            if self.fs.exists(bucket):
-                return
+        bucket, _, key = self.root.partition("/")
+        list_objects = getattr(self.fs, "call_s3", None)  # s3fs
+        try:
+            with _client_errors():
+                if list_objects is None:
+                    if self.fs.exists(bucket):
+                        return
+                else:
+                    # The listing's own request: a policy that grants s3:ListBucket on this prefix
+                    # only refuses HeadBucket (fs.exists), which would call an empty prefix missing.
+                    list_objects("list_objects_v2", Bucket=bucket, Prefix=f"{key}/" if key else "", MaxKeys=1)
+                    return
+        except FileNotFoundError:  # NoSuchBucket, as s3fs translates it
+            pass
         raise FileNotFoundError(
             f"data.landing {self.shown}: the bucket does not exist (or these credentials cannot see it)"
         )

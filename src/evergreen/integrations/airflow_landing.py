@@ -23,7 +23,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from evergreen.data.objectstore import ObjectLanding, display_url
+from evergreen.data.objectstore import ObjectLanding, StoreClientError, display_url
 from evergreen.errors import one_line
 from evergreen.redact import Redactor
 
@@ -69,8 +69,8 @@ class LandingFlagTrigger(BaseEventTrigger):
             try:
                 taken = await asyncio.to_thread(landing.take, self.flag)
             except Exception as wrapped:
-                # ObjectLanding raises the client's own failures as OSError from botocore's error:
-                # judge (and show) the error the client raised.
+                # ObjectLanding raises the client's own failures as StoreClientError (an OSError,
+                # for its other callers): judge (and show) the error the client raised.
                 exc = _client_error(wrapped)
                 if isinstance(exc, fatal):
                     # Wrong or missing keys, or policy: fail visibly in the UI, retrying won't help.
@@ -91,10 +91,9 @@ class LandingFlagTrigger(BaseEventTrigger):
 
 
 def _client_error(exc: BaseException) -> BaseException:
-    """The store client's own error behind ObjectLanding's OSError wrapper, else ``exc``."""
-    cause = exc.__cause__
-    if type(exc) is OSError and cause is not None and not isinstance(cause, OSError):
-        return cause
+    """The store client's own error behind ObjectLanding's StoreClientError, else ``exc``."""
+    if isinstance(exc, StoreClientError) and exc.__cause__ is not None:
+        return exc.__cause__
     return exc
 
 

@@ -256,3 +256,16 @@ def test_missing_bucket_is_said_not_taken_for_an_empty_prefix(
     assert "the bucket does not exist" in capsys.readouterr().out
     with _project(tmp_path / "empty", "nothing-here-yet") as project:  # an empty prefix is no error
         assert ingest_landing(project.settings, project.store) == []
+
+
+def test_an_empty_prefix_needs_no_bucket_level_permission(
+    s3_env: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A least-privilege policy (s3:ListBucket on the prefix only) refuses HeadBucket, and s3fs's
+    exists() then answers False: the empty prefix must still be "nothing yet", not a missing bucket."""
+    landing = ObjectLanding("s3://landing/scoped-empty/")
+    monkeypatch.setattr(landing.fs, "exists", lambda path, **kw: False)  # HeadBucket refused
+    assert landing.scan([".csv"]) == ([], None)
+    missing = ObjectLanding("s3://no-such-bucket-either/in/")
+    with pytest.raises(FileNotFoundError, match="the bucket does not exist"):
+        missing.scan([".csv"])
