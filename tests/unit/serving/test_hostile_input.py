@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from evergreen.errors import (
@@ -96,10 +97,26 @@ TIMED = schema_from_signature(
 )
 
 
+_EDGE = pd.Timestamp.max.value / 1e9  # 9223372036.854776: read as ns it wraps to 1677
+
+
 @pytest.mark.parametrize(
-    "value", ["not a time", "2026-13-45", "31/02/2026", "0001-01-01", "9999-01-01T00:00", 1e12, -1e11]
+    "value",
+    [
+        "not a time",
+        "2026-13-45",
+        "31/02/2026",
+        "Jan 2 2026",  # dateutil would guess it; the README promises ISO 8601 or epoch seconds
+        "2024-W01-1",  # an ISO week date: fromisoformat reads it, pandas does not
+        "0001-01-01",
+        "9999-01-01T00:00",
+        1e12,
+        -1e11,
+        _EDGE,
+        -_EDGE,
+    ],
 )
-def test_the_time_field_must_be_a_time_ingest_can_read(value: Any) -> None:
+def test_the_time_field_must_be_iso_8601_or_epoch_seconds(value: Any) -> None:
     """Refused on arrival, naming the field: logged, it would be set aside when its label came back."""
     with pytest.raises(InvalidRecordError) as info:
         validate_records(TIMED, [{"tenure": 1.0, "event_time": value}], many=False, extra="refuse")
@@ -109,17 +126,22 @@ def test_the_time_field_must_be_a_time_ingest_can_read(value: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "value",
-    ["2026-01-02", "2026-01-02T03:04:05Z", "2026-01-02 03:04:05+01:00", "Jan 2 2026", 1767398400, 1.5, None],
+    ("value", "read"),
+    [
+        ("2026-01-02", "2026-01-02T00:00:00Z"),
+        ("2026-01-02T03:04:05Z", "2026-01-02T03:04:05Z"),
+        ("2026-01-02 03:04:05+01:00", "2026-01-02T02:04:05Z"),
+        (1767398400, "2026-01-03T00:00:00Z"),
+        (1.5, "1970-01-01T00:00:01.5Z"),
+        (9223372035, "2262-04-11T23:47:15Z"),  # the last whole second inside pandas' range
+    ],
 )
-def test_the_time_field_takes_what_ingest_reads(value: Any) -> None:
-    import pandas as pd
-
-    from evergreen.data.checks import to_timestamps
+def test_the_time_field_takes_what_the_feedback_assembly_reads(value: Any, read: str) -> None:
+    from evergreen.serving.feedback_batches import record_time
 
     [clean] = validate_records(TIMED, [{"tenure": 1.0, "event_time": value}], many=False, extra="refuse")
-    assert clean["event_time"] == value  # kept as sent: ingest reads it when its label comes back
-    to_timestamps(pd.Series([value], dtype=object), "event_time", "feedback")  # and ingest can
+    assert clean["event_time"] == value  # kept as sent: read again when its label comes back
+    assert record_time(value, "event_time") == pd.Timestamp(read)  # and read as the time it says
 
 
 def test_pass_through_fields_take_strings_finite_numbers_and_null() -> None:
@@ -183,6 +205,8 @@ def test_a_whole_number_for_a_double_field_is_kept_as_the_float_the_model_sees()
     assert type(record["tenure"]) is float and record["tenure"] == float(2**80)
     assert json.loads(json.dumps(record))["tenure"] == float(2**80)
     assert type(record["calls"]) is int  # a long field keeps its integer
+    [small] = validate_records(SCHEMA, [{**GOOD, "tenure": 12}], many=False, extra="refuse")
+    assert type(small["tenure"]) is int  # an int64 is logged as sent: only what no int64 holds changes
 
 
 def test_feedback_rows_with_numeric_and_text_ids_get_canonical_string_ids() -> None:
