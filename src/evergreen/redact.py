@@ -90,7 +90,11 @@ def _url_secrets(url: str | None) -> list[str]:
     # A raw '/' in the password (an AWS secret key often has one): urlsplit ends the authority
     # there and sees no password, SQLAlchemy reads up to the first '@' and connects with it.
     raw = _RAW_SLASH_PASSWORD.match(url.split("://", 1)[1])
-    slashed = [raw["password"], unquote(raw["password"])] if raw and "/" in raw["password"] else []
+    slashed = (
+        [raw["password"], unquote(raw["password"])]
+        if raw and "/" in raw["password"] and not raw["password"].split("/", 1)[0].isdigit()
+        else []  # digits before the '/' are a port: host:587/?from=alerts@example.com
+    )
     try:
         parts = urlsplit(url)
         password = parts.password

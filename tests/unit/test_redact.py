@@ -98,6 +98,15 @@ def test_a_configured_password_with_a_raw_slash_goes_whole(tmp_path: Path) -> No
     assert r("http://h:8080/p@x") == "http://h:8080/p@x"
 
 
+def test_a_port_before_a_path_holding_an_at_is_no_password(tmp_path: Path) -> None:
+    settings = make_project_settings(
+        tmp_path,
+        storage={"database_url": "postgresql+psycopg://db:5432/ev?application_name=a@b"},  # no password
+    )
+    r = redactor_for(settings, env={})
+    assert r("connected to db:5432/ev?application_name=a@b") == "connected to db:5432/ev?application_name=a@b"
+
+
 def test_short_secrets_are_not_searched_verbatim() -> None:
     assert Redactor.of(["ab"])("tab and lab") == "tab and lab"
 
