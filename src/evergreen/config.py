@@ -220,7 +220,7 @@ _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<netloc>[^/]*)")
 # fsspec scheme (http://, memory://, ftp://, zip://, …) would be listed, read and "moved" with
 # semantics nobody checked: refused when the config is read.
 LANDING_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs", "file"})
-_SCHEME_NO_SLASHES = re.compile(r"^(s3a?|gs|gcs|file):(?!//)", re.IGNORECASE)
+_SCHEME_NO_SLASHES = re.compile(rf"^({'|'.join(sorted(LANDING_SCHEMES))}):(?!//)", re.IGNORECASE)
 
 
 def _data_conflict(data: DataConfig) -> str | None:
@@ -279,15 +279,15 @@ class DataConfig(_Frozen):
             # The messages never repeat the value: it may hold a secret. A ':' there is one too: no
             # bucket name holds it, and a secret key's '/' ends the authority before its '@'
             # (s3://KEY:SEC/RET@bucket/).
+            if url["scheme"].lower() not in LANDING_SCHEMES:
+                allowed = ", ".join(f"{s}://" for s in sorted(LANDING_SCHEMES))
+                raise ValueError(f"the landing URL scheme {url['scheme']}:// is not one of {allowed}")
             if "@" in url["netloc"] or ":" in url["netloc"]:
                 raise ValueError(
                     "credentials in the landing URL are refused (they would sit in the config and "
                     "every copy of it); give them in the environment: AWS_ACCESS_KEY_ID / "
                     "AWS_SECRET_ACCESS_KEY / AWS_PROFILE, or GOOGLE_APPLICATION_CREDENTIALS"
                 )
-            if url["scheme"].lower() not in LANDING_SCHEMES:
-                allowed = ", ".join(f"{s}://" for s in sorted(LANDING_SCHEMES))
-                raise ValueError(f"the landing URL scheme {url['scheme']}:// is not one of {allowed}")
             return v if v.endswith("/") else v + "/"  # a prefix: "s3://b/in" and "s3://b/in/" alike
         scheme = _SCHEME_NO_SLASHES.match(v) if isinstance(v, str) else None
         if scheme is not None:

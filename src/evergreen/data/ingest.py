@@ -30,7 +30,7 @@ from evergreen.data.checks import scrubbed
 from evergreen.data.contract import Contract, ValidationResult, check_batch, infer_contract
 from evergreen.data.pii import apply_pii, scrub_text
 from evergreen.data.quarantine import PROCESSED_DIR, move_processed, quarantine, remove_expired
-from evergreen.data.read import read_batch
+from evergreen.data.read import bad_file_name, read_batch
 from evergreen.errors import DataValidationError, EvergreenError, one_line
 from evergreen.files import utf8_name
 from evergreen.logs import get_logger
@@ -302,15 +302,9 @@ def ingest_file(
     in the store."""
     now = utcnow()
     src = utf8_name(str(path)) if source is None else source
-    if utf8_name(path.name) != path.name:
-        # A name that is not UTF-8 cannot be recorded (the database, the logs, JSON): it stopped
-        # the whole landing pass, every pass, the good files after it included.
-        exc = DataValidationError(
-            f"{utf8_name(path.name)}: the file name is not valid UTF-8; rename it",
-            reason="bad_file_name",
-            file=utf8_name(path.name),
-        )
-        return _reject(settings, store, path, "", exc, now, move=move, src=src, copy=source is None)
+    if (bad_name := bad_file_name(path.name)) is not None:
+        # It stopped the whole landing pass, every pass, the good files after it included.
+        return _reject(settings, store, path, "", bad_name, now, move=move, src=src, copy=source is None)
     if move and path.is_symlink():
         # Never followed: a link in the landing dir could make evergreen read (and keep a copy of)
         # any file the process can read.

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from evergreen.config import LANDING_SCHEMES
 from evergreen.data.quarantine import expired
 from evergreen.errors import ConfigError, one_line
 from evergreen.files import FILE_MODE, private_dir, utf8_name
@@ -97,7 +98,7 @@ def _epoch(value: Any) -> float | None:
     return None
 
 
-_BUCKET_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs"})
+_BUCKET_SCHEMES = LANDING_SCHEMES - {"file"}
 _VERSION_KEYS = ("VersionId", "generation", "ETag", "etag")
 
 

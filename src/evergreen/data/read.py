@@ -22,6 +22,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from evergreen.errors import DataValidationError
+from evergreen.files import utf8_name
 
 FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -36,6 +37,17 @@ def _fail(path: Path, reason: str, text: str, **extra: Any) -> DataValidationErr
     # Parser messages can span lines; the contract is one line per error.
     one_line = " ".join(f"{path.name}: {text}".split())
     return DataValidationError(one_line, reason=reason, file=path.name, extra=extra or None)
+
+
+def bad_file_name(name: str) -> DataValidationError | None:
+    """The refusal of a file name that is not UTF-8 (None: it is), which can be recorded nowhere (the
+    database, the logs, JSON): a landing directory and a ``file://`` landing both ask."""
+    shown = utf8_name(name)
+    if shown == name:
+        return None
+    return DataValidationError(
+        f"{shown}: the file name is not valid UTF-8; rename it", reason="bad_file_name", file=shown
+    )
 
 
 def max_file_bytes(max_file_mb: float) -> int:

@@ -19,8 +19,8 @@ from evergreen.config import Settings
 from evergreen.data import catalog
 from evergreen.data.ingest import IngestResult, ingest_file, refuse_unread
 from evergreen.data.objectstore import ObjectLanding, RemoteObject, Sighting, local_name, ready
-from evergreen.data.read import FORMATS, max_file_bytes, too_large
-from evergreen.errors import DataValidationError, one_line
+from evergreen.data.read import FORMATS, bad_file_name, max_file_bytes, too_large
+from evergreen.errors import one_line
 from evergreen.files import utf8_name
 from evergreen.logs import get_logger
 from evergreen.store.engine import Store, utcnow
@@ -89,12 +89,9 @@ def ingest_object(
     with store.connect() as conn:
         if catalog.landing_taken(conn, store.project, source, obj.version):
             return None
-    name = utf8_name(obj.name)
-    refusal = too_large(name, obj.size, settings.data.max_file_mb)  # never downloaded
-    if name != obj.name:  # file:// only (S3 and GCS keys are UTF-8), as for a landing directory
-        refusal = DataValidationError(
-            f"{name}: the file name is not valid UTF-8; rename it", reason="bad_file_name", file=name
-        )
+    # Refused unread (never downloaded): too large, or (file:// only: S3 and GCS keys are UTF-8) a name
+    # that is not UTF-8, as in a landing directory.
+    refusal = bad_file_name(obj.name) or too_large(utf8_name(obj.name), obj.size, settings.data.max_file_mb)
     if refusal is not None:
         result = refuse_unread(settings, store, local_name(obj.name), source, refusal)
     else:

@@ -155,7 +155,8 @@ def test_landing_url_with_credentials_is_refused_without_echoing_them(value: str
 
 
 @pytest.mark.parametrize(
-    "value", ["http://example.com/in/", "memory://in/", "ftp://host/in/", "nosuchfs://b/in/"]
+    "value",
+    ["http://example.com/in/", "memory://in/", "ftp://host/in/", "nosuchfs://b/in/", "http://minio:9000/b/"],
 )
 def test_landing_url_scheme_outside_the_object_stores_is_refused(value: str) -> None:
     from evergreen.errors import ConfigError
