@@ -93,6 +93,11 @@ def to_strings(series: pd.Series, column: str, file: str, expected: str) -> pd.S
     return to_canonical_strings(series)
 
 
+# Inside pandas' datetime64[ns] range, in whole epoch seconds (exclusive bounds): at its very edge the
+# float nanoseconds wrap to the other end without an error (9223372036.9 s became 1677).
+EPOCH_MIN, EPOCH_MAX = pd.Timestamp.min.value // 10**9 + 1, pd.Timestamp.max.value // 10**9
+
+
 def to_timestamps(series: pd.Series, column: str, file: str) -> pd.Series:
     """UTC datetimes. Numbers are read as Unix epoch seconds."""
     if pd.api.types.is_datetime64_any_dtype(series):
@@ -100,10 +105,11 @@ def to_timestamps(series: pd.Series, column: str, file: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         # An epoch out of range (1e20) is refused like any value that does not parse; it was an
         # OverflowError that stopped the whole ingest, or a silent missing timestamp.
+        inside = series.where((series > EPOCH_MIN) & (series < EPOCH_MAX))
         try:
-            epochs = pd.to_datetime(series, unit="s", utc=True, errors="coerce")
+            epochs = pd.to_datetime(inside, unit="s", utc=True, errors="coerce")
         except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
-            epochs = pd.Series([_epoch(v) for v in series], index=series.index, dtype="datetime64[ns, UTC]")
+            epochs = pd.Series([_epoch(v) for v in inside], index=series.index, dtype="datetime64[ns, UTC]")
         _check_parsed(series, epochs, column, file, "timestamp", "epoch seconds out of range")
         return epochs
     parsed = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from evergreen.data.checks import EPOCH_MAX, EPOCH_MIN
 from evergreen.errors import IncompatibleSchemaError, InvalidRecordError, shown_json
 from evergreen.serving.payload import display_name
 
@@ -173,9 +174,6 @@ def _passthrough_problem(value: Any) -> str | None:
     return None
 
 
-# Inside pandas' datetime64[ns] range (the one ingest reads a time into), in whole epoch seconds:
-# exclusive bounds, as the float ns at the very edge wraps around to the other end.
-_EPOCH_MIN, _EPOCH_MAX = pd.Timestamp.min.value // 10**9 + 1, pd.Timestamp.max.value // 10**9
 # ISO 8601 calendar dates (2026-01-02, 2026-01-02T03:04:05Z): what pandas and fromisoformat both read;
 # a week date (2026-W01-1) is fromisoformat's alone.
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -192,7 +190,7 @@ def _time_problem(value: Any) -> str | None:
     if (why := _passthrough_problem(value)) or value is None:
         return why
     if isinstance(value, int | float):
-        if _EPOCH_MIN < value < _EPOCH_MAX:
+        if EPOCH_MIN < value < EPOCH_MAX:
             return None
         return "is a time in epoch seconds outside the years 1677-2262"
     if _ISO_DATE.match(value):
