@@ -6,6 +6,7 @@ position, its errors are redacted, and nothing here logs or returns them.
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -75,10 +76,33 @@ def _post(cfg: ChannelConfig, body: dict[str, Any]) -> None:
     headers = {"User-Agent": "evergreen-alerts"}
     if cfg.token is not None:
         headers["Authorization"] = f"Bearer {cfg.token.get_secret_value()}"
-    resp = httpx.post(cfg.url.get_secret_value(), json=body, headers=headers, timeout=cfg.timeout_seconds)
-    if resp.status_code >= 300:
+    status = asyncio.run(_status_within(cfg.url.get_secret_value(), body, headers, cfg.timeout_seconds))
+    if status is None:
+        raise DeliveryError(f"no answer from the {cfg.type} endpoint within {cfg.timeout_seconds:g} s")
+    if status >= 300:
         # Not httpx's own message: it quotes the URL, which is the secret for Slack.
-        raise DeliveryError(f"HTTP {resp.status_code} from the {cfg.type} endpoint")
+        raise DeliveryError(f"HTTP {status} from the {cfg.type} endpoint")
+
+
+async def _status_within(
+    url: str, body: dict[str, Any], headers: dict[str, str], seconds: float
+) -> int | None:
+    """The response's status, or ``None`` when the whole exchange took longer than ``seconds``.
+
+    httpx's timeout bounds each read, not the exchange: an endpoint that drips its headers or an
+    endless body a byte at a time held the one delivery thread (every other channel's alerts behind
+    it) for ever, and a huge body was read into memory. Now the body is never read (the status is the
+    answer) and the whole exchange has one deadline. Redirects are not followed (a 3xx is a failure).
+    """
+    try:
+        async with (
+            asyncio.timeout(seconds),
+            httpx.AsyncClient(timeout=seconds) as client,
+            client.stream("POST", url, json=body, headers=headers) as resp,
+        ):
+            return resp.status_code
+    except TimeoutError:
+        return None
 
 
 def _send_webhook(cfg: ChannelConfig, msg: AlertMessage) -> None:

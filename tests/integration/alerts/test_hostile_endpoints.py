@@ -1,0 +1,130 @@
+"""Endpoints that misbehave: a body that never ends, headers that never end, a redirect. None of them
+may hold the delivery thread past the channel's timeout, nor delay another channel's delivery."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evergreen.alerts import Facts
+from evergreen.alerts.facts import RetrainFailure, RetrainState
+from evergreen.alerts.repository import list_deliveries
+from evergreen.alerts.service import AlertService
+from tests.support.alerts import make_project
+
+FAILED = Facts(retrain=RetrainState(RetrainFailure("run:r1", "failed", "r1", "training_failed: boom", "t")))
+
+
+class Drip:
+    """A raw TCP endpoint: reads the request, then answers with ``head`` and drips ``chunk`` forever
+    (until the test stops it), so every single read is quick but the response never ends."""
+
+    def __init__(self, head: bytes, chunk: bytes) -> None:
+        self.head, self.chunk = head, chunk
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = int(self.sock.getsockname()[1])
+        self.sent = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(self.head)
+                while not self.stop.wait(0.05):
+                    conn.sendall(self.chunk)
+                    self.sent += len(self.chunk)
+            except OSError:
+                return  # the client hung up: what a well-behaved client does
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def endless_body() -> Iterator[Drip]:
+    chunk = b"400\r\n" + b"x" * 1024 + b"\r\n"  # one 1 KiB chunk of a chunked body per tick
+    drip = Drip(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", chunk)
+    yield drip
+    drip.close()
+
+
+@pytest.fixture
+def endless_headers() -> Iterator[Drip]:
+    drip = Drip(b"HTTP/1.1 200 OK\r\n", b"X-Pad: y\r\n")
+    yield drip
+    drip.close()
+
+
+@pytest.mark.parametrize("endpoint", ["endless_body", "endless_headers"])
+def test_an_endpoint_that_never_finishes_answering_neither_stalls_nor_blocks_the_others(
+    tmp_path: Path, http_receiver, endpoint: str, request: pytest.FixtureRequest
+) -> None:
+    drip: Drip = request.getfixturevalue(endpoint)
+    project = make_project(
+        tmp_path / "p",
+        f"sqlite:///{tmp_path}/m.db",
+        retry_count=0,
+        channels=[
+            {
+                "type": "slack",
+                "name": "drip",
+                "url": f"http://127.0.0.1:{drip.port}/hook",
+                "min_level": "alert",
+                "timeout_seconds": 1,
+            },
+            {"type": "webhook", "name": "good", "url": http_receiver.url("/h"), "min_level": "alert"},
+        ],
+    )
+    svc = AlertService(project)
+    svc.raise_alerts(FAILED)
+    # Before: the worker read the dripping response for ever; flush gave up and "good" never got it.
+    assert svc.flush(30)
+    assert len(http_receiver.bodies("/h")) == 1
+    rows = {d["channel"]: (d["status"], d["error"]) for d in list_deliveries(project.store)}
+    assert rows["good"] == ("sent", None)
+    if endpoint == "endless_body":
+        assert rows["drip"] == ("sent", None)  # a 200 is an answer: its body is never read
+    else:
+        assert rows["drip"][0] == "gave_up" and "1" in rows["drip"][1]
+    assert drip.sent < 4 * 1024 * 1024  # the body was not slurped
+    svc.close()
+
+
+def test_a_redirect_is_not_followed_and_is_a_failure_that_names_the_status(
+    tmp_path: Path, http_receiver
+) -> None:
+    moved = f"Location: {http_receiver.url('/elsewhere')}\r\n"
+    drip = Drip(f"HTTP/1.1 302 Found\r\n{moved}Content-Length: 0\r\n\r\n".encode(), b"")
+    try:
+        project = make_project(
+            tmp_path / "p",
+            f"sqlite:///{tmp_path}/m.db",
+            retry_count=0,
+            channels=[{"type": "webhook", "name": "moved", "url": f"http://127.0.0.1:{drip.port}/h"}],
+        )
+        svc = AlertService(project)
+        svc.raise_alerts(FAILED)
+        assert svc.flush(30)
+        rows = {d["channel"]: (d["status"], d["error"]) for d in list_deliveries(project.store)}
+        assert rows["moved"] == ("gave_up", "HTTP 302 from the webhook endpoint")
+        assert http_receiver.bodies("/elsewhere") == []
+        svc.close()
+    finally:
+        drip.close()
