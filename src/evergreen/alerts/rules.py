@@ -17,11 +17,12 @@ share-based level sees. It neither fires the drift trigger nor pages: someone sh
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evergreen.alerts.facts import DriftFact, Facts, PerformanceFact
 from evergreen.config import Settings
+from evergreen.data.pii import scrub_text
 from evergreen.evaluation.bands import Judgement, judge_performance
 
 SCORE_LABELS = {
@@ -212,7 +213,30 @@ def _performance(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate]
     ], set()
 
 
+def scrubbed(value: Any) -> Any:
+    """``value`` with e-mail addresses and phone numbers replaced in every string inside it.
+
+    An alert quotes words it did not choose: a failed run's error quotes the value it choked on, a
+    rollback's reason the customer who complained. Those words went, raw, to Slack, webhooks,
+    e-mails, the alert row and the audit trail."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, Mapping):
+        return {k: scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(scrubbed(v) for v in value)
+    return value
+
+
 def evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
+    """The alerts the facts call for; every title and detail already free of e-mail addresses and
+    phone numbers (:func:`scrubbed`)."""
+    found = _evaluate(facts, cfg)
+    active = tuple(replace(c, title=scrubbed(c.title), details=scrubbed(c.details)) for c in found.active)
+    return replace(found, active=active)
+
+
+def _evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
     active: list[AlertCandidate] = []
     cleared: set[str] = set()
     kinds: set[str] = set()

@@ -18,7 +18,7 @@ from evergreen.alerts.dispatch import Dispatcher, RetryPolicy
 from evergreen.alerts.facts import Facts
 from evergreen.alerts.lifecycle import ACKNOWLEDGED, RESOLVED, ExistingAlert, can_transition, send_event
 from evergreen.alerts.messages import AlertMessage
-from evergreen.alerts.rules import AlertCandidate, RuleConfig, evaluate
+from evergreen.alerts.rules import AlertCandidate, RuleConfig, evaluate, scrubbed
 from evergreen.config import Settings
 from evergreen.errors import ConflictError
 from evergreen.logs import get_logger
@@ -190,10 +190,10 @@ class AlertService:
             dashboard_url=dashboard_url(s),
             details=row["details"] or {},
         )
-        # What leaves the process passes the project's redactor (the row was redacted when stored;
-        # this also covers rows written before a secret was configured).
+        # What leaves the process passes the project's redactor and the PII scrub (the row was when
+        # stored; this also covers rows written before a secret was configured, or before the scrub).
         r = self.project.redactor
-        msg = replace(msg, title=r(msg.title), details=r.value(msg.details))
+        msg = replace(msg, title=r(scrubbed(msg.title)), details=r.value(scrubbed(msg.details)))
         # Not marked sent here: the delivery record marks it (_record), so a process that dies before
         # the dispatcher's first attempt leaves the alert unsent and the next evaluation sends it.
         if event != "resolved" and level is not None:

@@ -128,3 +128,50 @@ def test_a_redirect_is_not_followed_and_is_a_failure_that_names_the_status(
         svc.close()
     finally:
         drip.close()
+
+
+def test_an_alert_quoting_a_value_carries_no_e_mail_address_or_phone_number_anywhere(
+    tmp_path: Path, http_receiver, smtp_server
+) -> None:
+    """A failed run's error quotes the value it choked on, a rollback's reason quotes the customer
+    who complained: neither goes to Slack, a webhook, an e-mail, the alert row or the audit trail."""
+    from evergreen.alerts.facts import ChampionChange
+    from evergreen.alerts.repository import list_alerts
+    from evergreen.store.audit import list_actions
+
+    project = make_project(
+        tmp_path / "p",
+        f"sqlite:///{tmp_path}/m.db",
+        channels=[
+            {"type": "slack", "url": http_receiver.url("/slack"), "min_level": "info"},
+            {"type": "webhook", "url": http_receiver.url("/hook"), "min_level": "info"},
+            {
+                "type": "email",
+                "smtp": f"smtp://127.0.0.1:{smtp_server.port}",
+                "to": ["ops@example.com"],
+                "min_level": "info",
+            },
+        ],
+    )
+    error = "ValueError: could not convert string to float: 'jane.doe@example.com'"
+    reason = "customer +44 20 7946 0958 (jane.doe@example.com) says scores are off"
+    svc = AlertService(project)
+    svc.raise_alerts(
+        Facts(
+            retrain=RetrainState(RetrainFailure("run:r9", "failed", "r9", error, "t")),
+            champion_change=ChampionChange(7, "rollback", "2", "3", "ann", reason, "t"),
+        )
+    )
+    assert svc.flush(30)
+    svc.close()
+    mails = [m.as_string() for _f, _t, m in smtp_server.messages]
+    everything = (
+        repr(http_receiver.bodies("/slack"))
+        + repr(http_receiver.bodies("/hook"))
+        + repr(mails)
+        + repr(list_alerts(project.store))
+        + repr(list_actions(project.store))
+    )
+    assert len(mails) == 2 and "<EMAIL>" in everything and "<PHONE>" in everything
+    for raw in ("jane.doe@example.com", "7946 0958", "jane.doe"):
+        assert raw not in everything
