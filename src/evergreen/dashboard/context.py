@@ -9,7 +9,7 @@ clients in as ``local`` (admin), as the API does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qs
@@ -19,6 +19,7 @@ from fastapi import Depends, Path, Query, Request
 from evergreen.dashboard.queries import MAX_PAGE
 from evergreen.dashboard.services import DashboardServices, Identity
 from evergreen.dashboard.session import CSRF_FIELD, CSRF_HEADER, Session, SessionCodec, same_origin
+from evergreen.errors import shown
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 LOCAL = Identity("local", "admin")
@@ -61,6 +62,17 @@ class BadAddress(DashboardError):
 
 class DashboardDisabled(DashboardError):
     status = 403
+
+
+def one_of(name: str, value: str | None, allowed: Sequence[str]) -> str | None:
+    """A list page's filter: ``None`` for none (absent, or the form's empty "any"), the value when the
+    list holds it, else :class:`BadAddress` naming the field, the value and what it may be (a typo,
+    ``?status=faild``, showed "No run matches." and read as "nothing failed")."""
+    if not value:
+        return None
+    if value not in allowed:
+        raise BadAddress(f"{name} {shown(value)}: not one of {', '.join(allowed)}")
+    return value
 
 
 @dataclass(frozen=True)

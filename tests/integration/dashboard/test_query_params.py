@@ -53,3 +53,24 @@ def test_an_id_out_of_range_in_a_form_or_link_is_a_page_and_the_api_keeps_json(c
         # The API's routes on the same app keep the API's JSON error, naming the field.
         r = c.get("/api/alerts", params={"limit": 0}, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
         assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "limit"
+
+
+def test_a_filter_value_no_list_holds_is_refused_naming_the_field_not_an_empty_list(client: Any) -> None:
+    """``?status=faild`` answered "No run matches." (a typo read as "nothing failed"); now a 422 page
+    naming the field, the value and what it may be. An empty value is the form's "any"."""
+    cases = (
+        ("/runs", "status", "faild"),
+        ("/runs", "trigger", "cron"),
+        ("/alerts", "status", "closed"),
+        ("/alerts", "level", "error"),
+        ("/approvals", "trigger", "cron"),
+        ("/models", "decision", "accepted"),
+    )
+    for path, name, bad in cases:
+        assert client.get(path, params={name: ""}).status_code == 200, (path, name)
+        r = client.get(path, params={name: bad})
+        assert r.status_code == 422, (path, name, r.status_code)
+        assert r.headers["content-type"].startswith("text/html")
+        assert f"{name} &#39;{bad}&#39;: not one of " in r.text, (path, r.text[-800:])
+    r = client.get("/runs", params={"status": "failed", "trigger": "manual"})
+    assert r.status_code == 200

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from evergreen import control
 from evergreen.alerts.repository import ALERT_STATUSES
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import Operator, PageNo, Viewer, Word, posted_form, required
+from evergreen.dashboard.context import Operator, PageNo, Viewer, Word, one_of, posted_form, required
 from evergreen.dashboard.render import act, page
 from evergreen.dashboard.views.alerts import evidence
 
@@ -29,6 +29,7 @@ def alerts(
     status: Word = None,
     level: Word = None,
 ) -> Response:
+    status, level = one_of("status", status, STATUSES), one_of("level", level, LEVELS)
     store = visit.services.project.store
     result = queries.alerts_page(
         store, page=page_no, size=visit.services.page_size, status=status, level=level

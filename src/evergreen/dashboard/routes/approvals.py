@@ -9,7 +9,16 @@ from starlette.responses import Response
 
 from evergreen import control
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import Operator, PageNo, RunId, Viewer, Word, posted_form, required
+from evergreen.dashboard.context import (
+    Operator,
+    PageNo,
+    RunId,
+    Viewer,
+    Word,
+    one_of,
+    posted_form,
+    required,
+)
 from evergreen.dashboard.render import act, page
 from evergreen.dashboard.routes.runs import TRIGGERS
 from evergreen.dashboard.views.runs import comparison, run_row
@@ -26,6 +35,7 @@ def approvals(
     page_no: PageNo = 1,
     trigger: Word = None,
 ) -> Response:
+    trigger = one_of("trigger", trigger, TRIGGERS)
     store = visit.services.project.store
     result = queries.runs_page(store, page=page_no, size=10, status="pending_approval", trigger=trigger)
     decisions = queries.run_decisions(store, [r["id"] for r in result.rows])

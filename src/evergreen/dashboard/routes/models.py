@@ -8,13 +8,22 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from evergreen import control
-from evergreen.dashboard.context import DashboardError, Operator, PageNo, Viewer, posted_form, required
+from evergreen.dashboard.context import (
+    DashboardError,
+    Operator,
+    PageNo,
+    Viewer,
+    one_of,
+    posted_form,
+    required,
+)
 from evergreen.dashboard.render import act, page
 from evergreen.dashboard.views.models import version_rows
 
 router = APIRouter()
 Form = Annotated[dict[str, str], Depends(posted_form("operator"))]
 PAGE = "/models"
+DECISIONS = ("promoted", "rejected", "pending_approval", "rolled_back")  # evergreen.decision tag values
 
 
 @router.get("/models")
@@ -25,8 +34,9 @@ def models(
     decision: Annotated[str | None, Query(max_length=50)] = None,
     page_no: PageNo = 1,
 ) -> Response:
+    decision = one_of("decision", decision, DECISIONS)
     reader = visit.services.project.registry_reader
-    rows = version_rows(reader.list_versions(), alias=alias or None, decision=decision or None)
+    rows = version_rows(reader.list_versions(), alias=alias or None, decision=decision)
     size = visit.services.page_size
     pages = max(1, -(-len(rows) // size))
     shown = rows[(page_no - 1) * size : page_no * size]
@@ -40,7 +50,7 @@ def models(
         pages=pages,
         total=len(rows),
         filters={"alias": alias or "", "decision": decision or ""},
-        decisions=("promoted", "rejected", "pending_approval", "rolled_back"),
+        decisions=DECISIONS,
     )
 
 

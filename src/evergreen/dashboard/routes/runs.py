@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from evergreen.config import TRIGGER_KINDS
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import PageNo, PageNotFound, RunId, Viewer, Word
+from evergreen.dashboard.context import PageNo, PageNotFound, RunId, Viewer, Word, one_of
 from evergreen.dashboard.render import page
 from evergreen.dashboard.views.runs import comparison, run_row
 from evergreen.errors import NotFoundError
@@ -27,6 +27,7 @@ def runs(
     status: Word = None,
     trigger: Word = None,
 ) -> Response:
+    status, trigger = one_of("status", status, STATUSES), one_of("trigger", trigger, TRIGGERS)
     result = queries.runs_page(
         visit.services.project.store,
         page=page_no,
