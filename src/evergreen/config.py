@@ -469,6 +469,39 @@ def _check_levels(levels: dict[str, float]) -> dict[str, float]:
     return levels
 
 
+def _http_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # ValueError for a port that is not a number, or out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _smtp_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return False
+    return bool(parts.hostname) and parts.path in ("", "/") and not parts.query
+
+
+def _one_address(text: str) -> bool:
+    """One mailbox as a header holds it: no line break or control character (a header injection),
+    no second address, a name@domain inside."""
+    from email.utils import getaddresses
+
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return False
+    found = getaddresses([text])
+    return len(found) == 1 and "@" in found[0][1].strip("@")
+
+
 class ChannelConfig(_Frozen):
     """One alert channel. URLs, passwords and tokens are secrets: never logged or returned."""
 
@@ -511,6 +544,21 @@ class ChannelConfig(_Frozen):
             raise ValueError("an email channel needs smtp and to")
         if self.smtp and not self.smtp.startswith(("smtp://", "smtps://")):
             raise ValueError("smtp must look like smtp://host:port or smtps://host:port")
+        # What could never deliver is refused here: accepted, it failed every delivery at send time
+        # and the first real alert was the first sign.
+        if self.url is not None and not _http_url(self.url.get_secret_value()):
+            raise ValueError(
+                "url: must be an http:// or https:// address with a host (not shown: it is a secret)"
+            )
+        if self.smtp and not _smtp_url(self.smtp):
+            raise ValueError("smtp: must be smtp://host[:port] or smtps://host[:port], a port of 1 to 65535")
+        for key, addresses in (("to", self.to), ("sender", (self.sender,))):
+            for address in addresses:
+                if not _one_address(address):
+                    raise ValueError(
+                        f"{key}: {address[:80]!r} is not one e-mail address (name@domain, or "
+                        f"Name <name@domain>; a list of addresses is one entry each)"
+                    )
         tls = bool(self.smtp and self.smtp.startswith("smtps://")) or self.starttls
         if self.password is not None and not tls and not self.allow_plaintext_auth:
             raise ValueError(

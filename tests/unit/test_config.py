@@ -507,3 +507,64 @@ def test_gates_within_what_a_model_can_score_are_taken(tmp_path: Path) -> None:
     assert gate_problem("rmse", -1.0) == "rmse -1 is outside the values a model can score, [0, inf]"
     assert gate_problem("r2", 1.5) == "r2 1.5 is outside the values a model can score, [-inf, 1]"
     assert gate_problem("r2", -3.0) is None and gate_problem("mae", 1e6) is None
+
+
+@pytest.mark.parametrize(
+    ("channel", "words"),
+    [
+        ({"type": "slack", "url": "hooks.slack.com/services/T0/B0/SECRETX1"}, "url"),
+        ({"type": "webhook", "url": "ftp://hooks.example.com/SECRETX1"}, "url"),
+        ({"type": "webhook", "url": "https:///SECRETX1"}, "url"),
+        ({"type": "email", "smtp": "smtp://mail.example.com:twenty-five", "to": ["a@example.com"]}, "smtp"),
+        ({"type": "email", "smtp": "smtp://mail.example.com:99999", "to": ["a@example.com"]}, "smtp"),
+        ({"type": "email", "smtp": "smtp://:25", "to": ["a@example.com"]}, "smtp"),
+        (
+            {
+                "type": "email",
+                "smtp": "smtp://mail.example.com:25",
+                "to": ["a@example.com\r\nBcc: x@evil.test"],
+            },
+            "to",
+        ),
+        (
+            {"type": "email", "smtp": "smtp://mail.example.com:25", "to": ["a@example.com, b@example.com"]},
+            "to",
+        ),
+        ({"type": "email", "smtp": "smtp://mail.example.com:25", "to": ["team"]}, "to"),
+        (
+            {
+                "type": "email",
+                "smtp": "smtp://m.example.com:25",
+                "to": ["a@example.com"],
+                "sender": "x\nBcc: y@z.io",
+            },
+            "sender",
+        ),
+    ],
+)
+def test_a_channel_that_could_never_deliver_is_a_config_error_naming_the_key_not_a_silent_failure(
+    tmp_path: Path, channel: dict[str, Any], words: str
+) -> None:
+    """Accepted before, each of these failed every delivery at send time (a URL without a scheme, a
+    port that is not a number, a line break in an address): the first real alert was the first sign."""
+    raw = {"project": "p", "task": "binary", "data": {"target": "y"}, "alerts": {"channels": [channel]}}
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(raw, tmp_path, env={})
+    assert "alerts.channels.0" in info.value.message and words in info.value.message, info.value.message
+    assert "SECRETX1" not in info.value.message + repr(info.value.details)
+
+
+def test_the_channels_a_user_writes_still_load(tmp_path: Path) -> None:
+    channels = [
+        {"type": "slack", "url": "https://hooks.slack.com/services/T0/B0/x"},
+        {"type": "webhook", "url": "http://127.0.0.1:9000/hook"},
+        {"type": "email", "smtp": "smtp://localhost", "to": ["team@example.com", "Ops <ops@example.com>"]},
+        {
+            "type": "email",
+            "smtp": "smtps://mail.example.com:465",
+            "to": ["a@example.com"],
+            "sender": "E <e@x.io>",
+        },
+    ]
+    raw = {"project": "p", "task": "binary", "data": {"target": "y"}, "alerts": {"channels": channels}}
+    assert len(settings_from_dict(raw, tmp_path, env={}).alerts.channels) == 4
