@@ -1,8 +1,9 @@
-"""Delivery off the caller's path: one worker thread, retries with exponential backoff.
+"""Delivery off the caller's path: one worker thread per channel, retries with exponential backoff.
 
 ``submit`` only enqueues, so a retrain, a request or a monitoring job never waits for a channel;
-each attempt (sent, failed, gave_up) is one ``alert_deliveries`` row. A channel that is down only
-delays its own retries: every delivery is independent, and a failing one never blocks another.
+each attempt (sent, failed, gave_up) is one ``alert_deliveries`` row. A channel that is down or
+hangs only delays its own deliveries: each channel has its own queue and thread (with one thread
+for all, a Slack that never answered held every e-mail behind it for its whole timeout).
 """
 
 from __future__ import annotations
@@ -41,29 +42,37 @@ class Dispatcher:
     def __init__(self, record: RecordFn, policy: RetryPolicy) -> None:
         self._record = record
         self.policy = policy
-        self._heap: list[tuple[float, int, AlertMessage, Channel, int]] = []
+        # One queue (a heap by due time) and one worker thread per channel name.
+        self._heaps: dict[str, list[tuple[float, int, AlertMessage, Channel, int]]] = {}
+        self._threads: dict[str, threading.Thread] = {}
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._busy = 0
         self._closed = False
-        self._thread: threading.Thread | None = None
 
     def submit(self, msg: AlertMessage, channel: Channel) -> None:
         with self._cond:
             if self._closed:
                 log.warning("alert_dispatcher_closed", alert_id=msg.alert_id, channel=channel.name)
                 return
-            heapq.heappush(self._heap, (time.monotonic(), next(self._seq), msg, channel, 1))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="evergreen-alerts", daemon=True)
-                self._thread.start()
+            lane = channel.name
+            heapq.heappush(
+                self._heaps.setdefault(lane, []), (time.monotonic(), next(self._seq), msg, channel, 1)
+            )
+            thread = self._threads.get(lane)
+            if thread is None or not thread.is_alive():
+                thread = threading.Thread(
+                    target=self._run, args=(lane,), name=f"evergreen-alerts-{lane}", daemon=True
+                )
+                self._threads[lane] = thread
+                thread.start()
             self._cond.notify_all()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every delivery is sent or given up; ``False`` if ``timeout`` ran out first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._heap or self._busy:
+            while self._queued() or self._busy:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -80,25 +89,29 @@ class Dispatcher:
     @property
     def pending(self) -> int:
         with self._cond:
-            return len(self._heap) + self._busy
+            return self._queued() + self._busy
 
-    def _next(self) -> tuple[AlertMessage, Channel, int] | None:
+    def _queued(self) -> int:
+        return sum(len(heap) for heap in self._heaps.values())
+
+    def _next(self, lane: str) -> tuple[AlertMessage, Channel, int] | None:
         with self._cond:
+            heap = self._heaps[lane]
             while True:
-                if self._closed and not self._heap:
+                if self._closed and not heap:
                     return None
-                if self._heap:
-                    wait = self._heap[0][0] - time.monotonic()
+                if heap:
+                    wait = heap[0][0] - time.monotonic()
                     if wait <= 0:
-                        _, _, msg, channel, attempt = heapq.heappop(self._heap)
+                        _, _, msg, channel, attempt = heapq.heappop(heap)
                         self._busy += 1
                         return msg, channel, attempt
                     self._cond.wait(wait)
                 else:
                     self._cond.wait()
 
-    def _run(self) -> None:
-        while (item := self._next()) is not None:
+    def _run(self, lane: str) -> None:
+        while (item := self._next(lane)) is not None:
             msg, channel, attempt = item
             try:
                 self._attempt(msg, channel, attempt)
@@ -121,7 +134,9 @@ class Dispatcher:
             if not last:
                 due = time.monotonic() + self.policy.delay(attempt)
                 with self._cond:
-                    heapq.heappush(self._heap, (due, next(self._seq), msg, channel, attempt + 1))
+                    heap = self._heaps.setdefault(channel.name, [])
+                    heapq.heappush(heap, (due, next(self._seq), msg, channel, attempt + 1))
+                    self._cond.notify_all()
             with suppress(Exception):  # a broken log stream must not lose the retry scheduled above
                 log.warning(
                     "alert_delivery_failed",

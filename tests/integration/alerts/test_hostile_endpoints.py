@@ -175,3 +175,46 @@ def test_an_alert_quoting_a_value_carries_no_e_mail_address_or_phone_number_anyw
     assert len(mails) == 2 and "<EMAIL>" in everything and "<PHONE>" in everything
     for raw in ("jane.doe@example.com", "7946 0958", "jane.doe"):
         assert raw not in everything
+
+
+def test_a_channel_that_hangs_does_not_hold_back_another_channels_delivery(
+    tmp_path: Path, http_receiver
+) -> None:
+    """One delivery thread served every channel: a Slack that accepted the connection and never
+    answered held every e-mail and webhook behind it for its whole timeout, every attempt."""
+    hang = Drip(b"", b"")  # accepts, reads the request, answers nothing until released
+    hang.stop.clear()
+    try:
+        project = make_project(
+            tmp_path / "p",
+            f"sqlite:///{tmp_path}/m.db",
+            retry_count=0,
+            channels=[
+                {
+                    "type": "slack",
+                    "name": "hang",
+                    "url": f"http://127.0.0.1:{hang.port}/hook",
+                    "min_level": "alert",
+                    "timeout_seconds": 600,
+                },
+                {"type": "webhook", "name": "good", "url": http_receiver.url("/h"), "min_level": "alert"},
+            ],
+        )
+        svc = AlertService(project)
+        svc.raise_alerts(FAILED)
+        delivered = threading.Event()
+
+        def watch() -> None:
+            while not delivered.is_set() and not hang.stop.is_set():
+                if http_receiver.bodies("/h"):
+                    delivered.set()
+                hang.stop.wait(0.05)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        # Before: "good" waited behind "hang" (600 s); now it goes out while "hang" still hangs.
+        assert delivered.wait(30)
+    finally:
+        hang.close()  # the hanging exchange ends (connection closed): the test can finish
+    assert svc.flush(30)
+    svc.close()
