@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -38,6 +38,9 @@ NAV = (
     NavItem("/settings", "Settings", "viewer"),
     NavItem("/predict/form", "Predict", "viewer"),
 )
+
+
+NOTICE_PARAMS = frozenset({"notice", "ok", "mac"})  # what done() adds to the address it returns to
 
 
 def _age(iso: str | None, now: datetime | None = None) -> str:
@@ -123,10 +126,13 @@ def save_session(request: Request, codec: SessionCodec, session: Session, respon
 def done(visit: Visit, path: str, message: str, *, ok: bool = True) -> RedirectResponse:
     """After a POST: back to a page (303, so a reload does not repeat the action), with a notice that
     the page shows only to this session (its MAC)."""
-    sep = "&" if "?" in path else "?"
+    # The page the form came from may carry the notice of the action before: replaced, not appended
+    # (appended, each action on a list grew the address by one more notice, without end).
+    where, _, old = path.partition("?")
+    kept = [(k, v) for k, v in parse_qsl(old, keep_blank_values=True) if k not in NOTICE_PARAMS]
     mac = visit.codec.notice_mac(visit.session, message, ok)
-    query = urlencode({"notice": message, "ok": "1" if ok else "0", "mac": mac})
-    return RedirectResponse(f"{path}{sep}{query}", 303)
+    query = urlencode([*kept, ("notice", message), ("ok", "1" if ok else "0"), ("mac", mac)])
+    return RedirectResponse(f"{where}?{query}", 303)
 
 
 def _message(result: Any) -> str:

@@ -26,3 +26,40 @@ def test_retrain_from_an_alert_while_a_retrain_runs_is_refused_and_not_noted(chu
         assert r.status_code == 200 and "alert 999 not found" in r.text
     # Was ("alert_retrain", "alert:1") by dashboard:otto: a decision recorded that nothing carried out.
     assert [a for a in list_actions(p.store) if a["actor"] == "dashboard:otto"] == []
+
+
+def test_acting_on_alert_after_alert_keeps_the_address_short_and_the_filters(churn_project: Any) -> None:
+    """The form's ``back`` is the page's address, notice included: each action appended one more
+    ``notice=…&ok=…&mac=…``, so a person working down the list grew the address without end."""
+    import re
+    from urllib.parse import parse_qs, urlsplit
+
+    p = churn_project
+    ids = [
+        repo.insert_alert(p.store, AlertCandidate(f"drift:w{i}", "drift", "alert", f"drift {i}"), utcnow())
+        for i in range(6)
+    ]
+    with TestClient(dashboard_app(p)) as c:
+        csrf = login(c, OPERATOR_TOKEN)
+        html = c.get("/alerts", params={"status": "open", "level": "alert"}).text
+        for alert_id in ids:
+            back = re.search(r'name="back" value="([^"]+)"', html)
+            assert back is not None
+            r = c.post(
+                f"/alerts/{alert_id}/acknowledge",
+                data={"comment": "seen", "back": back.group(1).replace("&amp;", "&"), "csrf_token": csrf},
+                follow_redirects=False,
+            )
+            location = r.headers["location"]
+            query = parse_qs(urlsplit(location).query)
+            assert {k: len(v) for k, v in query.items()} == {
+                "status": 1,
+                "level": 1,
+                "notice": 1,
+                "ok": 1,
+                "mac": 1,
+            }, location
+            assert query["notice"] == [f"alert {alert_id} acknowledged"] and query["status"] == ["open"]
+            page = c.get(location)
+            assert f"alert {alert_id} acknowledged" in page.text
+            html = page.text
