@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import BeforeValidator
 
 from evergreen.dashboard.queries import MAX_PAGE
 from evergreen.dashboard.services import DashboardServices, Identity
@@ -30,6 +32,15 @@ MAX_FORM_FIELDS = 2000  # the predict form has one field per column of the champ
 PageNo = Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)]
 Word = Annotated[str | None, Query(max_length=50, pattern=r"^[A-Za-z0-9_.:-]*$")]
 RunId = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def _blank_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+# A date filter: an empty date input is sent as ``since=`` (and the pager's links carry every filter,
+# empty ones too); that is no date, not the invalid date '' (a 422 for pressing Filter, or Next).
+Day = Annotated[date | None, Query(), BeforeValidator(_blank_is_none)]
 
 
 class DashboardError(Exception):

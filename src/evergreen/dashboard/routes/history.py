@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import PageNo, Viewer
+from evergreen.dashboard.context import Day, PageNo, Viewer
 from evergreen.dashboard.render import page
 from evergreen.dashboard.views.history import day_bounds, story_row
 
@@ -29,8 +28,8 @@ def history(
     action: Text = None,
     version: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]*$")] = None,
     target: Text = None,
-    since: Annotated[date | None, Query()] = None,
-    until: Annotated[date | None, Query()] = None,
+    since: Day = None,
+    until: Day = None,
 ) -> Response:
     store = visit.services.project.store
     start, end = day_bounds(since, until)
