@@ -45,3 +45,14 @@ def test_the_filter_form_with_empty_dates_and_the_next_link_open_the_page(churn_
         assert r.status_code == 200 and "page 2 of" in r.text, r.text[-600:]
         r = c.get("/history", params={"since": "2025-01-02", "until": ""})
         assert r.status_code == 200
+
+
+def test_a_from_date_after_the_to_date_is_refused_naming_both_not_an_empty_history(
+    churn_project: Any,
+) -> None:
+    record_action(churn_project.store, actor="cli:ann", action="promote", target="version:7")
+    with TestClient(dashboard_app(churn_project), raise_server_exceptions=False) as c:
+        login(c, VIEWER_TOKEN)
+        r = c.get("/history", params={"since": "2026-03-02", "until": "2026-03-01"})
+        assert r.status_code == 422 and "since 2026-03-02 is after until 2026-03-01" in r.text, r.text[-600:]
+        assert c.get("/history", params={"since": "2026-03-01", "until": "2026-03-01"}).status_code == 200

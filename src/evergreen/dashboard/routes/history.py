@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import Day, PageNo, Viewer
+from evergreen.dashboard.context import BadAddress, Day, PageNo, Viewer
 from evergreen.dashboard.render import page
 from evergreen.dashboard.views.history import day_bounds, story_row
 
@@ -31,6 +31,8 @@ def history(
     since: Day = None,
     until: Day = None,
 ) -> Response:
+    if since and until and since > until:  # was an empty history, read as "nothing happened"
+        raise BadAddress(f"since {since.isoformat()} is after until {until.isoformat()}: no day is in both")
     store = visit.services.project.store
     start, end = day_bounds(since, until)
     result = queries.audit_page(
