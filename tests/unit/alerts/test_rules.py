@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -300,3 +301,23 @@ def test_people_words_in_a_title_cannot_format_slack_or_break_the_mail_subject()
         "champion v2: hotfix\nBcc: victim@example.com <!channel>"
     )  # as typed
     assert mail.as_bytes()  # serialisable: before, every delivery failed on the header
+
+
+def test_a_long_title_full_of_escaped_characters_still_fits_slacks_section_limit() -> None:
+    """Slack refuses a section whose text is over 3000 characters (HTTP 400, every retry): a 2000-
+    character reason of ``<``, ``>`` and ``&`` grew to 7500 once escaped, and that alert never
+    reached Slack. The text is cut (never inside an entity) and says so."""
+    reason = "<&>" * 700
+    msg = AlertMessage(
+        "churn", "occurred", 4, "fp", "champion_changed", "info", "open", f"ann rolled back v2: {reason}",
+        "o", "u", "https://eg.example/",
+    )  # fmt: skip
+    payload = slack_payload(msg)
+    texts = [b["text"]["text"] for b in payload["blocks"] if "text" in b]
+    texts += [e["text"] for b in payload["blocks"] for e in b.get("elements", [])]
+    assert all(len(t) <= 3000 for t in texts), [len(t) for t in texts]
+    title = payload["blocks"][1]["text"]["text"]
+    assert title.startswith("ann rolled back v2: &lt;&amp;&gt;") and title.endswith("…")
+    assert title[:-1].endswith(("&lt;", "&amp;", "&gt;"))  # no entity cut in half
+    short = replace(msg, title="v2 & v3 <ok>")
+    assert slack_payload(short)["blocks"][1]["text"]["text"] == "v2 &amp; v3 &lt;ok&gt;"
