@@ -582,6 +582,17 @@ class AlertsConfig(_Frozen):
     retry_backoff_max_seconds: float = Field(300.0, ge=0, le=MAX_SECONDS)
     dashboard_url: str | None = None  # default: http://<serving.host>:<serving.port>
 
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_url(cls, v: str | None) -> str | None:
+        # Every alert links to it: a link without http(s) and a host led nowhere, and a "|", "<", ">"
+        # or space in it broke Slack's <url|text> markup.
+        if v is not None and (not _http_url(v) or any(c in v for c in "|<> \t\r\n")):
+            raise ValueError(
+                "must be an http:// or https:// address with a host, e.g. https://evergreen.example.com"
+            )
+        return v
+
     @field_validator("levels")
     @classmethod
     def _levels(cls, v: dict[str, float]) -> dict[str, float]:

@@ -568,3 +568,27 @@ def test_the_channels_a_user_writes_still_load(tmp_path: Path) -> None:
     ]
     raw = {"project": "p", "task": "binary", "data": {"target": "y"}, "alerts": {"channels": channels}}
     assert len(settings_from_dict(raw, tmp_path, env={}).alerts.channels) == 4
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "dashboard.example.com",
+        "javascript:alert(1)",
+        "https://eg.example/a|b",
+        "https://eg.example/<x>",
+        "http://",
+    ],
+)
+def test_a_dashboard_url_the_alerts_could_not_link_to_is_a_config_error(tmp_path: Path, url: str) -> None:
+    """The alerts' "open in the dashboard" link is built from it: without http(s) and a host it led
+    nowhere, and a ``|`` or ``>`` in it broke Slack's link markup (the rest showed as raw text)."""
+    raw = {"project": "p", "task": "binary", "data": {"target": "y"}, "alerts": {"dashboard_url": url}}
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(raw, tmp_path, env={})
+    assert "alerts.dashboard_url" in info.value.message
+    ok = {**raw, "alerts": {"dashboard_url": "https://evergreen.example.com:8443/base/"}}
+    assert (
+        settings_from_dict(ok, tmp_path, env={}).alerts.dashboard_url
+        == "https://evergreen.example.com:8443/base/"
+    )
