@@ -121,14 +121,16 @@ def alert_counts(store: Store) -> dict[str, dict[str, int]]:
 def deliveries_for(store: Store, alert_ids: list[int], per_alert: int = 5) -> dict[int, list[dict[str, Any]]]:
     if not alert_ids:
         return {}
+    """Each alert's newest ``per_alert`` delivery attempts. Counted per alert (one limit for the page
+    let an alert with many recent attempts take it all: the one beside it showed "None.")."""
     t = alert_deliveries
-    q = select(t).where(t.c.alert_id.in_(alert_ids)).order_by(t.c.id.desc()).limit(per_alert * len(alert_ids))
+    newest = func.row_number().over(partition_by=t.c.alert_id, order_by=t.c.id.desc()).label("newest")
+    ranked = select(t, newest).where(t.c.alert_id.in_(alert_ids)).subquery()
+    q = select(*[ranked.c[c.name] for c in t.columns]).where(ranked.c.newest <= per_alert)
     out: dict[int, list[dict[str, Any]]] = {}
     with store.connect() as conn:
-        for r in conn.execute(q).mappings().all():
-            rows = out.setdefault(int(r["alert_id"]), [])
-            if len(rows) < per_alert:
-                rows.append(_plain(r))
+        for r in conn.execute(q.order_by(ranked.c.id.desc())).mappings().all():
+            out.setdefault(int(r["alert_id"]), []).append(_plain(r))
     return out
 
 
