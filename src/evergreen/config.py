@@ -546,6 +546,14 @@ class ChannelConfig(_Frozen):
             raise ValueError("smtp must look like smtp://host:port or smtps://host:port")
         # What could never deliver is refused here: accepted, it failed every delivery at send time
         # and the first real alert was the first sign.
+        for key, secret in (("url", self.url), ("token", self.token), ("password", self.password)):
+            # A secret read from a file often ends in a newline: httpx then refused the header and
+            # quoted it ("Illegal header value b'Bearer <token>\\n'") into the delivery row and the log.
+            if secret is not None and any(ord(c) < 32 or ord(c) == 127 for c in secret.get_secret_value()):
+                raise ValueError(
+                    f"{key}: holds a line break or another control character (a trailing newline "
+                    "from a secret file?); the value is not shown: it is a secret"
+                )
         if self.url is not None and not _http_url(self.url.get_secret_value()):
             raise ValueError(
                 "url: must be an http:// or https:// address with a host (not shown: it is a secret)"

@@ -592,3 +592,29 @@ def test_a_dashboard_url_the_alerts_could_not_link_to_is_a_config_error(tmp_path
         settings_from_dict(ok, tmp_path, env={}).alerts.dashboard_url
         == "https://evergreen.example.com:8443/base/"
     )
+
+
+@pytest.mark.parametrize("field", ["token", "url", "password"])
+def test_a_channel_secret_with_a_line_break_is_a_config_error_that_does_not_quote_it(
+    tmp_path: Path, field: str
+) -> None:
+    """A secret read from a file often ends in a newline. Accepted, the webhook's token made every
+    delivery fail with httpx's "Illegal header value b'Bearer SECRETX1\\n'": the token, in the
+    delivery row and the log line (the redactor looks for the secret with its newline)."""
+    channel: dict[str, Any] = {"type": "webhook", "url": "https://hooks.example.com/h", "token": "tok-ok-123"}
+    if field == "password":
+        channel = {
+            "type": "email",
+            "smtp": "smtps://mail.example.com",
+            "to": ["a@example.com"],
+            "username": "u",
+        }
+    channel[field] = {"url": "https://hooks.example.com/SECRETX1\n", "token": "SECRETX1\n"}.get(
+        field, "SECRETX1\n"
+    )
+    raw = {"project": "p", "task": "binary", "data": {"target": "y"}, "alerts": {"channels": [channel]}}
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(raw, tmp_path, env={})
+    assert "alerts.channels.0" in info.value.message and field in info.value.message, info.value.message
+    assert "line break" in info.value.message
+    assert "SECRETX1" not in info.value.message + repr(info.value.details)
