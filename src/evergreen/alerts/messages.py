@@ -31,7 +31,9 @@ class AlertMessage:
 
     @property
     def link(self) -> str:
-        return f"{self.dashboard_url.rstrip('/')}/alerts#alert-{self.alert_id}"
+        # The alert itself, not the first page of the list (where an alert older than the 25 newest
+        # is not: the link of its repeat or resolution led to a page without it).
+        return f"{self.dashboard_url.rstrip('/')}/alerts?alert={self.alert_id}#alert-{self.alert_id}"
 
     @property
     def headline(self) -> str:

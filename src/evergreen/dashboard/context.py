@@ -38,6 +38,8 @@ def _blank_is_none(value: object) -> object:
     return None if value == "" else value
 
 
+# An id filter: an empty value is no filter.
+IdFilter = Annotated[int | None, Query(ge=1, le=2**31 - 1), BeforeValidator(_blank_is_none)]
 # A date filter: an empty date input is sent as ``since=`` (and the pager's links carry every filter,
 # empty ones too); that is no date, not the invalid date '' (a 422 for pressing Filter, or Next).
 Day = Annotated[date | None, Query(), BeforeValidator(_blank_is_none)]

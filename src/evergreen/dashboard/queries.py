@@ -96,10 +96,19 @@ def run_decisions(store: Store, run_ids: list[str]) -> dict[str, dict[str, Any]]
 
 
 def alerts_page(
-    store: Store, *, page: int = 1, size: int = 25, status: str | None = None, level: str | None = None
+    store: Store,
+    *,
+    page: int = 1,
+    size: int = 25,
+    status: str | None = None,
+    level: str | None = None,
+    alert_id: int | None = None,
 ) -> Page:
+    """A page of alerts, newest first; ``alert_id``: that one alert (where a message's link leads)."""
     t = alerts
     where = _where(store, t, status=status, level=level)
+    if alert_id is not None:
+        where.append(t.c.id == alert_id)
     return _paged(store, select(t), where, [t.c.id.desc()], page, size)
 
 

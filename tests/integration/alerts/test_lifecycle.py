@@ -80,7 +80,7 @@ def test_drift_levels_one_alert_escalated_sent_by_level_then_resolved(
         "source": "evergreen",
         "project": "churn",
         "event": "opened",
-        "link": f"http://127.0.0.1:8123/alerts#alert-{alert['id']}",
+        "link": f"http://127.0.0.1:8123/alerts?alert={alert['id']}#alert-{alert['id']}",
         "alert": {
             "id": alert["id"],
             "fingerprint": "drift:data_drift_score:7d",
@@ -109,7 +109,7 @@ def test_drift_levels_one_alert_escalated_sent_by_level_then_resolved(
         "[CRITICAL] churn: data drift score 0.350 is at or above the critical level 0.3 (window 7d)",
         "[RESOLVED] churn: data drift score 0.350 is at or above the critical level 0.3 (window 7d)",
     ]
-    link = f"http://127.0.0.1:8123/alerts#alert-{alert['id']}"
+    link = f"http://127.0.0.1:8123/alerts?alert={alert['id']}#alert-{alert['id']}"
     assert slack[1]["blocks"][2]["elements"][0]["text"] == (
         f"alert #{alert['id']} · escalated · <{link}|open in the dashboard>"
     )
@@ -127,7 +127,7 @@ def test_drift_levels_one_alert_escalated_sent_by_level_then_resolved(
         ),
     ]
     assert (
-        f"dashboard: http://127.0.0.1:8123/alerts#alert-{alert['id']}"
+        f"dashboard: http://127.0.0.1:8123/alerts?alert={alert['id']}#alert-{alert['id']}"
         in smtp_server.messages[0][2].get_content()
     )
 

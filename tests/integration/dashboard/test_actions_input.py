@@ -63,3 +63,36 @@ def test_acting_on_alert_after_alert_keeps_the_address_short_and_the_filters(chu
             page = c.get(location)
             assert f"alert {alert_id} acknowledged" in page.text
             html = page.text
+
+
+def test_an_alerts_dashboard_link_shows_that_alert_however_many_came_after_it(churn_project: Any) -> None:
+    """Every message links to the alert on the dashboard. The link was ``/alerts#alert-<id>``: the
+    first page, 25 newest alerts. A long-open alert's repeat, escalation or resolution linked to a
+    page without it once 25 newer ones existed."""
+    from urllib.parse import urlsplit
+
+    from evergreen.alerts.messages import AlertMessage
+
+    p = churn_project
+    first = repo.insert_alert(p.store, AlertCandidate("drift:7d", "drift", "alert", "the old one"), utcnow())
+    for i in range(30):
+        repo.insert_alert(
+            p.store, AlertCandidate(f"pending_approval:r{i}", "pending_approval", "warning", "n"), utcnow()
+        )
+    assert first is not None
+    msg = AlertMessage(
+        "churn", "repeated", first, "drift:7d", "drift", "alert", "open", "t", "o", "u", "http://eg:1/"
+    )
+    link = urlsplit(msg.link)
+    with TestClient(dashboard_app(p)) as c:
+        csrf = login(c, OPERATOR_TOKEN)
+        assert f'id="alert-{first}"' not in c.get("/alerts").text  # 30 newer ones fill the first page
+        r = c.get(f"{link.path}?{link.query}")
+        assert r.status_code == 200 and f'id="alert-{first}"' in r.text and link.fragment == f"alert-{first}"
+        assert r.text.count('class="card"') == 1  # that alert, and no other
+        back = f"{link.path}?{link.query}"
+        r = c.post(f"/alerts/{first}/acknowledge", data={"comment": "seen", "back": back, "csrf_token": csrf})
+        assert r.status_code == 200 and f'id="alert-{first}"' in r.text and "acknowledged" in r.text
+        assert c.get("/alerts", params={"alert": ""}).status_code == 200  # empty: every alert
+        r = c.get("/alerts", params={"alert": "0"})
+        assert r.status_code == 422 and "alert &#39;0&#39;" in r.text

@@ -163,7 +163,7 @@ def test_transitions() -> None:
     assert not can_transition("acknowledged", "acknowledged") and not can_transition("resolved", "resolved")
 
 
-LINK_TEXT = "alert #3 · opened · <https://eg.example/alerts#alert-3|open in the dashboard>"
+LINK_TEXT = "alert #3 · opened · <https://eg.example/alerts?alert=3#alert-3|open in the dashboard>"
 
 
 def test_slack_message_format() -> None:
@@ -289,7 +289,7 @@ def test_people_words_in_a_title_cannot_format_slack_or_break_the_mail_subject()
     assert "*churn&lt;&amp;&gt;*" in blocks[0]["text"]["text"]
     assert "<!channel>" not in slack_payload(msg)["text"]
     assert blocks[2]["elements"][0]["text"].endswith(
-        "<https://eg.example/alerts#alert-4|open in the dashboard>"
+        "<https://eg.example/alerts?alert=4#alert-4|open in the dashboard>"
     )
     mail = email_message(msg, "eg@example.com", ("ops@example.com",))
     assert mail["Subject"] == (

@@ -10,7 +10,16 @@ from starlette.responses import Response
 from evergreen import control
 from evergreen.alerts.repository import ALERT_STATUSES
 from evergreen.dashboard import queries
-from evergreen.dashboard.context import Operator, PageNo, Viewer, Word, one_of, posted_form, required
+from evergreen.dashboard.context import (
+    IdFilter,
+    Operator,
+    PageNo,
+    Viewer,
+    Word,
+    one_of,
+    posted_form,
+    required,
+)
 from evergreen.dashboard.render import act, page
 from evergreen.dashboard.views.alerts import evidence
 
@@ -28,11 +37,12 @@ def alerts(
     page_no: PageNo = 1,
     status: Word = None,
     level: Word = None,
+    alert: IdFilter = None,
 ) -> Response:
     status, level = one_of("status", status, STATUSES), one_of("level", level, LEVELS)
     store = visit.services.project.store
     result = queries.alerts_page(
-        store, page=page_no, size=visit.services.page_size, status=status, level=level
+        store, page=page_no, size=visit.services.page_size, status=status, level=level, alert_id=alert
     )
     deliveries = queries.deliveries_for(store, [int(r["id"]) for r in result.rows])
     rows = [
@@ -48,7 +58,7 @@ def alerts(
         rows=rows,
         statuses=STATUSES,
         levels=LEVELS,
-        filters={"status": status or "", "level": level or ""},
+        filters={"status": status or "", "level": level or "", "alert": alert or ""},
     )
 
 

@@ -46,7 +46,7 @@ def link_of(target: str | None) -> str | None:
     if not ident:
         return None
     return {
-        "alert": f"/alerts#alert-{ident}",
+        "alert": f"/alerts?alert={ident}#alert-{ident}",  # the alert itself, not the first page
         "run": f"/runs/{ident}",
         "version": f"/models?page=1#v{ident}",
         "settings": "/settings",

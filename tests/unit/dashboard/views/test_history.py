@@ -24,7 +24,7 @@ def test_story_row_of_a_rollback() -> None:
 
 
 def test_links_and_changes() -> None:
-    assert link_of("alert:3") == "/alerts#alert-3" and link_of("run:ab") == "/runs/ab"
+    assert link_of("alert:3") == "/alerts?alert=3#alert-3" and link_of("run:ab") == "/runs/ab"
     assert link_of("retrain") is None and link_of(None) is None and link_of("weird:1") is None
     assert change_of(None, None) == "" and change_of(None, {"a": 1}) == 'null -> {"a": 1}'
     assert change_of({"status": "open"}, {"status": "open"}) == ""
