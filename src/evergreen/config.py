@@ -520,6 +520,10 @@ class ChannelConfig(_Frozen):
     # A password over plain SMTP crosses the network readable: refused unless the user says so.
     allow_plaintext_auth: bool = False
 
+    def shown_name(self, position: int) -> str:
+        """How logs, delivery rows and the dashboard name the channel: ``name``, or type and position."""
+        return self.name or f"{self.type}-{position}"
+
     @model_validator(mode="before")
     @classmethod
     def _split_smtp_credentials(cls, data: Any) -> Any:
@@ -605,6 +609,17 @@ class AlertsConfig(_Frozen):
     @classmethod
     def _levels(cls, v: dict[str, float]) -> dict[str, float]:
         return _check_levels(v)
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, v: tuple[ChannelConfig, ...]) -> tuple[ChannelConfig, ...]:
+        # A channel is known by its name in delivery rows, logs and the dashboard (its URL is secret):
+        # two of one name (a block copied with its name kept) could not be told apart.
+        names = [c.shown_name(i) for i, c in enumerate(v)]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"two channels are named {twice[0]!r}: give each channel its own name")
+        return v
 
     @field_validator("score_levels")
     @classmethod

@@ -618,3 +618,18 @@ def test_a_channel_secret_with_a_line_break_is_a_config_error_that_does_not_quot
     assert "alerts.channels.0" in info.value.message and field in info.value.message, info.value.message
     assert "line break" in info.value.message
     assert "SECRETX1" not in info.value.message + repr(info.value.details)
+
+
+def test_two_channels_of_one_name_are_a_config_error(tmp_path: Path) -> None:
+    """A channel block copied with its name kept: every delivery row and log line of either said
+    "ops", and which one failed could not be told (they also shared one delivery queue)."""
+    channels = [
+        {"type": "slack", "name": "ops", "url": "https://hooks.slack.com/services/T0/B0/x"},
+        {"type": "email", "name": "ops", "smtp": "smtp://localhost", "to": ["ops@example.com"]},
+    ]
+    raw = {"project": "p", "task": "binary", "data": {"target": "y"}, "alerts": {"channels": channels}}
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(raw, tmp_path, env={})
+    assert "alerts.channels" in info.value.message and "'ops'" in info.value.message, info.value.message
+    channels[1]["name"] = "ops-mail"
+    assert len(settings_from_dict(raw, tmp_path, env={}).alerts.channels) == 2

@@ -139,7 +139,7 @@ def build_channels(configs: Sequence[ChannelConfig]) -> tuple[Channel, ...]:
     """The configured channels, with the log channel always first (added when not configured)."""
     out = []
     for i, c in enumerate(configs):
-        out.append(Channel(c.name or f"{c.type}-{i}", c.type, c.min_level, c))
+        out.append(Channel(c.shown_name(i), c.type, c.min_level, c))
     if not any(c.type == "log" for c in out):
         out.insert(0, Channel("log", "log", "info", ChannelConfig(type="log", min_level="info")))
     return tuple(out)
