@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 from importlib.resources import files
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,7 +35,7 @@ async def _dashboard_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DashboardError)
     if isinstance(exc, LoginRequired) and request.method == "GET":
         target = exc.message if exc.message.startswith("/") and not exc.message.startswith("//") else "/"
-        return RedirectResponse(f"/login?next={target}", status_code=303)
+        return RedirectResponse(f"/login?{urlencode({'next': target}, safe='/')}", status_code=303)
     visit = getattr(request.state, "visit", None)
     if not isinstance(visit, Visit):
         visit = get_visit(request)

@@ -149,7 +149,10 @@ def require(role: str) -> Callable[..., Visit]:
                     f"(${visit.services.project.settings.auth.tokens_env}); set them, or start "
                     "`evergreen serve --insecure-local` and browse from this machine"
                 )
-            raise LoginRequired(request.url.path)
+            # The whole address, query included: a message's link (/alerts?alert=7) must lead there
+            # after logging in, not to the list.
+            query = request.url.query
+            raise LoginRequired(request.url.path + (f"?{query}" if query else ""))
         if not visit.can(role):
             raise Forbidden(f"{visit.who.name} is {visit.who.role}; this needs {role} or higher")
         return visit

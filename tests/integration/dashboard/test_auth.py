@@ -171,3 +171,24 @@ def test_a_page_shows_only_the_notice_its_own_sessions_action_wrote(app: Any) ->
         c.cookies.clear()
         login(c, OPERATOR_TOKEN)
         assert "nothing to roll back to" not in c.get(back).text
+
+
+def test_a_link_followed_while_logged_out_lands_on_its_own_address_after_login(app: Any) -> None:
+    """A message's link is ``/alerts?alert=7``; logged out (a session expired), the log-in page
+    took only the path along: after logging in, the person was on the list, not on that alert."""
+    with TestClient(app) as c:
+        r = c.get("/alerts?alert=7&status=open", follow_redirects=False)
+        assert r.status_code == 303
+        assert r.headers["location"] == "/login?next=/alerts%3Falert%3D7%26status%3Dopen"
+        page = c.get(r.headers["location"])
+        assert 'name="next" value="/alerts?alert=7&amp;status=open"' in page.text
+        r = c.post(
+            "/login",
+            data={
+                "token": OPERATOR_TOKEN,
+                "csrf_token": csrf_of(page.text),
+                "next": "/alerts?alert=7&status=open",
+            },
+            follow_redirects=False,
+        )
+        assert r.status_code == 303 and r.headers["location"] == "/alerts?alert=7&status=open"
