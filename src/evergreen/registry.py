@@ -236,8 +236,15 @@ class Registry:
         return str(mv.version), size_mb
 
     def tag_version(self, version: str, tags: Mapping[str, str]) -> None:
+        """:class:`NotFoundError` for a version that does not exist (deleted by hand in MLflow's UI):
+        MLflow's own exception was a 500 to whoever asked."""
         for k, v in tags.items():
-            self.client.set_model_version_tag(self.model_name, version, k, self.redact(str(v)))
+            try:
+                self.client.set_model_version_tag(self.model_name, version, k, self.redact(str(v)))
+            except MlflowException as exc:
+                if exc.error_code not in _NO_SUCH_VERSION:
+                    raise _unavailable(self.tracking_uri, exc) from exc
+                raise NotFoundError(f"model version {version} of {self.model_name} not found") from exc
 
     def aliases(self) -> dict[str, str]:
         try:

@@ -282,9 +282,15 @@ def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionR
                 f"v{version} of run {run_id} is the champion now (promoted by hand): roll back first",
                 details={"version": version},
             )
-        project.registry.tag_version(
-            version, {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": reason}
-        )
+        gone = ""
+        try:
+            project.registry.tag_version(
+                version, {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": reason}
+            )
+        except NotFoundError:
+            # Deleted by hand since: nothing to tag, and nothing can approve it any more; the run
+            # is still settled (else it waited for an approval that could never come).
+            gone = f" (v{version} no longer exists)"
         _close_pending(
             project,
             run_id,
@@ -297,7 +303,7 @@ def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionR
             justification=f"rejected by {actor}: {reason}",
         )
     after_action(project)
-    return ActionResult("reject", version, None, f"run {run_id} (v{version}) rejected")
+    return ActionResult("reject", version, None, f"run {run_id} (v{version}) rejected{gone}")
 
 
 def rescore(project: Project, run: dict[str, Any], version: str, champion: str | None) -> Decision:

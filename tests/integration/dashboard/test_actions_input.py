@@ -96,3 +96,44 @@ def test_an_alerts_dashboard_link_shows_that_alert_however_many_came_after_it(ch
         assert c.get("/alerts", params={"alert": ""}).status_code == 200  # empty: every alert
         r = c.get("/alerts", params={"alert": "0"})
         assert r.status_code == 422 and "alert &#39;0&#39;" in r.text
+
+
+def test_rejecting_a_run_whose_candidate_version_was_deleted_settles_it(trained_project: Any) -> None:
+    """Its version deleted (by hand in MLflow's UI), a pending run could not be approved (no such
+    version) nor rejected: "reject" was a 500, and the run waited for approval for ever."""
+    import mlflow
+
+    from evergreen import control
+    from evergreen.pipeline import RetrainRequest, RetrainRunner
+    from evergreen.store.runs import get_run
+
+    p = trained_project
+    control.set_thresholds(
+        p,
+        {
+            "promotion.require_approval": True,
+            "promotion.min_improvement": -1.0,
+            "promotion.significance": None,
+        },
+        actor="setup",
+    )
+    outcome = RetrainRunner(p).run(RetrainRequest(force=True, reason="review"))
+    assert outcome.status == "pending_approval"
+    run_id = outcome.run_id
+    version = get_run(p.store, run_id)["candidate_version"]
+    mlflow.MlflowClient(tracking_uri=p.settings.storage.mlflow_tracking_uri).delete_model_version(
+        "churn", version
+    )
+    with TestClient(dashboard_app(p)) as c:
+        csrf = login(c, OPERATOR_TOKEN)
+        r = c.post(f"/approvals/{run_id}/approve", data={"comment": "ok", "csrf_token": csrf})
+        assert r.status_code == 200 and f"model version {version} of churn not found" in r.text
+        r = c.post(
+            f"/approvals/{run_id}/reject",
+            data={"comment": "gone", "csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303 and "ok=1" in r.headers["location"], r.text[-400:]
+        assert "rejected" in c.get(r.headers["location"]).text
+    assert get_run(p.store, run_id)["status"] == "rejected"
+    assert [a["action"] for a in list_actions(p.store, target=f"run:{run_id}")] == ["reject"]
