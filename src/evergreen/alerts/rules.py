@@ -213,27 +213,27 @@ def _performance(fact: DriftFact, cfg: RuleConfig) -> tuple[list[AlertCandidate]
     ], set()
 
 
-def scrubbed(value: Any) -> Any:
-    """``value`` with e-mail addresses and phone numbers replaced in every string inside it.
+OUTSIDE_WORDS = frozenset({"error", "reason"})  # details that quote words evergreen did not choose
 
-    An alert quotes words it did not choose: a failed run's error quotes the value it choked on, a
-    rollback's reason the customer who complained. Those words went, raw, to Slack, webhooks,
-    e-mails, the alert row and the audit trail."""
-    if isinstance(value, str):
-        return scrub_text(value)
-    if isinstance(value, Mapping):
-        return {k: scrubbed(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(scrubbed(v) for v in value)
-    return value
+
+def scrubbed(title: str, details: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An alert's title and details with e-mail addresses and phone numbers replaced in the words
+    evergreen did not choose: a failed run's error quotes the value it choked on, a rollback's reason
+    the customer who complained; those went raw to Slack, webhooks, e-mails, the alert row and the
+    audit trail. Only there: scrubbing every string made a report's date ``<PHONE>:47:05``."""
+    clean = {k: scrub_text(v) if k in OUTSIDE_WORDS and isinstance(v, str) else v for k, v in details.items()}
+    return scrub_text(title), clean
 
 
 def evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
-    """The alerts the facts call for; every title and detail already free of e-mail addresses and
+    """The alerts the facts call for; their outside words already free of e-mail addresses and
     phone numbers (:func:`scrubbed`)."""
     found = _evaluate(facts, cfg)
-    active = tuple(replace(c, title=scrubbed(c.title), details=scrubbed(c.details)) for c in found.active)
-    return replace(found, active=active)
+    active = []
+    for c in found.active:
+        title, details = scrubbed(c.title, c.details)
+        active.append(replace(c, title=title, details=details))
+    return replace(found, active=tuple(active))
 
 
 def _evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:

@@ -193,7 +193,8 @@ class AlertService:
         # What leaves the process passes the project's redactor and the PII scrub (the row was when
         # stored; this also covers rows written before a secret was configured, or before the scrub).
         r = self.project.redactor
-        msg = replace(msg, title=r(scrubbed(msg.title)), details=r.value(scrubbed(msg.details)))
+        title, details = scrubbed(msg.title, msg.details)
+        msg = replace(msg, title=r(title), details=r.value(details))
         # Not marked sent here: the delivery record marks it (_record), so a process that dies before
         # the dispatcher's first attempt leaves the alert unsent and the next evaluation sends it.
         if event != "resolved" and level is not None:

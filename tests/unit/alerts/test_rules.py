@@ -321,3 +321,23 @@ def test_a_long_title_full_of_escaped_characters_still_fits_slacks_section_limit
     assert title[:-1].endswith(("&lt;", "&amp;", "&gt;"))  # no entity cut in half
     short = replace(msg, title="v2 & v3 <ok>")
     assert slack_payload(short)["blocks"][1]["text"]["text"] == "v2 &amp; v3 &lt;ok&gt;"
+
+
+def test_only_outside_words_are_scrubbed_of_pii_the_facts_of_a_drift_alert_are_kept() -> None:
+    """Scrubbing every string of an alert turned a report's date, ``2026-12-03 06:47:05+00:00``,
+    into ``<PHONE>:47:05+00:00``: only the words evergreen did not choose (an error, a reason)
+    are scrubbed."""
+    from evergreen.alerts.facts import RetrainFailure, RetrainState
+
+    drift = DriftFact(7, "7d", "2026-12-03 06:47:05+00:00", "3", {"data_drift_score": 0.4}, ("plan",))
+    error = "ValueError: bad value 'ann@example.com' at 2026-12-03 06:47"
+    facts = Facts(
+        drift=(drift,),
+        retrain=RetrainState(RetrainFailure("run:r1", "failed", "r1", error, "2026-12-03 06:48")),
+    )
+    found = {c.kind: c for c in evaluate(facts, CFG).active}
+    assert found["drift"].details["report_date"] == "2026-12-03 06:47:05+00:00"
+    failed = found["retrain_failed"]
+    assert "ann@example.com" not in failed.title + repr(failed.details)
+    assert "<EMAIL>" in failed.title and "<EMAIL>" in failed.details["error"]
+    assert failed.details["at"] == "2026-12-03 06:48"
