@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
 from typing import Any
 
 EMOJI = {
@@ -111,6 +114,22 @@ def slack_payload(msg: AlertMessage) -> dict[str, Any]:
     }
 
 
+def _date_and_id(em: EmailMessage, msg: AlertMessage, sender: str) -> None:
+    """``Date`` (RFC 5322 requires it: strict servers refused the mail, others marked it as spam) at
+    the event's time, and a ``Message-ID`` made of the event, so each retry is the same message."""
+    try:
+        at = datetime.fromisoformat(msg.updated_at)
+    except ValueError:
+        return  # not a time: no date rather than a wrong one
+    if at.tzinfo is None:
+        return
+    em["Date"] = format_datetime(at)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "evergreen.invalid"
+    project = re.sub(r"[^A-Za-z0-9-]+", "-", msg.project)[:40] or "project"
+    stamp = at.strftime("%Y%m%d%H%M%S%f")
+    em["Message-ID"] = f"<evergreen.{project}.{msg.alert_id}.{msg.event}.{stamp}@{domain}>"
+
+
 def email_message(msg: AlertMessage, sender: str, to: tuple[str, ...]) -> EmailMessage:
     em = EmailMessage()
     # One line: a line break in a header is refused by ``email`` (a reason typed with Enter in it
@@ -118,6 +137,7 @@ def email_message(msg: AlertMessage, sender: str, to: tuple[str, ...]) -> EmailM
     em["Subject"] = " ".join(f"[evergreen] {msg.headline}".split())[:250]
     em["From"] = sender
     em["To"] = ", ".join(to)
+    _date_and_id(em, msg, sender)
     lines = [
         msg.title,
         "",

@@ -341,3 +341,20 @@ def test_only_outside_words_are_scrubbed_of_pii_the_facts_of_a_drift_alert_are_k
     assert "ann@example.com" not in failed.title + repr(failed.details)
     assert "<EMAIL>" in failed.title and "<EMAIL>" in failed.details["error"]
     assert failed.details["at"] == "2026-12-03 06:48"
+
+
+def test_an_alert_mail_has_the_date_and_message_id_a_mail_server_expects() -> None:
+    """Sent without ``Date`` (RFC 5322 requires it) nor ``Message-ID``: strict servers refused it,
+    others marked it as spam, and clients sorted it by arrival. A retry is the same message (one id)."""
+    from email.utils import parsedate_to_datetime
+
+    msg = AlertMessage(
+        "churn", "opened", 4, "fp", "drift", "alert", "open", "drift 0.4",
+        "2026-12-03T06:47:05+00:00", "2026-12-03T06:50:00.123456+00:00", "https://eg.example/",
+    )  # fmt: skip
+    mail = email_message(msg, "Evergreen <eg@alerts.example.com>", ("ops@example.com",))
+    assert parsedate_to_datetime(mail["Date"]) == datetime(2026, 12, 3, 6, 50, 0, tzinfo=UTC)
+    mid = mail["Message-ID"]
+    assert mid.startswith("<") and mid.endswith("@alerts.example.com>") and ".4." in mid
+    assert email_message(msg, "Evergreen <eg@alerts.example.com>", ("ops@example.com",))["Message-ID"] == mid
+    assert email_message(replace(msg, event="resolved"), "eg@alerts.example.com", ())["Message-ID"] != mid
