@@ -225,6 +225,11 @@ def scrubbed(title: str, details: Mapping[str, Any]) -> tuple[str, dict[str, Any
     return scrub_text(title), clean
 
 
+def _cut(title: str) -> str:
+    # Cut only once scrubbed: a cut inside an address ("jane.doe@example.") no scrub rule matches.
+    return title[:500]
+
+
 def evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
     """The alerts the facts call for; their outside words already free of e-mail addresses and
     phone numbers (:func:`scrubbed`)."""
@@ -256,7 +261,7 @@ def _evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
                     "retrain_failed",
                     "retrain_failed",
                     "alert",
-                    f"{what} {f.status}: {f.error}"[:500],
+                    _cut(f"{what} {f.status}: {scrub_text(f.error)}"),
                     {"run_id": f.run_id, "status": f.status, "error": f.error, "at": f.at},
                     occurrence=f.key,
                 )
@@ -269,7 +274,7 @@ def _evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
                     f"swap_failed:{s.role}:{s.version}",
                     "swap_failed",
                     "critical" if s.role == "champion" else "warning",
-                    f"serving could not load {s.role} v{s.version}: {s.error}"[:500],
+                    _cut(f"serving could not load {s.role} v{s.version}: {scrub_text(s.error)}"),
                     {"version": s.version, "role": s.role, "error": s.error, "at": s.at},
                     occurrence=str(s.audit_id),
                 )

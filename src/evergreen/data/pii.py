@@ -27,7 +27,8 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za
 # A run of digits with common phone separators, optionally starting with "+", "00" or "(".
 # Candidates are filtered by _looks_like_phone, which is easier to read than one giant regex.
 _PHONE_CANDIDATE = re.compile(r"(?<![\w+])(?:\+|\(\+?)?\d[\d ().\-/]{4,}\d(?![\w@])")
-_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+# A date, or an ISO date and its hour (the candidate stops at the ':' of "2026-12-03 06:47:05").
+_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{4}-\d{2}-\d{2}[ T]\d{2}")
 _DECIMAL = re.compile(r"\d+\.\d+")
 _SEPARATORS = re.compile(r"[ ().\-/]")
 

@@ -341,6 +341,20 @@ def test_only_outside_words_are_scrubbed_of_pii_the_facts_of_a_drift_alert_are_k
     assert "ann@example.com" not in failed.title + repr(failed.details)
     assert "<EMAIL>" in failed.title and "<EMAIL>" in failed.details["error"]
     assert failed.details["at"] == "2026-12-03 06:48"
+    assert "at 2026-12-03 06:47" in failed.title  # a date in the error is no phone number
+
+
+def test_a_long_error_is_scrubbed_before_the_title_is_cut() -> None:
+    """Cut first, "jane.doe@example.com" across the 500th character left "jane.doe@example." in the
+    title, which no scrub rule matches, for every channel, the alert row and the audit trail."""
+    from evergreen.alerts.facts import RetrainFailure, RetrainState
+
+    head = "run r1 failed: "
+    error = "x" * (490 - len(head)) + " jane.doe@example.com and more"
+    facts = Facts(retrain=RetrainState(RetrainFailure("run:r1", "failed", "r1", error, "2026-12-03 06:48")))
+    [failed] = [c for c in evaluate(facts, CFG).active if c.kind == "retrain_failed"]
+    assert "jane.doe" not in failed.title and "jane.doe" not in failed.details["error"]
+    assert len(failed.title) == 500 and failed.title.endswith(" <EMAIL> a")  # cut once scrubbed
 
 
 def test_an_alert_mail_has_the_date_and_message_id_a_mail_server_expects() -> None:

@@ -32,6 +32,8 @@ def _sha(text: str) -> str:
         # Not phone numbers: dates, decimals, short numbers, order ids without separators.
         ("on 2024-01-15 I paid 3.14159265 for 3 items", "on 2024-01-15 I paid 3.14159265 for 3 items"),
         ("order 1234567 room 12-34", "order 1234567 room 12-34"),
+        ("as_of 2026-12-03 06:47:05 is after", "as_of 2026-12-03 06:47:05 is after"),  # was <PHONE>:47:05
+        ("at 2026-12-03T06:47:05Z", "at 2026-12-03T06:47:05Z"),
         ("no pii here", "no pii here"),
     ],
 )
