@@ -619,6 +619,9 @@ class AlertsConfig(_Frozen):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"two channels are named {twice[0]!r}: give each channel its own name")
+        if "log" in names and not any(c.type == "log" for c in v):
+            # The built-in log channel (added when none is configured) is named "log".
+            raise ValueError("a channel not of type log is named 'log', as the built-in log channel is")
         return v
 
     @field_validator("score_levels")

@@ -633,3 +633,15 @@ def test_two_channels_of_one_name_are_a_config_error(tmp_path: Path) -> None:
     assert "alerts.channels" in info.value.message and "'ops'" in info.value.message, info.value.message
     channels[1]["name"] = "ops-mail"
     assert len(settings_from_dict(raw, tmp_path, env={}).alerts.channels) == 2
+
+
+def test_a_channel_named_log_that_is_not_the_log_channel_is_a_config_error(tmp_path: Path) -> None:
+    # The built-in log channel, added when none is configured, is named "log": two channels "log".
+    channels: list[dict[str, Any]] = [
+        {"type": "webhook", "name": "log", "url": "https://hooks.example.com/x"}
+    ]
+    raw = {"project": "p", "task": "binary", "data": {"target": "y"}, "alerts": {"channels": channels}}
+    with pytest.raises(ConfigError, match="named 'log'"):
+        settings_from_dict(raw, tmp_path, env={})
+    channels.append({"type": "log", "name": "audit"})  # a log channel configured: no built-in one
+    assert len(settings_from_dict(raw, tmp_path, env={}).alerts.channels) == 2
