@@ -242,7 +242,12 @@ class Registry:
             try:
                 self.client.set_model_version_tag(self.model_name, version, k, self.redact(str(v)))
             except MlflowException as exc:
-                if exc.error_code not in _NO_SUCH_VERSION:
+                # INVALID_PARAMETER_VALUE is also a tag value over MLflow's limit, asked before the
+                # version is looked up: "not found" only for a version that is no number.
+                missing = exc.error_code in _ABSENT or (
+                    exc.error_code in _NO_SUCH_VERSION and not str(version).isdigit()
+                )
+                if not missing:
                     raise _unavailable(self.tracking_uri, exc) from exc
                 raise NotFoundError(f"model version {version} of {self.model_name} not found") from exc
 

@@ -285,3 +285,17 @@ def test_a_change_of_the_thresholds_while_another_is_made_is_refused(churn_proje
         ({"promotion.min_improvement": 0.01}, {"promotion.min_improvement": 0.03}),
     ]
     assert LeaseLock(p.store, settings_lock_name(p.settings.project)).current() is None
+
+
+def test_rejecting_with_a_reason_over_mlflows_tag_limit_tags_the_version_it_still_has(
+    trained_project: Any,
+) -> None:
+    """MLflow refuses a tag value over its limit with INVALID_PARAMETER_VALUE, before looking the
+    version up: it was read as "no such version", and the run settled as "v2 no longer exists" while
+    v2 kept its pending tag."""
+    p = trained_project
+    run_id = _pending(p)
+    result = control.reject(p, run_id, actor="cli:ann", reason="r" * 120_000)
+    assert result.message == f"run {run_id} (v2) rejected"
+    tags = p.registry.get_version("2").tags
+    assert tags["evergreen.decision"] == "rejected" and tags["evergreen.reason"] == "r" * 5000
