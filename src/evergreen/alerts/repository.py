@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from evergreen.alerts.facts import (
@@ -108,8 +108,14 @@ def update_alert(store: Store, existing: ExistingAlert, cand: AlertCandidate, no
 
 
 def mark_sent(store: Store, alert_id: int, level: str, now: datetime) -> None:
+    """Record the alert sent at ``level`` as of the evaluation at ``now``. Each channel has its own
+    delivery thread, so an older evaluation's mark (a slow Slack's "opened") may arrive after a newer
+    one's ("escalated"): it never moves the record back."""
+    newer = or_(alerts.c.last_sent_at.is_(None), alerts.c.last_sent_at <= now)
     with store.begin() as conn:
-        conn.execute(update(alerts).where(alerts.c.id == alert_id).values(sent_level=level, last_sent_at=now))
+        conn.execute(
+            update(alerts).where(alerts.c.id == alert_id, newer).values(sent_level=level, last_sent_at=now)
+        )
 
 
 def set_status(

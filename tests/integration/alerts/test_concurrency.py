@@ -10,7 +10,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -283,3 +283,20 @@ def test_two_processes_acting_on_one_alert_at_once_one_wins(
     server.close()
     a.store.engine.dispose()
     b.store.engine.dispose()
+
+
+def test_an_older_evaluations_mark_arriving_late_does_not_move_the_alert_back(tmp_path: Path) -> None:
+    """Each channel has its own delivery thread: a slow Slack's mark for "opened" (warning) could land
+    after a fast webhook's for "escalated" (critical), setting sent_level and last_sent_at back."""
+    from evergreen.alerts.rules import AlertCandidate
+
+    project = make_project(tmp_path / "p", f"sqlite:///{tmp_path}/m.db")
+    t0 = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
+    cand = AlertCandidate("drift", "drift", "warning", "drift 0.4", {})
+    alert_id = repo.insert_alert(project.store, cand, t0)
+    assert alert_id is not None
+    repo.mark_sent(project.store, alert_id, "critical", t0 + timedelta(minutes=5))  # the newer one
+    repo.mark_sent(project.store, alert_id, "warning", t0)  # the older one, late
+    row = repo.get_alert(project.store, alert_id)
+    assert row["sent_level"] == "critical"
+    assert datetime.fromisoformat(str(row["last_sent_at"])).replace(tzinfo=UTC) == t0 + timedelta(minutes=5)
