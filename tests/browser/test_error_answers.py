@@ -48,6 +48,7 @@ def test_a_wrong_token_shows_why_the_log_in_failed(browser: Any, server: Any) ->
     page.get_by_label("API token").fill("not-a-token")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_text("unknown token")).to_be_visible()
+    assert page.url == f"{server.url}/login"  # the refusal is shown where the form was
     context.close()
 
 
@@ -63,4 +64,6 @@ def test_a_refused_action_shows_the_refusal(browser: Any, server: Any) -> None:
     page.get_by_label("Comment (required)").fill("looking")
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_text("CSRF token is missing or not this session's")).to_be_visible()
+    # Not the action's address: a reload would GET /alerts/<id>/acknowledge (405).
+    assert page.url == f"{server.url}/alerts"
     page.context.close()

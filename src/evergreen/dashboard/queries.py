@@ -128,10 +128,10 @@ def alert_counts(store: Store) -> dict[str, dict[str, int]]:
 
 
 def deliveries_for(store: Store, alert_ids: list[int], per_alert: int = 5) -> dict[int, list[dict[str, Any]]]:
-    if not alert_ids:
-        return {}
     """Each alert's newest ``per_alert`` delivery attempts. Counted per alert (one limit for the page
     let an alert with many recent attempts take it all: the one beside it showed "None.")."""
+    if not alert_ids:
+        return {}
     t = alert_deliveries
     newest = func.row_number().over(partition_by=t.c.alert_id, order_by=t.c.id.desc()).label("newest")
     ranked = select(t, newest).where(t.c.alert_id.in_(alert_ids)).subquery()

@@ -115,6 +115,10 @@ def page(
         **values,
     )
     response = HTMLResponse(html, status_code=status)
+    if status >= 400 and request.method != "GET":
+        # A boosted form's refusal is shown (base.html's htmx config) but its POST address must not
+        # enter the history: reloading it would GET an action (405).
+        response.headers["HX-Push-Url"] = "false"
     save_session(request, visit.codec, visit.session, response)
     return response
 

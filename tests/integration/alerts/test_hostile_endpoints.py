@@ -102,8 +102,7 @@ def test_an_endpoint_that_never_finishes_answering_neither_stalls_nor_blocks_the
     if endpoint == "endless_body":
         assert rows["drip"] == ("sent", None)  # a 200 is an answer: its body is never read
     else:
-        assert rows["drip"][0] == "gave_up" and "1" in rows["drip"][1]
-    assert drip.sent < 4 * 1024 * 1024  # the body was not slurped
+        assert rows["drip"] == ("gave_up", "no answer from the slack endpoint within 1 s")
     svc.close()
 
 
