@@ -474,10 +474,10 @@ def _http_url(url: str) -> bool:
 
     try:
         parts = urlsplit(url)
-        _ = parts.port  # ValueError for a port that is not a number, or out of range
+        port = parts.port  # ValueError for a port that is not a number, or out of range
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
 
 
 def _smtp_url(url: str) -> bool:
@@ -485,10 +485,10 @@ def _smtp_url(url: str) -> bool:
 
     try:
         parts = urlsplit(url)
-        _ = parts.port
+        port = parts.port
     except ValueError:
         return False
-    return bool(parts.hostname) and parts.path in ("", "/") and not parts.query
+    return bool(parts.hostname) and parts.path in ("", "/") and not parts.query and port != 0
 
 
 def _one_address(text: str) -> bool:
@@ -533,7 +533,8 @@ class ChannelConfig(_Frozen):
 
             parts = urlsplit(data["smtp"])
             data = dict(data)
-            data["smtp"] = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+            # host[:port] as written: hostname would drop an IPv6 address's brackets ([::1]:587).
+            data["smtp"] = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
             if parts.username and not data.get("username"):
                 data["username"] = unquote(parts.username)
             if parts.password and not data.get("password"):
@@ -599,9 +600,11 @@ class AlertsConfig(_Frozen):
     def _dashboard_url(cls, v: str | None) -> str | None:
         # Every alert links to it: a link without http(s) and a host led nowhere, and a "|", "<", ">"
         # or space in it broke Slack's <url|text> markup.
-        if v is not None and (not _http_url(v) or any(c in v for c in "|<> \t\r\n")):
+        if v is not None and (not _http_url(v) or any(c in v for c in "|<> \t\r\n?#")):
+            # ?query or #fragment: the links append /alerts?alert=7 after them, to no page.
             raise ValueError(
-                "must be an http:// or https:// address with a host, e.g. https://evergreen.example.com"
+                "must be an http:// or https:// address with a host and no ?query or #fragment, "
+                "e.g. https://evergreen.example.com"
             )
         return v
 

@@ -570,6 +570,21 @@ def test_the_channels_a_user_writes_still_load(tmp_path: Path) -> None:
     assert len(settings_from_dict(raw, tmp_path, env={}).alerts.channels) == 4
 
 
+def test_an_smtp_url_with_credentials_keeps_an_ipv6_host_and_refuses_port_0(tmp_path: Path) -> None:
+    channel = {
+        "type": "email",
+        "smtp": "smtps://u:p%40ss@[::1]:465",
+        "to": ["a@example.com"],
+    }
+    raw = {"project": "p", "task": "binary", "data": {"target": "y"}, "alerts": {"channels": [channel]}}
+    [loaded] = settings_from_dict(raw, tmp_path, env={}).alerts.channels
+    assert (loaded.smtp, loaded.username) == ("smtps://[::1]:465", "u")  # the brackets were dropped
+    assert loaded.password is not None and loaded.password.get_secret_value() == "p@ss"
+    channel["smtp"] = "smtps://mailhost:0"
+    with pytest.raises(ConfigError, match="a port of 1 to 65535"):
+        settings_from_dict(raw, tmp_path, env={})
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -578,6 +593,9 @@ def test_the_channels_a_user_writes_still_load(tmp_path: Path) -> None:
         "https://eg.example/a|b",
         "https://eg.example/<x>",
         "http://",
+        "https://eg.example/#a",  # links became https://eg.example/#a/alerts?alert=7
+        "https://eg.example/?x=1",
+        "https://eg.example:0/",
     ],
 )
 def test_a_dashboard_url_the_alerts_could_not_link_to_is_a_config_error(tmp_path: Path, url: str) -> None:
