@@ -17,6 +17,12 @@ EMOJI = {
 }
 
 
+def alert_path(alert_id: int | str) -> str:
+    """The dashboard's address of one alert (a message's link, the History page's): the alert itself,
+    not the first page of the list, where an alert older than the 25 newest is not."""
+    return f"/alerts?alert={alert_id}#alert-{alert_id}"
+
+
 @dataclass(frozen=True)
 class AlertMessage:
     project: str
@@ -34,9 +40,7 @@ class AlertMessage:
 
     @property
     def link(self) -> str:
-        # The alert itself, not the first page of the list (where an alert older than the 25 newest
-        # is not: the link of its repeat or resolution led to a page without it).
-        return f"{self.dashboard_url.rstrip('/')}/alerts?alert={self.alert_id}#alert-{self.alert_id}"
+        return self.dashboard_url.rstrip("/") + alert_path(self.alert_id)
 
     @property
     def headline(self) -> str:

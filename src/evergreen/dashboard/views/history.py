@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from evergreen.alerts.messages import alert_path
+
 # What each kind of action is, in the loop's order: alert -> human action -> run -> decision -> champion.
 STAGE = {
     "alert_opened": "alert",
@@ -46,7 +48,7 @@ def link_of(target: str | None) -> str | None:
     if not ident:
         return None
     return {
-        "alert": f"/alerts?alert={ident}#alert-{ident}",  # the alert itself, not the first page
+        "alert": alert_path(ident),
         "run": f"/runs/{ident}",
         "version": f"/models?page=1#v{ident}",
         "settings": "/settings",
