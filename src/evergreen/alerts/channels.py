@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -76,12 +76,23 @@ def _post(cfg: ChannelConfig, body: dict[str, Any]) -> None:
     headers = {"User-Agent": "evergreen-alerts"}
     if cfg.token is not None:
         headers["Authorization"] = f"Bearer {cfg.token.get_secret_value()}"
-    status = asyncio.run(_status_within(cfg.url.get_secret_value(), body, headers, cfg.timeout_seconds))
+    status = _run_detached(_status_within(cfg.url.get_secret_value(), body, headers, cfg.timeout_seconds))
     if status is None:
         raise DeliveryError(f"no answer from the {cfg.type} endpoint within {cfg.timeout_seconds:g} s")
     if status >= 300:
         # Not httpx's own message: it quotes the URL, which is the secret for Slack.
         raise DeliveryError(f"HTTP {status} from the {cfg.type} endpoint")
+
+
+def _run_detached(coro: Coroutine[Any, Any, int | None]) -> int | None:
+    """``asyncio.run`` without its last step: it waits for the loop's default executor, where a
+    name lookup (getaddrinfo) that hangs past the deadline still runs; ``close`` does not wait."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 async def _status_within(

@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,3 +218,40 @@ def test_a_channel_that_hangs_does_not_hold_back_another_channels_delivery(
         hang.close()  # the hanging exchange ends (connection closed): the test can finish
     assert svc.flush(30)
     svc.close()
+
+
+def test_a_name_lookup_that_hangs_does_not_outlive_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """asyncio.run waited for its executor, where getaddrinfo still hung past the channel's deadline:
+    a resolver that never answers held the channel's delivery thread with it."""
+    import socket
+
+    from evergreen.alerts.channels import DeliveryError, _post
+    from evergreen.config import ChannelConfig
+
+    released = threading.Event()
+    real = socket.getaddrinfo
+
+    def hanging(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in ("hook.invalid", b"hook.invalid"):
+            released.wait(120)  # the resolver never answers, until the test lets it go
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    cfg = ChannelConfig(type="webhook", name="slow-dns", url="http://hook.invalid/h", timeout_seconds=0.5)
+    outcome: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            _post(cfg, {"text": "x"})
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=deliver, daemon=True)
+    worker.start()
+    try:
+        worker.join(60)  # a liveness bound: the resolver is still hanging, only the deadline can end it
+        assert not worker.is_alive(), "the delivery waited for the hanging name lookup"
+        assert [type(e) for e in outcome] == [DeliveryError]
+        assert str(outcome[0]) == "no answer from the webhook endpoint within 0.5 s"
+    finally:
+        released.set()
