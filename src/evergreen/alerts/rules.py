@@ -22,7 +22,7 @@ from typing import Any
 
 from evergreen.alerts.facts import DriftFact, Facts, PerformanceFact
 from evergreen.config import Settings
-from evergreen.data.pii import scrub_text
+from evergreen.data.scrub import scrub_text
 from evergreen.evaluation.bands import Judgement, judge_performance
 
 SCORE_LABELS = {

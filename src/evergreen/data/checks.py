@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evergreen.data.pii import scrub_text
+from evergreen.data.scrub import scrub_text
 from evergreen.data.values import canonical_str, to_canonical_strings
 from evergreen.errors import DataValidationError
 

@@ -28,9 +28,10 @@ from evergreen.config import Settings
 from evergreen.data import catalog, snapshot
 from evergreen.data.checks import scrubbed
 from evergreen.data.contract import Contract, ValidationResult, check_batch, infer_contract
-from evergreen.data.pii import apply_pii, scrub_text
+from evergreen.data.pii import apply_pii
 from evergreen.data.quarantine import PROCESSED_DIR, move_processed, quarantine, remove_expired
 from evergreen.data.read import bad_file_name, read_batch
+from evergreen.data.scrub import scrub_text
 from evergreen.errors import DataValidationError, EvergreenError, one_line
 from evergreen.files import utf8_name
 from evergreen.logs import get_logger

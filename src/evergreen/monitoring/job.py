@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from evergreen.config import DEFAULT_DRIFT_SHARE, Settings
-from evergreen.data.pii import scrub_text
+from evergreen.data.scrub import scrub_text
 from evergreen.errors import BadInputError, NoDataError, NotFoundError
 from evergreen.logs import get_logger
 from evergreen.monitoring.columns import (
