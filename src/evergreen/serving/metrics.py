@@ -102,26 +102,11 @@ class ServingMetrics:
 
 
 def route_template(scope: Scope) -> str:
-    """The whole template of the route that answered (``/api/runs/{run_id}``), or ``unmatched``.
-
-    Never the raw path: unknown paths and path parameters must not create new series. FastAPI keeps a
-    route of an included router as its module declared it (``/runs/{run_id}``, without the ``/api``
-    prefix): the prefix is the part of the request path before what the route's own pattern matches.
-    """
-    route = scope.get("route")
-    template = getattr(route, "path", None)
-    if not isinstance(template, str) or not template:
-        return "unmatched"
-    pattern = getattr(route, "path_regex", None)
-    path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
-    if root and path.startswith(root):  # a proxy's prefix (--root-path) is not part of the route
-        path = path[len(root) :]
-    if pattern is None or pattern.match(path):
-        return template
-    for i in range(1, len(path)):
-        if path[i] == "/" and pattern.match(path[i:]):
-            return path[:i] + template
-    return template
+    """The template of the route that answered (``/api/runs/{run_id}``), or ``unmatched``: never the
+    raw path, so unknown paths and path parameters create no new series. Whole because each control
+    API router carries its own ``/api`` prefix (:func:`evergreen.serving.routes.schemas.control_router`)."""
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) and template else "unmatched"
 
 
 class MetricsMiddleware:

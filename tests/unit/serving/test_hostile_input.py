@@ -174,21 +174,6 @@ def test_a_regression_label_too_large_for_a_float_is_refused() -> None:
     assert normalise_label(2**70, None, "") == 2**70
 
 
-def test_a_route_label_is_the_whole_template_never_the_raw_path() -> None:
-    from fastapi.routing import APIRoute
-
-    from evergreen.serving.metrics import route_template
-
-    declared = APIRoute("/runs/{run_id}", endpoint=lambda run_id: run_id)  # as an included router has it
-    whole = APIRoute("/predict", endpoint=lambda: None)
-    assert route_template({"route": declared, "path": "/api/runs/x1"}) == "/api/runs/{run_id}"
-    assert route_template({"route": declared, "path": "/eg/api/runs/x1", "root_path": "/eg"}) == (
-        "/api/runs/{run_id}"
-    )
-    assert route_template({"route": whole, "path": "/eg/predict", "root_path": "/eg"}) == "/predict"
-    assert route_template({"path": "/anything/at/all"}) == "unmatched"
-
-
 @pytest.mark.parametrize(
     ("value", "name"), [(None, "null"), ([1], "array"), ("x", "string"), (True, "boolean")]
 )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import Body
 
 from evergreen import control
 from evergreen.serving.deps import AlertId, Filter, Limit, Operator, ProjectDep, Viewer
-from evergreen.serving.payload import StrictJSONRoute
-from evergreen.serving.routes.schemas import Out, ReasonBody
+from evergreen.serving.routes.schemas import Out, ReasonBody, control_router
 
-router = APIRouter(route_class=StrictJSONRoute)
+router = control_router()
 
 
 class AlertOut(Out):

@@ -10,10 +10,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from evergreen.serving.routes import alerts, audit, drift, models, retrain, runs, settings
-from evergreen.serving.routes.schemas import ERRORS
 
 RESOURCES = (models, runs, drift, alerts, audit, retrain, settings)
 
-router = APIRouter(prefix="/api", tags=["control"], responses=ERRORS)
+router = APIRouter()  # each resource's router carries the /api prefix (schemas.control_router)
 for _resource in RESOURCES:
     router.include_router(_resource.router)

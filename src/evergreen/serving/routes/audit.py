@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from evergreen.errors import InvalidRequestError
 from evergreen.serving.deps import Filter, Limit, ProjectDep, Viewer
-from evergreen.serving.payload import StrictJSONRoute
-from evergreen.serving.routes.schemas import Out
+from evergreen.serving.routes.schemas import Out, control_router
 from evergreen.store.audit import list_actions
 from evergreen.store.engine import as_utc
 
-router = APIRouter(route_class=StrictJSONRoute)
+router = control_router()
 
 # An RFC 3339 date-time, as the schema says: pydantic's lax datetime would also take "0" or "1e9"
 # (seconds since 1970), which no reader of the schema expects to mean anything.

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from evergreen.serving.deps import Filter, Limit, ProjectDep, Viewer
-from evergreen.serving.payload import StrictJSONRoute
-from evergreen.serving.routes.schemas import Out
+from evergreen.serving.routes.schemas import Out, control_router
 
-router = APIRouter(route_class=StrictJSONRoute)
+router = control_router()
 
 
 class DriftReportOut(Out):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import Body
 from pydantic import Field
 
 from evergreen import control
 from evergreen.serving.deps import Operator, ProjectDep, Viewer
-from evergreen.serving.payload import StrictJSONRoute
-from evergreen.serving.routes.schemas import ActionOut, Out, ReasonBody
+from evergreen.serving.routes.schemas import ActionOut, Out, ReasonBody, control_router
 
-router = APIRouter(route_class=StrictJSONRoute)
+router = control_router()
 
 
 class ModelVersion(Out):

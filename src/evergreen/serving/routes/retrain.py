@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from evergreen import control
 from evergreen.serving.deps import Operator, ProjectDep
-from evergreen.serving.payload import StrictJSONRoute
-from evergreen.serving.routes.schemas import Out, Text
+from evergreen.serving.routes.schemas import Out, Text, control_router
 
-router = APIRouter(route_class=StrictJSONRoute)
+router = control_router()
 
 
 class RetrainBody(BaseModel):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import Body
 
 from evergreen import control
 from evergreen.serving.deps import Limit, Name, Operator, ProjectDep, Viewer
-from evergreen.serving.payload import StrictJSONRoute
-from evergreen.serving.routes.schemas import ActionOut, Out, ReasonBody
+from evergreen.serving.routes.schemas import ActionOut, Out, ReasonBody, control_router
 from evergreen.store.runs import RUN_STATUSES
 
-router = APIRouter(route_class=StrictJSONRoute)
+router = control_router()
 
 
 class DecisionOut(Out):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from evergreen.serving.deps import NO_NUL
+from evergreen.serving.payload import StrictJSONRoute
 
 Text = Annotated[str, Field(max_length=2000, pattern=NO_NUL)]
 
@@ -43,3 +45,12 @@ class ActionOut(Out):
     version: str | None = None
     previous: str | None = None
     message: str
+
+
+API_PREFIX = "/api"
+
+
+def control_router() -> APIRouter:
+    """One resource's router of the control API (DESIGN.md §5). The ``/api`` prefix is its own: a
+    prefix on an enclosing router stays out of its routes' ``path``, which the metrics label is."""
+    return APIRouter(prefix=API_PREFIX, tags=["control"], responses=ERRORS, route_class=StrictJSONRoute)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from evergreen import control
 from evergreen.overrides import OVERRIDABLE
 from evergreen.serving.deps import Admin, ProjectDep, Viewer
-from evergreen.serving.payload import StrictJSONRoute
-from evergreen.serving.routes.schemas import Out, Text
+from evergreen.serving.routes.schemas import Out, Text, control_router
 
-router = APIRouter(route_class=StrictJSONRoute)
+router = control_router()
 
 ThresholdKey = Literal[OVERRIDABLE]  # type: ignore[valid-type]  # the keys of evergreen.overrides
 
