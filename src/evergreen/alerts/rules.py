@@ -225,19 +225,18 @@ def scrubbed(title: str, details: Mapping[str, Any]) -> tuple[str, dict[str, Any
     return scrub_text(title), clean
 
 
-def _cut(title: str) -> str:
-    # Cut only once scrubbed: a cut inside an address ("jane.doe@example.") no scrub rule matches.
-    return title[:500]
+TITLE_CHARS = 500  # an error or a reason quoted in a title is cut there
 
 
 def evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
     """The alerts the facts call for; their outside words already free of e-mail addresses and
-    phone numbers (:func:`scrubbed`)."""
+    phone numbers (:func:`scrubbed`), the title cut only then (cut first, an address across the cut,
+    "jane.doe@example.", matched no scrub rule)."""
     found = _evaluate(facts, cfg)
     active = []
     for c in found.active:
         title, details = scrubbed(c.title, c.details)
-        active.append(replace(c, title=title, details=details))
+        active.append(replace(c, title=title[:TITLE_CHARS], details=details))
     return replace(found, active=tuple(active))
 
 
@@ -261,7 +260,7 @@ def _evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
                     "retrain_failed",
                     "retrain_failed",
                     "alert",
-                    _cut(f"{what} {f.status}: {scrub_text(f.error)}"),
+                    f"{what} {f.status}: {f.error}",
                     {"run_id": f.run_id, "status": f.status, "error": f.error, "at": f.at},
                     occurrence=f.key,
                 )
@@ -274,7 +273,7 @@ def _evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
                     f"swap_failed:{s.role}:{s.version}",
                     "swap_failed",
                     "critical" if s.role == "champion" else "warning",
-                    _cut(f"serving could not load {s.role} v{s.version}: {scrub_text(s.error)}"),
+                    f"serving could not load {s.role} v{s.version}: {s.error}",
                     {"version": s.version, "role": s.role, "error": s.error, "at": s.at},
                     occurrence=str(s.audit_id),
                 )
