@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import SplitResult, urlsplit
 
 import yaml
 from pydantic import (
@@ -469,26 +470,29 @@ def _check_levels(levels: dict[str, float]) -> dict[str, float]:
     return levels
 
 
-def _http_url(url: str) -> bool:
-    from urllib.parse import urlsplit
-
+def _url_parts(url: str) -> SplitResult | None:
+    """``url`` split, or None when its port is not a number, out of range, or 0."""
     try:
         parts = urlsplit(url)
         port = parts.port  # ValueError for a port that is not a number, or out of range
     except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
+        return None
+    return None if port == 0 else parts
+
+
+def _http_url(url: str) -> bool:
+    parts = _url_parts(url)
+    return parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _smtp_url(url: str) -> bool:
-    from urllib.parse import urlsplit
+    parts = _url_parts(url)
+    return parts is not None and bool(parts.hostname) and parts.path in ("", "/") and not parts.query
 
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return False
-    return bool(parts.hostname) and parts.path in ("", "/") and not parts.query and port != 0
+
+def _has_control(text: str) -> bool:
+    """A line break or another control character: a header injection, or a secret file's newline."""
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
 
 
 def _one_address(text: str) -> bool:
@@ -496,7 +500,7 @@ def _one_address(text: str) -> bool:
     no second address, a name@domain inside."""
     from email.utils import getaddresses
 
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+    if _has_control(text):
         return False
     found = getaddresses([text])
     return len(found) == 1 and "@" in found[0][1].strip("@")
@@ -554,7 +558,7 @@ class ChannelConfig(_Frozen):
         for key, secret in (("url", self.url), ("token", self.token), ("password", self.password)):
             # A secret read from a file often ends in a newline: httpx then refused the header and
             # quoted it ("Illegal header value b'Bearer <token>\\n'") into the delivery row and the log.
-            if secret is not None and any(ord(c) < 32 or ord(c) == 127 for c in secret.get_secret_value()):
+            if secret is not None and _has_control(secret.get_secret_value()):
                 raise ValueError(
                     f"{key}: holds a line break or another control character (a trailing newline "
                     "from a secret file?); the value is not shown: it is a secret"
