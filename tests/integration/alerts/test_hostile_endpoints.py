@@ -73,26 +73,33 @@ def endless_headers() -> Iterator[Drip]:
     drip.close()
 
 
-@pytest.mark.parametrize("endpoint", ["endless_body", "endless_headers"])
-def test_an_endpoint_that_never_finishes_answering_neither_stalls_nor_blocks_the_others(
-    tmp_path: Path, http_receiver, endpoint: str, request: pytest.FixtureRequest
-) -> None:
-    drip: Drip = request.getfixturevalue(endpoint)
-    project = make_project(
+def _slack_beside_a_good_webhook(
+    tmp_path: Path, name: str, slack: Drip, timeout_seconds: float, http_receiver: Any
+) -> Any:
+    """A project alerting a misbehaving Slack (``slack``) and a webhook that answers ("good")."""
+    return make_project(
         tmp_path / "p",
         f"sqlite:///{tmp_path}/m.db",
         retry_count=0,
         channels=[
             {
                 "type": "slack",
-                "name": "drip",
-                "url": f"http://127.0.0.1:{drip.port}/hook",
+                "name": name,
+                "url": f"http://127.0.0.1:{slack.port}/hook",
                 "min_level": "alert",
-                "timeout_seconds": 1,
+                "timeout_seconds": timeout_seconds,
             },
             {"type": "webhook", "name": "good", "url": http_receiver.url("/h"), "min_level": "alert"},
         ],
     )
+
+
+@pytest.mark.parametrize("endpoint", ["endless_body", "endless_headers"])
+def test_an_endpoint_that_never_finishes_answering_neither_stalls_nor_blocks_the_others(
+    tmp_path: Path, http_receiver, endpoint: str, request: pytest.FixtureRequest
+) -> None:
+    drip: Drip = request.getfixturevalue(endpoint)
+    project = _slack_beside_a_good_webhook(tmp_path, "drip", drip, 1, http_receiver)
     svc = AlertService(project)
     svc.raise_alerts(FAILED)
     # Before: the worker read the dripping response for ever; flush gave up and "good" never got it.
@@ -185,21 +192,7 @@ def test_a_channel_that_hangs_does_not_hold_back_another_channels_delivery(
     hang = Drip(b"", b"")  # accepts, reads the request, answers nothing until released
     hang.stop.clear()
     try:
-        project = make_project(
-            tmp_path / "p",
-            f"sqlite:///{tmp_path}/m.db",
-            retry_count=0,
-            channels=[
-                {
-                    "type": "slack",
-                    "name": "hang",
-                    "url": f"http://127.0.0.1:{hang.port}/hook",
-                    "min_level": "alert",
-                    "timeout_seconds": 600,
-                },
-                {"type": "webhook", "name": "good", "url": http_receiver.url("/h"), "min_level": "alert"},
-            ],
-        )
+        project = _slack_beside_a_good_webhook(tmp_path, "hang", hang, 600, http_receiver)
         svc = AlertService(project)
         svc.raise_alerts(FAILED)
         delivered = threading.Event()
