@@ -15,7 +15,7 @@ feedback table, and logged with the reason) and the others are assembled.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,37 @@ def record_time(value: Any, column: str) -> pd.Timestamp:
     return to_timestamps(pd.Series([value]), column, "feedback").iloc[0]
 
 
+def record_times(values: Mapping[int, Any], column: str) -> dict[int, pd.Timestamp | str]:
+    """:func:`record_time` of many records (feedback id → its time, or why it cannot be read), read
+    in one pandas call per kind: numbers are epoch seconds, text is text. One call for all would
+    read the numbers of a mixed column as nanoseconds; one call per record cost ~0.3-0.5 ms a row,
+    seconds of the serving process's CPU for a large batch. A kind that fails is read value by value
+    to find the records at fault."""
+    numbers = {i: v for i, v in values.items() if _is_number(v)}
+    groups = (numbers, {i: v for i, v in values.items() if i not in numbers})
+    out: dict[int, pd.Timestamp | str] = {}
+    for group in groups:
+        if not group:
+            continue
+        try:
+            read = to_timestamps(pd.Series(list(group.values())), column, "feedback")
+            out.update(zip(group, read, strict=True))
+        except DataValidationError:
+            for i, v in group.items():
+                try:
+                    out[i] = record_time(v, column)
+                except DataValidationError as exc:
+                    out[i] = one_line(exc)
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    # Inside int64 (a pandas numeric column): a larger integer makes the column text-typed.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return not isinstance(value, int) or -(2**63) <= value < 2**63
+
+
 def feedback_frame(
     rows: Sequence[dict[str, Any]], *, target: str, id_column: str | None, timestamp_column: str | None
 ) -> tuple[pd.DataFrame, dict[int, str]]:
@@ -78,6 +109,11 @@ def feedback_frame(
     feedback rows set aside (feedback id → why): those whose record's timestamp cannot be read (pure)."""
     latest: dict[str, dict[str, Any]] = {}
     set_aside: dict[int, str] = {}
+    own_times: dict[int, pd.Timestamp | str] = {}
+    if timestamp_column:
+        records = ((r["id"], r.get("record") or r.get("logged_record") or {}) for r in rows)
+        given = {i: rec[timestamp_column] for i, rec in records if rec.get(timestamp_column) is not None}
+        own_times = record_times(given, timestamp_column)
     for r in rows:
         record = r.get("record") or r.get("logged_record")
         if not record:
@@ -95,11 +131,11 @@ def feedback_frame(
             if row.get(timestamp_column) is None:
                 when = as_utc(r.get("predicted_at")) or as_utc(r["received_at"])
             else:
-                try:
-                    when = record_time(row[timestamp_column], timestamp_column)
-                except DataValidationError as exc:
-                    set_aside[r["id"]] = one_line(exc)
+                read = own_times[r["id"]]
+                if isinstance(read, str):  # why the data contract cannot read it
+                    set_aside[r["id"]] = read
                     continue
+                when = read
             row[timestamp_column] = when
         latest[key] = row
     frame = pd.DataFrame(list(latest.values()))

@@ -151,3 +151,20 @@ def test_feedback_frame_joins_records_and_keeps_the_latest_label() -> None:
         {"cid": "C9", "x": 2.0, "plan": "b", "churned": "no"},
     ]
     assert (frame["ts"] == pd.Timestamp(t)).all()
+
+
+def test_record_times_read_numbers_as_epoch_seconds_and_text_as_text_in_one_batch() -> None:
+    """Read in one call per kind: one call for all read 1767398400 as nanoseconds (1970)."""
+    import pandas as pd
+
+    from evergreen.serving.feedback_batches import record_time, record_times
+
+    values = {1: "2026-01-02T00:00:00Z", 2: 1767398400, 3: 1.5, 4: "not a time", 5: 2**80, 6: True}
+    got = record_times(values, "event_time")
+    assert got[1] == pd.Timestamp("2026-01-02", tz="UTC")
+    assert got[2] == pd.Timestamp("2026-01-03", tz="UTC")
+    assert got[3] == pd.Timestamp("1970-01-01 00:00:01.5", tz="UTC")
+    assert {i for i, v in got.items() if isinstance(v, str)} == {4, 5, 6}  # why, for each one at fault
+    assert "event_time" in str(got[4])
+    for i in (1, 2, 3):  # the same as one record at a time
+        assert got[i] == record_time(values[i], "event_time")
