@@ -597,7 +597,7 @@ class AlertsConfig(_Frozen):
     retry_count: int = Field(3, ge=0)  # delivery retries after the first attempt
     retry_backoff_seconds: float = Field(2.0, ge=0, le=MAX_SECONDS)  # doubles at each retry
     retry_backoff_max_seconds: float = Field(300.0, ge=0, le=MAX_SECONDS)
-    dashboard_url: str | None = None  # default: http://<serving.host>:<serving.port>
+    dashboard_url: str | None = None  # default: where serving listens (alerts.service.dashboard_url)
 
     @field_validator("dashboard_url")
     @classmethod

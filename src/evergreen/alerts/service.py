@@ -7,6 +7,7 @@ because a channel is down: delivery happens on the dispatcher's thread.
 
 from __future__ import annotations
 
+import socket
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -39,8 +40,25 @@ class AlertChange:
     level: str
 
 
+# Addresses a server binds to but nobody can open in a browser: "every interface".
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
+
+
 def dashboard_url(s: Settings) -> str:
-    return s.alerts.dashboard_url or f"http://{s.serving.host}:{s.serving.port}"
+    """The base of every alert's dashboard link: alerts.dashboard_url, else where the server listens.
+
+    A wildcard bind (0.0.0.0, ::) is not an address a reader can open, so the link names this
+    machine instead (its host name, no DNS lookup on the alert path); an IPv6 literal is bracketed,
+    or ``http://::1:8000`` would read "::1:8000" as the host.
+    """
+    if s.alerts.dashboard_url:
+        return s.alerts.dashboard_url
+    host = s.serving.host
+    if host in _WILDCARD_HOSTS:
+        host = socket.gethostname()
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{s.serving.port}"
 
 
 def _changed_meanwhile(alert_id: int, target: str) -> ConflictError:
