@@ -11,7 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from evergreen.data.contract import Contract
 from evergreen.store.engine import as_utc
-from evergreen.store.tables import batches, contracts, landing_objects
+from evergreen.store.tables import batches, contracts, landing_objects, landing_source_digest
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def landing_taken(conn: Connection, project: str, source: str, version: str) -> 
     row = conn.execute(
         select(landing_objects.c.id).where(
             landing_objects.c.project == project,
-            landing_objects.c.source == source,
+            landing_objects.c.source_digest == landing_source_digest(source),
             landing_objects.c.version == version,
         )
     ).first()
@@ -113,14 +113,15 @@ def landing_taken(conn: Connection, project: str, source: str, version: str) -> 
 
 def landing_taken_among(conn: Connection, project: str, sources: Iterable[str]) -> set[tuple[str, str]]:
     """The (source, version) pairs already taken among ``sources``: one query per 500 of them, so a
-    pass over a kept prefix of many objects is not a query per object."""
-    wanted = list(dict.fromkeys(sources))
+    pass over a kept prefix of many objects is not a query per object. Looked up by digest (the
+    index holds it, not the URL)."""
+    digests = list(dict.fromkeys(landing_source_digest(s) for s in sources))
     taken: set[tuple[str, str]] = set()
-    for start in range(0, len(wanted), 500):
+    for start in range(0, len(digests), 500):
         rows = conn.execute(
             select(landing_objects.c.source, landing_objects.c.version).where(
                 landing_objects.c.project == project,
-                landing_objects.c.source.in_(wanted[start : start + 500]),
+                landing_objects.c.source_digest.in_(digests[start : start + 500]),
             )
         ).all()
         taken.update((str(src), str(ver)) for src, ver in rows)
@@ -131,4 +132,5 @@ def record_landing(conn: Connection, project: str, **values: Any) -> None:
     """Record an object-store landing file as taken; a second record of it is a no-op."""
     if landing_taken(conn, project, values["source"], values["version"]):
         return
-    conn.execute(insert(landing_objects).values(project=project, **values))
+    digest = landing_source_digest(values["source"])
+    conn.execute(insert(landing_objects).values(project=project, source_digest=digest, **values))

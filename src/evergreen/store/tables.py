@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -264,10 +266,18 @@ landing_objects = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("project", String(100), nullable=False),
     Column("source", Text, nullable=False),  # the object's URL in the landing prefix (a key: 1024 bytes)
+    # landing_source_digest(source): the unique index holds it, not the URL, which may be longer
+    # than a PostgreSQL btree entry (2704 bytes; a file:// path may be 4 KB). Lookups go by it too.
+    Column("source_digest", String(64), nullable=False),
     Column("version", String(255), nullable=False),
     Column("status", String(20), nullable=False),  # accepted | quarantined | duplicate
     Column("batch_id", Integer),
     Column("moved_to", Text),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("project", "source", "version", name="uq_landing_objects_key_version"),
+    UniqueConstraint("project", "source_digest", "version", name="uq_landing_objects_digest_version"),
 )
+
+
+def landing_source_digest(source: str) -> str:
+    """``landing_objects.source_digest`` of a URL: SHA-256, hex. Migration 0012 backfills with it."""
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()

@@ -302,3 +302,23 @@ def test_long_object_url_is_recorded(make_project: Callable[..., Project], tmp_p
     results = ingest_landing(project.settings, project.store, ENV)
     assert [(r.status, len(r.source) > 1024) for r in results] == [("accepted", True)] * 2
     assert [r[1:] for r in _records(project)] == [("accepted", ".processed")] * 2
+
+
+def test_object_url_longer_than_an_index_entry_is_recorded(
+    make_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    # A file:// URL over about 2.7 KB: PostgreSQL's btree entries hold at most 2704 bytes, and the
+    # unique index held the whole (project, source, version), so the record was refused after the
+    # batch was stored, every pass. Random names: PostgreSQL compresses a repetitive key first.
+    import random
+
+    rng = random.Random(7)
+    parts = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=250)) for _ in range(13)]
+    deep = tmp_path.joinpath(*parts)
+    deep.mkdir(parents=True)
+    project = make_project(landing=f"file://{deep}", landing_after="keep")
+    churn().to_csv(deep / "a.csv", index=False)
+    [res] = ingest_landing(project.settings, project.store, ENV)
+    assert (res.status, len(res.source.encode()) > 3200) == ("accepted", True)
+    assert _records(project) == [("a.csv", "accepted", None)]
+    assert ingest_landing(project.settings, project.store, ENV) == []  # found by its digest

@@ -218,3 +218,51 @@ def test_a_database_url_sqlalchemy_cannot_use_is_a_config_error_naming_the_key(
         open_store(url, "p")
     assert err.value.message.startswith(f"config key storage.database_url: {problem}")
     assert err.value.exit_code == 2 and "pw" not in err.value.message
+
+
+def test_landing_objects_source_digest_is_backfilled_and_indexed(store: Any, database_url: str) -> None:
+    """0012: rows recorded before it get their ``source_digest``; the unique index is on it (not on
+    the URL, which may be longer than a PostgreSQL index entry), as ``tables.py`` declares it."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import select, text
+    from sqlalchemy.exc import IntegrityError
+
+    from evergreen.store.engine import MIGRATIONS
+    from evergreen.store.tables import landing_objects, landing_source_digest
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0011")
+    sources = ["s3://landing/in/a.csv", "file:///tmp/in/é b.csv"]
+    with store.engine.begin() as conn:
+        for source in sources:
+            conn.execute(
+                text(
+                    "INSERT INTO landing_objects (project, source, version, status, recorded_at) "
+                    "VALUES ('testproj', :source, 'v1', 'accepted', :at)"
+                ),
+                {"source": source, "at": utcnow()},
+            )
+    again = open_store(database_url, "testproj")
+    with again.engine.connect() as conn:
+        got = conn.execute(
+            select(landing_objects.c.source, landing_objects.c.source_digest).order_by(landing_objects.c.id)
+        ).all()
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [tuple(r) for r in got] == [(s, landing_source_digest(s)) for s in sources]
+    assert landing_source_digest(sources[0]) == (
+        "a1500790e5dbdac89cfe6ddf97f5cd39b32b512083b9a40c44c0f38e07e877c4"
+    )
+    assert [d for d in diff if "landing_objects" in repr(d)] == []
+    row = {"project": "testproj", "source": "s3://x/" + "k" * 3000, "version": "v1", "status": "accepted"}
+    row |= {"source_digest": landing_source_digest(row["source"]), "recorded_at": utcnow()}
+    with again.engine.begin() as conn:
+        conn.execute(landing_objects.insert().values(**row))
+    with pytest.raises(IntegrityError), again.engine.begin() as conn:
+        conn.execute(landing_objects.insert().values(**row))
+    again.engine.dispose()
