@@ -1,10 +1,13 @@
-"""Ingest from an object-store landing: list → which are complete → not taken before → download →
-the same ingest as a local file → record (key, version) → move aside within the bucket.
+"""Ingest from an object-store landing: list → which are complete → not taken before → claim →
+download → the same ingest as a local file → move aside within the bucket → record (key, version).
 
-The record is written whether or not the move worked, so a failed move (a read-only bucket, a lost
-connection) never makes a file ingested twice; ``data.landing_after: keep`` does not move at all.
-A crash after the batch's commit but before both the move and the record leaves the object to the
-next pass, where the content hash makes it a ``duplicate`` (nothing stored twice).
+Each object is claimed (a ``landing_objects`` row) before it is downloaded, so two passes at once (the
+scheduler and an ``evergreen ingest``) never both read it; the claim becomes the record afterwards,
+written whether or not the move worked, so a failed move (a read-only bucket, a lost connection)
+never makes a file ingested twice; ``data.landing_after: keep`` does not move at all. An object that
+could not be read is released for the next pass. A crash between the claim and the record leaves a
+claim that goes stale (``catalog.CLAIM_STALE_AFTER``) and is then taken over; if the batch had been
+committed already, the content hash makes that second ingest a ``duplicate`` (nothing stored twice).
 """
 
 from __future__ import annotations
@@ -84,42 +87,68 @@ def ingest_objects(
 def ingest_object(
     settings: Settings, store: Store, landing: ObjectLanding, obj: RemoteObject, env: Mapping[str, str]
 ) -> IngestResult | None:
-    """Ingest one object unless this version of it was taken before (then None)."""
+    """Ingest one object unless this version of it was taken before, or another process is taking
+    it now (then None): it is claimed before it is read, so of two passes only one reads it."""
     source = landing.url_of(obj.key)
-    with store.connect() as conn:
-        if catalog.landing_taken(conn, store.project, source, obj.version):
-            return None
-    # Refused unread (never downloaded): too large, or (file:// only: S3 and GCS keys are UTF-8) a name
-    # that is not UTF-8, as in a landing directory.
-    refusal = bad_file_name(obj.name) or too_large(utf8_name(obj.name), obj.size, settings.data.max_file_mb)
-    if refusal is not None:
-        result = refuse_unread(settings, store, local_name(obj.name), source, refusal)
-    else:
-        try:
-            limit = max_file_bytes(settings.data.max_file_mb)
-            path = landing.fetch(obj, settings.state_dir / "incoming", max_bytes=limit)
-        except OSError as exc:
-            # Gone since the listing, or unreadable on its own (a per-object permission): not
-            # recorded, so the next pass tries it again; the objects after it are not held up.
-            log.warning("landing_fetch_failed", file=source, error=one_line(exc))
-            return None
-        try:
-            result = ingest_file(settings, store, path, env, move=False, source=source)
-        finally:
-            shutil.rmtree(path.parent, ignore_errors=True)
+    with store.begin() as conn:
+        claim = catalog.claim_landing(conn, store.project, source, obj.version, utcnow())
+    if claim is None:
+        return None
+    try:
+        result = _ingest_claimed(settings, store, landing, obj, source, env)
+    except BaseException:
+        _release(store, claim)  # a failure of ours (a bug, the database gone): the next pass tries it
+        raise
+    if result is None:
+        _release(store, claim)
+        return None
     moved = _move_aside(settings, landing, obj, result)
     with store.begin() as conn:
         catalog.record_landing(
             conn,
             store.project,
-            source=source,
-            version=obj.version,
+            claim,
             status=result.status,
             batch_id=result.batch_id,
             moved_to=moved,
             recorded_at=utcnow(),
         )
     return result
+
+
+def _ingest_claimed(
+    settings: Settings,
+    store: Store,
+    landing: ObjectLanding,
+    obj: RemoteObject,
+    source: str,
+    env: Mapping[str, str],
+) -> IngestResult | None:
+    # Refused unread (never downloaded): too large, or (file:// only: S3 and GCS keys are UTF-8) a name
+    # that is not UTF-8, as in a landing directory.
+    refusal = bad_file_name(obj.name) or too_large(utf8_name(obj.name), obj.size, settings.data.max_file_mb)
+    if refusal is not None:
+        return refuse_unread(settings, store, local_name(obj.name), source, refusal)
+    try:
+        limit = max_file_bytes(settings.data.max_file_mb)
+        path = landing.fetch(obj, settings.state_dir / "incoming", max_bytes=limit)
+    except OSError as exc:
+        # Gone since the listing, or unreadable on its own (a per-object permission): not
+        # recorded, so the next pass tries it again; the objects after it are not held up.
+        log.warning("landing_fetch_failed", file=source, error=one_line(exc))
+        return None
+    try:
+        return ingest_file(settings, store, path, env, move=False, source=source)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _release(store: Store, claim: catalog.LandingClaim) -> None:
+    try:
+        with store.begin() as conn:
+            catalog.release_landing(conn, store.project, claim)
+    except Exception as exc:  # the database gone too: the claim goes stale and is taken over then
+        log.warning("landing_claim_not_released", file=claim.source, error=one_line(exc))
 
 
 def _move_aside(

@@ -270,7 +270,8 @@ landing_objects = Table(
     # than a PostgreSQL btree entry (2704 bytes; a file:// path may be 4 KB). Lookups go by it too.
     Column("source_digest", String(64), nullable=False),
     Column("version", String(255), nullable=False),
-    Column("status", String(20), nullable=False),  # accepted | quarantined | duplicate
+    # accepted | quarantined | duplicate, or claimed: a pass is reading it (data.catalog.claim_landing)
+    Column("status", String(20), nullable=False),
     Column("batch_id", Integer),
     Column("moved_to", Text),
     Column("recorded_at", DateTime(timezone=True), nullable=False),

@@ -304,6 +304,111 @@ def test_long_object_url_is_recorded(make_project: Callable[..., Project], tmp_p
     assert [r[1:] for r in _records(project)] == [("accepted", ".processed")] * 2
 
 
+def test_two_passes_interleaved_take_each_object_once(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    # Two processes on one landing (a scheduler and an `evergreen ingest`): both listed a.csv and
+    # b.csv. While the first downloads a.csv, the second runs a whole pass; the second recorded b.csv
+    # first, and the first's record of it failed with an IntegrityError, ending its pass (a.csv was
+    # also ingested twice). Claimed before it is read, each object goes to one of them only.
+    from evergreen.data.objectstore import ObjectLanding, RemoteObject
+
+    first, second = make_project(landing=f"file://{bucket}"), make_project(landing=f"file://{bucket}")
+    churn().to_csv(bucket / "a.csv", index=False)
+    churn(start=50).to_csv(bucket / "b.csv", index=False)
+    watch_1, watch_2 = open_watch(first.settings), open_watch(second.settings)
+    due_1, _ = watch_1.due(first.settings, settle_seconds=0)
+    due_2, _ = watch_2.due(second.settings, settle_seconds=0)
+    assert [o.name for o in due_1] == [o.name for o in due_2] == ["a.csv", "b.csv"]
+    seconds: list[list[str]] = []
+
+    class SecondPassMeanwhile(ObjectLanding):
+        def fetch(self, obj: RemoteObject, work_dir: Path, max_bytes: int | None = None) -> Path:
+            path = super().fetch(obj, work_dir, max_bytes)
+            if not seconds:  # the other process's whole pass, over what it listed
+                got = ingest_objects(second.settings, second.store, watch_2.landing, due_2, ENV)
+                seconds.append([r.source.rsplit("/", 1)[1] for r in got])
+            return path
+
+    got_1 = ingest_objects(first.settings, first.store, SecondPassMeanwhile(watch_1.landing.url), due_1, ENV)
+    assert [(r.source.rsplit("/", 1)[1], r.status) for r in got_1] == [("a.csv", "accepted")]
+    assert seconds == [["b.csv"]]
+    assert sorted(r[:2] for r in _records(first)) == [("a.csv", "accepted"), ("b.csv", "accepted")]
+    assert [b.status for b in first.batch_rows()] == ["accepted", "accepted"]  # no duplicate batch
+    assert sorted(p.name.split("-", 1)[1] for p in (bucket / ".processed").iterdir()) == ["a.csv", "b.csv"]
+    second.store.engine.dispose()
+
+
+def test_a_pass_that_writes_its_record_second_does_not_fail(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    # The same two passes, the second one run whole just before the first writes to landing_objects
+    # (its record, or now its claim): the first's INSERT met the second's row and raised an
+    # IntegrityError out of its pass. Now the object is the second's, and the first goes on.
+    from sqlalchemy import event
+
+    first = make_project(landing=f"file://{bucket}", landing_after="keep")
+    second = make_project(landing=f"file://{bucket}", landing_after="keep")
+    churn().to_csv(bucket / "a.csv", index=False)
+    churn(start=50).to_csv(bucket / "b.csv", index=False)
+    watch_1, watch_2 = open_watch(first.settings), open_watch(second.settings)
+    due_1, _ = watch_1.due(first.settings, settle_seconds=0)
+    due_2, _ = watch_2.due(second.settings, settle_seconds=0)
+    seconds: list[list[tuple[str, str]]] = []
+
+    def second_pass_first(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if not seconds and statement.startswith("INSERT INTO landing_objects"):
+            got = ingest_objects(second.settings, second.store, watch_2.landing, due_2, ENV)
+            seconds.append([(r.source.rsplit("/", 1)[1], r.status) for r in got])
+
+    event.listen(first.store.engine, "before_cursor_execute", second_pass_first)
+    try:
+        got_1 = ingest_objects(first.settings, first.store, watch_1.landing, due_1, ENV)
+    finally:
+        event.remove(first.store.engine, "before_cursor_execute", second_pass_first)
+    assert seconds == [[("a.csv", "accepted"), ("b.csv", "accepted")]]
+    assert got_1 == []
+    assert sorted(r[:2] for r in _records(first)) == [("a.csv", "accepted"), ("b.csv", "accepted")]
+    assert [b.status for b in first.batch_rows()] == ["accepted", "accepted"]
+    second.store.engine.dispose()
+
+
+def test_claim_left_by_a_dead_pass_is_taken_over_once_stale(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    # A pass that died between its claim and its record (killed, the host lost) left the object
+    # claimed: a fresh claim is another process at work, an old one is taken over.
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from evergreen.data.catalog import CLAIM_STALE_AFTER
+    from evergreen.store.engine import utcnow
+    from evergreen.store.tables import landing_source_digest
+
+    project = make_project(landing=f"file://{bucket}")
+    churn().to_csv(bucket / "a.csv", index=False)
+    [obj], _ = open_watch(project.settings).due(project.settings, settle_seconds=0)
+    source = f"file://{bucket}/a.csv"
+    with project.store.begin() as conn:
+        conn.execute(
+            insert(landing_objects).values(
+                project="p",
+                source=source,
+                source_digest=landing_source_digest(source),
+                version=obj.version,
+                status="claimed",
+                recorded_at=utcnow() - timedelta(seconds=10),
+            )
+        )
+    assert ingest_landing(project.settings, project.store, ENV) == []  # someone is at it
+    with project.store.begin() as conn:
+        conn.execute(landing_objects.update().values(recorded_at=utcnow() - CLAIM_STALE_AFTER * 2))
+    [res] = ingest_landing(project.settings, project.store, ENV)
+    assert res.status == "accepted"
+    assert _records(project) == [("a.csv", "accepted", ".processed")]
+
+
 def test_object_url_longer_than_an_index_entry_is_recorded(
     make_project: Callable[..., Project], tmp_path: Path
 ) -> None:
