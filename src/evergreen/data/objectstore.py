@@ -216,6 +216,19 @@ class ObjectLanding:
         self.root = str(root).rstrip("/")
         self.shown = display_url(url)
 
+    def unavailable(self, exc: OSError) -> OSError:
+        """``exc`` (the listing failed: wrong keys, no such endpoint) as the same kind of error whose
+        one line names the setting and the URL without user-info, as the bucket-missing one does:
+        ``PermissionError: Forbidden`` alone did not say which store, nor where it is set."""
+        head = f"data.landing {self.shown}"
+        if str(exc).startswith(head):
+            return exc
+        text = f"{head}: {str(exc) or type(exc).__name__}"
+        try:
+            return type(exc)(text)
+        except TypeError:  # a subclass with a constructor of its own
+            return OSError(text)
+
     def url_of(self, key: str) -> str:
         """A key as a URL with this landing's scheme (what ``batches.source`` records); a ``file://``
         name that is not UTF-8 shows its bad bytes as ``\\xff`` (no column, log or JSON holds it)."""

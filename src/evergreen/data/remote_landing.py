@@ -61,7 +61,10 @@ def ingest_remote_landing(
     a watcher there is no history to settle against: as for a local directory, every file is taken
     (``marker`` mode still waits for its marker)."""
     watch = open_watch(settings)
-    objects, _ = watch.due(settings, settle_seconds=0.0)
+    try:
+        objects, _ = watch.due(settings, settle_seconds=0.0)
+    except OSError as exc:  # the scheduler logs these as landing_unavailable, with the same URL
+        raise watch.landing.unavailable(exc) from exc
     return ingest_objects(settings, store, watch.landing, objects, os.environ if env is None else env)
 
 

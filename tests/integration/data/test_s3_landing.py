@@ -129,6 +129,22 @@ def test_unreachable_store_is_logged_without_the_secret(
     assert "wrong-secret-abcdef" not in out and s3_env.secret_key not in out
 
 
+def test_ingest_with_a_wrong_secret_names_the_setting_and_the_url(s3_env: S3Server, tmp_path: Path) -> None:
+    # `evergreen ingest` said only "error: PermissionError: Forbidden": which store, which setting?
+    from tests.support.cli import cli_runner, set_config
+
+    run = cli_runner(tmp_path)
+    assert run("init", "proj").code == 0
+    set_config(tmp_path / "proj", "data", landing="s3://landing/denied-cli/")
+    res = cli_runner(tmp_path / "proj")(
+        "ingest", env={**s3_env.env(), "AWS_SECRET_ACCESS_KEY": "wrong-secret-abcdef"}
+    )
+    assert res.code == 1
+    [line] = res.stderr.splitlines()
+    assert line.startswith("error: PermissionError: data.landing s3://landing/denied-cli/: The request"), line
+    assert "wrong-secret-abcdef" not in res.stderr + res.stdout and s3_env.secret_key not in res.stderr
+
+
 def test_prune_deletes_processed_objects_past_retention(s3_env: S3Server) -> None:
     _put(s3_env, "landing/prune/.processed/20260101T000000000000Z-old.csv", 1, rows=5)
     landing = ObjectLanding("s3://landing/prune/")

@@ -210,3 +210,16 @@ def test_copy_stops_past_the_limit() -> None:
     assert out.getvalue() == b"x" * 10
     with pytest.raises(OSError, match=r"larger than data\.max_file_mb since it was listed"):
         _copy_at_most(io.BytesIO(b"x" * 11), io.BytesIO(), 10, "file:///a.csv")
+
+
+def test_a_listing_failure_names_the_setting_and_the_url_without_user_info() -> None:
+    from evergreen.data.objectstore import ObjectLanding, StoreClientError
+
+    landing = ObjectLanding("file:///srv/in/")
+    landing.shown = "s3://bucket/in/"  # as display_url shows s3://KEY:SECRET@bucket/in/
+    denied = landing.unavailable(PermissionError("Forbidden"))
+    assert (type(denied), str(denied)) == (PermissionError, "data.landing s3://bucket/in/: Forbidden")
+    bare = landing.unavailable(StoreClientError())
+    assert (type(bare), str(bare)) == (StoreClientError, "data.landing s3://bucket/in/: StoreClientError")
+    named = FileNotFoundError("data.landing s3://bucket/in/: the bucket does not exist")
+    assert landing.unavailable(named) is named
