@@ -12,7 +12,8 @@ rewrite it, or write several files that belong together:
 
 - ``landing_ready: settle``: the same version has been seen for ``triggers.settle_seconds`` (by the
   watcher's own clock: the store's clock may differ from ours);
-- ``landing_ready: marker``: a ``_SUCCESS`` object beside it is at least as new as the file.
+- ``landing_ready: marker``: a ``_SUCCESS`` object beside it is at least as new as the file, and (for
+  a watcher) was listed no earlier than this version of the file (see :func:`_covered`).
 
 Credentials and the endpoint come from the environment, as for any fsspec/boto client
 (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_PROFILE``,
@@ -121,18 +122,22 @@ def ready(
 ) -> tuple[list[RemoteObject], float | None, dict[str, Sighting]]:
     """Which objects are complete (pure): ``(ready, seconds until the next may be, sightings)``.
 
-    ``seen`` is what the previous call returned (a key whose version changed starts again);
-    ``now`` is the caller's monotonic clock.
+    ``seen`` is what the previous call returned (a key whose version changed starts again; in marker
+    mode the marker has its sighting too); ``now`` is the caller's monotonic clock.
     """
     out, wait, sightings = [], None, {}
+
+    def sight(key: str, version: str) -> Sighting:
+        prior = seen.get(key)
+        sightings[key] = prior if prior is not None and prior.version == version else Sighting(version, now)
+        return sightings[key]
+
+    # An empty _SUCCESS has the same ETag every time: the marker is known by its time as well.
+    marked = sight(marker.key, f"{marker.version}@{marker.modified}") if mode == "marker" and marker else None
     for obj in objects:
-        prior = seen.get(obj.key)
-        sighting = prior if prior is not None and prior.version == obj.version else Sighting(obj.version, now)
-        sightings[obj.key] = sighting
+        sighting = sight(obj.key, obj.version)
         if mode == "marker":
-            if marker is not None and (
-                marker.modified is None or obj.modified is None or obj.modified <= marker.modified
-            ):
+            if marker is not None and marked is not None and _covered(obj, sighting, marker, marked):
                 out.append(obj)
             continue
         age = now - sighting.since
@@ -141,6 +146,23 @@ def ready(
         else:
             wait = max(wait or 0.0, settle_seconds - age)
     return out, wait, sightings
+
+
+def _covered(obj: RemoteObject, sighting: Sighting, marker: RemoteObject, marked: Sighting) -> bool:
+    """Whether the marker says ``obj`` is complete: no newer than it by the store's clock, and this
+    version listed no later than the marker was first listed.
+
+    The times alone cannot decide: S3 gives whole seconds, so a file rewritten after ``_SUCCESS``
+    within the same second has the marker's very time. The sightings cannot tie: a version first
+    listed after the marker was (by this watcher) was written after the marker, whatever its time,
+    and waits for a marker of its own. A version listed together with the marker gets the benefit of
+    the doubt, as a producer writing its parts and ``_SUCCESS`` within one second needs; a rewrite
+    between the marker and that listing, in the same second, stays undecidable from what S3 says.
+    A one-off pass (``evergreen ingest``) has no earlier listing: the times decide there.
+    """
+    if marker.modified is not None and obj.modified is not None and obj.modified > marker.modified:
+        return False
+    return sighting.since <= marked.since
 
 
 class StoreClientError(OSError):

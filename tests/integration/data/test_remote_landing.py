@@ -135,6 +135,30 @@ def test_marker_mode_waits_for_success_newer_than_the_file(
     assert (bucket / "_SUCCESS").exists() and (bucket / "part-1.csv").exists()
 
 
+def test_marker_does_not_cover_a_file_rewritten_after_it_in_the_same_second(
+    make_project: Callable[..., Project], bucket: Path
+) -> None:
+    # S3 gives whole seconds (here set so on a file:// landing): part-0.csv rewritten after _SUCCESS,
+    # within the same second, had the marker's very time and was taken as covered by it.
+    project = make_project(landing=f"file://{bucket}", landing_ready="marker")
+    watch = open_watch(project.settings)
+    churn().to_csv(bucket / "part-0.csv", index=False)
+    (bucket / "_SUCCESS").touch()
+    for name in ("part-0.csv", "_SUCCESS"):
+        os.utime(bucket / name, (1000, 1000))
+    due, _ = watch.due(project.settings, settle_seconds=0)
+    assert [o.name for o in due] == ["part-0.csv"]
+    [first] = ingest_objects(project.settings, project.store, watch.landing, due, ENV)
+    assert first.status == "accepted"
+    churn(start=100, n=12).to_csv(bucket / "part-0.csv", index=False)  # the producer's next write
+    os.utime(bucket / "part-0.csv", (1000, 1000))
+    assert watch.due(project.settings, settle_seconds=0)[0] == []
+    os.utime(bucket / "_SUCCESS", (1001, 1001))  # its own marker
+    due, _ = watch.due(project.settings, settle_seconds=0)
+    [second] = ingest_objects(project.settings, project.store, watch.landing, due, ENV)
+    assert (second.status, second.rows) == ("accepted", 12)
+
+
 def test_watch_settles_across_passes(make_project: Callable[..., Project], bucket: Path) -> None:
     project = make_project(landing=f"file://{bucket}")
     churn().to_csv(bucket / "a.csv", index=False)

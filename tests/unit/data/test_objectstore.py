@@ -55,6 +55,26 @@ def test_marker_takes_files_no_newer_than_it() -> None:
     assert ready([old, same, new], marker, "marker", {}, 0.0, 99.0)[:2] == ([old, same], None)
 
 
+def test_marker_does_not_cover_a_version_first_listed_after_it() -> None:
+    # S3 times are whole seconds: a file rewritten after _SUCCESS within the same second has the
+    # marker's time, and "no newer than the marker" took it as complete. A version listed only after
+    # the marker was first listed was written after the marker, whatever its time says.
+    marker = obj("_SUCCESS", version="d41d8", modified=100.0)
+    part, rewritten = obj("part-0.csv", version="e1"), obj("part-0.csv", version="e2")
+    got, _, seen = ready([part], marker, "marker", {}, now=1.0, settle_seconds=0.0)
+    assert got == [part]  # listed with the marker: the benefit of the doubt, as before
+    got, _, seen = ready([rewritten], marker, "marker", seen, now=2.0, settle_seconds=0.0)
+    assert got == []
+    got, _, seen = ready([rewritten], marker, "marker", seen, now=3.0, settle_seconds=0.0)
+    assert got == []  # still waiting for a marker of its own
+    # The producer's next marker: an empty _SUCCESS has the same ETag, a new time.
+    again = obj("_SUCCESS", version="d41d8", modified=101.0)
+    got, _, seen = ready([rewritten], again, "marker", seen, now=4.0, settle_seconds=0.0)
+    assert got == [rewritten]
+    late = obj("part-1.csv", version="e3", modified=90.0)  # older by its time, listed after the marker
+    assert ready([rewritten, late], again, "marker", seen, now=5.0, settle_seconds=0.0)[0] == [rewritten]
+
+
 def test_marker_without_timestamps_takes_every_file() -> None:
     a = obj("a.csv", modified=None)
     assert ready([a], obj("_SUCCESS", modified=None), "marker", {}, 0.0, 0.0)[0] == [a]
