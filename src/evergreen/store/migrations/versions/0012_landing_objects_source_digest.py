@@ -47,6 +47,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # On PostgreSQL this fails while a row holds a URL longer than an index entry: the old index cannot.
     with op.batch_alter_table("landing_objects", schema=None) as batch_op:
         batch_op.drop_constraint("uq_landing_objects_digest_version", type_="unique")
         batch_op.create_unique_constraint("uq_landing_objects_key_version", ["project", "source", "version"])
