@@ -21,6 +21,7 @@ to its exit code and the HTTP API to its status, each in exactly one place (``ex
     │   │   └── InvalidLabelError       invalid_label
     │   ├── ModelInputError             model_rejected_record
     │   ├── BodyTooLargeError           body_too_large                HTTP 413
+    │   ├── InvalidHeaderError          invalid_header                HTTP 400
     │   └── UnsupportedMediaTypeError   unsupported_media_type        HTTP 415
     ├── NotFoundError                   not_found             exit 2  HTTP 404
     │   └── UnknownPredictionError      unknown_prediction
@@ -76,6 +77,7 @@ __all__ = [
     "ForeignOriginError",
     "IncompatibleSchemaError",
     "IncompleteBodyError",
+    "InvalidHeaderError",
     "InvalidLabelError",
     "InvalidRecordError",
     "InvalidRequestError",
@@ -237,6 +239,13 @@ class BodyTooLargeError(BadInputError):
 
     code = "body_too_large"
     http_status = 413
+
+
+class InvalidHeaderError(BadInputError):
+    """A request header is not of its HTTP form (a negative Content-Length); ``details`` names it."""
+
+    code = "invalid_header"
+    http_status = 400
 
 
 class UnsupportedMediaTypeError(BadInputError):

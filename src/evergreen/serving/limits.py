@@ -1,28 +1,46 @@
 """Request body size limit (413), enforced before the body is read into memory.
 
 Checks ``Content-Length`` first and also counts streamed chunks, so a chunked upload without a length
-cannot get past the limit either.
+cannot get past the limit either. A ``Content-Length`` that is not a count of bytes (negative, not a
+number) is refused with a 400 naming it: its body's end cannot be known, and a value the size check
+cannot read must not pass it unread. uvicorn answers such a request itself before the app runs; the
+check here is for any other ASGI server in front of the app.
 """
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from evergreen.errors import BodyTooLargeError
+from evergreen.errors import BodyTooLargeError, EvergreenError, InvalidHeaderError, shown
+from evergreen.serving.errors import render
+
+# The body that follows a refused request is not read: the connection cannot be reused for another.
+_CLOSE = {"Connection": "close"}
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-def _payload(limit: int) -> bytes:
-    # Rendered here, not by the app's handler: the body is refused before any route (or handler) runs.
-    error = BodyTooLargeError(
-        f"request body larger than {limit} bytes (serving.max_body_bytes)", details={"max_body_bytes": limit}
+def content_length_error(value: bytes, max_bytes: int) -> EvergreenError | None:
+    """The refusal of a ``Content-Length`` value: not ``1*DIGIT`` (RFC 9110 §8.6), or over the limit."""
+    text = value.strip(b" \t")
+    # bytes.isdigit is ASCII only; int() would also take "+5", "5_0" and non-ASCII digits.
+    if not text.isdigit():
+        return InvalidHeaderError(
+            f"Content-Length {shown(value.decode('latin-1'))} is not a number of bytes",
+            details={"field": "Content-Length"},
+        )
+    if int(text) > max_bytes:
+        return _too_large(max_bytes)
+    return None
+
+
+def _too_large(max_bytes: int) -> BodyTooLargeError:
+    return BodyTooLargeError(
+        f"request body larger than {max_bytes} bytes (serving.max_body_bytes)",
+        details={"max_body_bytes": max_bytes},
     )
-    return json.dumps({"error": error.to_dict()}).encode()
 
 
 class BodyLimitMiddleware:
@@ -30,33 +48,16 @@ class BodyLimitMiddleware:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _reject(self, send: Send) -> None:
-        body = _payload(self.max_bytes)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": BodyTooLargeError.http_status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         for key, value in scope["headers"]:
             if key == b"content-length":
-                try:
-                    too_big = int(value) > self.max_bytes
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    await self._reject(send)
+                err = content_length_error(value, self.max_bytes)
+                if err is not None:
+                    # The app's one error shape, before any route (or its handler) runs.
+                    await render(err, _CLOSE)(scope, receive, send)
                     return
         seen = 0
         started = False
@@ -80,4 +81,4 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send)
+                await render(_too_large(self.max_bytes), _CLOSE)(scope, receive, send)
