@@ -2,8 +2,8 @@
 
 Pure. The parser refuses what ``json.loads`` would let through into the service: a repeated key (which
 of the two values would the model see?), ``NaN``/``Infinity`` (not JSON, and refused by PostgreSQL),
-nesting deeper than the interpreter's recursion limit and integers of thousands of digits. Each is a
-4xx naming the problem, never a 500.
+nesting deeper than the interpreter's recursion limit, integers of thousands of digits and bytes that
+are not UTF-8. Each is a 4xx naming the problem, never a 500.
 """
 
 from __future__ import annotations
@@ -77,7 +77,13 @@ def parse_json(body: bytes) -> Any:
         raise JSONTooDeepError(
             "request body is nested too deeply: records are flat objects of field → value"
         ) from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # before ValueError, its base: a latin-1 body, say
+        # The codec's own words ("'utf-8' codec can't decode byte 0xe9…") say nothing to a client.
+        raise MalformedJSONError(
+            f"request body is not UTF-8 (byte {exc.start}): JSON is sent as UTF-8 (RFC 8259)",
+            details={"field": "(body)"},
+        ) from None
+    except ValueError as exc:
         # Also integers over Python's digit limit ("Exceeds the limit (4300 digits)…").
         raise MalformedJSONError(f"request body is not valid JSON: {one_line(exc)[:300]}") from None
 

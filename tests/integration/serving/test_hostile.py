@@ -303,3 +303,16 @@ def test_record_ids_mixing_numbers_and_strings_are_joined_as_canonical_strings(
     assert result is not None and result.status == "accepted", result
     ids = pd.read_parquet(result.path)["customer_id"].tolist()
     assert sorted(ids) == ["1", "12", "7", "a", "b"]  # 7.0 is the "7" ingest makes of it
+
+
+def test_a_latin1_body_is_a_400_saying_the_body_is_not_utf8(make_app: Any) -> None:
+    predict = json.dumps({"record": {**RECORD, "last_ticket": "merci, très rapide"}}, ensure_ascii=False)
+    feedback = '{"prediction_id": "a", "label": "oui, très"}'
+    with live(make_app()) as srv, srv.client() as c:
+        for path, text in (("/predict", predict), ("/feedback", feedback)):
+            resp = c.post(path, content=text.encode("latin-1"), headers={"content-type": "application/json"})
+            assert resp.status_code == 400, (path, resp.text)
+            err = resp.json()["error"]
+            assert err["code"] == "malformed_json" and err["details"] == {"field": "(body)"}, (path, err)
+            assert "not UTF-8" in err["message"], (path, err)
+            assert "Unicode" not in resp.text and "codec" not in resp.text, (path, err)

@@ -253,3 +253,13 @@ def test_a_content_length_that_is_not_a_count_of_bytes_is_a_400_naming_it(value:
     assert reached == []  # the body reader never ran
     ok, _ = _asgi_post(app, [(b"content-length", b" 2 ")])  # a count with surrounding spaces is a count
     assert ok == 200 and reached == [b"{}"]
+
+
+@pytest.mark.parametrize("body", ['{"plan": "café"}'.encode("latin-1"), b"\xff\xfe\xfd", b'{"a": "\xe9"'])
+def test_a_body_that_is_not_utf8_is_a_400_saying_so_without_a_python_exception_name(body: bytes) -> None:
+    with pytest.raises(MalformedJSONError) as info:
+        parse_json(body)
+    assert info.value.http_status == 400
+    assert "not UTF-8" in info.value.message and "RFC 8259" in info.value.message
+    assert "Unicode" not in info.value.message and "codec" not in info.value.message
+    assert info.value.details == {"field": "(body)"}
