@@ -25,6 +25,7 @@ from evergreen.errors import (
     shown_json,
 )
 from evergreen.serving.model import LoadedModel
+from evergreen.serving.payload import display_name, refuse_unexpected
 from evergreen.serving.schema import ExtraFields, validate_records
 from evergreen.store.engine import Store, utcnow
 from evergreen.store.tables import feedback, predictions
@@ -93,12 +94,15 @@ def parse_feedback(
     (``data.pii.drop``): fields removed from a record before it is checked, as at ingest."""
     if not isinstance(payload, dict):
         raise InvalidRequestError("feedback must be a JSON object", details={"field": "(body)"})
+    # Each form takes its own keys and no other (refuse_unexpected): a misspelt key would lose labels.
     if "feedback" in payload:
+        refuse_unexpected(payload, ("feedback",))
         items = _list(payload["feedback"], "feedback", max_items)
         return [_by_id(it, model, f"feedback {i}: ") for i, it in enumerate(items)]
     if "prediction_id" in payload:
         return [_by_id(payload, model, "")]
     if "record" in payload:
+        refuse_unexpected(payload, ("record", "label"))
         if "label" not in payload:
             raise InvalidRequestError("missing field 'label'", details={"field": "label"})
         return _labelled(
@@ -110,13 +114,17 @@ def parse_feedback(
             many=False,
         )
     if "records" in payload:
+        refuse_unexpected(payload, ("records",))
         return _labelled(
             _list(payload["records"], "records", max_items), model, target, extra, drop, many=True
         )
-    raise InvalidRequestError(
-        "expected 'prediction_id' and 'label', 'feedback', 'record' and 'label', or 'records'",
-        details={"field": "prediction_id"},
-    )
+    forms = "expected 'prediction_id' and 'label', 'feedback', 'record' and 'label', or 'records'"
+    unexpected = [display_name(k) for k in payload if k != "label"]
+    if unexpected:  # no form's leading key: a misspelt one, say ("feedbak")
+        raise InvalidRequestError(
+            f"unexpected field {unexpected[0]!r}: {forms}", details={"field": unexpected[0]}
+        )
+    raise InvalidRequestError(forms, details={"field": "prediction_id"})
 
 
 def _list(value: Any, name: str, max_items: int) -> list[Any]:
@@ -138,6 +146,7 @@ def _obj(value: Any, name: str) -> dict[str, Any]:
 
 def _by_id(item: Any, model: LoadedModel, where: str) -> FeedbackItem:
     item = _obj(item, "feedback")
+    refuse_unexpected(item, ("prediction_id", "label"), where)
     pid = item.get("prediction_id")
     # Ids are UUIDs: anything longer, or with NUL or non-ASCII characters, is refused here rather
     # than sent to the database (PostgreSQL refuses a NUL in a query parameter: that would be a 500).

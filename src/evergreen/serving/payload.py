@@ -34,6 +34,7 @@ __all__ = [
     "json_answer",
     "parse_json",
     "predict_records",
+    "refuse_unexpected",
 ]
 
 _MAX_NAME_SHOWN = 80
@@ -155,6 +156,21 @@ def json_answer(body: dict[str, Any]) -> JSONResponse:
         return JSONResponse(_finite(body))
 
 
+def refuse_unexpected(payload: dict[str, Any], expected: tuple[str, ...], where: str = "") -> None:
+    """InvalidRequestError (422) naming the first key of ``payload`` not in ``expected``.
+
+    A key no form of the body takes is refused rather than ignored: a typo (``labls``) or a second
+    form beside the first (``records`` beside ``feedback``) would otherwise be dropped with a 2xx.
+    """
+    for key in payload:
+        if key not in expected:
+            name = display_name(key)
+            raise InvalidRequestError(
+                f"{where}unexpected field {name!r}: expected only {' and '.join(map(repr, expected))}",
+                details={"field": name, "expected": list(expected)},
+            )
+
+
 def predict_records(payload: Any, max_records: int) -> tuple[list[Any], bool]:
     """(records, many): ``{"record": {...}}`` is one record, ``{"records": [...]}`` many."""
     if not isinstance(payload, dict):
@@ -168,8 +184,10 @@ def predict_records(payload: Any, max_records: int) -> tuple[list[Any], bool]:
             details={"field": "records"},
         )
     if "record" in payload:
+        refuse_unexpected(payload, ("record",))
         return [payload["record"]], False
     if "records" in payload:
+        refuse_unexpected(payload, ("records",))
         records = payload["records"]
         if not isinstance(records, list) or not records:
             raise InvalidRequestError(
@@ -183,6 +201,12 @@ def predict_records(payload: Any, max_records: int) -> tuple[list[Any], bool]:
                 details={"field": "records", "max": max_records},
             )
         return records, True
+    unexpected = [display_name(k) for k in payload]
+    if unexpected:  # no "record" nor "records": a misspelt one, say ("recrod")
+        raise InvalidRequestError(
+            f'unexpected field {unexpected[0]!r}: send "record" (one record) or "records" (a list)',
+            details={"field": unexpected[0], "expected": ["record", "records"]},
+        )
     raise InvalidRequestError(
         'missing field "record" (one record) or "records" (a list)',
         details={"field": "record"},

@@ -107,6 +107,23 @@ def _cases() -> list[tuple[str, str, bytes, int, str, str | None]]:
             "label",
         ),
         (
+            "feedback typo",
+            "/feedback",
+            b'{"prediction_id": "a", "label": "yes", "labls": "no"}',
+            422,
+            "invalid_request",
+            "labls",
+        ),
+        (
+            "feedback two forms",
+            "/feedback",
+            json.dumps({"feedback": [{"prediction_id": "a", "label": "yes"}], "records": [RECORD]}).encode(),
+            422,
+            "invalid_request",
+            "records",
+        ),
+        ("predict extra key", "/predict", b'{"record": {}, "recods": []}', 422, "invalid_request", "recods"),
+        (
             "feedback huge int",
             "/feedback",
             json.dumps({"records": [{**RECORD, "churned": "yes"}]}).replace("13.0", "9" * 400).encode(),

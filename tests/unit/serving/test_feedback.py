@@ -95,7 +95,8 @@ def test_feedback_shapes() -> None:
         # A record's label is its target column, named as such (details.field was "label").
         ({"records": [{"x": 1.0, "plan": "a", "churned": "maybe"}]}, "churned"),
         ({"record": {"x": "1", "plan": "a"}, "label": "no"}, "x"),
-        ({"other": 1}, "prediction_id"),
+        ({}, "prediction_id"),
+        ({"other": 1}, "other"),  # a key no form takes is named (it was prediction_id, the first form's)
     ],
 )
 def test_bad_feedback_names_the_field(payload: dict[str, object], field: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 from evergreen.errors import (
     DuplicateKeyError,
     InvalidRecordError,
+    InvalidRequestError,
     JSONTooDeepError,
     MalformedJSONError,
 )
@@ -263,3 +264,45 @@ def test_a_body_that_is_not_utf8_is_a_400_saying_so_without_a_python_exception_n
     assert "not UTF-8" in info.value.message and "RFC 8259" in info.value.message
     assert "Unicode" not in info.value.message and "codec" not in info.value.message
     assert info.value.details == {"field": "(body)"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"prediction_id": "p1", "labls": "yes", "label": "no"}, "labls"),  # a typo beside the real key
+        ({"prediction_id": "p1", "label": "yes", "labelled_by": "me"}, "labelled_by"),
+        ({"feedback": [{"prediction_id": "p1", "label": "yes"}], "records": [{"x": 1.0}]}, "records"),
+        ({"feedback": [{"prediction_id": "p1", "label": "yes", "lable": "no"}]}, "lable"),
+        ({"prediction_id": "p1", "label": "yes", "record": {"x": 1.0, "plan": "a"}}, "record"),
+        ({"record": {"x": 1.0, "plan": "a"}, "label": "yes", "labels": ["no"]}, "labels"),
+        ({"records": [{"x": 1.0, "plan": "a", "churned": "yes"}], "label": "yes"}, "label"),
+        ({"feedbak": [{"prediction_id": "p1", "label": "yes"}]}, "feedbak"),
+    ],
+)
+def test_feedback_refuses_an_unknown_top_level_key_naming_it(body: dict[str, Any], field: str) -> None:
+    from evergreen.serving.feedback import parse_feedback
+    from evergreen.serving.model import LoadedModel
+
+    model = LoadedModel("1", None, schema_from_signature([{"type": "double", "name": "x"}]), ("no", "yes"))
+    with pytest.raises(InvalidRequestError) as info:
+        parse_feedback(body, model, "churned", max_items=5, extra="refuse")
+    assert info.value.http_status == 422 and info.value.code == "invalid_request"
+    assert info.value.details["field"] == field
+    assert repr(field) in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"record": {"x": 1}, "recods": [{"x": 2}]}, "recods"),
+        ({"records": [{"x": 1}], "model_version": "3"}, "model_version"),
+        ({"recrod": {"x": 1}}, "recrod"),
+    ],
+)
+def test_predict_refuses_an_unknown_top_level_key_naming_it(body: dict[str, Any], field: str) -> None:
+    from evergreen.serving.payload import predict_records
+
+    with pytest.raises(InvalidRequestError) as info:
+        predict_records(body, max_records=5)
+    assert info.value.http_status == 422 and info.value.details["field"] == field
+    assert repr(field) in info.value.message
