@@ -1,7 +1,8 @@
 """Prometheus metrics of one app (its own registry, so several apps can live in one process).
 
 The request middleware is plain ASGI rather than ``BaseHTTPMiddleware``: it adds two dict lookups
-and a clock read per request, not a task and a stream per request.
+and a clock read per request, not a task and a stream per request. A request that ends with no
+answer (its client gone, or cancelled) is counted with the status label ``499``, not ``500``.
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ def route_template(scope: Scope) -> str:
     return template if isinstance(template, str) and template else "unmatched"
 
 
+# The status label of a request that ended with no answer at all: its client went away, or it was
+# cancelled (a server stopping past its grace period). nginx's "client closed request": not a 5xx, so
+# not a server error in the EvergreenServingErrors rule (deploy/prometheus/rules.yml).
+NO_ANSWER_STATUS = "499"
+
+
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: ServingMetrics) -> None:
         self.app = app
@@ -119,7 +126,14 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
+        status: int | None = None
+        gone = False
+
+        async def watch_receive() -> Message:
+            nonlocal gone
+            message = await receive()
+            gone = gone or message["type"] == "http.disconnect"
+            return message
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -127,9 +141,17 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
+        cut = True  # until the app returns or raises an error: a cancellation is neither
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, watch_receive, send_status)
+            cut = gone
+        except Exception:
+            cut = False  # Starlette's outermost middleware answers the error with a 500
+            raise
         finally:
-            labels = (route_template(scope), scope["method"], str(status))
+            # No answer started: a 500 the server sends for an error or a return without an answer,
+            # or nothing at all to a client that is gone or a request that was cancelled.
+            shown = str(status) if status is not None else NO_ANSWER_STATUS if cut else "500"
+            labels = (route_template(scope), scope["method"], shown)
             self.metrics.requests.labels(*labels).inc()
             self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)

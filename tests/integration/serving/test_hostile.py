@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.serving import RECORD, live
+from tests.support.serving import RECORD, LiveServer, live
 
 DEEP = b"[" * 50_000 + b"]" * 50_000
 
@@ -333,3 +333,27 @@ def test_a_latin1_body_is_a_400_saying_the_body_is_not_utf8(make_app: Any) -> No
             assert err["code"] == "malformed_json" and err["details"] == {"field": "(body)"}, (path, err)
             assert "not UTF-8" in err["message"], (path, err)
             assert "Unicode" not in resp.text and "codec" not in resp.text, (path, err)
+
+
+def test_a_request_cut_off_without_an_answer_is_counted_499_not_500(make_app: Any) -> None:
+    import socket
+
+    from tests.support.serving import wait_until
+
+    srv = LiveServer(make_app()).start()
+    srv.wait_ready()
+    try:
+        # The body never ends: /predict waits for it until the server stops and cancels the request.
+        with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+            sock.sendall(
+                b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 1000\r\n\r\n{"record": '
+            )
+            wait_until(lambda: srv.ctx.batcher.arriving == 1, "the request to reach /predict")
+            srv.server.config.timeout_graceful_shutdown = 1  # then uvicorn cancels what still runs
+            srv.stop()
+    finally:
+        if srv.thread.is_alive():
+            srv.stop()
+    # Nobody was answered: not a server error (EvergreenServingErrors counts 5xx), nginx's 499.
+    assert _statuses(srv, "/predict") == ["499"]

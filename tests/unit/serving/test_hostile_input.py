@@ -306,3 +306,59 @@ def test_predict_refuses_an_unknown_top_level_key_naming_it(body: dict[str, Any]
         predict_records(body, max_records=5)
     assert info.value.http_status == 422 and info.value.details["field"] == field
     assert repr(field) in info.value.message
+
+
+def _counted(inner: Any, *, disconnect: bool = False, cancel: bool = False) -> list[str]:
+    """The status labels MetricsMiddleware counts for one request served by ``inner``."""
+    import asyncio
+    import contextlib
+
+    from evergreen.serving.metrics import MetricsMiddleware, ServingMetrics
+
+    metrics = ServingMetrics()
+    app = MetricsMiddleware(inner, metrics)
+    scope = {"type": "http", "method": "POST", "path": "/predict", "headers": [], "query_string": b""}
+
+    async def receive() -> dict[str, Any]:
+        if disconnect:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async def run() -> None:
+        task = asyncio.ensure_future(app(scope, receive, send))
+        if cancel:
+            await asyncio.sleep(0)  # the request starts and waits
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+            await task
+
+    asyncio.run(run())
+    samples = metrics.requests.collect()[0].samples
+    return [s.labels["status"] for s in samples if s.name.endswith("_total") and s.value]
+
+
+def test_metrics_count_a_request_that_ended_without_an_answer_as_499() -> None:
+    import asyncio
+
+    async def answers(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def waits(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.Event().wait()
+
+    async def reads_then_returns(scope: Any, receive: Any, send: Any) -> None:
+        await receive()  # the client went away: nothing to answer
+
+    async def fails(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("a bug")  # Starlette's outermost middleware answers it with a 500
+
+    assert _counted(answers) == ["204"]
+    assert _counted(waits, cancel=True) == ["499"]
+    assert _counted(reads_then_returns, disconnect=True) == ["499"]
+    assert _counted(fails) == ["500"]
+    # Returning with no answer to a client still there is a bug the server answers with a 500.
+    assert _counted(reads_then_returns) == ["500"]
