@@ -44,26 +44,36 @@ class ValidationResult:
         return tuple(out)
 
 
-def _feature(
+def check_values(
     series: pd.Series, spec: ColumnSpec, settings: Settings, file: str
 ) -> tuple[pd.Series, list[str]]:
-    """One feature column in its snapshot type, plus any new categories that were accepted."""
+    """One feature column in its snapshot type, plus any new categories that were accepted: the checks
+    each value passes or fails on its own (its type, a finite number, ``data.ranges``, a category the
+    contract takes). A failure is the fault of the rows holding those values, unlike the column's
+    null checks (:func:`check_batch`), which judge the rows together."""
     name = spec.name
-    checks.check_not_all_null(series, name, file)
     if spec.kind == "numeric":
         values = checks.to_numeric(series, name, file)
         checks.check_finite(values, name, file)
-        checks.check_null_rate(values, name, spec.max_null_rate, file)
         if spec.min is not None or spec.max is not None:
             checks.check_range(values, name, spec.min, spec.max, file)
         return values, []
     values = checks.to_strings(series, name, file, expected=spec.kind)
-    checks.check_null_rate(values, name, spec.max_null_rate, file)
     unseen: list[str] = []
     if spec.kind == "categorical" and spec.categories is not None:
         unseen = checks.new_categories(values, spec.categories)
         if unseen and (spec.categories_fixed or not settings.data.allow_new_categories):
             raise checks.reject_categories(name, unseen, file)
+    return values, unseen
+
+
+def _feature(
+    series: pd.Series, spec: ColumnSpec, settings: Settings, file: str
+) -> tuple[pd.Series, list[str]]:
+    """One feature column in its snapshot type, plus any new categories that were accepted."""
+    checks.check_not_all_null(series, spec.name, file)
+    values, unseen = check_values(series, spec, settings, file)
+    checks.check_null_rate(values, spec.name, spec.max_null_rate, file)
     return values, unseen
 
 
@@ -76,13 +86,20 @@ def _target(
         return empty_target(len(df), contract.target_classes, contract.task).set_axis(df.index), contract
     if contract.task != "regression" and contract.target_classes is None:
         contract = contract.with_target_classes(learn_classes(df[name], contract.task, name, file))
-    target = normalise_target(df[name], contract.task, contract.target_classes, name, file)
+    return check_target_values(df[name], contract, settings, file), contract
+
+
+def check_target_values(series: pd.Series, contract: Contract, settings: Settings, file: str) -> pd.Series:
+    """The labels in their snapshot type, each passing or failing on its own (a class of the
+    contract; a finite number inside ``data.ranges``), once the classes are known."""
+    name = contract.target
+    target = normalise_target(series, contract.task, contract.target_classes, name, file)
     if contract.task == "regression":
         checks.check_finite(target, name, file)
         low, high = settings.data.ranges.get(name, (None, None))
         if low is not None or high is not None:
             checks.check_range(target, name, low, high, file)
-    return target.rename(name), contract
+    return target.rename(name)
 
 
 def check_batch(df: pd.DataFrame, contract: Contract, settings: Settings, file: str) -> ValidationResult:

@@ -8,14 +8,16 @@ the feedback rows are marked with the batch id so they are used once. The batch 
 once ingested: its rows live on in the snapshot (or the quarantine copy).
 
 Record ids are canonical strings, as ingest makes them (``7``, ``7.0`` and ``"7"`` are ``"7"``).
-A record whose own timestamp the data contract cannot read (``"not a time"``) would fail the whole
-batch, round after round: that feedback row alone is set aside (marked with batch id 0, kept in the
+A record the data contract refuses on its own would fail the whole batch: its own timestamp cannot
+be read (``"not a time"``), or a value no longer fits its column (a record logged under an older
+model: text for a number, a nested object, ``inf``, a category the contract does not take, a label
+that is not a class). That feedback row alone is set aside (marked with batch id 0, kept in the
 feedback table, and logged with the reason) and the others are assembled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +26,11 @@ import pandas as pd
 from sqlalchemy import and_, select, update
 
 from evergreen.config import Settings
-from evergreen.data.checks import to_timestamps
-from evergreen.data.ingest import IngestResult, ingest_paths
+from evergreen.data import catalog
+from evergreen.data.checks import to_strings, to_timestamps
+from evergreen.data.contract import ColumnSpec, Contract
+from evergreen.data.ingest import IngestResult, file_at_fault, ingest_paths
+from evergreen.data.validate import check_target_values, check_values
 from evergreen.data.values import canonical_str
 from evergreen.errors import DataValidationError, one_line
 from evergreen.files import make_private, private_dir
@@ -105,9 +110,10 @@ def _is_number(value: Any) -> bool:
 def feedback_frame(
     rows: Sequence[dict[str, Any]], *, target: str, id_column: str | None, timestamp_column: str | None
 ) -> tuple[pd.DataFrame, dict[int, str]]:
-    """One training row per prediction (its latest label wins), or per labelled record; and the
-    feedback rows set aside (feedback id → why): those whose record's timestamp cannot be read (pure)."""
-    latest: dict[str, dict[str, Any]] = {}
+    """One training row per prediction (its latest label wins), or per labelled record, indexed by
+    feedback id; and the feedback rows set aside (feedback id → why): those whose record's timestamp
+    cannot be read (pure)."""
+    latest: dict[str, tuple[int, dict[str, Any]]] = {}  # key → (feedback id, row)
     set_aside: dict[int, str] = {}
     own_times: dict[int, pd.Timestamp | str] = {}
     if timestamp_column:
@@ -137,11 +143,70 @@ def feedback_frame(
                     continue
                 when = read
             row[timestamp_column] = when
-        latest[key] = row
-    frame = pd.DataFrame(list(latest.values()))
+        latest[key] = (r["id"], row)
+    # Indexed by feedback id: a row the contract refuses is set aside by it (contract_frame).
+    frame = pd.DataFrame([row for _, row in latest.values()], index=[i for i, _ in latest.values()])
     if timestamp_column and timestamp_column in frame:
         frame[timestamp_column] = pd.to_datetime(frame[timestamp_column], utc=True)
     return frame, set_aside
+
+
+def contract_frame(
+    frame: pd.DataFrame, contract: Contract, settings: Settings
+) -> tuple[pd.DataFrame, dict[int, str]]:
+    """The frame less the rows whose own values the contract refuses; and those rows (feedback id →
+    why) (pure).
+
+    Each column is checked whole by ingest's own checks of a value (:func:`check_values`); a column
+    that fails is checked in parts to find the rows at fault. What judges the rows together (null
+    rates, duplicates, a missing column) is left to ingest.
+    """
+    file = "feedback"
+
+    def feature(spec: ColumnSpec) -> Callable[[pd.Series], pd.Series]:
+        return lambda v: check_values(v, spec, settings, file)[0]
+
+    column_checks: list[tuple[str, Callable[[pd.Series], pd.Series]]] = []
+    if contract.id_column:
+        id_column = contract.id_column
+        column_checks.append((id_column, lambda v: to_strings(v, id_column, file, "id")))
+    column_checks += [(spec.name, feature(spec)) for spec in contract.features]
+    if contract.task == "regression" or contract.target_classes is not None:
+        column_checks.append((contract.target, lambda v: check_target_values(v, contract, settings, file)))
+    set_aside: dict[int, str] = {}
+    for column, check in column_checks:
+        if column in frame and isinstance(_checked(check, frame[column]), str):
+            for i, why in _at_fault(check, frame[column]).items():
+                set_aside.setdefault(i, why)
+    return frame.drop(index=list(set_aside)), set_aside
+
+
+def _at_fault(check: Callable[[pd.Series], pd.Series], values: pd.Series) -> dict[int, str]:
+    """The values ``check`` refuses (feedback id → why), found by halving: a part that passes is
+    cleared in one call (value by value, a bad value among 10 000 cost seconds of the server's CPU)."""
+    why = _checked(check, values)
+    if not isinstance(why, str):
+        return {}
+    if len(values) == 1:
+        return {int(values.index[0]): why}
+    half = len(values) // 2
+    return {**_at_fault(check, values.iloc[:half]), **_at_fault(check, values.iloc[half:])}
+
+
+def _checked(check: Callable[[pd.Series], pd.Series], values: pd.Series) -> pd.Series | str:
+    """``check(values)``, or why it refuses them. A failure of the data's own: the machine's raises."""
+    try:
+        return check(values)
+    except Exception as exc:
+        if isinstance(exc, DataValidationError) or file_at_fault(exc):
+            return one_line(exc)
+        raise
+
+
+def _contract(store: Store) -> Contract | None:
+    with store.connect() as conn:
+        loaded = catalog.load_contract(conn, store.project)
+    return loaded[1] if loaded else None
 
 
 def _mark(store: Store, ids: Sequence[int], batch_id: int) -> None:
@@ -161,6 +226,10 @@ def assemble_feedback_batch(
         id_column=settings.data.id_column,
         timestamp_column=settings.data.timestamp_column,
     )
+    contract = _contract(store) if not frame.empty else None
+    if contract is not None:  # none before the first batch: ingest infers it from this one
+        frame, refused = contract_frame(frame, contract, settings)
+        set_aside.update(refused)
     if set_aside:  # never usable: out of every batch now, so that they block none
         _mark(store, list(set_aside), SET_ASIDE_BATCH)
         first = next(iter(set_aside.items()))

@@ -357,3 +357,45 @@ def test_a_request_cut_off_without_an_answer_is_counted_499_not_500(make_app: An
             srv.stop()
     # Nobody was answered: not a server error (EvergreenServingErrors counts 5xx), nginx's 499.
     assert _statuses(srv, "/predict") == ["499"]
+
+
+def _batch_marks(store: Any) -> dict[str, int | None]:
+    """customer_id of each feedback row's record (or of its logged prediction) → its batch id."""
+    from sqlalchemy import select
+
+    from evergreen.store.tables import feedback, predictions
+
+    q = select(feedback.c.batch_id, feedback.c.record, predictions.c.record.label("logged")).select_from(
+        feedback.outerjoin(predictions, predictions.c.id == feedback.c.prediction_id)
+    )
+    with store.connect() as conn:
+        return {(r.record or r.logged)["customer_id"]: r.batch_id for r in conn.execute(q)}
+
+
+def test_feedback_records_the_contract_refuses_are_set_aside_and_the_others_ingested(
+    trained_project: Any,
+) -> None:
+    import pandas as pd
+
+    from evergreen.serving.feedback import FeedbackItem, store_feedback
+    from evergreen.serving.feedback_batches import SET_ASIDE_BATCH, assemble_feedback_batch
+
+    p = trained_project
+    # Records logged under an older model, whose types the data contract no longer takes.
+    records = [
+        {**RECORD, "customer_id": "ok-1"},
+        {**RECORD, "customer_id": "text-tenure", "tenure": "long"},
+        {**RECORD, "customer_id": "nested-plan", "plan": {"name": "standard"}},
+        {**RECORD, "customer_id": "inf-fee", "monthly_fee": float("inf")},
+        {**RECORD, "customer_id": "ok-2", "tenure": 7},
+    ]
+    store_feedback(p.store, [FeedbackItem("no", record=r) for r in records])
+    result = assemble_feedback_batch(p.settings, p.store, min_rows=1)
+    assert result is not None and result.status == "accepted", result
+    assert result.rows == 2
+    snap = pd.read_parquet(result.path).set_index("customer_id")
+    assert set(snap.index) == {"ok-1", "ok-2"}
+    assert snap.loc["ok-2", "tenure"] == 7.0
+    aside = dict.fromkeys(("text-tenure", "nested-plan", "inf-fee"), SET_ASIDE_BATCH)
+    assert _batch_marks(p.store) == {**dict.fromkeys(("ok-1", "ok-2"), result.batch_id), **aside}
+    assert assemble_feedback_batch(p.settings, p.store, min_rows=1) is None  # nothing left, none retried
