@@ -12,7 +12,10 @@ A record the data contract refuses on its own would fail the whole batch: its ow
 be read (``"not a time"``), or a value no longer fits its column (a record logged under an older
 model: text for a number, a nested object, ``inf``, a category the contract does not take, a label
 that is not a class). That feedback row alone is set aside (marked with batch id 0, kept in the
-feedback table, and logged with the reason) and the others are assembled.
+feedback table, and logged with the reason) and the others are assembled. The other columns are
+written in the types ingest makes of them (numbers as floats, text as canonical strings), and the
+columns outside the contract (which ingest drops) are left out: a 25-digit integer logged before the
+log made it a float could not be written to the batch file, and failed every round.
 """
 
 from __future__ import annotations
@@ -154,8 +157,8 @@ def feedback_frame(
 def contract_frame(
     frame: pd.DataFrame, contract: Contract, settings: Settings
 ) -> tuple[pd.DataFrame, dict[int, str]]:
-    """The frame less the rows whose own values the contract refuses; and those rows (feedback id →
-    why) (pure).
+    """The frame's columns of the contract, in the types ingest makes of them, less the rows whose
+    own values the contract refuses; and those rows (feedback id → why) (pure).
 
     Each column is checked whole by ingest's own checks of a value (:func:`check_values`); a column
     that fails is checked in parts to find the rows at fault. What judges the rows together (null
@@ -174,11 +177,27 @@ def contract_frame(
     if contract.task == "regression" or contract.target_classes is not None:
         column_checks.append((contract.target, lambda v: check_target_values(v, contract, settings, file)))
     set_aside: dict[int, str] = {}
+    converted: dict[str, pd.Series] = {}
     for column, check in column_checks:
-        if column in frame and isinstance(_checked(check, frame[column]), str):
-            for i, why in _at_fault(check, frame[column]).items():
-                set_aside.setdefault(i, why)
-    return frame.drop(index=list(set_aside)), set_aside
+        if column not in frame:
+            continue
+        whole = _checked(check, frame[column])
+        if not isinstance(whole, str):
+            converted[column] = whole
+            continue
+        for i, why in _at_fault(check, frame[column]).items():
+            set_aside.setdefault(i, why)
+    kept = frame.drop(index=list(set_aside))
+    # Ingest keeps only the contract's columns: another one could hold what no batch file can.
+    out = kept[[c for c in contract.columns if c in kept]].copy()
+    for column, check in column_checks:
+        if column in out and len(out):
+            # A column that failed is checked again without its rows at fault; one that still fails
+            # (no single value did) stays as it is, for ingest to judge (quarantine) the batch.
+            values = converted[column] if column in converted else _checked(check, out[column])
+            if not isinstance(values, str):
+                out[column] = values.loc[out.index]
+    return out, set_aside
 
 
 def _at_fault(check: Callable[[pd.Series], pd.Series], values: pd.Series) -> dict[int, str]:

@@ -399,3 +399,37 @@ def test_feedback_records_the_contract_refuses_are_set_aside_and_the_others_inge
     aside = dict.fromkeys(("text-tenure", "nested-plan", "inf-fee"), SET_ASIDE_BATCH)
     assert _batch_marks(p.store) == {**dict.fromkeys(("ok-1", "ok-2"), result.batch_id), **aside}
     assert assemble_feedback_batch(p.settings, p.store, min_rows=1) is None  # nothing left, none retried
+
+
+def test_a_25_digit_integer_logged_before_795232c_does_not_stop_every_feedback_batch(
+    trained_project: Any,
+) -> None:
+    import pandas as pd
+    from sqlalchemy import insert
+
+    from evergreen.serving.feedback import FeedbackItem, store_feedback
+    from evergreen.serving.feedback_batches import assemble_feedback_batch
+    from evergreen.store.engine import utcnow
+    from evergreen.store.tables import predictions
+
+    p = trained_project
+    logged = {
+        "old-huge": {**RECORD, "customer_id": "old-huge", "tenure": 2**80},  # as it was logged then
+        "huge-id": {**RECORD, "customer_id": 2**80},
+        "old-ok": {**RECORD, "customer_id": "old-ok"},
+    }
+    rows = [
+        {"id": pid, "project": p.store.project, "created_at": utcnow(), "model_version": "1", "record": rec}
+        for pid, rec in logged.items()
+    ]
+    with p.store.begin() as conn:
+        conn.execute(insert(predictions), rows)
+    store_feedback(p.store, [FeedbackItem("yes", prediction_id=pid) for pid in logged])
+    # It failed every round (the batch file could not hold the integer), and so every label after it.
+    result = assemble_feedback_batch(p.settings, p.store, min_rows=1)
+    assert result is not None and result.status == "accepted", result
+    snap = pd.read_parquet(result.path).set_index("customer_id")
+    # Ingested as ingest reads a number in a numeric column (a float) and an id (its canonical text).
+    assert snap.loc["old-huge", "tenure"] == float(2**80)
+    assert set(snap.index) == {"old-huge", str(2**80), "old-ok"}
+    assert assemble_feedback_batch(p.settings, p.store, min_rows=1) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -169,3 +170,40 @@ def test_record_times_read_numbers_as_epoch_seconds_and_text_as_text_in_one_batc
     assert "event_time" in str(got[4])
     for i in (1, 2, 3):  # the same as one record at a time
         assert got[i] == record_time(values[i], "event_time")
+
+
+def test_contract_frame_sets_aside_only_the_rows_whose_own_values_the_contract_refuses(
+    tmp_path: Path,
+) -> None:
+    from evergreen.config import settings_from_dict
+    from evergreen.data.contract import ColumnSpec, Contract
+    from evergreen.serving.feedback_batches import contract_frame
+
+    settings = settings_from_dict(
+        {"project": "p", "task": "binary", "data": {"target": "y"}, "storage": {}}, root=tmp_path, env={}
+    )
+    fixed = ColumnSpec("plan", "categorical", "string", 1.0, categories=("a", "b"), categories_fixed=True)
+    contract = Contract(
+        target="y",
+        task="binary",
+        features=(ColumnSpec("x", "numeric", "float", 1.0), fixed),
+        target_classes=("no", "yes"),
+        id_column="cid",
+    )
+    n = 1000
+    rows = [{"cid": f"c{i}", "x": i, "plan": "a", "y": "no", "extra": 2**80} for i in range(n)]
+    rows[10]["x"] = "ten"
+    rows[500]["plan"] = "z"  # a category the contract does not take
+    rows[501]["y"] = "maybe"
+    rows[998]["cid"] = {"nested": 1}
+    rows[999]["x"] = 2**80  # a number: the float ingest makes of it, not a fault
+    frame = pd.DataFrame(rows, index=range(100, 100 + n))  # indexed by feedback id
+    out, aside = contract_frame(frame, contract, settings)
+    assert sorted(aside) == [110, 600, 601, 1098]
+    assert "wrong type: expected numeric" in aside[110] and "'ten'" in aside[110]
+    assert "unseen_category" not in aside[600] and "categories not in the contract" in aside[600]
+    assert "unseen target label" in aside[601]
+    assert list(out.columns) == ["cid", "x", "plan", "y"]  # the contract's, in its order: no "extra"
+    assert len(out) == n - 4 and out["x"].dtype == "float64"
+    assert out.loc[1099, "x"] == float(2**80)
+    out.to_parquet(tmp_path / "batch.parquet")  # every column one type a batch file holds
