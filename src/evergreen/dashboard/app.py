@@ -3,8 +3,9 @@
 ``serving.create_app`` calls it, so the dashboard and the API are one app, one port, one process.
 The dashboard's own errors (:class:`~evergreen.dashboard.context.DashboardError`) are rendered as
 HTML pages here, and so is a dashboard route's invalid path or query value (FastAPI's validation
-error, which the API renders as JSON: a person following a stale link got a JSON body); every other
-error keeps the API's JSON renderer.
+error, which the API renders as JSON: a person following a stale link got a JSON body), and so is a
+routing error (an unknown path, ``GET /logout``) asked for by a browser outside the API (a person
+typing ``/alert`` got the API's JSON 404); every other error keeps the API's JSON renderer.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
-from evergreen.dashboard.context import BadAddress, DashboardError, LoginRequired, Visit, get_visit
+from evergreen.dashboard.context import (
+    BadAddress,
+    DashboardError,
+    LoginRequired,
+    Visit,
+    get_visit,
+)
 from evergreen.dashboard.render import make_environment, page
 from evergreen.dashboard.routes import ROUTERS
 from evergreen.dashboard.services import DashboardServices
@@ -46,7 +54,7 @@ async def _dashboard_error(request: Request, exc: Exception) -> Response:
         visit,
         "error.html",
         status=status,
-        title="Refused" if status == 403 else "Error",
+        title={403: "Refused", 404: "Not found"}.get(status, "Error"),
         message=message,
         status_code=status,
     )
@@ -81,12 +89,59 @@ def _route_errors_as_pages(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handler)
 
 
-def mount(app: FastAPI, services: DashboardServices, *, session_max_age: int) -> None:
+def wants_page(request: Request, api_prefix: str) -> bool:
+    """A browser's request outside the API: it is answered with a page, an API client with JSON.
+
+    A browser's navigation sends ``Accept: text/html``; curl, httpx and the CLI send ``*/*`` or JSON.
+    A path under the API prefix is the API's, whatever the client accepts (a script may send any
+    header, and its error body must keep the API's shape)."""
+    path = request.url.path
+    if path == api_prefix or path.startswith(api_prefix + "/"):
+        return False
+    return "text/html" in request.headers.get("accept", "").lower()
+
+
+class _RoutingError(DashboardError):
+    """Starlette's routing error, as the dashboard's page of the same status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+_ROUTING_MESSAGES = {
+    404: "There is no page at this address.",
+    405: "This address does not answer that kind of request (a link or a reload cannot repeat an action).",
+}
+
+
+def _http_errors_as_pages(app: FastAPI, api_prefix: str) -> None:
+    """Starlette's routing errors (404 unknown path, 405 method) answered with a page in the
+    dashboard's frame when :func:`wants_page`; the handler installed before (the API's JSON renderer)
+    answers everyone else. The status and headers (405's ``Allow``) are kept either way."""
+    api_handler = app.exception_handlers.get(StarletteHTTPException)
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if api_handler is not None and not wants_page(request, api_prefix):
+            response = api_handler(request, exc)
+            return await response if inspect.isawaitable(response) else response
+        message = _ROUTING_MESSAGES.get(exc.status_code, f"HTTP {exc.status_code}")
+        answer = await _dashboard_error(request, _RoutingError(message, exc.status_code))
+        for name, value in (exc.headers or {}).items():
+            answer.headers.setdefault(name, value)
+        return answer
+
+    app.add_exception_handler(StarletteHTTPException, handler)
+
+
+def mount(app: FastAPI, services: DashboardServices, *, session_max_age: int, api_prefix: str) -> None:
     app.state.dashboard = services
     app.state.dashboard_sessions = SessionCodec(services.session_secret, session_max_age)
     app.state.dashboard_templates = make_environment()
     app.add_exception_handler(DashboardError, _dashboard_error)
     _route_errors_as_pages(app)
+    _http_errors_as_pages(app, api_prefix)
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)
     static = files("evergreen.dashboard").joinpath("static")

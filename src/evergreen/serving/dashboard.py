@@ -19,6 +19,7 @@ from evergreen.dashboard.session import session_secret
 from evergreen.serving.auth import TokenTable, has_role
 from evergreen.serving.context import ServingContext
 from evergreen.serving.routes import feedback, predict
+from evergreen.serving.routes.schemas import API_PREFIX
 
 
 def _tokens(app: FastAPI, ctx: ServingContext) -> TokenTable:
@@ -70,4 +71,4 @@ def mount_dashboard(app: FastAPI, ctx: ServingContext, *, insecure_local: bool) 
         insecure_local=insecure_local,
         predictor=ServedPredictor(ctx),
     )
-    mount(app, services, session_max_age=settings.auth.session_max_age_seconds)
+    mount(app, services, session_max_age=settings.auth.session_max_age_seconds, api_prefix=API_PREFIX)
