@@ -38,6 +38,7 @@ def monitoring(
         "monitoring.html",
         title="Monitoring",
         result=result,
+        view=view,
         plots=[(p, Markup(render_svg(p.chart))) for p in main],
         columns=[(p, Markup(render_svg(p.chart))) for p in view.columns],
         color=series_color,

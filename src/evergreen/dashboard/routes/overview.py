@@ -9,6 +9,7 @@ from evergreen.control import status
 from evergreen.dashboard import queries
 from evergreen.dashboard.context import Viewer
 from evergreen.dashboard.render import page
+from evergreen.dashboard.views.monitoring import readable
 from evergreen.dashboard.views.overview import build_overview
 from evergreen.overrides import effective_settings
 from evergreen.store.engine import utcnow
@@ -33,7 +34,7 @@ def overview(request: Request, visit: Viewer) -> Response:
         metric=settings.promotion_metric,
         newest_run=state["runs"][0] if state["runs"] else None,
         alert_counts=queries.alert_counts(store),
-        report=reports.rows[0] if reports.rows else None,
+        report=readable(reports.rows[0]) if reports.rows else None,
         next_retrain=tick.isoformat() if tick else None,
         pending_approvals=len(state["pending_approval"]),  # status lists at most 50
     )

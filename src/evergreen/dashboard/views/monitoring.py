@@ -4,6 +4,10 @@ Reports come newest first from the store; charts run oldest to newest, left to r
 links to its report. Per column the plotted value is Evidently's drift score (a test's p-value, else
 the distance) with the column's threshold drawn; the dataset chart is the share of drifted columns
 against ``drift_share``; performance is realised and estimated with their bands, the baseline drawn.
+
+A report's ``details`` is read through :func:`readable` first: a row edited by hand (or by a tool)
+into a shape the monitoring job never writes keeps what can be read and is marked "details
+unreadable", instead of failing the page.
 """
 
 from __future__ import annotations
@@ -15,6 +19,76 @@ from typing import Any
 from evergreen.dashboard.charts import Chart, Series, finite
 
 MAX_COLUMNS = 30  # a wide table gets its first columns charted; every column stays in the report
+UNREADABLE = "details unreadable"
+_METRIC_MAPS = ("realised_metrics", "estimated_metrics", "baseline_metrics")
+
+
+class _Reader:
+    """Reads a stored ``details`` value in the shape the pages use, noting any part that is not."""
+
+    def __init__(self) -> None:
+        self.unreadable = False
+
+    def mapping(self, value: Any) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            return value
+        self.unreadable = True
+        return {}
+
+    def number(self, value: Any) -> float | None:
+        if value is None:
+            return None
+        out = finite(value)
+        if out is None:
+            self.unreadable = True  # text, a list, a bool where a number was written
+        return out
+
+    def text(self, value: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        self.unreadable = True
+        return None
+
+
+def readable(report: dict[str, Any]) -> dict[str, Any]:
+    """The report row with only the parts of ``details`` the pages read, each of the type they expect
+    (a part that is not becomes absent), and ``details_unreadable`` saying whether any was not."""
+    read = _Reader()
+    details = read.mapping(report.get("details"))
+    drift = read.mapping(details.get("data_drift"))
+    columns = {}
+    for name, value in read.mapping(drift.get("columns")).items():
+        column = read.mapping(value)
+        columns[name] = {
+            "method": read.text(column.get("method")),
+            **{k: read.number(column.get(k)) for k in ("score", "p_value", "threshold")},
+        }
+    perf = read.mapping(details.get("performance"))
+    performance: dict[str, Any] = {
+        key: {m: read.number(v) for m, v in read.mapping(perf.get(key)).items()} for key in _METRIC_MAPS
+    }
+    performance["metric_bands"] = {
+        metric: {
+            source: {k: read.number(read.mapping(band).get(k)) for k in ("lower", "upper")}
+            for source, band in read.mapping(sources).items()
+        }
+        for metric, sources in read.mapping(perf.get("metric_bands")).items()
+    }
+    degraded = perf.get("degraded")
+    if degraded is not None and not isinstance(degraded, bool):
+        read.unreadable, degraded = True, None
+    performance["degraded"] = degraded
+    shown_details = {
+        "data_drift": {
+            "share": read.number(drift.get("share")),
+            "drift_share": read.number(drift.get("drift_share")),
+            "columns": columns,
+        },
+        "performance": performance,
+    }
+    return {**report, "details": shown_details, "details_unreadable": read.unreadable}
 
 
 @dataclass(frozen=True)
@@ -30,6 +104,7 @@ class MonitoringView:
     prediction: Plot | None
     performance: Plot | None
     columns: tuple[Plot, ...]
+    unreadable: tuple[int, ...]  # ids of the reports whose details could not all be read
 
 
 def _cell(v: float | None) -> str:
@@ -47,7 +122,8 @@ def _links(reports: Sequence[dict[str, Any]]) -> tuple[str, ...]:
 def _plot(chart: Chart, reports: Sequence[dict[str, Any]]) -> Plot:
     rows = []
     for i, r in enumerate(reports):
-        cells = [f"#{r['id']}", (r.get("report_date") or "")[:16].replace("T", " ")]
+        name = f"#{r['id']} ({UNREADABLE})" if r.get("details_unreadable") else f"#{r['id']}"
+        cells = [name, (r.get("report_date") or "")[:16].replace("T", " ")]
         for s in chart.series:
             cells.append(_cell(s.values[i]))
             if s.lower is not None and s.upper is not None:
@@ -159,10 +235,11 @@ def column_plots(reports: Sequence[dict[str, Any]]) -> tuple[Plot, ...]:
 
 
 def monitoring_view(reports_newest_first: Sequence[dict[str, Any]], metric: str) -> MonitoringView:
-    reports = list(reversed(reports_newest_first))
+    reports = [readable(r) for r in reversed(reports_newest_first)]
     return MonitoringView(
         dataset=dataset_plot(reports),
         prediction=prediction_plot(reports),
         performance=performance_plot(reports, metric),
         columns=column_plots(reports),
+        unreadable=tuple(int(r["id"]) for r in reversed(reports) if r["details_unreadable"]),
     )
