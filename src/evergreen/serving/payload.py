@@ -1,14 +1,13 @@
 """Request bodies of /predict and /feedback: strict JSON parsing and the ``record`` / ``records`` shapes.
 
-Pure. The parser refuses what ``json.loads`` would let through into the service: a repeated key (which
-of the two values would the model see?), ``NaN``/``Infinity`` (not JSON, and refused by PostgreSQL),
-nesting deeper than the interpreter's recursion limit, integers of thousands of digits and bytes that
-are not UTF-8. Each is a 4xx naming the problem, never a 500.
+Pure. The parser is :func:`evergreen.jsontext.parse_json` (re-exported here): it refuses what
+``json.loads`` would let through into the service (a repeated key, ``NaN``/``Infinity``, nesting
+deeper than the recursion limit, integers of thousands of digits, bytes that are not UTF-8), each a
+4xx naming the problem.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Coroutine
 from email.message import Message
@@ -18,14 +17,8 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from evergreen.errors import (
-    DuplicateKeyError,
-    InvalidRequestError,
-    JSONTooDeepError,
-    MalformedJSONError,
-    TooManyRecordsError,
-    one_line,
-)
+from evergreen.errors import InvalidRequestError, MalformedJSONError, TooManyRecordsError
+from evergreen.jsontext import display_name, parse_json
 
 __all__ = [
     "MalformedJSONError",
@@ -36,57 +29,6 @@ __all__ = [
     "predict_records",
     "refuse_unexpected",
 ]
-
-_MAX_NAME_SHOWN = 80
-
-
-def display_name(name: object) -> str:
-    """A field name safe to put in an error message: printable, valid UTF-8, bounded length."""
-    text = str(name)
-    shown = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    shown = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in shown)
-    return shown if len(shown) <= _MAX_NAME_SHOWN else shown[:_MAX_NAME_SHOWN] + "…"
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise DuplicateKeyError(
-                    f"request body repeats the key {display_name(key)!r} in one object",
-                    details={"field": display_name(key)},
-                )
-            seen.add(key)
-    return out
-
-
-def _constant(name: str) -> Any:
-    raise MalformedJSONError(
-        f"request body holds {name}, which is not JSON: send a finite number or null",
-        details={"value": name},
-    )
-
-
-def parse_json(body: bytes) -> Any:
-    if not body.strip():
-        raise MalformedJSONError("request body is empty: send a JSON object")
-    try:
-        return json.loads(body, object_pairs_hook=_pairs, parse_constant=_constant)
-    except RecursionError:
-        raise JSONTooDeepError(
-            "request body is nested too deeply: records are flat objects of field → value"
-        ) from None
-    except UnicodeDecodeError as exc:  # before ValueError, its base: a latin-1 body, say
-        # The codec's own words ("'utf-8' codec can't decode byte 0xe9…") say nothing to a client.
-        raise MalformedJSONError(
-            f"request body is not UTF-8 (byte {exc.start}): JSON is sent as UTF-8 (RFC 8259)",
-            details={"field": "(body)"},
-        ) from None
-    except ValueError as exc:
-        # Also integers over Python's digit limit ("Exceeds the limit (4300 digits)…").
-        raise MalformedJSONError(f"request body is not valid JSON: {one_line(exc)[:300]}") from None
 
 
 def _declares_json(request: Request) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 from evergreen.dashboard.services import InputField
 from evergreen.errors import BadInputError
+from evergreen.jsontext import parse_number
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,15 @@ def form_inputs(fields: Sequence[InputField]) -> list[FormInput]:
 
 
 def _number(name: str, text: str, integer: bool) -> float | int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise BadInputError(f"{name}: {text[:40]!r} is not a number", details={"field": name}) from None
-    if not math.isfinite(value):
+    # Read as the JSON API reads a number (one rule, jsontext): Python's float() also took U+FF11 U+FF12
+    # (full-width digits), '1_000' and 'inf', which /predict refuses.
+    value = parse_number(text)
+    if value is None:
+        raise BadInputError(
+            f"{name}: {text[:40]!r} is not a number (digits 0-9, as in JSON: -12.5, 3e2)",
+            details={"field": name},
+        )
+    if isinstance(value, float) and not math.isfinite(value):
         raise BadInputError(f"{name}: must be a finite number", details={"field": name})
     if integer:
         if value != int(value):

@@ -41,7 +41,7 @@ def test_record_typed_and_empty_is_null() -> None:
     with pytest.raises(BadInputError, match="tenure: 'ten' is not a number"):
         record_from_form(FIELDS, {"f:tenure": "ten"})
     with pytest.raises(BadInputError, match="tenure: must be a finite number"):
-        record_from_form(FIELDS, {"f:tenure": "inf"})
+        record_from_form(FIELDS, {"f:tenure": "1e999"})
     # A posted value the select never offers is refused, not read as false.
     with pytest.raises(BadInputError, match="vip: 'yes' is not true or false"):
         record_from_form(FIELDS, {"f:vip": "yes"})
@@ -54,3 +54,50 @@ def test_label_is_the_class_value_or_a_number() -> None:
         label_from_form("maybe", ("no", "yes"))
     with pytest.raises(BadInputError, match="give the true outcome"):
         label_from_form(" ", ("no", "yes"))
+
+
+# What a person may type in a number box; the JSON API (``parse_json``) takes exactly the JSON numbers.
+TYPED = (
+    "12",
+    "-0.5e3",
+    "0",
+    "3.0",
+    "1E2",
+    "\uff11\uff12",
+    "1_000",
+    "+5",
+    ".5",
+    "5.",
+    "0x10",
+    "01",
+    "1 2",
+    "\u0663",
+    "NaN",
+    "Infinity",
+    "inf",
+    "true",
+    "null",
+    "[1]",
+    '"12"',
+    "1" * 5000,
+)
+
+
+@pytest.mark.parametrize("text", TYPED)
+def test_a_number_box_takes_exactly_what_the_json_api_takes_naming_the_field(text: str) -> None:
+    from evergreen.errors import MalformedJSONError
+    from evergreen.serving.payload import parse_json
+
+    try:
+        api = parse_json(text.encode())
+    except MalformedJSONError:
+        api = None
+    if isinstance(api, bool) or not isinstance(api, int | float):
+        with pytest.raises(BadInputError, match=r"^tenure: .* is not a number") as refused:
+            record_from_form(FIELDS, {"f:tenure": text})
+        assert refused.value.details == {"field": "tenure"}
+        with pytest.raises(BadInputError, match=r"^label: .* is not a number"):
+            label_from_form(text, None)
+    else:
+        assert record_from_form(FIELDS, {"f:tenure": text})["tenure"] == api
+        assert label_from_form(text, None) == api
