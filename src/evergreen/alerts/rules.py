@@ -24,6 +24,7 @@ from evergreen.alerts.facts import DriftFact, Facts, PerformanceFact
 from evergreen.config import Settings
 from evergreen.data.scrub import scrub_text
 from evergreen.evaluation.bands import Judgement, judge_performance
+from evergreen.redact import Redactor
 
 SCORE_LABELS = {
     "data_drift_score": "data drift",
@@ -223,6 +224,17 @@ def scrubbed(title: str, details: Mapping[str, Any]) -> tuple[str, dict[str, Any
     audit trail. Only there: scrubbing every string made a report's date ``<PHONE>:47:05``."""
     clean = {k: scrub_text(v) if k in OUTSIDE_WORDS and isinstance(v, str) else v for k, v in details.items()}
     return scrub_text(title), clean
+
+
+def leaving(title: str, details: Any, redact: Redactor) -> tuple[str, Any]:
+    """An alert's title and details as they may leave the process (a message sent, a page shown):
+    :func:`scrubbed`, then the project's redactor. The row was both when stored; this also covers
+    rows written before a secret was configured, or before the scrub (110c6fa)."""
+    if isinstance(details, Mapping):
+        title, details = scrubbed(title, details)
+    else:  # a row edited by hand: whatever it holds is shown as data, still scrubbed if text
+        title, details = scrub_text(title), scrub_text(details) if isinstance(details, str) else details
+    return redact(title), redact.value(details)
 
 
 TITLE_CHARS = 500  # an error or a reason quoted in a title is cut there

@@ -19,7 +19,7 @@ from evergreen.alerts.dispatch import Dispatcher, RetryPolicy
 from evergreen.alerts.facts import Facts
 from evergreen.alerts.lifecycle import ACKNOWLEDGED, RESOLVED, ExistingAlert, can_transition, send_event
 from evergreen.alerts.messages import AlertMessage
-from evergreen.alerts.rules import AlertCandidate, RuleConfig, evaluate, scrubbed
+from evergreen.alerts.rules import AlertCandidate, RuleConfig, evaluate, leaving
 from evergreen.config import Settings
 from evergreen.errors import ConflictError
 from evergreen.logs import get_logger
@@ -208,11 +208,9 @@ class AlertService:
             dashboard_url=dashboard_url(s),
             details=row["details"] or {},
         )
-        # What leaves the process passes the project's redactor and the PII scrub (the row was when
-        # stored; this also covers rows written before a secret was configured, or before the scrub).
-        r = self.project.redactor
-        title, details = scrubbed(msg.title, msg.details)
-        msg = replace(msg, title=r(title), details=r.value(details))
+        # What leaves the process passes the PII scrub and the project's redactor (rules.leaving).
+        title, details = leaving(msg.title, msg.details, self.project.redactor)
+        msg = replace(msg, title=title, details=details)
         # Not marked sent here: the delivery record marks it (_record), so a process that dies before
         # the dispatcher's first attempt leaves the alert unsent and the next evaluation sends it.
         if event != "resolved" and level is not None:

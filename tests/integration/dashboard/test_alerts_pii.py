@@ -1,0 +1,53 @@
+"""Alert rows written before the rules scrubbed PII (commit 110c6fa) still hold raw e-mail addresses
+and phone numbers: the Alerts page shows them scrubbed, as the send path sends them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from evergreen.alerts import repository as repo
+from evergreen.alerts.rules import AlertCandidate
+from evergreen.store.engine import utcnow
+from tests.support.dashboard import VIEWER_TOKEN, dashboard_app, login
+
+EMAIL, PHONE = "jane.doe@example.com", "+44 20 7946 0958"
+
+
+def test_an_old_alert_rows_pii_is_scrubbed_on_the_alerts_page(churn_project: Any) -> None:
+    store = churn_project.store
+    # Written as an old release wrote it: straight to the row, never through the rules' scrub.
+    alert_id = repo.insert_alert(
+        store,
+        AlertCandidate(
+            "retrain_failed:x",
+            "retrain_failed",
+            "alert",
+            f"retrain failed: could not parse {EMAIL}",
+            details={"error": f"value {EMAIL} (call {PHONE})", "reason": f"asked by {EMAIL}", "run": "r1"},
+        ),
+        utcnow(),
+    )
+    assert alert_id is not None
+    repo.record_delivery(
+        store,
+        alert_id=alert_id,
+        channel="ops-mail",
+        channel_type="email",
+        event="opened",
+        level="alert",
+        attempt=1,
+        status="failed",
+        error=f"550 mailbox {EMAIL} unknown",
+    )
+    with TestClient(dashboard_app(churn_project), raise_server_exceptions=False) as c:
+        login(c, VIEWER_TOKEN)
+        r = c.get("/alerts")
+        assert r.status_code == 200
+        assert EMAIL not in r.text and "7946" not in r.text, r.text
+        assert "could not parse &lt;EMAIL&gt;" in r.text  # the title
+        assert "value &lt;EMAIL&gt; (call &lt;PHONE&gt;)" in r.text  # the evidence
+        assert "asked by &lt;EMAIL&gt;" in r.text
+        assert "550 mailbox &lt;EMAIL&gt; unknown" in r.text  # the delivery's error
+        assert ">r1<" in r.text  # words evergreen chose are shown as they are
