@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from evergreen.dashboard.context import Visit
 from evergreen.dashboard.session import CSRF_FIELD, Session, SessionCodec
-from evergreen.errors import EvergreenError
+from evergreen.errors import ConflictError, EvergreenError
 
 
 @dataclass(frozen=True)
@@ -143,13 +143,43 @@ def _message(result: Any) -> str:
     return str(result.message)
 
 
+@dataclass(frozen=True)
+class Already:
+    """What an action's 409 means when the thing is already where the action would put it."""
+
+    status: str  # the ``status`` a ConflictError's details name: "acknowledged", "promoted"
+    message: str  # shown as done: "alert 7 already acknowledged"
+
+
+def _already_done(exc: EvergreenError, already: Already | None) -> bool:
+    details = exc.details
+    return (
+        already is not None
+        and isinstance(exc, ConflictError)
+        and isinstance(details, dict)
+        and details.get("status") == already.status
+    )
+
+
 async def act(
-    visit: Visit, back: str, action: Callable[[], Any], ok: Callable[[Any], str] = _message
+    visit: Visit,
+    back: str,
+    action: Callable[[], Any],
+    ok: Callable[[Any], str] = _message,
+    *,
+    already: Already | None = None,
 ) -> Response:
     """Run a control action off the event loop, then :func:`done`: back to ``back`` with ``ok(result)``
-    (the result's ``message`` unless told), or with the control layer's refusal."""
+    (the result's ``message`` unless told), or with the control layer's refusal.
+
+    The control layer refuses (409) an action on a thing already in the state it asks for, by design.
+    From a page that is nearly always the second click of a double-click, or two people acting at
+    once: with ``already``, that refusal is shown as done (``already.message``), not as a failure."""
     try:
         result = await run_in_threadpool(action)
     except EvergreenError as exc:
+        if _already_done(exc, already):
+            assert already is not None
+            return done(visit, back, already.message)
         return done(visit, back, exc.message, ok=False)
     return done(visit, back, ok(result))

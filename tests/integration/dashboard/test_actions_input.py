@@ -137,3 +137,52 @@ def test_rejecting_a_run_whose_candidate_version_was_deleted_settles_it(trained_
         assert "rejected" in c.get(r.headers["location"]).text
     assert get_run(p.store, run_id)["status"] == "rejected"
     assert [a["action"] for a in list_actions(p.store, target=f"run:{run_id}")] == ["reject"]
+
+
+def test_a_second_approve_or_acknowledge_of_the_same_thing_is_shown_done_not_refused(
+    trained_project: Any,
+) -> None:
+    """The second click of a double-click (or a second person) is refused 409 by the control layer,
+    by design; the page said it "cannot be acknowledged" / "is promoted, not pending_approval" as a
+    failure although the thing was done. Now it says so, as done; another conflict stays a refusal."""
+    from evergreen import control
+    from evergreen.alerts import repository as repo
+    from evergreen.alerts.rules import AlertCandidate
+    from evergreen.pipeline import RetrainRequest, RetrainRunner
+    from evergreen.store.engine import utcnow
+
+    p = trained_project
+    control.set_thresholds(
+        p,
+        {
+            "promotion.require_approval": True,
+            "promotion.min_improvement": -1.0,
+            "promotion.significance": None,
+        },
+        actor="setup",
+    )
+    pending = RetrainRunner(p).run(RetrainRequest(force=True, reason="review"))
+    assert pending.status == "pending_approval", pending.reason
+    alert_id = repo.insert_alert(
+        p.store, AlertCandidate("drift:7d", "drift", "alert", "data drift"), utcnow()
+    )
+    with TestClient(dashboard_app(p)) as c:
+        csrf = login(c, OPERATOR_TOKEN)
+        form = {"comment": "looks right", "csrf_token": csrf}
+        first = c.post(f"/approvals/{pending.run_id}/approve", data=form)
+        assert 'class="notice ok"' in first.text and "champion is now v" in first.text
+        again = c.post(f"/approvals/{pending.run_id}/approve", data=form)
+        assert again.status_code == 200
+        assert 'class="notice ok"' in again.text, again.text[-1500:]
+        assert f"run {pending.run_id} already approved" in again.text
+        # Rejecting the approved run is a real conflict: still shown as the refusal it is.
+        refused = c.post(f"/approvals/{pending.run_id}/reject", data=form)
+        assert 'class="notice bad"' in refused.text and "not pending_approval" in refused.text
+
+        for _ in range(2):
+            r = c.post(f"/alerts/{alert_id}/acknowledge", data=form)
+            assert 'class="notice ok"' in r.text, r.text[-1500:]
+        assert f"alert {alert_id} already acknowledged" in r.text
+        assert c.post(f"/alerts/{alert_id}/resolve", data=form).text.count('class="notice ok"') == 1
+        r = c.post(f"/alerts/{alert_id}/acknowledge", data=form)  # resolved: cannot be acknowledged
+        assert 'class="notice bad"' in r.text and "cannot be acknowledged" in r.text

@@ -21,7 +21,7 @@ from evergreen.dashboard.context import (
     posted_form,
     required,
 )
-from evergreen.dashboard.render import act, page
+from evergreen.dashboard.render import Already, act, page
 from evergreen.dashboard.views.alerts import evidence
 from evergreen.data.scrub import scrub_text
 
@@ -84,6 +84,7 @@ async def acknowledge(alert_id: AlertId, visit: Operator, form: Form) -> Respons
         _back(form),
         lambda: control.acknowledge_alert(p, alert_id, actor=visit.actor, reason=comment),
         lambda _: f"alert {alert_id} acknowledged",
+        already=Already("acknowledged", f"alert {alert_id} already acknowledged"),
     )
 
 
@@ -96,6 +97,7 @@ async def resolve(alert_id: AlertId, visit: Operator, form: Form) -> Response:
         _back(form),
         lambda: control.resolve_alert(p, alert_id, actor=visit.actor, reason=comment),
         lambda _: f"alert {alert_id} resolved",
+        already=Already("resolved", f"alert {alert_id} already resolved"),
     )
 
 

@@ -19,7 +19,7 @@ from evergreen.dashboard.context import (
     posted_form,
     required,
 )
-from evergreen.dashboard.render import act, page
+from evergreen.dashboard.render import Already, act, page
 from evergreen.dashboard.routes.runs import TRIGGERS
 from evergreen.dashboard.views.runs import comparison, run_row
 
@@ -58,11 +58,21 @@ def approvals(
 async def approve(run_id: RunId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
     p = visit.services.project
-    return await act(visit, PAGE, lambda: control.approve(p, run_id, actor=visit.actor, reason=comment))
+    return await act(
+        visit,
+        PAGE,
+        lambda: control.approve(p, run_id, actor=visit.actor, reason=comment),
+        already=Already("promoted", f"run {run_id} already approved: its candidate was promoted"),
+    )
 
 
 @router.post("/approvals/{run_id}/reject")
 async def reject(run_id: RunId, visit: Operator, form: Form) -> Response:
     comment = required(form, "comment", "a comment")
     p = visit.services.project
-    return await act(visit, PAGE, lambda: control.reject(p, run_id, actor=visit.actor, reason=comment))
+    return await act(
+        visit,
+        PAGE,
+        lambda: control.reject(p, run_id, actor=visit.actor, reason=comment),
+        already=Already("rejected", f"run {run_id} already rejected"),
+    )
