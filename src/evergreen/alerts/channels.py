@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+import socket
 import ssl
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
@@ -54,7 +55,31 @@ class Channel:
         except DeliveryError as exc:
             raise DeliveryError(redact(str(exc))) from None
         except Exception as exc:  # every transport error becomes one redacted line
+            if _name_lookup_failed(exc):
+                raise DeliveryError(redact(self._unresolved())) from None
             raise DeliveryError(redact(one_line(exc))[:500]) from None
+
+    def _unresolved(self) -> str:
+        # Our sentence, not the library's ("ConnectError: [Errno -2] Name or service not known"):
+        # it names the host (only the host: the URL's path, user and password are secrets).
+        c = self.config
+        if self.type == "email":
+            return f"the SMTP server's host {urlsplit(c.smtp or '').hostname} could not be resolved (DNS)"
+        url = c.url.get_secret_value() if c.url is not None else ""
+        return f"the {self.type} endpoint's host {urlsplit(url).hostname} could not be resolved (DNS)"
+
+
+def _name_lookup_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised from, a failed name lookup (httpx wraps the resolver's
+    ``socket.gaierror`` in its ``ConnectError``; smtplib lets it through)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, socket.gaierror):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _send_log(_cfg: ChannelConfig, msg: AlertMessage) -> None:

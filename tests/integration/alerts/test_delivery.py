@@ -150,3 +150,57 @@ def test_the_project_owns_its_alert_service_and_closing_it_delivers_what_is_queu
     assert len(http_receiver.bodies("/h")) == 2
     assert service_for(project) is not svc  # a later use makes a new service
     project.close()
+
+
+def test_a_host_that_does_not_resolve_is_recorded_in_a_sentence_naming_it_without_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx's ``ConnectError: [Errno -2] Name or service not known`` (and smtplib's ``gaierror``) was
+    the recorded reason: no host named, a library's words. The resolver is this process's own
+    ``getaddrinfo`` answering "no such name" for ``.invalid`` (RFC 2606): no query leaves the machine."""
+    real = socket.getaddrinfo
+
+    def resolver(host: object, *args: object, **kwargs: object) -> object:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name.endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    project = make_project(
+        tmp_path / "p",
+        f"sqlite:///{tmp_path}/m.db",
+        retry_count=0,
+        channels=[
+            {
+                "type": "slack",
+                "name": "chat",
+                "url": f"https://hooks.invalid{HOOK_SECRET}",
+                "min_level": "alert",
+            },
+            {
+                "type": "webhook",
+                "name": "hook",
+                "url": f"http://user:{TOKEN}@hook.invalid:8080{HOOK_SECRET}",
+                "min_level": "alert",
+            },
+            {
+                "type": "email",
+                "name": "mail",
+                "smtp": f"smtp://alerts:{SMTP_PASSWORD}@mail.invalid:2525",
+                "to": ["ops@example.com"],
+                "min_level": "alert",
+                "allow_plaintext_auth": True,
+            },
+        ],
+    )
+    svc = AlertService(project)
+    svc.raise_alerts(FAILED)
+    assert svc.flush(30)
+    errors = {d["channel"]: d["error"] for d in list_deliveries(project.store) if d["channel"] != "log"}
+    assert errors == {
+        "chat": "the slack endpoint's host hooks.invalid could not be resolved (DNS)",
+        "hook": "the webhook endpoint's host hook.invalid could not be resolved (DNS)",
+        "mail": "the SMTP server's host mail.invalid could not be resolved (DNS)",
+    }
+    svc.close()
