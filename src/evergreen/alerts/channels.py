@@ -12,6 +12,8 @@ import socket
 import ssl
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,15 +103,23 @@ def _post(cfg: ChannelConfig, body: dict[str, Any]) -> None:
     headers = {"User-Agent": "evergreen-alerts"}
     if cfg.token is not None:
         headers["Authorization"] = f"Bearer {cfg.token.get_secret_value()}"
-    status = _run_detached(_status_within(cfg.url.get_secret_value(), body, headers, cfg.timeout_seconds))
-    if status is None:
+    answer = _run_detached(_status_within(cfg.url.get_secret_value(), body, headers, cfg.timeout_seconds))
+    if answer is None:
         raise DeliveryError(f"no answer from the {cfg.type} endpoint within {cfg.timeout_seconds:g} s")
-    if status >= 300:
+    if answer.status == 429:
+        raise DeliveryError(f"rate-limited by the {cfg.type} endpoint (HTTP 429){answer.why}")
+    if answer.status >= 300:
         # Not httpx's own message: it quotes the URL, which is the secret for Slack.
-        raise DeliveryError(f"HTTP {status} from the {cfg.type} endpoint")
+        raise DeliveryError(f"HTTP {answer.status} from the {cfg.type} endpoint")
 
 
-def _run_detached(coro: Coroutine[Any, Any, int | None]) -> int | None:
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    why: str = ""  # for a final 429: why it was not retried, or that the retry was refused too
+
+
+def _run_detached(coro: Coroutine[Any, Any, _Answer | None]) -> _Answer | None:
     """``asyncio.run`` without its last step: it waits for the loop's default executor, where a
     name lookup (getaddrinfo) that hangs past the deadline still runs; ``close`` does not wait."""
     loop = asyncio.new_event_loop()
@@ -120,23 +130,56 @@ def _run_detached(coro: Coroutine[Any, Any, int | None]) -> int | None:
         loop.close()
 
 
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """An HTTP ``Retry-After`` (RFC 9110 §10.2.3: whole seconds, or an HTTP date) as seconds from
+    now; None when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
 async def _status_within(
     url: str, body: dict[str, Any], headers: dict[str, str], seconds: float
-) -> int | None:
+) -> _Answer | None:
     """The response's status, or ``None`` when the whole exchange took longer than ``seconds``.
 
     httpx's timeout bounds each read, not the exchange: an endpoint that drips its headers or an
     endless body a byte at a time held the one delivery thread (every other channel's alerts behind
     it) for ever, and a huge body was read into memory. Now the body is never read (the status is the
     answer) and the whole exchange has one deadline. Redirects are not followed (a 3xx is a failure).
+
+    A 429 (Slack's rate limit) with a ``Retry-After`` that ends inside that deadline is waited out
+    and the message sent once more, still inside it; one past it is not waited for (the dispatcher's
+    own retries come back later), and the answer says why.
     """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
     try:
-        async with (
-            asyncio.timeout(seconds),
-            httpx.AsyncClient(timeout=seconds) as client,
-            client.stream("POST", url, json=body, headers=headers) as resp,
-        ):
-            return resp.status_code
+        async with asyncio.timeout_at(deadline), httpx.AsyncClient(timeout=seconds) as client:
+            async with client.stream("POST", url, json=body, headers=headers) as resp:
+                status, retry_after = resp.status_code, resp.headers.get("retry-after")
+            if status != 429:
+                return _Answer(status)
+            wait = retry_after_seconds(retry_after)
+            if wait is None:
+                return _Answer(429, ": no readable Retry-After")
+            if loop.time() + wait >= deadline:
+                return _Answer(429, f": its Retry-After of {wait:g} s is past the {seconds:g} s deadline")
+            await asyncio.sleep(wait)
+            async with client.stream("POST", url, json=body, headers=headers) as resp:
+                again = resp.status_code
+            return _Answer(
+                again, f" again after waiting its Retry-After of {wait:g} s" if again == 429 else ""
+            )
     except TimeoutError:
         return None
 

@@ -26,6 +26,8 @@ class HttpReceiver:
     port: int
     requests: list[Received] = field(default_factory=list)
     fail_next: int = 0  # answer this many requests with 500 first
+    limit_next: int = 0  # answer this many requests with 429 and ``Retry-After: retry_after`` first
+    retry_after: str = "1"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
@@ -44,10 +46,14 @@ def http_receiver() -> Iterator[HttpReceiver]:
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with receiver.lock:
-                failing = receiver.fail_next > 0
+                limited = receiver.limit_next > 0
+                receiver.limit_next -= 1 if limited else 0
+                failing = not limited and receiver.fail_next > 0
                 receiver.fail_next -= 1 if failing else 0
                 receiver.requests.append(Received(self.path, dict(self.headers), json.loads(raw)))
-            self.send_response(500 if failing else 200)
+            self.send_response(429 if limited else 500 if failing else 200)
+            if limited:
+                self.send_header("Retry-After", receiver.retry_after)
             self.end_headers()
             self.wfile.write(b"down" if failing else b"ok")
 

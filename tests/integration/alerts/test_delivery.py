@@ -204,3 +204,67 @@ def test_a_host_that_does_not_resolve_is_recorded_in_a_sentence_naming_it_withou
         "mail": "the SMTP server's host mail.invalid could not be resolved (DNS)",
     }
     svc.close()
+
+
+def test_slacks_429_is_retried_once_after_its_retry_after_within_the_deadline(
+    tmp_path: Path, http_receiver
+) -> None:
+    """Slack answers a burst with 429 and ``Retry-After``; the delivery recorded a failure and the
+    dispatcher's backoff (2 s, not Slack's delay) came back. Now the delivery waits what Slack asked
+    and tries once more inside its own deadline."""
+    project = make_project(
+        tmp_path / "p",
+        f"sqlite:///{tmp_path}/m.db",
+        retry_count=0,
+        channels=[{"type": "slack", "name": "chat", "url": http_receiver.url("/s"), "min_level": "alert"}],
+    )
+    http_receiver.limit_next, http_receiver.retry_after = 1, "1"
+    svc = AlertService(project)
+    svc.raise_alerts(FAILED)
+    assert svc.flush(30)
+    rows = [
+        (d["attempt"], d["status"], d["error"])
+        for d in list_deliveries(project.store)
+        if d["channel"] == "chat"
+    ]
+    assert rows == [(1, "sent", None)]
+    assert len(http_receiver.bodies("/s")) == 2  # the 429, then the same message accepted
+    svc.close()
+
+
+def test_a_retry_after_past_the_deadline_is_recorded_as_rate_limited_without_waiting(
+    tmp_path: Path, http_receiver
+) -> None:
+    project = make_project(
+        tmp_path / "p",
+        f"sqlite:///{tmp_path}/m.db",
+        retry_count=0,
+        channels=[
+            {
+                "type": "slack",
+                "name": "chat",
+                "url": http_receiver.url("/s"),
+                "min_level": "alert",
+                "timeout_seconds": 5,
+            }
+        ],
+    )
+    http_receiver.limit_next, http_receiver.retry_after = 5, "3600"
+    svc = AlertService(project)
+    svc.raise_alerts(FAILED)
+    assert svc.flush(30)
+    rows = [
+        (d["attempt"], d["status"], d["error"])
+        for d in list_deliveries(project.store)
+        if d["channel"] == "chat"
+    ]
+    assert rows == [
+        (
+            1,
+            "gave_up",
+            "rate-limited by the slack endpoint (HTTP 429): "
+            "its Retry-After of 3600 s is past the 5 s deadline",
+        )
+    ]
+    assert len(http_receiver.bodies("/s")) == 1
+    svc.close()
