@@ -10,7 +10,9 @@ import asyncio
 import smtplib
 import socket
 import ssl
+import threading
 from collections.abc import Coroutine, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -193,22 +195,53 @@ def _send_slack(cfg: ChannelConfig, msg: AlertMessage) -> None:
 
 
 def _send_email(cfg: ChannelConfig, msg: AlertMessage) -> None:
+    """One SMTP exchange with one deadline, ``timeout_seconds``, as the webhooks' (:func:`_status_within`).
+
+    smtplib's timeout bounds each read: a server answering a byte at a time (an endless ``220-``
+    greeting) held the e-mail channel's delivery thread, and every later e-mail alert, for ever. A
+    timer shuts the socket down at the deadline, which ends whatever read or write is blocked."""
     assert cfg.smtp is not None
     url = urlsplit(cfg.smtp)
     implicit_tls = url.scheme == "smtps"
     host, port = url.hostname or "localhost", url.port or (465 if implicit_tls else 25)
     ctx = ssl.create_default_context()
     smtp: smtplib.SMTP = (
-        smtplib.SMTP_SSL(host, port, timeout=cfg.timeout_seconds, context=ctx)
+        smtplib.SMTP_SSL(timeout=cfg.timeout_seconds, context=ctx)
         if implicit_tls
-        else smtplib.SMTP(host, port, timeout=cfg.timeout_seconds)
+        else smtplib.SMTP(timeout=cfg.timeout_seconds)
     )
-    with smtp:
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        sock = smtp.sock  # after STARTTLS, the TLS socket: shutting it down ends the exchange too
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(cfg.timeout_seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        smtp.connect(host, port)
+        if expired.is_set():  # the connection came after the deadline (a slow name lookup)
+            raise TimeoutError
         if cfg.starttls and not implicit_tls:
             smtp.starttls(context=ctx)
         if cfg.username:
             smtp.login(cfg.username, cfg.password.get_secret_value() if cfg.password else "")
         smtp.send_message(email_message(msg, cfg.sender, cfg.to))
+        with suppress(smtplib.SMTPServerDisconnected):  # accepted: a server gone at QUIT lost nothing
+            smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        if expired.is_set():
+            raise DeliveryError(
+                f"no complete answer from the SMTP server within {cfg.timeout_seconds:g} s"
+            ) from None
+        raise
+    finally:
+        timer.cancel()
+        smtp.close()
 
 
 SENDERS = {"log": _send_log, "webhook": _send_webhook, "slack": _send_slack, "email": _send_email}

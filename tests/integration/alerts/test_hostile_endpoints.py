@@ -248,3 +248,79 @@ def test_a_name_lookup_that_hangs_does_not_outlive_the_deadline(monkeypatch: pyt
         assert str(outcome[0]) == "no answer from the webhook endpoint within 0.5 s"
     finally:
         released.set()
+
+
+class DripSMTP:
+    """An asyncio SMTP server on loopback that never finishes its greeting: ``220-`` continuation
+    lines, one byte at a time (every read is quick, the reply never ends)."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.clients = 0
+        self.port = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self.ready.wait(10)
+
+    def _run(self) -> None:
+        import asyncio
+
+        async def drip(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.clients += 1
+            try:
+                while True:
+                    for byte in b"220-still thinking\r\n":
+                        writer.write(bytes([byte]))
+                        await writer.drain()
+                        await asyncio.sleep(0.02)
+            except (ConnectionError, asyncio.CancelledError):
+                writer.close()
+
+        async def start() -> None:
+            server = await asyncio.start_server(drip, "127.0.0.1", 0)
+            self.port = server.sockets[0].getsockname()[1]
+            self.ready.set()
+
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def test_an_smtp_server_that_drips_its_answer_fails_the_delivery_at_the_channels_deadline(
+    tmp_path: Path,
+) -> None:
+    """smtplib's timeout bounds each read: a server answering a byte at a time held the e-mail
+    channel's delivery thread for ever (every later e-mail alert behind it). Now the delivery has one
+    deadline, ``timeout_seconds``, and is recorded failed, saying so."""
+    server = DripSMTP()
+    try:
+        project = make_project(
+            tmp_path / "p",
+            f"sqlite:///{tmp_path}/m.db",
+            retry_count=0,
+            channels=[
+                {
+                    "type": "email",
+                    "name": "mail",
+                    "smtp": f"smtp://127.0.0.1:{server.port}",
+                    "to": ["ops@example.com"],
+                    "min_level": "alert",
+                    "timeout_seconds": 1,
+                }
+            ],
+        )
+        svc = AlertService(project)
+        svc.raise_alerts(FAILED)
+        assert svc.flush(30), "the e-mail delivery is still held by the dripping server"
+        rows = [(d["status"], d["error"]) for d in list_deliveries(project.store) if d["channel"] == "mail"]
+        assert rows == [("gave_up", "no complete answer from the SMTP server within 1 s")]
+        assert server.clients == 1
+        svc.close()
+    finally:
+        server.close()
