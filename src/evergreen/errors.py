@@ -326,7 +326,8 @@ class AlreadyLabelledError(ConflictError):
 
 
 class RateLimitedError(EvergreenError):
-    """A token made more requests than ``auth.rate_limit_per_minute`` allows (HTTP answers Retry-After)."""
+    """Too many requests: a token's beyond ``auth.rate_limit_per_minute``, or failed dashboard log-ins
+    from one address (HTTP answers Retry-After; ``details["retry_after_seconds"]``)."""
 
     code = "rate_limited"
     http_status = 429

@@ -33,6 +33,7 @@ from evergreen.dashboard.render import make_environment, page
 from evergreen.dashboard.routes import ROUTERS
 from evergreen.dashboard.services import DashboardServices
 from evergreen.dashboard.session import SessionCodec
+from evergreen.dashboard.throttle import LoginThrottle
 from evergreen.errors import shown
 from evergreen.redact import Redactor
 
@@ -139,6 +140,7 @@ def mount(app: FastAPI, services: DashboardServices, *, session_max_age: int, ap
     app.state.dashboard = services
     app.state.dashboard_sessions = SessionCodec(services.session_secret, session_max_age)
     app.state.dashboard_templates = make_environment()
+    app.state.dashboard_login_throttle = LoginThrottle()  # failed log-ins, in this process's memory
     app.add_exception_handler(DashboardError, _dashboard_error)
     _route_errors_as_pages(app)
     _http_errors_as_pages(app, api_prefix)

@@ -20,11 +20,9 @@ import hashlib
 import hmac
 import math
 import os
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from evergreen.errors import (
     AuthError,
@@ -34,6 +32,7 @@ from evergreen.errors import (
     RateLimitedError,
     UnknownTokenError,
 )
+from evergreen.ratelimit import SlidingLog
 from evergreen.redact import token_entries
 
 # Lowest first: a role may do everything the roles before it may.
@@ -180,31 +179,16 @@ def authorize_data(
 
 
 @dataclass
-class RateLimiter:
-    """At most ``per_minute`` requests per key in any 60-second window (a sliding log).
+class RateLimiter(SlidingLog):
+    """At most ``limit`` (``auth.rate_limit_per_minute``) requests per token in any 60-second window:
+    the sliding log of :mod:`evergreen.ratelimit`. Keys are token names (a fixed, configured set);
+    :meth:`check` reads ``clock``."""
 
-    :meth:`retry_after` is pure apart from its lock (the caller passes the instant, so tests give
-    exact ones); :meth:`check` reads ``clock``. Memory is ``per_minute`` timestamps per key, and keys
-    are token names (a fixed, configured set). A 25-line sliding log rather than a rate-limit library:
-    the rule is this one sentence, and it is tested with exact instants.
-    """
-
-    per_minute: int
-    window: float = 60.0
     clock: Callable[[], float] = time.monotonic
-    _seen: dict[str, deque[float]] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def retry_after(self, key: str, now: float) -> float | None:
-        """None if the request at ``now`` is allowed (and counted); else seconds until it would be."""
-        with self._lock:
-            seen = self._seen.setdefault(key, deque())
-            while seen and now - seen[0] >= self.window:
-                seen.popleft()
-            if len(seen) >= self.per_minute:
-                return self.window - (now - seen[0])
-            seen.append(now)
-            return None
+    @property
+    def per_minute(self) -> int:
+        return self.limit
 
     def check(self, principal: Principal) -> None:
         """RateLimitedError (429, with the whole seconds to wait) when ``principal`` is over its rate."""
