@@ -232,9 +232,19 @@ def leaving(title: str, details: Any, redact: Redactor) -> tuple[str, Any]:
     rows written before a secret was configured, or before the scrub (110c6fa)."""
     if isinstance(details, Mapping):
         title, details = scrubbed(title, details)
-    else:  # a row edited by hand: whatever it holds is shown as data, still scrubbed if text
-        title, details = scrub_text(title), scrub_text(details) if isinstance(details, str) else details
+    else:  # a row edited by hand into another shape: every text in it is someone's words
+        title, details = scrub_text(title), _scrub_every_text(details)
     return redact(title), redact.value(details)
+
+
+def _scrub_every_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, list | tuple):
+        return [_scrub_every_text(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _scrub_every_text(v) for k, v in value.items()}
+    return value
 
 
 TITLE_CHARS = 500  # an error or a reason quoted in a title is cut there

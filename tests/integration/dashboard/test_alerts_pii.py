@@ -51,3 +51,21 @@ def test_an_old_alert_rows_pii_is_scrubbed_on_the_alerts_page(churn_project: Any
         assert "asked by &lt;EMAIL&gt;" in r.text
         assert "550 mailbox &lt;EMAIL&gt; unknown" in r.text  # the delivery's error
         assert ">r1<" in r.text  # words evergreen chose are shown as they are
+
+
+def test_an_alert_row_whose_details_are_not_an_object_is_shown_scrubbed(churn_project: Any) -> None:
+    """A row edited by hand: ``details`` a list of text. The page was a 500 (and would have shown
+    the raw words)."""
+    from sqlalchemy import update
+
+    from evergreen.store.tables import alerts
+
+    store = churn_project.store
+    alert_id = repo.insert_alert(store, AlertCandidate("drift:7d", "drift", "alert", "data drift"), utcnow())
+    with store.engine.begin() as conn:
+        conn.execute(update(alerts).where(alerts.c.id == alert_id).values(details=[f"ask {EMAIL}", 3]))
+    with TestClient(dashboard_app(churn_project), raise_server_exceptions=False) as c:
+        login(c, VIEWER_TOKEN)
+        r = c.get("/alerts")
+        assert r.status_code == 200, r.text[-500:]
+        assert EMAIL not in r.text and "[&#34;ask &lt;EMAIL&gt;&#34;, 3]" in r.text

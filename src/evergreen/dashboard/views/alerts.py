@@ -17,8 +17,12 @@ def _show(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def evidence(details: Mapping[str, Any] | None, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:
-    """``details`` flattened to ``(dotted.key, text)`` pairs, two levels deep, at most MAX_ITEMS."""
+def evidence(details: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:
+    """``details`` flattened to ``(dotted.key, text)`` pairs, two levels deep, at most MAX_ITEMS.
+
+    Details that are not an object (a row edited by hand) are one row, ``details``."""
+    if details is not None and not isinstance(details, Mapping):
+        return [("details", _show(details))]
     out: list[tuple[str, str]] = []
     for key in sorted(details or {}):
         value = (details or {})[key]

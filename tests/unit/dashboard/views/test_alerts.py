@@ -15,3 +15,10 @@ def test_evidence_flattens_one_level_and_formats_numbers() -> None:
         ("window", "7d"),
     ]
     assert evidence(None) == []
+
+
+def test_details_that_are_not_an_object_are_shown_as_one_row_not_a_500() -> None:
+    """A row edited by hand: ``details`` a list or text (the alerts page was a 500)."""
+    assert evidence([1, "two"]) == [("details", '[1, "two"]')]
+    assert evidence("see the run") == [("details", "see the run")]
+    assert evidence(7.0) == [("details", "7.0000")]
