@@ -326,8 +326,7 @@ class AlreadyLabelledError(ConflictError):
 
 
 class RateLimitedError(EvergreenError):
-    """Too many requests: a token's beyond ``auth.rate_limit_per_minute``, or failed dashboard log-ins
-    from one address (HTTP answers Retry-After; ``details["retry_after_seconds"]``)."""
+    """Too many requests (a token's over ``auth.rate_limit_per_minute``, failed log-ins); with Retry-After."""
 
     code = "rate_limited"
     http_status = 429
