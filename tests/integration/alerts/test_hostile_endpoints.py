@@ -286,6 +286,12 @@ class DripSMTP:
 
         self.loop.run_until_complete(start())
         self.loop.run_forever()
+        # Stopped: end the dripping connections before the loop closes (no task left pending).
+        tasks = asyncio.all_tasks(self.loop)
+        for task in tasks:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        self.loop.close()
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
