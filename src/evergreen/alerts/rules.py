@@ -237,6 +237,20 @@ def leaving(title: str, details: Any, redact: Redactor) -> tuple[str, Any]:
     return redact(title), redact.value(details)
 
 
+def shown_alert(row: Mapping[str, Any], redact: Redactor) -> dict[str, Any]:
+    """An alert row as it leaves the process to a reader (the dashboard, ``/api/alerts``, ``evergreen
+    alerts``): its title and details through :func:`leaving`, the other columns as stored."""
+    title, details = leaving(row["title"], row.get("details"), redact)
+    return {**row, "title": title, "details": details}
+
+
+def shown_delivery(row: Mapping[str, Any], redact: Redactor) -> dict[str, Any]:
+    """A delivery attempt as it leaves the process: its error (a server's words, which may quote an
+    address) scrubbed and redacted."""
+    error = row.get("error")
+    return {**row, "error": redact(scrub_text(error)) if isinstance(error, str) else error}
+
+
 def _scrub_every_text(value: Any) -> Any:
     if isinstance(value, str):
         return scrub_text(value)

@@ -59,10 +59,13 @@ def alerts(
             from evergreen.store.audit import cli_actor
 
             who = cli_actor(actor)
-            row = (
+            from evergreen.alerts.rules import shown_alert
+
+            row = shown_alert(
                 control.acknowledge_alert(project, ack, actor=who, reason=reason)
                 if ack is not None
-                else control.resolve_alert(project, int(resolve or 0), actor=who, reason=reason)
+                else control.resolve_alert(project, int(resolve or 0), actor=who, reason=reason),
+                project.redactor,
             )
             if as_json:
                 print_json(row)
@@ -73,7 +76,11 @@ def alerts(
             from evergreen.alerts import raise_alerts
 
             raise_alerts(project)
-        rows = list_alerts(project.store, status=status, limit=limit)
+        from evergreen.alerts.rules import shown_alert
+
+        # Rows written before the scrub (110c6fa) are shown as they would be sent.
+        stored = list_alerts(project.store, status=status, limit=limit)
+        rows = [shown_alert(r, project.redactor) for r in stored]
     if not status and not show_all:
         rows = [r for r in rows if r["status"] != "resolved"]
     if as_json:

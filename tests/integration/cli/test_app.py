@@ -134,3 +134,21 @@ def test_version_prints_the_version_and_exits(args: list[str], capsys: pytest.Ca
 
     code, out, err = _run(capsys, *args)
     assert (code, out, err) == (0, f"evergreen {__version__}\n", "")
+
+
+def test_alerts_lists_an_old_rows_pii_scrubbed(
+    project_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row written before the rules scrubbed PII (110c6fa) is listed as it would be sent."""
+    from evergreen.alerts import repository as repo
+    from evergreen.alerts.rules import AlertCandidate
+    from evergreen.store.engine import utcnow
+
+    email = "jane.doe@example.com"
+    with open_project(load_settings(project_root / "evergreen.yaml")) as project:
+        candidate = AlertCandidate("retrain_failed:z", "retrain_failed", "alert", f"failed on {email}")
+        repo.insert_alert(project.store, candidate, utcnow())
+    code, out, err = _run(capsys, "alerts", "--config", str(project_root / "evergreen.yaml"), "--json")
+    assert code == 0, err
+    assert email not in out
+    assert [r["title"] for r in json.loads(out)] == ["failed on <EMAIL>"]

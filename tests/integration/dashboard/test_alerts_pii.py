@@ -53,6 +53,46 @@ def test_an_old_alert_rows_pii_is_scrubbed_on_the_alerts_page(churn_project: Any
         assert ">r1<" in r.text  # words evergreen chose are shown as they are
 
 
+def test_an_old_alert_rows_pii_is_scrubbed_in_the_api_too(churn_project: Any) -> None:
+    """``/api/alerts`` and ``/api/alerts/{id}`` return the row as the page shows it."""
+    store = churn_project.store
+    alert_id = repo.insert_alert(
+        store,
+        AlertCandidate(
+            "retrain_failed:y",
+            "retrain_failed",
+            "alert",
+            f"retrain failed: could not parse {EMAIL}",
+            details={"error": f"value {EMAIL} (call {PHONE})", "run": "r2"},
+        ),
+        utcnow(),
+    )
+    assert alert_id is not None
+    repo.record_delivery(
+        store,
+        alert_id=alert_id,
+        channel="ops-mail",
+        channel_type="email",
+        event="opened",
+        level="alert",
+        attempt=1,
+        status="failed",
+        error=f"550 mailbox {EMAIL} unknown",
+    )
+    auth = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
+    with TestClient(dashboard_app(churn_project), raise_server_exceptions=False) as c:
+        listed = c.get("/api/alerts", headers=auth)
+        one = c.get(f"/api/alerts/{alert_id}", headers=auth)
+    assert listed.status_code == 200 and one.status_code == 200, (listed.text, one.text)
+    for body in (listed.text, one.text):
+        assert EMAIL not in body and "7946" not in body, body
+    [row] = [r for r in listed.json() if r["id"] == alert_id]
+    assert row["title"] == "retrain failed: could not parse <EMAIL>"
+    assert row["details"] == {"error": "value <EMAIL> (call <PHONE>)", "run": "r2"}
+    assert one.json()["title"] == row["title"] and one.json()["details"] == row["details"]
+    assert [d["error"] for d in one.json()["deliveries"]] == ["550 mailbox <EMAIL> unknown"]
+
+
 def test_an_alert_row_whose_details_are_not_an_object_is_shown_scrubbed(churn_project: Any) -> None:
     """A row edited by hand: ``details`` a list of text. The page was a 500 (and would have shown
     the raw words)."""

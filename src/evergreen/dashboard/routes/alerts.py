@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from evergreen import control
 from evergreen.alerts.repository import ALERT_STATUSES
-from evergreen.alerts.rules import leaving
+from evergreen.alerts.rules import shown_alert, shown_delivery
 from evergreen.dashboard import queries
 from evergreen.dashboard.context import (
     IdFilter,
@@ -23,7 +23,6 @@ from evergreen.dashboard.context import (
 )
 from evergreen.dashboard.render import Already, act, page
 from evergreen.dashboard.views.alerts import evidence
-from evergreen.data.scrub import scrub_text
 
 router = APIRouter()
 Form = Annotated[dict[str, str], Depends(posted_form("operator"))]
@@ -51,12 +50,9 @@ def alerts(
     rows = []
     for r in result.rows:
         # A row written before the rules scrubbed PII (110c6fa) still holds it: shown as it is sent.
-        title, details = leaving(r["title"], r.get("details"), redact)
-        sent = [
-            {**d, "error": redact(scrub_text(d["error"])) if d.get("error") else d.get("error")}
-            for d in deliveries.get(int(r["id"]), [])
-        ]
-        rows.append({**r, "title": title, "evidence": evidence(details), "deliveries": sent})
+        shown = shown_alert(r, redact)
+        sent = [shown_delivery(d, redact) for d in deliveries.get(int(r["id"]), [])]
+        rows.append({**shown, "evidence": evidence(shown["details"]), "deliveries": sent})
     return page(
         request,
         visit,

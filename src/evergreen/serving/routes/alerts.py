@@ -58,26 +58,37 @@ def alerts(
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
     from evergreen.alerts.repository import list_alerts
+    from evergreen.alerts.rules import shown_alert
 
-    return list_alerts(project.store, status=status, kind=kind, level=level, limit=limit)
+    rows = list_alerts(project.store, status=status, kind=kind, level=level, limit=limit)
+    return [shown_alert(r, project.redactor) for r in rows]  # rows from before the scrub too
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetail, summary="One alert and its delivery attempts")
 def alert(project: ProjectDep, _: Viewer, alert_id: AlertId) -> dict[str, Any]:
     from evergreen.alerts.repository import get_alert, list_deliveries
+    from evergreen.alerts.rules import shown_alert, shown_delivery
 
-    return {**get_alert(project.store, alert_id), "deliveries": list_deliveries(project.store, alert_id)}
+    redact = project.redactor
+    deliveries = [shown_delivery(d, redact) for d in list_deliveries(project.store, alert_id)]
+    return {**shown_alert(get_alert(project.store, alert_id), redact), "deliveries": deliveries}
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, summary="Acknowledge an open alert")
 def acknowledge(
     project: ProjectDep, who: Operator, alert_id: AlertId, body: Annotated[ReasonBody, Body()] = ReasonBody()
 ) -> dict[str, Any]:
-    return control.acknowledge_alert(project, alert_id, actor=who.actor, reason=body.reason)
+    from evergreen.alerts.rules import shown_alert
+
+    row = control.acknowledge_alert(project, alert_id, actor=who.actor, reason=body.reason)
+    return shown_alert(row, project.redactor)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, summary="Resolve an alert by hand")
 def resolve(
     project: ProjectDep, who: Operator, alert_id: AlertId, body: Annotated[ReasonBody, Body()] = ReasonBody()
 ) -> dict[str, Any]:
-    return control.resolve_alert(project, alert_id, actor=who.actor, reason=body.reason)
+    from evergreen.alerts.rules import shown_alert
+
+    row = control.resolve_alert(project, alert_id, actor=who.actor, reason=body.reason)
+    return shown_alert(row, project.redactor)
