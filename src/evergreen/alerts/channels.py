@@ -194,53 +194,122 @@ def _send_slack(cfg: ChannelConfig, msg: AlertMessage) -> None:
     _post(cfg, slack_payload(msg))
 
 
+def _shut(sock: socket.socket) -> None:
+    # The plain socket's shutdown, also for a TLS socket: SSLSocket.shutdown unwraps the TLS object,
+    # which a read blocked on another thread then meets as a ValueError instead of an end of stream.
+    with suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Deadline:
+    """One deadline for a whole SMTP exchange, across threads: a timer shuts down every socket the
+    exchange has opened when it fires, and a socket opened after it fired at once (a slow connect to
+    a second address, then a greeting dripped for ever, would otherwise slip past it)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired.set()
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def watch(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            self._sockets.append(sock)
+            late = self.expired.is_set()
+        if late:
+            _shut(sock)
+        return sock
+
+
+class _SMTP(smtplib.SMTP):
+    """smtplib's client with each socket it opens (and the TLS one STARTTLS makes) under a deadline.
+    The TLS handshake of STARTTLS itself has smtplib's per-read timeout only: the plain socket is
+    handed over to the TLS one inside it."""
+
+    def __init__(self, deadline: _Deadline, host: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # no host: connecting in the constructor would come before the watch
+        self._deadline = deadline
+        self._host = host  # what the constructor would set: TLS checks the certificate against it
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # _get_socket is smtplib's own seam for the socket (SMTP_SSL overrides it too); typeshed omits it.
+        return self._deadline.watch(super()._get_socket(host, port, timeout))  # type: ignore[misc]
+
+    def starttls(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        reply = super().starttls(*args, **kwargs)
+        assert self.sock is not None  # starttls raised otherwise
+        self._deadline.watch(self.sock)
+        return reply
+
+
+class _SMTPSSL(smtplib.SMTP_SSL):
+    """smtps://: the plain socket is watched before the TLS handshake on it, the TLS one after."""
+
+    def __init__(self, deadline: _Deadline, host: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._deadline = deadline
+        self._host = host
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # smtplib's SMTP_SSL._get_socket, with the watch between connecting and the handshake.
+        plain = self._deadline.watch(socket.create_connection((host, port), timeout, self.source_address))
+        return self._deadline.watch(self.context.wrap_socket(plain, server_hostname=self._host))
+
+
 def _send_email(cfg: ChannelConfig, msg: AlertMessage) -> None:
     """One SMTP exchange with one deadline, ``timeout_seconds``, as the webhooks' (:func:`_status_within`).
 
     smtplib's timeout bounds each read: a server answering a byte at a time (an endless ``220-``
     greeting) held the e-mail channel's delivery thread, and every later e-mail alert, for ever. A
-    timer shuts the socket down at the deadline, which ends whatever read or write is blocked."""
+    timer shuts the exchange's sockets down at the deadline, which ends whatever read or write is
+    blocked. A name lookup that hangs is not interruptible (no socket yet): it ends the exchange at
+    its own timeout, and the deadline is then found passed."""
     assert cfg.smtp is not None
     url = urlsplit(cfg.smtp)
     implicit_tls = url.scheme == "smtps"
     host, port = url.hostname or "localhost", url.port or (465 if implicit_tls else 25)
     ctx = ssl.create_default_context()
+    deadline = _Deadline(cfg.timeout_seconds)
     smtp: smtplib.SMTP = (
-        smtplib.SMTP_SSL(timeout=cfg.timeout_seconds, context=ctx)
+        _SMTPSSL(deadline, host, timeout=cfg.timeout_seconds, context=ctx)
         if implicit_tls
-        else smtplib.SMTP(timeout=cfg.timeout_seconds)
+        else _SMTP(deadline, host, timeout=cfg.timeout_seconds)
     )
-    expired = threading.Event()
-
-    def expire() -> None:
-        expired.set()
-        sock = smtp.sock  # after STARTTLS, the TLS socket: shutting it down ends the exchange too
-        if sock is not None:
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    timer = threading.Timer(cfg.timeout_seconds, expire)
-    timer.daemon = True
-    timer.start()
+    sent = False
+    deadline.start()
     try:
         smtp.connect(host, port)
-        if expired.is_set():  # the connection came after the deadline (a slow name lookup)
-            raise TimeoutError
         if cfg.starttls and not implicit_tls:
             smtp.starttls(context=ctx)
         if cfg.username:
             smtp.login(cfg.username, cfg.password.get_secret_value() if cfg.password else "")
         smtp.send_message(email_message(msg, cfg.sender, cfg.to))
-        with suppress(smtplib.SMTPServerDisconnected):  # accepted: a server gone at QUIT lost nothing
-            smtp.quit()
-    except (OSError, smtplib.SMTPException):
-        if expired.is_set():
+        sent = True
+        smtp.quit()
+    except Exception:
+        if sent:  # accepted: a server gone or slow at QUIT lost nothing, and a retry would send it twice
+            return
+        if deadline.expired.is_set():  # whatever the cut-off read raised (OSError, SSL, smtplib)
             raise DeliveryError(
                 f"no complete answer from the SMTP server within {cfg.timeout_seconds:g} s"
             ) from None
         raise
     finally:
-        timer.cancel()
+        deadline.cancel()
         smtp.close()
 
 

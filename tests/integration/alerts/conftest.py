@@ -109,3 +109,88 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.start()
     yield box
     controller.stop()
+
+
+@dataclass
+class TlsSmtpServer(SmtpServer):
+    ca_file: str = ""  # the server's self-signed certificate, for SSL_CERT_FILE
+    mode: str = ""  # starttls | smtps
+
+
+def _self_signed(directory: Any) -> tuple[str, str]:
+    """A certificate for ``localhost`` (and 127.0.0.1) signed by its own key: (cert file, key file)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "smtp.crt", directory / "smtp.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@pytest.fixture(params=["starttls", "smtps"])
+def tls_smtp_server(request: Any, tmp_path_factory: Any) -> Iterator[TlsSmtpServer]:
+    """aiosmtpd speaking TLS with a self-signed certificate for localhost: STARTTLS required before
+    AUTH (``starttls``), or TLS from the first byte (``smtps``)."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert_file, key_file = _self_signed(tmp_path_factory.mktemp("tls"))
+    box = TlsSmtpServer(0, [], [], ca_file=cert_file, mode=request.param)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+
+    class Handler:
+        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+            box.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            return "250 OK"
+
+    def authenticator(_server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        box.logins.append((data.login.decode(), data.password.decode()))
+        return AuthResult(success=True)
+
+    box.port = free_port()
+    tls = (
+        {"tls_context": context, "require_starttls": True}
+        if request.param == "starttls"
+        # aiosmtpd does not count a TLS-wrapped listener as TLS when it offers AUTH: it is TLS throughout
+        else {"ssl_context": context, "auth_require_tls": False}
+    )
+    controller = Controller(
+        Handler(), hostname="127.0.0.1", port=box.port, authenticator=authenticator, **tls
+    )
+    controller.start()
+    yield box
+    controller.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -268,3 +269,30 @@ def test_a_retry_after_past_the_deadline_is_recorded_as_rate_limited_without_wai
     ]
     assert len(http_receiver.bodies("/s")) == 1
     svc.close()
+
+
+def test_an_email_over_tls_is_delivered_with_its_login(
+    tmp_path: Path, tls_smtp_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STARTTLS and smtps:// against a real TLS server whose certificate names localhost: the client
+    checks the certificate against the configured host (fde3746 built the client without one, so
+    every TLS e-mail failed with 'check_hostname requires server_hostname')."""
+    monkeypatch.setenv("SSL_CERT_FILE", tls_smtp_server.ca_file)  # trust the test's own certificate
+    port, implicit = tls_smtp_server.port, tls_smtp_server.mode == "smtps"
+    channel = {
+        "type": "email",
+        "name": "mail",
+        "smtp": f"{'smtps' if implicit else 'smtp'}://alerts:{SMTP_PASSWORD}@localhost:{port}",
+        "starttls": not implicit,
+        "to": ["ops@example.com"],
+        "min_level": "warning",
+    }
+    project = make_project(tmp_path / "p", f"sqlite:///{tmp_path}/m.db", retry_count=0, channels=[channel])
+    svc = AlertService(project)
+    svc.raise_alerts(FAILED)
+    assert svc.flush(30)
+    svc.close()
+    deliveries = [d for d in list_deliveries(project.store) if d["channel"] == "mail"]
+    assert [(d["status"], d["error"]) for d in deliveries] == [("sent", None)]
+    assert tls_smtp_server.logins == [("alerts", SMTP_PASSWORD)]
+    assert len(tls_smtp_server.messages) == 1
