@@ -185,7 +185,7 @@ def contract_frame(
         if not isinstance(whole, str):
             converted[column] = whole
             continue
-        for i, why in _at_fault(check, frame[column]).items():
+        for i, why in (_at_fault(check, frame[column], _few(len(frame))) or {}).items():
             set_aside.setdefault(i, why)
     kept = frame.drop(index=list(set_aside))
     # Ingest keeps only the contract's columns: another one could hold what no batch file can.
@@ -200,16 +200,31 @@ def contract_frame(
     return out, set_aside
 
 
-def _at_fault(check: Callable[[pd.Series], pd.Series], values: pd.Series) -> dict[int, str]:
+def _few(rows: int) -> int:
+    """How many records at fault a column may have and still be the records' fault: a tenth of the
+    batch, at most 100. Beyond it the column is at fault (the contract's type changed, a class was
+    renamed, a new category everywhere): the batch is left for ingest to quarantine, visibly and
+    with its reason, rather than its labels set aside one by one with a log line."""
+    return min(max(1, rows // 10), 100)
+
+
+def _at_fault(check: Callable[[pd.Series], pd.Series], values: pd.Series, most: int) -> dict[int, str] | None:
     """The values ``check`` refuses (feedback id → why), found by halving: a part that passes is
-    cleared in one call (value by value, a bad value among 10 000 cost seconds of the server's CPU)."""
-    why = _checked(check, values)
-    if not isinstance(why, str):
-        return {}
-    if len(values) == 1:
-        return {int(values.index[0]): why}
-    half = len(values) // 2
-    return {**_at_fault(check, values.iloc[:half]), **_at_fault(check, values.iloc[half:])}
+    cleared in one call (value by value, a bad value among 10 000 cost seconds of the server's CPU).
+    None as soon as more than ``most`` are found, which also bounds the calls (about 2·most·log n)."""
+    found: dict[int, str] = {}
+
+    def walk(part: pd.Series) -> bool:
+        why = _checked(check, part)
+        if not isinstance(why, str):
+            return True
+        if len(part) == 1:
+            found[int(part.index[0])] = why
+            return len(found) <= most
+        half = len(part) // 2
+        return walk(part.iloc[:half]) and walk(part.iloc[half:])
+
+    return found if walk(values) else None
 
 
 def _checked(check: Callable[[pd.Series], pd.Series], values: pd.Series) -> pd.Series | str:

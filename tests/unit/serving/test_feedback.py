@@ -207,3 +207,32 @@ def test_contract_frame_sets_aside_only_the_rows_whose_own_values_the_contract_r
     assert len(out) == n - 4 and out["x"].dtype == "float64"
     assert out.loc[1099, "x"] == float(2**80)
     out.to_parquet(tmp_path / "batch.parquet")  # every column one type a batch file holds
+
+
+def test_contract_frame_leaves_a_column_at_fault_throughout_to_ingest(tmp_path: Path) -> None:
+    """When more than a tenth of the records (at most 100) fail one column, the column is at fault,
+    not the records: nothing is set aside and the column stays as it came, so ingest quarantines the
+    batch with its reason (a visible batch row), as before records were set aside one by one."""
+    from evergreen.config import settings_from_dict
+    from evergreen.data.contract import ColumnSpec, Contract
+    from evergreen.serving.feedback_batches import contract_frame
+
+    settings = settings_from_dict(
+        {"project": "p", "task": "binary", "data": {"target": "y"}, "storage": {}}, root=tmp_path, env={}
+    )
+    contract = Contract(
+        target="y",
+        task="binary",
+        features=(ColumnSpec("x", "numeric", "float", 1.0),),
+        target_classes=("no", "yes"),
+    )
+    n = 1000
+    rows = [{"x": f"v{i}" if i % 5 == 0 else i, "y": "no"} for i in range(n)]  # a fifth are text
+    out, aside = contract_frame(pd.DataFrame(rows), contract, settings)
+    assert aside == {}
+    assert len(out) == n and out["x"].tolist() == [r["x"] for r in rows]
+    # 100 bad records of 1000 are still the records' fault: set aside, the others kept
+    rows = [{"x": f"v{i}" if i % 10 == 0 else i, "y": "no"} for i in range(n)]
+    out, aside = contract_frame(pd.DataFrame(rows), contract, settings)
+    assert sorted(aside) == list(range(0, n, 10))
+    assert len(out) == n - 100 and out["x"].dtype == "float64"
