@@ -123,3 +123,17 @@ def test_the_stack_project_config_loads(tmp_path: Any) -> None:
     assert in_stack.data.landing_url == "s3://landing/incoming/"
     with pytest.raises(Exception, match="EVERGREEN_DATABASE_URL"):
         load_settings(tmp_path, env={})
+
+
+def test_the_replicas_believe_the_proxys_forwarded_headers() -> None:
+    """Behind the proxy every request comes from the proxy's address: the replicas take the client's
+    from X-Forwarded-For (uvicorn's FORWARDED_ALLOW_IPS), so the dashboard's limit on failed log-ins
+    holds back one address, not everyone; and they keep the shared environment."""
+    services = rendered()["services"]
+    env = services["serve"]["environment"]
+    assert env["FORWARDED_ALLOW_IPS"] == "*"
+    shared = ("EVERGREEN_DATABASE_URL", "MLFLOW_TRACKING_URI", "EVERGREEN_TOKENS", "EVERGREEN_SESSION_SECRET")
+    assert all(env[k] == services["scheduler"]["environment"][k] for k in shared)
+    assert "ports" not in services["serve"]  # reachable through the proxy only
+    nginx = (DEPLOY / "nginx" / "nginx.conf").read_text()
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in nginx
