@@ -10,8 +10,11 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from evergreen.data.contract import Contract
+from evergreen.logs import get_logger
 from evergreen.store.engine import as_utc, utcnow
 from evergreen.store.tables import batches, contracts, landing_objects, landing_source_digest
+
+log = get_logger("evergreen.landing")
 
 
 @dataclass(frozen=True)
@@ -210,4 +213,6 @@ def release_landing(conn: Connection, project: str, claim: LandingClaim) -> None
 def record_landing(conn: Connection, project: str, claim: LandingClaim, **values: Any) -> None:
     """Record a claimed object as taken (status, batch, where it was moved). When the claim is no
     longer ours (it went stale and another process took it over) that process records it instead."""
-    conn.execute(update(landing_objects).where(*_ours(project, claim)).values(**values))
+    done = conn.execute(update(landing_objects).where(*_ours(project, claim)).values(**values))
+    if done.rowcount == 0:  # traced: the other process may ingest it again (a duplicate batch)
+        log.warning("landing_claim_lost", file=claim.source, version=claim.version)

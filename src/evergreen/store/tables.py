@@ -280,5 +280,6 @@ landing_objects = Table(
 
 
 def landing_source_digest(source: str) -> str:
-    """``landing_objects.source_digest`` of a URL: SHA-256, hex. Migration 0012 backfills with it."""
+    """``landing_objects.source_digest`` of a URL: SHA-256, hex. Migration 0012 backfills with a
+    frozen copy: change this and rows written before and after would disagree."""
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()

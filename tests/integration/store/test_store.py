@@ -235,9 +235,23 @@ def test_landing_objects_source_digest_is_backfilled_and_indexed(store: Any, dat
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    claimed = "s3://landing/in/claimed.csv"  # a pass's claim: before 0012 it would take the object for ever
+    with store.engine.begin() as conn:
+        conn.execute(
+            landing_objects.insert().values(
+                project="testproj",
+                source=claimed,
+                source_digest=landing_source_digest(claimed),
+                version="v1",
+                status="claimed",
+                recorded_at=utcnow(),
+            )
+        )
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0011")
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM landing_objects")).scalar() == 0
     sources = ["s3://landing/in/a.csv", "file:///tmp/in/é b.csv"]
     with store.engine.begin() as conn:
         for source in sources:

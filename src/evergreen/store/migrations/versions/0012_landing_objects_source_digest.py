@@ -10,15 +10,22 @@ Revises: 0011
 Create Date: 2026-12-03
 """
 
+import hashlib
+
 import sqlalchemy as sa
 from alembic import op
-
-from evergreen.store.tables import landing_source_digest
 
 revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
+
+
+def landing_source_digest(source: str) -> str:
+    # A copy, frozen with this revision, of store.tables.landing_source_digest as it is now: the
+    # backfill must agree with the code that wrote rows after it (test_store checks one value).
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+
 
 _rows = sa.table(
     "landing_objects",
@@ -47,6 +54,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Before 0012 any row made its object taken: a claim left by a pass (status "claimed", nothing
+    # ingested) would keep its object from every pass after the downgrade.
+    op.execute(sa.text("DELETE FROM landing_objects WHERE status = 'claimed'"))
     # On PostgreSQL this fails while a row holds a URL longer than an index entry: the old index cannot.
     with op.batch_alter_table("landing_objects", schema=None) as batch_op:
         batch_op.drop_constraint("uq_landing_objects_digest_version", type_="unique")
