@@ -22,7 +22,8 @@ to its exit code and the HTTP API to its status, each in exactly one place (``ex
     │   ├── ModelInputError             model_rejected_record
     │   ├── BodyTooLargeError           body_too_large                HTTP 413
     │   ├── InvalidHeaderError          invalid_header                HTTP 400
-    │   └── UnsupportedMediaTypeError   unsupported_media_type        HTTP 415
+    │   ├── UnsupportedMediaTypeError   unsupported_media_type        HTTP 415
+    │   └── UnservableVersionError      version_unservable
     ├── NotFoundError                   not_found             exit 2  HTTP 404
     │   └── UnknownPredictionError      unknown_prediction
     ├── MethodNotAllowedError           method_not_allowed    exit 2  HTTP 405
@@ -104,6 +105,7 @@ __all__ = [
     "TrainingError",
     "UnknownPredictionError",
     "UnknownTokenError",
+    "UnservableVersionError",
     "UnsupportedMediaTypeError",
     "UntrustedModelError",
     "is_transient",
@@ -253,6 +255,12 @@ class UnsupportedMediaTypeError(BadInputError):
 
     code = "unsupported_media_type"
     http_status = 415
+
+
+class UnservableVersionError(BadInputError):
+    """A person named a model version that exists but cannot be served (files gone, not evergreen's)."""
+
+    code = "version_unservable"
 
 
 class NotFoundError(EvergreenError):

@@ -16,7 +16,14 @@ from typing import Any, Literal
 from evergreen.champion import MAX_TAG, acquire_models_lease, move_champion
 from evergreen.control.alerts import after_action
 from evergreen.data.dataset import assemble_dataset, feature_kinds, split_holdout
-from evergreen.errors import BadInputError, ConflictError, LockHeldError, NotFoundError
+from evergreen.errors import (
+    BadInputError,
+    ChampionUnavailableError,
+    ConflictError,
+    LockHeldError,
+    NotFoundError,
+    UnservableVersionError,
+)
 from evergreen.evaluation.holdout import compare_on_holdout, score_on_holdout
 from evergreen.evaluation.policy import Decision, Policy, decide, recorded_basis
 from evergreen.overrides import effective_settings
@@ -97,6 +104,7 @@ def promote(project: Project, version: str, *, actor: str, reason: str | None = 
         info = project.registry.get_version(version)  # NotFoundError for an unknown version
         if project.registry.version_by_alias(CHAMPION) == info.version:
             raise ConflictError(f"v{info.version} is already the champion")
+        _check_servable(project, info.version)
         result = _moved(
             project,
             info.version,
@@ -107,6 +115,24 @@ def promote(project: Project, version: str, *, actor: str, reason: str | None = 
         )
     after_action(project)
     return result
+
+
+def _check_servable(project: Project, version: str) -> None:
+    """Refuse a move onto a version no server could load: the alias is what every replica follows.
+
+    The registry can be changed behind evergreen's back: a version whose run was soft-deleted and
+    collected by ``mlflow gc`` keeps its number (and its ``previous`` alias) with no files, and one
+    registered by another tool has no evergreen tags. Moving the champion there left each replica on
+    its old model, every swap failing, while the registry named a champion nothing served. The same
+    checks as serving's load (files, sha256, trusted types), before anything is tagged or moved.
+    """
+    try:
+        project.registry.load_model(version)
+    except ChampionUnavailableError as exc:
+        raise UnservableVersionError(
+            f"v{version} cannot be served, so the champion was not moved: {exc.message}",
+            details={"version": version},
+        ) from exc
 
 
 def _known_run(project: Project, run_id: str | None) -> str | None:
@@ -163,6 +189,7 @@ def rollback(
                 f"'previous' is v{target}, which was rolled back from: name the version to roll back to",
                 details={"previous": target, "champion": current},
             )
+        _check_servable(project, target)
         if current is not None:
             reg.tag_version(
                 current,

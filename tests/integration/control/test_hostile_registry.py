@@ -1,0 +1,104 @@
+"""The human actions on the models when the MLflow registry was changed behind evergreen's back:
+a version whose files were garbage-collected, one evergreen did not make, one deleted by hand.
+Each is refused naming the version, and the aliases and the audit trail stay as they were."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from evergreen import control
+from evergreen.errors import NotFoundError, UnservableVersionError
+from evergreen.store.audit import list_actions
+from tests.support.control import OPERATOR, control_app
+from tests.support.serving import clone_version
+
+
+def _collected(project: Any, version: str) -> None:
+    """What an operator does to free space: soft-delete the version's run, then ``mlflow gc``. The
+    version and its alias stay; its files are gone."""
+    reg = project.registry
+    reg.client.delete_run(reg.get_version(version).run_id)
+    mlflow_cli = str(Path(sys.executable).parent / "mlflow")
+    uri = reg.tracking_uri
+    subprocess.run(
+        [mlflow_cli, "gc", "--backend-store-uri", uri, "--tracking-uri", uri], check=True, capture_output=True
+    )
+
+
+def _foreign_version(project: Any, version: str) -> str:
+    """A copy of ``version`` registered by hand, as another tool would: no evergreen tags at all."""
+    import mlflow
+
+    reg = project.registry
+    src = Path(mlflow.artifacts.download_artifacts(reg.model_uri(version)))
+    dest = Path(tempfile.mkdtemp(prefix="eg-foreign-", dir=project.settings.state_dir)) / "model"
+    shutil.copytree(src, dest)
+    return str(reg.client.create_model_version(reg.model_name, source=str(dest), run_id=None).version)
+
+
+def test_a_rollback_to_a_version_whose_files_were_collected_is_refused_naming_it(
+    trained_project: Any,
+) -> None:
+    # `mlflow gc` after soft-deleting v1's run removed its files while 'previous' still named it: the
+    # rollback moved the champion onto a model no server can load (each replica kept its old model,
+    # the registry said v1).
+    p = trained_project
+    v2 = clone_version(p, "1", lambda d: None)
+    control.promote(p, v2, actor="cli:ann")
+    _collected(p, "1")
+    aliases, audit = p.registry.aliases(), len(list_actions(p.store))
+    with pytest.raises(UnservableVersionError, match=r"^v1 cannot be served, .*could not be loaded") as err:
+        control.rollback(p, actor="cli:ann", reason="v2 misbehaves")
+    assert (err.value.http_status, err.value.exit_code) == (422, 2)
+    assert err.value.details["version"] == "1"
+    with pytest.raises(UnservableVersionError, match=r"^v1 cannot be served"):
+        control.rollback(p, to="1", actor="cli:ann")
+    with pytest.raises(UnservableVersionError, match=r"^v1 cannot be served"):
+        control.promote(p, "1", actor="cli:ann")
+    assert p.registry.aliases() == aliases == {"champion": v2, "previous": "1"}
+    assert len(list_actions(p.store)) == audit
+    assert p.registry.get_version(v2).tags["evergreen.decision"] != "rolled_back"
+
+
+def test_the_control_api_refuses_a_version_evergreen_did_not_make_with_a_422(trained_project: Any) -> None:
+    p = trained_project
+    foreign = _foreign_version(p, "1")
+    audit = len(list_actions(p.store))
+    with TestClient(control_app(p)) as c:
+        headers = OPERATOR
+        r = c.post("/api/rollback", json={"to": foreign, "reason": "x"}, headers=headers)
+        assert r.status_code == 422, r.text
+        body = r.json()["error"]
+        assert body["code"] == "version_unservable" and body["details"]["version"] == foreign
+        assert f"v{foreign} cannot be served" in body["message"]
+        assert "only versions registered by evergreen are loaded" in body["message"]
+    assert p.registry.aliases() == {"champion": "1"}
+    assert len(list_actions(p.store)) == audit
+
+
+def test_a_rollback_to_a_version_deleted_by_hand_or_never_made_is_a_404_changing_nothing(
+    trained_project: Any,
+) -> None:
+    p = trained_project
+    v2 = clone_version(p, "1", lambda d: None)
+    v3 = clone_version(p, "1", lambda d: None)
+    control.promote(p, v3, actor="cli:ann")
+    p.registry.client.delete_model_version(p.registry.model_name, v2)
+    aliases, audit = p.registry.aliases(), len(list_actions(p.store))
+    for gone in (v2, "7"):
+        with pytest.raises(NotFoundError, match=f"^model version {gone} of churn not found"):
+            control.rollback(p, to=gone, actor="cli:ann")
+    with TestClient(control_app(p)) as c:
+        r = c.post("/api/rollback", json={"to": v2}, headers=OPERATOR)
+        assert (
+            r.status_code == 404 and f"model version {v2} of churn not found" in r.json()["error"]["message"]
+        )
+    assert p.registry.aliases() == aliases and len(list_actions(p.store)) == audit
