@@ -30,11 +30,10 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         return
     champ = st["champion"]
     echo(f"[bold]{escape(st['project'])}[/bold] ({st['task']})  evergreen {__version__}", markup=True)
-    echo(
-        f"champion: v{champ['version']}  dataset {champ['dataset_version']}"
-        if champ
-        else "champion: none yet"
-    )
+    if champ:
+        echo(f"champion: v{champ['version']}  dataset {champ['dataset_version']}")
+    else:
+        echo(f"champion: none: {st['no_champion']}" if st.get("no_champion") else "champion: none yet")
     if st["previous"]:
         echo(f"previous: v{st['previous']}")
     b = st["batches"]

@@ -7,21 +7,40 @@ from typing import Any
 from evergreen.overrides import stored_overrides
 from evergreen.project import Project
 from evergreen.registry_read import CHAMPION, PREVIOUS
+from evergreen.store.audit import list_actions
 from evergreen.store.runs import list_runs
 from evergreen.store.status import batch_counts
+
+
+def _last_recorded_champion(project: Project) -> str | None:
+    """The champion as evergreen's audit trail last recorded it (every move records ``after``)."""
+    for row in list_actions(project.store, limit=100):
+        after = row.get("after")
+        if isinstance(after, dict) and "champion" in after:
+            return None if after["champion"] is None else str(after["champion"])
+    return None
 
 
 def status(project: Project) -> dict[str, Any]:
     reg = project.registry_reader  # no MLflow import: `evergreen status` starts fast
     aliases = reg.aliases()
     champ = None
+    no_champion = None
     if CHAMPION in aliases:
         info = reg.get_version(aliases[CHAMPION])
         champ = {"version": info.version, "dataset_version": info.dataset_version, "tags": info.tags}
+    elif last := _last_recorded_champion(project):
+        # Not "none yet": deleting the champion's version in MLflow deletes its alias with it (or
+        # the alias was removed by hand). Servers keep the model they loaded; a retrain finds none.
+        no_champion = (
+            f"the registry has no '{CHAMPION}' alias; evergreen last made v{last} the champion "
+            "(deleted or moved by hand in MLflow?): promote a version or retrain"
+        )
     return {
         "project": project.settings.project,
         "task": project.settings.task,
         "champion": champ,
+        "no_champion": no_champion,
         "previous": aliases.get(PREVIOUS),
         "batches": batch_counts(project.store),
         "pending_approval": [r["id"] for r in list_runs(project.store, limit=50, status="pending_approval")],

@@ -90,6 +90,9 @@ def build_context(settings: Settings, project: Project, *, freeze_heap: bool = F
         shadow=shadow_resolver(s.shadow_version, challengers=s.shadow, watch=watch) if shadowing else None,
         freeze_heap=freeze_heap,
     )
+    metrics.champion_alias_missing.set_function(
+        lambda: float(watcher.alias.checked and watcher.alias.version is None)
+    )
     batcher = Batcher(
         holder,
         max_size=s.batch_max_size,

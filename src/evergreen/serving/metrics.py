@@ -82,6 +82,11 @@ class ServingMetrics:
         # alert rules compare numbers, not info labels.
         self.model_loaded = Gauge("serving_model_loaded", "1 when a champion model is loaded", registry=r)
         self.model_version = Gauge("serving_model_version", "Model version being served", registry=r)
+        self.champion_alias_missing = Gauge(
+            "serving_champion_alias_missing",
+            "1 when the registry had no champion alias at the last check (the served model stays)",
+            registry=r,
+        )
         self.model_loaded_at = Gauge(
             "serving_model_loaded_timestamp_seconds", "When the served model was loaded", registry=r
         )

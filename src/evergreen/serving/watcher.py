@@ -32,7 +32,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from evergreen.errors import RegistryError, one_line
@@ -61,6 +61,33 @@ class Swap:
     source: SwapSource
     lookup_seconds: float  # asking the registry where the alias points
     seconds: float  # from the check's start (a poll, or the wake-up of a NOTIFY) to the swap
+
+
+@dataclass(frozen=True)
+class AliasState:
+    """The registry's ``champion`` alias as the last check that reached the registry saw it.
+
+    The registry can change behind evergreen's back: a version deleted by hand takes its aliases
+    with it, and a version moved to by hand may not load. The served model stays in both cases, so
+    ``/ready`` alone (200, the old version) said nothing of it; this says what the registry names.
+    """
+
+    checked: bool = False  # False until a check reached the registry
+    version: str | None = None  # None: the registry has no ``champion`` alias
+    load_error: str | None = None  # why ``version`` could not be loaded (it is not served)
+
+    def problem(self, serving: str | None) -> str | None:
+        """What is wrong between the alias and the model ``serving``, in one sentence; None if nothing."""
+        if not self.checked:
+            return None
+        kept = f"serving v{serving}, loaded before" if serving else ""
+        if self.version is None:
+            gone = f"the registry has no '{CHAMPION}' alias"
+            return f"{gone} (deleted by hand?): {kept}" if serving else gone
+        if self.version != serving and self.load_error:
+            failed = f"the '{CHAMPION}' alias names v{self.version}, which could not be loaded"
+            return f"{failed}: {self.load_error}" + (f"; {kept}" if serving else "")
+        return None
 
 
 class ModelWatcher:
@@ -93,6 +120,7 @@ class ModelWatcher:
         self.checks = 0
         self.loads = 0  # load_version calls (champion, shadow and candidate): each one a download
         self.swaps: deque[Swap] = deque(maxlen=32)  # the latest champion swaps, newest last
+        self.alias = AliasState()
         # The warm candidate (at most one), the one being loaded, and the newest registration not
         # started yet (a registration during a load waits; only the newest one is kept).
         self._warm: LoadedModel | None = None
@@ -188,6 +216,7 @@ class ModelWatcher:
         start = time.perf_counter()
         champion = await asyncio.to_thread(self.project.registry.version_by_alias, CHAMPION)
         lookup = time.perf_counter() - start
+        self._saw_alias(champion)
         replaced = None
         if champion is not None and champion != self.holder.version and self._due("champion", champion):
             ready = await self._in_memory_as(champion)
@@ -270,6 +299,14 @@ class ModelWatcher:
         if self._warm is model:
             self._warm = None
 
+    def _saw_alias(self, champion: str | None) -> None:
+        before = self.alias
+        error = before.load_error if champion == before.version and champion != self.holder.version else None
+        self.alias = AliasState(checked=True, version=champion, load_error=error)
+        if champion is None and before.version is not None:
+            # Once, when it goes (each poll would repeat it); the served model stays.
+            log.warning("champion_alias_missing", previous=before.version, serving=self.holder.version)
+
     def _compatible(self, model: LoadedModel | None) -> LoadedModel | None:
         """``model`` unless its schema would break the clients of the current champion (then None,
         and a load reports the incompatibility as it would for any version)."""
@@ -307,6 +344,8 @@ class ModelWatcher:
     async def _failure(self, version: str, role: str, message: str) -> None:
         self._failed[(role, version)] = time.monotonic() + self.retry_failed
         self.metrics.swap_failures.labels(role).inc()
+        if role == "champion" and self.alias.version == version:
+            self.alias = replace(self.alias, load_error=message)
         serving = self.holder.version
         log.error("model_swap_failed", version=version, role=role, error=message, serving=serving)
         try:

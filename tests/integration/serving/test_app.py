@@ -94,7 +94,12 @@ def test_service_endpoints_and_metrics(make_app: Any) -> None:
     with live(app, ready=False) as srv, srv.client() as c:
         assert c.get("/health").json() == {"status": "ok"}
         srv.wait_ready()
-        assert c.get("/ready").json() == {"status": "ready", "model_version": "1", "prediction_log": "ok"}
+        assert c.get("/ready").json() == {
+            "status": "ready",
+            "model_version": "1",
+            "prediction_log": "ok",
+            "champion_alias": "1",
+        }
         version = c.get("/version").json()
         assert version["model_version"] == "1" and version["package"]
         assert [f["name"] for f in version["schema"]][:2] == ["tenure", "monthly_fee"]

@@ -30,12 +30,21 @@ async def health() -> dict[str, str]:
 async def ready(ctx: ContextDep) -> JSONResponse | dict[str, Any]:
     # The status follows the model alone: a degraded prediction log still answers predictions, so a
     # load balancer must keep routing here; the log's state is in the body (and in the metrics).
+    # What the registry's alias names is in the body too: a champion deleted by hand (its alias goes
+    # with it) or moved to a version that cannot load leaves the old model serving, and that is said.
     version = ctx.holder.version
+    alias = ctx.watcher.alias
+    problem = alias.problem(version)
     if version is None:
-        return render(
-            NotReadyError("no champion model is loaded yet", details={"prediction_log": ctx.log.health})
-        )
-    return {"status": "ready", "model_version": version, "prediction_log": ctx.log.health}
+        details = {"prediction_log": ctx.log.health, "champion_alias": alias.version}
+        message = f"no champion model is loaded: {problem}" if problem else "no champion model is loaded yet"
+        return render(NotReadyError(message, details=details))
+    body: dict[str, Any] = {"status": "ready", "model_version": version, "prediction_log": ctx.log.health}
+    if alias.checked:
+        body["champion_alias"] = alias.version
+    if problem:
+        body["warning"] = problem
+    return body
 
 
 @router.get("/version", summary="Package and model versions")
