@@ -192,15 +192,25 @@ def _delete_run_of(
 ) -> None:
     """The deleted version's logged model, then its run and the run's files once no version uses
     the run. Any of them may be gone already (a person, ``mlflow gc``): that is noted and the pass
-    goes on; what is left is garbage, not a hazard (no alias can reach a deleted version)."""
+    goes on; what is left is garbage, not a hazard (no alias can reach a deleted version).
+
+    Only evergreen's own: a version registered under the project's model name by another tool,
+    from a run of its own experiment, goes by the rules like any other, but that run, its files and
+    its logged model stay (they were deleted with it: evergreen removed what it never made).
+    """
     from mlflow.exceptions import MlflowException
 
     client = project.registry.client
+    ours = project.registry.experiment_id
     try:
-        if model_id:
+        if model_id and client.get_logged_model(model_id).experiment_id == ours:
             client.delete_logged_model(model_id)
         if run_id and not any(v.run_id == run_id for v in project.registry.list_versions()):
-            artifact_uri = client.get_run(run_id).info.artifact_uri
+            run = client.get_run(run_id).info
+            if run.experiment_id != ours:
+                log.info("gc_run_not_ours", version=version, run_id=run_id, experiment_id=run.experiment_id)
+                return
+            artifact_uri = run.artifact_uri
             client.delete_run(run_id)
             _delete_artifacts(artifact_uri)
             record_action(

@@ -299,3 +299,38 @@ def test_a_stop_while_the_scheduler_pass_waits_for_the_models_lease_ends_it_dele
         person.release()
     assert {v.version for v in p.registry.list_versions()} == {"1", v2, v3}
     assert list_actions(p.store, action="gc_delete_version") == []
+
+
+def test_versions_another_tool_registered_go_by_the_rules_and_only_evergreens_runs_go_with_them(
+    trained_project: Any, tmp_path: Path
+) -> None:
+    # Found by a hostile pass: a version registered under evergreen's model name from another tool's
+    # run (its own experiment) was deleted by the rules, and its run and every file of that run with
+    # it: evergreen deleted what it never made.
+    p = trained_project
+    reg, client = p.registry, p.registry.client
+    theirs = client.create_experiment("another-tool", artifact_location=(tmp_path / "theirs").as_uri())
+    run = client.create_run(theirs).info
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "notes.txt").write_text("theirs")
+    client.log_artifacts(run.run_id, str(tmp_path / "model"), "model")
+    their_files = Path(run.artifact_uri.removeprefix("file://")) / "model" / "notes.txt"
+    from_their_run = str(
+        client.create_model_version(
+            reg.model_name, source=f"{run.artifact_uri}/model", run_id=run.run_id
+        ).version
+    )
+    champion_source = reg.get_version("1").source
+    # By hand onto the champion's own files, no run, no evergreen tags.
+    on_champion_files = str(client.create_model_version(reg.model_name, source=champion_source).version)
+    newest = add_version(p)
+
+    result = run_gc(p, POLICY, utcnow() + LATER, actor="test")
+    assert result.deleted_versions == (from_their_run, on_champion_files) and result.skipped_versions == ()
+    assert {v.version for v in reg.list_versions()} == {"1", newest}
+    assert client.get_run(run.run_id).info.lifecycle_stage == "active" and their_files.read_text() == "theirs"
+    assert list_actions(p.store, action="gc_delete_run") == []
+    assert len(list_actions(p.store, action="gc_delete_version")) == 2
+    assert reg.aliases() == {"champion": "1"}
+    assert Path(champion_source.removeprefix("file://")).is_dir()
+    assert reg.load_model("1") is not None  # its files intact: sha256 and all
