@@ -7,18 +7,9 @@ from typing import Any
 from evergreen.overrides import stored_overrides
 from evergreen.project import Project
 from evergreen.registry_read import CHAMPION, PREVIOUS
-from evergreen.store.audit import list_actions
+from evergreen.store.audit import last_champion_set
 from evergreen.store.runs import list_runs
 from evergreen.store.status import batch_counts
-
-
-def _last_recorded_champion(project: Project) -> str | None:
-    """The champion as evergreen's audit trail last recorded it (every move records ``after``)."""
-    for row in list_actions(project.store, limit=100):
-        after = row.get("after")
-        if isinstance(after, dict) and "champion" in after:
-            return None if after["champion"] is None else str(after["champion"])
-    return None
 
 
 def status(project: Project) -> dict[str, Any]:
@@ -29,7 +20,7 @@ def status(project: Project) -> dict[str, Any]:
     if CHAMPION in aliases:
         info = reg.get_version(aliases[CHAMPION])
         champ = {"version": info.version, "dataset_version": info.dataset_version, "tags": info.tags}
-    elif last := _last_recorded_champion(project):
+    elif last := last_champion_set(project.store):
         # Not "none yet": deleting the champion's version in MLflow deletes its alias with it (or
         # the alias was removed by hand). Servers keep the model they loaded; a retrain finds none.
         no_champion = (

@@ -148,12 +148,15 @@ def decide(
     comparison: BootstrapResult | None = None,
     champion_error: str | None = None,
     basis: EvaluationBasis | None = None,
+    champion_missing: str | None = None,
 ) -> Decision:
     """Apply the gates in order; every gate that applies is recorded as a :class:`Check`.
 
     ``basis``: which holdout rows the scores come from (window or newest data) and why; recorded as
     the ``evaluation_rows`` entry of the checks (always passed: it is not a gate) and told in the
     justification.
+    ``champion_missing``: why there is no champion when there had been one (its alias deleted by
+    hand): told instead of "first model". The policy is the same.
     """
     checks = list(_value_gates(candidate, policy))
     cand_value = candidate.metrics.get(policy.metric)
@@ -169,6 +172,8 @@ def decide(
             )
         elif champion_error:
             detail = f"champion could not be scored ({champion_error}); judged on value gates alone"
+        elif champion_missing:
+            detail = f"no champion: {champion_missing}; judged on value gates alone"
         else:
             detail = "no champion yet: first model, judged on value gates alone"
         checks.append(Check("champion", passed, detail, {"champion_error": champion_error}))

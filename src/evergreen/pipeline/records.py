@@ -19,8 +19,8 @@ from evergreen.evaluation.recent import EvaluationBasis
 from evergreen.logs import get_logger
 from evergreen.pipeline.refs import CandidateStatus, CandidateSummary
 from evergreen.project import Project
-from evergreen.registry import TAG_PREFIX
-from evergreen.store.audit import record_action
+from evergreen.registry import CHAMPION, TAG_PREFIX
+from evergreen.store.audit import last_champion_set, record_action
 from evergreen.store.notify import notify_version_registered
 from evergreen.store.runs import finish_run, get_run, record_decision, update_run
 from evergreen.training import MLFLOW_SERIALIZATION_FORMAT
@@ -177,6 +177,15 @@ def decide_and_record(
 ) -> Decision:
     """The pure policy on the scores; the decision is tagged, logged and recorded, not yet acted on."""
     s, reg = project.settings, project.registry
+    missing = None
+    if champion_version is None and (last := last_champion_set(project.store)):
+        # Not a first model: the alias went behind evergreen's back (a version deleted in MLflow
+        # takes its aliases with it). The policy is the same; the record says what happened.
+        missing = (
+            f"the registry has no '{CHAMPION}' alias; evergreen last made v{last} the champion "
+            "(deleted or moved by hand in MLflow?)"
+        )
+        log.warning("champion_alias_missing", run_id=run_id, last_champion=last)
     decision = decide(
         cand,
         champ,
@@ -184,6 +193,7 @@ def decide_and_record(
         comparison,
         champion_error=champion_error,
         basis=basis,
+        champion_missing=missing,
     )
     version = cand.version
     assert version is not None

@@ -82,3 +82,17 @@ def list_actions(
     with store.connect() as conn:
         rows = conn.execute(q).mappings().all()
     return [{**dict(r), "at": iso_utc(r["at"])} for r in rows]
+
+
+def last_champion_set(store: Store, *, limit: int = 200) -> str | None:
+    """The newest champion the audit trail names (every move of the alias records ``after``'s
+    ``champion``), among the latest ``limit`` rows; None when evergreen never set one.
+
+    The registry's alias can disappear behind evergreen's back (deleting a version in MLflow deletes
+    its aliases): this tells "none yet" from "v3 was the champion, and its alias is gone".
+    """
+    for row in list_actions(store, limit=limit):
+        after = row.get("after")
+        if isinstance(after, dict) and after.get("champion") is not None:
+            return str(after["champion"])
+    return None
