@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from evergreen import control
-from tests.integration.control.test_hostile_registry import _collected
+from evergreen.store.audit import list_actions
+from tests.integration.control.test_hostile_registry import _collected, _foreign_version
 from tests.support.serving import RECORD, clone_version, live, missing_artifact_version, wait_until
 
 
@@ -84,3 +85,24 @@ def test_a_champion_whose_files_were_collected_is_named_by_ready_with_the_reason
         )
         assert ready.json()["warning"].endswith(f"; serving v{v2}, loaded before")
         assert c.post("/predict", json={"record": RECORD}).json()["model_version"] == v2
+
+
+def test_an_alias_moved_by_hand_onto_a_version_evergreen_did_not_make_is_refused_and_said(
+    make_app: Any, trained_project: Any
+) -> None:
+    # The same files as v1, registered by another tool: no evergreen tags, so nothing checks them.
+    p = trained_project
+    foreign = _foreign_version(p, "1")
+    with live(make_app()) as srv, srv.client() as c:
+        p.registry.client.set_registered_model_alias(p.registry.model_name, "champion", foreign)
+        wait_until(lambda: srv.ctx.watcher.alias.load_error, "the refused load to be noticed")
+        ready = c.get("/ready").json()
+        assert ready["model_version"] == "1" and ready["champion_alias"] == foreign
+        assert ready["warning"].startswith(
+            f"the 'champion' alias names v{foreign}, which could not be loaded: "
+        )
+        assert "only versions registered by evergreen are loaded" in ready["warning"]
+        answer = c.post("/predict", json={"record": RECORD})
+        assert answer.status_code == 200 and answer.json()["model_version"] == "1"
+    [failed] = list_actions(p.store, action="swap_failed")
+    assert failed["target"] == f"version:{foreign}"
