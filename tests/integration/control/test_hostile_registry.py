@@ -57,6 +57,10 @@ def test_a_rollback_to_a_version_whose_files_were_collected_is_refused_naming_it
     aliases, audit = p.registry.aliases(), len(list_actions(p.store))
     with pytest.raises(UnservableVersionError, match=r"^v1 cannot be served, .*could not be loaded") as err:
         control.rollback(p, actor="cli:ann", reason="v2 misbehaves")
+    # What failed, not only where MLflow looked (its message puts that on a second line).
+    assert "could not be loaded: MlflowException: No such artifact: 'model.skops' (" in err.value.message
+    with pytest.raises(UnservableVersionError):
+        control.rollback(p, actor="cli:ann", reason="v2 misbehaves")
     assert (err.value.http_status, err.value.exit_code) == (422, 2)
     assert err.value.details["version"] == "1"
     with pytest.raises(UnservableVersionError, match=r"^v1 cannot be served"):
