@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, or_, select
 
 from evergreen.champion import AUTOMATED_WAIT_SECONDS, acquire_models_lease
 from evergreen.data.quarantine import PROCESSED_DIR, aged_files
-from evergreen.errors import one_line
+from evergreen.errors import NotFoundError, one_line
 from evergreen.logs import get_logger
 from evergreen.registry import TAG_PREFIX
 from evergreen.retention.plan import RetentionPlan, RetentionPolicy, VersionFacts, plan_retention
@@ -162,7 +162,14 @@ def _delete_versions(
         try:
             if before_delete is not None:
                 before_delete(version)
-            info = reg.get_version(version)  # fresh: aliases as they are now
+            try:
+                info = reg.get_version(version)  # fresh: aliases as they are now
+            except NotFoundError:
+                # Deleted by hand (MLflow's UI) since the plan: nothing left to do, and the pass
+                # goes on to the other versions, the rows and the files.
+                skipped.append((version, "deleted meanwhile"))
+                log.warning("gc_version_skipped", version=version, reason="deleted meanwhile")
+                continue
             if info.aliases or info.tags.get(TAG_PREFIX + "decision") == PENDING:
                 why = f"alias {', '.join(info.aliases)}" if info.aliases else "waiting for approval"
                 skipped.append((version, why))

@@ -334,3 +334,25 @@ def test_versions_another_tool_registered_go_by_the_rules_and_only_evergreens_ru
     assert reg.aliases() == {"champion": "1"}
     assert Path(champion_source.removeprefix("file://")).is_dir()
     assert reg.load_model("1") is not None  # its files intact: sha256 and all
+
+
+def test_a_version_deleted_by_hand_during_the_pass_is_skipped_and_the_pass_goes_on(
+    trained_project: Any,
+) -> None:
+    # Found by a hostile pass: the re-check raised NotFoundError out of run_gc, and the rows and
+    # files of the pass were never pruned.
+    p = trained_project
+    v2, v3, _v4 = add_version(p), add_version(p), add_version(p)
+    now = utcnow() + LATER
+    log_prediction(p, "1", now - timedelta(days=100))
+
+    def delete_by_hand(version: str) -> None:
+        if version == v2:
+            p.registry.client.delete_model_version(p.registry.model_name, v2)
+
+    result = run_gc(p, POLICY, now, actor="test", before_delete=delete_by_hand)
+    assert result.plan.delete_versions == (v2, v3)
+    assert result.deleted_versions == (v3,) and result.skipped_versions == ((v2, "deleted meanwhile"),)
+    assert result.deleted_predictions == 1
+    assert [a["target"] for a in list_actions(p.store, action="gc_delete_version")] == [f"version:{v3}"]
+    assert p.registry.aliases() == {"champion": "1"}
