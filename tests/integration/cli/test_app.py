@@ -152,3 +152,31 @@ def test_alerts_lists_an_old_rows_pii_scrubbed(
     assert code == 0, err
     assert email not in out
     assert [r["title"] for r in json.loads(out)] == ["failed on <EMAIL>"]
+
+
+def test_a_rollback_to_a_version_whose_files_are_gone_is_one_line_naming_it_exit_2(
+    project_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from evergreen import control
+    from evergreen.store.audit import list_actions
+    from tests.integration.retention.test_gc import add_version, artifact_dir
+
+    project = open_project(load_settings(project_root))
+    v1, v2 = add_version(project), add_version(project)
+    control.promote(project, v1, actor="cli:me")
+    control.promote(project, v2, actor="cli:me")
+    shutil.rmtree(artifact_dir(project, v1))  # the run's artifact directory deleted by hand
+    audit = len(list_actions(project.store))
+    project.store.engine.dispose()
+    capsys.readouterr()  # what the set-up printed
+
+    code, out, err = _run(capsys, "rollback", "--config", str(project_root))
+    assert code == 2 and out == "", err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"error: v{v1} cannot be served, so the champion was not moved: "), err
+    project = open_project(load_settings(project_root))
+    assert project.registry.aliases() == {"champion": v2, "previous": v1}
+    assert len(list_actions(project.store)) == audit
+    project.store.engine.dispose()
