@@ -500,5 +500,9 @@ def shown_json(value: object, limit: int = SHOWN_CHARS) -> str:
 
 
 def _first_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[0].strip() if lines else ""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        # A first line that only announces what follows (MLflow's "The following failures occurred
+        # while downloading one or more artifacts from <uri>:"): the failure, then where.
+        return f"{lines[-1]} ({lines[0].rstrip(':')})"
+    return lines[0] if lines else ""

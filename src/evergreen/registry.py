@@ -64,16 +64,6 @@ def _unavailable(tracking_uri: str, exc: MlflowException) -> RegistryError:
     return RegistryError(Redactor()(f"MLflow registry unavailable at {tracking_uri}: {one_line(exc)}"))
 
 
-def download_failure(exc: BaseException) -> str:
-    """One line on a failed artifact download. MLflow's says "The following failures occurred while
-    downloading one or more artifacts from <uri>:" on its first line and what failed on the next
-    ones, so :func:`one_line` alone kept only the colon: the failure comes first here."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    if len(lines) > 1 and lines[0].endswith(":"):
-        return f"{type(exc).__name__}: {lines[-1]} ({lines[0].rstrip(':')})"
-    return one_line(exc)
-
-
 _REQUIREMENTS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "xgboost-cpu", "lightgbm", "skops")
 
 
@@ -361,4 +351,4 @@ class Registry:
         except UntrustedModelError:
             raise
         except Exception as exc:
-            raise ChampionUnavailableError(f"{what} could not be loaded: {download_failure(exc)}") from exc
+            raise ChampionUnavailableError(f"{what} could not be loaded: {one_line(exc)}") from exc

@@ -100,6 +100,13 @@ def test_no_raise_site_in_src_passes_a_code_string() -> None:
         (ValueError("bad value\n  at line 3"), "ValueError: bad value", "ValueError: bad value"),
         (ValueError("\n\n  indented first\nnext"), "ValueError: indented first", None),
         (RuntimeError(), "RuntimeError", "RuntimeError"),
+        (  # MLflow's failed download: a first line that announces the failure, which comes after
+            RuntimeError(
+                "failures downloading from file:///m:\n##### File model.skops #####\nNo such artifact"
+            ),
+            "RuntimeError: No such artifact (failures downloading from file:///m)",
+            None,
+        ),
         (KeyError("tenure"), "KeyError: 'tenure'", None),
         (
             OSError(2, "No such file or directory"),

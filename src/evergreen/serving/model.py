@@ -19,7 +19,7 @@ import pandas as pd
 
 from evergreen.data.values import is_missing
 from evergreen.errors import BadInputError, ChampionUnavailableError, NotReadyError, one_line
-from evergreen.registry import Registry, download_failure
+from evergreen.registry import Registry
 from evergreen.serving.schema import InputSchema, schema_from_signature, to_frame
 
 if TYPE_CHECKING:
@@ -108,9 +108,7 @@ def load_version(
         meta = Model.load(local)
         signature = meta.signature
     except Exception as exc:
-        raise ChampionUnavailableError(
-            f"v{version}: model artifact unavailable: {download_failure(exc)}"
-        ) from exc
+        raise ChampionUnavailableError(f"v{version}: model artifact unavailable: {one_line(exc)}") from exc
     if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
         raise ChampionUnavailableError(f"v{version}: incompatible schema: no column-based input signature")
     try:
