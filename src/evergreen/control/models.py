@@ -228,6 +228,7 @@ def approve(project: Project, run_id: str, *, actor: str, reason: str | None = N
         if current == version:  # promoted by hand meanwhile: settle the run, move nothing
             result = _settled(project, run_id, version, actor=actor, reason=reason or "approved")
         else:
+            _check_servable(project, version)  # before the rescore, whose load would be a 503
             if current != run["champion_version"]:
                 decision = rescore(project, run, version, current)
                 if decision.outcome == "rejected":

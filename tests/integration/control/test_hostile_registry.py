@@ -106,3 +106,21 @@ def test_a_rollback_to_a_version_deleted_by_hand_or_never_made_is_a_404_changing
             r.status_code == 404 and f"model version {v2} of churn not found" in r.json()["error"]["message"]
         )
     assert p.registry.aliases() == aliases and len(list_actions(p.store)) == audit
+
+
+def test_approving_a_candidate_whose_files_were_collected_is_refused_and_it_stays_pending(
+    trained_project: Any,
+) -> None:
+    from evergreen.store.runs import get_run
+    from tests.integration.control.test_actions import _pending
+
+    p = trained_project
+    run_id = _pending(p)
+    _collected(p, "2")
+    audit = len(list_actions(p.store))
+    with pytest.raises(UnservableVersionError, match=r"^v2 cannot be served, so the champion was not moved"):
+        control.approve(p, run_id, actor="cli:ann")
+    assert p.registry.aliases() == {"champion": "1"}
+    assert get_run(p.store, run_id)["status"] == "pending_approval"  # a person can still reject it
+    assert len(list_actions(p.store)) == audit
+    assert control.reject(p, run_id, actor="cli:ann", reason="its files are gone").action == "reject"
