@@ -47,8 +47,11 @@ class SlidingLog:
 
     def wait(self, key: str, now: float) -> float | None:
         """Seconds until one more event of ``key`` would be allowed at ``now``; None if it is now.
-        Counts nothing."""
+        Counts nothing, and keeps nothing for a key it has not counted (every successful log-in
+        asks: it must not fill the table)."""
         with self._lock:
+            if key not in self._seen:
+                return None
             return self._wait(self._events(key, now), now)
 
     def add(self, key: str, now: float) -> None:

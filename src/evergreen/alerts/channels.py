@@ -174,8 +174,14 @@ async def _status_within(
             wait = retry_after_seconds(retry_after)
             if wait is None:
                 return _Answer(429, ": no readable Retry-After")
-            if loop.time() + wait >= deadline:
-                return _Answer(429, f": its Retry-After of {wait:g} s is past the {seconds:g} s deadline")
+            # Room left for the second POST too (a second of it, or a quarter of a short deadline):
+            # one cut off by the deadline would be recorded as no answer, losing why it waited.
+            if loop.time() + wait + min(1.0, seconds / 4) >= deadline:
+                return _Answer(
+                    429,
+                    f": its Retry-After of {wait:g} s leaves no time to send again"
+                    f" inside the {seconds:g} s deadline",
+                )
             await asyncio.sleep(wait)
             async with client.stream("POST", url, json=body, headers=headers) as resp:
                 again = resp.status_code

@@ -35,3 +35,13 @@ def test_the_clients_remembered_are_bounded() -> None:
     for i in range(1000):
         t.failed(f"client-{i}")
     assert t.clients_remembered() <= 100
+
+
+def test_asking_remembers_no_client() -> None:
+    """Every log-in asks before its token is checked: a client that never failed is kept nowhere."""
+    t = LoginThrottle(per_client=3, overall=100, clock=lambda: 0.0)
+    for i in range(50):
+        assert t.blocked_for(f"10.0.1.{i}") is None
+    assert t.clients_remembered() == 0
+    t.failed("10.0.1.7")
+    assert t.clients_remembered() == 1
