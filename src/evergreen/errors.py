@@ -503,6 +503,9 @@ def _first_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if len(lines) > 1 and lines[0].endswith(":"):
         # A first line that only announces what follows (MLflow's "The following failures occurred
-        # while downloading one or more artifacts from <uri>:"): the failure, then where.
-        return f"{lines[-1]} ({lines[0].rstrip(':')})"
+        # while downloading one or more artifacts from <uri>:"): the first failure, then where. Its
+        # "##### File x #####" headings are not the failure, nor is a traceback after it.
+        said = [line for line in lines[1:] if not line.startswith("#") and not line.startswith("Traceback")]
+        if said:
+            return f"{said[0]} ({lines[0].rstrip(':')})"
     return lines[0] if lines else ""

@@ -351,4 +351,8 @@ class Registry:
         except UntrustedModelError:
             raise
         except Exception as exc:
-            raise ChampionUnavailableError(f"{what} could not be loaded: {one_line(exc)}") from exc
+            # Redacted here, at the source: the message reaches /ready, the dashboard and the API, and
+            # MLflow's download errors quote the artifact URI (with a tracking server's user:password).
+            raise ChampionUnavailableError(
+                f"{what} could not be loaded: {self.redact(one_line(exc))}"
+            ) from exc

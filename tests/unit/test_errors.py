@@ -107,6 +107,14 @@ def test_no_raise_site_in_src_passes_a_code_string() -> None:
             "RuntimeError: No such artifact (failures downloading from file:///m)",
             None,
         ),
+        (  # two files failed: the first one's failure, not the last line (nor a traceback after it)
+            RuntimeError(
+                "failures from s3://b/m:\n##### File a #####\nNoSuchKey a\n##### File b #####\n"
+                "Denied b\nTraceback (most recent call last):\n  File x\nEnd"
+            ),
+            "RuntimeError: NoSuchKey a (failures from s3://b/m)",
+            None,
+        ),
         (KeyError("tenure"), "KeyError: 'tenure'", None),
         (
             OSError(2, "No such file or directory"),

@@ -23,6 +23,7 @@ from evergreen.errors import (
     LockHeldError,
     NotFoundError,
     UnservableVersionError,
+    UntrustedModelError,
 )
 from evergreen.evaluation.holdout import compare_on_holdout, score_on_holdout
 from evergreen.evaluation.policy import Decision, Policy, decide, recorded_basis
@@ -123,16 +124,48 @@ def _check_servable(project: Project, version: str) -> None:
     The registry can be changed behind evergreen's back: a version whose run was soft-deleted and
     collected by ``mlflow gc`` keeps its number (and its ``previous`` alias) with no files, and one
     registered by another tool has no evergreen tags. Moving the champion there left each replica on
-    its old model, every swap failing, while the registry named a champion nothing served. The same
-    checks as serving's load (files, sha256, trusted types), before anything is tagged or moved.
+    its old model, every swap failing, while the registry named a champion nothing served. The model
+    file is fetched and checked as serving's load does (present, sha256, trusted types) before
+    anything is tagged or moved; serving's further checks (signature, warm-up) are not repeated.
+
+    Only a version whose files are gone or that fails a trust check is refused as unservable (422);
+    a store that could not be reached from here (down, no credentials) is the 503 it was, and the
+    action can be tried again: the version is not to blame.
     """
     try:
         project.registry.load_model(version)
+    except UntrustedModelError as exc:
+        raise _unservable(version, exc) from exc
     except ChampionUnavailableError as exc:
-        raise UnservableVersionError(
-            f"v{version} cannot be served, so the champion was not moved: {exc.message}",
-            details={"version": version},
-        ) from exc
+        if not _files_missing(exc):
+            raise
+        raise _unservable(version, exc) from exc
+
+
+def _unservable(version: str, exc: ChampionUnavailableError) -> UnservableVersionError:
+    return UnservableVersionError(
+        f"v{version} cannot be served, so the champion was not moved: {exc.message}",
+        details={"version": version},
+    )
+
+
+# How an artifact that is not there reads in MLflow's stores: the local file store's OSError, S3's
+# NoSuchKey / 404, the tracking server's proxy (RESOURCE_DOES_NOT_EXIST, "No such artifact").
+_MISSING_WORDS = ("No such file or directory", "No such artifact", "NoSuchKey", "RESOURCE_DOES_NOT_EXIST")
+
+
+def _files_missing(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if (
+            isinstance(seen, FileNotFoundError)
+            or getattr(seen, "error_code", None) == "RESOURCE_DOES_NOT_EXIST"
+        ):
+            return True
+        if any(word in str(seen) for word in _MISSING_WORDS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _known_run(project: Project, run_id: str | None) -> str | None:

@@ -181,5 +181,7 @@ async def act(
         if _already_done(exc, already):
             assert already is not None
             return done(visit, back, already.message)
-        return done(visit, back, exc.message, ok=False)
+        # Redacted: the message goes into the redirect's query string (proxy logs, history), and a
+        # registry's refusal may quote an artifact address.
+        return done(visit, back, visit.services.project.redactor(exc.message), ok=False)
     return done(visit, back, ok(result))

@@ -85,8 +85,11 @@ class AliasState:
             gone = f"the registry has no '{CHAMPION}' alias"
             return f"{gone} (deleted by hand?): {kept}" if serving else gone
         if self.version != serving and self.load_error:
+            # Not the load error itself: /ready is open to anyone, and that error names where the
+            # artifacts live (a path, a bucket). It is in the log and the audit row (swap_failed).
             failed = f"the '{CHAMPION}' alias names v{self.version}, which could not be loaded"
-            return f"{failed}: {self.load_error}" + (f"; {kept}" if serving else "")
+            where = "why: the swap_failed row of the audit trail"
+            return f"{failed} ({where})" + (f"; {kept}" if serving else "")
         return None
 
 

@@ -124,3 +124,34 @@ def test_approving_a_candidate_whose_files_were_collected_is_refused_and_it_stay
     assert get_run(p.store, run_id)["status"] == "pending_approval"  # a person can still reject it
     assert len(list_actions(p.store)) == audit
     assert control.reject(p, run_id, actor="cli:ann", reason="its files are gone").action == "reject"
+
+
+def test_a_store_this_host_cannot_reach_is_a_503_not_the_versions_fault(
+    trained_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version's files in an object store that does not answer from here (down, no route, no
+    credentials) is no proof that the version cannot be served: the action is refused as the
+    retryable 503 it was (registry_error family), not a 422 blaming the version, and nothing moves."""
+    from evergreen.errors import ChampionUnavailableError
+    from tests.support.net import free_port
+
+    p = trained_project
+    reg = p.registry
+    tags = reg.get_version("1").tags
+    remote = str(
+        reg.client.create_model_version(reg.model_name, source="s3://models/m/1", run_id=None).version
+    )
+    for key, value in tags.items():  # made by evergreen as far as its tags tell
+        reg.client.set_model_version_tag(reg.model_name, remote, key, value)
+    # nothing listens; the address carries a password, as a tracking server's URI may
+    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", f"http://ops:S3cretPw@127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    aliases, audit = reg.aliases(), len(list_actions(p.store))
+    with pytest.raises(ChampionUnavailableError) as err:
+        control.promote(p, remote, actor="cli:ann")
+    assert not isinstance(err.value, UnservableVersionError)
+    assert (err.value.http_status, err.value.code) == (503, "champion_unavailable")
+    assert reg.aliases() == aliases and len(list_actions(p.store)) == audit
+    assert "ops:***@127.0.0.1" in err.value.message and "S3cretPw" not in err.value.message

@@ -38,7 +38,7 @@ async def ready(ctx: ContextDep) -> JSONResponse | dict[str, Any]:
     if version is None:
         details = {"prediction_log": ctx.log.health, "champion_alias": alias.version}
         message = f"no champion model is loaded: {problem}" if problem else "no champion model is loaded yet"
-        return render(NotReadyError(message, details=details))
+        return render(NotReadyError(message, details=details), redact=ctx.project.redactor)
     body: dict[str, Any] = {"status": "ready", "model_version": version, "prediction_log": ctx.log.health}
     if alias.checked:
         body["champion_alias"] = alias.version
