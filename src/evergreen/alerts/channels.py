@@ -216,6 +216,7 @@ class _Deadline:
         self.expired = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        self._owned: list[socket.socket] = []  # duplicates made by watch_connection, closed by cancel
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
 
@@ -224,6 +225,10 @@ class _Deadline:
 
     def cancel(self) -> None:
         self._timer.cancel()
+        with self._lock:
+            owned, self._owned = self._owned, []
+        for sock in owned:
+            sock.close()
 
     def _expire(self) -> None:
         with self._lock:
@@ -231,6 +236,15 @@ class _Deadline:
             sockets = list(self._sockets)
         for sock in sockets:
             _shut(sock)
+
+    def watch_connection(self, sock: socket.socket) -> None:
+        """Watch the connection under ``sock`` through a duplicate of it: a TLS handshake about to
+        take ``sock`` over detaches it (its shutdown then does nothing), the duplicate still reaches
+        the connection."""
+        twin = sock.dup()
+        with self._lock:
+            self._owned.append(twin)
+        self.watch(twin)
 
     def watch(self, sock: socket.socket) -> socket.socket:
         with self._lock:
@@ -242,9 +256,8 @@ class _Deadline:
 
 
 class _SMTP(smtplib.SMTP):
-    """smtplib's client with each socket it opens (and the TLS one STARTTLS makes) under a deadline.
-    The TLS handshake of STARTTLS itself has smtplib's per-read timeout only: the plain socket is
-    handed over to the TLS one inside it."""
+    """smtplib's client with each socket it opens (and the TLS one STARTTLS makes, its handshake
+    too) under a deadline."""
 
     def __init__(self, deadline: _Deadline, host: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # no host: connecting in the constructor would come before the watch
@@ -256,6 +269,8 @@ class _SMTP(smtplib.SMTP):
         return self._deadline.watch(super()._get_socket(host, port, timeout))  # type: ignore[misc]
 
     def starttls(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        if self.sock is not None:  # the handshake inside takes the plain socket over
+            self._deadline.watch_connection(self.sock)
         reply = super().starttls(*args, **kwargs)
         assert self.sock is not None  # starttls raised otherwise
         self._deadline.watch(self.sock)
@@ -271,9 +286,13 @@ class _SMTPSSL(smtplib.SMTP_SSL):
         self._host = host
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        # smtplib's SMTP_SSL._get_socket, with the watch between connecting and the handshake.
+        # smtplib's SMTP_SSL._get_socket, with the watch between connecting and the handshake: the
+        # TLS socket is watched before its handshake (which a server could drip for ever).
         plain = self._deadline.watch(socket.create_connection((host, port), timeout, self.source_address))
-        return self._deadline.watch(self.context.wrap_socket(plain, server_hostname=self._host))
+        tls = self.context.wrap_socket(plain, server_hostname=self._host, do_handshake_on_connect=False)
+        self._deadline.watch(tls)
+        tls.do_handshake()
+        return tls
 
 
 def _send_email(cfg: ChannelConfig, msg: AlertMessage) -> None:

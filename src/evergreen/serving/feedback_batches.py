@@ -202,10 +202,11 @@ def contract_frame(
 
 def _few(rows: int) -> int:
     """How many records at fault a column may have and still be the records' fault: a tenth of the
-    batch, at most 100. Beyond it the column is at fault (the contract's type changed, a class was
+    batch (at least 3, so a small batch's one or two bad labels do not take its good ones along), at
+    most 100. Beyond it the column is at fault (the contract's type changed, a class was
     renamed, a new category everywhere): the batch is left for ingest to quarantine, visibly and
     with its reason, rather than its labels set aside one by one with a log line."""
-    return min(max(1, rows // 10), 100)
+    return min(max(3, rows // 10), 100)
 
 
 def _at_fault(check: Callable[[pd.Series], pd.Series], values: pd.Series, most: int) -> dict[int, str] | None:

@@ -236,3 +236,24 @@ def test_contract_frame_leaves_a_column_at_fault_throughout_to_ingest(tmp_path: 
     out, aside = contract_frame(pd.DataFrame(rows), contract, settings)
     assert sorted(aside) == list(range(0, n, 10))
     assert len(out) == n - 100 and out["x"].dtype == "float64"
+
+
+def test_contract_frame_sets_aside_a_small_batchs_few_bad_records(tmp_path: Path) -> None:
+    """Nine records, two with text for a number: a tenth of nine is no record at all, yet two bad
+    labels are the records' fault (up to three are), and the seven good ones are kept."""
+    from evergreen.config import settings_from_dict
+    from evergreen.data.contract import ColumnSpec, Contract
+    from evergreen.serving.feedback_batches import contract_frame
+
+    settings = settings_from_dict(
+        {"project": "p", "task": "binary", "data": {"target": "y"}, "storage": {}}, root=tmp_path, env={}
+    )
+    contract = Contract(
+        target="y",
+        task="binary",
+        features=(ColumnSpec("x", "numeric", "float", 1.0),),
+        target_classes=("no", "yes"),
+    )
+    rows = [{"x": "two" if i in (2, 5) else i, "y": "no"} for i in range(9)]
+    out, aside = contract_frame(pd.DataFrame(rows), contract, settings)
+    assert sorted(aside) == [2, 5] and len(out) == 7
