@@ -21,12 +21,12 @@ from evergreen.alerts.facts import (
 from evergreen.alerts.lifecycle import LIVE, ExistingAlert
 from evergreen.alerts.rules import AlertCandidate
 from evergreen.errors import NotFoundError
-from evergreen.store.audit import iso_utc
+from evergreen.store.audit import CHAMPION_MOVES, iso_utc
 from evergreen.store.engine import Store, as_utc, utcnow
 from evergreen.store.tables import alert_actions, alert_deliveries, alerts, drift_reports, pipeline_runs
 
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
-CHAMPION_ACTIONS = ("promote", "rollback", "approve")
+CHAMPION_ACTIONS = CHAMPION_MOVES
 TIME_COLUMNS = ("opened_at", "updated_at", "last_sent_at", "resolved_at", "acknowledged_at", "at")
 
 

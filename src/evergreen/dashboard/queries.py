@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, Table, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from evergreen.store.audit import CHAMPION_MOVES
 from evergreen.store.engine import Store, as_utc
 from evergreen.store.tables import (
     alert_actions,
@@ -189,7 +190,7 @@ def audit_actions(store: Store) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
-CHAMPION_ACTIONS = ("promote", "rollback", "approve")
+CHAMPION_ACTIONS = CHAMPION_MOVES
 
 
 def champion_since(store: Store, version: str) -> str:

@@ -84,15 +84,29 @@ def list_actions(
     return [{**dict(r), "at": iso_utc(r["at"])} for r in rows]
 
 
-def last_champion_set(store: Store, *, limit: int = 200) -> str | None:
-    """The newest champion the audit trail names (every move of the alias records ``after``'s
-    ``champion``), among the latest ``limit`` rows; None when evergreen never set one.
+# The actions that move the champion alias (evergreen.champion.move_champion records each one, a
+# retrain's promotion as "promote"): their ``after`` names the new champion.
+CHAMPION_MOVES = ("promote", "approve", "rollback")
+
+
+def last_champion_set(store: Store) -> str | None:
+    """The champion of the newest move of the alias the audit trail records (``after``'s
+    ``champion``); None when evergreen never set one.
 
     The registry's alias can disappear behind evergreen's back (deleting a version in MLflow deletes
-    its aliases): this tells "none yet" from "v3 was the champion, and its alias is gone".
+    its aliases): this tells "none yet" from "v3 was the champion, and its alias is gone". Only the
+    moves are read: scanning the newest rows of every action, a busy trail (gc deletions, swap
+    failures, alert acknowledgements) pushed the last move out of the window.
     """
-    for row in list_actions(store, limit=limit):
-        after = row.get("after")
-        if isinstance(after, dict) and after.get("champion") is not None:
-            return str(after["champion"])
+    a = alert_actions
+    query = (
+        select(a.c.after)
+        .where(a.c.project == store.project, a.c.action.in_(CHAMPION_MOVES))
+        .order_by(a.c.id.desc())
+        .limit(1)
+    )
+    with store.connect() as conn:
+        after = conn.execute(query).scalar()
+    if isinstance(after, dict) and after.get("champion") is not None:
+        return str(after["champion"])
     return None

@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from evergreen.store.audit import CHAMPION_MOVES
 from evergreen.store.engine import Store, as_utc
 from evergreen.store.tables import alert_actions, feedback, predictions
 
-MOVES = ("promote", "approve", "rollback")
+MOVES = CHAMPION_MOVES
 WATCHED = ("promote", "approve")
 
 

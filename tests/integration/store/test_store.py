@@ -12,7 +12,7 @@ from sqlalchemy import inspect, update
 
 from evergreen.errors import LockHeldError, NotFoundError
 from evergreen.store import open_store
-from evergreen.store.audit import list_actions, record_action
+from evergreen.store.audit import last_champion_set, list_actions, record_action
 from evergreen.store.engine import utcnow
 from evergreen.store.locks import LeaseLock, run_holder
 from evergreen.store.runs import create_run, finish_run, get_run, list_runs, mark_abandoned
@@ -129,6 +129,23 @@ def test_audit_is_append_only_and_filterable(store):
     assert [a["action"] for a in list_actions(store)] == ["promote", "rollback"]
     only = list_actions(store, actor="cli:ann")
     assert len(only) == 1 and only[0]["before"] == {"c": "3"} and only[0]["after"] == {"c": "2"}
+
+
+def test_the_last_champion_set_is_found_behind_a_busy_trail(store):
+    # gc deletions, swap failures and alert acknowledgements pushed the last move out of the newest
+    # 200 rows: status said "none yet" about a project whose champion alias had gone.
+    record_action(
+        store,
+        actor="cli:ann",
+        action="promote",
+        target="version:3",
+        before={"champion": "2"},
+        after={"champion": "3", "previous": "2"},
+    )
+    busy = ("gc_delete_file", "swap_failed", "alert_acknowledged")
+    for i in range(250):
+        record_action(store, actor="system", action=busy[i % 3], target=f"file:{i}", after={"n": i})
+    assert last_champion_set(store) == "3"
 
 
 def test_schema_head_is_alembics_head():
