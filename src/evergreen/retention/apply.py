@@ -208,8 +208,12 @@ def _delete_run_of(
     from mlflow.exceptions import MlflowException
 
     client = project.registry.client
-    ours = project.registry.experiment_id
     try:
+        # Looked up, never created (the registry's experiment_id makes one when it is missing), and
+        # inside the try: an MLflow error here must leave the run, not end the pass after the
+        # version was deleted and audited. No experiment of that name: nothing is evergreen's.
+        experiment = client.get_experiment_by_name(project.registry.model_name)
+        ours = experiment.experiment_id if experiment is not None else None
         if model_id and client.get_logged_model(model_id).experiment_id == ours:
             client.delete_logged_model(model_id)
         if run_id and not any(v.run_id == run_id for v in project.registry.list_versions()):

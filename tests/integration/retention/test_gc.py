@@ -356,3 +356,48 @@ def test_a_version_deleted_by_hand_during_the_pass_is_skipped_and_the_pass_goes_
     assert result.deleted_predictions == 1
     assert [a["target"] for a in list_actions(p.store, action="gc_delete_version")] == [f"version:{v3}"]
     assert p.registry.aliases() == {"champion": "1"}
+
+
+def test_the_experiment_unreadable_during_the_pass_leaves_runs_and_the_pass_goes_on(
+    trained_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by a review: the experiment was read outside the clean-up's try, so an MLflow error
+    # there (a tracking server gone for a moment) escaped run_gc after the first version was deleted
+    # and audited: the other versions, the rows and the files were never pruned.
+    from mlflow.exceptions import MlflowException
+
+    p = trained_project
+    v2, v3, _v4 = add_version(p), add_version(p), add_version(p)
+    now = utcnow() + LATER
+    log_prediction(p, "1", now - timedelta(days=100))
+    runs = {v: p.registry.get_version(v).run_id for v in (v2, v3)}
+
+    def unreadable(name: str) -> Any:
+        raise MlflowException(f"experiment {name}: the tracking server did not answer")
+
+    def tracking_server_gone(version: str) -> None:
+        p.registry._experiment_id = None  # a process that had not read it yet
+        monkeypatch.setattr(p.registry.client, "get_experiment_by_name", unreadable)
+
+    result = run_gc(p, POLICY, now, actor="test", before_delete=tracking_server_gone)
+    assert result.deleted_versions == (v2, v3) and result.deleted_predictions == 1
+    assert len(list_actions(p.store, action="gc_delete_version")) == 2
+    assert list_actions(p.store, action="gc_delete_run") == []  # not known to be ours: left
+    monkeypatch.undo()
+    assert {p.registry.client.get_run(r).info.lifecycle_stage for r in runs.values()} == {"active"}
+
+
+def test_gc_does_not_create_the_experiment_when_it_is_gone(trained_project: Any) -> None:
+    # The registry's experiment_id creates the experiment when it is missing: gc must only look.
+    p = trained_project
+    reg, client = p.registry, p.registry.client
+    v2, _v3 = add_version(p), add_version(p)
+    run_id = reg.get_version(v2).run_id
+    client.rename_experiment(reg.experiment_id, "renamed-by-hand")
+    reg._experiment_id = None
+
+    result = run_gc(p, POLICY, utcnow() + LATER, actor="test")
+    assert result.deleted_versions == (v2,)
+    assert client.get_experiment_by_name(reg.model_name) is None
+    assert client.get_run(run_id).info.lifecycle_stage == "active"  # in no experiment of ours: left
+    assert list_actions(p.store, action="gc_delete_run") == []
