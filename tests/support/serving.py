@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -187,3 +189,15 @@ def incompatible_schema_version(project: Any, version: str) -> str:
         (d / "MLmodel").write_text(yaml.safe_dump(mlmodel))
 
     return clone_version(project, version, edit)
+
+
+def collected(project: Any, version: str) -> None:
+    """What an operator does to free space: soft-delete the version's run, then ``mlflow gc``. The
+    version and its alias stay; its files are gone."""
+    reg = project.registry
+    reg.client.delete_run(reg.get_version(version).run_id)
+    mlflow_cli = str(Path(sys.executable).parent / "mlflow")
+    uri = reg.tracking_uri
+    subprocess.run(
+        [mlflow_cli, "gc", "--backend-store-uri", uri, "--tracking-uri", uri], check=True, capture_output=True
+    )

@@ -147,6 +147,18 @@ class ChampionChange:
 
 
 @dataclass(frozen=True)
+class RollbackRefused:
+    """The watch found the champion worse on live data and could not roll back: ``previous`` cannot
+    be served. Counts until the champion moves again."""
+
+    audit_id: int
+    champion: str | None
+    previous: str
+    error: str
+    at: str
+
+
+@dataclass(frozen=True)
 class PendingApproval:
     run_id: str
     candidate_version: str | None
@@ -161,4 +173,5 @@ class Facts:
     swap_failures: tuple[SwapFailure, ...] | None = None
     champion_change: ChampionChange | None = None
     pending: tuple[PendingApproval, ...] | None = None
+    rollback_refused: tuple[RollbackRefused, ...] | None = None  # newest since the last move, or ()
     extra: dict[str, Any] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from evergreen.alerts.facts import (
     PendingApproval,
     RetrainFailure,
     RetrainState,
+    RollbackRefused,
     SwapFailure,
     window_key,
 )
@@ -24,6 +25,7 @@ from evergreen.errors import NotFoundError
 from evergreen.store.audit import CHAMPION_MOVES, iso_utc
 from evergreen.store.engine import Store, as_utc, utcnow
 from evergreen.store.tables import alert_actions, alert_deliveries, alerts, drift_reports, pipeline_runs
+from evergreen.store.watch import ROLLBACK_REFUSED
 
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 CHAMPION_ACTIONS = CHAMPION_MOVES
@@ -310,6 +312,21 @@ def gather_champion(store: Store) -> tuple[ChampionChange | None, tuple[SwapFail
     return change, tuple(failures.values())
 
 
+def gather_rollback_refused(store: Store, after_id: int) -> tuple[RollbackRefused, ...]:
+    """The newest automatic rollback refused since the champion last moved (``after_id``), if any."""
+    rows = _audit(store, (ROLLBACK_REFUSED,), after_id=after_id, limit=1)
+    return tuple(
+        RollbackRefused(
+            int(r["id"]),
+            (r["before"] or {}).get("champion"),
+            str(r["target"] or "").removeprefix("version:"),
+            (r["reason"] or "")[:500],
+            iso_utc(r["at"]),
+        )
+        for r in rows
+    )
+
+
 def gather_pending(store: Store) -> tuple[PendingApproval, ...]:
     r = pipeline_runs
     with store.connect() as conn:
@@ -336,6 +353,7 @@ def gather_pending(store: Store) -> tuple[PendingApproval, ...]:
 def gather_facts(store: Store) -> Facts:
     change, swaps = gather_champion(store)
     return Facts(
+        rollback_refused=gather_rollback_refused(store, change.audit_id if change else 0),
         drift=gather_drift(store),
         retrain=gather_retrain(store),
         swap_failures=swaps,

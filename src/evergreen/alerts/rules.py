@@ -337,6 +337,19 @@ def _evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
                 occurrence=str(c.audit_id),
             )
         )
+    if facts.rollback_refused is not None:
+        kinds.add("rollback_refused")
+        for r in facts.rollback_refused:
+            active.append(
+                AlertCandidate(
+                    "rollback_refused",
+                    "rollback_refused",
+                    "critical",  # a regression is live and the automatic rollback could not undo it
+                    f"automatic rollback to v{r.previous} refused: {r.error}",
+                    {"champion": r.champion, "previous": r.previous, "error": r.error, "at": r.at},
+                    occurrence=str(r.audit_id),
+                )
+            )
     if facts.pending is not None:
         kinds.add("pending_approval")
         for p in facts.pending:

@@ -5,6 +5,10 @@ hands the numbers to the pure judge (:mod:`evergreen.evaluation.watch`) and, on 
 ``promotion.auto_rollback``, calls the same :func:`evergreen.control.models.rollback` a person would,
 as actor ``system``: the decision row keeps the numbers, the audit row the reason, and the champion
 change raises an alert (level ``alert`` for a rollback by the system).
+
+A rollback refused because ``previous`` cannot be served (its files collected, say) is recorded once
+(audit ``rollback_refused``, a critical alert) and ends the watch: tried again on every tick, it
+loaded the whole previous model each time under the models lease, and nobody was told.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from evergreen.control.alerts import after_action
 from evergreen.control.models import rollback
 from evergreen.data.values import canonical_str, is_missing
+from evergreen.errors import UnservableVersionError
 from evergreen.evaluation.metrics import PROBA_METRICS
 from evergreen.evaluation.watch import WatchJudgement, judge_watch, paired_score, watch_open
 from evergreen.logs import get_logger
@@ -24,8 +30,9 @@ from evergreen.monitoring.columns import probability_matrix
 from evergreen.overrides import effective_settings
 from evergreen.project import Project
 from evergreen.registry import CHAMPION
+from evergreen.store.audit import record_action
 from evergreen.store.engine import as_utc, utcnow
-from evergreen.store.watch import LabelledPair, current_watch, labelled_pairs
+from evergreen.store.watch import ROLLBACK_REFUSED, LabelledPair, Watch, current_watch, labelled_pairs
 
 log = get_logger(__name__)
 
@@ -123,15 +130,34 @@ def check_watch(project: Project, now: datetime | None = None) -> WatchJudgement
         "watch_judged", verdict=judgement.verdict, reason=judgement.reason
     )
     if judgement.verdict == "regressed":
-        rollback(
-            project,
-            to=watch.previous,
-            actor="system",
-            reason=f"automatic rollback: {judgement.reason}",
-            decision_values=_decision(judgement),
-            expected=watch.champion,  # judged while scoring: a promotion by hand since stands
-        )
+        try:
+            rollback(
+                project,
+                to=watch.previous,
+                actor="system",
+                reason=f"automatic rollback: {judgement.reason}",
+                decision_values=_decision(judgement),
+                expected=watch.champion,  # judged while scoring: a promotion by hand since stands
+            )
+        except UnservableVersionError as exc:
+            _refused(project, watch, judgement, exc)
     return judgement
+
+
+def _refused(project: Project, watch: Watch, j: WatchJudgement, exc: UnservableVersionError) -> None:
+    """Record once that the regression stays: the audit row ends the watch (no rollback is tried
+    again) and the alerts read it (critical, until the champion moves)."""
+    log.error("watch_rollback_refused", champion=watch.champion, previous=watch.previous, error=exc.message)
+    record_action(
+        project.store,
+        actor="system",
+        action=ROLLBACK_REFUSED,
+        target=f"version:{watch.previous}",
+        reason=f"v{watch.champion} regressed on live data and stays the champion: {exc.message}",
+        before={"champion": watch.champion},
+        after={"champion": watch.champion, "watch": watch.audit_id, "judgement": j.to_dict()},
+    )
+    after_action(project)
 
 
 def _decision(j: WatchJudgement) -> dict[str, Any]:

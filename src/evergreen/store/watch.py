@@ -5,7 +5,8 @@ which version became the champion (``after.champion``) and which one it replaced
 (``before.champion``). While it lasts the replaced one scores live traffic in shadow; its
 predictions are ``predictions`` rows of role ``shadow`` pointing at the champion's row
 (``shadow_of``, migration 0002), and labels arrive in ``feedback`` against the champion's row.
-A rollback (or any later move) ends it: only the newest move counts.
+A rollback (or any later move) ends it: only the newest move counts. So does a rollback the watch
+tried and was refused (``rollback_refused``: ``previous`` cannot be served); it is not tried again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from evergreen.store.tables import alert_actions, feedback, predictions
 
 MOVES = CHAMPION_MOVES
 WATCHED = ("promote", "approve")
+# The audit action of an automatic rollback refused (its target cannot be served): it ends the watch.
+ROLLBACK_REFUSED = "rollback_refused"
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,16 @@ class LabelledPair:
 
 
 def current_watch(store: Store) -> Watch | None:
-    """The watch the newest champion move opened, or None (a rollback, a first champion, no move)."""
+    """The watch the newest champion move opened, or None (a rollback, a refused rollback since the
+    move, a first champion, no move)."""
     a = alert_actions
     query = (
         select(a.c.id, a.c.action, a.c.before, a.c.after, a.c.at)
-        .where(a.c.project == store.project, a.c.action.in_(MOVES), a.c.target.like("version:%"))
+        .where(
+            a.c.project == store.project,
+            a.c.action.in_((*MOVES, ROLLBACK_REFUSED)),
+            a.c.target.like("version:%"),
+        )
         .order_by(a.c.id.desc())
         .limit(1)
     )

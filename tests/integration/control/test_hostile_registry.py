@@ -5,8 +5,6 @@ Each is refused naming the version, and the aliases and the audit trail stay as 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,18 +17,7 @@ from evergreen.errors import NotFoundError, UnservableVersionError
 from evergreen.store.audit import list_actions
 from tests.support.control import OPERATOR, control_app
 from tests.support.serving import clone_version
-
-
-def _collected(project: Any, version: str) -> None:
-    """What an operator does to free space: soft-delete the version's run, then ``mlflow gc``. The
-    version and its alias stay; its files are gone."""
-    reg = project.registry
-    reg.client.delete_run(reg.get_version(version).run_id)
-    mlflow_cli = str(Path(sys.executable).parent / "mlflow")
-    uri = reg.tracking_uri
-    subprocess.run(
-        [mlflow_cli, "gc", "--backend-store-uri", uri, "--tracking-uri", uri], check=True, capture_output=True
-    )
+from tests.support.serving import collected as _collected
 
 
 def _foreign_version(project: Any, version: str) -> str:

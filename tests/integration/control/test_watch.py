@@ -28,7 +28,7 @@ from evergreen.store.audit import list_actions
 from evergreen.store.tables import alerts, decisions
 from evergreen.store.watch import current_watch, labelled_pairs
 from evergreen.triggers.scheduler import Scheduler
-from tests.support.serving import count_predictions, live, wait_until
+from tests.support.serving import collected, count_predictions, live, wait_until
 
 STREAM = Stream("stagger", "sudden", before=0, after=1, change_batch=1, batches=2, rows=400, seed=11)
 LIVE = Stream("stagger", "sudden", before=0, after=0, change_batch=99, rows=120, seed=12)
@@ -97,6 +97,43 @@ def test_a_promotion_worse_on_live_data_is_rolled_back(promoted: Project) -> Non
     assert row["candidate_metrics"]["accuracy"] == 1.0 and row["deltas"]["accuracy"] > 0.2
     assert ("champion_changed", "alert") in {(k, lv) for k, lv, _ in raised}
     assert check_watch(promoted) is None  # the rollback ended the watch: no second move
+
+
+def test_a_rollback_onto_a_previous_that_cannot_be_served_is_refused_once_and_alerted(
+    promoted: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by a review: the refused rollback left the watch open, so every tick judged again, took
+    # the models lease, loaded the whole previous model, failed and logged watch_failed for the rest
+    # of the watch; nobody was told that a regression was found and could not be undone.
+    _serve_and_label(promoted, 60, concept=0)
+    collected(promoted, "1")  # `mlflow gc` took v1's files; 'previous' still names it
+    reg = promoted.registry
+    loads: list[str] = []
+    real_load = reg.load_model
+
+    def counted(version: str) -> object:
+        loads.append(version)
+        return real_load(version)
+
+    monkeypatch.setattr(reg, "load_model", counted)
+    assert Scheduler(promoted).tick().watch == "regressed"
+    assert loads == ["1"] and reg.aliases() == {"champion": "2", "previous": "1"}
+    assert Scheduler(promoted).tick().watch is None  # the refusal ended the watch
+    assert loads == ["1"]  # not loaded again
+    assert list_actions(promoted.store, action="rollback") == []
+    [refused] = list_actions(promoted.store, action="rollback_refused")
+    assert (refused["actor"], refused["target"]) == ("system", "version:1")
+    assert refused["reason"].startswith(
+        "v2 regressed on live data and stays the champion: v1 cannot be served"
+    )
+    assert refused["after"]["judgement"]["verdict"] == "regressed"
+    with promoted.store.connect() as conn:
+        raised = conn.execute(
+            select(alerts.c.level, alerts.c.status, alerts.c.title).where(alerts.c.kind == "rollback_refused")
+        ).all()
+    [(level, status, title)] = raised
+    assert (level, status) == ("critical", "open")
+    assert title.startswith("automatic rollback to v1 refused: v2 regressed on live data")
 
 
 def test_a_promotion_better_on_live_data_is_kept(promoted: Project) -> None:

@@ -13,6 +13,7 @@ from evergreen.alerts.facts import (
     MultivariateFact,
     PendingApproval,
     PerformanceFact,
+    RollbackRefused,
     SwapFailure,
 )
 from evergreen.alerts.lifecycle import ExistingAlert, can_transition, send_event
@@ -133,6 +134,22 @@ def test_event_rules_and_kinds_seen_in_full() -> None:
     ]
     assert ev.cleared_kinds == {"swap_failed", "pending_approval"}
     assert evaluate(Facts(), CFG) == evaluate(Facts(drift=()), CFG)  # nothing looked at: nothing changes
+
+
+def test_a_refused_automatic_rollback_is_critical_until_the_champion_moves() -> None:
+    refused = RollbackRefused(12, "2", "1", "v2 regressed on live data and stays the champion: v1 gone", "t")
+    ev = evaluate(Facts(rollback_refused=(refused,)), CFG)
+    assert [(a.fingerprint, a.kind, a.level, a.occurrence, a.title) for a in ev.active] == [
+        (
+            "rollback_refused",
+            "rollback_refused",
+            "critical",
+            "12",
+            "automatic rollback to v1 refused: v2 regressed on live data and stays the champion: v1 gone",
+        )
+    ]
+    # none since the last move: the kind was looked at in full, so an open one is resolved
+    assert evaluate(Facts(rollback_refused=()), CFG).cleared_kinds == {"rollback_refused"}
 
 
 def _existing(
