@@ -136,4 +136,6 @@ def test_the_replicas_believe_the_proxys_forwarded_headers() -> None:
     assert all(env[k] == services["scheduler"]["environment"][k] for k in shared)
     assert "ports" not in services["serve"]  # reachable through the proxy only
     nginx = (DEPLOY / "nginx" / "nginx.conf").read_text()
-    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in nginx
+    # replaced, not appended to: uvicorn believes the left-most entry, which a client could write
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx
+    assert "$proxy_add_x_forwarded_for" not in nginx
