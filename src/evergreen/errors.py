@@ -39,6 +39,7 @@ to its exit code and the HTTP API to its status, each in exactly one place (``ex
     ├── RegistryError                   registry_error                HTTP 503
     │   └── ChampionUnavailableError    champion_unavailable
     │       ├── UntrustedModelError     untrusted_model
+    │       ├── ModelFilesMissingError  model_files_missing
     │       ├── NotReadyError           not_ready
     │       ├── ShuttingDownError       shutting_down
     │       └── ModelFailedError        model_failed
@@ -88,6 +89,7 @@ __all__ = [
     "MalformedJSONError",
     "MethodNotAllowedError",
     "ModelFailedError",
+    "ModelFilesMissingError",
     "ModelInputError",
     "ModelsBusyError",
     "NoDataError",
@@ -363,6 +365,12 @@ class UntrustedModelError(ChampionUnavailableError):
     """A model version failed a trust check (sha256, skops only, trusted types) and is never loaded."""
 
     code = "untrusted_model"
+
+
+class ModelFilesMissingError(ChampionUnavailableError):
+    """A model version's files are not in the artifact store (collected by mlflow gc, deleted by hand)."""
+
+    code = "model_files_missing"
 
 
 class NotReadyError(ChampionUnavailableError):

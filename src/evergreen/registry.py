@@ -25,6 +25,7 @@ from mlflow.models import infer_signature
 
 from evergreen.errors import (
     ChampionUnavailableError,
+    ModelFilesMissingError,
     NotFoundError,
     RegistryError,
     UntrustedModelError,
@@ -57,6 +58,23 @@ MODEL_ARTIFACT = "model"
 # "no such version" (a promote during an outage said "not found", exit 2).
 _ABSENT = frozenset({"RESOURCE_DOES_NOT_EXIST"})
 _NO_SUCH_VERSION = _ABSENT | {"INVALID_PARAMETER_VALUE"}  # "abc" is not a version number
+
+
+# How an artifact that is not there reads in MLflow's stores, on the exception itself or one it was
+# raised from: the local file store's OSError, the tracking server's proxy (RESOURCE_DOES_NOT_EXIST,
+# "No such artifact"), S3's NoSuchKey. Anything else (a store down, no credentials) is not proof.
+_MISSING_WORDS = ("No such file or directory", "No such artifact", "NoSuchKey")
+
+
+def _files_missing(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, FileNotFoundError) or getattr(seen, "error_code", None) in _ABSENT:
+            return True
+        if any(word in str(seen) for word in _MISSING_WORDS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _unavailable(tracking_uri: str, exc: MlflowException) -> RegistryError:
@@ -351,8 +369,9 @@ class Registry:
         except UntrustedModelError:
             raise
         except Exception as exc:
+            # A version whose files are gone is told from a store that did not answer: only the first
+            # proves the version cannot be served (control refuses a move onto it).
+            failed = ModelFilesMissingError if _files_missing(exc) else ChampionUnavailableError
             # Redacted here, at the source: the message reaches /ready, the dashboard and the API, and
             # MLflow's download errors quote the artifact URI (with a tracking server's user:password).
-            raise ChampionUnavailableError(
-                f"{what} could not be loaded: {self.redact(one_line(exc))}"
-            ) from exc
+            raise failed(f"{what} could not be loaded: {self.redact(one_line(exc))}") from exc

@@ -28,3 +28,22 @@ def control_app(project: Any, tokens: str = TOKENS, insecure_local: bool = False
     install_error_handlers(app)
     app.include_router(api.router)
     return app
+
+
+def pending_candidate(project: Any) -> str:
+    """A retrain whose candidate waits for approval (any candidate passes); its run id."""
+    from evergreen import control
+    from evergreen.pipeline import RetrainRequest, RetrainRunner
+
+    control.set_thresholds(
+        project,
+        {
+            "promotion.min_improvement": -1.0,
+            "promotion.significance": None,
+            "promotion.require_approval": True,
+        },
+        actor="setup",
+    )
+    outcome = RetrainRunner(project).run(RetrainRequest(force=True, reason="review"))
+    assert outcome.status == "pending_approval", outcome.reason
+    return outcome.run_id

@@ -201,3 +201,14 @@ def collected(project: Any, version: str) -> None:
     subprocess.run(
         [mlflow_cli, "gc", "--backend-store-uri", uri, "--tracking-uri", uri], check=True, capture_output=True
     )
+
+
+def foreign_version(project: Any, version: str) -> str:
+    """A copy of ``version`` registered by hand, as another tool would: no evergreen tags at all."""
+    import mlflow
+
+    reg = project.registry
+    src = Path(mlflow.artifacts.download_artifacts(reg.model_uri(version)))
+    dest = Path(tempfile.mkdtemp(prefix="eg-foreign-", dir=project.settings.state_dir)) / "model"
+    shutil.copytree(src, dest)
+    return str(reg.client.create_model_version(reg.model_name, source=str(dest), run_id=None).version)

@@ -21,6 +21,7 @@ from evergreen.errors import (
     ChampionUnavailableError,
     ConflictError,
     LockHeldError,
+    ModelFilesMissingError,
     NotFoundError,
     UnservableVersionError,
     UntrustedModelError,
@@ -118,7 +119,7 @@ def promote(project: Project, version: str, *, actor: str, reason: str | None = 
     return result
 
 
-def _check_servable(project: Project, version: str) -> None:
+def _check_servable(project: Project, version: str) -> Any:
     """Refuse a move onto a version no server could load: the alias is what every replica follows.
 
     The registry can be changed behind evergreen's back: a version whose run was soft-deleted and
@@ -130,15 +131,12 @@ def _check_servable(project: Project, version: str) -> None:
 
     Only a version whose files are gone or that fails a trust check is refused as unservable (422);
     a store that could not be reached from here (down, no credentials) is the 503 it was, and the
-    action can be tried again: the version is not to blame.
+    action can be tried again: the version is not to blame. Returns the model, for a caller that
+    scores it next (approve's rescore), so it is not fetched twice.
     """
     try:
-        project.registry.load_model(version)
-    except UntrustedModelError as exc:
-        raise _unservable(version, exc) from exc
-    except ChampionUnavailableError as exc:
-        if not _files_missing(exc):
-            raise
+        return project.registry.load_model(version)
+    except (UntrustedModelError, ModelFilesMissingError) as exc:
         raise _unservable(version, exc) from exc
 
 
@@ -147,25 +145,6 @@ def _unservable(version: str, exc: ChampionUnavailableError) -> UnservableVersio
         f"v{version} cannot be served, so the champion was not moved: {exc.message}",
         details={"version": version},
     )
-
-
-# How an artifact that is not there reads in MLflow's stores: the local file store's OSError, S3's
-# NoSuchKey / 404, the tracking server's proxy (RESOURCE_DOES_NOT_EXIST, "No such artifact").
-_MISSING_WORDS = ("No such file or directory", "No such artifact", "NoSuchKey", "RESOURCE_DOES_NOT_EXIST")
-
-
-def _files_missing(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if (
-            isinstance(seen, FileNotFoundError)
-            or getattr(seen, "error_code", None) == "RESOURCE_DOES_NOT_EXIST"
-        ):
-            return True
-        if any(word in str(seen) for word in _MISSING_WORDS):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _known_run(project: Project, run_id: str | None) -> str | None:
@@ -261,9 +240,9 @@ def approve(project: Project, run_id: str, *, actor: str, reason: str | None = N
         if current == version:  # promoted by hand meanwhile: settle the run, move nothing
             result = _settled(project, run_id, version, actor=actor, reason=reason or "approved")
         else:
-            _check_servable(project, version)  # before the rescore, whose load would be a 503
+            model = _check_servable(project, version)  # before the rescore, which scores this model
             if current != run["champion_version"]:
-                decision = rescore(project, run, version, current)
+                decision = rescore(project, run, version, current, candidate=model)
                 if decision.outcome == "rejected":
                     raise ConflictError(
                         f"v{version} is no longer better than the current champion v{current} on the "
@@ -367,7 +346,9 @@ def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionR
     return ActionResult("reject", version, None, f"run {run_id} (v{version}) rejected{gone}")
 
 
-def rescore(project: Project, run: dict[str, Any], version: str, champion: str | None) -> Decision:
+def rescore(
+    project: Project, run: dict[str, Any], version: str, champion: str | None, *, candidate: Any = None
+) -> Decision:
     """Score a run's candidate and ``champion`` on the run's own holdout and decide again: on the
     same rows the run was judged on (the newest data's, after a change of concept)."""
     s = effective_settings(project)  # the promotion thresholds in force now, as a retrain would use
@@ -385,7 +366,8 @@ def rescore(project: Project, run: dict[str, Any], version: str, champion: str |
     numeric, categorical, text = feature_kinds(dataset.contract)
     columns = [*numeric, *categorical, *text]
     reg = project.registry
-    cand = score_on_holdout(reg.load_model(version), version, holdout, s, columns)
+    model = candidate if candidate is not None else reg.load_model(version)  # loaded by the caller
+    cand = score_on_holdout(model, version, holdout, s, columns)
     champ = None
     if champion is not None:
         champ = score_on_holdout(reg.load_model(champion), champion, holdout, s, columns)

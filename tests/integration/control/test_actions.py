@@ -3,6 +3,7 @@ an audit row exactly when something changed."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from evergreen.errors import BadInputError, ConflictError
 from evergreen.pipeline import RetrainRequest, RetrainRunner
 from evergreen.store.audit import list_actions
 from evergreen.store.runs import list_runs
-from tests.support.control import OPERATOR, control_app
+from tests.support.control import OPERATOR, control_app, pending_candidate
 
 
 def _decisions(project: Any) -> int:
@@ -105,21 +106,6 @@ def test_a_stale_override_does_not_block_changing_another_key(churn_project: Any
         assert shown["triggers.drift.share"]["ignored"] is None
 
 
-def _pending(project: Any) -> str:
-    control.set_thresholds(
-        project,
-        {
-            "promotion.min_improvement": -1.0,
-            "promotion.significance": None,
-            "promotion.require_approval": True,
-        },
-        actor="t",
-    )
-    outcome = RetrainRunner(project).run(RetrainRequest(force=True))
-    assert outcome.status == "pending_approval", outcome.reason
-    return outcome.run_id
-
-
 def _moves(project: Any) -> list[tuple[str, str]]:
     acts = ("promote", "rollback", "approve", "reject")
     by_hand = [a for a in list_actions(project.store) if a["actor"] != "system"]  # not the fixture's run
@@ -131,7 +117,7 @@ def test_an_action_while_another_holds_the_models_is_a_409_that_changes_nothing(
     from evergreen.store.locks import LeaseLock, models_lock_name
 
     p = trained_project
-    run_id = _pending(p)  # v2 waits; v1 is the champion
+    run_id = pending_candidate(p)  # v2 waits; v1 is the champion
     with LeaseLock(p.store, models_lock_name("churn")):  # e.g. another operator's approve, mid-way
         for act in (
             lambda: control.approve(p, run_id, actor="cli:bob"),
@@ -158,7 +144,7 @@ def test_approvals_and_a_reject_at_once_act_exactly_once(trained_project: Any) -
     from evergreen.store.runs import get_run
 
     p = trained_project
-    run_id = _pending(p)
+    run_id = pending_candidate(p)
     calls = [lambda i=i: control.approve(p, run_id, actor=f"api:a{i}") for i in range(3)]
     calls.append(lambda: control.reject(p, run_id, actor="api:r", reason="no"))
     start, results = threading.Barrier(len(calls)), []
@@ -193,7 +179,7 @@ def test_a_pending_candidate_promoted_by_hand_is_not_rejected_and_approving_sett
     from evergreen.store.runs import get_run
 
     p = trained_project
-    run_id = _pending(p)
+    run_id = pending_candidate(p)
     control.promote(p, "2", actor="cli:ann", reason="could not wait")
     # Rejecting it now would tag the serving champion "rejected" (it did).
     with pytest.raises(ConflictError, match=r"^v2 of run \w+ is the champion now"):
@@ -294,8 +280,33 @@ def test_rejecting_with_a_reason_over_mlflows_tag_limit_tags_the_version_it_stil
     version up: it was read as "no such version", and the run settled as "v2 no longer exists" while
     v2 kept its pending tag."""
     p = trained_project
-    run_id = _pending(p)
+    run_id = pending_candidate(p)
     result = control.reject(p, run_id, actor="cli:ann", reason="r" * 120_000)
     assert result.message == f"run {run_id} (v2) rejected"
     tags = p.registry.get_version("2").tags
     assert tags["evergreen.decision"] == "rejected" and tags["evergreen.reason"] == "r" * 5000
+
+
+def test_approving_after_the_champion_moved_fetches_the_candidate_once(
+    trained_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The servability check loads the candidate; the rescore against the new champion scores that
+    same model instead of fetching and unpickling it a second time under the models lease."""
+    from evergreen.store.runs import get_run
+
+    p = trained_project
+    run_id = pending_candidate(p)  # v2 waits, judged against v1
+    later = RetrainRunner(p).run(RetrainRequest(force=True))  # v3 waits too
+    control.promote(p, str(later.candidate_version), actor="cli:ann")  # the champion moved: a rescore
+    candidate = str(get_run(p.store, run_id)["candidate_version"])
+    loads: list[str] = []
+    real = p.registry.load_model
+
+    def counted(version: str, *args: Any, **kwargs: Any) -> Any:
+        loads.append(str(version))
+        return real(version, *args, **kwargs)
+
+    monkeypatch.setattr(p.registry, "load_model", counted)  # the real load, counted
+    with contextlib.suppress(ConflictError):  # it may be no better than v3: the loads are counted
+        control.approve(p, run_id, actor="cli:ann")
+    assert sorted(loads) == sorted([candidate, str(later.candidate_version)]), loads

@@ -4,9 +4,6 @@ Each is refused naming the version, and the aliases and the audit trail stay as 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,17 +15,7 @@ from evergreen.store.audit import list_actions
 from tests.support.control import OPERATOR, control_app
 from tests.support.serving import clone_version
 from tests.support.serving import collected as _collected
-
-
-def _foreign_version(project: Any, version: str) -> str:
-    """A copy of ``version`` registered by hand, as another tool would: no evergreen tags at all."""
-    import mlflow
-
-    reg = project.registry
-    src = Path(mlflow.artifacts.download_artifacts(reg.model_uri(version)))
-    dest = Path(tempfile.mkdtemp(prefix="eg-foreign-", dir=project.settings.state_dir)) / "model"
-    shutil.copytree(src, dest)
-    return str(reg.client.create_model_version(reg.model_name, source=str(dest), run_id=None).version)
+from tests.support.serving import foreign_version as _foreign_version
 
 
 def test_a_rollback_to_a_version_whose_files_were_collected_is_refused_naming_it(
@@ -99,10 +86,10 @@ def test_approving_a_candidate_whose_files_were_collected_is_refused_and_it_stay
     trained_project: Any,
 ) -> None:
     from evergreen.store.runs import get_run
-    from tests.integration.control.test_actions import _pending
+    from tests.support.control import pending_candidate
 
     p = trained_project
-    run_id = _pending(p)
+    run_id = pending_candidate(p)
     _collected(p, "2")
     audit = len(list_actions(p.store))
     with pytest.raises(UnservableVersionError, match=r"^v2 cannot be served, so the champion was not moved"):

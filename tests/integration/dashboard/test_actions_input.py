@@ -11,6 +11,7 @@ from evergreen.alerts.rules import AlertCandidate
 from evergreen.store.audit import list_actions
 from evergreen.store.engine import utcnow
 from evergreen.store.locks import LeaseLock, retrain_lock_name
+from tests.support.control import pending_candidate
 from tests.support.dashboard import OPERATOR_TOKEN, dashboard_app, login
 
 
@@ -103,23 +104,10 @@ def test_rejecting_a_run_whose_candidate_version_was_deleted_settles_it(trained_
     version) nor rejected: "reject" was a 500, and the run waited for approval for ever."""
     import mlflow
 
-    from evergreen import control
-    from evergreen.pipeline import RetrainRequest, RetrainRunner
     from evergreen.store.runs import get_run
 
     p = trained_project
-    control.set_thresholds(
-        p,
-        {
-            "promotion.require_approval": True,
-            "promotion.min_improvement": -1.0,
-            "promotion.significance": None,
-        },
-        actor="setup",
-    )
-    outcome = RetrainRunner(p).run(RetrainRequest(force=True, reason="review"))
-    assert outcome.status == "pending_approval"
-    run_id = outcome.run_id
+    run_id = pending_candidate(p)
     version = get_run(p.store, run_id)["candidate_version"]
     mlflow.MlflowClient(tracking_uri=p.settings.storage.mlflow_tracking_uri).delete_model_version(
         "churn", version
@@ -145,38 +133,26 @@ def test_a_second_approve_or_acknowledge_of_the_same_thing_is_shown_done_not_ref
     """The second click of a double-click (or a second person) is refused 409 by the control layer,
     by design; the page said it "cannot be acknowledged" / "is promoted, not pending_approval" as a
     failure although the thing was done. Now it says so, as done; another conflict stays a refusal."""
-    from evergreen import control
     from evergreen.alerts import repository as repo
     from evergreen.alerts.rules import AlertCandidate
-    from evergreen.pipeline import RetrainRequest, RetrainRunner
     from evergreen.store.engine import utcnow
 
     p = trained_project
-    control.set_thresholds(
-        p,
-        {
-            "promotion.require_approval": True,
-            "promotion.min_improvement": -1.0,
-            "promotion.significance": None,
-        },
-        actor="setup",
-    )
-    pending = RetrainRunner(p).run(RetrainRequest(force=True, reason="review"))
-    assert pending.status == "pending_approval", pending.reason
+    pending_run = pending_candidate(p)
     alert_id = repo.insert_alert(
         p.store, AlertCandidate("drift:7d", "drift", "alert", "data drift"), utcnow()
     )
     with TestClient(dashboard_app(p)) as c:
         csrf = login(c, OPERATOR_TOKEN)
         form = {"comment": "looks right", "csrf_token": csrf}
-        first = c.post(f"/approvals/{pending.run_id}/approve", data=form)
+        first = c.post(f"/approvals/{pending_run}/approve", data=form)
         assert 'class="notice ok"' in first.text and "champion is now v" in first.text
-        again = c.post(f"/approvals/{pending.run_id}/approve", data=form)
+        again = c.post(f"/approvals/{pending_run}/approve", data=form)
         assert again.status_code == 200
         assert 'class="notice ok"' in again.text, again.text[-1500:]
-        assert f"run {pending.run_id} already approved" in again.text
+        assert f"run {pending_run} already approved" in again.text
         # Rejecting the approved run is a real conflict: still shown as the refusal it is.
-        refused = c.post(f"/approvals/{pending.run_id}/reject", data=form)
+        refused = c.post(f"/approvals/{pending_run}/reject", data=form)
         assert 'class="notice bad"' in refused.text and "not pending_approval" in refused.text
 
         for _ in range(2):

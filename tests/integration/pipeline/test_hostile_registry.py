@@ -8,7 +8,7 @@ from typing import Any
 
 from evergreen.pipeline import RetrainRequest, RetrainRunner
 from evergreen.store.runs import get_run
-from tests.integration.control.test_hostile_registry import _collected
+from tests.support.serving import collected as _collected
 
 
 def _champion_check(project: Any, run_id: str) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from typing import Any
 
 from evergreen import control
 from evergreen.store.audit import list_actions
-from tests.integration.control.test_hostile_registry import _collected, _foreign_version
 from tests.support.serving import RECORD, clone_version, live, missing_artifact_version, wait_until
+from tests.support.serving import collected as _collected
+from tests.support.serving import foreign_version as _foreign_version
 
 
 def _metric(text: str, name: str) -> str:
