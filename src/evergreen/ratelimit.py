@@ -37,9 +37,12 @@ class SlidingLog:
         return seen
 
     def _forget(self, now: float) -> None:
+        # Down to nine tenths, not to one free slot: each pass scans every key, so a full table of
+        # live keys (failed log-ins sprayed from many addresses) pays it once per tenth, not per key.
         for key in [k for k, d in self._seen.items() if not d or now - d[-1] >= self.window]:
             del self._seen[key]
-        while len(self._seen) >= self.max_keys:
+        keep = self.max_keys - max(1, self.max_keys // 10)
+        while len(self._seen) > keep:
             del self._seen[next(iter(self._seen))]
 
     def _wait(self, seen: deque[float], now: float) -> float | None:
