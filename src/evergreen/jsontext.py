@@ -74,7 +74,9 @@ def parse_json(body: bytes) -> Any:
 def parse_number(text: str) -> int | float | None:
     """``text`` as the JSON API reads a number (an ``int`` or a ``float``), or None when the API would
     not read it as one: only JSON's number syntax (ASCII digits, no ``_``, ``+``, leading ``.`` or
-    ``0``), never ``NaN``/``Infinity``, ``true`` or a quoted string."""
+    ``0``), never ``NaN``/``Infinity``, ``true`` or a quoted string. An exponent past a float's range
+    (``1e400``) reads as an infinity, as the API's parser reads it: the caller refuses it, as the
+    API's record check does (the parser's job is the syntax)."""
     try:
         value = parse_json(text.encode("utf-8", "surrogatepass"))
     except MalformedJSONError:

@@ -7,6 +7,7 @@ position, its errors are redacted, and nothing here logs or returns them.
 from __future__ import annotations
 
 import asyncio
+import math
 import smtplib
 import socket
 import ssl
@@ -139,7 +140,8 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
         return None
     text = value.strip()
     if text.isascii() and text.isdigit():
-        return float(int(text))
+        # A server's header, not ours to trust: 400 digits overflowed float(), 5000 hit int()'s limit.
+        return float(int(text)) if len(text) <= 15 else math.inf
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
