@@ -15,9 +15,9 @@ from tests.support.dashboard import VIEWER_TOKEN, dashboard_app, login
 EMAIL, PHONE = "jane.doe@example.com", "+44 20 7946 0958"
 
 
-def test_an_old_alert_rows_pii_is_scrubbed_on_the_alerts_page(churn_project: Any) -> None:
-    store = churn_project.store
-    # Written as an old release wrote it: straight to the row, never through the rules' scrub.
+def _old_alert_row(store: Any, details: dict[str, Any]) -> int:
+    """An alert and a failed delivery as an old release wrote them: straight to the rows, never
+    through the rules' scrub (raw e-mail addresses and phone numbers)."""
     alert_id = repo.insert_alert(
         store,
         AlertCandidate(
@@ -25,7 +25,7 @@ def test_an_old_alert_rows_pii_is_scrubbed_on_the_alerts_page(churn_project: Any
             "retrain_failed",
             "alert",
             f"retrain failed: could not parse {EMAIL}",
-            details={"error": f"value {EMAIL} (call {PHONE})", "reason": f"asked by {EMAIL}", "run": "r1"},
+            details=details,
         ),
         utcnow(),
     )
@@ -40,6 +40,14 @@ def test_an_old_alert_rows_pii_is_scrubbed_on_the_alerts_page(churn_project: Any
         attempt=1,
         status="failed",
         error=f"550 mailbox {EMAIL} unknown",
+    )
+    return alert_id
+
+
+def test_an_old_alert_rows_pii_is_scrubbed_on_the_alerts_page(churn_project: Any) -> None:
+    _old_alert_row(
+        churn_project.store,
+        {"error": f"value {EMAIL} (call {PHONE})", "reason": f"asked by {EMAIL}", "run": "r1"},
     )
     with TestClient(dashboard_app(churn_project), raise_server_exceptions=False) as c:
         login(c, VIEWER_TOKEN)
@@ -55,30 +63,7 @@ def test_an_old_alert_rows_pii_is_scrubbed_on_the_alerts_page(churn_project: Any
 
 def test_an_old_alert_rows_pii_is_scrubbed_in_the_api_too(churn_project: Any) -> None:
     """``/api/alerts`` and ``/api/alerts/{id}`` return the row as the page shows it."""
-    store = churn_project.store
-    alert_id = repo.insert_alert(
-        store,
-        AlertCandidate(
-            "retrain_failed:y",
-            "retrain_failed",
-            "alert",
-            f"retrain failed: could not parse {EMAIL}",
-            details={"error": f"value {EMAIL} (call {PHONE})", "run": "r2"},
-        ),
-        utcnow(),
-    )
-    assert alert_id is not None
-    repo.record_delivery(
-        store,
-        alert_id=alert_id,
-        channel="ops-mail",
-        channel_type="email",
-        event="opened",
-        level="alert",
-        attempt=1,
-        status="failed",
-        error=f"550 mailbox {EMAIL} unknown",
-    )
+    alert_id = _old_alert_row(churn_project.store, {"error": f"value {EMAIL} (call {PHONE})", "run": "r2"})
     auth = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
     with TestClient(dashboard_app(churn_project), raise_server_exceptions=False) as c:
         listed = c.get("/api/alerts", headers=auth)

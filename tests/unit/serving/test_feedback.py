@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -209,10 +210,8 @@ def test_contract_frame_sets_aside_only_the_rows_whose_own_values_the_contract_r
     out.to_parquet(tmp_path / "batch.parquet")  # every column one type a batch file holds
 
 
-def test_contract_frame_leaves_a_column_at_fault_throughout_to_ingest(tmp_path: Path) -> None:
-    """When more than a tenth of the records (at most 100) fail one column, the column is at fault,
-    not the records: nothing is set aside and the column stays as it came, so ingest quarantines the
-    batch with its reason (a visible batch row), as before records were set aside one by one."""
+def _contract_frame_of_x(rows: list[dict[str, Any]], tmp_path: Path) -> tuple[pd.DataFrame, dict[int, str]]:
+    """``contract_frame`` of ``rows`` under a contract of one number ``x`` and a binary ``y``."""
     from evergreen.config import settings_from_dict
     from evergreen.data.contract import ColumnSpec, Contract
     from evergreen.serving.feedback_batches import contract_frame
@@ -220,20 +219,23 @@ def test_contract_frame_leaves_a_column_at_fault_throughout_to_ingest(tmp_path: 
     settings = settings_from_dict(
         {"project": "p", "task": "binary", "data": {"target": "y"}, "storage": {}}, root=tmp_path, env={}
     )
-    contract = Contract(
-        target="y",
-        task="binary",
-        features=(ColumnSpec("x", "numeric", "float", 1.0),),
-        target_classes=("no", "yes"),
-    )
+    features = (ColumnSpec("x", "numeric", "float", 1.0),)
+    contract = Contract(target="y", task="binary", features=features, target_classes=("no", "yes"))
+    return contract_frame(pd.DataFrame(rows), contract, settings)
+
+
+def test_contract_frame_leaves_a_column_at_fault_throughout_to_ingest(tmp_path: Path) -> None:
+    """When more than a tenth of the records (at most 100) fail one column, the column is at fault,
+    not the records: nothing is set aside and the column stays as it came, so ingest quarantines the
+    batch with its reason (a visible batch row), as before records were set aside one by one."""
     n = 1000
     rows = [{"x": f"v{i}" if i % 5 == 0 else i, "y": "no"} for i in range(n)]  # a fifth are text
-    out, aside = contract_frame(pd.DataFrame(rows), contract, settings)
+    out, aside = _contract_frame_of_x(rows, tmp_path)
     assert aside == {}
     assert len(out) == n and out["x"].tolist() == [r["x"] for r in rows]
     # 100 bad records of 1000 are still the records' fault: set aside, the others kept
     rows = [{"x": f"v{i}" if i % 10 == 0 else i, "y": "no"} for i in range(n)]
-    out, aside = contract_frame(pd.DataFrame(rows), contract, settings)
+    out, aside = _contract_frame_of_x(rows, tmp_path)
     assert sorted(aside) == list(range(0, n, 10))
     assert len(out) == n - 100 and out["x"].dtype == "float64"
 
@@ -241,19 +243,6 @@ def test_contract_frame_leaves_a_column_at_fault_throughout_to_ingest(tmp_path: 
 def test_contract_frame_sets_aside_a_small_batchs_few_bad_records(tmp_path: Path) -> None:
     """Nine records, two with text for a number: a tenth of nine is no record at all, yet two bad
     labels are the records' fault (up to three are), and the seven good ones are kept."""
-    from evergreen.config import settings_from_dict
-    from evergreen.data.contract import ColumnSpec, Contract
-    from evergreen.serving.feedback_batches import contract_frame
-
-    settings = settings_from_dict(
-        {"project": "p", "task": "binary", "data": {"target": "y"}, "storage": {}}, root=tmp_path, env={}
-    )
-    contract = Contract(
-        target="y",
-        task="binary",
-        features=(ColumnSpec("x", "numeric", "float", 1.0),),
-        target_classes=("no", "yes"),
-    )
     rows = [{"x": "two" if i in (2, 5) else i, "y": "no"} for i in range(9)]
-    out, aside = contract_frame(pd.DataFrame(rows), contract, settings)
+    out, aside = _contract_frame_of_x(rows, tmp_path)
     assert sorted(aside) == [2, 5] and len(out) == 7
