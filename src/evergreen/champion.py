@@ -21,13 +21,13 @@ from typing import Any
 
 from evergreen.errors import LockHeldError, ModelsBusyError, RunStoppedError
 from evergreen.project import Project
+from evergreen.registry import MAX_TAG as MAX_TAG  # its home is the registry, which cuts
 from evergreen.registry import TAG_PREFIX
 from evergreen.store.audit import record_action
 from evergreen.store.locks import LeaseLock, models_lock_name
 from evergreen.store.notify import notify_champion_changed
 from evergreen.store.runs import record_decision
 
-MAX_TAG = 5000  # MLflow's limit on a tag value
 LEASE_RETRY_SECONDS = 0.2  # how often a waiting caller tries the models lease again
 # How long evergreen's own acts on the models (a retrain's promote, retention's deletion of a
 # version) wait for the lease: a person's promote, approve or rollback is short.
@@ -122,5 +122,5 @@ def move_champion(
     # replica that hears it and swaps at once (a warm version takes milliseconds) must find the
     # audit row that opens the watch, or it would not keep the replaced champion as its shadow.
     notify_champion_changed(project.store, version)
-    reg.tag_version(version, {TAG_PREFIX + "decision": "promoted", TAG_PREFIX + "reason": reason[:MAX_TAG]})
+    reg.tag_version(version, {TAG_PREFIX + "decision": "promoted", TAG_PREFIX + "reason": reason})
     return ChampionMove(version, old)

@@ -49,6 +49,9 @@ from evergreen.trust import (
 )
 
 MODEL_ARTIFACT = "model"
+# The longest model-version tag value written: MLflow 3 takes 100 000 characters, but a tracking
+# server whose schema predates its Text column holds 5000 (varchar), and a reason is read by people.
+MAX_TAG = 5000
 
 # Packages a served model needs; listing them avoids MLflow's slow requirement inference
 # (a subprocess that re-imports the model, ~1 s per logged model).
@@ -255,10 +258,13 @@ class Registry:
 
     def tag_version(self, version: str, tags: Mapping[str, str]) -> None:
         """:class:`NotFoundError` for a version that does not exist (deleted by hand in MLflow's UI):
-        MLflow's own exception was a 500 to whoever asked."""
+        MLflow's own exception was a 500 to whoever asked. A value is cut to :data:`MAX_TAG`
+        characters here, after redaction, so that no caller's reason (a person's, or a failed run's
+        message) can make the tag, and with it the decision's record, fail."""
         for k, v in tags.items():
+            value = self.redact(str(v))[:MAX_TAG]
             try:
-                self.client.set_model_version_tag(self.model_name, version, k, self.redact(str(v)))
+                self.client.set_model_version_tag(self.model_name, version, k, value)
             except MlflowException as exc:
                 # INVALID_PARAMETER_VALUE is also a tag value over MLflow's limit, asked before the
                 # version is looked up: "not found" only for a version that is no number.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from evergreen.champion import MAX_TAG, acquire_models_lease, move_champion
+from evergreen.champion import acquire_models_lease, move_champion
 from evergreen.control.alerts import after_action
 from evergreen.data.dataset import assemble_dataset, feature_kinds, split_holdout
 from evergreen.errors import (
@@ -325,7 +325,7 @@ def reject(project: Project, run_id: str, *, actor: str, reason: str) -> ActionR
         gone = ""
         try:
             project.registry.tag_version(
-                version, {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": reason[:MAX_TAG]}
+                version, {TAG_PREFIX + "decision": "rejected", TAG_PREFIX + "reason": reason}
             )
         except NotFoundError:
             # Deleted by hand since: nothing to tag, and nothing can approve it any more; the run

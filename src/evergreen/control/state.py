@@ -7,7 +7,7 @@ from typing import Any
 from evergreen.overrides import stored_overrides
 from evergreen.project import Project
 from evergreen.registry_read import CHAMPION, PREVIOUS
-from evergreen.store.audit import last_champion_set
+from evergreen.store.audit import champion_alias_gone, last_champion_set
 from evergreen.store.runs import list_runs
 from evergreen.store.status import batch_counts
 
@@ -23,10 +23,7 @@ def status(project: Project) -> dict[str, Any]:
     elif last := last_champion_set(project.store):
         # Not "none yet": deleting the champion's version in MLflow deletes its alias with it (or
         # the alias was removed by hand). Servers keep the model they loaded; a retrain finds none.
-        no_champion = (
-            f"the registry has no '{CHAMPION}' alias; evergreen last made v{last} the champion "
-            "(deleted or moved by hand in MLflow?): promote a version or retrain"
-        )
+        no_champion = f"{champion_alias_gone(CHAMPION, last)}: promote a version or retrain"
     return {
         "project": project.settings.project,
         "task": project.settings.task,

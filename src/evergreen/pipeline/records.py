@@ -20,7 +20,7 @@ from evergreen.logs import get_logger
 from evergreen.pipeline.refs import CandidateStatus, CandidateSummary
 from evergreen.project import Project
 from evergreen.registry import CHAMPION, TAG_PREFIX
-from evergreen.store.audit import last_champion_set, record_action
+from evergreen.store.audit import champion_alias_gone, last_champion_set, record_action
 from evergreen.store.notify import notify_version_registered
 from evergreen.store.runs import finish_run, get_run, record_decision, update_run
 from evergreen.training import MLFLOW_SERIALIZATION_FORMAT
@@ -181,10 +181,7 @@ def decide_and_record(
     if champion_version is None and (last := last_champion_set(project.store)):
         # Not a first model: the alias went behind evergreen's back (a version deleted in MLflow
         # takes its aliases with it). The policy is the same; the record says what happened.
-        missing = (
-            f"the registry has no '{CHAMPION}' alias; evergreen last made v{last} the champion "
-            "(deleted or moved by hand in MLflow?)"
-        )
+        missing = champion_alias_gone(CHAMPION, last)
         log.warning("champion_alias_missing", run_id=run_id, last_champion=last)
     decision = decide(
         cand,
@@ -200,7 +197,7 @@ def decide_and_record(
     champion_metrics = champ.metrics if champ else {}
     reg.tag_version(
         version,
-        {TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "reason": decision.justification[:5000]},
+        {TAG_PREFIX + "decision": decision.outcome, TAG_PREFIX + "reason": decision.justification},
     )
     reg.log(
         parent,

@@ -110,3 +110,13 @@ def last_champion_set(store: Store) -> str | None:
     if isinstance(after, dict) and after.get("champion") is not None:
         return str(after["champion"])
     return None
+
+
+def champion_alias_gone(alias: str, last: str) -> str:
+    """The sentence for a registry without ``alias`` (the champion's) although evergreen last made
+    v``last`` the champion (:func:`last_champion_set`): one wording for the run's record and for
+    ``evergreen status``. The alias's name is the caller's (this layer does not know the registry)."""
+    return (
+        f"the registry has no '{alias}' alias; evergreen last made v{last} the champion "
+        "(deleted or moved by hand in MLflow?)"
+    )

@@ -10,7 +10,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from evergreen.errors import ChampionUnavailableError, NotFoundError
-from evergreen.registry import CHAMPION, PREVIOUS, Registry
+from evergreen.registry import CHAMPION, MAX_TAG, PREVIOUS, Registry
 
 
 @pytest.fixture
@@ -159,3 +159,13 @@ def test_a_registry_it_cannot_reach_is_an_error_not_an_empty_one(tmp_path, monke
     for version in ("7", "abc"):
         with pytest.raises(NotFoundError):
             empty.get_version(version)
+
+
+def test_a_tag_value_of_any_length_is_cut_not_refused(registry: Registry):
+    """A failed run's message or a person's reason longer than MLflow takes (100 000 characters)
+    made the tag, and with it the decision's record, fail; every value is cut in one place."""
+    version = _register(registry, 1)
+    registry.tag_version(version, {"evergreen.reason": "run failed: " + "x" * 200_000})
+    stored = registry.client.get_model_version("churn", version).tags["evergreen.reason"]
+    assert stored == ("run failed: " + "x" * 200_000)[:MAX_TAG]
+    assert len(stored) == 5000
