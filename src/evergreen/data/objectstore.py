@@ -245,11 +245,17 @@ class ObjectLanding:
         head = f"data.landing {self.shown}"
         if str(exc).startswith(head):
             return exc
-        text = f"{head}: {str(exc) or type(exc).__name__}"
+        text = f"{head}: {exc.strerror or str(exc) or type(exc).__name__}"
         try:
-            return type(exc)(text)
+            named = type(exc)(text)
         except TypeError:  # a subclass with a constructor of its own
-            return OSError(text)
+            named = OSError(text)
+        # Kept for whoever tells a refusal from a missing endpoint by number (EACCES, ECONNREFUSED);
+        # set after construction and alone (no strerror, no filename: the raw path may hold the
+        # keys), since OSError(errno, text) prints "[Errno 13]" and the file name after the text.
+        if exc.errno is not None:
+            named.errno = exc.errno
+        return named
 
     def url_of(self, key: str) -> str:
         """A key as a URL with this landing's scheme (what ``batches.source`` records); a ``file://``

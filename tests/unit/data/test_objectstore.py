@@ -243,3 +243,7 @@ def test_a_listing_failure_names_the_setting_and_the_url_without_user_info() -> 
     assert (type(bare), str(bare)) == (StoreClientError, "data.landing s3://bucket/in/: StoreClientError")
     named = FileNotFoundError("data.landing s3://bucket/in/: the bucket does not exist")
     assert landing.unavailable(named) is named
+    # The number survives (fsspec raises PermissionError(EACCES, ...) for a 403), and the text is
+    # the reason without "[Errno 13]" or the path (a key with the secret in an s3:// URL)
+    numbered = landing.unavailable(PermissionError(13, "Access Denied", "s3://KEY:SECRET@bucket/in/"))
+    assert (numbered.errno, str(numbered)) == (13, "data.landing s3://bucket/in/: Access Denied")
