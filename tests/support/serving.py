@@ -131,6 +131,27 @@ def stored_ids(store: Any) -> set[str]:
         }
 
 
+def add_version(project: Any) -> str:
+    """A real registered version with its own run and artifacts (a tiny model: fast)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    x = pd.DataFrame({"a": np.arange(20, dtype=float), "b": np.arange(20, dtype=float) % 3})
+    model = LogisticRegression().fit(x, np.arange(20) % 2)
+    reg = project.registry
+    run_id = reg.start_run("extra", {})
+    version, _ = reg.register_model(run_id, model, x.head(3), {"evergreen.decision": "rejected"})
+    reg.end_run(run_id)
+    return version
+
+
+def artifact_dir(project: Any, version: str) -> Path:
+    """The directory of ``version``'s run that holds its model's files (file store)."""
+    source = project.registry.get_version(version).source
+    return Path(source.removeprefix("file://")).parent
+
+
 def clone_version(project: Any, version: str, edit: Callable[[Path], None]) -> str:
     """Register a copy of ``version``'s artifacts, changed by ``edit(model_dir)``; return the new version."""
     import mlflow

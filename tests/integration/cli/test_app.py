@@ -161,7 +161,7 @@ def test_a_rollback_to_a_version_whose_files_are_gone_is_one_line_naming_it_exit
 
     from evergreen import control
     from evergreen.store.audit import list_actions
-    from tests.integration.retention.test_gc import add_version, artifact_dir
+    from tests.support.serving import add_version, artifact_dir
 
     project = open_project(load_settings(project_root))
     v1, v2 = add_version(project), add_version(project)

@@ -8,10 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 from sqlalchemy import func, insert, select
 
 from evergreen import control
@@ -22,21 +19,11 @@ from evergreen.store.audit import list_actions
 from evergreen.store.engine import utcnow
 from evergreen.store.locks import LeaseLock, models_lock_name
 from evergreen.store.tables import feedback, predictions
+from tests.support.serving import add_version, artifact_dir
 
 pytestmark = pytest.mark.slow
 POLICY = RetentionPolicy(keep_versions=1, min_version_age_days=30, predictions_days=90, processed_days=7)
 LATER = timedelta(days=400)  # every version is older than every limit at "now"
-
-
-def add_version(project: Any) -> str:
-    """A real registered version with its own run and artifacts (a tiny model: fast)."""
-    x = pd.DataFrame({"a": np.arange(20, dtype=float), "b": np.arange(20, dtype=float) % 3})
-    model = LogisticRegression().fit(x, np.arange(20) % 2)
-    reg = project.registry
-    run_id = reg.start_run("extra", {})
-    version, _ = reg.register_model(run_id, model, x.head(3), {"evergreen.decision": "rejected"})
-    reg.end_run(run_id)
-    return version
 
 
 def log_prediction(project: Any, version: str, at: Any) -> None:
@@ -47,11 +34,6 @@ def log_prediction(project: Any, version: str, at: Any) -> None:
                 model_version=version, record={}, role="champion",
             )
         )  # fmt: skip
-
-
-def artifact_dir(project: Any, version: str) -> Path:
-    source = project.registry.get_version(version).source
-    return Path(source.removeprefix("file://")).parent
 
 
 def test_gc_keeps_the_champion_and_recently_used_versions_and_deletes_the_rest(trained_project: Any) -> None:
