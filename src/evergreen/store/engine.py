@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from evergreen.errors import ConfigError, StoreError, one_line
+from evergreen.logs import get_logger
 from evergreen.redact import Redactor
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -23,6 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # there is opened without loading alembic, which would cost every CLI command a few hundred ms.
 SCHEMA_HEAD = "0012"
 _migrate_lock = threading.Lock()
+log = get_logger(__name__)
 
 
 def utcnow() -> datetime:
@@ -96,16 +98,25 @@ def schema_revision(engine: Engine) -> str | None:
         return None
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+def migrate(engine: Engine) -> str | None:
+    """Bring the schema to the newest revision (idempotent); the revision it was at before."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with _migrate_lock, engine.begin() as conn:
+        found = _recorded_revision(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+    return found
+
+
+def _recorded_revision(conn: Connection) -> str | None:
+    # Asked of the catalogue first: on PostgreSQL a failed SELECT would abort the transaction.
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 @dataclass(frozen=True)
@@ -151,7 +162,16 @@ def open_store(url: str, project: str, *, upgrade: bool = True, redact: Redactor
     if upgrade:
         try:
             if schema_revision(engine) != SCHEMA_HEAD:
-                migrate(engine)
+                _log_migration(migrate(engine))
         except OperationalError as exc:
             raise _unavailable(exc, redact) from exc
     return Store(engine=engine, project=project, redact=redact)
+
+
+def _log_migration(before: str | None) -> None:
+    # One line when this process changed the schema: an upgrade of an existing database is worth a
+    # warning (the CLI shows warnings), a new database's creation is not.
+    if before is None:
+        log.info("schema_created", revision=SCHEMA_HEAD)
+    elif before != SCHEMA_HEAD:
+        log.warning("schema_upgraded", from_revision=before, to_revision=SCHEMA_HEAD)

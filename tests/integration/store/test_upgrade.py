@@ -280,3 +280,42 @@ def test_head_downgrades_to_an_earlier_revision_and_back_keeping_its_rows(
         assert conn.execute(select(func.count()).select_from(metadata.tables["alerts"])).scalar()
     store.engine.dispose()
     engine.dispose()
+
+
+def test_a_cli_command_on_an_older_database_upgrades_it_and_says_so_in_one_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.support.cli import cli_env, cli_runner, set_config
+
+    project_dir = tmp_path / "proj"
+    init = subprocess.run(
+        [sys.executable, "-m", "evergreen", "init", str(project_dir)], capture_output=True, env=cli_env()
+    )
+    assert init.returncode == 0, init.stderr
+    (project_dir / ".evergreen").mkdir()
+    url = (
+        database_url
+        if database_url.startswith("postgresql")
+        else f"sqlite:///{project_dir}/.evergreen/evergreen.db"
+    )
+    set_config(project_dir, "storage", database_url=url)
+    _fresh_at(url, "0007").dispose()
+
+    run = cli_runner(project_dir)
+    first = run("status")
+    assert first.code == 0, first.stderr
+    lines = first.stderr.splitlines()
+    assert len(lines) == 1, first.stderr
+    said = json.loads(lines[0])
+    assert (said["event"], said["from_revision"], said["to_revision"], said["level"]) == (
+        "schema_upgraded",
+        "0007",
+        SCHEMA_HEAD,
+        "warning",
+    )
+    again = run("status")
+    assert again.code == 0 and again.stderr == "", again.stderr
