@@ -44,7 +44,8 @@ to its exit code and the HTTP API to its status, each in exactly one place (``ex
     │       ├── ShuttingDownError       shutting_down
     │       └── ModelFailedError        model_failed
     ├── StoreError                      store_error                   HTTP 503
-    │   └── PredictionNotStoredError    prediction_not_stored
+    │   ├── PredictionNotStoredError    prediction_not_stored
+    │   └── SchemaError                 schema_mismatch
     ├── NotConfiguredError              not_configured
     └── AuthError                       unauthorized          exit 2  HTTP 401
         └── ForbiddenError              forbidden                     HTTP 403
@@ -101,6 +102,7 @@ __all__ = [
     "RegistryError",
     "RunEndedError",
     "RunStoppedError",
+    "SchemaError",
     "ShuttingDownError",
     "StoreError",
     "TooManyRecordsError",
@@ -402,6 +404,12 @@ class PredictionNotStoredError(StoreError):
     """Feedback names a prediction the log has not stored yet (database or disk unavailable)."""
 
     code = "prediction_not_stored"
+
+
+class SchemaError(StoreError):
+    """The metadata database's schema could not be upgraded (the upgrade was rolled back whole)."""
+
+    code = "schema_mismatch"
 
 
 class NotConfiguredError(EvergreenError):

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from evergreen.errors import ConfigError, StoreError, one_line
+from evergreen.errors import ConfigError, SchemaError, StoreError, one_line
 from evergreen.logs import get_logger
 from evergreen.redact import Redactor
 
@@ -98,18 +98,59 @@ def schema_revision(engine: Engine) -> str | None:
         return None
 
 
-def migrate(engine: Engine) -> str | None:
-    """Bring the schema to the newest revision (idempotent); the revision it was at before."""
+# The PostgreSQL advisory lock that makes one process at a time migrate a database (replicas and
+# the scheduler start together): any fixed 64-bit number; advisory locks are per database.
+SCHEMA_LOCK_KEY = 0x65766772_6E736368  # "evgr" "nsch"
+# SQLite: a writer waits busy_timeout (30 s) for the write lock, then fails; a long upgrade (0008
+# deduplicates feedback, 0006 rebuilds drift_reports) may hold it longer, so waiting is retried.
+_SQLITE_LOCK_ATTEMPTS = 20
+
+
+def migrate(engine: Engine, redact: Redactor | None = None) -> str | None:
+    """Bring the schema to the newest revision (idempotent); the revision it was at before.
+
+    One process at a time, in one transaction: replicas and the scheduler that start together on a
+    database not migrated yet wait for the first one's upgrade and then find the schema at head
+    (each used to run the same DDL: "table alert_actions already exists"). A failed upgrade leaves
+    the schema where it was (PostgreSQL and SQLite both have transactional DDL; pysqlite only
+    opens a transaction before DML, so the write lock is taken by hand).
+    """
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with _migrate_lock, engine.begin() as conn:
+        _lock_schema(conn)
         found = _recorded_revision(conn)
+        if found == SCHEMA_HEAD:
+            return found  # another process upgraded it while this one waited for the lock
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        try:
+            command.upgrade(cfg, "head")
+        except SQLAlchemyError as exc:
+            why = one_line(getattr(exc, "orig", None) or exc)  # the driver's words, not SQL and parameters
+            raise SchemaError(
+                (redact or Redactor())(
+                    f"storage.database_url: upgrading the metadata database from schema revision "
+                    f"{found or '(empty)'} to {SCHEMA_HEAD} failed and was rolled back: {why}"
+                )
+            ) from exc
     return found
+
+
+def _lock_schema(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+    elif conn.dialect.name == "sqlite":
+        for attempt in range(_SQLITE_LOCK_ATTEMPTS):
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig) or attempt == _SQLITE_LOCK_ATTEMPTS - 1:
+                    raise
+                log.info("schema_upgrade_waiting", reason="another process holds the database's write lock")
 
 
 def _recorded_revision(conn: Connection) -> str | None:
@@ -162,7 +203,7 @@ def open_store(url: str, project: str, *, upgrade: bool = True, redact: Redactor
     if upgrade:
         try:
             if schema_revision(engine) != SCHEMA_HEAD:
-                _log_migration(migrate(engine))
+                _log_migration(migrate(engine, redact))
         except OperationalError as exc:
             raise _unavailable(exc, redact) from exc
     return Store(engine=engine, project=project, redact=redact)

@@ -282,6 +282,116 @@ def test_head_downgrades_to_an_earlier_revision_and_back_keeping_its_rows(
     engine.dispose()
 
 
+# --- Several processes, a failed upgrade ---------------------------------------------------------
+
+_OPEN_AT_GO = """
+import sys, time
+from pathlib import Path
+from evergreen.errors import EvergreenError
+from evergreen.store import open_store
+import alembic.command  # warm: the processes should meet at the migration, not at their imports
+Path(sys.argv[2]).touch()
+while not Path(sys.argv[3]).exists():
+    time.sleep(0.001)
+try:
+    open_store(sys.argv[1], "churn").engine.dispose()
+    print("ok")
+except EvergreenError as exc:
+    print(f"{type(exc).__name__}: {exc}")
+"""
+
+
+def _open_together(url: str, tmp_path: Path, processes: int = 3) -> list[str]:
+    """``processes`` processes (two replicas and the scheduler) opening the store at one moment: what
+    each printed (its log lines, then "ok" or the error)."""
+    import subprocess
+    import sys
+
+    from tests.support.cli import cli_env
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    go = tmp_path / "go"
+    ready = [tmp_path / f"ready-{i}" for i in range(processes)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT_GO, url, str(r), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(),
+        )
+        for r in ready
+    ]
+    try:
+        while not all(r.exists() for r in ready):
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        go.touch()
+        return [p.communicate(timeout=300)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+
+
+@pytest.mark.parametrize("start", [None, "0004", "0011"])
+def test_processes_starting_together_on_an_older_database_migrate_it_once(
+    database_url: str, tmp_path: Path, start: str | None
+) -> None:
+    if start:
+        _fresh_at(database_url, start).dispose()
+    for round_ in range(2 if start is None else 1):  # a new database: twice, from scratch
+        if round_:
+            engine = create_engine(database_url)
+            _migrate_to(engine, "downgrade", "base")
+            with engine.begin() as conn:
+                conn.execute(text("DROP TABLE alembic_version"))
+            engine.dispose()
+        printed = _open_together(database_url, tmp_path / f"round{round_}")
+        # was "table alert_actions already exists" (SQLite) or a UniqueViolation (PostgreSQL)
+        assert [out.splitlines()[-1] for out in printed] == ["ok", "ok", "ok"], printed
+        said = "schema_created" if start is None else "schema_upgraded"
+        assert sum(said in out for out in printed) == 1, printed  # exactly one of them migrated
+        engine = create_engine(database_url)
+        assert schema_revision(engine) == SCHEMA_HEAD
+        with engine.connect() as conn:
+            assert set(inspect(conn).get_table_names()) == {*metadata.tables, "alembic_version"}
+        engine.dispose()
+
+
+def _tables(engine: Engine) -> dict[str, list[str]]:
+    with engine.connect() as conn:
+        found = inspect(conn)
+        return {t: sorted(c["name"] for c in found.get_columns(t)) for t in found.get_table_names()}
+
+
+def test_a_failed_upgrade_is_rolled_back_and_said_so(database_url: str) -> None:
+    from evergreen.errors import SchemaError
+    from evergreen.store import open_store
+
+    engine = _fresh_at(database_url, "0004")
+    with engine.begin() as conn:  # left by hand, say: 0005 creates this table and fails on it
+        conn.execute(text("CREATE TABLE alert_deliveries (id INTEGER PRIMARY KEY)"))
+    before = _tables(engine)
+
+    with pytest.raises(SchemaError) as caught:
+        open_store(database_url, "churn")
+    message = str(caught.value)
+    assert message.startswith(
+        "storage.database_url: upgrading the metadata database from schema revision 0004 to 0012 failed "
+        "and was rolled back: "
+    ), message
+    assert "alert_deliveries" in message
+    # Nothing of 0005 stayed: on SQLite its new alert columns did (DDL outside any transaction), and
+    # every later start failed on "duplicate column name: acknowledged_at".
+    assert schema_revision(engine) == "0004" and _tables(engine) == before
+
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alert_deliveries"))
+    open_store(database_url, "churn").engine.dispose()
+    assert schema_revision(engine) == SCHEMA_HEAD
+    engine.dispose()
+
+
 def test_a_cli_command_on_an_older_database_upgrades_it_and_says_so_in_one_line(
     database_url: str, tmp_path: Path
 ) -> None:
