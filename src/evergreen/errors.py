@@ -407,7 +407,7 @@ class PredictionNotStoredError(StoreError):
 
 
 class SchemaError(StoreError):
-    """The metadata database's schema could not be upgraded (the upgrade was rolled back whole)."""
+    """The metadata database's schema is newer than this code, or its upgrade failed (rolled back)."""
 
     code = "schema_mismatch"
 

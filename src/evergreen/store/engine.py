@@ -113,10 +113,12 @@ def migrate(engine: Engine, redact: Redactor | None = None) -> str | None:
     database not migrated yet wait for the first one's upgrade and then find the schema at head
     (each used to run the same DDL: "table alert_actions already exists"). A failed upgrade leaves
     the schema where it was (PostgreSQL and SQLite both have transactional DDL; pysqlite only
-    opens a transaction before DML, so the write lock is taken by hand).
+    opens a transaction before DML, so the write lock is taken by hand). A database at a revision
+    this code does not know (written by a newer evergreen) is refused untouched.
     """
     from alembic import command
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -125,6 +127,10 @@ def migrate(engine: Engine, redact: Redactor | None = None) -> str | None:
         found = _recorded_revision(conn)
         if found == SCHEMA_HEAD:
             return found  # another process upgraded it while this one waited for the lock
+        if found is not None and found not in {
+            s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()
+        }:
+            raise SchemaError(_too_new(found))
         cfg.attributes["connection"] = conn
         try:
             command.upgrade(cfg, "head")
@@ -158,6 +164,17 @@ def _recorded_revision(conn: Connection) -> str | None:
     if not inspect(conn).has_table("alembic_version"):
         return None
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _too_new(found: str) -> str:
+    from evergreen import __version__
+
+    return (
+        f"storage.database_url: the metadata database is at schema revision {found}, newer than this "
+        f"evergreen-ml {__version__} knows (its newest is {SCHEMA_HEAD}); nothing was changed: run the "
+        "evergreen release that upgraded it, or restore the database from the backup taken before "
+        "that upgrade"
+    )
 
 
 @dataclass(frozen=True)

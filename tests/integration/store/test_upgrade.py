@@ -282,7 +282,7 @@ def test_head_downgrades_to_an_earlier_revision_and_back_keeping_its_rows(
     engine.dispose()
 
 
-# --- Several processes, a failed upgrade ---------------------------------------------------------
+# --- Several processes, a database newer than the code, a failed upgrade -------------------------
 
 _OPEN_AT_GO = """
 import sys, time
@@ -362,6 +362,52 @@ def _tables(engine: Engine) -> dict[str, list[str]]:
     with engine.connect() as conn:
         found = inspect(conn)
         return {t: sorted(c["name"] for c in found.get_columns(t)) for t in found.get_table_names()}
+
+
+def test_a_database_newer_than_the_code_is_refused_untouched_by_every_entry_point(
+    database_url: str, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from evergreen.errors import SchemaError
+    from evergreen.store import open_store
+    from tests.support.cli import cli_env, cli_runner, set_config
+
+    project_dir = tmp_path / "proj"
+    init = subprocess.run(
+        [sys.executable, "-m", "evergreen", "init", str(project_dir)], capture_output=True, env=cli_env()
+    )
+    assert init.returncode == 0, init.stderr
+    set_config(project_dir, "storage", database_url=database_url)
+    engine = open_store(database_url, "churn").engine
+    with engine.begin() as conn:  # as a newer evergreen (rolled back since) left it
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    before = _tables(engine)
+
+    with pytest.raises(SchemaError) as caught:
+        open_store(database_url, "churn")
+    assert caught.value.code == "schema_mismatch"
+
+    run = cli_runner(project_dir)
+    for verb in (
+        ["status"],
+        ["runs"],
+        ["alerts"],
+        ["ingest", "landing"],
+        ["serve", "--port", "1"],
+        ["scheduler"],
+    ):
+        res = run(*verb)
+        assert res.code == 1, (verb, res.stderr)
+        assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, (verb, res.stderr)
+        line = res.stderr.strip()
+        assert line.startswith(
+            "error: storage.database_url: the metadata database is at schema revision 0099"
+        ), line
+        assert "(its newest is 0012)" in line and "restore the database from the backup" in line, line
+    assert schema_revision(engine) == "0099" and _tables(engine) == before  # nothing written
+    engine.dispose()
 
 
 def test_a_failed_upgrade_is_rolled_back_and_said_so(database_url: str) -> None:
