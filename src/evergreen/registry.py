@@ -52,6 +52,14 @@ MODEL_ARTIFACT = "model"
 # The longest model-version tag value written: MLflow 3 takes 100 000 characters, but a tracking
 # server whose schema predates its Text column holds 5000 (varchar), and a reason is read by people.
 MAX_TAG = 5000
+# An upgrade from an evergreen of before 2026-12-01 keeps its versions, which carry evergreen's tags
+# but no digest: serving, monitoring and rollback refuse them like a foreign version, and the reason
+# must tell the operator how to serve again rather than deny evergreen made them.
+_REGISTERED_BEFORE_DIGESTS = (
+    "{what}: no {tag} tag, so its artifact cannot be checked: an evergreen older than 2026-12-01 "
+    "registered it, before digests were recorded; retrain to register a checked version, or adopt "
+    "this one as the README's Upgrading section says"
+)
 
 # Packages a served model needs; listing them avoids MLflow's slow requirement inference
 # (a subprocess that re-imports the model, ~1 s per logged model).
@@ -362,7 +370,12 @@ class Registry:
         """
         what = f"model version {version} of {self.model_name}"
         try:
-            expected = self.get_version(version).tags.get(ARTIFACT_SHA256_TAG)
+            tags = self.get_version(version).tags
+            expected = tags.get(ARTIFACT_SHA256_TAG)
+            if not expected and any(k.startswith(TAG_PREFIX) for k in tags):
+                raise UntrustedModelError(
+                    _REGISTERED_BEFORE_DIGESTS.format(what=what, tag=ARTIFACT_SHA256_TAG)
+                )
             if local is not None:
                 return load_trusted(Path(local) / MODEL_FILE, expected, self.trusted_types, what)
             with tempfile.TemporaryDirectory(prefix="evergreen-model-") as tmp:

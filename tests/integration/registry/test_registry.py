@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -114,6 +115,40 @@ def test_a_version_without_the_tag_is_refused(registry: Registry):
     registry.client.delete_model_version_tag("churn", v, "evergreen.artifact_sha256")
     with pytest.raises(UntrustedModelError, match=r"no evergreen\.artifact_sha256 tag"):
         registry.load_model(v)
+
+
+def test_a_version_an_older_evergreen_registered_is_refused_saying_how_to_serve_it_again(
+    registry: Registry, tmp_path
+) -> None:
+    """Versions registered before digests were recorded (an upgraded deployment's champion) have
+    evergreen's tags but no digest: the refusal says so and what to do (it said only versions
+    registered by evergreen are loaded), and the README's adoption recipe makes it load."""
+    import subprocess
+    import sys
+
+    from evergreen.errors import UntrustedModelError
+
+    v = _register(registry, 8)
+    registry.client.delete_model_version_tag("churn", v, "evergreen.artifact_sha256")  # as 0.x left it
+    with pytest.raises(UntrustedModelError) as err:
+        registry.load_model(v)
+    assert str(err.value) == (
+        f"model version {v} of churn: no evergreen.artifact_sha256 tag, so its artifact cannot be "
+        "checked: an evergreen older than 2026-12-01 registered it, before digests were recorded; "
+        "retrain to register a checked version, or adopt this one as the README's Upgrading section says"
+    )
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    recipe = re.search(r"adopt a version[^`]*```python\n(.*?)```", readme, re.S)
+    assert recipe, "the README's adoption recipe"
+    code = (
+        recipe.group(1)
+        .replace("<storage.mlflow_tracking_uri>", registry.tracking_uri)
+        .replace("<project>", "churn")
+        .replace("<version>", v)
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+    assert registry.load_model(v).predict(_model(8)[1].head(2)).shape == (2,)
 
 
 def test_an_untrusted_type_is_refused_at_registration_and_at_load(registry: Registry, tmp_path):
