@@ -227,9 +227,8 @@ def open_store(url: str, project: str, *, upgrade: bool = True, redact: Redactor
 
 
 def _log_migration(before: str | None) -> None:
-    # One line when this process changed the schema: an upgrade of an existing database is worth a
-    # warning (the CLI shows warnings), a new database's creation is not.
-    if before is None:
-        log.info("schema_created", revision=SCHEMA_HEAD)
-    elif before != SCHEMA_HEAD:
+    # One line when this process upgraded an existing database: a warning, which the CLI shows. A
+    # new database's creation says nothing: a library caller's stdout (structlog's default when
+    # logging is not configured) would get a line from every first open_project.
+    if before is not None and before != SCHEMA_HEAD:
         log.warning("schema_upgraded", from_revision=before, to_revision=SCHEMA_HEAD)
