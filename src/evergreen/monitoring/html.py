@@ -37,6 +37,17 @@ def _shares(counts: np.ndarray) -> list[float]:
     return [float(c) / total if total else 0.0 for c in counts]
 
 
+def _edges(low: float, high: float, bins: int) -> np.ndarray:
+    """``bins`` equal bins from ``low`` to ``high``, as ``np.histogram_bin_edges`` lays them, for
+    any finite pair: numpy refuses a range wider than the largest float (values of -1e308 and 1e308
+    in one window) and one value too large for +-0.5 to move it (a constant 1e17), and the report,
+    already stored, then had no HTML and the run failed."""
+    if low == high:
+        low, high = low - 0.5, high + 0.5  # numpy's choice for a single value; 1e17 stays one point
+    t = np.linspace(0.0, 1.0, bins + 1)
+    return low * (1.0 - t) + high * t  # not low + (high - low) * t: the width itself may overflow
+
+
 def numeric_plot(reference: pd.Series, current: pd.Series) -> Plot:
     ref = pd.to_numeric(reference, errors="coerce").to_numpy(dtype=np.float64)
     cur = pd.to_numeric(current, errors="coerce").to_numpy(dtype=np.float64)
@@ -44,7 +55,7 @@ def numeric_plot(reference: pd.Series, current: pd.Series) -> Plot:
     both = np.concatenate([ref, cur])
     if both.size == 0:
         return Plot([], [], [])
-    edges = np.histogram_bin_edges(both, bins=min(MAX_BINS, max(1, np.unique(both).size)))
+    edges = _edges(float(both.min()), float(both.max()), min(MAX_BINS, max(1, np.unique(both).size)))
     labels = [f"{edges[i]:.4g}" for i in range(len(edges) - 1)]
     return Plot(labels, _shares(np.histogram(ref, edges)[0]), _shares(np.histogram(cur, edges)[0]))
 

@@ -93,6 +93,19 @@ def test_plots_are_shares_over_shared_bins() -> None:
     assert math.isclose(sum(c.reference), 1.0) and math.isclose(sum(c.current), 1.0)
 
 
+def test_plots_of_values_at_the_ends_of_the_float_range() -> None:
+    # Finite values the serving schema accepts: numpy refused both ranges ("Too many bins for data
+    # range"), after the report row was stored, so the run failed and the row had no HTML.
+    wide = numeric_plot(pd.Series([-1e308, 1e308]), pd.Series([1e308, 1e308, 1e308]))
+    assert wide.labels == ["-1e+308", "0"] and wide.reference == [0.5, 0.5] and wide.current == [0.0, 1.0]
+    constant = numeric_plot(pd.Series([1e17] * 4), pd.Series([1e17]))
+    assert constant.labels == ["1e+17"] and constant.reference == [1.0] and constant.current == [1.0]
+    # Ordinary data keep numpy's bins.
+    normal = numeric_plot(pd.Series([0.0, 0.5, 1.0, 2.0]), pd.Series([3.0]))
+    assert normal.labels == [f"{e:.4g}" for e in np.histogram_bin_edges([0.0, 0.5, 1.0, 2.0, 3.0], 5)[:-1]]
+    assert normal.reference == [0.5, 0.25, 0.0, 0.25, 0.0] and normal.current == [0.0, 0.0, 0.0, 0.0, 1.0]
+
+
 def test_html_is_self_contained_and_escaped() -> None:
     report, ref, cur = _report()
     plots = column_plots(ref, cur, {"x": "numeric", "<b>plan</b>": "categorical"}, ["x", "<b>plan</b>"])
