@@ -22,6 +22,7 @@ import pandas as pd
 
 from evergreen.config import DEFAULT_DRIFT_SHARE, Settings
 from evergreen.data.scrub import scrub_text
+from evergreen.data.values import is_missing
 from evergreen.errors import BadInputError, NoDataError, NotFoundError
 from evergreen.logs import get_logger
 from evergreen.monitoring.columns import (
@@ -59,7 +60,8 @@ def _targets(task: str, values: list[Any], classes: list[Any] | None) -> np.ndar
     if task != "regression":
         return align_labels(values, classes or [])
     out = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(np.float64).to_numpy()
-    return np.array([None if np.isnan(v) else float(v) for v in out], dtype=object)
+    # An infinite label or prediction (SQLite's JSON keeps Infinity): sklearn's metrics refuse it.
+    return np.array([float(v) if np.isfinite(v) else None for v in out], dtype=object)
 
 
 def _classes(ref: Reference, task: str) -> list[Any] | None:
@@ -101,7 +103,12 @@ def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> 
     cur.predicted = _targets(task, served["prediction"].tolist(), classes)
     if ref.classes is not None:
         cur.proba = probability_matrix(served["probabilities"].tolist(), ref.classes)
-    cur.labels = _targets(task, served["label"].tolist(), _label_classes(ref, task))
+    raw = served["label"].tolist()
+    cur.labels = _targets(task, raw, _label_classes(ref, task))
+    given = sum(not is_missing(v) for v in raw)
+    if (unread := given - sum(v is not None for v in cur.labels.tolist())) > 0:
+        kind = "finite numbers" if task == "regression" else "classes of the model or its contract"
+        cur.notes.append(f"{unread} of {given} labels are not {kind}: left out of the realised metrics")
     return cur
 
 

@@ -296,3 +296,41 @@ def test_a_label_of_a_class_the_model_never_learned_counts_as_wrong() -> None:
     assert a.labelled_rows == 600
     assert a.realised["accuracy"] == pytest.approx(expected, abs=1e-15) and expected < 0.67
     assert "roc_auc" not in a.realised  # "maybe" has no probability column to rank
+
+
+def test_log_labels_a_regression_cannot_read_are_left_out_and_counted() -> None:
+    from sklearn.metrics import mean_squared_error
+
+    from evergreen.monitoring.job import current_from_log
+
+    ref, _ = _setup(estimator=True)
+    rng = np.random.default_rng(8)
+    size = rng.normal(50, 10, 600)
+    pred = ref.model.predict(pd.DataFrame({"size": size}))
+    truth = 3 * size + rng.normal(0, 5, 600)
+    labels: list[object] = [float(v) for v in truth]
+    for i in range(0, 600, 6):
+        labels[i] = "high"  # a classifier's label sent to a regression
+    for i in range(1, 600, 6):
+        labels[i] = float("inf")  # SQLite's JSON keeps Infinity
+    for i in range(2, 600, 6):
+        labels[i] = float("nan")  # no label, as NaN
+    for i in range(3, 600, 6):
+        labels[i] = None  # no label yet
+    rows = pd.DataFrame(
+        {
+            "record": [{"size": float(s), "kind": "a"} for s in size],
+            "model_version": ["1"] * 600,
+            "prediction": pred.tolist(),
+            "probabilities": [None] * 600,
+            "label": labels,
+        }
+    )
+    settings = _settings(300)
+    cur = current_from_log(ref, settings, rows)
+    a = analyse(ref, cur, settings)
+    ok = [i % 6 in (4, 5) for i in range(600)]
+    assert a.labelled_rows == 200
+    # The infinite labels made the RMSE infinite (stored as null, no verdict) and were not said.
+    assert a.realised["rmse"] == pytest.approx(mean_squared_error(truth[ok], pred[ok]) ** 0.5, rel=1e-12)
+    assert cur.notes == ["200 of 400 labels are not finite numbers: left out of the realised metrics"]
