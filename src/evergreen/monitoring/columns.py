@@ -48,6 +48,47 @@ def coerce_features(frame: pd.DataFrame, kinds: Mapping[str, Kind]) -> pd.DataFr
     return pd.DataFrame(out, index=frame.index)
 
 
+def _versions(names: set[str]) -> list[str]:
+    return sorted(names, key=lambda v: (len(v), v))  # "9" before "10"
+
+
+def log_notes(records: pd.DataFrame, features: pd.DataFrame, versions: Sequence[Any]) -> list[str]:
+    """What the logged records hold that the comparison cannot use, for the report to say.
+
+    ``records``: the raw log records as columns; ``features``: the same rows through
+    :func:`coerce_features`; ``versions``: the model version that served each row. A value of a
+    numeric column that is not a finite number (text after a client changed the field's type) is read
+    as missing; a column the rows of one version never carry (its input schema lacks it) is compared
+    on the other versions' rows only. Counts, never values: a record may hold personal data.
+    """
+    served = np.array([str(v) for v in versions], dtype=object)
+    several = len(set(served.tolist())) > 1
+    notes: list[str] = []
+    for name in features.columns:
+        given = np.array([not is_missing(v) for v in records[name].tolist()], dtype=bool)
+        read = given if features[name].dtype == object else np.isfinite(features[name].to_numpy())
+        bad = given & ~read
+        if bad.any():
+            where = ""
+            if several:
+                by = [f"v{v}: {int(bad[served == v].sum())}" for v in _versions(set(served[bad].tolist()))]
+                where = f" ({', '.join(by)})"
+            notes.append(
+                f"{name}: {int(bad.sum())} of {len(bad)} values are not finite numbers{where}, "
+                "read as missing"
+            )
+        if several and read.any():
+            # Values given but unreadable are counted above; here, the versions that sent none.
+            empty = [v for v in _versions(set(served.tolist())) if not given[served == v].any()]
+            if empty:
+                rows = ", ".join(f"v{v} ({int((served == v).sum())} rows)" for v in empty)
+                notes.append(
+                    f"{name}: no values in the rows served by {rows}: its drift rests on the other "
+                    "versions' rows only"
+                )
+    return notes
+
+
 def usable_columns(
     reference: pd.DataFrame, current: pd.DataFrame, min_values: int = 1
 ) -> tuple[list[str], dict[str, str]]:

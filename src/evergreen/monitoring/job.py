@@ -28,6 +28,7 @@ from evergreen.logs import get_logger
 from evergreen.monitoring.columns import (
     align_labels,
     coerce_features,
+    log_notes,
     prediction_frame,
     probability_matrix,
     usable_columns,
@@ -87,6 +88,7 @@ def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> 
         if name in records.columns:
             records[name] = [scrub_text(v) if isinstance(v, str) else v for v in records[name].tolist()]
     cur = Current(coerce_features(records, ref.kinds))
+    cur.notes.extend(log_notes(records, cur.features, rows["model_version"].tolist()))
     task = settings.task
     mask = (rows["model_version"].astype(str) == ref.model_version).to_numpy()
     served = rows[mask]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 from sqlalchemy import JSON, Integer, String, select, text, update
@@ -254,3 +255,60 @@ def test_a_batch_window_of_a_classifier_without_probabilities_is_measured(tmp_pa
     # Was 0 labelled rows and no prediction drift: labels and predictions were all mapped to None.
     assert perf.labelled_rows == 800 and perf.source == "realised" and perf.sigma is not None
     assert report.prediction_drift is not None and report.prediction_drift.columns
+
+
+def test_a_window_across_a_change_of_input_schema_says_what_it_compared(any_db_trained_project: Any) -> None:
+    from evergreen.monitoring import data_drift
+    from evergreen.monitoring.columns import coerce_features
+
+    project = any_db_trained_project
+    before = churn.make_batch(3, 600, drifted=False, seed=21)
+    after = churn.make_batch(4, 600, drifted=False, seed=22)
+    old = log_predictions(project, before, end=NOW - timedelta(days=2), seed=1)
+    new = log_predictions(project, after, end=NOW - timedelta(hours=1), seed=2)
+    with project.store.begin() as conn:
+        # Before the swap, v0's clients sent support_calls as text; v1's schema has no monthly_fee.
+        for pid, calls in zip(old["id"], before["support_calls"], strict=True):
+            record = dict(
+                conn.execute(select(predictions.c.record).where(predictions.c.id == pid)).scalar_one()
+            )
+            record["support_calls"] = f"{calls} calls"
+            conn.execute(
+                update(predictions).where(predictions.c.id == pid).values(record=record, model_version="0")
+            )
+        for pid in new["id"]:
+            record = dict(
+                conn.execute(select(predictions.c.record).where(predictions.c.id == pid)).scalar_one()
+            )
+            del record["monthly_fee"]
+            conn.execute(update(predictions).where(predictions.c.id == pid).values(record=record))
+        # Feedback that is not a class of the model (a label store written by another tool).
+        conn.execute(
+            update(feedback)
+            .where(feedback.c.prediction_id.in_(new["id"][:90].tolist()))
+            .values(label="maybe")
+        )
+
+    ref = build_reference(project)
+    report = run_monitoring(project, "7d", now=NOW, reference=ref)
+
+    assert report.notes == [
+        "monthly_fee: no values in the rows served by v1 (600 rows): its drift rests on the other "
+        "versions' rows only",
+        "support_calls: 600 of 1200 values are not finite numbers (v0: 600), read as missing",
+        "600 rows served by other versions (0) count for input drift only",
+        "90 of 600 labels are not classes of the model or its contract: left out of the realised metrics",
+    ]
+    # Each column is compared on the rows that carry it, and nothing else.
+    kinds = {"monthly_fee": "numeric", "support_calls": "numeric"}
+    alone = data_drift(
+        ref.features[list(kinds)],
+        coerce_features(pd.concat([before[["monthly_fee"]], after[["support_calls"]]], axis=1), kinds),
+        kinds=kinds,  # type: ignore[arg-type]
+    )
+    for name in kinds:
+        assert report.data_drift[name].statistic == alone[name].statistic, name
+    assert report.performance.labelled_rows == 510 and report.current_rows == 1200
+    stored = list_reports(project.store)[0]
+    assert _json(stored["details"])["notes"] == report.notes
+    assert Path(stored["html_path"]).read_text(encoding="utf-8").count("90 of 600 labels") == 1

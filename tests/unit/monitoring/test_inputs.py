@@ -16,6 +16,7 @@ from evergreen.errors import BadInputError
 from evergreen.monitoring.columns import (
     align_labels,
     coerce_features,
+    log_notes,
     prediction_frame,
     probability_matrix,
     usable_columns,
@@ -170,3 +171,26 @@ def test_usable_columns_needs_min_values_in_the_current_data() -> None:
         ["c"],
         {"a": "only 1 values in the current data, fewer than min_rows 2"},
     )
+
+
+def test_log_notes_count_unreadable_values_and_columns_a_version_never_sent() -> None:
+    kinds = {"fee": "numeric", "calls": "numeric", "plan": "categorical"}
+    records = records_frame(
+        [
+            {"fee": 10.0, "calls": 1, "plan": "a"},
+            {"fee": "12", "calls": "two", "plan": "b"},  # "12" reads as a number, "two" does not
+            {"fee": 11.5, "calls": "", "plan": None},
+            {"calls": 3, "plan": "a"},  # v10 sends no fee: its schema dropped the field
+            {"calls": float("inf"), "plan": "c", "fee": None},
+        ]
+    )
+    features = coerce_features(records, kinds)  # type: ignore[arg-type]
+    assert log_notes(records, features, ["9", "9", "9", "10", "10"]) == [
+        "fee: no values in the rows served by v10 (2 rows): its drift rests on the other versions' rows only",
+        "calls: 3 of 5 values are not finite numbers (v9: 2, v10: 1), read as missing",
+    ]
+    # One version: the counts alone; nothing is missing by version.
+    assert log_notes(records, features, ["9"] * 5) == [
+        "calls: 3 of 5 values are not finite numbers, read as missing"
+    ]
+    assert log_notes(records.iloc[:1], features.iloc[:1], ["9"]) == []  # nothing to say about clean rows
