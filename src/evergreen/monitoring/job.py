@@ -273,6 +273,12 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
                 None if cur.proba is None else cur.proba[has_label],
                 ref.classes,
             )
+            if cur.proba is not None and (bare := int(np.isnan(cur.proba[has_label]).any(axis=1).sum())):
+                # realised_metrics scores probabilities on every labelled row or on none.
+                cur.notes.append(
+                    f"no realised ROC AUC or log loss: {bare} of {labelled} labelled rows have no "
+                    "usable probabilities"
+                )
         if scored >= m.min_rows:
             estimated, est_rows = _estimate(ref, cur, known, ref.classes)
             if est_rows < m.min_rows:  # rows without usable probabilities or predictions left out
@@ -281,6 +287,11 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
                     f"outputs (monitoring.min_rows {m.min_rows})"
                 )
                 estimated, est_rows = {}, 0
+            elif est_rows < scored:
+                cur.notes.append(
+                    f"the performance estimate rests on {est_rows} of {scored} scored rows: the others "
+                    "have no usable probabilities (missing, or not a distribution)"
+                )
         if ref.estimator is not None:
             sigmas = {
                 "realised": ref.estimator.sigmas(realised, labelled),

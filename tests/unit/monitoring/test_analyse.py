@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -153,12 +154,12 @@ def test_regression_window() -> None:
     assert a.estimated == {}  # no estimator fitted on this reference
 
 
-def test_the_estimate_needs_min_rows_rows_with_usable_probabilities() -> None:
+def _binary_reference(rng: np.random.Generator) -> tuple[Reference, Any]:
+    """A logistic regression on one feature and its reference (800 holdout rows, CBPE fitted)."""
     from sklearn.linear_model import LogisticRegression
 
     from evergreen.monitoring.estimator import fit_classification
 
-    rng = np.random.default_rng(7)
     x = pd.DataFrame({"size": rng.normal(0, 1, 800)})
     y = np.where(x["size"] + rng.normal(0, 1, 800) > 0, "yes", "no")
     model = LogisticRegression().fit(x, y)
@@ -183,6 +184,13 @@ def test_the_estimate_needs_min_rows_rows_with_usable_probabilities() -> None:
         baseline_source="decisions",
         estimator=fit_classification(y.tolist(), pred.tolist(), proba, classes),
     )
+    return ref, model
+
+
+def test_the_estimate_needs_min_rows_rows_with_usable_probabilities() -> None:
+    rng = np.random.default_rng(7)
+    ref, model = _binary_reference(rng)
+    classes, kinds = ref.classes, ref.kinds
     cur_x = pd.DataFrame({"size": rng.normal(0, 1, 600)})
     cur_proba = model.predict_proba(cur_x)
     cur_proba[10:] = np.nan  # 590 rows were logged without usable probabilities
@@ -334,3 +342,48 @@ def test_log_labels_a_regression_cannot_read_are_left_out_and_counted() -> None:
     # The infinite labels made the RMSE infinite (stored as null, no verdict) and were not said.
     assert a.realised["rmse"] == pytest.approx(mean_squared_error(truth[ok], pred[ok]) ** 0.5, rel=1e-12)
     assert cur.notes == ["200 of 400 labels are not finite numbers: left out of the realised metrics"]
+
+
+def test_a_window_of_mixed_probability_rows_says_what_the_estimate_rests_on() -> None:
+    from evergreen.monitoring.job import current_from_log
+
+    rng = np.random.default_rng(7)
+    ref, model = _binary_reference(rng)
+    cur_x = pd.DataFrame({"size": rng.normal(0, 1, 600)})
+    proba = model.predict_proba(cur_x)
+    truth = np.where(cur_x["size"] + rng.normal(0, 1, 600) > 0, "yes", "no")
+    logged: list[Any] = [{"no": float(p[0]), "yes": float(p[1])} for p in proba]
+    for i in range(0, 600, 10):
+        logged[i] = None  # a model without predict_proba served these
+    for i in range(5, 600, 15):
+        logged[i] = {"no": float(proba[i, 0]) / 2, "yes": float(proba[i, 1]) / 2}  # sums to 0.5
+    rows = pd.DataFrame(
+        {
+            "record": [{"size": float(v)} for v in cur_x["size"]],
+            "model_version": ["1"] * 600,
+            "prediction": model.predict(cur_x).tolist(),
+            "probabilities": logged,
+            "label": truth.tolist(),
+        }
+    )
+    settings = settings_from_dict(
+        {"project": "p", "task": "binary", "data": {"target": "t"}, "monitoring": {"min_rows": 500}},
+        root=Path("."),
+    )
+    cur = current_from_log(ref, settings, rows)
+    a = analyse(ref, cur, settings)
+    usable = [i % 10 != 0 and i % 15 != 5 for i in range(600)]
+    assert a.scored_rows == a.labelled_rows == 600 and a.estimated_rows == sum(usable) == 520
+    assert ref.estimator is not None
+    pred = cur.predicted
+    assert pred is not None and cur.proba is not None
+    assert a.estimated == ref.estimator.estimate(
+        proba=cur.proba[usable], pred_codes=ref.estimator.codes(pred[usable].tolist())
+    )
+    assert "roc_auc" not in a.realised and "accuracy" in a.realised
+    # Both were silent: the estimate on 520 rows read as the window's, and ROC AUC simply missing.
+    assert cur.notes == [
+        "no realised ROC AUC or log loss: 80 of 600 labelled rows have no usable probabilities",
+        "the performance estimate rests on 520 of 600 scored rows: the others have no usable "
+        "probabilities (missing, or not a distribution)",
+    ]
