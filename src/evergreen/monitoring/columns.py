@@ -2,12 +2,15 @@
 
 Reference rows come from Parquet snapshots with real dtypes, current rows from JSON in the
 prediction log, where ``7`` may come back as ``7.0`` or ``"7"``. Both sides therefore go through the
-same coercion per contract kind, so a test never reports drift that is only a change of type.
+same coercion per contract kind, so a test never reports drift that is only a change of type. The
+log also holds what ingest would have refused (text in a numeric field, a number outside
+``data.ranges``): such values are set aside as missing and counted in the report's notes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,33 +55,100 @@ def _versions(names: set[str]) -> list[str]:
     return sorted(names, key=lambda v: (len(v), v))  # "9" before "10"
 
 
-def log_notes(records: pd.DataFrame, features: pd.DataFrame, versions: Sequence[Any]) -> list[str]:
-    """What the logged records hold that the comparison cannot use, for the report to say.
+@dataclass(frozen=True)
+class SetAside:
+    """Values of one column of the log that the comparison reads as missing, and what they are."""
+
+    column: str
+    rows: NDArray[np.bool_]
+    what: str
+
+
+def set_aside_values(
+    records: pd.DataFrame, features: pd.DataFrame, contract: Contract, allow_new_categories: bool
+) -> list[SetAside]:
+    """The logged values a comparison with the reference cannot use, column by column.
 
     ``records``: the raw log records as columns; ``features``: the same rows through
-    :func:`coerce_features`; ``versions``: the model version that served each row. A value of a
-    numeric column that is not a finite number (text after a client changed the field's type) is read
-    as missing; a column the rows of one version never carry (its input schema lacks it) is compared
-    on the other versions' rows only. Counts, never values: a record may hold personal data.
+    :func:`coerce_features`. A value of a numeric column that is not a finite number (text after a
+    client changed the field's type), and a value ingest would refuse (``check_values``: a number
+    outside ``data.ranges``, a category the contract does not take): a batch holding one is refused,
+    so the reference never does, and a window of them would read as drift when it is invalid data.
+    """
+    specs = {spec.name: spec for spec in contract.features}
+    out: list[SetAside] = []
+    for name in features.columns:
+        column = features[name]
+        if column.dtype != object:
+            values = column.to_numpy(dtype=np.float64)
+            given = np.array([not is_missing(v) for v in records[name].tolist()], dtype=bool)
+            out.append(SetAside(name, given & ~np.isfinite(values), "not finite numbers"))
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        if spec.kind == "numeric" and (spec.min is not None or spec.max is not None):
+            bad = np.zeros(len(values), dtype=bool)
+            if spec.min is not None:
+                bad |= values < spec.min  # NaN compares False
+            if spec.max is not None:
+                bad |= values > spec.max
+            low = "-inf" if spec.min is None else f"{spec.min:g}"
+            high = "inf" if spec.max is None else f"{spec.max:g}"
+            why = f"outside the contract's range [{low}, {high}] (data.ranges)"
+            out.append(SetAside(name, bad & np.isfinite(values), why))
+        elif (
+            spec.kind == "categorical"
+            and spec.categories is not None
+            and (spec.categories_fixed or not allow_new_categories)
+        ):
+            known = set(spec.categories)
+            bad = np.array([v is not None and v not in known for v in column.tolist()], dtype=bool)
+            key = "data.categories" if spec.categories_fixed else "data.allow_new_categories: false"
+            out.append(SetAside(name, bad, f"categories the contract does not take ({key})"))
+    return [a for a in out if a.rows.any()]
+
+
+def without(features: pd.DataFrame, set_aside: Sequence[SetAside]) -> pd.DataFrame:
+    """``features`` with the set-aside values missing."""
+    out = features.copy()
+    for a in set_aside:
+        col = out[a.column]
+        if col.dtype == object:  # missing is None in a text column, as coerce_features has it
+            kept = [None if bad else v for v, bad in zip(col.tolist(), a.rows.tolist(), strict=True)]
+            out[a.column] = pd.Series(kept, index=col.index, dtype=object)
+        else:
+            out[a.column] = col.mask(a.rows)
+    return out
+
+
+def _per_version(mask: NDArray[np.bool_], served: NDArray[Any]) -> str:
+    by = [f"v{v}: {int(mask[served == v].sum())}" for v in _versions(set(served[mask].tolist()))]
+    return f" ({', '.join(by)})"
+
+
+def log_notes(
+    records: pd.DataFrame, features: pd.DataFrame, versions: Sequence[Any], set_aside: Sequence[SetAside] = ()
+) -> list[str]:
+    """What the report says about the logged records: how many values of each column were set
+    aside (:func:`set_aside_values`) and why, and the columns the rows of one version never carry
+    (its input schema lacks them), which are compared on the other versions' rows only.
+
+    ``versions``: the model version that served each row. Counts, never values: a record may hold
+    personal data.
     """
     served = np.array([str(v) for v in versions], dtype=object)
     several = len(set(served.tolist())) > 1
     notes: list[str] = []
     for name in features.columns:
+        for a in set_aside:
+            if a.column == name:
+                where = _per_version(a.rows, served) if several else ""
+                count = f"{int(a.rows.sum())} of {len(a.rows)}"
+                notes.append(f"{name}: {count} values are {a.what}{where}, read as missing")
         given = np.array([not is_missing(v) for v in records[name].tolist()], dtype=bool)
         read = given if features[name].dtype == object else np.isfinite(features[name].to_numpy())
-        bad = given & ~read
-        if bad.any():
-            where = ""
-            if several:
-                by = [f"v{v}: {int(bad[served == v].sum())}" for v in _versions(set(served[bad].tolist()))]
-                where = f" ({', '.join(by)})"
-            notes.append(
-                f"{name}: {int(bad.sum())} of {len(bad)} values are not finite numbers{where}, "
-                "read as missing"
-            )
         if several and read.any():
-            # Values given but unreadable are counted above; here, the versions that sent none.
+            # Values given but set aside are counted above; here, the versions that sent none.
             empty = [v for v in _versions(set(served.tolist())) if not given[served == v].any()]
             if empty:
                 rows = ", ".join(f"v{v} ({int((served == v).sum())} rows)" for v in empty)

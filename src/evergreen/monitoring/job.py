@@ -26,12 +26,15 @@ from evergreen.data.values import is_missing
 from evergreen.errors import BadInputError, NoDataError, NotFoundError
 from evergreen.logs import get_logger
 from evergreen.monitoring.columns import (
+    SetAside,
     align_labels,
     coerce_features,
     log_notes,
     prediction_frame,
     probability_matrix,
+    set_aside_values,
     usable_columns,
+    without,
 )
 from evergreen.monitoring.drift import DriftReport, Kind, data_drift
 from evergreen.monitoring.html import column_plots, render_html
@@ -54,6 +57,7 @@ class Current:
     labels: np.ndarray | None = None  # None where no ground truth arrived yet
     notes: list[str] = field(default_factory=list)
     scored_features: pd.DataFrame | None = None  # features of the rows ``predicted`` describes
+    set_aside: list[SetAside] = field(default_factory=list)  # values read as missing (notes say why)
 
 
 def _targets(task: str, values: list[Any], classes: list[Any] | None) -> np.ndarray:
@@ -87,8 +91,11 @@ def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> 
         # idempotent, so text already scrubbed by the serving side is left as it is.
         if name in records.columns:
             records[name] = [scrub_text(v) if isinstance(v, str) else v for v in records[name].tolist()]
-    cur = Current(coerce_features(records, ref.kinds))
-    cur.notes.extend(log_notes(records, cur.features, rows["model_version"].tolist()))
+    features = coerce_features(records, ref.kinds)
+    aside = set_aside_values(records, features, ref.contract, settings.data.allow_new_categories)
+    cur = Current(without(features, aside))
+    cur.notes.extend(log_notes(records, features, rows["model_version"].tolist(), aside))
+    cur.set_aside = aside
     task = settings.task
     mask = (rows["model_version"].astype(str) == ref.model_version).to_numpy()
     served = rows[mask]
@@ -188,10 +195,20 @@ def _multivariate(
     kinds = {c: ref.kinds[c] for c in columns if ref.kinds[c] in ("numeric", "categorical")}
     if not kinds:
         return None
+    current = cur.features[list(kinds)]
+    aside = [a.rows for a in cur.set_aside if a.column in kinds]
+    if aside:
+        # A value read as missing is not missing in what the client sent: the classifier would tell
+        # the sides apart by it alone (a third of the rows with tenure 1e308 scored AUC 0.73).
+        current = current[~np.logical_or.reduce(aside)]
+        notes.append(
+            f"multivariate drift tested on the {len(current)} of {len(cur.features)} rows without a "
+            "value read as missing"
+        )
     try:
         return multivariate_drift(
             ref.features[list(kinds)],
-            cur.features[list(kinds)],
+            current,
             kinds=kinds,
             threshold=settings.monitoring.multivariate_threshold,
         )

@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Integer, String, select, text, update
 from evergreen.data.ingest import ingest_paths
 from evergreen.errors import BadInputError, NotFoundError
 from evergreen.examples import churn
+from evergreen.monitoring import data_drift
 from evergreen.monitoring.job import run_monitoring, run_scheduled_monitoring
 from evergreen.monitoring.reference import build_reference
 from evergreen.monitoring.report import list_reports
@@ -258,7 +259,6 @@ def test_a_batch_window_of_a_classifier_without_probabilities_is_measured(tmp_pa
 
 
 def test_a_window_across_a_change_of_input_schema_says_what_it_compared(any_db_trained_project: Any) -> None:
-    from evergreen.monitoring import data_drift
     from evergreen.monitoring.columns import coerce_features
 
     project = any_db_trained_project
@@ -298,6 +298,7 @@ def test_a_window_across_a_change_of_input_schema_says_what_it_compared(any_db_t
         "support_calls: 600 of 1200 values are not finite numbers (v0: 600), read as missing",
         "600 rows served by other versions (0) count for input drift only",
         "90 of 600 labels are not classes of the model or its contract: left out of the realised metrics",
+        "multivariate drift tested on the 600 of 1200 rows without a value read as missing",
     ]
     # Each column is compared on the rows that carry it, and nothing else.
     kinds = {"monthly_fee": "numeric", "support_calls": "numeric"}
@@ -312,3 +313,58 @@ def test_a_window_across_a_change_of_input_schema_says_what_it_compared(any_db_t
     stored = list_reports(project.store)[0]
     assert _json(stored["details"])["notes"] == report.notes
     assert Path(stored["html_path"]).read_text(encoding="utf-8").count("90 of 600 labels") == 1
+
+
+def test_values_the_contract_refuses_are_read_as_missing_and_fire_nothing(tmp_path: Path) -> None:
+    from evergreen.alerts.facts import DriftFact, Facts
+    from evergreen.alerts.rules import RuleConfig
+    from evergreen.alerts.rules import evaluate as evaluate_alerts
+    from evergreen.triggers.evaluate import evaluate as evaluate_triggers
+    from evergreen.triggers.state import gather_state
+    from tests.support.monitoring import train_project
+
+    project = train_project(
+        tmp_path / "ranges",
+        data={"ranges": {"tenure": [0, 600]}, "categories": {"plan": ["basic", "standard", "premium"]}},
+    )
+    now = datetime.now(UTC) + timedelta(days=1)  # after the fixture's retrain and its cooldown
+    live = churn.make_batch(3, 900, drifted=False, seed=21)
+    written = log_predictions(project, live, end=now, labelled=1.0, seed=1)
+    with project.store.begin() as conn:
+        # A client bug: a third of the rows carry tenure 1e308 (finite: the serving schema takes it),
+        # a fifth an empty plan; ingest refuses both, so the reference holds neither.
+        for i, pid in enumerate(written["id"]):
+            record = dict(
+                conn.execute(select(predictions.c.record).where(predictions.c.id == pid)).scalar_one()
+            )
+            if i % 3 == 0:
+                record["tenure"] = 1e308
+            if i % 5 == 0:
+                record["plan"] = ""
+            conn.execute(update(predictions).where(predictions.c.id == pid).values(record=record))
+
+    ref = build_reference(project)
+    report = run_monitoring(project, "7d", now=now, reference=ref)
+
+    assert report.notes == [
+        "tenure: 300 of 900 values are outside the contract's range [0, 600] (data.ranges), read as missing",
+        "plan: 180 of 900 values are categories the contract does not take (data.categories), "
+        "read as missing",
+        "multivariate drift tested on the 480 of 900 rows without a value read as missing",
+    ]
+    # Compared on the valid values alone; both columns drifted on the garbage (1e308, "").
+    valid = live[[i % 3 != 0 for i in range(900)]]
+    assert report.data_drift["tenure"].statistic == pytest.approx(
+        data_drift(ref.features[["tenure"]], valid[["tenure"]], kinds={"tenure": "numeric"})[
+            "tenure"
+        ].statistic,
+        abs=1e-15,
+    )
+    assert not report.data_drift["tenure"].drifted and not report.data_drift["plan"].drifted
+    # The classifier told the sides apart by the values read as missing alone (AUC 0.73: drift).
+    assert report.multivariate_drift is not None and not report.multivariate_drift.drifted
+    assert report.drift_detected is False
+    state = gather_state(project, now - timedelta(days=1))
+    assert [f.kind for f in evaluate_triggers(state, project.settings.triggers, now).firings] == []
+    fact = DriftFact.from_row(list_reports(project.store)[0])
+    assert evaluate_alerts(Facts(drift=(fact,)), RuleConfig.from_settings(project.settings)).active == ()

@@ -19,7 +19,9 @@ from evergreen.monitoring.columns import (
     log_notes,
     prediction_frame,
     probability_matrix,
+    set_aside_values,
     usable_columns,
+    without,
 )
 from evergreen.monitoring.windows import parse_window, records_frame
 
@@ -173,24 +175,50 @@ def test_usable_columns_needs_min_values_in_the_current_data() -> None:
     )
 
 
-def test_log_notes_count_unreadable_values_and_columns_a_version_never_sent() -> None:
+def test_log_notes_count_values_set_aside_and_columns_a_version_never_sent() -> None:
+    from evergreen.data.contract import ColumnSpec, Contract
+
+    contract = Contract(
+        target="t",
+        task="binary",
+        features=(
+            ColumnSpec("fee", "numeric", "float", 0.5, min=0.0, max=100.0),
+            ColumnSpec("calls", "numeric", "integer", 0.5),
+            ColumnSpec("plan", "categorical", "string", 0.5, categories=("a", "b"), categories_fixed=True),
+        ),
+    )
     kinds = {"fee": "numeric", "calls": "numeric", "plan": "categorical"}
     records = records_frame(
         [
             {"fee": 10.0, "calls": 1, "plan": "a"},
             {"fee": "12", "calls": "two", "plan": "b"},  # "12" reads as a number, "two" does not
-            {"fee": 11.5, "calls": "", "plan": None},
-            {"calls": 3, "plan": "a"},  # v10 sends no fee: its schema dropped the field
+            {"fee": 1e308, "calls": "", "plan": None},  # 1e308: outside [0, 100]
+            {"calls": 3, "plan": ""},  # v10 sends no fee: its schema dropped the field
             {"calls": float("inf"), "plan": "c", "fee": None},
         ]
     )
     features = coerce_features(records, kinds)  # type: ignore[arg-type]
-    assert log_notes(records, features, ["9", "9", "9", "10", "10"]) == [
+    aside = set_aside_values(records, features, contract, allow_new_categories=True)
+    assert [(a.column, a.rows.tolist()) for a in aside] == [
+        ("fee", [False, False, True, False, False]),
+        ("calls", [False, True, True, False, True]),
+        ("plan", [False, False, False, True, True]),
+    ]
+    assert log_notes(records, features, ["9", "9", "9", "10", "10"], aside) == [
+        "fee: 1 of 5 values are outside the contract's range [0, 100] (data.ranges) (v9: 1), read as missing",
         "fee: no values in the rows served by v10 (2 rows): its drift rests on the other versions' rows only",
         "calls: 3 of 5 values are not finite numbers (v9: 2, v10: 1), read as missing",
+        "plan: 2 of 5 values are categories the contract does not take (data.categories) (v10: 2), "
+        "read as missing",
     ]
     # One version: the counts alone; nothing is missing by version.
-    assert log_notes(records, features, ["9"] * 5) == [
-        "calls: 3 of 5 values are not finite numbers, read as missing"
+    assert log_notes(records, features, ["9"] * 5, aside)[1:] == [
+        "calls: 3 of 5 values are not finite numbers, read as missing",
+        "plan: 2 of 5 values are categories the contract does not take (data.categories), read as missing",
     ]
-    assert log_notes(records.iloc[:1], features.iloc[:1], ["9"]) == []  # nothing to say about clean rows
+    kept = without(features, aside)
+    assert kept["fee"].tolist()[:2] == [10.0, 12.0] and np.isnan(kept["fee"].tolist()[2:]).all()
+    assert kept["plan"].tolist() == ["a", "b", None, None, None]
+    clean = records.iloc[:1]
+    assert set_aside_values(clean, features.iloc[:1], contract, True) == []
+    assert log_notes(clean, features.iloc[:1], ["9"]) == []  # nothing to say about clean rows
