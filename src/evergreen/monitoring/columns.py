@@ -159,6 +159,32 @@ def log_notes(
     return notes
 
 
+def unseen_notes(
+    reference: pd.DataFrame, current: pd.DataFrame, kinds: Mapping[str, Kind], versions: Sequence[Any]
+) -> list[str]:
+    """Per categorical column, how many current values are categories the reference never had.
+
+    A change of coding after a swap (1/2/3 where the reference has basic/standard/premium), or an id
+    sent in a category field, drifts the column on every row: the count says why.
+    """
+    served = np.array([str(v) for v in versions], dtype=object)
+    several = len(set(served.tolist())) > 1
+    notes = []
+    for name, kind in kinds.items():
+        if kind != "categorical" or name not in current.columns or name not in reference.columns:
+            continue
+        known = set(reference[name].dropna().tolist())
+        values = current[name].tolist()
+        new = np.array([v is not None and v not in known for v in values], dtype=bool)
+        if new.any():
+            where = _per_version(new, served) if several else ""
+            given = sum(v is not None for v in values)
+            notes.append(
+                f"{name}: {int(new.sum())} of {given} values are categories the reference never had{where}"
+            )
+    return notes
+
+
 def usable_columns(
     reference: pd.DataFrame, current: pd.DataFrame, min_values: int = 1
 ) -> tuple[list[str], dict[str, str]]:

@@ -33,6 +33,7 @@ from evergreen.monitoring.columns import (
     prediction_frame,
     probability_matrix,
     set_aside_values,
+    unseen_notes,
     usable_columns,
     without,
 )
@@ -94,7 +95,9 @@ def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> 
     features = coerce_features(records, ref.kinds)
     aside = set_aside_values(records, features, ref.contract, settings.data.allow_new_categories)
     cur = Current(without(features, aside))
-    cur.notes.extend(log_notes(records, features, rows["model_version"].tolist(), aside))
+    versions = rows["model_version"].tolist()
+    cur.notes.extend(log_notes(records, features, versions, aside))
+    cur.notes.extend(unseen_notes(ref.features, cur.features, ref.kinds, versions))
     cur.set_aside = aside
     task = settings.task
     mask = (rows["model_version"].astype(str) == ref.model_version).to_numpy()

@@ -368,3 +368,19 @@ def test_values_the_contract_refuses_are_read_as_missing_and_fire_nothing(tmp_pa
     assert [f.kind for f in evaluate_triggers(state, project.settings.triggers, now).firings] == []
     fact = DriftFact.from_row(list_reports(project.store)[0])
     assert evaluate_alerts(Facts(drift=(fact,)), RuleConfig.from_settings(project.settings)).active == ()
+
+
+def test_a_category_field_of_ids_drifts_and_the_report_says_why(trained_project: Any) -> None:
+    live = churn.make_batch(3, 3000, drifted=False, seed=21)
+    live["region"] = [f"cust-{i:05d}" for i in range(3000)]  # a client sends an id in a category field
+    log_predictions(trained_project, live, end=NOW, spacing=timedelta(seconds=30), seed=1)
+
+    report = run_monitoring(trained_project, "7d", now=NOW)
+
+    assert report.notes == ["region: 3000 of 3000 values are categories the reference never had"]
+    assert report.data_drift["region"].drifted  # a real change of input, now explained
+    # 3000 distinct values: the stored details and the page stay the size of a few categories.
+    assert len(json.dumps(report.details())) < 20_000
+    page = Path(report.html_path or "").read_text(encoding="utf-8")
+    # 12 bars (the reference's 4 regions and 8 ids), two rects each; the other ids as "(other)".
+    assert page.count("<title>cust-") == 2 * 8 and page.count("<title>(other)") == 2

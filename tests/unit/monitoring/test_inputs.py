@@ -20,6 +20,7 @@ from evergreen.monitoring.columns import (
     prediction_frame,
     probability_matrix,
     set_aside_values,
+    unseen_notes,
     usable_columns,
     without,
 )
@@ -222,3 +223,20 @@ def test_log_notes_count_values_set_aside_and_columns_a_version_never_sent() -> 
     clean = records.iloc[:1]
     assert set_aside_values(clean, features.iloc[:1], contract, True) == []
     assert log_notes(clean, features.iloc[:1], ["9"]) == []  # nothing to say about clean rows
+
+
+def test_unseen_notes_count_the_categories_the_reference_never_had() -> None:
+    kinds = {"plan": "categorical", "fee": "numeric", "note": "text"}
+    reference = coerce_features(
+        pd.DataFrame({"plan": ["basic", "standard", "premium"] * 4, "fee": [1.0] * 12, "note": ["x"] * 12}),
+        kinds,  # type: ignore[arg-type]
+    )
+    # After the swap, v2's clients send the plan's code instead of its name.
+    current = coerce_features(
+        pd.DataFrame({"plan": ["basic", None, "standard", 1, 2, 3.0], "fee": [9.0] * 6, "note": ["y"] * 6}),
+        kinds,  # type: ignore[arg-type]
+    )
+    assert unseen_notes(reference, current, kinds, ["1", "1", "1", "2", "2", "2"]) == [  # type: ignore[arg-type]
+        "plan: 3 of 5 values are categories the reference never had (v2: 3)"
+    ]
+    assert unseen_notes(reference, current.iloc[:3], kinds, ["1"] * 3) == []  # type: ignore[arg-type]
