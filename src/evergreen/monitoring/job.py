@@ -22,7 +22,7 @@ import pandas as pd
 
 from evergreen.config import DEFAULT_DRIFT_SHARE, Settings
 from evergreen.data.scrub import scrub_text
-from evergreen.data.values import is_missing
+from evergreen.data.values import canonical_str, is_missing
 from evergreen.errors import BadInputError, NoDataError, NotFoundError
 from evergreen.logs import get_logger
 from evergreen.monitoring.columns import (
@@ -177,6 +177,21 @@ class Analysis:
         default_factory=dict
     )  # realised | estimated -> metric -> sigma
     estimated_rows: int = 0
+    # False: the labels lack a class of the model, so their metrics describe other rows than the
+    # holdout's (see _missing_classes); they are reported, and the verdict rests on the estimate.
+    realised_judged: bool = True
+
+
+def _missing_classes(ref: Reference, labels: np.ndarray) -> list[Any]:
+    """The model's classes that no label of the window holds.
+
+    Labels often arrive for one class first (a churn is known at once, a stay only when the period
+    ends): a macro F1 over "no" alone scored the never-seen "yes" as 0 and halved the value, and
+    even accuracy then measures one class, not the mix the holdout baseline was measured on.
+    """
+    learned = ref.classes if ref.classes is not None else list(getattr(ref.model, "classes_", []))
+    present = {canonical_str(v) for v in labels.tolist()}
+    return [c for c in learned if canonical_str(c) not in present]
 
 
 def _drift(
@@ -264,6 +279,7 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
     estimated: dict[str, float] = {}
     sigmas: dict[str, dict[str, float]] = {}
     est_rows = 0
+    judged = True
     if cur.predicted is not None:
         known = np.array([v is not None for v in cur.predicted.tolist()], dtype=bool)
         scored = int(known.sum())
@@ -293,6 +309,18 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
                 None if cur.proba is None else cur.proba[has_label],
                 ref.classes,
             )
+            if (
+                settings.task != "regression"
+                and labelled
+                and (lacking := _missing_classes(ref, cur.labels[has_label]))
+            ):
+                judged = False
+                shown_classes = ", ".join(canonical_str(c) for c in lacking[:5])
+                cur.notes.append(
+                    f"realised metrics not judged: the {labelled} labels hold no row of class "
+                    f"{shown_classes}, so they do not describe the mix the holdout baseline was "
+                    "measured on; the verdict rests on the estimate"
+                )
             if cur.proba is not None and (bare := int(np.isnan(cur.proba[has_label]).any(axis=1).sum())):
                 # realised_metrics scores probabilities on every labelled row or on none.
                 cur.notes.append(
@@ -318,7 +346,18 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
                 "estimated": ref.estimator.sigmas(estimated, est_rows),
             }
     return Analysis(
-        data, pred_drift, pred_frame, skipped, realised, estimated, labelled, scored, multi, sigmas, est_rows
+        data,
+        pred_drift,
+        pred_frame,
+        skipped,
+        realised,
+        estimated,
+        labelled,
+        scored,
+        multi,
+        sigmas,
+        est_rows,
+        judged,
     )
 
 
@@ -362,7 +401,7 @@ def run_monitoring(
     check = check_performance(
         metric,
         ref.baseline.get(metric),
-        a.realised,
+        a.realised if a.realised_judged else {},
         a.estimated,
         a.labelled_rows,
         a.scored_rows,

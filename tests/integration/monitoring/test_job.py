@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
-from sqlalchemy import JSON, Integer, String, select, text, update
+from sqlalchemy import JSON, Integer, String, insert, select, text, update
 
 from evergreen.data.ingest import ingest_paths
 from evergreen.errors import BadInputError, NotFoundError
@@ -384,3 +384,44 @@ def test_a_category_field_of_ids_drifts_and_the_report_says_why(trained_project:
     page = Path(report.html_path or "").read_text(encoding="utf-8")
     # 12 bars (the reference's 4 regions and 8 ids), two rects each; the other ids as "(other)".
     assert page.count("<title>cust-") == 2 * 8 and page.count("<title>(other)") == 2
+
+
+def test_labels_of_one_class_only_are_reported_not_judged(trained_project: Any) -> None:
+    from evergreen.alerts.facts import DriftFact, Facts
+    from evergreen.alerts.rules import RuleConfig
+    from evergreen.alerts.rules import evaluate as evaluate_alerts
+    from evergreen.triggers.evaluate import evaluate as evaluate_triggers
+    from evergreen.triggers.state import gather_state
+
+    project = trained_project
+    now = datetime.now(UTC) + timedelta(days=1)  # after the fixture's retrain and its cooldown
+    live = churn.make_batch(3, 600, drifted=False, seed=21)
+    written = log_predictions(project, live, end=now, labelled=0.0, seed=1)
+    churned = [pid for pid, label in zip(written["id"], live["churned"], strict=True) if label == "yes"]
+    with project.store.begin() as conn:
+        # A churn is known at once, a stay only when the contract period ends: the first labels
+        # of a window are all "yes".
+        conn.execute(
+            insert(feedback),
+            [
+                {"project": project.store.project, "prediction_id": p, "label": "yes", "received_at": now}
+                for p in churned
+            ],
+        )
+
+    report = run_monitoring(project, "7d", now=now)
+
+    perf = report.performance
+    assert report.notes == [
+        f"realised metrics not judged: the {len(churned)} labels hold no row of class no, so they do not "
+        "describe the mix the holdout baseline was measured on; the verdict rests on the estimate"
+    ]
+    # Still reported; f1_macro scored the absent "no" as 0 and read as a collapse (was "degraded").
+    assert report.realised_metrics["f1_class_no"] == 0.0 and perf.labelled_rows == len(churned)
+    assert perf.realised is None and perf.source == "estimated"
+    assert perf.estimated == report.estimated_metrics["f1_macro"] and perf.verdict == "ok"
+    state = gather_state(project, now - timedelta(days=1))
+    assert [f.kind for f in evaluate_triggers(state, project.settings.triggers, now).firings] == []
+    fact = DriftFact.from_row(list_reports(project.store)[0])
+    alerts = evaluate_alerts(Facts(drift=(fact,)), RuleConfig.from_settings(project.settings)).active
+    assert [a.kind for a in alerts if a.kind == "performance"] == []
