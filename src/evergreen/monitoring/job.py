@@ -311,7 +311,7 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
             )
             if (
                 settings.task != "regression"
-                and labelled
+                and labelled >= m.min_labels  # fewer are not judged anyway: no note to add
                 and (lacking := _missing_classes(ref, cur.labels[has_label]))
             ):
                 judged = False

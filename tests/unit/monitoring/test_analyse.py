@@ -387,3 +387,33 @@ def test_a_window_of_mixed_probability_rows_says_what_the_estimate_rests_on() ->
         "the performance estimate rests on 520 of 600 scored rows: the others have no usable "
         "probabilities (missing, or not a distribution)",
     ]
+
+
+def test_labels_of_one_class_are_judged_on_the_estimate_once_there_are_min_labels() -> None:
+    rng = np.random.default_rng(7)
+    ref, model = _binary_reference(rng)
+    cur_x = pd.DataFrame({"size": rng.normal(0, 1, 600)})
+    labels = np.array([None] * 600, dtype=object)
+    cur = Current(
+        coerce_features(cur_x, ref.kinds),
+        predicted=_targets("binary", model.predict(cur_x).tolist(), ref.classes),
+        proba=model.predict_proba(cur_x),
+        labels=labels,
+    )
+    cur.scored_features = cur.features
+    settings = settings_from_dict(
+        {"project": "p", "task": "binary", "data": {"target": "t"}, "monitoring": {"min_rows": 500}},
+        root=Path("."),
+    )
+    labels[:29] = "yes"  # fewer than min_labels (30): not judged anyway, nothing to say
+    assert analyse(ref, cur, settings).realised_judged and cur.notes == []
+    labels[29] = "yes"
+    a = analyse(ref, cur, settings)
+    assert not a.realised_judged and a.labelled_rows == 30
+    assert cur.notes == [
+        "realised metrics not judged: the 30 labels hold no row of class no, so they do not describe "
+        "the mix the holdout baseline was measured on; the verdict rests on the estimate"
+    ]
+    labels[30] = "no"
+    cur.notes.clear()
+    assert analyse(ref, cur, settings).realised_judged and cur.notes == []
