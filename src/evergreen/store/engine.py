@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -25,6 +26,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_HEAD = "0012"
 _migrate_lock = threading.Lock()
 log = get_logger(__name__)
+# How long a new PostgreSQL connection may wait for the server (libpq's connect_timeout, seconds).
+# libpq's own default is to wait for ever: a server that accepts the TCP connection and never answers
+# (a stalled failover, a proxy with no backend) hung every CLI command, request and scheduler pass.
+# A URL that sets ``connect_timeout`` itself keeps its own value.
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def utcnow() -> datetime:
@@ -86,7 +92,18 @@ def _engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, json_serializer=dump_json)
+    parsed = make_url(url)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args=connect_args,
+        json_serializer=dump_json,
+    )
 
 
 def schema_revision(engine: Engine) -> str | None:
