@@ -11,6 +11,7 @@ import pytest
 
 from evergreen.project import Project
 from evergreen.store import Store
+from tests.support.postgres import PgInstance
 from tests.support.project import make_project_settings
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -46,6 +47,23 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PgInstance]:
+    """A throw-away PostgreSQL server of the test's own, for a test that stops and starts it (the
+    shared server is never stopped); skipped where none can run, except in CI."""
+    try:
+        pg = PgInstance().init()
+    except (FileNotFoundError, RuntimeError) as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"cannot run a private PostgreSQL here: {exc}")
+    pg.start()
+    try:
+        yield pg
+    finally:
+        pg.destroy()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from evergreen.errors import RegistryError, one_line
+from evergreen.errors import RegistryError, StoreError, one_line
 from evergreen.logs import get_logger
 from evergreen.project import Project
 from evergreen.registry import CHAMPION
@@ -206,7 +206,9 @@ class ModelWatcher:
         while True:
             try:
                 await self.check()
-            except RegistryError as exc:  # MLflow away: the served model stays, the next poll looks again
+            except (RegistryError, StoreError) as exc:
+                # MLflow or the metadata database away (the shadow is read from it): the served model
+                # stays and the next poll looks again. A known outage: one line, no traceback each poll.
                 log.warning("model_watch_failed", error=one_line(exc))
             except Exception as exc:  # never let the watcher die: the next poll tries again
                 log.error("model_watch_failed", error=one_line(exc), exc_info=True)

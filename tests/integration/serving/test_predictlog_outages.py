@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.support.postgres import PgInstance
 from tests.support.serving import RECORD, count_predictions, live, settings_with, stored_ids, wait_until
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PgInstance]:
-    try:
-        pg = PgInstance().init()
-    except (FileNotFoundError, RuntimeError) as exc:
-        if __import__("os").environ.get("CI"):
-            raise
-        pytest.skip(f"cannot run a private PostgreSQL here: {exc}")
-    pg.start()
-    try:
-        yield pg
-    finally:
-        pg.destroy()
 
 
 def _predict_many(client: Any, n: int) -> list[str]:

@@ -1,0 +1,45 @@
+"""A serving replica while the metadata database (PostgreSQL) stops and comes back: the model watcher
+and the LISTEN connection. The prediction log's side is in test_predictlog_outages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from tests.support.postgres import PgInstance
+from tests.support.serving import live, settings_with, wait_until
+
+
+def test_the_model_watcher_logs_an_unreachable_database_as_one_line_without_a_traceback(
+    trained_project: Any, own_postgres: PgInstance
+) -> None:
+    # Each poll asks the database which version shadows (the watch after a promotion): while it was
+    # down, every poll (every reload_interval_seconds) logged an error with a whole traceback.
+    from evergreen.project import open_project
+    from evergreen.serving.app import create_app
+
+    settings = settings_with(
+        trained_project, reload_interval_seconds=0.2, storage={"database_url": own_postgres.url}
+    )
+    project = open_project(settings)
+    try:
+        with live(create_app(settings, project)) as srv, structlog.testing.capture_logs() as logs:
+            watcher = srv.ctx.watcher
+            own_postgres.stop()
+
+            def failed_polls() -> list[dict[str, Any]]:
+                return [e for e in logs if e["event"] == "model_watch_failed"]
+
+            wait_until(lambda: len(failed_polls()) >= 3, "three polls with the database down")
+            own_postgres.start()
+            checks = watcher.checks
+            wait_until(lambda: watcher.checks > checks + 1, "the watcher to poll again once it is back")
+            with srv.client() as c:
+                assert c.get("/ready").json()["model_version"] == "1"
+        seen = failed_polls()
+        assert {e["log_level"] for e in seen} == {"warning"}, seen[0]
+        assert not [e for e in seen if e.get("exc_info")], seen[0]
+        assert all(e["error"].startswith("metadata database unavailable: ") for e in seen), seen[0]
+    finally:
+        project.store.engine.dispose()
