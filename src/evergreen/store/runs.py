@@ -131,7 +131,10 @@ def mark_abandoned(store: Store, *, lock_free: bool) -> list[str]:
 
     A run is dead when its process is gone from this host, or, for another host or an orchestrated
     run (no process of its own), when the lock is free (its lease expired), since a live holder
-    would still be holding it.
+    would still be holding it. So is a run of this very process when the lock is free: a run this
+    process still carries out holds the lock, so this one ended without its row being finished (the
+    database was down when its failure was to be written) and the process went on (the scheduler,
+    ``serve``); it would read "running" until that process restarted.
     """
     with store.connect() as conn:
         rows = conn.execute(
@@ -139,7 +142,13 @@ def mark_abandoned(store: Store, *, lock_free: bool) -> list[str]:
                 and_(pipeline_runs.c.project == store.project, pipeline_runs.c.status == RUNNING)
             )
         ).all()
-    dead = [r.id for r in rows if (r.host == HOST and not pid_alive(r.pid)) or (r.host != HOST and lock_free)]
+    me = os.getpid()
+    dead = [
+        r.id
+        for r in rows
+        if (r.host == HOST and (not pid_alive(r.pid) or (lock_free and r.pid == me)))
+        or (r.host != HOST and lock_free)
+    ]
     for rid in dead:
         finish_run(store, rid, "abandoned", error="the process running it stopped before it finished")
     return dead
