@@ -89,6 +89,9 @@ class LeaseLock:
     holder: str = field(default_factory=lambda: f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    # Set when the heartbeat finds the lock held by another (taken over once the lease ran out, e.g.
+    # while the database was unreachable); the heartbeat then stops, since the lock is not ours again.
+    lost: threading.Event = field(default_factory=threading.Event)
     taken_over: LockState | None = None
     # A parked holder this lock takes over even while its lease runs: the run's own, between two
     # of its tasks (:func:`run_holder`).
@@ -150,6 +153,7 @@ class LeaseLock:
 
     def _start_heartbeat(self) -> None:
         self._stop.clear()
+        self.lost.clear()
         self._thread = threading.Thread(target=self._beat, name=f"lease-{self.name}", daemon=True)
         self._thread.start()
 
@@ -188,6 +192,8 @@ class LeaseLock:
             try:
                 if not self._renew():
                     log.error("lease_lost", lock=self.name, holder=self.holder, run_id=self.run_id)
+                    self.lost.set()
+                    return
             except Exception as exc:  # a missed beat only shortens the lease; the next one retries
                 log.warning("lease_heartbeat_failed", lock=self.name, run_id=self.run_id, error=one_line(exc))
 

@@ -95,6 +95,7 @@ class Scheduler:
         self.executor = RetrainExecutor(project, self.cfg, stop=self.stop_flag)
         self._stop = threading.Event()
         self.standby_poll_seconds = 2.0  # a standby replica tries the scheduler lease this often
+        self.lease_seconds = 60.0  # the scheduler lease: renewed every third of it while this one runs
         self._wake = threading.Event()
         self._watching = threading.Event()  # the landing watcher is (about to be) watching
         self._threads: list[threading.Thread] = []
@@ -114,7 +115,8 @@ class Scheduler:
         if self._lease is not None:
             return
         store = self.project.store
-        self._lease = LeaseLock(store, scheduler_lock_name(self.settings.project)).acquire()
+        name = scheduler_lock_name(self.settings.project)
+        self._lease = LeaseLock(store, name, lease_seconds=self.lease_seconds).acquire()
         self.started_at = self.last_monitoring = self.last_gc = self.clock()
         retrain = LeaseLock(store, retrain_lock_name(self.settings.project)).current()
         if retrain is None or holder_is_dead(retrain):
@@ -152,7 +154,7 @@ class Scheduler:
             self._spawn(self._standby, "evergreen-scheduler-standby")
             return self
         self._start_watcher()
-        self._spawn(self._loop, "evergreen-scheduler")
+        self._spawn(self._active, "evergreen-scheduler")
         return self
 
     @property
@@ -166,7 +168,25 @@ class Scheduler:
         self._threads.append(thread)
 
     def _standby(self) -> None:
-        while not self._stop.wait(self.standby_poll_seconds):
+        if not self._wait_for_lease():
+            return
+        # stop() may have given up joining this thread while open() took the lease (a slow
+        # database): the thread that took it releases it, or it would be renewed until exit.
+        try:
+            if not self._stop.is_set():
+                log.info("scheduler_took_over", project=self.settings.project)
+                self._start_watcher()
+                self._active()
+        finally:
+            self.close()
+
+    def _wait_for_lease(self) -> bool:
+        """Try the scheduler lease every :attr:`standby_poll_seconds` until this scheduler holds it
+        (True) or is stopped (False)."""
+        while not self._stopping():
+            self._idle(self.standby_poll_seconds)  # a signal's stop flag is seen here too
+            if self._stopping():
+                break
             try:
                 self.open()
             except LockHeldError:
@@ -174,16 +194,39 @@ class Scheduler:
             except Exception as exc:  # the database away for a moment: keep waiting
                 log.warning("scheduler_standby_failed", error=one_line(exc))
                 continue
-            # stop() may have given up joining this thread while open() took the lease (a slow
-            # database): the thread that took it releases it, or it would be renewed until exit.
+            return True
+        return False
+
+    def _lease_lost(self) -> bool:
+        lease = self._lease
+        return lease is not None and lease.lost.is_set()
+
+    def _active(self) -> None:
+        """The loop, for as long as this scheduler holds the lease.
+
+        Its heartbeat cannot renew the lease while the database is unreachable; once the lease ran
+        out another replica's standby may take it. From then on this one is the standby: it ends
+        its pass, stops its passes and waits for the lease like any standby (else two schedulers
+        would ingest, monitor and retrain side by side).
+        """
+        while True:
+            self._loop()
+            if self._stopping():
+                return
+            with self._closing:
+                lost, self._lease = self._lease, None
             try:
-                if not self._stop.is_set():
-                    log.info("scheduler_took_over", project=self.settings.project)
-                    self._start_watcher()
-                    self._loop()
-            finally:
-                self.close()
-            return
+                now_held = lost.current() if lost is not None else None
+            except Exception:  # the database away again: the line goes out without the new holder
+                now_held = None
+            log.warning(
+                "scheduler_lease_lost",
+                project=self.settings.project,
+                holder=now_held.holder if now_held else None,
+            )
+            if not self._wait_for_lease():
+                return
+            log.info("scheduler_took_over", project=self.settings.project)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the loop to stop; a retrain in progress stops before its next stage (up to ``timeout``)."""
@@ -217,7 +260,7 @@ class Scheduler:
         try:
             self.open()  # inside: a failed start (the lease held elsewhere) puts the handlers back too
             self._start_watcher()
-            self._loop()
+            self._active()
         finally:
             for s, h in previous.items():
                 signal.signal(s, h)
@@ -271,7 +314,8 @@ class Scheduler:
         return self._stop.is_set() or self.stop_flag.requested.is_set()
 
     def _loop(self) -> None:
-        while not self._stopping():
+        """Passes until stopped, or until the lease turns out taken over (:meth:`_active`)."""
+        while not self._stopping() and not self._lease_lost():
             try:
                 self.tick()
             except Exception as exc:  # one bad pass (DB down) must not end the loop: log and wait

@@ -1,0 +1,61 @@
+"""The scheduler while its PostgreSQL stops and comes back."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+
+from evergreen.project import open_project
+from evergreen.store.engine import utcnow
+from evergreen.store.locks import LeaseLock
+from evergreen.store.requests import scheduler_lock_name
+from evergreen.store.tables import locks
+from evergreen.triggers.scheduler import Scheduler
+from tests.support.postgres import PgInstance
+from tests.support.project import make_project_settings
+from tests.support.serving import wait_until
+
+LEASE_SECONDS = 1.0
+
+
+def test_a_scheduler_whose_lease_was_taken_over_during_an_outage_stops_its_passes(
+    tmp_path: Path, own_postgres: PgInstance
+) -> None:
+    # The heartbeat cannot renew the lease while the database is down; once the lease has run out
+    # another replica's standby takes it. This one's heartbeat then found the row another's and only
+    # logged it: its loop went on, two schedulers ingested, monitored and retrained side by side.
+    settings = make_project_settings(tmp_path / "p", database_url=own_postgres.url)
+    settings.data.landing.mkdir(parents=True)
+    project = open_project(settings)
+    name = scheduler_lock_name(settings.project)
+    a = Scheduler(project)
+    a.lease_seconds = LEASE_SECONDS
+    a.standby_poll_seconds = 0.1
+    try:
+        a.start()
+        assert not a.standby
+        own_postgres.stop()
+        time.sleep(LEASE_SECONDS * 2)  # the lease runs out while nothing can renew it
+        own_postgres.start()
+        # The other replica's standby takes the lease the moment the database is back: what that
+        # does to the row (a race with this heartbeat's next beat, made certain here).
+        other = {"holder": "other-host:1:standby", "pid": 1, "host": "other-host"}
+        with project.store.begin() as conn:
+            until = utcnow() + timedelta(hours=1)
+            conn.execute(update(locks).where(locks.c.name == name).values(**other, expires_at=until))
+        wait_until(lambda: a.standby, "the scheduler to step down to a standby", timeout=30)
+        ticks = a.last_tick_at
+        held = LeaseLock(project.store, name).current()
+        assert held is not None and held.holder == other["holder"]
+        # The other replica stops (its lease released): this one takes the scheduler back.
+        with project.store.begin() as conn:
+            conn.execute(locks.delete().where(locks.c.name == name))
+        wait_until(lambda: not a.standby, "the scheduler to take its lease back", timeout=30)
+        wait_until(lambda: a.last_tick_at != ticks, "a pass of the scheduler again", timeout=30)
+    finally:
+        a.stop()
+        project.close()
+    assert LeaseLock(project.store, name).current() is None
