@@ -136,10 +136,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     listener = None
     if is_postgres(ctx.project.store):
         # A registered version is loaded ahead of its promotion (the watcher keeps it warm); so is
-        # one that waits for approval since before this replica listened.
+        # one that waits for approval since before this replica listened. Each (re)connection
+        # catches up on what was announced while it did not listen.
         w = ctx.watcher
         listener = ChampionListener(
-            ctx.project.store, w.wake, on_registered=w.prewarm, on_listening=w.prewarm_pending
+            ctx.project.store, w.wake, on_registered=w.prewarm, on_listening=w.catch_up
         )
         listener.start()
     app.state.listener = listener

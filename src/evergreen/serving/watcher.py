@@ -14,10 +14,10 @@ warm-up, heap) and kept warm; a version that fails is refused the same way (logg
 as ``swap_failed`` with role ``candidate``), never kept, so never served. When the alias then moves to
 a version in memory (the warm candidate, or the shadow after a rollback) it is swapped in as it is
 (recorded with ``source`` ``warm`` / ``shadow`` in :attr:`ModelWatcher.swaps`); any other version is
-loaded as before (``loaded``). A replica that starts, or re-opens its LISTEN, while a candidate
-waits for approval warms that one (:meth:`ModelWatcher.prewarm_pending`). The replaced champion,
-when it is the shadow wanted next (the watch after a promotion), is kept as the shadow instead of
-being loaded again.
+loaded as before (``loaded``). A replica that starts, or re-opens its LISTEN, checks the alias at
+once (a move's NOTIFY may have been lost with the connection) and warms a candidate waiting for
+approval (:meth:`ModelWatcher.catch_up`). The replaced champion, when it is the shadow wanted next
+(the watch after a promotion), is kept as the shadow instead of being loaded again.
 
 Memory: a replica holds at most THREE models: the champion and the shadow (in the holder) and one
 warm candidate (the newest registered; a newer registration replaces it, and a rejected one stays
@@ -157,6 +157,14 @@ class ModelWatcher:
         background so that its promotion, if it comes, is a pointer swap."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._want_warm, version)
+
+    def catch_up(self) -> None:
+        """Blocking, thread-safe (the LISTEN thread, each time it starts listening): what was
+        announced while this replica did not listen (it started later, or its LISTEN connection was
+        down: the database restarting) is caught up on. The alias is checked now, not at the next
+        poll (a move's NOTIFY was lost with the connection), and a pending candidate is warmed."""
+        self.wake()
+        self.prewarm_pending()
 
     def prewarm_pending(self) -> None:
         """Blocking, thread-safe (the LISTEN thread, each time it starts listening): warm the

@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 
 from tests.support.postgres import PgInstance
-from tests.support.serving import live, settings_with, wait_until
+from tests.support.serving import clone_version, live, settings_with, wait_until
 
 
 def test_the_model_watcher_logs_an_unreachable_database_as_one_line_without_a_traceback(
@@ -41,5 +41,33 @@ def test_the_model_watcher_logs_an_unreachable_database_as_one_line_without_a_tr
         assert {e["log_level"] for e in seen} == {"warning"}, seen[0]
         assert not [e for e in seen if e.get("exc_info")], seen[0]
         assert all(e["error"].startswith("metadata database unavailable: ") for e in seen), seen[0]
+    finally:
+        project.store.engine.dispose()
+
+
+def test_a_champion_moved_while_the_listen_connection_was_down_is_served_once_it_reconnects(
+    trained_project: Any, own_postgres: PgInstance
+) -> None:
+    # The NOTIFY of a move made while this replica's LISTEN connection was down (the server
+    # restarting) never reaches it. Re-opening the LISTEN only warmed a pending candidate: the move
+    # waited for the next poll of the registry, reload_interval_seconds later (here an hour).
+    from evergreen.project import open_project
+    from evergreen.serving.app import create_app
+
+    settings = settings_with(
+        trained_project, reload_interval_seconds=3600, storage={"database_url": own_postgres.url}
+    )
+    project = open_project(settings)
+    try:
+        with live(create_app(settings, project)) as srv:
+            listener = srv.app.state.listener
+            wait_until(listener.listening.is_set, "the replica to LISTEN")
+            own_postgres.stop()
+            wait_until(lambda: not listener.listening.is_set(), "the LISTEN connection to drop")
+            moved = clone_version(project, "1", lambda _d: None)
+            project.registry.set_champion(moved)  # another replica's move: its NOTIFY is lost here
+            own_postgres.start()
+            srv.wait_ready(moved)
+            assert [s.version for s in srv.ctx.watcher.swaps] == ["1", moved]
     finally:
         project.store.engine.dispose()
