@@ -34,7 +34,7 @@ from evergreen.dashboard.routes import ROUTERS
 from evergreen.dashboard.services import DashboardServices
 from evergreen.dashboard.session import SessionCodec
 from evergreen.dashboard.throttle import LoginThrottle
-from evergreen.errors import shown
+from evergreen.errors import EvergreenError, one_line, shown
 from evergreen.redact import Redactor
 
 STATIC_PREFIX = "/static"
@@ -55,7 +55,7 @@ async def _dashboard_error(request: Request, exc: Exception) -> Response:
         visit,
         "error.html",
         status=status,
-        title={403: "Refused", 404: "Not found"}.get(status, "Error"),
+        title={403: "Refused", 404: "Not found", 503: "Unavailable"}.get(status, "Error"),
         message=message,
         status_code=status,
     )
@@ -74,15 +74,23 @@ def _address_problem(request: Request, exc: RequestValidationError) -> str:
     return redact(message) if isinstance(redact, Redactor) else message
 
 
+def _dashboard_endpoints() -> frozenset[Any]:
+    return frozenset(r.endpoint for router in ROUTERS for r in router.routes if isinstance(r, APIRoute))
+
+
+def _on_dashboard_route(request: Request, endpoints: frozenset[Any]) -> bool:
+    return getattr(request.scope.get("route"), "endpoint", None) in endpoints
+
+
 def _route_errors_as_pages(app: FastAPI) -> None:
     """The dashboard's routes answer an invalid path or query value with an HTML page (422); the
     handler installed before (the API's JSON renderer) keeps every other route."""
-    endpoints = frozenset(r.endpoint for router in ROUTERS for r in router.routes if isinstance(r, APIRoute))
+    endpoints = _dashboard_endpoints()
     api_handler = app.exception_handlers.get(RequestValidationError)
 
     async def handler(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        if api_handler is None or getattr(request.scope.get("route"), "endpoint", None) in endpoints:
+        if api_handler is None or _on_dashboard_route(request, endpoints):
             return await _dashboard_error(request, BadAddress(_address_problem(request, exc)))
         response = api_handler(request, exc)
         return await response if inspect.isawaitable(response) else response
@@ -102,8 +110,9 @@ def wants_page(request: Request, api_prefix: str) -> bool:
     return "text/html" in request.headers.get("accept", "").lower()
 
 
-class _RoutingError(DashboardError):
-    """Starlette's routing error, as the dashboard's page of the same status."""
+class _StatusError(DashboardError):
+    """An error of the app (Starlette's routing error, an evergreen error), as the dashboard's page
+    of the same status."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -128,12 +137,37 @@ def _http_errors_as_pages(app: FastAPI, api_prefix: str) -> None:
             response = api_handler(request, exc)
             return await response if inspect.isawaitable(response) else response
         message = _ROUTING_MESSAGES.get(exc.status_code, f"HTTP {exc.status_code}")
-        answer = await _dashboard_error(request, _RoutingError(message, exc.status_code))
+        answer = await _dashboard_error(request, _StatusError(message, exc.status_code))
         for name, value in (exc.headers or {}).items():
             answer.headers.setdefault(name, value)
         return answer
 
     app.add_exception_handler(StarletteHTTPException, handler)
+
+
+def _evergreen_errors_as_pages(app: FastAPI, api_prefix: str) -> None:
+    """An evergreen error out of a dashboard route (the database or MLflow unreachable while a page
+    reads them: 503) answered to a browser with a page of its status in the dashboard's frame, its one
+    line (redacted) as the notice; a person got the API's JSON body. The API's handler installed
+    before still logs it (a 5xx) and answers an API client at the same address, and every other route."""
+    endpoints = _dashboard_endpoints()
+    api_handler = app.exception_handlers.get(EvergreenError)
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, EvergreenError)
+        response = api_handler(request, exc) if api_handler is not None else None
+        if inspect.isawaitable(response):
+            response = await response
+        if response is not None and not (
+            wants_page(request, api_prefix) and _on_dashboard_route(request, endpoints)
+        ):
+            return response
+        redact = getattr(request.app.state, "redact", None)
+        message = one_line(exc)
+        message = redact(message) if isinstance(redact, Redactor) else message
+        return await _dashboard_error(request, _StatusError(message, exc.http_status))
+
+    app.add_exception_handler(EvergreenError, handler)
 
 
 def mount(app: FastAPI, services: DashboardServices, *, session_max_age: int, api_prefix: str) -> None:
@@ -144,6 +178,7 @@ def mount(app: FastAPI, services: DashboardServices, *, session_max_age: int, ap
     app.add_exception_handler(DashboardError, _dashboard_error)
     _route_errors_as_pages(app)
     _http_errors_as_pages(app, api_prefix)
+    _evergreen_errors_as_pages(app, api_prefix)
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)
     static = files("evergreen.dashboard").joinpath("static")
