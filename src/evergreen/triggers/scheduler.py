@@ -31,7 +31,7 @@ from croniter import croniter
 from evergreen.data.ingest import IngestResult, ingest_file
 from evergreen.data.landing import landing_files
 from evergreen.data.remote_landing import RemoteWatch
-from evergreen.errors import LockHeldError, RunStoppedError, one_line
+from evergreen.errors import LockHeldError, RunStoppedError, StoreError, one_line
 from evergreen.logs import get_logger
 from evergreen.overrides import effective_settings
 from evergreen.pipeline.stop import StopFlag
@@ -416,11 +416,16 @@ class Scheduler:
         return results
 
     def check_watch(self, now: datetime) -> str | None:
-        """The watch after a promotion (auto-rollback); a failure is logged, never raised."""
+        """The watch after a promotion (auto-rollback); a failure is logged, never raised, but for the
+        metadata database being unreachable (the pass fails on it, :meth:`_loop` logs it)."""
         from evergreen.control.watch import check_watch
 
         try:
             judgement = check_watch(self.project, now)
+        except StoreError:
+            # The metadata database away: the rest of the pass needs it too, so the pass fails and
+            # the loop logs it once (scheduler_tick_failed), not twice at every scan interval.
+            raise
         except Exception as exc:  # e.g. MLflow unreachable for the rollback: the next tick tries again
             log.error("watch_failed", error=one_line(exc))
             return "failed"

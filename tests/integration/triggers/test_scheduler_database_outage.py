@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import structlog
 from sqlalchemy import update
 
 from evergreen.project import open_project
@@ -59,3 +61,42 @@ def test_a_scheduler_whose_lease_was_taken_over_during_an_outage_stops_its_passe
         a.stop()
         project.close()
     assert LeaseLock(project.store, name).current() is None
+
+
+def test_each_pass_with_the_database_down_is_one_log_line_and_the_passes_go_on_once_it_is_back(
+    tmp_path: Path, own_postgres: PgInstance
+) -> None:
+    # The watch after a promotion logged the outage (watch_failed), then the pass failed on it
+    # (scheduler_tick_failed): two error lines for one failed pass, at every scan interval.
+    settings = make_project_settings(
+        tmp_path / "p", database_url=own_postgres.url, triggers={"scan_interval_seconds": 0.2}
+    )
+    settings.data.landing.mkdir(parents=True)
+    project = open_project(settings)
+    a = Scheduler(project)
+    try:
+        a.start()
+        with structlog.testing.capture_logs() as logs:
+            own_postgres.stop()
+
+            def failed() -> list[dict[str, Any]]:
+                return [e for e in logs if e["log_level"] in ("error", "warning")]
+
+            wait_until(
+                lambda: sum(e["event"] == "scheduler_tick_failed" for e in failed()) >= 3,
+                "three passes with the database down",
+                timeout=60,
+            )
+            own_postgres.start()
+            count = len(failed())
+            passes = a.last_tick_at
+            wait_until(lambda: a.last_tick_at != passes, "a pass once the database is back", timeout=60)
+            seen = failed()[:count]
+        events = {e["event"] for e in seen} - {"lease_heartbeat_failed"}  # the lease's own beat
+        assert events == {"scheduler_tick_failed"}, seen
+        assert all(e["error"].startswith("metadata database unavailable: ") for e in seen), seen
+        assert not [e for e in seen if e.get("exc_info")]
+        assert not a.standby  # still the scheduler: nothing took its lease meanwhile
+    finally:
+        a.stop()
+        project.close()
