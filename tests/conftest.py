@@ -12,7 +12,7 @@ import pytest
 from evergreen.project import Project
 from evergreen.store import Store
 from tests.support.postgres import PgInstance
-from tests.support.project import make_project_settings
+from tests.support.project import churn_settings_with_batches
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("EVERGREEN_PII_SALT", "test-salt")
@@ -86,14 +86,9 @@ def store(database_url: str) -> Iterator[Store]:
 @pytest.fixture
 def churn_project(tmp_path: Path) -> Iterator[Project]:
     """An opened churn project with two weekly batches in its landing dir (no model yet)."""
-    from evergreen.examples import churn
     from evergreen.project import open_project
 
-    settings = make_project_settings(tmp_path / "churn")
-    settings.data.landing.mkdir(parents=True)
-    for i, frame in enumerate(churn.make_stream(batches=2, rows=1000)):
-        frame.to_csv(settings.data.landing / f"week{i:02d}.csv", index=False)
-    project = open_project(settings)
+    project = open_project(churn_settings_with_batches(tmp_path / "churn"))
     yield project
     project.store.engine.dispose()
 

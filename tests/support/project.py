@@ -31,3 +31,14 @@ def make_project_settings(
     for key, value in sections.items():
         raw.setdefault(key, {}).update(value)
     return settings_from_dict(raw, root, env=dict(os.environ))
+
+
+def churn_settings_with_batches(root: Path, *, database_url: str | None = None) -> Settings:
+    """:func:`make_project_settings` with two weekly batches of the churn example in the landing dir."""
+    from evergreen.examples import churn
+
+    settings = make_project_settings(root, database_url=database_url)
+    settings.data.landing.mkdir(parents=True)
+    for i, frame in enumerate(churn.make_stream(batches=2, rows=1000)):
+        frame.to_csv(settings.data.landing / f"week{i:02d}.csv", index=False)
+    return settings

@@ -16,7 +16,7 @@ from evergreen.registry import CHAMPION
 from evergreen.store.locks import LeaseLock, retrain_lock_name
 from evergreen.store.runs import get_run, list_runs
 from tests.support.postgres import PgInstance
-from tests.support.project import make_project_settings
+from tests.support.project import churn_settings_with_batches
 from tests.support.serving import wait_until
 
 
@@ -25,11 +25,7 @@ def pg_project(tmp_path: Path, own_postgres: PgInstance) -> Iterator[Project]:
     """The churn project on a PostgreSQL of its own, after one retrain: v1 is the champion."""
     from evergreen.project import open_project
 
-    settings = make_project_settings(tmp_path / "churn", database_url=own_postgres.url)
-    settings.data.landing.mkdir(parents=True)
-    for i, frame in enumerate(churn.make_stream(batches=2, rows=1000)):
-        frame.to_csv(settings.data.landing / f"week{i:02d}.csv", index=False)
-    project = open_project(settings)
+    project = open_project(churn_settings_with_batches(tmp_path / "churn", database_url=own_postgres.url))
     outcome = RetrainRunner(project).run(RetrainRequest(trigger="manual", reason="fixture"))
     assert outcome.status == "promoted", outcome.reason
     yield project
