@@ -133,7 +133,18 @@ class Scheduler:
         with self._closing:
             lease, self._lease = self._lease, None
         if lease is not None:
-            lease.release()
+            try:
+                lease.release()
+            except StoreError as exc:
+                # The database away as the scheduler stops: its heartbeat has stopped, so the lease
+                # runs out by itself and the next scheduler takes it then. A stop is still a stop
+                # (SIGTERM made `evergreen scheduler` exit 1 with the database's error).
+                log.warning(
+                    "scheduler_lease_not_released",
+                    project=self.settings.project,
+                    error=one_line(exc),
+                    expires_in_seconds=lease.lease_seconds,
+                )
             log.info("scheduler_stopped", project=self.settings.project)
 
     def start(self) -> Scheduler:

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from sqlalchemy import update
 
+from evergreen.errors import LockHeldError
 from evergreen.project import open_project
 from evergreen.store.engine import utcnow
 from evergreen.store.locks import LeaseLock
@@ -100,3 +101,39 @@ def test_each_pass_with_the_database_down_is_one_log_line_and_the_passes_go_on_o
     finally:
         a.stop()
         project.close()
+
+
+def test_a_scheduler_stopped_while_the_database_is_down_stops_cleanly_and_its_lease_runs_out(
+    tmp_path: Path, own_postgres: PgInstance
+) -> None:
+    # Releasing the lease needs the database: stop() raised StoreError, and `evergreen scheduler`
+    # asked to stop by SIGTERM exited 1 with "error: metadata database unavailable".
+    settings = make_project_settings(tmp_path / "p", database_url=own_postgres.url)
+    settings.data.landing.mkdir(parents=True)
+    project = open_project(settings)
+    name = scheduler_lock_name(settings.project)
+    a = Scheduler(project)
+    a.lease_seconds = LEASE_SECONDS
+    try:
+        a.start()
+        own_postgres.stop()
+        with structlog.testing.capture_logs() as logs:
+            a.stop()
+        [kept] = [e for e in logs if e["event"] == "scheduler_lease_not_released"]
+        assert kept["log_level"] == "warning" and kept["error"].startswith("metadata database unavailable")
+        own_postgres.start()
+        # Nobody renews it any more: once it has run out the next scheduler takes it.
+        b = Scheduler(project)
+        wait_until(lambda: _took(b), "the lease left behind to run out", timeout=60)
+        b.stop()
+        assert LeaseLock(project.store, name).current() is None
+    finally:
+        project.close()
+
+
+def _took(s: Scheduler) -> bool:
+    try:
+        s.open()
+    except LockHeldError:
+        return False
+    return True
