@@ -178,7 +178,8 @@ class Analysis:
     )  # realised | estimated -> metric -> sigma
     estimated_rows: int = 0
     # False: the labels lack a class of the model, so their metrics describe other rows than the
-    # holdout's (see _missing_classes); they are reported, and the verdict rests on the estimate.
+    # holdout's (see _missing_classes); they are reported, and the verdict rests on the estimate
+    # (none without one).
     realised_judged: bool = True
 
 
@@ -192,6 +193,21 @@ def _missing_classes(ref: Reference, labels: np.ndarray) -> list[Any]:
     learned = ref.classes if ref.classes is not None else list(getattr(ref.model, "classes_", []))
     present = {canonical_str(v) for v in labels.tolist()}
     return [c for c in learned if canonical_str(c) not in present]
+
+
+def _not_judged(lacking: list[Any], labelled: int, estimated: bool) -> str:
+    shown_classes = ", ".join(canonical_str(c) for c in lacking[:5])
+    # Said after the estimate is worked out: without one the window has no verdict, and the note
+    # must not promise one.
+    then = (
+        "the verdict rests on the estimate"
+        if estimated
+        else "there is no performance estimate either, so the window has no performance verdict"
+    )
+    return (
+        f"realised metrics not judged: the {labelled} labels hold no row of class {shown_classes}, "
+        f"so they do not describe the mix the holdout baseline was measured on; {then}"
+    )
 
 
 def _drift(
@@ -279,7 +295,7 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
     estimated: dict[str, float] = {}
     sigmas: dict[str, dict[str, float]] = {}
     est_rows = 0
-    judged = True
+    lacking: list[Any] = []  # the model's classes no label of the window holds
     if cur.predicted is not None:
         known = np.array([v is not None for v in cur.predicted.tolist()], dtype=bool)
         scored = int(known.sum())
@@ -309,18 +325,8 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
                 None if cur.proba is None else cur.proba[has_label],
                 ref.classes,
             )
-            if (
-                settings.task != "regression"
-                and labelled >= m.min_labels  # fewer are not judged anyway: no note to add
-                and (lacking := _missing_classes(ref, cur.labels[has_label]))
-            ):
-                judged = False
-                shown_classes = ", ".join(canonical_str(c) for c in lacking[:5])
-                cur.notes.append(
-                    f"realised metrics not judged: the {labelled} labels hold no row of class "
-                    f"{shown_classes}, so they do not describe the mix the holdout baseline was "
-                    "measured on; the verdict rests on the estimate"
-                )
+            if settings.task != "regression" and labelled >= m.min_labels:  # fewer: not judged anyway
+                lacking = _missing_classes(ref, cur.labels[has_label])
             if cur.proba is not None and (bare := int(np.isnan(cur.proba[has_label]).any(axis=1).sum())):
                 # realised_metrics scores probabilities on every labelled row or on none.
                 cur.notes.append(
@@ -340,6 +346,8 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
                     f"the performance estimate rests on {est_rows} of {scored} scored rows: the others "
                     "have no usable probabilities (missing, or not a distribution)"
                 )
+        if lacking:
+            cur.notes.append(_not_judged(lacking, labelled, watched_metric(settings) in estimated))
         if ref.estimator is not None:
             sigmas = {
                 "realised": ref.estimator.sigmas(realised, labelled),
@@ -357,7 +365,7 @@ def analyse(ref: Reference, cur: Current, settings: Settings) -> Analysis:
         multi,
         sigmas,
         est_rows,
-        judged,
+        not lacking,
     )
 
 

@@ -417,3 +417,32 @@ def test_labels_of_one_class_are_judged_on_the_estimate_once_there_are_min_label
     labels[30] = "no"
     cur.notes.clear()
     assert analyse(ref, cur, settings).realised_judged and cur.notes == []
+
+
+def test_labels_of_one_class_without_an_estimate_say_there_is_no_verdict() -> None:
+    """The note said "the verdict rests on the estimate" where there was none (a window logged
+    without probabilities): the report then had no performance verdict at all, and said otherwise."""
+    rng = np.random.default_rng(7)
+    ref, model = _binary_reference(rng)
+    cur_x = pd.DataFrame({"size": rng.normal(0, 1, 600)})
+    labels = np.array([None] * 600, dtype=object)
+    labels[:40] = "yes"
+    cur = Current(
+        coerce_features(cur_x, ref.kinds),
+        predicted=_targets("binary", model.predict(cur_x).tolist(), ref.classes),
+        proba=np.full((600, 2), np.nan),  # served without probabilities: nothing to estimate from
+        labels=labels,
+    )
+    cur.scored_features = cur.features
+    settings = settings_from_dict(
+        {"project": "p", "task": "binary", "data": {"target": "t"}, "monitoring": {"min_rows": 500}},
+        root=Path("."),
+    )
+    a = analyse(ref, cur, settings)
+    assert not a.realised_judged and a.estimated == {} and a.labelled_rows == 40
+    assert cur.notes[-1] == (
+        "realised metrics not judged: the 40 labels hold no row of class no, so they do not describe "
+        "the mix the holdout baseline was measured on; there is no performance estimate either, so "
+        "the window has no performance verdict"
+    )
+    assert not any("rests on the estimate" in n for n in cur.notes), cur.notes
