@@ -13,8 +13,9 @@ from sklearn.linear_model import LinearRegression
 from evergreen.config import settings_from_dict
 from evergreen.data.contract import ColumnSpec, Contract
 from evergreen.monitoring.columns import coerce_features, prediction_frame
+from evergreen.monitoring.current import _targets
 from evergreen.monitoring.estimator import fit_regression
-from evergreen.monitoring.job import Current, _targets, analyse
+from evergreen.monitoring.job import Current, analyse
 from evergreen.monitoring.reference import Reference
 
 
