@@ -306,6 +306,7 @@ def _open_together(url: str, tmp_path: Path, processes: int = 3) -> list[str]:
     each printed (its log lines, then "ok" or the error)."""
     import subprocess
     import sys
+    import time
 
     from tests.support.cli import cli_env
 
@@ -325,6 +326,7 @@ def _open_together(url: str, tmp_path: Path, processes: int = 3) -> list[str]:
     try:
         while not all(r.exists() for r in ready):
             assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            time.sleep(0.01)  # not a busy loop: the processes importing need the cores
         go.touch()
         return [p.communicate(timeout=300)[0] for p in procs]
     finally:
@@ -364,21 +366,28 @@ def _tables(engine: Engine) -> dict[str, list[str]]:
         return {t: sorted(c["name"] for c in found.get_columns(t)) for t in found.get_table_names()}
 
 
-def test_a_database_newer_than_the_code_is_refused_untouched_by_every_entry_point(
-    database_url: str, tmp_path: Path
-) -> None:
+def _init_project(project_dir: Path) -> Path:
+    """A project made by ``evergreen init``, as an operator's would be."""
     import subprocess
     import sys
 
-    from evergreen.errors import SchemaError
-    from evergreen.store import open_store
-    from tests.support.cli import cli_env, cli_runner, set_config
+    from tests.support.cli import cli_env
 
-    project_dir = tmp_path / "proj"
     init = subprocess.run(
         [sys.executable, "-m", "evergreen", "init", str(project_dir)], capture_output=True, env=cli_env()
     )
     assert init.returncode == 0, init.stderr
+    return project_dir
+
+
+def test_a_database_newer_than_the_code_is_refused_untouched_by_every_entry_point(
+    database_url: str, tmp_path: Path
+) -> None:
+    from evergreen.errors import SchemaError
+    from evergreen.store import open_store
+    from tests.support.cli import cli_runner, set_config
+
+    project_dir = _init_project(tmp_path / "proj")
     set_config(project_dir, "storage", database_url=database_url)
     engine = open_store(database_url, "churn").engine
     with engine.begin() as conn:  # as a newer evergreen (rolled back since) left it
@@ -442,16 +451,10 @@ def test_a_cli_command_on_an_older_database_upgrades_it_and_says_so_in_one_line(
     database_url: str, tmp_path: Path
 ) -> None:
     import json
-    import subprocess
-    import sys
 
-    from tests.support.cli import cli_env, cli_runner, set_config
+    from tests.support.cli import cli_runner, set_config
 
-    project_dir = tmp_path / "proj"
-    init = subprocess.run(
-        [sys.executable, "-m", "evergreen", "init", str(project_dir)], capture_output=True, env=cli_env()
-    )
-    assert init.returncode == 0, init.stderr
+    project_dir = _init_project(tmp_path / "proj")
     (project_dir / ".evergreen").mkdir()
     url = (
         database_url
