@@ -167,20 +167,32 @@ def check_null_rate(series: pd.Series, column: str, limit: float, file: str) -> 
         )
 
 
-def check_range(series: pd.Series, column: str, low: float | None, high: float | None, file: str) -> None:
-    outside = pd.Series(False, index=series.index)
+def outside_range(values: pd.Series | np.ndarray, low: float | None, high: float | None) -> np.ndarray:
+    """Which values lie outside ``[low, high]`` (None: no bound); a missing value (NaN) is inside,
+    for the null checks to judge. Ingest refuses a batch holding one; monitoring sets it aside."""
+    v = values.to_numpy(dtype="float64", na_value=np.nan) if isinstance(values, pd.Series) else values
+    outside = np.zeros(len(v), dtype=bool)
     if low is not None:
-        outside |= series < low
+        outside |= v < low
     if high is not None:
-        outside |= series > high
+        outside |= v > high
+    return outside
+
+
+def range_text(low: float | None, high: float | None) -> str:
+    """``[low, high]`` as the messages show it, an open end as -inf or inf."""
+    return f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+
+
+def check_range(series: pd.Series, column: str, low: float | None, high: float | None, file: str) -> None:
+    outside = outside_range(series, low, high)
     count = int(outside.sum())
     if count:
-        bounds = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
         raise column_error(
             file,
             column,
             "out_of_range",
-            f"{count} values outside the allowed range {bounds} (data.ranges), "
+            f"{count} values outside the allowed range {range_text(low, high)} (data.ranges), "
             f"like {examples(series[outside])}",
             count=count,
             low=low,

@@ -49,6 +49,15 @@ class ColumnSpec:
     min: float | None = None
     max: float | None = None
 
+    def refused_categories_by(self, allow_new_categories: bool) -> str | None:
+        """The setting under which a category this column has not seen is refused (ingest refuses the
+        batch; monitoring sets the value aside), or None when a new one is accepted and learnt."""
+        if self.kind != "categorical" or self.categories is None:
+            return None
+        if self.categories_fixed:
+            return "data.categories"
+        return None if allow_new_categories else "data.allow_new_categories: false"
+
     def to_dict(self) -> dict[str, Any]:
         out = {"name": self.name, "kind": self.kind, "dtype": self.dtype, "max_null_rate": self.max_null_rate}
         if self.kind == "categorical":

@@ -62,7 +62,7 @@ def check_values(
     unseen: list[str] = []
     if spec.kind == "categorical" and spec.categories is not None:
         unseen = checks.new_categories(values, spec.categories)
-        if unseen and (spec.categories_fixed or not settings.data.allow_new_categories):
+        if unseen and spec.refused_categories_by(settings.data.allow_new_categories):
             raise checks.reject_categories(name, unseen, file)
     return values, unseen
 

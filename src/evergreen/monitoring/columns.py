@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from evergreen.data.checks import outside_range, range_text
 from evergreen.data.contract import Contract
 from evergreen.data.values import canonical_str, is_missing, to_canonical_strings
 from evergreen.monitoring.drift import Kind
@@ -87,23 +88,12 @@ def set_aside_values(
         if spec is None:
             continue
         if spec.kind == "numeric" and (spec.min is not None or spec.max is not None):
-            bad = np.zeros(len(values), dtype=bool)
-            if spec.min is not None:
-                bad |= values < spec.min  # NaN compares False
-            if spec.max is not None:
-                bad |= values > spec.max
-            low = "-inf" if spec.min is None else f"{spec.min:g}"
-            high = "inf" if spec.max is None else f"{spec.max:g}"
-            why = f"outside the contract's range [{low}, {high}] (data.ranges)"
+            bad = outside_range(values, spec.min, spec.max)
+            why = f"outside the contract's range {range_text(spec.min, spec.max)} (data.ranges)"
             out.append(SetAside(name, bad & np.isfinite(values), why))
-        elif (
-            spec.kind == "categorical"
-            and spec.categories is not None
-            and (spec.categories_fixed or not allow_new_categories)
-        ):
-            known = set(spec.categories)
+        elif key := spec.refused_categories_by(allow_new_categories):
+            known = set(spec.categories or ())
             bad = np.array([v is not None and v not in known for v in column.tolist()], dtype=bool)
-            key = "data.categories" if spec.categories_fixed else "data.allow_new_categories: false"
             out.append(SetAside(name, bad, f"categories the contract does not take ({key})"))
     return [a for a in out if a.rows.any()]
 

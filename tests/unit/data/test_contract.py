@@ -258,3 +258,27 @@ def test_an_epoch_out_of_range_is_a_wrong_type_not_a_crash_or_a_missing_time(epo
     assert (exc.value.reason, exc.value.column) == ("wrong_type", "event_time")
     ok = to_timestamps(pd.Series([1.7e9, np.nan]), "event_time", "f.csv")
     assert ok.iloc[0] == pd.Timestamp("2023-11-14 22:13:20", tz="UTC") and pd.isna(ok.iloc[1])
+
+
+def test_what_ingest_refuses_is_one_rule_for_ingest_and_monitoring() -> None:
+    """The range and category rules both sides apply (ingest refuses the batch, monitoring sets the
+    value aside): one home each, so they cannot drift apart."""
+    from evergreen.data.checks import outside_range, range_text
+    from evergreen.data.contract import ColumnSpec
+
+    values = np.array([-1.0, 0.0, np.nan, 5.0, 5.5, np.inf])
+    assert outside_range(values, 0, 5).tolist() == [True, False, False, False, True, True]
+    assert outside_range(pd.Series([1, None, 7], dtype="Int64"), None, 5).tolist() == [False, False, True]
+    assert (range_text(0, None), range_text(None, 2.5)) == ("[0, inf]", "[-inf, 2.5]")
+
+    learnt = ColumnSpec("plan", "categorical", "string", 0.0, categories=("a", "b"))
+    fixed = ColumnSpec("plan", "categorical", "string", 0.0, categories=("a",), categories_fixed=True)
+    numeric = ColumnSpec("tenure", "numeric", "float", 0.0)
+    assert [learnt.refused_categories_by(True), learnt.refused_categories_by(False)] == [
+        None,
+        "data.allow_new_categories: false",
+    ]
+    assert [fixed.refused_categories_by(True), numeric.refused_categories_by(False)] == [
+        "data.categories",
+        None,
+    ]
