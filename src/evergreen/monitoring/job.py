@@ -22,7 +22,7 @@ import pandas as pd
 
 from evergreen.config import DEFAULT_DRIFT_SHARE, Settings
 from evergreen.data.values import canonical_str
-from evergreen.errors import BadInputError, NoDataError, NotFoundError
+from evergreen.errors import BadInputError, NoDataError, NotFoundError, one_line
 from evergreen.logs import get_logger
 from evergreen.monitoring.columns import prediction_frame, usable_columns
 
@@ -388,7 +388,8 @@ def run_scheduled_monitoring(project: Project, now: datetime | None = None) -> l
     """One report per ``monitoring.scheduled_windows`` window ending at ``now``.
 
     A window without predictions, or a project without a champion yet, is skipped with a log line:
-    on a schedule that is a normal state, not a failure.
+    on a schedule that is a normal state, not a failure. A window that fails is logged and the
+    others still get their report; the first failure is raised after them, so the pass reads failed.
     """
     now = as_utc(now) or utcnow()
     try:
@@ -396,10 +397,15 @@ def run_scheduled_monitoring(project: Project, now: datetime | None = None) -> l
     except NotFoundError as exc:
         log.info("monitoring_skipped", reason=exc.message)
         return []
-    reports = []
+    reports, failures = [], []
     for window in project.settings.monitoring.scheduled_windows:
         try:
             reports.append(run_monitoring(project, window, now=now, reference=ref))
         except NoDataError as exc:
             log.info("monitoring_skipped", window=window, reason=exc.message)
+        except Exception as exc:  # one window's failure must not cost the others their report
+            log.error("monitoring_window_failed", window=window, error=one_line(exc))
+            failures.append(exc)
+    if failures:
+        raise failures[0]
     return reports

@@ -153,6 +153,29 @@ def test_scheduled_job_reports_both_windows_and_prunes_html(trained_project: Any
         run_monitoring(project, "24h", now=NOW + timedelta(days=25))
 
 
+def test_a_scheduled_window_that_fails_costs_the_others_nothing(
+    trained_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault in the 7d window's analysis (injected: no real data makes one window fail alone any
+    more) still leaves the 30d window its stored report, and the pass is raised as failed."""
+    from evergreen.monitoring import job
+
+    log_predictions(
+        trained_project, churn.make_batch(3, 300, drifted=False), end=NOW - timedelta(days=1), seed=1
+    )
+    real = job.run_monitoring
+
+    def seven_days_fails(project: Any, window: str, **kw: Any) -> Any:
+        if window == "7d":
+            raise RuntimeError("injected fault in the 7d window")
+        return real(project, window, **kw)
+
+    monkeypatch.setattr(job, "run_monitoring", seven_days_fails)
+    with pytest.raises(RuntimeError, match="injected fault"):
+        run_scheduled_monitoring(trained_project, NOW)
+    assert [(r["window"], r["current_rows"]) for r in list_reports(trained_project.store)] == [("30d", 300)]
+
+
 def test_batch_window_scores_the_snapshot_with_the_champion(trained_project: Any, tmp_path: Path) -> None:
     path = tmp_path / "drifted.csv"
     churn.make_batch(6, 800, drifted=True).to_csv(path, index=False)
