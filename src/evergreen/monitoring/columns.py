@@ -52,8 +52,9 @@ def coerce_features(frame: pd.DataFrame, kinds: Mapping[str, Kind]) -> pd.DataFr
     return pd.DataFrame(out, index=frame.index)
 
 
-def _versions(names: set[str]) -> list[str]:
-    return sorted(names, key=lambda v: (len(v), v))  # "9" before "10"
+def in_version_order(names: set[str]) -> list[str]:
+    """Model version numbers in order, as the notes name them: "9" before "10"."""
+    return sorted(names, key=lambda v: (len(v), v))
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,9 @@ def set_aside_values(
 
 
 def without(features: pd.DataFrame, set_aside: Sequence[SetAside]) -> pd.DataFrame:
-    """``features`` with the set-aside values missing."""
+    """``features`` with the set-aside values missing (``features`` itself when there are none)."""
+    if not set_aside:
+        return features
     out = features.copy()
     for a in set_aside:
         col = out[a.column]
@@ -112,7 +115,7 @@ def without(features: pd.DataFrame, set_aside: Sequence[SetAside]) -> pd.DataFra
 
 
 def _per_version(mask: NDArray[np.bool_], served: NDArray[Any]) -> str:
-    by = [f"v{v}: {int(mask[served == v].sum())}" for v in _versions(set(served[mask].tolist()))]
+    by = [f"v{v}: {int(mask[served == v].sum())}" for v in in_version_order(set(served[mask].tolist()))]
     return f" ({', '.join(by)})"
 
 
@@ -135,11 +138,13 @@ def log_notes(
                 where = _per_version(a.rows, served) if several else ""
                 count = f"{int(a.rows.sum())} of {len(a.rows)}"
                 notes.append(f"{name}: {count} values are {a.what}{where}, read as missing")
+        if not several:  # one version: no version can lack a column the others carry
+            continue
         given = np.array([not is_missing(v) for v in records[name].tolist()], dtype=bool)
         read = given if features[name].dtype == object else np.isfinite(features[name].to_numpy())
-        if several and read.any():
+        if read.any():
             # Values given but set aside are counted above; here, the versions that sent none.
-            empty = [v for v in _versions(set(served.tolist())) if not given[served == v].any()]
+            empty = [v for v in in_version_order(set(served.tolist())) if not given[served == v].any()]
             if empty:
                 rows = ", ".join(f"v{v} ({int((served == v).sum())} rows)" for v in empty)
                 notes.append(

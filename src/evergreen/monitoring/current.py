@@ -22,6 +22,7 @@ from evergreen.monitoring.columns import (
     SetAside,
     align_labels,
     coerce_features,
+    in_version_order,
     log_notes,
     probability_matrix,
     set_aside_values,
@@ -85,7 +86,7 @@ def current_from_log(ref: Reference, settings: Settings, rows: pd.DataFrame) -> 
     mask = (rows["model_version"].astype(str) == ref.model_version).to_numpy()
     served = rows[mask]
     if len(served) < len(rows):
-        others = sorted(set(rows["model_version"].astype(str)) - {ref.model_version})
+        others = in_version_order(set(rows["model_version"].astype(str)) - {ref.model_version})
         cur.notes.append(
             f"{len(rows) - len(served)} rows served by other versions ({', '.join(others)}) "
             "count for input drift only"

@@ -16,6 +16,7 @@ from evergreen.errors import BadInputError
 from evergreen.monitoring.columns import (
     align_labels,
     coerce_features,
+    in_version_order,
     log_notes,
     prediction_frame,
     probability_matrix,
@@ -223,6 +224,8 @@ def test_log_notes_count_values_set_aside_and_columns_a_version_never_sent() -> 
     clean = records.iloc[:1]
     assert set_aside_values(clean, features.iloc[:1], contract, True) == []
     assert log_notes(clean, features.iloc[:1], ["9"]) == []  # nothing to say about clean rows
+    assert without(features, []) is features  # nothing set aside: no copy of a large window
+    assert in_version_order({"10", "9", "100", "2"}) == ["2", "9", "10", "100"]
 
 
 def test_unseen_notes_count_the_categories_the_reference_never_had() -> None:
