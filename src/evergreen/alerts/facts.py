@@ -68,6 +68,10 @@ class DriftFact:
     drifted_columns: tuple[str, ...] = ()
     performance: PerformanceFact | None = None
     multivariate: MultivariateFact | None = None
+    # (column, count, why) of the values read as missing (the report's ``invalid_inputs``), out of
+    # ``current_rows``; empty for a report without a verdict or written before they were counted.
+    invalid_inputs: tuple[tuple[str, int, str], ...] = ()
+    current_rows: int = 0
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> DriftFact:
@@ -104,7 +108,35 @@ class DriftFact:
             drifted_columns=drifted,
             performance=perf_fact,
             multivariate=MultivariateFact.from_details(details.get("multivariate_drift")),
+            **_inputs(details),
         )
+
+
+def _inputs(details: Mapping[str, Any]) -> dict[str, Any]:
+    """``invalid_inputs`` and ``current_rows``, both empty for a report without a verdict (too few
+    rows) or from before inputs were counted: such a report neither raises nor clears the alert."""
+    if details.get("status") != "tested" or "invalid_inputs" not in details:
+        return {}
+    return {
+        "invalid_inputs": _invalid_inputs(details.get("invalid_inputs")),
+        "current_rows": _count(details.get("current_rows")),
+    }
+
+
+def _count(raw: Any) -> int:
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0 else 0
+
+
+def _invalid_inputs(raw: Any) -> tuple[tuple[str, int, str], ...]:
+    """The report's ``invalid_inputs`` as facts; anything malformed (an edited row) is left out."""
+    if not isinstance(raw, Mapping):
+        return ()
+    out = []
+    for column, entries in raw.items():
+        for e in entries if isinstance(entries, list) else ():
+            if isinstance(e, Mapping) and _count(e.get("count")) and isinstance(e.get("what"), str):
+                out.append((str(column), _count(e["count"]), str(e["what"])))
+    return tuple(out)
 
 
 def window_key(window: str) -> str:

@@ -12,6 +12,11 @@ nothing. A report without a verdict (too few rows) neither raises nor clears any
 Multivariate drift (the domain classifier's ROC AUC above ``monitoring.multivariate_threshold``) is
 a ``warning`` of its own: the inputs changed how they move together, which no column test and so no
 share-based level sees. It neither fires the drift trigger nor pages: someone should look.
+
+Invalid inputs (values the contract refuses, or text where a number belongs, in at least
+:data:`INVALID_INPUTS_SHARE` of a window's rows in some column) are a ``warning`` too: monitoring
+reads them as missing so that a client's bug is not called drift and fires no retrain, but a person
+must hear that the model is being sent values it was never trained on.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from evergreen.config import Settings
 from evergreen.data.scrub import scrub_text
 from evergreen.evaluation.bands import Judgement, judge_performance
 from evergreen.redact import Redactor
+
+# The share of a window's rows with an invalid value in one column from which it is worth a look: one
+# odd record in a busy window is not news, a client sending garbage in one request of a hundred is.
+INVALID_INPUTS_SHARE = 0.01
 
 SCORE_LABELS = {
     "data_drift_score": "data drift",
@@ -139,6 +148,36 @@ def _multivariate(fact: DriftFact, _cfg: RuleConfig) -> tuple[list[AlertCandidat
                 "report_date": fact.report_date,
                 "model_version": fact.model_version,
                 "drifted_columns": list(fact.drifted_columns),
+            },
+        )
+    ], set()
+
+
+def _invalid_inputs(fact: DriftFact, _cfg: RuleConfig) -> tuple[list[AlertCandidate], set[str]]:
+    fp = f"inputs_invalid:{fact.window}"
+    if not fact.current_rows:
+        return [], set()  # no verdict in this window (or an old report): neither raised nor cleared
+    many = [
+        (c, n, what) for c, n, what in fact.invalid_inputs if n >= INVALID_INPUTS_SHARE * fact.current_rows
+    ]
+    if not many:
+        return [], {fp}
+    parts = "; ".join(f"{c}: {n} of {fact.current_rows} values are {what}" for c, n, what in many)
+    return [
+        AlertCandidate(
+            fingerprint=fp,
+            kind="data_quality",
+            level="warning",
+            title=f"the model was sent values it was never trained on, left out of the drift tests: "
+            f"{parts} (window {fact.window})",
+            details={
+                "columns": {c: n for c, n, _ in many},
+                "current_rows": fact.current_rows,
+                "share_limit": INVALID_INPUTS_SHARE,
+                "window": fact.window,
+                "report_id": fact.report_id,
+                "report_date": fact.report_date,
+                "model_version": fact.model_version,
             },
         )
     ], set()
@@ -281,7 +320,7 @@ def _evaluate(facts: Facts, cfg: RuleConfig) -> Evaluation:
     cleared: set[str] = set()
     kinds: set[str] = set()
     for fact in facts.drift or ():
-        for rule in (_drift, _multivariate, _performance):
+        for rule in (_drift, _multivariate, _invalid_inputs, _performance):
             found, gone = rule(fact, cfg)
             active += found
             cleared |= gone

@@ -122,6 +122,13 @@ def _drift(
     return data_drift(reference, current, kinds=kinds, drift_share=share, **overrides)
 
 
+def _invalid_inputs(cur: Current) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for a in cur.set_aside:
+        out.setdefault(a.column, []).append({"count": int(a.rows.sum()), "what": a.what})
+    return out
+
+
 def _multivariate(
     ref: Reference, cur: Current, columns: list[str], settings: Settings, notes: list[str]
 ) -> MultivariateDriftResult | None:
@@ -342,6 +349,7 @@ def run_monitoring(
         min_rows=s.monitoring.min_rows,
         skipped_columns=a.skipped,
         notes=[*ref.notes, *cur.notes],
+        invalid_inputs=_invalid_inputs(cur),
     )
     save_report(project.store, report)
     _write_html(project, report, ref, cur, a)

@@ -62,6 +62,9 @@ class MonitoringReport:
     min_rows: int = 0
     skipped_columns: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Per column, the values the comparison read as missing and why (counts, never values): the
+    # contract refuses them or they are not numbers. The alert rules tell a person about them.
+    invalid_inputs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     id: int | None = None
     html_path: str | None = None
 
@@ -148,6 +151,7 @@ class MonitoringReport:
                     "metric_bands": self.metric_bands(),
                 },
                 "skipped_columns": self.skipped_columns,
+                "invalid_inputs": self.invalid_inputs,
                 "notes": self.notes,
             }
         )

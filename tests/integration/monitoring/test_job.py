@@ -338,7 +338,7 @@ def test_a_window_across_a_change_of_input_schema_says_what_it_compared(any_db_t
     assert Path(stored["html_path"]).read_text(encoding="utf-8").count("90 of 600 labels") == 1
 
 
-def test_values_the_contract_refuses_are_read_as_missing_and_fire_nothing(tmp_path: Path) -> None:
+def test_values_the_contract_refuses_are_read_as_missing_fire_no_retrain_and_are_told(tmp_path: Path) -> None:
     from evergreen.alerts.facts import DriftFact, Facts
     from evergreen.alerts.rules import RuleConfig
     from evergreen.alerts.rules import evaluate as evaluate_alerts
@@ -389,8 +389,16 @@ def test_values_the_contract_refuses_are_read_as_missing_and_fire_nothing(tmp_pa
     assert report.drift_detected is False
     state = gather_state(project, now - timedelta(days=1))
     assert [f.kind for f in evaluate_triggers(state, project.settings.triggers, now).firings] == []
+    # No drift alert; a person is told what the client sent instead (counts, never the values).
+    assert report.details()["invalid_inputs"] == {
+        "tenure": [{"count": 300, "what": "outside the contract's range [0, 600] (data.ranges)"}],
+        "plan": [{"count": 180, "what": "categories the contract does not take (data.categories)"}],
+    }
     fact = DriftFact.from_row(list_reports(project.store)[0])
-    assert evaluate_alerts(Facts(drift=(fact,)), RuleConfig.from_settings(project.settings)).active == ()
+    alerts = evaluate_alerts(Facts(drift=(fact,)), RuleConfig.from_settings(project.settings)).active
+    assert [(a.kind, a.level, a.details["columns"]) for a in alerts] == [
+        ("data_quality", "warning", {"tenure": 300, "plan": 180})
+    ]
 
 
 def test_a_category_field_of_ids_drifts_and_the_report_says_why(trained_project: Any) -> None:

@@ -265,6 +265,42 @@ def test_drift_seen_only_by_the_multivariate_test_is_a_warning_of_its_own() -> N
     assert untested.active == () and "drift:multivariate:7d" not in untested.cleared
 
 
+def _inputs_row(status: str, invalid: object, rows: object = 1000) -> dict[str, object]:
+    details = {"status": status, "current_rows": rows, "invalid_inputs": invalid}
+    return {"id": 9, "window": "7d", "details": details}
+
+
+def test_invalid_inputs_in_a_share_of_the_rows_are_a_data_quality_warning() -> None:
+    """Read as missing so that a client's bug is not drift (no retrain), but a person is told."""
+    invalid = {
+        "tenure": [{"count": 10, "what": "outside the contract's range [0, 600] (data.ranges)"}],
+        "plan": [{"count": 9, "what": "categories the contract does not take (data.categories)"}],
+    }
+    ev = evaluate(Facts(drift=(DriftFact.from_row(_inputs_row("tested", invalid)),)), CFG)
+    [alert] = ev.active
+    assert (alert.fingerprint, alert.kind, alert.level) == ("inputs_invalid:7d", "data_quality", "warning")
+    # 10 of 1000 is the 1 % limit, 9 is under it
+    assert alert.title == (
+        "the model was sent values it was never trained on, left out of the drift tests: tenure: 10 of "
+        "1000 values are outside the contract's range [0, 600] (data.ranges) (window 7d)"
+    )
+    assert alert.details["columns"] == {"tenure": 10} and alert.details["share_limit"] == 0.01
+    few = {"tenure": [{"count": 9, "what": "not finite numbers"}]}
+    fine = evaluate(Facts(drift=(DriftFact.from_row(_inputs_row("tested", few)),)), CFG)
+    assert fine.active == () and "inputs_invalid:7d" in fine.cleared
+    # Too few rows for a verdict, a report from before inputs were counted, a malformed entry:
+    # neither raised nor cleared.
+    for row in (
+        _inputs_row("insufficient_data", invalid),
+        {"id": 9, "window": "7d", "details": {"status": "tested", "current_rows": 1000}},
+        _inputs_row("tested", invalid, rows="many"),
+    ):
+        quiet = evaluate(Facts(drift=(DriftFact.from_row(row),)), CFG)
+        assert quiet.active == () and "inputs_invalid:7d" not in quiet.cleared
+    odd = {"tenure": [{"count": "ten", "what": "x"}, "junk"], "plan": "junk"}
+    assert DriftFact.from_row(_inputs_row("tested", odd)).invalid_inputs == ()
+
+
 @pytest.mark.parametrize(
     "raw",
     [None, "drift", {}, {"status": "skipped"}, {"status": "drift", "auc": "high", "threshold": 0.55}],
