@@ -135,6 +135,9 @@ def mark_abandoned(store: Store, *, lock_free: bool) -> list[str]:
     process still carries out holds the lock, so this one ended without its row being finished (the
     database was down when its failure was to be written) and the process went on (the scheduler,
     ``serve``); it would read "running" until that process restarted.
+
+    ``lock_free`` is a fact only while the caller holds the retrain lock itself (it took it over from
+    any holder before it): a reading of the lock as free is no proof (see ``Scheduler``'s start).
     """
     with store.connect() as conn:
         rows = conn.execute(

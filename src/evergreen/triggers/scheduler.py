@@ -37,7 +37,7 @@ from evergreen.overrides import effective_settings
 from evergreen.pipeline.stop import StopFlag
 from evergreen.project import Project
 from evergreen.store.engine import utcnow
-from evergreen.store.locks import LeaseLock, holder_is_dead, retrain_lock_name
+from evergreen.store.locks import LeaseLock, retrain_lock_name
 from evergreen.store.requests import requeue_orphans, scheduler_lock_name
 from evergreen.store.runs import mark_abandoned
 from evergreen.triggers.evaluate import Evaluation, evaluate
@@ -118,15 +118,32 @@ class Scheduler:
         name = scheduler_lock_name(self.settings.project)
         self._lease = LeaseLock(store, name, lease_seconds=self.lease_seconds).acquire()
         self.started_at = self.last_monitoring = self.last_gc = self.clock()
-        retrain = LeaseLock(store, retrain_lock_name(self.settings.project)).current()
-        if retrain is None or holder_is_dead(retrain):
-            abandoned = mark_abandoned(store, lock_free=retrain is None or retrain.expired)
-            if abandoned:
-                log.warning("runs_abandoned", runs=abandoned)
+        abandoned = self._abandon_dead_runs()
+        if abandoned:
+            log.warning("runs_abandoned", runs=abandoned)
         requeued = requeue_orphans(store)
         # Before saying it is ready: the first arrival must not wait for cold imports (issue 9).
         warm_up(self.project)
         log.info("scheduler_started", project=self.settings.project, pid=os.getpid(), requeued=requeued)
+
+    def _abandon_dead_runs(self) -> list[str]:
+        """Mark the runs left running by a process that is gone abandoned, under the retrain lock.
+
+        Only the lock makes it so: a reading of it is no proof (a retrain may take it and open its
+        run between the reading and the marking), and a lease that ran out while the database was
+        away may still be renewed by its live holder (a retrain of ``serve`` in this very process),
+        whose run would then go on, and promote, under an "abandoned" row. Taking the lock over ends
+        that holder's lease too (its fence stops it). Held by a live run: nothing is dead.
+        """
+        store = self.project.store
+        try:
+            lock = LeaseLock(store, retrain_lock_name(self.settings.project)).acquire()
+        except LockHeldError:
+            return []
+        try:
+            return mark_abandoned(store, lock_free=True)
+        finally:
+            lock.release()
 
     def close(self) -> None:
         """Release the scheduler lease if this scheduler holds it (idempotent, from any thread)."""

@@ -7,14 +7,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
 from sqlalchemy import update
 
-from evergreen.errors import LockHeldError
+from evergreen.errors import LeaseLostError, LockHeldError
 from evergreen.project import open_project
 from evergreen.store.engine import utcnow
-from evergreen.store.locks import LeaseLock
+from evergreen.store.locks import LeaseLock, retrain_lock_name
 from evergreen.store.requests import scheduler_lock_name
+from evergreen.store.runs import create_run, get_run
 from evergreen.store.tables import locks
 from evergreen.triggers.scheduler import Scheduler
 from tests.support.postgres import PgInstance
@@ -137,3 +139,39 @@ def _took(s: Scheduler) -> bool:
     except LockHeldError:
         return False
     return True
+
+
+def test_a_scheduler_start_takes_a_run_of_this_process_for_dead_only_by_taking_its_lease(
+    tmp_path: Path,
+) -> None:
+    # `serve --scheduler`: a retrain asked through the API runs in a thread of this process. The
+    # database was away past its lease (nothing could renew it) and is back; nobody took the lease,
+    # so the run's next beat renews it and its fence lets it register and promote. The scheduler
+    # starting meanwhile read the lock as free and marked that live run abandoned: the run went on
+    # under an "abandoned" row. A reading is no proof either way (a retrain may also take the lock
+    # and open its run between the read and the marking): a run is taken for dead under the lock.
+    settings = make_project_settings(tmp_path / "p")
+    project = open_project(settings)
+    name = retrain_lock_name(settings.project)
+    live = LeaseLock(project.store, name, lease_seconds=3600).acquire()  # no beat during this test
+    try:
+        run_id = create_run(project.store, trigger="manual", reason=None, actor="cli:bob")
+        live.set_run(run_id)
+        with project.store.begin() as conn:  # what an outage past the lease leaves: the row expired
+            conn.execute(
+                update(locks).where(locks.c.name == name).values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+        s = Scheduler(project)
+        try:
+            s.open()
+        finally:
+            s.close()
+        assert get_run(project.store, run_id)["status"] == "abandoned"
+        # ... and so it is: the scheduler took the lease to mark it (and let it go), the run's fence
+        # stops it before anything it would do next.
+        with pytest.raises(LeaseLostError, match="taken over"):
+            live.confirm("register")
+        assert LeaseLock(project.store, name).current() is None
+    finally:
+        live.release()
+        project.close()
