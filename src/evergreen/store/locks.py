@@ -167,6 +167,17 @@ class LeaseLock:
             )
         return res.rowcount == 1
 
+    def holds(self) -> bool:
+        """Renew the lease now if it is still this holder's (True); once another holds it, False and
+        :attr:`lost` set. Its heartbeat learns that only a third of the lease later; a caller about to
+        act (a scheduler's pass) asks here first. The database unreachable raises, as it does."""
+        if self.lost.is_set():
+            return False
+        if self._renew():
+            return True
+        self.lost.set()
+        return False
+
     def confirm(self, before: str) -> None:
         """Prove the lease is still ours right before ``before`` (register, move the alias): the fence.
 

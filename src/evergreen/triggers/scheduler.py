@@ -226,8 +226,17 @@ class Scheduler:
         return False
 
     def _lease_lost(self) -> bool:
+        """Whether the lease turned out another's, proved right before a pass: the heartbeat learns
+        it a third of the lease later only, and a pass meanwhile (back from an outage the other
+        replica had taken the lease) would ingest, monitor and retrain beside the other scheduler.
+        The database unreachable: not known lost (the pass fails on the database, logged once)."""
         lease = self._lease
-        return lease is not None and lease.lost.is_set()
+        if lease is None:
+            return False
+        try:
+            return not lease.holds()
+        except Exception:
+            return False
 
     def _active(self) -> None:
         """The loop, for as long as this scheduler holds the lease.

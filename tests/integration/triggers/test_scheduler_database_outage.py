@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy import update
 
 from evergreen.errors import LeaseLostError, LockHeldError
+from evergreen.examples import churn
 from evergreen.project import open_project
 from evergreen.store.engine import utcnow
 from evergreen.store.locks import LeaseLock, retrain_lock_name
@@ -174,4 +175,42 @@ def test_a_scheduler_start_takes_a_run_of_this_process_for_dead_only_by_taking_i
         assert LeaseLock(project.store, name).current() is None
     finally:
         live.release()
+        project.close()
+
+
+def test_a_scheduler_whose_lease_was_taken_over_makes_no_pass_before_it_steps_down(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # Back from an outage the other replica had the lease; this one learnt it at its heartbeat's next
+    # beat only (a third of the lease later, 20 s by default), and a pass before it (a landing file,
+    # the scan interval) ingested, monitored and retrained beside the other scheduler. The lease is
+    # proved (renewed) right before each pass: a taken-over one makes this scheduler step down there.
+    settings = make_project_settings(
+        tmp_path / "p",
+        database_url=postgres_url,
+        triggers={"settle_seconds": 0, "scan_interval_seconds": 3600},
+    )
+    settings.data.landing.mkdir(parents=True)
+    project = open_project(settings)
+    name = scheduler_lock_name(settings.project)
+    a = Scheduler(project)
+    a.lease_seconds = 3600  # its heartbeat does not beat during this test
+    a.standby_poll_seconds = 0.1
+    try:
+        a.start()
+        assert not a.standby
+        other = {"holder": "other-host:1:standby", "pid": 1, "host": "other-host"}
+        with project.store.begin() as conn:
+            conn.execute(update(locks).where(locks.c.name == name).values(**other))
+        landed = settings.data.landing / "late.csv"
+        written = tmp_path / "late.csv"
+        churn.make_batch(5, 50, drifted=False).to_csv(written, index=False)
+        written.rename(landed)  # whole at once; it wakes the loop for a pass
+        wait_until(lambda: a.standby or not landed.exists(), "a pass, or the step down", timeout=60)
+        assert landed.exists()  # not ingested: that is the other scheduler's to do
+        assert a.standby
+        held = LeaseLock(project.store, name).current()
+        assert held is not None and held.holder == other["holder"]
+    finally:
+        a.stop()
         project.close()
