@@ -182,8 +182,16 @@ class Scheduler:
             self._spawn(self._standby, "evergreen-scheduler-standby")
             return self
         self._start_watcher()
-        self._spawn(self._active, "evergreen-scheduler")
+        self._spawn(self._active_then_close, "evergreen-scheduler")
         return self
+
+    def _active_then_close(self) -> None:
+        # After a step down the loop's thread takes the lease back (:meth:`_active`); stop() may
+        # have given up joining it meanwhile (a slow database), as for a standby's (:meth:`_standby`).
+        try:
+            self._active()
+        finally:
+            self.close()
 
     @property
     def standby(self) -> bool:

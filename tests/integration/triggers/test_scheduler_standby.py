@@ -7,10 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from evergreen.project import open_project
 from evergreen.store.locks import LeaseLock
 from evergreen.store.requests import scheduler_lock_name
+from evergreen.store.tables import locks
 from evergreen.triggers import scheduler
 from evergreen.triggers.scheduler import Scheduler
 from tests.support.project import make_project_settings
@@ -87,3 +89,52 @@ def test_a_standby_taking_the_lease_as_it_is_stopped_releases_it(
         b.stop()
         first.close()
         second.close()
+
+
+def test_a_scheduler_taking_its_lease_back_as_it_is_stopped_releases_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same as a standby's, for a scheduler that stepped down (its lease taken over during an
+    # outage) and takes the lease back as stop() gives up joining its thread: nobody released it.
+    settings = make_project_settings(
+        tmp_path / "p", triggers={"settle_seconds": 0, "scan_interval_seconds": 3600}
+    )
+    settings.data.landing.mkdir(parents=True)
+    project = open_project(settings)
+    a = Scheduler(project)
+    a.lease_seconds = 3600
+    a.standby_poll_seconds = 0.1
+    name = scheduler_lock_name(settings.project)
+    taking, go_on = threading.Event(), threading.Event()
+
+    class SlowToAnswer(LeaseLock):
+        def acquire(self) -> LeaseLock:
+            got = super().acquire()  # the row is written; the answer is slow to come back
+            if self.name == name and threading.current_thread().name == "evergreen-scheduler":
+                taking.set()
+                go_on.wait(60)
+            return got
+
+    monkeypatch.setattr(scheduler, "LeaseLock", SlowToAnswer)
+    lock = LeaseLock(project.store, name)
+    try:
+        a.start()
+        with project.store.begin() as conn:  # another replica took the lease
+            conn.execute(
+                update(locks).where(locks.c.name == name).values(holder="other-host:1:x", host="other-host")
+            )
+        (settings.data.landing / "wake.txt").write_text("")  # a pass: it finds the lease another's
+        wait_until(lambda: a.standby, "the scheduler to step down")
+        with project.store.begin() as conn:  # the other replica stops
+            conn.execute(locks.delete().where(locks.c.name == name))
+        assert taking.wait(120), "the scheduler never tried its lease again"
+        threads = list(a._threads)
+        a.stop(timeout=0.1)  # gives up on the thread, which is still inside acquire()
+        go_on.set()
+        for t in threads:
+            t.join(120)
+        assert lock.current() is None
+    finally:
+        go_on.set()
+        a.stop()
+        project.close()
