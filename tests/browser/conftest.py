@@ -33,17 +33,12 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from evergreen import control
-    from evergreen.examples import churn
     from evergreen.pipeline import RetrainRequest, RetrainRunner
     from evergreen.project import open_project
     from tests.support.dashboard import seed_history
-    from tests.support.project import make_project_settings
+    from tests.support.project import churn_settings_with_batches
 
-    settings = make_project_settings(tmp_path_factory.mktemp("dashboard") / "churn")
-    settings.data.landing.mkdir(parents=True)
-    for i, frame in enumerate(churn.make_stream(batches=2, rows=1000)):
-        frame.to_csv(settings.data.landing / f"week{i:02d}.csv", index=False)
-    p = open_project(settings)
+    p = open_project(churn_settings_with_batches(tmp_path_factory.mktemp("dashboard") / "churn"))
     run = RetrainRunner(p)
     assert run.run(RetrainRequest(reason="first")).status == "promoted"
     control.set_thresholds(

@@ -13,12 +13,11 @@ from sqlalchemy import insert
 
 from evergreen.data import catalog
 from evergreen.data.values import to_json_value
-from evergreen.examples import churn
 from evergreen.pipeline import RetrainRequest, RetrainRunner
 from evergreen.project import open_project
 from evergreen.registry import CHAMPION
 from evergreen.store.tables import feedback, predictions
-from tests.support.project import make_project_settings
+from tests.support.project import churn_settings_with_batches
 
 
 def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
@@ -109,11 +108,9 @@ def log_predictions(
 
 def train_project(root: Path, rows: int = 1000, database_url: str | None = None, **sections: Any) -> Any:
     """A churn project (two weekly batches of ``rows``) after one promoted retrain."""
-    settings = make_project_settings(root, database_url=database_url, **sections)
-    settings.data.landing.mkdir(parents=True)
-    for i, frame in enumerate(churn.make_stream(batches=2, rows=rows)):
-        frame.to_csv(settings.data.landing / f"week{i:02d}.csv", index=False)
-    project = open_project(settings)
+    project = open_project(
+        churn_settings_with_batches(root, rows=rows, database_url=database_url, **sections)
+    )
     outcome = RetrainRunner(project).run(RetrainRequest(trigger="manual", reason="monitoring fixture"))
     assert outcome.status == "promoted", outcome.reason
     return project

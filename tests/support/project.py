@@ -33,12 +33,15 @@ def make_project_settings(
     return settings_from_dict(raw, root, env=dict(os.environ))
 
 
-def churn_settings_with_batches(root: Path, *, database_url: str | None = None) -> Settings:
-    """:func:`make_project_settings` with two weekly batches of the churn example in the landing dir."""
+def churn_settings_with_batches(
+    root: Path, *, rows: int = 1000, database_url: str | None = None, **sections: Any
+) -> Settings:
+    """:func:`make_project_settings` with two weekly batches of ``rows`` of the churn example in the
+    landing dir."""
     from evergreen.examples import churn
 
-    settings = make_project_settings(root, database_url=database_url)
+    settings = make_project_settings(root, database_url=database_url, **sections)
     settings.data.landing.mkdir(parents=True)
-    for i, frame in enumerate(churn.make_stream(batches=2, rows=1000)):
+    for i, frame in enumerate(churn.make_stream(batches=2, rows=rows)):
         frame.to_csv(settings.data.landing / f"week{i:02d}.csv", index=False)
     return settings

@@ -15,19 +15,15 @@ from evergreen.project import Project
 from evergreen.registry import CHAMPION
 from evergreen.store.locks import LeaseLock, retrain_lock_name
 from evergreen.store.runs import get_run, list_runs
+from tests.support.monitoring import train_project
 from tests.support.postgres import PgInstance
-from tests.support.project import churn_settings_with_batches
 from tests.support.serving import wait_until
 
 
 @pytest.fixture
 def pg_project(tmp_path: Path, own_postgres: PgInstance) -> Iterator[Project]:
     """The churn project on a PostgreSQL of its own, after one retrain: v1 is the champion."""
-    from evergreen.project import open_project
-
-    project = open_project(churn_settings_with_batches(tmp_path / "churn", database_url=own_postgres.url))
-    outcome = RetrainRunner(project).run(RetrainRequest(trigger="manual", reason="fixture"))
-    assert outcome.status == "promoted", outcome.reason
+    project = train_project(tmp_path / "churn", database_url=own_postgres.url)
     yield project
     project.store.engine.dispose()
 

@@ -137,19 +137,15 @@ def history(
 ) -> Iterator[tuple[Path, dict[str, list[dict[str, Any]]]]]:
     """A project with history of every kind, its MLflow store, and every metadata row it wrote."""
     from evergreen import control
-    from evergreen.examples import churn
     from evergreen.pipeline import RetrainRequest, RetrainRunner
     from evergreen.project import open_project
     from evergreen.store.engine import utcnow
     from evergreen.store.requests import enqueue_retrain
     from tests.support.dashboard import seed_history
-    from tests.support.project import make_project_settings
+    from tests.support.project import churn_settings_with_batches
 
     root = tmp_path_factory.mktemp("history")
-    settings = make_project_settings(root)
-    settings.data.landing.mkdir(parents=True)
-    for i, frame in enumerate(churn.make_stream(batches=2, rows=1000)):
-        frame.to_csv(settings.data.landing / f"week{i:02d}.csv", index=False)
+    settings = churn_settings_with_batches(root)
     project = open_project(settings)
     try:
         outcome = RetrainRunner(project).run(RetrainRequest(trigger="manual", reason="fixture"))
