@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +30,8 @@ log = get_logger(__name__)
 # How long a new PostgreSQL connection may wait for the server (libpq's connect_timeout, seconds).
 # libpq's own default is to wait for ever: a server that accepts the TCP connection and never answers
 # (a stalled failover, a proxy with no backend) hung every CLI command, request and scheduler pass.
-# A URL that sets ``connect_timeout`` itself keeps its own value.
+# A URL that sets ``connect_timeout`` itself keeps its own value, and so does libpq's own variable
+# (PGCONNECT_TIMEOUT): a keyword passed to the connection would override it.
 CONNECT_TIMEOUT_SECONDS = 10
 
 
@@ -94,7 +96,8 @@ def _engine(url: str) -> Engine:
         return engine
     parsed = make_url(url)
     connect_args: dict[str, Any] = {}
-    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+    operator_set = "connect_timeout" in parsed.query or os.environ.get("PGCONNECT_TIMEOUT")
+    if parsed.get_backend_name() == "postgresql" and not operator_set:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
     return create_engine(
         url,

@@ -297,3 +297,25 @@ def test_landing_objects_source_digest_is_backfilled_and_indexed(store: Any, dat
     with pytest.raises(IntegrityError), again.engine.begin() as conn:
         conn.execute(landing_objects.insert().values(**row))
     again.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("query", "environ", "expected"),
+    [("", {}, "10"), ("?connect_timeout=4", {}, "4"), ("", {"PGCONNECT_TIMEOUT": "3"}, "3")],
+)
+def test_a_postgresql_connection_waits_for_the_server_as_long_as_its_operator_set(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, query: str, environ: dict[str, str], expected: str
+) -> None:
+    # libpq waits for ever without a connect_timeout, so evergreen sets one (10 s) unless the
+    # operator did: in the URL, or in libpq's own environment variable, which the default overrode.
+    from evergreen.store.engine import make_engine
+
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    engine = make_engine(postgres_url + query)
+    try:
+        with engine.connect() as conn:
+            parameters = conn.connection.dbapi_connection.info.get_parameters()  # type: ignore[union-attr]
+        assert parameters["connect_timeout"] == expected
+    finally:
+        engine.dispose()
