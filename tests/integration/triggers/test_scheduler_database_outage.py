@@ -197,15 +197,13 @@ def test_a_scheduler_whose_lease_was_taken_over_makes_no_pass_before_it_steps_do
     a.lease_seconds = 3600  # its heartbeat does not beat during this test
     a.standby_poll_seconds = 0.1
     try:
-        a.start()
-        assert not a.standby
+        a.open()  # the lease is this scheduler's: start() below only starts its loop
         other = {"holder": "other-host:1:standby", "pid": 1, "host": "other-host"}
-        with project.store.begin() as conn:
+        with project.store.begin() as conn:  # taken over before its next pass...
             conn.execute(update(locks).where(locks.c.name == name).values(**other))
         landed = settings.data.landing / "late.csv"
-        written = tmp_path / "late.csv"
-        churn.make_batch(5, 50, drifted=False).to_csv(written, index=False)
-        written.rename(landed)  # whole at once; it wakes the loop for a pass
+        churn.make_batch(5, 50, drifted=False).to_csv(landed, index=False)  # ... which would ingest it
+        a.start()
         wait_until(lambda: a.standby or not landed.exists(), "a pass, or the step down", timeout=60)
         assert landed.exists()  # not ingested: that is the other scheduler's to do
         assert a.standby

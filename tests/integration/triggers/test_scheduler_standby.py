@@ -96,9 +96,7 @@ def test_a_scheduler_taking_its_lease_back_as_it_is_stopped_releases_it(
 ) -> None:
     # The same as a standby's, for a scheduler that stepped down (its lease taken over during an
     # outage) and takes the lease back as stop() gives up joining its thread: nobody released it.
-    settings = make_project_settings(
-        tmp_path / "p", triggers={"settle_seconds": 0, "scan_interval_seconds": 3600}
-    )
+    settings = make_project_settings(tmp_path / "p", triggers={"scan_interval_seconds": 3600})
     settings.data.landing.mkdir(parents=True)
     project = open_project(settings)
     a = Scheduler(project)
@@ -118,12 +116,12 @@ def test_a_scheduler_taking_its_lease_back_as_it_is_stopped_releases_it(
     monkeypatch.setattr(scheduler, "LeaseLock", SlowToAnswer)
     lock = LeaseLock(project.store, name)
     try:
-        a.start()
-        with project.store.begin() as conn:  # another replica took the lease
+        a.open()  # the lease is this scheduler's: start() below only starts its loop
+        with project.store.begin() as conn:  # another replica took the lease before its next pass
             conn.execute(
                 update(locks).where(locks.c.name == name).values(holder="other-host:1:x", host="other-host")
             )
-        (settings.data.landing / "wake.txt").write_text("")  # a pass: it finds the lease another's
+        a.start()
         wait_until(lambda: a.standby, "the scheduler to step down")
         with project.store.begin() as conn:  # the other replica stops
             conn.execute(locks.delete().where(locks.c.name == name))
