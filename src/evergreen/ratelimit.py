@@ -1,4 +1,5 @@
-"""A sliding log: at most ``limit`` events per key in any ``window`` seconds, in this process's memory.
+"""How often to try: a sliding log (at most ``limit`` events per key in any ``window`` seconds, in this
+process's memory) and the exponential back-off of retries (:func:`backoff_delay`).
 
 The one home of the rule behind the control API's per-token limit (``auth.rate_limit_per_minute``,
 :class:`evergreen.serving.auth.RateLimiter`) and the dashboard's limit on failed log-ins
@@ -12,6 +13,14 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Seconds before retry number ``attempt`` (1-based): base, 2·base, 4·base, … capped at ``cap``.
+
+    The one rule for every retry loop: a retrain that failed, an alert delivery, a LISTEN connection.
+    """
+    return float(min(cap, base * 2 ** max(attempt - 1, 0)))
 
 
 @dataclass

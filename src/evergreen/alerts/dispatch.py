@@ -20,6 +20,7 @@ from evergreen.alerts.channels import Channel, DeliveryError
 from evergreen.alerts.messages import AlertMessage
 from evergreen.errors import one_line
 from evergreen.logs import get_logger
+from evergreen.ratelimit import backoff_delay
 
 log = get_logger("evergreen.alerts")
 
@@ -35,7 +36,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Wait before attempt ``attempt + 1`` (attempts count from 1)."""
-        return min(self.backoff_seconds * 2 ** (attempt - 1), self.backoff_max_seconds)
+        return backoff_delay(attempt, self.backoff_seconds, self.backoff_max_seconds)
 
 
 class Dispatcher:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 
 from evergreen.errors import one_line
 from evergreen.logs import get_logger
+from evergreen.ratelimit import backoff_delay
 from evergreen.store.engine import Store
 from evergreen.store.notify import CHANNEL, is_postgres
 
@@ -47,6 +48,7 @@ class ChampionListener:
         on_registered: Callable[[str], None] | None = None,
         on_listening: Callable[[], None] | None = None,
         retry_seconds: float = 2.0,
+        retry_max_seconds: float = 30.0,
         poll_seconds: float = 0.5,
     ) -> None:
         self._dsn = libpq_dsn(store.engine.url)
@@ -54,7 +56,10 @@ class ChampionListener:
         self._on_change = on_change
         self._on_registered = on_registered
         self._on_listening = on_listening
-        self._retry = retry_seconds
+        # Reconnect after retry_seconds, doubled at each failure up to retry_max_seconds: an hour's
+        # outage is some hundred lines, not one every 2 s; a move missed meanwhile is caught up at
+        # the reconnect (on_listening) and by the registry poll.
+        self._retry, self._retry_max = retry_seconds, retry_max_seconds
         self._poll = poll_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="evergreen-listen", daemon=True)
@@ -70,10 +75,12 @@ class ChampionListener:
     def _run(self) -> None:
         import psycopg
 
+        failures = 0
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    failures = 0
                     self.listening.set()
                     self._caught_up()
                     while not self._stop.is_set():
@@ -81,8 +88,10 @@ class ChampionListener:
                             self._handle(note.payload)
             except Exception as exc:
                 self.listening.clear()
-                log.warning("champion_listen_failed", error=one_line(exc))
-                self._stop.wait(self._retry)
+                failures += 1
+                delay = backoff_delay(failures, self._retry, self._retry_max)
+                log.warning("champion_listen_failed", error=one_line(exc), retry_in_seconds=delay)
+                self._stop.wait(delay)
 
     def _caught_up(self) -> None:
         if self._on_listening is None:

@@ -27,15 +27,11 @@ from evergreen.pipeline import ProgressFn, RetrainOutcome, RetrainRequest, Retra
 from evergreen.pipeline.records import report_failure
 from evergreen.pipeline.stop import StopFlag
 from evergreen.project import Project
+from evergreen.ratelimit import backoff_delay as backoff_delay  # its home; the name stays here too
 from evergreen.store.requests import DONE, FAILED, QUEUED, RUNNING, mark_requests
 from evergreen.triggers.evaluate import TriggerFiring, combine
 
 log = get_logger("evergreen.triggers")
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Seconds before retry number ``attempt`` (1-based): base, 2·base, 4·base, … capped at ``cap``."""
-    return float(min(cap, base * 2 ** max(attempt - 1, 0)))
 
 
 def retrain_request(firings: Sequence[TriggerFiring]) -> RetrainRequest:

@@ -71,3 +71,34 @@ def test_a_champion_moved_while_the_listen_connection_was_down_is_served_once_it
             assert [s.version for s in srv.ctx.watcher.swaps] == ["1", moved]
     finally:
         project.store.engine.dispose()
+
+
+def test_the_listen_connection_backs_off_while_the_database_is_down_and_starts_afresh_after(
+    own_postgres: PgInstance,
+) -> None:
+    """It retried every 2 s for as long as PostgreSQL was down (a warning each time); the waits now
+    double up to a cap, and a connection that listened starts again from the first wait."""
+    from evergreen.serving.notify import ChampionListener
+    from evergreen.store.engine import open_store
+
+    store = open_store(own_postgres.url, "churn")
+    listener = ChampionListener(store, lambda _v: None, retry_seconds=0.01, retry_max_seconds=0.04)
+    with structlog.testing.capture_logs() as logs:
+
+        def waits() -> list[float]:
+            return [e["retry_in_seconds"] for e in list(logs) if e["event"] == "champion_listen_failed"]
+
+        own_postgres.stop()
+        listener.start()
+        try:
+            wait_until(lambda: len(waits()) >= 5, "five failed connections")
+            assert waits()[:5] == [0.01, 0.02, 0.04, 0.04, 0.04]
+            own_postgres.start()
+            wait_until(listener.listening.is_set, "the LISTEN back once the database is")
+            before = len(waits())
+            own_postgres.stop()  # the listening connection breaks: the next wait is the first again
+            wait_until(lambda: len(waits()) > before, "the broken connection noticed")
+            assert waits()[before] == 0.01
+        finally:
+            listener.stop()
+            store.engine.dispose()
