@@ -58,17 +58,8 @@ def switchable_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[An
     if request.param == "sqlite":
         yield _db_switch_sqlite(tmp_path)
         return
-    try:
-        pg = PgInstance().init()
-    except (FileNotFoundError, RuntimeError) as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"cannot run a private PostgreSQL here: {exc}")
-    pg.start()
-    try:
-        yield pg.url, pg.stop, pg.start, pg.destroy
-    finally:
-        pg.destroy()
+    pg: PgInstance = request.getfixturevalue("own_postgres")  # destroyed by that fixture
+    yield pg.url, pg.stop, pg.start, pg.destroy
 
 
 def _scan_files(root: Path) -> list[str]:

@@ -27,18 +27,24 @@ from tests.support.serving import wait_until
 LEASE_SECONDS = 1.0
 
 
+def _scheduler_on(tmp_path: Path, pg: PgInstance) -> tuple[Any, str, Scheduler]:
+    """A project on ``pg`` with its landing directory, its scheduler lease's name, and a scheduler
+    whose lease lasts LEASE_SECONDS."""
+    settings = make_project_settings(tmp_path / "p", database_url=pg.url)
+    settings.data.landing.mkdir(parents=True)
+    project = open_project(settings)
+    scheduler = Scheduler(project)
+    scheduler.lease_seconds = LEASE_SECONDS
+    return project, scheduler_lock_name(settings.project), scheduler
+
+
 def test_a_scheduler_whose_lease_was_taken_over_during_an_outage_stops_its_passes(
     tmp_path: Path, own_postgres: PgInstance
 ) -> None:
     # The heartbeat cannot renew the lease while the database is down; once the lease has run out
     # another replica's standby takes it. This one's heartbeat then found the row another's and only
     # logged it: its loop went on, two schedulers ingested, monitored and retrained side by side.
-    settings = make_project_settings(tmp_path / "p", database_url=own_postgres.url)
-    settings.data.landing.mkdir(parents=True)
-    project = open_project(settings)
-    name = scheduler_lock_name(settings.project)
-    a = Scheduler(project)
-    a.lease_seconds = LEASE_SECONDS
+    project, name, a = _scheduler_on(tmp_path, own_postgres)
     a.standby_poll_seconds = 0.1
     try:
         a.start()
@@ -111,12 +117,7 @@ def test_a_scheduler_stopped_while_the_database_is_down_stops_cleanly_and_its_le
 ) -> None:
     # Releasing the lease needs the database: stop() raised StoreError, and `evergreen scheduler`
     # asked to stop by SIGTERM exited 1 with "error: metadata database unavailable".
-    settings = make_project_settings(tmp_path / "p", database_url=own_postgres.url)
-    settings.data.landing.mkdir(parents=True)
-    project = open_project(settings)
-    name = scheduler_lock_name(settings.project)
-    a = Scheduler(project)
-    a.lease_seconds = LEASE_SECONDS
+    project, name, a = _scheduler_on(tmp_path, own_postgres)
     try:
         a.start()
         own_postgres.stop()
